@@ -1,0 +1,4 @@
+import type { BenchSuite } from './types.js';
+
+/** Every benchmark suite `npm run bench` knows; each lives in its own file in bench/. */
+export const suites: readonly BenchSuite[] = [];

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian tools the network-namespace tests and the sandbox need, when missing.
+# As root (CI, a fresh machine) it installs them; otherwise it says what is missing and the
+# root-only tests skip loudly (under CI=true they fail instead of skipping).
+set -euo pipefail
+
+declare -A tool_pkg=(
+  [ip]=iproute2
+  [arping]=iputils-arping
+  [ping]=iputils-ping
+  [ndisc6]=ndisc6
+  [tcpdump]=tcpdump
+  [kubectl]=kubernetes-client
+)
+
+missing=()
+for tool in "${!tool_pkg[@]}"; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("${tool_pkg[$tool]}")
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "ensure-test-tools: missing ${missing[*]}; not root, so not installing them (root-only tests will skip)" >&2
+  exit 0
+fi
+
+echo "ensure-test-tools: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

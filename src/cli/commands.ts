@@ -1,0 +1,6 @@
+import type { Command } from './command.js';
+
+/**
+ * Every subcommand, by its words. Each lives in its own file under cli/; add new ones here.
+ */
+export const commands: readonly Command[] = [];
