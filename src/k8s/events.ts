@@ -1,0 +1,102 @@
+import type * as k8s from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { Clock } from '../shared/clock.js';
+import type { EventSink, EventType, ObjectRef } from '../shared/event-sink.js';
+import { httpStatusOf } from './client.js';
+
+export interface EventRecorderDeps {
+  readonly core: k8s.CoreV1Api;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** `reportingComponent`/`source.component`, e.g. `ironlb-controller`. */
+  readonly component: string;
+  /** `reportingInstance`/`source.host`, e.g. the pod or node name. */
+  readonly instance: string;
+  /** Pending writes kept at most; beyond it the oldest are dropped (and logged). */
+  readonly maxPending?: number;
+}
+
+/** An EventSink that writes core/v1 Events (what `kubectl describe` shows) in the background. */
+export interface EventRecorder extends EventSink {
+  /** Writes queued Events until `signal` aborts, then flushes what is queued (best effort) and settles. */
+  run(signal: AbortSignal): Promise<void>;
+}
+
+interface PendingEvent {
+  readonly ref: ObjectRef;
+  readonly type: EventType;
+  readonly reason: string;
+  readonly message: string;
+  readonly at: Date;
+}
+
+/** Events longer than this are cut, as the API server refuses messages over 1 KiB in events.k8s.io. */
+const maxMessageLength = 1024;
+
+function toV1Event(e: PendingEvent, deps: EventRecorderDeps, seq: number): k8s.CoreV1Event {
+  const namespace = e.ref.namespace ?? 'default';
+  return {
+    metadata: { name: `${e.ref.name}.${e.at.getTime().toString(16)}${seq.toString(16)}`, namespace },
+    involvedObject: {
+      apiVersion: e.ref.apiVersion,
+      kind: e.ref.kind,
+      name: e.ref.name,
+      namespace,
+      ...(e.ref.uid === undefined ? {} : { uid: e.ref.uid }),
+    },
+    type: e.type,
+    reason: e.reason,
+    message: e.message.length > maxMessageLength ? `${e.message.slice(0, maxMessageLength - 3)}...` : e.message,
+    source: { component: deps.component, host: deps.instance },
+    reportingComponent: deps.component,
+    reportingInstance: deps.instance,
+    firstTimestamp: e.at,
+    lastTimestamp: e.at,
+    count: 1,
+    action: e.reason,
+  };
+}
+
+/** Creates the recorder; nothing is written until `run` is called. */
+export function createEventRecorder(deps: EventRecorderDeps): EventRecorder {
+  const log = deps.logger.child({ component: 'events' });
+  const maxPending = deps.maxPending ?? 1000;
+  const queue: PendingEvent[] = [];
+  let wake: (() => void) | undefined;
+  let seq = 0;
+
+  const write = async (e: PendingEvent): Promise<void> => {
+    const body = toV1Event(e, deps, seq++);
+    try {
+      await deps.core.createNamespacedEvent({ namespace: body.metadata.namespace ?? 'default', body });
+    } catch (err: unknown) {
+      log.warn({ event: 'eventWriteFailed', status: httpStatusOf(err), reason: e.reason, object: `${e.ref.kind} ${e.ref.namespace ?? ''}/${e.ref.name}`, err }, 'could not write Event');
+    }
+  };
+
+  return {
+    emit(ref, type, reason, message) {
+      if (queue.length >= maxPending) {
+        const dropped = queue.shift();
+        log.warn({ event: 'eventDropped', reason: dropped?.reason }, 'too many pending Events; dropped the oldest');
+      }
+      queue.push({ ref, type, reason, message, at: deps.clock.wallTime() });
+      wake?.();
+    },
+    async run(signal) {
+      for (;;) {
+        const next = queue.shift();
+        if (next !== undefined) {
+          await write(next);
+          continue;
+        }
+        if (signal.aborted) return;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          signal.addEventListener('abort', () => { resolve(); }, { once: true });
+        });
+        wake = undefined;
+      }
+    },
+  };
+}
