@@ -1,6 +1,7 @@
 import type { NodeName, ServiceKey } from '../shared/brand.js';
 import {
   compareStrings,
+  knownNodes,
   serviceEligibility,
   type ClusterView,
   type Ineligible,
@@ -70,8 +71,9 @@ type GroupOutcome =
  */
 export function electOwners(input: ElectionInput, hash: HashFn = sha256Hex): ReadonlyMap<string, IpElection> {
   const result = new Map<string, IpElection>();
+  const known = knownNodes(input.cluster);
   for (const group of groupIps(input.services)) {
-    const eligibility = new Map(group.services.map((s) => [s.key, serviceEligibility(s, input.cluster)]));
+    const eligibility = new Map(group.services.map((s) => [s.key, serviceEligibility(s, input.cluster, known)]));
     const outcome = electGroup(group, [...eligibility.values()], input, hash);
     for (const ip of group.ips) {
       const serviceKeys = group.services.filter((s) => s.ips.includes(ip)).map((s) => s.key);
@@ -141,18 +143,25 @@ function groupIps(services: readonly ElectionService[]): readonly Group[] {
     const [head, ...tail] = service.ips;
     for (const ip of tail) if (head !== undefined) parent.set(find(ip), find(head));
   }
+  // root ip -> member ips (sorted) and the Services that use them
   const members = new Map<string, string[]>();
-  for (const ip of [...parent.keys()].sort(compareStrings)) {
-    const root = find(ip);
-    members.set(root, [...(members.get(root) ?? []), ip]);
+  for (const ip of [...parent.keys()].sort(compareStrings)) pushTo(members, find(ip), ip);
+  const users = new Map<string, ElectionService[]>();
+  for (const service of services) {
+    const [head] = service.ips;
+    if (head !== undefined) pushTo(users, find(head), service);
   }
-  return [...members.values()].map((ips) => toGroup(ips, services));
+  return [...members].map(([root, ips]) => toGroup(ips, users.get(root) ?? []));
+}
+
+function pushTo<T>(map: Map<string, T[]>, key: string, value: T): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [value]);
+  else list.push(value);
 }
 
 function toGroup(ips: readonly string[], services: readonly ElectionService[]): Group {
-  const inGroup = services
-    .filter((s) => s.ips.some((ip) => ips.includes(ip)))
-    .sort((a, b) => compareStrings(a.key, b.key));
+  const inGroup = [...services].sort((a, b) => compareStrings(a.key, b.key));
   const anchor = inGroup.map((s) => s.ips[0] ?? '').filter((ip) => ip !== '').sort(compareStrings)[0] ?? '';
   return { anchor, ips: [anchor, ...ips.filter((ip) => ip !== anchor)], services: inGroup };
 }

@@ -80,15 +80,19 @@ export function knownNodes(cluster: ClusterView): readonly NodeName[] {
 /**
  * The nodes that may announce `service`'s IPs. `Cluster`: every node that passes the node
  * checks, once the Service has a usable endpoint anywhere. `Local`: those that also run a
- * usable endpoint themselves.
+ * usable endpoint themselves. `known` may be passed in when judging many Services at once.
  */
-export function serviceEligibility(service: ElectionService, cluster: ClusterView): ServiceEligibility {
+export function serviceEligibility(
+  service: ElectionService,
+  cluster: ClusterView,
+  known: readonly NodeName[] = knownNodes(cluster),
+): ServiceEligibility {
   const usable = usableEndpoints(service.endpoints);
   if (usable.length === 0) return { kind: 'noEndpoints' };
   const local = new Set(usable.flatMap((e) => (e.nodeName === undefined ? [] : [e.nodeName])));
   const eligible: NodeName[] = [];
   const ineligible: Ineligible[] = [];
-  for (const node of knownNodes(cluster)) {
+  for (const node of known) {
     let reason = nodeIneligibility(node, cluster);
     if (reason === undefined && service.trafficPolicy === 'Local' && !local.has(node)) reason = 'noLocalEndpoints';
     if (reason === undefined) eligible.push(node);
