@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { NodeName, ServiceKey } from '../../src/shared/brand.js';
+import { LivenessTracker } from '../../src/election/liveness.js';
 import type { HashFn } from '../../src/election/rendezvous.js';
 import type { ElectionService, EndpointView, NodeView } from '../../src/election/views.js';
 import {
@@ -125,5 +126,81 @@ describe('diffAnnouncements', () => {
     expect(diff.started).toEqual(started);
     expect(diff.stopped).toEqual(stopped);
     expect(diff.assigned.map((x) => `${x.ip} ${x.serviceKey}`)).toEqual(assigned);
+  });
+});
+
+describe('failover scenario: three speakers, each with its own Lease tracker', () => {
+  // Each step changes the world; after each, every speaker computes its desired state from
+  // the same API state and the invariant "exactly one owner per IP, all agree" is checked.
+  const ips = ['192.0.2.1', '192.0.2.2', '2001:db8::3'];
+  const services = [
+    svc('ns/one', ['192.0.2.1'], [ready('a'), ready('b'), ready('c')]),
+    svc('ns/dual', ['192.0.2.2', '2001:db8::3'], [ready('a')]),
+  ];
+  const minute = '2026-01-01T00:';
+  type Lease = { acquired: number; renewed: number; holder: string };
+  const steps: { name: string; leases: Record<string, Lease>; want: Record<string, string> }[] = [
+    {
+      name: 'all up and settled: a wins every IP (alphabetical hash)',
+      leases: { a: { acquired: 0, renewed: 20, holder: 'a' }, b: { acquired: 0, renewed: 20, holder: 'b' }, c: { acquired: 0, renewed: 20, holder: 'c' } },
+      want: { '192.0.2.1': 'a', '192.0.2.2': 'a', '2001:db8::3': 'a' },
+    },
+    {
+      name: 'a releases its Lease (SIGTERM): b takes over at once',
+      leases: { a: { acquired: 0, renewed: 21, holder: '' }, b: { acquired: 0, renewed: 21, holder: 'b' }, c: { acquired: 0, renewed: 21, holder: 'c' } },
+      want: { '192.0.2.1': 'b', '192.0.2.2': 'b', '2001:db8::3': 'b' },
+    },
+    {
+      name: 'a rejoins: b keeps the IPs (no flap back, MetalLB #561)',
+      leases: { a: { acquired: 30, renewed: 31, holder: 'a' }, b: { acquired: 0, renewed: 31, holder: 'b' }, c: { acquired: 0, renewed: 31, holder: 'c' } },
+      want: { '192.0.2.1': 'b', '192.0.2.2': 'b', '2001:db8::3': 'b' },
+    },
+    {
+      name: 'a has settled: b still keeps the IPs while eligible',
+      leases: { a: { acquired: 30, renewed: 45, holder: 'a' }, b: { acquired: 0, renewed: 45, holder: 'b' }, c: { acquired: 0, renewed: 45, holder: 'c' } },
+      want: { '192.0.2.1': 'b', '192.0.2.2': 'b', '2001:db8::3': 'b' },
+    },
+    {
+      name: 'a flaps again and b dies while a is in hold-down: c, not a, takes over',
+      leases: { a: { acquired: 50, renewed: 52, holder: 'a' }, b: { acquired: 0, renewed: 45, holder: '' }, c: { acquired: 0, renewed: 52, holder: 'c' } },
+      want: { '192.0.2.1': 'c', '192.0.2.2': 'c', '2001:db8::3': 'c' },
+    },
+    {
+      name: 'c dies after a settled: a takes over',
+      leases: { a: { acquired: 50, renewed: 59, holder: 'a' }, b: { acquired: 0, renewed: 45, holder: '' }, c: { acquired: 0, renewed: 59, holder: '' } },
+      want: { '192.0.2.1': 'a', '192.0.2.2': 'a', '2001:db8::3': 'a' },
+    },
+  ];
+
+  it('keeps one agreed owner per IP at every step', () => {
+    const speakers = ['a', 'b', 'c'].map((self) => ({ self, tracker: new LivenessTracker() }));
+    let recorded = new Map<string, NodeName>();
+    let version = 0;
+    for (const [i, step] of steps.entries()) {
+      const now = i * 1000;
+      const views = speakers.map((sp) => {
+        for (const [name, lease] of Object.entries(step.leases)) {
+          sp.tracker.observe({
+            node: n(name),
+            version: String(++version),
+            holderIdentity: lease.holder,
+            leaseDurationSeconds: 15,
+            acquireTime: `${minute}00:${String(lease.acquired).padStart(2, '0')}Z`,
+            renewTime: `${minute}00:${String(lease.renewed).padStart(2, '0')}Z`,
+            observedAt: now,
+          });
+        }
+        return desiredAnnouncements(
+          snapshot(sp.self, services, { alive: sp.tracker.alive(now), settled: sp.tracker.settled(now), currentOwners: recorded }),
+          alphabetical,
+        );
+      });
+      for (const ip of ips) {
+        const owners = speakers.filter((_, j) => views[j]!.owned.has(ip)).map((sp) => sp.self);
+        expect({ step: step.name, ip, owners }).toEqual({ step: step.name, ip, owners: [step.want[ip]] });
+      }
+      // The owner records itself, as the speaker shell will.
+      recorded = new Map(ips.map((ip) => [ip, n(step.want[ip]!)]));
+    }
   });
 });
