@@ -78,7 +78,7 @@ export function electOwners(input: ElectionInput, hash: HashFn = sha256Hex): Rea
     for (const ip of group.ips) {
       const serviceKeys = group.services.filter((s) => s.ips.includes(ip)).map((s) => s.key);
       // An IP whose own Services have no usable endpoint is not announced, even when its
-      // group (a sharing neighbour of its dual-stack partner) has an owner.
+      // group (through a dual-stack partner or a sharing neighbour) has an owner.
       const servable = serviceKeys.some((key) => eligibility.get(key)?.kind === 'judged');
       const own = servable ? outcome : noEndpoints;
       result.set(ip, { ip, anchor: group.anchor, serviceKeys, ...own });
