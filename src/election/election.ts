@@ -1,0 +1,167 @@
+import type { NodeName, ServiceKey } from '../shared/brand.js';
+import {
+  compareStrings,
+  knownNodes,
+  serviceEligibility,
+  type ClusterView,
+  type Ineligible,
+  type ServiceEligibility,
+} from './eligibility.js';
+import { rendezvousOwner, sha256Hex, type HashFn } from './rendezvous.js';
+import type { ElectionService } from './views.js';
+
+/** Everything election reads: one consistent snapshot of API state plus local liveness. */
+export interface ElectionInput {
+  readonly services: readonly ElectionService[];
+  readonly cluster: ClusterView;
+  /**
+   * Alive nodes that have been up for the rejoin hold-down (liveness.ts `settled`). Only
+   * they may take over an IP whose current owner is gone, unless no candidate is settled.
+   */
+  readonly settled: ReadonlySet<NodeName>;
+  /** ip -> node currently announcing it, as recorded in API state (anti-flap, MetalLB #561). */
+  readonly currentOwners: ReadonlyMap<string, NodeName>;
+}
+
+/** Why an IP has no owner: the line a speaker logs when nothing announces it. */
+export type NoOwnerReason = 'noEndpoints' | 'noEligibleNode';
+
+/** How the owner was chosen. */
+export type OwnerChoice =
+  /** The recorded current owner is still a candidate and keeps the IP. */
+  | 'kept'
+  /** Lowest rendezvous hash among the candidates. */
+  | 'hashed';
+
+interface IpFacts {
+  readonly ip: string;
+  /** The IP whose hash decides for every IP of its group (see docs/election.md). */
+  readonly anchor: string;
+  /** Services using this IP, sorted. */
+  readonly serviceKeys: readonly ServiceKey[];
+}
+
+/** The outcome for one IP. */
+export type IpElection =
+  | (IpFacts & { readonly owner: NodeName; readonly choice: OwnerChoice })
+  | (IpFacts & {
+      readonly owner: undefined;
+      readonly reason: NoOwnerReason;
+      /** Every known node and why it was out (empty for noEndpoints). */
+      readonly ineligible: readonly Ineligible[];
+    });
+
+interface Group {
+  readonly anchor: string;
+  readonly ips: readonly string[];
+  readonly services: readonly ElectionService[];
+}
+
+type GroupOutcome =
+  | { readonly owner: NodeName; readonly choice: OwnerChoice }
+  | { readonly owner: undefined; readonly reason: NoOwnerReason; readonly ineligible: readonly Ineligible[] };
+
+/**
+ * Elects one owner per IP. IPs linked by a Service (dual stack) or by sharing form a group
+ * that moves as one; the group's candidates are the nodes eligible for all of its Services
+ * that can be served at all (or, if no node is, for any of them); the recorded current owner
+ * keeps the group while it is a candidate, otherwise the settled candidate with the lowest
+ * sha256(node + "#" + anchor) wins. Pure and order-independent: every speaker computes the
+ * same map from the same state.
+ */
+export function electOwners(input: ElectionInput, hash: HashFn = sha256Hex): ReadonlyMap<string, IpElection> {
+  const result = new Map<string, IpElection>();
+  const known = knownNodes(input.cluster);
+  for (const group of groupIps(input.services)) {
+    const eligibility = new Map(group.services.map((s) => [s.key, serviceEligibility(s, input.cluster, known)]));
+    const outcome = electGroup(group, [...eligibility.values()], input, hash);
+    for (const ip of group.ips) {
+      const serviceKeys = group.services.filter((s) => s.ips.includes(ip)).map((s) => s.key);
+      // An IP whose own Services have no usable endpoint is not announced, even when its
+      // group (through a dual-stack partner or a sharing neighbour) has an owner.
+      const servable = serviceKeys.some((key) => eligibility.get(key)?.kind === 'judged');
+      const own = servable ? outcome : noEndpoints;
+      result.set(ip, { ip, anchor: group.anchor, serviceKeys, ...own });
+    }
+  }
+  return result;
+}
+
+const noEndpoints: GroupOutcome = { owner: undefined, reason: 'noEndpoints', ineligible: [] };
+
+function electGroup(group: Group, eligibility: readonly ServiceEligibility[], input: ElectionInput, hash: HashFn): GroupOutcome {
+  const judged = eligibility.flatMap((e) => (e.kind === 'judged' ? [e] : []));
+  if (judged.length === 0) return noEndpoints;
+  const servable = judged.filter((e) => e.eligible.length > 0).map((e) => e.eligible);
+  if (servable.length === 0) {
+    return { owner: undefined, reason: 'noEligibleNode', ineligible: firstReasons(judged.flatMap((e) => e.ineligible)) };
+  }
+  const candidates = candidateNodes(servable);
+  const kept = group.ips.map((ip) => input.currentOwners.get(ip)).find((n) => n !== undefined && candidates.has(n));
+  if (kept !== undefined) return { owner: kept, choice: 'kept' };
+  const settled = [...candidates].filter((n) => input.settled.has(n));
+  const pool = settled.length > 0 ? settled : candidates;
+  const owner = rendezvousOwner(pool, group.anchor, hash);
+  // candidates is never empty here: servable lists are non-empty.
+  if (owner === undefined) throw new Error(`bug: no owner among candidates for ${group.anchor}`);
+  return { owner, choice: 'hashed' };
+}
+
+/**
+ * The intersection of the eligible sets; if that is empty (Local Services sharing an IP whose
+ * endpoints diverged for a moment), the union, so the IP stays announced from a node that
+ * serves at least some of them.
+ */
+function candidateNodes(eligibleSets: readonly (readonly NodeName[])[]): ReadonlySet<NodeName> {
+  const [first = [], ...rest] = eligibleSets;
+  const both = first.filter((n) => rest.every((set) => set.includes(n)));
+  return new Set(both.length > 0 ? both : eligibleSets.flat());
+}
+
+function firstReasons(all: readonly Ineligible[]): readonly Ineligible[] {
+  const byNode = new Map<NodeName, Ineligible>();
+  for (const entry of all) if (!byNode.has(entry.node)) byNode.set(entry.node, entry);
+  return [...byNode.values()].sort((a, b) => compareStrings(a.node, b.node));
+}
+
+/**
+ * Splits the Services' IPs into groups linked by a shared Service (union-find). The anchor
+ * of a group is the lowest of its Services' first IPs: for one dual-stack Service, its first
+ * IP, as DESIGN.md says; for Services that list shared IPs in different orders, still one
+ * answer for all.
+ */
+function groupIps(services: readonly ElectionService[]): readonly Group[] {
+  const parent = new Map<string, string>();
+  const find = (ip: string): string => {
+    let root = ip;
+    for (let up = parent.get(root); up !== undefined && up !== root; up = parent.get(root)) root = up;
+    parent.set(ip, root);
+    return root;
+  };
+  for (const service of services) {
+    for (const ip of service.ips) if (!parent.has(ip)) parent.set(ip, ip);
+    const [head, ...tail] = service.ips;
+    for (const ip of tail) if (head !== undefined) parent.set(find(ip), find(head));
+  }
+  // root ip -> member ips (sorted) and the Services that use them
+  const members = new Map<string, string[]>();
+  for (const ip of [...parent.keys()].sort(compareStrings)) pushTo(members, find(ip), ip);
+  const users = new Map<string, ElectionService[]>();
+  for (const service of services) {
+    const [head] = service.ips;
+    if (head !== undefined) pushTo(users, find(head), service);
+  }
+  return [...members].map(([root, ips]) => toGroup(ips, users.get(root) ?? []));
+}
+
+function pushTo<T>(map: Map<string, T[]>, key: string, value: T): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [value]);
+  else list.push(value);
+}
+
+function toGroup(ips: readonly string[], services: readonly ElectionService[]): Group {
+  const inGroup = [...services].sort((a, b) => compareStrings(a.key, b.key));
+  const anchor = inGroup.map((s) => s.ips[0] ?? '').filter((ip) => ip !== '').sort(compareStrings)[0] ?? '';
+  return { anchor, ips: [anchor, ...ips.filter((ip) => ip !== anchor)], services: inGroup };
+}

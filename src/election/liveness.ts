@@ -1,0 +1,107 @@
+import type { NodeName } from '../shared/brand.js';
+import { compareStrings } from './eligibility.js';
+
+/**
+ * What the speaker saw of a peer's Lease `ironlb-speaker-<node>` at one moment. `observedAt`
+ * is this speaker's own monotonic clock (Clock.now()), never a time written by the peer.
+ */
+export interface LeaseObservation {
+  readonly node: NodeName;
+  /** Changes whenever the peer renews: `metadata.resourceVersion` (or `spec.renewTime`). */
+  readonly version: string;
+  /** `spec.holderIdentity`; empty or absent means the peer released the Lease. */
+  readonly holderIdentity: string | undefined;
+  /** `spec.leaseDurationSeconds`; absent or <= 0 counts as dead. */
+  readonly leaseDurationSeconds: number | undefined;
+  /**
+   * `spec.acquireTime` and `spec.renewTime` (RFC 3339). Both are written by the peer's own
+   * clock, so their difference is how long the peer has been up without a gap, with no
+   * cross-node clock comparison. Absent or unparsable: the peer counts as settled.
+   */
+  readonly acquireTime?: string | undefined;
+  readonly renewTime?: string | undefined;
+  readonly observedAt: number;
+}
+
+/** Default rejoin hold-down: a peer up for less than this does not take over IPs (docs/election.md). */
+export const defaultHoldDownMs = 10_000;
+
+interface PeerState {
+  readonly version: string;
+  readonly released: boolean;
+  readonly durationMs: number;
+  /** Local time at which `version` was first seen: the last renewal we know of. */
+  readonly changedAt: number;
+  /** renewTime - acquireTime as written by the peer, or undefined when unknown. */
+  readonly upMs: number | undefined;
+}
+
+/**
+ * Judges which speakers are alive from their Leases, by local observation time only: a peer
+ * is alive while the Lease has changed within its duration, measured from the moment this
+ * speaker saw the change. A released Lease is dead at once (DESIGN.md: peers take over
+ * without waiting for expiry). Holds no timers: the shell calls `nextChange` to know when
+ * to look again.
+ *
+ * A Lease seen for the first time counts as just renewed: after our own restart a dead
+ * peer may look alive for at most one lease duration, the price of not trusting its clock.
+ */
+export class LivenessTracker {
+  // node -> last known state of its Lease
+  private readonly peers = new Map<NodeName, PeerState>();
+
+  /** Records one observation of a peer's Lease (from a watch event or a relist). */
+  observe(lease: LeaseObservation): void {
+    const previous = this.peers.get(lease.node);
+    this.peers.set(lease.node, {
+      version: lease.version,
+      released: lease.holderIdentity === undefined || lease.holderIdentity === '',
+      durationMs: Math.max(0, (lease.leaseDurationSeconds ?? 0) * 1000),
+      changedAt: previous === undefined || previous.version !== lease.version ? lease.observedAt : previous.changedAt,
+      upMs: upTime(lease.acquireTime, lease.renewTime),
+    });
+  }
+
+  /** The Lease was deleted: the peer is dead. */
+  remove(node: NodeName): void {
+    this.peers.delete(node);
+  }
+
+  /** Peers alive at local time `now`. */
+  alive(now: number): ReadonlySet<NodeName> {
+    const names = [...this.peers].filter(([, p]) => isAlive(p, now)).map(([n]) => n);
+    return new Set(names.sort(compareStrings));
+  }
+
+  /**
+   * Alive peers whose Lease shows them up for at least `holdDownMs` without a gap (so a
+   * flapping node does not grab IPs the moment it returns). Deterministic across speakers:
+   * it reads only times the peer itself wrote.
+   */
+  settled(now: number, holdDownMs: number = defaultHoldDownMs): ReadonlySet<NodeName> {
+    const names = [...this.peers]
+      .filter(([, p]) => isAlive(p, now) && (p.upMs === undefined || p.upMs >= holdDownMs))
+      .map(([n]) => n);
+    return new Set(names.sort(compareStrings));
+  }
+
+  /** The earliest local time after `now` at which some peer's liveness runs out, if any. */
+  nextChange(now: number): number | undefined {
+    let next: number | undefined;
+    for (const peer of this.peers.values()) {
+      const expiry = peer.changedAt + peer.durationMs;
+      if (isAlive(peer, now) && (next === undefined || expiry < next)) next = expiry;
+    }
+    return next;
+  }
+}
+
+function isAlive(peer: PeerState, now: number): boolean {
+  return !peer.released && now < peer.changedAt + peer.durationMs;
+}
+
+function upTime(acquireTime: string | undefined, renewTime: string | undefined): number | undefined {
+  if (acquireTime === undefined || renewTime === undefined) return undefined;
+  const up = Date.parse(renewTime) - Date.parse(acquireTime);
+  return Number.isFinite(up) ? up : undefined;
+}

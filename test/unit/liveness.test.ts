@@ -1,0 +1,138 @@
+import { describe, expect, it } from 'vitest';
+import type { NodeName } from '../../src/shared/brand.js';
+import { LivenessTracker, type LeaseObservation } from '../../src/election/liveness.js';
+
+const n = (name: string): NodeName => name as NodeName;
+
+/** A Lease as a table writes it: plain node names, defaults for the rest. */
+type TestLease = Partial<Omit<LeaseObservation, 'node'>> & { node: string; version: string };
+
+type Step =
+  | { readonly at: number; readonly lease: TestLease }
+  | { readonly at: number; readonly remove: string };
+
+function obs(at: number, lease: TestLease): LeaseObservation {
+  return {
+    holderIdentity: lease.node,
+    leaseDurationSeconds: 15,
+    ...lease,
+    node: n(lease.node),
+    observedAt: at,
+  };
+}
+
+function replay(steps: readonly Step[]): LivenessTracker {
+  const tracker = new LivenessTracker();
+  for (const step of steps) {
+    if ('remove' in step) tracker.remove(n(step.remove));
+    else tracker.observe(obs(step.at, step.lease));
+  }
+  return tracker;
+}
+
+describe('LivenessTracker.alive', () => {
+  it.each<{ name: string; steps: Step[]; now: number; want: string[] }>([
+    { name: 'first sighting counts as a renewal', steps: [{ at: 1000, lease: { node: 'a', version: '1' } }], now: 15_999, want: ['a'] },
+    { name: 'expires one duration after the last change', steps: [{ at: 1000, lease: { node: 'a', version: '1' } }], now: 16_000, want: [] },
+    {
+      name: 'a renewal (new version) extends it',
+      steps: [{ at: 0, lease: { node: 'a', version: '1' } }, { at: 10_000, lease: { node: 'a', version: '2' } }],
+      now: 24_000,
+      want: ['a'],
+    },
+    {
+      name: 'the same version seen again (resync) does not extend it',
+      steps: [{ at: 0, lease: { node: 'a', version: '1' } }, { at: 10_000, lease: { node: 'a', version: '1' } }],
+      now: 15_000,
+      want: [],
+    },
+    {
+      name: 'a released Lease is dead at once',
+      steps: [{ at: 0, lease: { node: 'a', version: '1' } }, { at: 1000, lease: { node: 'a', version: '2', holderIdentity: '' } }],
+      now: 1001,
+      want: [],
+    },
+    {
+      name: 'absent holder is released',
+      steps: [{ at: 0, lease: { node: 'a', version: '1', holderIdentity: undefined } }],
+      now: 1,
+      want: [],
+    },
+    {
+      name: 'a released Lease taken again is alive',
+      steps: [
+        { at: 0, lease: { node: 'a', version: '1', holderIdentity: '' } },
+        { at: 5000, lease: { node: 'a', version: '2' } },
+      ],
+      now: 6000,
+      want: ['a'],
+    },
+    { name: 'missing duration counts as dead', steps: [{ at: 0, lease: { node: 'a', version: '1', leaseDurationSeconds: undefined } }], now: 0, want: [] },
+    {
+      name: 'deleted Lease is dead',
+      steps: [{ at: 0, lease: { node: 'a', version: '1' } }, { at: 1, remove: 'a' }],
+      now: 2,
+      want: [],
+    },
+    {
+      name: 'each peer has its own duration',
+      steps: [
+        { at: 0, lease: { node: 'b', version: '1', leaseDurationSeconds: 5 } },
+        { at: 0, lease: { node: 'a', version: '7', leaseDurationSeconds: 30 } },
+      ],
+      now: 10_000,
+      want: ['a'],
+    },
+    {
+      name: 'peer clocks are ignored: a renewTime far in the past still counts as a fresh change',
+      steps: [{ at: 50_000, lease: { node: 'a', version: '9', renewTime: '2001-01-01T00:00:00.000000Z' } }],
+      now: 60_000,
+      want: ['a'],
+    },
+  ])('$name', ({ steps, now, want }) => {
+    expect([...replay(steps).alive(now)]).toEqual(want);
+  });
+});
+
+describe('LivenessTracker.settled (rejoin hold-down)', () => {
+  const at = (s: number): string => new Date(Date.UTC(2026, 0, 1) + s * 1000).toISOString();
+  it.each<{ name: string; lease: Partial<Omit<LeaseObservation, 'node'>>; holdDownMs?: number; want: string[] }>([
+    { name: 'up for longer than the default 10 s', lease: { acquireTime: at(0), renewTime: at(10) }, want: ['a'] },
+    { name: 'just (re)acquired', lease: { acquireTime: at(0), renewTime: at(9) }, want: [] },
+    { name: 'custom hold-down', lease: { acquireTime: at(0), renewTime: at(3) }, holdDownMs: 2000, want: ['a'] },
+    { name: 'no times written: settled', lease: {}, want: ['a'] },
+    { name: 'unparsable times: settled', lease: { acquireTime: 'yesterday', renewTime: at(1) }, want: ['a'] },
+    { name: 'dead is never settled', lease: { acquireTime: at(0), renewTime: at(100), holderIdentity: '' }, want: [] },
+  ])('$name', ({ lease, holdDownMs, want }) => {
+    const tracker = new LivenessTracker();
+    tracker.observe(obs(0, { node: 'a', version: '1', ...lease }));
+    expect([...tracker.settled(1, holdDownMs)]).toEqual(want);
+  });
+});
+
+describe('LivenessTracker.nextChange', () => {
+  it.each<{ name: string; steps: Step[]; now: number; want: number | undefined }>([
+    { name: 'nobody known', steps: [], now: 0, want: undefined },
+    {
+      name: 'earliest expiry among live peers',
+      steps: [
+        { at: 0, lease: { node: 'a', version: '1', leaseDurationSeconds: 15 } },
+        { at: 2000, lease: { node: 'b', version: '1', leaseDurationSeconds: 10 } },
+      ],
+      now: 3000,
+      want: 12_000,
+    },
+    {
+      name: 'expired and released peers do not count',
+      steps: [
+        { at: 0, lease: { node: 'a', version: '1', leaseDurationSeconds: 1 } },
+        { at: 0, lease: { node: 'b', version: '1', holderIdentity: '' } },
+        { at: 0, lease: { node: 'c', version: '1', leaseDurationSeconds: 20 } },
+      ],
+      now: 5000,
+      want: 20_000,
+    },
+  ])('$name', ({ steps, now, want }) => {
+    expect(replay(steps).nextChange(now)).toBe(want);
+  });
+});
