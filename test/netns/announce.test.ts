@@ -80,9 +80,13 @@ describe.skipIf(!canRunRootTests('layer2 announce (netns)'))('ironlb announce on
     await nsExec(bed.b, ['ip', 'neigh', 'replace', ip6, 'lladdr', bed.macA, 'dev', bed.ifB, 'nud', 'stale']);
     expect((await sh('ip', ['netns', 'exec', bed.b, 'ping', '-6', '-c', '1', '-W', '2', ip6])).code).toBe(0);
     // STALE -> DELAY (1 s) -> PROBE: a unicast NS; only a solicited NA makes it REACHABLE.
-    await pause(1800);
-    expect(await neighbour(bed, ip6)).toMatch(/reachable|delay/);
-    expect(await neighbour(bed, ip6)).not.toMatch(/failed|probe/);
+    let state = '';
+    for (let i = 0; i < 50 && !/reachable|failed/.test(state); i++) {
+      state = await neighbour(bed, ip6);
+      await pause(100);
+    }
+    expect(state).toContain('reachable');
+    expect(state).toContain(bed.macA);
   });
 
   it('does not answer for an address it does not own', async () => {
@@ -103,6 +107,18 @@ describe.skipIf(!canRunRootTests('layer2 announce (netns)'))('ironlb announce on
     expect(code).toBe(0);
     expect(Date.now() - started).toBeLessThan(2000);
     expect(await arping(bed, ip4, 1)).toContain('received 0 response');
+  });
+
+  it('the JavaScript responder (--js-arp) answers ARP the same way', async () => {
+    const js = nsSpawn(bed, bed.a, [process.execPath, cliPath, 'announce', '--interface', bed.ifA, '--ip', ip4, '--js-arp', '--log-level', 'debug']);
+    await waitFor('announcer start', () => js.output().includes('"interfaceAnnouncing"'));
+    const reply = await arping(bed, ip4, 2);
+    expect(reply).toContain(`[${bed.macA}]`);
+    expect(reply).toContain('received 2 response');
+    expect(await arping(bed, `${bed.v4}101`, 1)).toContain('received 0 response');
+    expect(js.output()).toContain('"path":"js"');
+    js.child.kill('SIGTERM');
+    expect(await exited(js.child)).toBe(0);
   });
 
   it('sent well-formed gratuitous ARP and unsolicited NA (tcpdump decodes them)', async () => {
@@ -129,5 +145,13 @@ describe.skipIf(!canRunRootTests('layer2 announce (netns)'))('ironlb announce on
       expect(p).toContain(`${ip6} > `);
       expect(p).toContain('Flags [solicited, override]');
     }
+  });
+});
+
+describe.skipIf(!canRunRootTests('layer2 capability check (netns)'))('ironlb announce without CAP_NET_RAW', () => {
+  it('fails at start-up with "needs CAP_NET_RAW" and exit 1', async () => {
+    const r = await sh('setpriv', ['--inh-caps=-net_raw', '--bounding-set=-net_raw', process.execPath, cliPath, 'announce', '--interface', 'lo', '--ip', '10.0.0.1']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('needs CAP_NET_RAW');
   });
 });
