@@ -202,9 +202,10 @@ static void close_sock(sock_t *s) {
 }
 
 static void finalize(napi_env env, void *data, void *hint) {
-  (void)env; (void)hint;
+  (void)hint;
   sock_t *s = (sock_t *)data;
   close_sock(s);
+  napi_delete_reference(env, s->self);
   uv_close((uv_handle_t *)&s->poll, on_closed);
 }
 
