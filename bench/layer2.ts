@@ -48,7 +48,8 @@ async function replyTimes(ctx: BenchContext, bed: Testbed, ip: string, count: nu
   cap.child.kill('SIGINT');
   await exited(cap.child);
   const lines = (await sh('tcpdump', ['-tt', '-n', '-r', pcap])).stdout.split('\n');
-  await sh('rm', ['-f', pcap]);
+  ctx.log(`layer2: capture ${pcap}: ${lines.filter((l) => l.includes("Request")).length} requests, ${lines.filter((l) => l.includes("Reply")).length} replies`);
+  await sh("rm", ["-f", pcap]);
   const samples: number[] = [];
   let pending: number | undefined;
   for (const line of lines) {

@@ -63,6 +63,8 @@ typedef struct {
   int fd;
   int kind;
   int closed;
+  int poll_closed; // uv_close finished
+  int finalized;   // the JS object is gone
   napi_env env;
   napi_ref callback;
   napi_ref self;
@@ -150,6 +152,10 @@ static void deliver(sock_t *s, napi_value *frames, uint32_t nf, napi_value *mirr
   for (uint32_t i = 0; i < nm; i++) napi_set_element(env, argv[1], i, mirrored[i]);
   napi_value result;
   napi_status st = napi_make_callback(env, s->async, recv, cb, 2, argv, &result);
+  if (st != napi_ok && st != napi_pending_exception) {
+    napi_throw_error(env, "ESYSCALL", "PacketSocket: calling onFrames failed");
+    st = napi_pending_exception;
+  }
   if (st == napi_pending_exception) {
     napi_value exc;
     napi_get_and_clear_last_exception(env, &exc);
@@ -185,20 +191,30 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   napi_close_handle_scope(s->env, scope);
 }
 
-static void on_closed(uv_handle_t *handle) {
-  sock_t *s = (sock_t *)handle->data;
+static void free_sock(sock_t *s) {
   free(s->ips);
   free(s->answered);
   free(s);
 }
 
+static void on_closed(uv_handle_t *handle) {
+  sock_t *s = (sock_t *)handle->data;
+  s->poll_closed = 1;
+  if (s->finalized) free_sock(s);
+}
+
+// Closes the libuv handle *before* the fd: libuv removes the fd number from epoll when the
+// handle closes, and doing that later (say, at GC) would hit whatever socket reuses the number.
 static void close_sock(sock_t *s) {
   if (s->closed) return;
   s->closed = 1;
   uv_poll_stop(&s->poll);
+  uv_close((uv_handle_t *)&s->poll, on_closed);
   close(s->fd);
   napi_delete_reference(s->env, s->callback);
   napi_async_destroy(s->env, s->async);
+  uint32_t refs;
+  napi_reference_unref(s->env, s->self, &refs);
 }
 
 static void finalize(napi_env env, void *data, void *hint) {
@@ -206,7 +222,8 @@ static void finalize(napi_env env, void *data, void *hint) {
   sock_t *s = (sock_t *)data;
   close_sock(s);
   napi_delete_reference(env, s->self);
-  uv_close((uv_handle_t *)&s->poll, on_closed);
+  s->finalized = 1;
+  if (s->poll_closed) free_sock(s);
 }
 
 static sock_t *unwrap(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
@@ -272,8 +289,14 @@ static napi_value ctor(napi_env env, napi_callback_info info) {
   napi_create_reference(env, argv[2], 1, &s->callback);
   napi_value name;
   napi_create_string_utf8(env, "ironlb.PacketSocket", NAPI_AUTO_LENGTH, &name);
-  napi_async_init(env, NULL, name, &s->async);
+  // The resource must be an object we keep alive: with NULL, Node creates one that a GC may
+  // collect, after which napi_make_callback fails and frames silently stop reaching JS.
+  napi_async_init(env, self, name, &s->async);
   napi_wrap(env, self, s, finalize, NULL, &s->self);
+  // An open socket keeps its JS object alive (like a libuv handle): a strong reference until
+  // close(), so a GC can never silently close a socket the announcer still relies on.
+  uint32_t refs;
+  napi_reference_ref(env, s->self, &refs);
   uv_poll_start(&s->poll, UV_READABLE, on_readable);
   return NULL;
 }
