@@ -1,0 +1,454 @@
+// AF_PACKET sockets for ironlb's layer2 responder (ARP and NDP), as a plain Node-API addon.
+//
+// One PacketSocket = one AF_PACKET SOCK_RAW socket bound to (ifindex, ETH_P_ARP | ETH_P_IPV6),
+// with a classic BPF filter so only ARP requests / ICMPv6 Neighbor Solicitations with hop limit
+// 255 reach userspace, PACKET_IGNORE_OUTGOING, a raised SO_RCVBUF, and a libuv uv_poll that
+// drains the socket to EAGAIN and calls JavaScript once per batch.
+//
+// ARP fast path: JS may hand the socket a table of owned IPv4 addresses and the interface MAC;
+// requests for a listed address are answered right here in the poll callback (no JS), and
+// requests for other addresses are counted and dropped. JS only maintains the table and reads
+// the counters. Everything else (NDP, malformed frames when no table is set) goes to JS.
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <node_api.h>
+#include <uv.h>
+
+#ifndef PACKET_IGNORE_OUTGOING
+#define PACKET_IGNORE_OUTGOING 23
+#endif
+
+#define KIND_ARP 0
+#define KIND_NDP 1
+#define MAX_FRAME 2048
+// Frames per poll callback before yielding to the event loop (fairness under floods).
+#define MAX_BATCH 256
+#define RCVBUF_BYTES (4 * 1024 * 1024)
+
+// ARP requests only: ethertype 0x0806 and operation 1.
+static struct sock_filter arp_filter[] = {
+    {0x28, 0, 0, 12},     // ldh [12]            ethertype
+    {0x15, 0, 3, 0x0806}, // jeq #0x806 ? next : drop
+    {0x28, 0, 0, 20},     // ldh [20]            ARP operation
+    {0x15, 0, 1, 1},      // jeq #1 ? accept : drop
+    {0x06, 0, 0, 0x40000},// ret #262144         accept whole frame
+    {0x06, 0, 0, 0},      // ret #0              drop
+};
+
+// ICMPv6 Neighbor Solicitations with hop limit 255 (RFC 4861 7.1.1), no extension headers.
+static struct sock_filter ndp_filter[] = {
+    {0x28, 0, 0, 12},     // ldh [12]            ethertype
+    {0x15, 0, 7, 0x86dd}, // jeq #0x86dd
+    {0x30, 0, 0, 20},     // ldb [20]            IPv6 next header
+    {0x15, 0, 5, 58},     // jeq #58 (ICMPv6)
+    {0x30, 0, 0, 21},     // ldb [21]            IPv6 hop limit
+    {0x15, 0, 3, 255},    // jeq #255
+    {0x30, 0, 0, 54},     // ldb [54]            ICMPv6 type
+    {0x15, 0, 1, 135},    // jeq #135 (Neighbor Solicitation)
+    {0x06, 0, 0, 0x40000},// accept
+    {0x06, 0, 0, 0},      // drop
+};
+
+typedef struct {
+  uv_poll_t poll;
+  int fd;
+  int kind;
+  int closed;
+  int poll_closed; // uv_close finished
+  int finalized;   // the JS object is gone
+  napi_env env;
+  napi_ref callback;
+  napi_ref self;
+  napi_async_context async;
+  // ARP fast path. ips sorted ascending (host order); counters parallel to ips.
+  int fast;
+  int mirror; // also hand answered requests to JS (for debug logging)
+  uint8_t mac[6];
+  uint32_t *ips;
+  double *answered;
+  size_t n_ips;
+  double not_owned;
+  double send_errors;
+  double rx_frames;
+} sock_t;
+
+static napi_value throw_errno(napi_env env, const char *what, int err) {
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
+  const char *code = err == EPERM ? "EPERM" : err == EACCES ? "EACCES" : err == ENODEV ? "ENODEV" : "ESYSCALL";
+  napi_value ecode, emsg, error;
+  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &ecode);
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &emsg);
+  napi_create_error(env, ecode, emsg, &error);
+  napi_value errnoval;
+  napi_create_int32(env, err, &errnoval);
+  napi_set_named_property(env, error, "errno", errnoval);
+  napi_throw(env, error);
+  return NULL;
+}
+
+static napi_value throw_type(napi_env env, const char *msg) {
+  napi_throw_type_error(env, NULL, msg);
+  return NULL;
+}
+
+static int find_ip(const sock_t *s, uint32_t ip) {
+  size_t lo = 0, hi = s->n_ips;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (s->ips[mid] == ip) return (int)mid;
+    if (s->ips[mid] < ip) lo = mid + 1; else hi = mid;
+  }
+  return -1;
+}
+
+// Returns 1 when the frame was fully handled (answered or dropped as not owned).
+static int fast_arp(sock_t *s, const uint8_t *f, ssize_t len, int *answered) {
+  *answered = 0;
+  if (len < 42) return 0;
+  // Ethernet type ARP, htype 1, ptype IPv4, hlen 6, plen 4, op 1 (request).
+  if (f[12] != 0x08 || f[13] != 0x06 || f[14] != 0 || f[15] != 1 || f[16] != 0x08 || f[17] != 0 ||
+      f[18] != 6 || f[19] != 4 || f[20] != 0 || f[21] != 1)
+    return 0;
+  uint32_t target = ((uint32_t)f[38] << 24) | ((uint32_t)f[39] << 16) | ((uint32_t)f[40] << 8) | f[41];
+  int i = find_ip(s, target);
+  if (i < 0) {
+    s->not_owned += 1;
+    return 1;
+  }
+  uint8_t r[42];
+  memcpy(r, f + 22, 6);        // to the requester's hardware address
+  memcpy(r + 6, s->mac, 6);    // from our MAC
+  r[12] = 0x08; r[13] = 0x06;
+  r[14] = 0; r[15] = 1; r[16] = 0x08; r[17] = 0; r[18] = 6; r[19] = 4;
+  r[20] = 0; r[21] = 2;        // reply
+  memcpy(r + 22, s->mac, 6);   // sender hardware address: ours
+  memcpy(r + 28, f + 38, 4);   // sender protocol address: the owned IP
+  memcpy(r + 32, f + 22, 6);   // target hardware address: the requester
+  memcpy(r + 38, f + 28, 4);   // target protocol address: requester's (0.0.0.0 for RFC 5227 probes)
+  if (send(s->fd, r, sizeof r, MSG_DONTWAIT) < 0) s->send_errors += 1;
+  else s->answered[i] += 1;
+  *answered = 1;
+  return 1;
+}
+
+static void deliver(sock_t *s, napi_value *frames, uint32_t nf, napi_value *mirrored, uint32_t nm) {
+  napi_env env = s->env;
+  napi_value cb, recv, argv[2];
+  napi_get_reference_value(env, s->callback, &cb);
+  napi_get_reference_value(env, s->self, &recv);
+  napi_create_array_with_length(env, nf, &argv[0]);
+  for (uint32_t i = 0; i < nf; i++) napi_set_element(env, argv[0], i, frames[i]);
+  napi_create_array_with_length(env, nm, &argv[1]);
+  for (uint32_t i = 0; i < nm; i++) napi_set_element(env, argv[1], i, mirrored[i]);
+  napi_value result;
+  napi_status st = napi_make_callback(env, s->async, recv, cb, 2, argv, &result);
+  if (st != napi_ok && st != napi_pending_exception) {
+    napi_throw_error(env, "ESYSCALL", "PacketSocket: calling onFrames failed");
+    st = napi_pending_exception;
+  }
+  if (st == napi_pending_exception) {
+    napi_value exc;
+    napi_get_and_clear_last_exception(env, &exc);
+    napi_fatal_exception(env, exc);
+  }
+}
+
+static void on_readable(uv_poll_t *handle, int status, int events) {
+  (void)events;
+  sock_t *s = (sock_t *)handle->data;
+  if (s->closed || status < 0) return;
+  napi_handle_scope scope;
+  napi_open_handle_scope(s->env, &scope);
+  napi_value frames[MAX_BATCH], mirrored[MAX_BATCH];
+  uint32_t nf = 0, nm = 0;
+  uint8_t buf[MAX_FRAME];
+  for (int n = 0; n < MAX_BATCH; n++) {
+    ssize_t len = recv(s->fd, buf, sizeof buf, MSG_DONTWAIT | MSG_TRUNC);
+    if (len < 0) break; // EAGAIN (drained) or a transient error: wait for the next readiness
+    if (len > (ssize_t)sizeof buf) len = sizeof buf;
+    s->rx_frames += 1;
+    int answered = 0;
+    if (s->fast && fast_arp(s, buf, len, &answered)) {
+      if (!(answered && s->mirror)) continue;
+      void *data;
+      napi_create_buffer_copy(s->env, (size_t)len, buf, &data, &mirrored[nm++]);
+      continue;
+    }
+    void *data;
+    napi_create_buffer_copy(s->env, (size_t)len, buf, &data, &frames[nf++]);
+  }
+  if (nf > 0 || nm > 0) deliver(s, frames, nf, mirrored, nm);
+  napi_close_handle_scope(s->env, scope);
+}
+
+static void free_sock(sock_t *s) {
+  free(s->ips);
+  free(s->answered);
+  free(s);
+}
+
+static void on_closed(uv_handle_t *handle) {
+  sock_t *s = (sock_t *)handle->data;
+  s->poll_closed = 1;
+  if (s->finalized) free_sock(s);
+}
+
+// Closes the libuv handle *before* the fd: libuv removes the fd number from epoll when the
+// handle closes, and doing that later (say, at GC) would hit whatever socket reuses the number.
+static void close_sock(sock_t *s) {
+  if (s->closed) return;
+  s->closed = 1;
+  uv_poll_stop(&s->poll);
+  uv_close((uv_handle_t *)&s->poll, on_closed);
+  close(s->fd);
+  napi_delete_reference(s->env, s->callback);
+  napi_async_destroy(s->env, s->async);
+  uint32_t refs;
+  napi_reference_unref(s->env, s->self, &refs);
+}
+
+static void finalize(napi_env env, void *data, void *hint) {
+  (void)hint;
+  sock_t *s = (sock_t *)data;
+  close_sock(s);
+  napi_delete_reference(env, s->self);
+  s->finalized = 1;
+  if (s->poll_closed) free_sock(s);
+}
+
+static sock_t *unwrap(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
+  napi_value self;
+  napi_get_cb_info(env, info, argc, argv, &self, NULL);
+  void *data = NULL;
+  if (napi_unwrap(env, self, &data) != napi_ok || data == NULL) {
+    throw_type(env, "not a PacketSocket");
+    return NULL;
+  }
+  return (sock_t *)data;
+}
+
+// new PacketSocket(ifindex: number, kind: 'arp' | 'ndp', onFrames: (frames, answered) => void)
+static napi_value ctor(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], self;
+  napi_get_cb_info(env, info, &argc, argv, &self, NULL);
+  int32_t ifindex;
+  if (argc < 3 || napi_get_value_int32(env, argv[0], &ifindex) != napi_ok) return throw_type(env, "ifindex must be a number");
+  char kindstr[8] = {0};
+  size_t klen;
+  if (napi_get_value_string_utf8(env, argv[1], kindstr, sizeof kindstr, &klen) != napi_ok) return throw_type(env, "kind must be 'arp' or 'ndp'");
+  int kind = strcmp(kindstr, "arp") == 0 ? KIND_ARP : strcmp(kindstr, "ndp") == 0 ? KIND_NDP : -1;
+  if (kind < 0) return throw_type(env, "kind must be 'arp' or 'ndp'");
+  napi_valuetype t;
+  napi_typeof(env, argv[2], &t);
+  if (t != napi_function) return throw_type(env, "onFrames must be a function");
+
+  // Protocol 0: nothing is queued until the filter is attached and the socket bound.
+  int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, "socket(AF_PACKET)", errno);
+  struct sock_fprog prog;
+  prog.filter = kind == KIND_ARP ? arp_filter : ndp_filter;
+  prog.len = kind == KIND_ARP ? sizeof arp_filter / sizeof arp_filter[0] : sizeof ndp_filter / sizeof ndp_filter[0];
+  if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) < 0) {
+    int e = errno; close(fd); return throw_errno(env, "SO_ATTACH_FILTER", e);
+  }
+  int one = 1;
+  // Best effort: kernels before 4.20 lack it, and the filter already drops our own replies.
+  setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one);
+  int rcvbuf = RCVBUF_BYTES;
+  // SO_RCVBUFFORCE needs CAP_NET_ADMIN; SO_RCVBUF is capped by net.core.rmem_max.
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  struct sockaddr_ll sll;
+  memset(&sll, 0, sizeof sll);
+  sll.sll_family = AF_PACKET;
+  sll.sll_protocol = htons(kind == KIND_ARP ? ETH_P_ARP : ETH_P_IPV6);
+  sll.sll_ifindex = ifindex;
+  if (bind(fd, (struct sockaddr *)&sll, sizeof sll) < 0) {
+    int e = errno; close(fd); return throw_errno(env, "bind(AF_PACKET)", e);
+  }
+
+  sock_t *s = calloc(1, sizeof *s);
+  s->fd = fd;
+  s->kind = kind;
+  s->env = env;
+  uv_loop_t *loop;
+  napi_get_uv_event_loop(env, &loop);
+  uv_poll_init(loop, &s->poll, fd);
+  s->poll.data = s;
+  napi_create_reference(env, argv[2], 1, &s->callback);
+  napi_value name;
+  napi_create_string_utf8(env, "ironlb.PacketSocket", NAPI_AUTO_LENGTH, &name);
+  // The resource must be an object we keep alive: with NULL, Node creates one that a GC may
+  // collect, after which napi_make_callback fails and frames silently stop reaching JS.
+  napi_async_init(env, self, name, &s->async);
+  napi_wrap(env, self, s, finalize, NULL, &s->self);
+  // An open socket keeps its JS object alive (like a libuv handle): a strong reference until
+  // close(), so a GC can never silently close a socket the announcer still relies on.
+  uint32_t refs;
+  napi_reference_ref(env, s->self, &refs);
+  uv_poll_start(&s->poll, UV_READABLE, on_readable);
+  return NULL;
+}
+
+// send(frame: Uint8Array): boolean  (false when the kernel queue is full)
+static napi_value m_send(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  sock_t *s = unwrap(env, info, &argc, argv);
+  if (s == NULL) return NULL;
+  if (s->closed) return throw_type(env, "socket is closed");
+  napi_typedarray_type type;
+  size_t length, offset;
+  void *data;
+  napi_value ab;
+  if (argc < 1 || napi_get_typedarray_info(env, argv[0], &type, &length, &data, &ab, &offset) != napi_ok || type != napi_uint8_array)
+    return throw_type(env, "frame must be a Uint8Array");
+  napi_value res;
+  if (send(s->fd, data, length, MSG_DONTWAIT) < 0) {
+    if (errno == EAGAIN || errno == ENOBUFS) { napi_get_boolean(env, false, &res); return res; }
+    return throw_errno(env, "send(AF_PACKET)", errno);
+  }
+  napi_get_boolean(env, true, &res);
+  return res;
+}
+
+static napi_value membership(napi_env env, napi_callback_info info, int opt) {
+  size_t argc = 1;
+  napi_value argv[1];
+  sock_t *s = unwrap(env, info, &argc, argv);
+  if (s == NULL) return NULL;
+  if (s->closed) return throw_type(env, "socket is closed");
+  void *data;
+  size_t len;
+  if (argc < 1 || napi_get_buffer_info(env, argv[0], &data, &len) != napi_ok || len != 6) return throw_type(env, "mac must be a 6-byte Buffer");
+  struct sockaddr_ll sll;
+  socklen_t sl = sizeof sll;
+  getsockname(s->fd, (struct sockaddr *)&sll, &sl);
+  struct packet_mreq mr;
+  memset(&mr, 0, sizeof mr);
+  mr.mr_ifindex = sll.sll_ifindex;
+  mr.mr_type = PACKET_MR_MULTICAST;
+  mr.mr_alen = 6;
+  memcpy(mr.mr_address, data, 6);
+  if (setsockopt(s->fd, SOL_PACKET, opt, &mr, sizeof mr) < 0)
+    return throw_errno(env, opt == PACKET_ADD_MEMBERSHIP ? "PACKET_ADD_MEMBERSHIP" : "PACKET_DROP_MEMBERSHIP", errno);
+  return NULL;
+}
+
+static napi_value m_add_membership(napi_env env, napi_callback_info info) { return membership(env, info, PACKET_ADD_MEMBERSHIP); }
+static napi_value m_drop_membership(napi_env env, napi_callback_info info) { return membership(env, info, PACKET_DROP_MEMBERSHIP); }
+
+static int cmp_u32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+// setArpTable(mac: Buffer(6) | null, ips: Buffer(4n), mirror: boolean): enables the fast path
+// (mac non-null) or disables it (null). Counters of the previous table are discarded: read them
+// with takeCounters() first.
+static napi_value m_set_arp_table(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  sock_t *s = unwrap(env, info, &argc, argv);
+  if (s == NULL) return NULL;
+  if (argc < 3) return throw_type(env, "setArpTable(mac, ips, mirror)");
+  napi_valuetype t;
+  napi_typeof(env, argv[0], &t);
+  if (t == napi_null) {
+    s->fast = 0;
+    s->n_ips = 0;
+    return NULL;
+  }
+  void *mac, *ipdata;
+  size_t maclen, iplen;
+  if (napi_get_buffer_info(env, argv[0], &mac, &maclen) != napi_ok || maclen != 6) return throw_type(env, "mac must be a 6-byte Buffer");
+  if (napi_get_buffer_info(env, argv[1], &ipdata, &iplen) != napi_ok || iplen % 4 != 0) return throw_type(env, "ips must be a Buffer of 4-byte addresses");
+  bool mirror = false;
+  napi_get_value_bool(env, argv[2], &mirror);
+  size_t n = iplen / 4;
+  uint32_t *ips = malloc((n ? n : 1) * sizeof *ips);
+  double *answered = calloc(n ? n : 1, sizeof *answered);
+  const uint8_t *p = ipdata;
+  for (size_t i = 0; i < n; i++) ips[i] = ((uint32_t)p[4 * i] << 24) | ((uint32_t)p[4 * i + 1] << 16) | ((uint32_t)p[4 * i + 2] << 8) | p[4 * i + 3];
+  qsort(ips, n, sizeof *ips, cmp_u32);
+  free(s->ips);
+  free(s->answered);
+  s->ips = ips;
+  s->answered = answered;
+  s->n_ips = n;
+  memcpy(s->mac, mac, 6);
+  s->mirror = mirror;
+  s->fast = 1;
+  return NULL;
+}
+
+static void set_num(napi_env env, napi_value obj, const char *key, double v) {
+  napi_value n;
+  napi_create_double(env, v, &n);
+  napi_set_named_property(env, obj, key, n);
+}
+
+// takeCounters(): { answered: { [ipv4: number]: count }, notOwned, sendErrors, rxFrames },
+// counting since the previous call; counters restart at zero.
+static napi_value m_take_counters(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  sock_t *s = unwrap(env, info, &argc, NULL);
+  if (s == NULL) return NULL;
+  napi_value obj, answered;
+  napi_create_object(env, &obj);
+  napi_create_array(env, &answered);
+  uint32_t k = 0;
+  for (size_t i = 0; i < s->n_ips && !s->closed; i++) {
+    if (s->answered[i] == 0) continue;
+    napi_value pair, ip, cnt;
+    napi_create_array_with_length(env, 2, &pair);
+    napi_create_uint32(env, s->ips[i], &ip);
+    napi_create_double(env, s->answered[i], &cnt);
+    napi_set_element(env, pair, 0, ip);
+    napi_set_element(env, pair, 1, cnt);
+    napi_set_element(env, answered, k++, pair);
+    s->answered[i] = 0;
+  }
+  napi_set_named_property(env, obj, "answered", answered);
+  set_num(env, obj, "notOwned", s->not_owned);
+  set_num(env, obj, "sendErrors", s->send_errors);
+  set_num(env, obj, "rxFrames", s->rx_frames);
+  s->not_owned = s->send_errors = s->rx_frames = 0;
+  return obj;
+}
+
+static napi_value m_close(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  sock_t *s = unwrap(env, info, &argc, NULL);
+  if (s == NULL) return NULL;
+  close_sock(s);
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor methods[] = {
+      {"send", NULL, m_send, NULL, NULL, NULL, napi_default, NULL},
+      {"addMembership", NULL, m_add_membership, NULL, NULL, NULL, napi_default, NULL},
+      {"dropMembership", NULL, m_drop_membership, NULL, NULL, NULL, napi_default, NULL},
+      {"setArpTable", NULL, m_set_arp_table, NULL, NULL, NULL, napi_default, NULL},
+      {"takeCounters", NULL, m_take_counters, NULL, NULL, NULL, napi_default, NULL},
+      {"close", NULL, m_close, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_value cls;
+  napi_define_class(env, "PacketSocket", NAPI_AUTO_LENGTH, ctor, NULL, sizeof methods / sizeof methods[0], methods, &cls);
+  napi_set_named_property(env, exports, "PacketSocket", cls);
+  return exports;
+}
+
+NAPI_MODULE_INIT() { return init(env, exports); }

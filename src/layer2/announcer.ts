@@ -1,0 +1,202 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../shared/clock.js';
+import { err, ok, type Result } from '../shared/result.js';
+import { parseIp, parseMac, type IpBytes } from './packet/address.js';
+import { chooseInterfaces, type InterfacePolicy, type NetInterface } from './interfaces.js';
+import { InterfaceSession } from './interface-session.js';
+import type { Layer2Metrics } from './metrics.js';
+import type { PacketConnFactory } from './packet-conn.js';
+
+/** Reads the host's interfaces (src/sys polls `ip -j`; tests hand a fixed list). */
+export interface InterfaceSource {
+  list(): Promise<readonly NetInterface[]>;
+}
+
+/** Timing of announcements. */
+export interface AnnouncerTiming {
+  /**
+   * Offsets from the start of ownership at which gratuitous ARP / unsolicited NA go out
+   * ("a few times over ~2 s", as MetalLB does, so one lost frame does not leave a stale cache).
+   */
+  readonly burstOffsetsMs: readonly number[];
+  /** Re-announcement period while owning: switch MAC tables age out (MetalLB #2910). 0 = never. */
+  readonly reannounceMs: number;
+  /** How often interfaces are re-read (links appearing, going down, coming back). */
+  readonly pollMs: number;
+}
+
+/** Default timing: bursts at 0, 1 and 2 s; re-announce every 60 s; interfaces every 2 s. */
+export const defaultTiming: AnnouncerTiming = { burstOffsetsMs: [0, 1000, 2000], reannounceMs: 60_000, pollMs: 2000 };
+
+export interface AnnouncerDeps {
+  readonly conns: PacketConnFactory;
+  readonly interfaces: InterfaceSource;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly metrics: Layer2Metrics;
+  readonly policy: InterfacePolicy;
+  readonly timing: AnnouncerTiming;
+  /** Answer ARP in the socket's native fast path when it has one (default true). */
+  readonly fastPath: boolean;
+}
+
+/** An owned-set entry that is not an IP address. */
+export interface InvalidIp {
+  readonly kind: 'invalidIp';
+  readonly ip: string;
+  readonly message: string;
+}
+
+/** The layer2 announcer: owned IPs in, ARP/NDP answers and gratuitous announcements out. */
+export interface Announcer {
+  /**
+   * Declares the complete set of owned IPs (IPv4 and IPv6 text). Released IPs stop being
+   * answered before this returns; new ones are announced as soon as `run` gets to them.
+   */
+  setOwned(ips: Iterable<string>): Result<void, InvalidIp>;
+  /** (ip -> interface names) currently announced, for logs and tests. */
+  announced(): ReadonlyMap<string, readonly string[]>;
+  /** Polls interfaces, answers, announces; settles after closing every socket once `signal` aborts. */
+  run(signal: AbortSignal): Promise<void>;
+}
+
+// When the next announcement for one (interface, ip) is due.
+interface Due {
+  readonly ip: IpBytes;
+  readonly since: number;
+  nextAt: number;
+  // index into burstOffsetsMs of the next burst; >= length means periodic
+  burst: number;
+}
+
+/** Creates an announcer; it starts nothing until `run`. */
+export function createAnnouncer(deps: AnnouncerDeps): Announcer {
+  const log = deps.logger.child({ component: 'layer2' });
+  const sessionDeps = { conns: deps.conns, logger: log, metrics: deps.metrics, fastPath: deps.fastPath };
+  // ip text -> ip
+  let owned = new Map<string, IpBytes>();
+  let ifaces: readonly NetInterface[] | undefined;
+  // interface name -> session
+  const sessions = new Map<string, InterfaceSession>();
+  // `${interface}|${ip}` -> schedule
+  const due = new Map<string, Due>();
+  let wake = new AbortController();
+
+  const desired = (list: readonly NetInterface[]): Map<string, { iface: NetInterface; ips: IpBytes[] }> => {
+    const out = new Map<string, { iface: NetInterface; ips: IpBytes[] }>();
+    for (const ip of owned.values()) {
+      const chosen = chooseInterfaces(ip, list, deps.policy);
+      if (chosen.length === 0) log.debug({ event: 'noInterface', ip: ip.text }, 'no usable interface for this address');
+      for (const iface of chosen) {
+        const entry = out.get(iface.name) ?? { iface, ips: [] };
+        entry.ips.push(ip);
+        out.set(iface.name, entry);
+      }
+    }
+    return out;
+  };
+
+  const closeSession = (name: string): void => {
+    sessions.get(name)?.close();
+    sessions.delete(name);
+    for (const key of due.keys()) if (key.startsWith(`${name}|`)) due.delete(key);
+    log.info({ event: 'interfaceReleased', interface: name }, 'stopped announcing on interface');
+  };
+
+  const sessionFor = (iface: NetInterface): InterfaceSession => {
+    const existing = sessions.get(iface.name);
+    if (existing !== undefined && existing.index === iface.index) return existing;
+    if (existing !== undefined) closeSession(iface.name);
+    const session = new InterfaceSession(iface.name, iface.index, parseMac(iface.mac ?? '') ?? new Uint8Array(6), sessionDeps);
+    sessions.set(iface.name, session);
+    log.info({ event: 'interfaceAnnouncing', interface: iface.name, mac: iface.mac }, 'announcing on interface');
+    return session;
+  };
+
+  const reconcile = (): void => {
+    if (ifaces === undefined) return;
+    const want = desired(ifaces);
+    for (const name of [...sessions.keys()]) if (!want.has(name)) closeSession(name);
+    const now = deps.clock.now();
+    for (const [name, { iface, ips }] of want) {
+      const session = sessionFor(iface);
+      const keep = new Set(ips.map((ip) => `${name}|${ip.text}`));
+      for (const key of due.keys()) if (key.startsWith(`${name}|`) && !keep.has(key)) due.delete(key);
+      for (const ip of session.setIps(ips)) due.set(`${name}|${ip.text}`, { ip, since: now, nextAt: now, burst: 0 });
+    }
+  };
+
+  const sendDue = (now: number): number => {
+    let next = Number.POSITIVE_INFINITY;
+    for (const [key, d] of due) {
+      if (d.nextAt <= now) {
+        sessions.get(key.slice(0, key.indexOf('|')))?.announce(d.ip);
+        d.burst += 1;
+        const offset = deps.timing.burstOffsetsMs[d.burst];
+        d.nextAt = offset !== undefined ? d.since + offset : deps.timing.reannounceMs > 0 ? now + deps.timing.reannounceMs : Number.POSITIVE_INFINITY;
+      }
+      next = Math.min(next, d.nextAt);
+    }
+    return next;
+  };
+
+  const refresh = async (): Promise<void> => {
+    try {
+      ifaces = await deps.interfaces.list();
+    } catch (e: unknown) {
+      log.warn({ event: 'interfacesUnreadable', err: e }, 'could not read network interfaces; keeping the last known set');
+    }
+  };
+
+  const sleep = async (ms: number, signal: AbortSignal): Promise<void> => {
+    wake = new AbortController();
+    try {
+      await deps.clock.sleep(Math.max(0, ms), AbortSignal.any([signal, wake.signal]));
+    } catch {
+      // woken early: by setOwned or by the stop signal
+    }
+  };
+
+  return {
+    setOwned(ips) {
+      const next = new Map<string, IpBytes>();
+      for (const text of ips) {
+        const ip = parseIp(text.trim());
+        if (ip === undefined) return err({ kind: 'invalidIp', ip: text, message: `"${text}" is not an IPv4 or IPv6 address` });
+        next.set(ip.text, ip);
+      }
+      owned = next;
+      reconcile();
+      wake.abort();
+      return ok(undefined);
+    },
+
+    announced() {
+      const out = new Map<string, string[]>();
+      for (const key of due.keys()) {
+        const [name = '', ip = ''] = key.split('|');
+        out.set(ip, [...(out.get(ip) ?? []), name]);
+      }
+      return out;
+    },
+
+    async run(signal) {
+      let nextPoll = deps.clock.now();
+      try {
+        while (!signal.aborted) {
+          if (deps.clock.now() >= nextPoll) {
+            await refresh();
+            nextPoll = deps.clock.now() + deps.timing.pollMs;
+            reconcile();
+          }
+          const next = sendDue(deps.clock.now());
+          for (const session of sessions.values()) session.flushCounters();
+          await sleep(Math.min(next, nextPoll) - deps.clock.now(), signal);
+        }
+      } finally {
+        for (const name of [...sessions.keys()]) closeSession(name);
+        due.clear();
+      }
+    },
+  };
+}

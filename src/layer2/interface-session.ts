@@ -1,0 +1,162 @@
+import type { Logger } from 'pino';
+import { buildGratuitousArp } from './packet/arp.js';
+import { formatIpv4, formatMac, type IpBytes } from './packet/address.js';
+import { buildUnsolicitedAdvertisement, multicastMac, solicitedNodeIp } from './packet/ndp.js';
+import type { Layer2Metrics } from './metrics.js';
+import type { PacketConn, PacketConnFactory, PacketKind } from './packet-conn.js';
+import { respondArp, respondNdp, type Decision, type ResponderView } from './responder.js';
+
+/** What one interface session needs. */
+export interface SessionDeps {
+  readonly conns: PacketConnFactory;
+  readonly logger: Logger;
+  readonly metrics: Layer2Metrics;
+  /** Answer ARP in the socket's native fast path when it has one. */
+  readonly fastPath: boolean;
+}
+
+/**
+ * The announcing state of one interface: its owned IPs, its sockets (opened once, lazily per
+ * family, never per IP) and its solicited-node group memberships. Changing the owned set takes
+ * effect before `setIps` returns, so a released IP is never answered again.
+ */
+export class InterfaceSession implements ResponderView {
+  readonly mac: Uint8Array;
+  // IPv4 key -> ip
+  private readonly v4 = new Map<number, IpBytes>();
+  // IPv6 key -> ip
+  private readonly v6 = new Map<string, IpBytes>();
+  // solicited-node group MAC text -> number of owned IPv6 addresses in it
+  private readonly groups = new Map<string, number>();
+  private arp: PacketConn | undefined;
+  private ndp: PacketConn | undefined;
+  private readonly debug: boolean;
+
+  constructor(
+    readonly name: string,
+    readonly index: number,
+    mac: Uint8Array,
+    private readonly deps: SessionDeps,
+  ) {
+    this.mac = mac;
+    this.debug = deps.logger.isLevelEnabled('debug');
+  }
+
+  ownsIpv4(key: number): boolean {
+    return this.v4.has(key);
+  }
+
+  ownsIpv6(key: string): boolean {
+    return this.v6.has(key);
+  }
+
+  /** Makes `ips` the owned set on this interface; returns the ones that are new. */
+  setIps(ips: readonly IpBytes[]): readonly IpBytes[] {
+    const wanted = new Set(ips.map((ip) => ip.text));
+    for (const ip of [...this.v4.values(), ...this.v6.values()]) if (!wanted.has(ip.text)) this.remove(ip);
+    const added = ips.filter((ip) => !(ip.family === 4 ? this.v4.has(ip.key) : this.v6.has(ip.key)));
+    for (const ip of added) this.add(ip);
+    this.syncArp();
+    return added;
+  }
+
+  /** Sends the gratuitous announcement for `ip` (ARP request + reply, or an unsolicited NA). */
+  announce(ip: IpBytes): void {
+    const frames = ip.family === 4 ? buildGratuitousArp(this.mac, ip.bytes) : [buildUnsolicitedAdvertisement(this.mac, ip.bytes)];
+    const conn = ip.family === 4 ? this.arp : this.ndp;
+    if (conn === undefined) return;
+    for (const frame of frames) conn.send(frame);
+    this.deps.metrics.gratuitousSent.inc({ ip: ip.text, interface: this.name });
+    this.deps.logger.debug({ event: 'gratuitousSent', ip: ip.text, interface: this.name }, 'announced');
+  }
+
+  /** Folds the native fast path's counters into the metrics. */
+  flushCounters(): void {
+    const offload = this.arp?.arpOffload;
+    if (offload === undefined || !this.deps.fastPath) return;
+    const counts = offload.take();
+    for (const [key, n] of counts.answered) {
+      const labels = { ip: formatIpv4(new Uint8Array([key >>> 24, (key >>> 16) & 0xff, (key >>> 8) & 0xff, key & 0xff])), interface: this.name };
+      this.deps.metrics.requestsReceived.inc(labels, n);
+      this.deps.metrics.responsesSent.inc(labels, n);
+    }
+    if (counts.notOwned > 0) this.deps.metrics.drops.inc({ reason: 'notOwned', interface: this.name }, counts.notOwned);
+  }
+
+  /** Closes both sockets; nothing is answered afterwards. Idempotent. */
+  close(): void {
+    this.flushCounters();
+    this.arp?.close();
+    this.ndp?.close();
+    this.arp = undefined;
+    this.ndp = undefined;
+    this.v4.clear();
+    this.v6.clear();
+    this.groups.clear();
+  }
+
+  private add(ip: IpBytes): void {
+    if (ip.family === 4) {
+      this.v4.set(ip.key, ip);
+      this.arp ??= this.open('arp');
+      return;
+    }
+    this.v6.set(ip.key, ip);
+    this.ndp ??= this.open('ndp');
+    const group = multicastMac(solicitedNodeIp(ip.bytes));
+    const key = formatMac(group);
+    const count = this.groups.get(key) ?? 0;
+    if (count === 0) this.ndp.joinGroup(group);
+    this.groups.set(key, count + 1);
+  }
+
+  private remove(ip: IpBytes): void {
+    if (ip.family === 4) {
+      this.v4.delete(ip.key);
+      return;
+    }
+    this.v6.delete(ip.key);
+    const group = multicastMac(solicitedNodeIp(ip.bytes));
+    const key = formatMac(group);
+    const count = (this.groups.get(key) ?? 1) - 1;
+    if (count > 0) this.groups.set(key, count);
+    else {
+      this.groups.delete(key);
+      this.ndp?.leaveGroup(group);
+    }
+  }
+
+  /** Pushes the IPv4 table into the native fast path (read its counters first). */
+  private syncArp(): void {
+    const offload = this.arp?.arpOffload;
+    if (offload === undefined || !this.deps.fastPath) return;
+    this.flushCounters();
+    offload.set(this.mac, [...this.v4.values()].map((ip) => ip.bytes), this.debug);
+  }
+
+  private open(kind: PacketKind): PacketConn {
+    const respond = kind === 'arp' ? respondArp : respondNdp;
+    return this.deps.conns.open({ name: this.name, index: this.index }, kind, (frames, answered) => {
+      for (const frame of frames) this.handle(kind, respond(frame, this));
+      for (const frame of answered) this.logFastAnswer(frame);
+    });
+  }
+
+  private handle(kind: PacketKind, decision: Decision): void {
+    if (decision.kind === 'drop') {
+      this.deps.metrics.drops.inc({ reason: decision.reason, interface: this.name });
+      if (this.debug) this.deps.logger.debug({ event: 'requestDropped', reason: decision.reason, interface: this.name }, 'not answered');
+      return;
+    }
+    const labels = { ip: decision.ip, interface: this.name };
+    this.deps.metrics.requestsReceived.inc(labels);
+    const conn = kind === 'arp' ? this.arp : this.ndp;
+    if (conn?.send(decision.frame) !== true) return;
+    this.deps.metrics.responsesSent.inc(labels);
+    if (this.debug) this.deps.logger.debug({ event: 'requestAnswered', ip: decision.ip, interface: this.name, path: 'js' }, 'answered');
+  }
+
+  private logFastAnswer(frame: Uint8Array): void {
+    this.deps.logger.debug({ event: 'requestAnswered', ip: formatIpv4(frame, 38), from: formatMac(frame, 22), interface: this.name, path: 'native' }, 'answered');
+  }
+}

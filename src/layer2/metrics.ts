@@ -1,0 +1,24 @@
+import { Counter, type Registry } from 'prom-client';
+
+/** The layer2 counters, registered on an injected Registry (never the default one). */
+export interface Layer2Metrics {
+  /** Gratuitous ARP pairs / unsolicited NAs sent, by ip and interface. */
+  readonly gratuitousSent: Counter<'ip' | 'interface'>;
+  /** ARP requests / NS received for an owned IP, by ip and interface. */
+  readonly requestsReceived: Counter<'ip' | 'interface'>;
+  /** ARP replies / NAs sent, by ip and interface. */
+  readonly responsesSent: Counter<'ip' | 'interface'>;
+  /** Frames not answered, by reason and interface (not by ip: a flood would create unbounded series). */
+  readonly drops: Counter<'reason' | 'interface'>;
+}
+
+/** Creates and registers the ironlb_layer2_* counters on `registry`. */
+export function createLayer2Metrics(registry: Registry): Layer2Metrics {
+  const registers = [registry];
+  return {
+    gratuitousSent: new Counter({ name: 'ironlb_layer2_gratuitous_sent_total', help: 'Gratuitous ARP announcements and unsolicited Neighbor Advertisements sent.', labelNames: ['ip', 'interface'], registers }),
+    requestsReceived: new Counter({ name: 'ironlb_layer2_requests_received_total', help: 'ARP requests and Neighbor Solicitations received for owned addresses.', labelNames: ['ip', 'interface'], registers }),
+    responsesSent: new Counter({ name: 'ironlb_layer2_responses_sent_total', help: 'ARP replies and Neighbor Advertisements sent in answer.', labelNames: ['ip', 'interface'], registers }),
+    drops: new Counter({ name: 'ironlb_layer2_drops_total', help: 'Received frames not answered, by reason.', labelNames: ['reason', 'interface'], registers }),
+  };
+}

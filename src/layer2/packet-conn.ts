@@ -1,0 +1,44 @@
+/** Which frames a PacketConn carries: ARP requests, or ICMPv6 Neighbor Solicitations. */
+export type PacketKind = 'arp' | 'ndp';
+
+/** Per-IP counts from the native ARP fast path since the previous `take`. */
+export interface ArpOffloadCounters {
+  /** IPv4 key (ipv4Key) -> requests answered */
+  readonly answered: ReadonlyMap<number, number>;
+  readonly notOwned: number;
+  readonly sendErrors: number;
+}
+
+/**
+ * An ARP fast path inside the socket: requests for the IPv4 addresses in the table are answered
+ * without calling JavaScript, others are counted and dropped. Optional: a PacketConn without it
+ * hands every ARP request to the responder in JS.
+ */
+export interface ArpOffload {
+  /** Replaces the table. `mirror` also hands answered requests to `onFrames` (for debug logs). */
+  set(mac: Uint8Array, ipv4: readonly Uint8Array[], mirror: boolean): void;
+  /** Turns the fast path off: every request goes to JS again. */
+  disable(): void;
+  /** Counters since the previous call; read them before `set` replaces the table. */
+  take(): ArpOffloadCounters;
+}
+
+/** One link-layer socket on one interface (the port src/sys implements with the AF_PACKET addon). */
+export interface PacketConn {
+  /** Sends one whole Ethernet frame; false when the kernel queue was full. */
+  send(frame: Uint8Array): boolean;
+  /** Receives frames sent to an Ethernet multicast group (solicited-node groups for NDP). */
+  joinGroup(mac: Uint8Array): void;
+  leaveGroup(mac: Uint8Array): void;
+  readonly arpOffload: ArpOffload | undefined;
+  /** Idempotent; no callback runs afterwards. */
+  close(): void;
+}
+
+/** Called once per batch: frames left to JS, and (when mirroring) requests the fast path answered. */
+export type FramesHandler = (frames: readonly Uint8Array[], answered: readonly Uint8Array[]) => void;
+
+/** Opens PacketConns; throws an AppError (e.g. ERR_NO_CAP_NET_RAW) when the OS refuses. */
+export interface PacketConnFactory {
+  open(iface: { readonly name: string; readonly index: number }, kind: PacketKind, onFrames: FramesHandler): PacketConn;
+}

@@ -1,0 +1,67 @@
+import { arpRequest, buildArpReply, parseArp } from './packet/arp.js';
+import { formatIpv4, formatIpv6, ipv4Key, ipv6Key } from './packet/address.js';
+import { buildSolicitedAdvertisement, parseNeighborSolicitation } from './packet/ndp.js';
+
+/** Why a received frame got no answer; counted in `ironlb_layer2_drops_total{reason}`. */
+export type DropReason =
+  | 'malformed'
+  | 'notRequest'
+  | 'notOwned'
+  | 'badHopLimit'
+  | 'badChecksum'
+  | 'invalidSolicitation';
+
+/** The drop reasons, for pre-registering metric series. */
+export const dropReasons: readonly DropReason[] = ['malformed', 'notRequest', 'notOwned', 'badHopLimit', 'badChecksum', 'invalidSolicitation'];
+
+/** What the responder decided for one frame. */
+export type Decision =
+  | { readonly kind: 'reply'; readonly ip: string; readonly frame: Uint8Array }
+  | { readonly kind: 'drop'; readonly reason: DropReason };
+
+/** What the responder needs to know about one interface: its MAC and the addresses owned on it. */
+export interface ResponderView {
+  readonly mac: Uint8Array;
+  /** IPv4 key (ipv4Key) -> owned here */
+  ownsIpv4(key: number): boolean;
+  /** IPv6 key (ipv6Key) -> owned here */
+  ownsIpv6(key: string): boolean;
+}
+
+const drop = (reason: DropReason): Decision => ({ kind: 'drop', reason });
+
+/**
+ * Decides the answer to an ARP frame: a reply from `view.mac` for a request (including an
+ * RFC 5227 probe from 0.0.0.0) whose target is owned here, else a drop reason. Pure.
+ */
+export function respondArp(frame: Uint8Array, view: ResponderView): Decision {
+  const parsed = parseArp(frame);
+  if (!parsed.ok) return drop('malformed');
+  const arp = parsed.value;
+  if (arp.op !== arpRequest) return drop('notRequest');
+  if (!view.ownsIpv4(ipv4Key(arp.targetIp))) return drop('notOwned');
+  return { kind: 'reply', ip: formatIpv4(arp.targetIp), frame: buildArpReply(arp, view.mac) };
+}
+
+/**
+ * Decides the answer to an IPv6 frame: a Neighbor Advertisement for a valid Neighbor
+ * Solicitation (multicast or unicast, with or without a source link-layer option, or DAD)
+ * whose target is owned here, else a drop reason. Pure.
+ */
+export function respondNdp(frame: Uint8Array, view: ResponderView): Decision {
+  const parsed = parseNeighborSolicitation(frame);
+  if (!parsed.ok) {
+    switch (parsed.error) {
+      case 'truncated':
+      case 'notIcmpv6':
+        return drop('malformed');
+      case 'notSolicitation':
+        return drop('notRequest');
+      default:
+        return drop(parsed.error);
+    }
+  }
+  const ns = parsed.value;
+  if (!view.ownsIpv6(ipv6Key(ns.target))) return drop('notOwned');
+  return { kind: 'reply', ip: formatIpv6(ns.target), frame: buildSolicitedAdvertisement(ns, view.mac) };
+}

@@ -1,0 +1,122 @@
+import { createRequire } from 'node:module';
+import { AppError, describeError } from '../shared/errors.js';
+import type { ArpOffload, ArpOffloadCounters, FramesHandler, PacketConn, PacketConnFactory, PacketKind } from '../layer2/packet-conn.js';
+
+/** The shape of native/afpacket.c's PacketSocket. */
+interface NativeSocket {
+  send(frame: Uint8Array): boolean;
+  addMembership(mac: Buffer): void;
+  dropMembership(mac: Buffer): void;
+  setArpTable(mac: Buffer | null, ips: Buffer, mirror: boolean): void;
+  takeCounters(): { answered: [number, number][]; notOwned: number; sendErrors: number; rxFrames: number };
+  close(): void;
+}
+
+interface NativeModule {
+  PacketSocket: new (ifindex: number, kind: PacketKind, onFrames: (frames: Buffer[], answered: Buffer[]) => void) => NativeSocket;
+}
+
+let loaded: NativeModule | undefined;
+
+/** Loads the addon once (resolves from both src/sys and dist/sys). */
+function addon(): NativeModule {
+  if (loaded !== undefined) return loaded;
+  const require = createRequire(import.meta.url);
+  try {
+    loaded = require('../../native/build/Release/afpacket.node') as NativeModule;
+  } catch (e: unknown) {
+    throw new AppError('ERR_NATIVE_MISSING', `the AF_PACKET addon is not built (run npm run build:native): ${describeError(e)}`, { cause: e });
+  }
+  return loaded;
+}
+
+function errnoCode(e: unknown): string | undefined {
+  return typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
+}
+
+function wrapOpenError(e: unknown, what: string): AppError {
+  const code = errnoCode(e);
+  if (code === 'EPERM' || code === 'EACCES') {
+    return new AppError('ERR_NO_CAP_NET_RAW', `${what}: needs CAP_NET_RAW (opening an AF_PACKET socket was refused)`, { cause: e });
+  }
+  return new AppError('ERR_PACKET_SOCKET', `${what}: ${describeError(e)}`, { cause: e });
+}
+
+class NativeArpOffload implements ArpOffload {
+  constructor(private readonly socket: NativeSocket) {}
+
+  set(mac: Uint8Array, ipv4: readonly Uint8Array[], mirror: boolean): void {
+    const table = Buffer.alloc(ipv4.length * 4);
+    ipv4.forEach((ip, i) => {
+      table.set(ip.subarray(0, 4), i * 4);
+    });
+    this.socket.setArpTable(Buffer.from(mac), table, mirror);
+  }
+
+  disable(): void {
+    this.socket.setArpTable(null, Buffer.alloc(0), false);
+  }
+
+  take(): ArpOffloadCounters {
+    const raw = this.socket.takeCounters();
+    return { answered: new Map(raw.answered), notOwned: raw.notOwned, sendErrors: raw.sendErrors };
+  }
+}
+
+class NativeConn implements PacketConn {
+  readonly arpOffload: ArpOffload | undefined;
+  private closed = false;
+
+  constructor(private readonly socket: NativeSocket, kind: PacketKind) {
+    this.arpOffload = kind === 'arp' ? new NativeArpOffload(socket) : undefined;
+  }
+
+  send(frame: Uint8Array): boolean {
+    return !this.closed && this.socket.send(frame);
+  }
+
+  joinGroup(mac: Uint8Array): void {
+    this.socket.addMembership(Buffer.from(mac));
+  }
+
+  leaveGroup(mac: Uint8Array): void {
+    if (!this.closed) this.socket.dropMembership(Buffer.from(mac));
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.close();
+  }
+}
+
+/**
+ * PacketConns over AF_PACKET sockets (native/afpacket.c): one socket per (interface, kind),
+ * kernel BPF filter, libuv poll, and for ARP the native fast path.
+ */
+export function createAfPacketConns(): PacketConnFactory {
+  return {
+    open(iface, kind, onFrames: FramesHandler) {
+      const { PacketSocket } = addon();
+      try {
+        return new NativeConn(new PacketSocket(iface.index, kind, onFrames), kind);
+      } catch (e: unknown) {
+        throw wrapOpenError(e, `${kind} socket on ${iface.name}`);
+      }
+    },
+  };
+}
+
+/**
+ * Fails early with ERR_NO_CAP_NET_RAW ("needs CAP_NET_RAW") when packet sockets are refused,
+ * before the process claims to be announcing anything.
+ */
+export function checkPacketCapability(): void {
+  const { PacketSocket } = addon();
+  try {
+    // ifindex 0 binds to no particular interface; closed at once.
+    new PacketSocket(0, 'arp', () => undefined).close();
+  } catch (e: unknown) {
+    throw wrapOpenError(e, 'layer2');
+  }
+}
