@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLan, destroyLan, type LanLayout, type LanPlan } from '../../src/sandbox/lan.js';
+import { createLan, destroyLan, lanLayout, type LanLayout, type LanPlan } from '../../src/sandbox/lan.js';
 import { desiredRouting } from '../../src/sandbox/service-routing.js';
 import { inNetns, macOf, startNodeProcess, stopProcess } from '../helpers/lan-netns.js';
 import { canRunRootTests } from '../helpers/root.js';
@@ -84,5 +84,25 @@ describe.skipIf(!canRunRootTests('sandbox LAN'))('sandbox LAN (real namespaces)'
     await destroyLan(plan);
     await destroyLan(plan);
     expect(ourLeftovers()).toEqual([]);
+  });
+});
+
+describe.skipIf(!canRunRootTests('sandbox LAN failure cleanup'))('sandbox LAN: failure cleanup', () => {
+  const failing: LanPlan = { ...plan, prefix: `ilf${id}`, v4Net: `10.214.${id % 250}`, nodes: 2 };
+
+  afterAll(async () => {
+    await destroyLan(failing);
+  });
+
+  it('a createLan that fails half way removes what it made', async () => {
+    // A stray namespace with node-2's name makes the build fail after the bridge and node-1 exist.
+    execFileSync('ip', ['netns', 'add', `${failing.prefix}-node-2`]);
+    await expect(createLan(failing)).rejects.toThrow(/netns add/);
+    const left = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(failing.prefix));
+    expect(left).toEqual([]);
+  });
+
+  it('rejects a prefix too long for interface names before touching anything', () => {
+    expect(() => lanLayout({ ...failing, prefix: 'much-too-long-prefix' })).toThrow(/too long/);
   });
 });
