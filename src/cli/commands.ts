@@ -1,7 +1,8 @@
 import { announceCommand } from './announce.js';
 import type { Command } from './command.js';
+import { sandboxNodeAgentCommand } from './sandbox-node-agent.js';
 
 /**
  * Every subcommand, by its words. Each lives in its own file under cli/; add new ones here.
  */
-export const commands: readonly Command[] = [announceCommand];
+export const commands: readonly Command[] = [announceCommand, sandboxNodeAgentCommand];
