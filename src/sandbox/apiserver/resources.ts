@@ -1,0 +1,114 @@
+import { child, clone, isObject, removeKey, type JsonObject } from './object.js';
+
+/**
+ * One REST resource the server serves: where it lives in the URL space, how it is stored and
+ * which subresources it has. Two definitions may share one `storage` (core v1 and
+ * events.k8s.io/v1 Events, as on a real cluster); `toWire`/`fromWire` convert between them.
+ */
+export interface ResourceDef {
+  /** '' for the core group. */
+  readonly group: string;
+  readonly version: string;
+  readonly plural: string;
+  readonly singular: string;
+  readonly kind: string;
+  readonly namespaced: boolean;
+  readonly shortNames: readonly string[];
+  readonly categories: readonly string[];
+  /** Key in the store; resources that share it see the same objects. */
+  readonly storage: string;
+  readonly hasStatus: boolean;
+  /** Serving a resource read-only (Endpoints) refuses writes with 405. */
+  readonly readOnly: boolean;
+  /** Converts a stored object to this version's shape. */
+  readonly toWire: (stored: JsonObject) => JsonObject;
+  /** Converts a written object of this version to the stored shape. */
+  readonly fromWire: (wire: JsonObject) => JsonObject;
+}
+
+/** `v1` or `discovery.k8s.io/v1`. */
+export function apiVersionOf(def: Pick<ResourceDef, 'group' | 'version'>): string {
+  return def.group === '' ? def.version : `${def.group}/${def.version}`;
+}
+
+const identity = (o: JsonObject): JsonObject => o;
+
+function def(partial: Pick<ResourceDef, 'group' | 'version' | 'plural' | 'kind' | 'namespaced'> & Partial<ResourceDef>): ResourceDef {
+  return {
+    singular: partial.kind.toLowerCase(),
+    shortNames: [],
+    categories: [],
+    storage: `${partial.group}/${partial.plural}`,
+    hasStatus: false,
+    readOnly: false,
+    toWire: identity,
+    fromWire: identity,
+    ...partial,
+  };
+}
+
+/** Renames keys of a shallow object per `pairs` ([from, to]); used by the Event conversions. */
+function renameKeys(obj: JsonObject, pairs: readonly (readonly [string, string])[]): JsonObject {
+  const out = clone(obj);
+  for (const [from, to] of pairs) {
+    if (from in out) {
+      out[to] = out[from];
+      removeKey(out, from);
+    }
+  }
+  return out;
+}
+
+/** core v1 Event field -> events.k8s.io/v1 Event field (kubernetes/pkg/apis/events/v1 conversion). */
+const eventFieldPairs = [
+  ['involvedObject', 'regarding'],
+  ['message', 'note'],
+  ['source', 'deprecatedSource'],
+  ['firstTimestamp', 'deprecatedFirstTimestamp'],
+  ['lastTimestamp', 'deprecatedLastTimestamp'],
+  ['count', 'deprecatedCount'],
+  ['reportingComponent', 'reportingController'],
+] as const;
+
+function eventToV1Events(stored: JsonObject): JsonObject {
+  const out = renameKeys(stored, eventFieldPairs);
+  out.apiVersion = 'events.k8s.io/v1';
+  return out;
+}
+
+function eventFromV1Events(wire: JsonObject): JsonObject {
+  const out = renameKeys(wire, eventFieldPairs.map(([a, b]) => [b, a] as const));
+  out.apiVersion = 'v1';
+  // kubectl describe groups Events by involvedObject; fill the source from the reporter.
+  if (!isObject(out.source) && typeof out.reportingComponent === 'string') out.source = { component: out.reportingComponent };
+  if (out.count === undefined && isObject(out.series)) out.count = child(out, 'series').count;
+  return out;
+}
+
+/** Every resource this server knows, in discovery order. */
+export const resourceDefs: readonly ResourceDef[] = [
+  def({ group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false, shortNames: ['ns'], hasStatus: true }),
+  def({ group: '', version: 'v1', plural: 'services', kind: 'Service', namespaced: true, shortNames: ['svc'], categories: ['all'], hasStatus: true }),
+  def({ group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true, shortNames: ['cm'] }),
+  def({ group: '', version: 'v1', plural: 'endpoints', singular: 'endpoints', kind: 'Endpoints', namespaced: true, shortNames: ['ep'] }),
+  def({ group: '', version: 'v1', plural: 'nodes', kind: 'Node', namespaced: false, shortNames: ['no'], hasStatus: true }),
+  def({ group: '', version: 'v1', plural: 'events', kind: 'Event', namespaced: true, shortNames: ['ev'], storage: 'events' }),
+  def({ group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', kind: 'EndpointSlice', namespaced: true }),
+  def({ group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease', namespaced: true }),
+  def({
+    group: 'events.k8s.io',
+    version: 'v1',
+    plural: 'events',
+    kind: 'Event',
+    namespaced: true,
+    shortNames: ['ev'],
+    storage: 'events',
+    toWire: eventToV1Events,
+    fromWire: eventFromV1Events,
+  }),
+];
+
+/** Looks up a resource by group, version and plural. */
+export function findResource(defs: readonly ResourceDef[], group: string, version: string, plural: string): ResourceDef | undefined {
+  return defs.find((d) => d.group === group && d.version === version && d.plural === plural);
+}
