@@ -1,8 +1,9 @@
 import { announceCommand } from './announce.js';
 import type { Command } from './command.js';
+import { configValidateCommand } from './config-validate.js';
 import { sandboxNodeAgentCommand } from './sandbox-node-agent.js';
 
 /**
  * Every subcommand, by its words. Each lives in its own file under cli/; add new ones here.
  */
-export const commands: readonly Command[] = [announceCommand, sandboxNodeAgentCommand];
+export const commands: readonly Command[] = [configValidateCommand, announceCommand, sandboxNodeAgentCommand];

@@ -1,0 +1,539 @@
+import type { Config, Pool } from '../config/config.js';
+import { compareIp, formatIp, type IpAddr, type IpFamily } from '../ip/ip-addr.js';
+import type { IpRange } from '../ip/ip-range.js';
+import type { PoolName, ServiceKey } from '../shared/brand.js';
+import { err, ok, type Result } from '../shared/result.js';
+import { AddressSpace } from './address-space.js';
+import { allocationError, noDualStackPool, type AllocationError } from './allocation-error.js';
+import { familyPlan, type FamilyPlan } from './family-plan.js';
+import { backendKey, sharingRefusal } from './sharing.js';
+import type { ServicePort, ServiceRequest } from './service-request.js';
+
+/** One IP held by a Service, and the pool it came from. */
+export interface AssignedIp {
+  readonly ip: IpAddr;
+  /** Canonical text (what goes into `status.loadBalancer.ingress[].ip`). */
+  readonly text: string;
+  readonly pool: PoolName;
+}
+
+/** A Service's IPs, primary family first. */
+export interface Assignment {
+  readonly ips: readonly AssignedIp[];
+}
+
+/** What {@link Allocator.assign} did: the assignment, and whether its IPs changed. */
+export interface AssignOutcome {
+  readonly assignment: Assignment;
+  /** True when the set of IPs differs from before the call (emit `IPAllocated` only then). */
+  readonly changed: boolean;
+}
+
+/** A Service and the IPs its status already shows, for {@link Allocator.restore}. */
+export interface RestoreEntry {
+  readonly request: ServiceRequest;
+  readonly ips: readonly IpAddr[];
+}
+
+/** What restore did with one Service. */
+export interface RestoreOutcome {
+  readonly key: ServiceKey;
+  /** The IPs it keeps. */
+  readonly restored: readonly AssignedIp[];
+  /** The IPs it lost, each with why (an older Service holds it, or no pool has it). */
+  readonly rejected: readonly { readonly ip: IpAddr; readonly error: AllocationError }[];
+}
+
+/** A Service whose IP a new config would orphan. */
+export interface ConfigBlocker {
+  readonly key: ServiceKey;
+  readonly ip: string;
+  readonly reason: string;
+}
+
+/** A refused config change; the old config stays in force. */
+export interface ConfigChangeError {
+  readonly kind: 'orphanedIps';
+  readonly blockers: readonly ConfigBlocker[];
+  readonly message: string;
+}
+
+/** Addresses of one pool, for metrics. `total` is a bigint: a /64 does not fit a double exactly. */
+export interface PoolStats {
+  readonly pool: PoolName;
+  readonly inUse: number;
+  readonly total: bigint;
+  readonly families: readonly { readonly family: IpFamily; readonly inUse: number; readonly total: bigint }[];
+}
+
+/** An IP in use. All its users share `sharingKey` and `backendKey`. */
+interface IpUse {
+  readonly ip: IpAddr;
+  readonly text: string;
+  pool: PoolName;
+  sharingKey: string | undefined;
+  backendKey: string;
+  /** service -> its ports, in arrival order */
+  readonly users: Map<ServiceKey, readonly ServicePort[]>;
+}
+
+/** A Service's request and the IPs it holds (primary family first). */
+interface Holding {
+  request: ServiceRequest;
+  ips: IpUse[];
+}
+
+/** A pool with one address space per family it has. */
+interface PoolSpaces {
+  readonly pool: Pool;
+  readonly spaces: ReadonlyMap<IpFamily, AddressSpace>;
+}
+
+/** An IP chosen in a pool, not yet attached. */
+interface Pick {
+  readonly ip: IpAddr;
+  readonly pool: PoolName;
+}
+
+const maxBlockersInMessage = 5;
+
+function buildSpaces(config: Config): Map<PoolName, PoolSpaces> {
+  const out = new Map<PoolName, PoolSpaces>();
+  for (const pool of config.pools) {
+    const byFamily = new Map<IpFamily, IpRange[]>();
+    for (const entry of pool.addresses) {
+      const list = byFamily.get(entry.range.family) ?? [];
+      list.push(entry.range);
+      byFamily.set(entry.range.family, list);
+    }
+    const spaces = new Map<IpFamily, AddressSpace>();
+    for (const [family, ranges] of byFamily) spaces.set(family, new AddressSpace(family, ranges, pool.avoidBuggyIPs));
+    out.set(pool.name, { pool, spaces });
+  }
+  return out;
+}
+
+/** The pool whose ranges cover `ip` (pools never overlap), and its space. */
+function poolCovering(pools: ReadonlyMap<PoolName, PoolSpaces>, ip: IpAddr): { pool: Pool; space: AddressSpace } | undefined {
+  for (const { pool, spaces } of pools.values()) {
+    const space = spaces.get(ip.family);
+    if (space?.covers(ip.value) === true) return { pool, space };
+  }
+  return undefined;
+}
+
+/** Why `ip` cannot be held under `pools`, or undefined when it can. */
+function unusableReason(pools: ReadonlyMap<PoolName, PoolSpaces>, ip: IpAddr, text: string): AllocationError | undefined {
+  const found = poolCovering(pools, ip);
+  if (found === undefined) return allocationError.notInAnyPool(text);
+  if (!found.space.usable(ip.value)) return allocationError.buggy(text, found.pool.name);
+  return undefined;
+}
+
+function sameIpSet(a: readonly IpAddr[], b: readonly IpAddr[]): boolean {
+  return a.length === b.length && a.every((x) => b.some((y) => compareIp(x, y) === 0));
+}
+
+function toAssignment(holding: Holding): Assignment {
+  return { ips: holding.ips.map((u) => ({ ip: u.ip, text: u.text, pool: u.pool })) };
+}
+
+/**
+ * The IP allocator: a synchronous, pure state machine over {@link ServiceRequest}s. It knows
+ * the pools of the current config, which IPs are in use and by whom, and enforces the rules
+ * of DESIGN.md "Allocation rules": requested IPs and pools, auto-assign, avoid-buggy-ips,
+ * dual stack, sharing keys, older-wins on restore, no orphaning config change.
+ *
+ * Expected refusals are Results with an Event-worthy message; a thrown error is a bug.
+ * No call costs more with a bigger pool: free addresses are interval sets.
+ */
+export class Allocator {
+  private config: Config;
+  private pools: Map<PoolName, PoolSpaces>;
+  /** canonical IP text -> its use; an IP is here exactly when its space marks it taken */
+  private readonly inUse = new Map<string, IpUse>();
+  /** service -> its holding; every IpUse of a holding lists the service among its users */
+  private readonly holdings = new Map<ServiceKey, Holding>();
+  /** sharing key -> the IPs in use under it */
+  private readonly byKey = new Map<string, Set<IpUse>>();
+
+  /** Starts with `config` and nothing assigned. */
+  constructor(config: Config) {
+    this.config = config;
+    this.pools = buildSpaces(config);
+  }
+
+  /** The config in force. */
+  get currentConfig(): Config {
+    return this.config;
+  }
+
+  /**
+   * Gives `req` its IPs, or keeps the ones it has when they still fit the request (updating
+   * ports, sharing key and selector). On refusal nothing changes: a Service keeps its IPs.
+   * Idempotent: call it on every reconcile of a LoadBalancer Service.
+   */
+  assign(req: ServiceRequest): Result<AssignOutcome, AllocationError> {
+    const plan = familyPlan(req);
+    if (!plan.ok) return plan;
+    const current = this.holdings.get(req.key);
+    if (current !== undefined && this.stillFits(current, req, plan.value)) return this.updateInPlace(current, req, plan.value);
+    return this.reallocate(req, plan.value, current);
+  }
+
+  /** Frees a Service's IPs (deleted, no longer a LoadBalancer, or not ours). Returns what it held. */
+  release(key: ServiceKey): Assignment | undefined {
+    const holding = this.holdings.get(key);
+    if (holding === undefined) return undefined;
+    this.detachAll(holding);
+    return toAssignment(holding);
+  }
+
+  /**
+   * Rebuilds state from the IPs Services already show in their status, before anything new is
+   * assigned, so a restart changes no IP. Older Services (creation time, then key) win when two
+   * claim one IP; the loser's IP is reported, and a later assign() gives it a new one. A restored
+   * IP need not match the request (pool annotation, auto-assign): assign() sorts that out after.
+   */
+  restore(entries: readonly RestoreEntry[]): readonly RestoreOutcome[] {
+    const sorted = [...entries].sort(
+      (a, b) => a.request.createdAt - b.request.createdAt || (a.request.key < b.request.key ? -1 : a.request.key > b.request.key ? 1 : 0),
+    );
+    return sorted.map((entry) => this.restoreOne(entry));
+  }
+
+  /**
+   * Switches to a new config if every assigned IP stays valid under it: inside a pool (and a
+   * usable address of it), and inside the pool its Service asks for. Otherwise refuses, names
+   * the Services in the way, and keeps the old config.
+   */
+  setConfig(config: Config): Result<void, ConfigChangeError> {
+    const pools = buildSpaces(config);
+    const blockers = this.blockers(pools);
+    if (blockers.length > 0) {
+      const shown = blockers.slice(0, maxBlockersInMessage).map((b) => `${b.key} (${b.reason})`);
+      const more = blockers.length > maxBlockersInMessage ? ` and ${blockers.length - maxBlockersInMessage} more` : '';
+      return err({ kind: 'orphanedIps', blockers, message: `the new config would orphan assigned IPs: ${shown.join(', ')}${more}` });
+    }
+    for (const use of this.inUse.values()) {
+      const found = poolCovering(pools, use.ip);
+      if (found === undefined || !found.space.take(use.ip.value)) throw new Error(`allocator: ${use.text} vanished while switching config`);
+      use.pool = found.pool.name;
+    }
+    this.config = config;
+    this.pools = pools;
+    return ok(undefined);
+  }
+
+  /** The IPs a Service holds, if any. */
+  assignmentOf(key: ServiceKey): Assignment | undefined {
+    const holding = this.holdings.get(key);
+    return holding === undefined ? undefined : toAssignment(holding);
+  }
+
+  /** Every Service that holds IPs, and its IPs. */
+  snapshot(): ReadonlyMap<ServiceKey, Assignment> {
+    return new Map([...this.holdings].map(([key, h]) => [key, toAssignment(h)]));
+  }
+
+  /** The Services using an IP (more than one when shared). */
+  usersOf(ip: IpAddr): readonly ServiceKey[] {
+    return [...(this.inUse.get(formatIp(ip))?.users.keys() ?? [])];
+  }
+
+  /** Addresses in use and in total per pool, in config order. */
+  stats(): readonly PoolStats[] {
+    return [...this.pools.values()].map(({ pool, spaces }) => {
+      const families = [...spaces.values()].map((s) => ({ family: s.family, inUse: Number(s.inUse), total: s.total }));
+      return {
+        pool: pool.name,
+        inUse: families.reduce((n, f) => n + f.inUse, 0),
+        total: families.reduce((n, f) => n + f.total, 0n),
+        families,
+      };
+    });
+  }
+
+  /**
+   * Checks the internal invariants (for tests and debugging): every IP in use is held by its
+   * users and taken in its pool, every holding's IPs list it, the sharing index matches.
+   * Returns one line per broken invariant; empty when all hold.
+   */
+  verify(): readonly string[] {
+    const problems: string[] = [];
+    let taken = 0n;
+    for (const { spaces } of this.pools.values()) for (const s of spaces.values()) taken += s.inUse;
+    if (taken !== BigInt(this.inUse.size)) problems.push(`spaces mark ${taken} IPs taken, ${this.inUse.size} in use`);
+    for (const use of this.inUse.values()) problems.push(...this.verifyUse(use));
+    for (const [key, holding] of this.holdings) {
+      if (holding.ips.length === 0) problems.push(`${key} holds no IP`);
+      for (const use of holding.ips) if (this.inUse.get(use.text) !== use || !use.users.has(key)) problems.push(`${key}: ${use.text} does not list it`);
+    }
+    return problems;
+  }
+
+  private isTaken(use: IpUse): boolean {
+    const space = this.pools.get(use.pool)?.spaces.get(use.ip.family);
+    return space !== undefined && space.usable(use.ip.value) && !space.isFree(use.ip.value);
+  }
+
+  private verifyUse(use: IpUse): string[] {
+    const problems: string[] = [];
+    if (!this.isTaken(use)) problems.push(`${use.text} is not taken in pool ${use.pool}`);
+    if (use.users.size === 0) problems.push(`${use.text} has no user`);
+    if (use.users.size > 1 && use.sharingKey === undefined) problems.push(`${use.text} is shared without a key`);
+    for (const key of use.users.keys()) if (this.holdings.get(key)?.ips.includes(use) !== true) problems.push(`${use.text}: user ${key} does not hold it`);
+    const indexed = [...this.byKey].filter(([, set]) => set.has(use)).map(([k]) => k);
+    const expected = use.sharingKey === undefined ? [] : [use.sharingKey];
+    if (JSON.stringify(indexed) !== JSON.stringify(expected)) problems.push(`${use.text}: sharing index ${JSON.stringify(indexed)}, key ${JSON.stringify(expected)}`);
+    return problems;
+  }
+
+  /** Whether the IPs held still satisfy the request, so they are kept. */
+  private stillFits(holding: Holding, req: ServiceRequest, plan: FamilyPlan): boolean {
+    const ips = holding.ips.map((u) => u.ip);
+    if (holding.ips.some((u) => unusableReason(this.pools, u.ip, u.text) !== undefined)) return false;
+    if (req.requestedPool !== undefined && holding.ips.some((u) => u.pool !== req.requestedPool)) return false;
+    if (req.requestedIps.length > 0) return sameIpSet(ips, req.requestedIps);
+    const wanted = [...plan.required, ...plan.optional];
+    return ips.every((ip) => wanted.includes(ip.family)) && plan.required.every((f) => ips.some((ip) => ip.family === f));
+  }
+
+  /** Keeps the IPs; re-checks sharing with the new ports, key and selector; adds a preferred family if it can. */
+  private updateInPlace(holding: Holding, req: ServiceRequest, plan: FamilyPlan): Result<AssignOutcome, AllocationError> {
+    const backend = backendKey(req);
+    for (const use of holding.ips) {
+      const refusal = this.inPlaceRefusal(use, req, backend);
+      if (refusal !== undefined) return err(refusal);
+    }
+    for (const use of holding.ips) {
+      use.users.set(req.key, req.ports);
+      if (use.users.size === 1) this.rekey(use, req.sharingKey, backend);
+    }
+    holding.request = req;
+    const added = this.addPreferred(holding, req, plan, backend);
+    return ok({ assignment: toAssignment(holding), changed: added });
+  }
+
+  private inPlaceRefusal(use: IpUse, req: ServiceRequest, backend: string): AllocationError | undefined {
+    const other = [...use.users.keys()].find((k) => k !== req.key);
+    if (other === undefined) return undefined;
+    if (req.sharingKey !== use.sharingKey) return allocationError.sharingKeyChange(use.text, other, use.sharingKey, req.sharingKey);
+    return sharingRefusal(use, req, backend);
+  }
+
+  /** For PreferDualStack: adds the missing optional family from the pool of the primary IP. */
+  private addPreferred(holding: Holding, req: ServiceRequest, plan: FamilyPlan, backend: string): boolean {
+    const primary = holding.ips[0];
+    if (primary === undefined) return false;
+    let added = false;
+    for (const family of plan.optional) {
+      if (holding.ips.some((u) => u.ip.family === family)) continue;
+      const pick = this.pickInPool(primary.pool, family, req, backend, []);
+      if (pick === undefined) continue;
+      holding.ips.push(this.attach(req, pick, backend));
+      added = true;
+    }
+    return added;
+  }
+
+  /** Moves a Service to new IPs; on failure puts it back exactly as it was. */
+  private reallocate(req: ServiceRequest, plan: FamilyPlan, current: Holding | undefined): Result<AssignOutcome, AllocationError> {
+    const hints = current?.ips.map((u) => ({ ip: u.ip, pool: u.pool })) ?? [];
+    if (current !== undefined) this.detachAll(current);
+    const picks = req.requestedIps.length > 0 ? this.pickRequested(req, plan) : this.pickFromPools(req, plan, hints);
+    if (!picks.ok) {
+      if (current !== undefined) this.reattach(current);
+      return picks;
+    }
+    const backend = backendKey(req);
+    const holding: Holding = { request: req, ips: picks.value.map((p) => this.attach(req, p, backend)) };
+    this.holdings.set(req.key, holding);
+    const changed = current === undefined || !sameIpSet(current.ips.map((u) => u.ip), picks.value.map((p) => p.ip));
+    return ok({ assignment: toAssignment(holding), changed });
+  }
+
+  /** The requested IPs (primary family first), each checked against the pools and its current users. */
+  private pickRequested(req: ServiceRequest, plan: FamilyPlan): Result<Pick[], AllocationError> {
+    if (req.requestedPool !== undefined && !this.pools.has(req.requestedPool)) return err(allocationError.noSuchPool(req.requestedPool));
+    const backend = backendKey(req);
+    const picks: Pick[] = [];
+    const ordered = [...req.requestedIps].sort((a, b) => plan.required.indexOf(a.family) - plan.required.indexOf(b.family));
+    for (const ip of ordered) {
+      const text = formatIp(ip);
+      const found = poolCovering(this.pools, ip);
+      if (found === undefined) return err(allocationError.notInAnyPool(text));
+      if (req.requestedPool !== undefined && found.pool.name !== req.requestedPool) return err(allocationError.notInPool(text, req.requestedPool));
+      if (!found.space.usable(ip.value)) return err(allocationError.buggy(text, found.pool.name));
+      const use = this.inUse.get(text);
+      const refusal = use === undefined ? undefined : sharingRefusal(use, req, backend);
+      if (refusal !== undefined) return err(refusal);
+      picks.push({ ip, pool: found.pool.name });
+    }
+    return ok(picks);
+  }
+
+  /** The pools to try, in order: the asked-for one only; else the Service's previous pools, then auto-assign pools. */
+  private candidatePools(req: ServiceRequest, hints: readonly Pick[]): PoolName[] {
+    if (req.requestedPool !== undefined) return [req.requestedPool];
+    const auto = this.config.pools.filter((p) => p.autoAssign).map((p) => p.name);
+    const previous = hints.map((h) => h.pool).filter((p) => this.pools.has(p));
+    return [...new Set([...previous, ...auto])];
+  }
+
+  /** One IP of each family from the first pool that has them all; PreferDualStack falls back to the required families. */
+  private pickFromPools(req: ServiceRequest, plan: FamilyPlan, hints: readonly Pick[]): Result<Pick[], AllocationError> {
+    if (req.requestedPool !== undefined && !this.pools.has(req.requestedPool)) return err(allocationError.noSuchPool(req.requestedPool));
+    const backend = backendKey(req);
+    const candidates = this.candidatePools(req, hints);
+    const passes = plan.optional.length > 0 ? [[...plan.required, ...plan.optional], plan.required] : [plan.required];
+    for (const families of passes) {
+      for (const pool of candidates) {
+        const picks = families.map((f) => this.pickInPool(pool, f, req, backend, hints));
+        if (picks.every((p) => p !== undefined)) return ok(picks);
+      }
+    }
+    return err(this.exhaustion(req, plan, backend, candidates));
+  }
+
+  /** The most precise reason no pool could serve the request. */
+  private exhaustion(req: ServiceRequest, plan: FamilyPlan, backend: string, candidates: readonly PoolName[]): AllocationError {
+    const missing = plan.required.find((f) => candidates.every((pool) => this.pickInPool(pool, f, req, backend, []) === undefined));
+    const family = missing ?? plan.required[0] ?? 4;
+    if (req.requestedPool !== undefined) return allocationError.exhausted(req.requestedPool, family);
+    const auto = this.config.pools.filter((p) => p.autoAssign).map((p) => p.name);
+    return missing === undefined ? noDualStackPool(family, auto) : allocationError.noAutoPool(family, auto);
+  }
+
+  /**
+   * An IP of `family` in `pool` for `req`: its previous IP if still possible, else an IP
+   * already shared under its key that it may join, else the lowest free address.
+   */
+  private pickInPool(poolName: PoolName, family: IpFamily, req: ServiceRequest, backend: string, hints: readonly Pick[]): Pick | undefined {
+    const space = this.pools.get(poolName)?.spaces.get(family);
+    if (space === undefined) return undefined;
+    const joinable = (ip: IpAddr): boolean => {
+      const use = this.inUse.get(formatIp(ip));
+      return use === undefined ? space.isFree(ip.value) : sharingRefusal(use, req, backend) === undefined;
+    };
+    const hint = hints.find((h) => h.pool === poolName && h.ip.family === family && space.usable(h.ip.value) && joinable(h.ip));
+    if (hint !== undefined) return hint;
+    const shared = this.sharedCandidate(poolName, family, req, backend);
+    if (shared !== undefined) return shared;
+    const free = space.lowestFree();
+    return free === undefined ? undefined : { ip: { family, value: free }, pool: poolName };
+  }
+
+  /** The lowest IP of the pool and family shared under the request's key that it may join. */
+  private sharedCandidate(poolName: PoolName, family: IpFamily, req: ServiceRequest, backend: string): Pick | undefined {
+    if (req.sharingKey === undefined) return undefined;
+    const uses = [...(this.byKey.get(req.sharingKey) ?? [])]
+      .filter((u) => u.pool === poolName && u.ip.family === family && sharingRefusal(u, req, backend) === undefined)
+      .sort((a, b) => compareIp(a.ip, b.ip));
+    const first = uses[0];
+    return first === undefined ? undefined : { ip: first.ip, pool: poolName };
+  }
+
+  /** Adds `req` as a user of the picked IP, taking it from its pool when it was free. */
+  private attach(req: ServiceRequest, pick: Pick, backend: string): IpUse {
+    const text = formatIp(pick.ip);
+    const existing = this.inUse.get(text);
+    if (existing !== undefined) {
+      existing.users.set(req.key, req.ports);
+      return existing;
+    }
+    const space = this.pools.get(pick.pool)?.spaces.get(pick.ip.family);
+    if (space?.take(pick.ip.value) !== true) throw new Error(`allocator: ${text} is not free in pool ${pick.pool}`);
+    const use: IpUse = { ip: pick.ip, text, pool: pick.pool, sharingKey: undefined, backendKey: backend, users: new Map([[req.key, req.ports]]) };
+    this.inUse.set(text, use);
+    this.rekey(use, req.sharingKey, backend);
+    return use;
+  }
+
+  /** Sets an IP's sharing key and backend key, keeping the key index in step. */
+  private rekey(use: IpUse, sharingKey: string | undefined, backend: string): void {
+    if (use.sharingKey !== undefined) this.byKey.get(use.sharingKey)?.delete(use);
+    if (use.sharingKey !== undefined && this.byKey.get(use.sharingKey)?.size === 0) this.byKey.delete(use.sharingKey);
+    use.sharingKey = sharingKey;
+    use.backendKey = backend;
+    if (sharingKey === undefined) return;
+    const set = this.byKey.get(sharingKey) ?? new Set<IpUse>();
+    set.add(use);
+    this.byKey.set(sharingKey, set);
+  }
+
+  /** Removes a Service from all its IPs, freeing those it was the last user of. */
+  private detachAll(holding: Holding): void {
+    const key = holding.request.key;
+    for (const use of holding.ips) {
+      use.users.delete(key);
+      if (use.users.size > 0) continue;
+      this.rekey(use, undefined, use.backendKey);
+      this.inUse.delete(use.text);
+      this.pools.get(use.pool)?.spaces.get(use.ip.family)?.give(use.ip.value);
+    }
+    this.holdings.delete(key);
+  }
+
+  /** Undoes detachAll for a holding whose re-allocation failed: same IPs, same records. */
+  private reattach(holding: Holding): void {
+    const key = holding.request.key;
+    const ports = holding.request.ports;
+    for (const use of holding.ips) {
+      const live = this.inUse.get(use.text);
+      if (live !== undefined && live !== use) throw new Error(`allocator: ${use.text} changed hands during a failed re-allocation`);
+      if (live === undefined) {
+        const space = this.pools.get(use.pool)?.spaces.get(use.ip.family);
+        if (space?.take(use.ip.value) !== true) throw new Error(`allocator: cannot take back ${use.text}`);
+        this.inUse.set(use.text, use);
+        this.rekey(use, holding.request.sharingKey, use.backendKey);
+      }
+      use.users.set(key, ports);
+    }
+    this.holdings.set(key, holding);
+  }
+
+  private restoreOne(entry: RestoreEntry): RestoreOutcome {
+    const req = entry.request;
+    if (this.holdings.has(req.key)) this.release(req.key);
+    const backend = backendKey(req);
+    const kept: IpUse[] = [];
+    const rejected: { ip: IpAddr; error: AllocationError }[] = [];
+    for (const ip of entry.ips) {
+      const text = formatIp(ip);
+      if (kept.some((u) => u.text === text)) continue;
+      const error = unusableReason(this.pools, ip, text) ?? this.restoreRefusal(text, req, backend);
+      if (error !== undefined) {
+        rejected.push({ ip, error });
+        continue;
+      }
+      const pool = poolCovering(this.pools, ip)?.pool.name;
+      if (pool !== undefined) kept.push(this.attach(req, { ip, pool }, backend));
+    }
+    if (kept.length > 0) this.holdings.set(req.key, { request: req, ips: kept });
+    return { key: req.key, restored: kept.map((u) => ({ ip: u.ip, text: u.text, pool: u.pool })), rejected };
+  }
+
+  private restoreRefusal(text: string, req: ServiceRequest, backend: string): AllocationError | undefined {
+    const use = this.inUse.get(text);
+    return use === undefined ? undefined : sharingRefusal(use, req, backend);
+  }
+
+  /**
+   * The Services whose IPs `pools` would not cover, or would move out of the pool they ask
+   * for (an IP that was outside it already, say after a restore, blocks nothing).
+   */
+  private blockers(pools: ReadonlyMap<PoolName, PoolSpaces>): ConfigBlocker[] {
+    const blockers: ConfigBlocker[] = [];
+    for (const use of this.inUse.values()) {
+      const reason = unusableReason(pools, use.ip, use.text);
+      const pool = poolCovering(pools, use.ip)?.pool.name;
+      for (const key of use.users.keys()) {
+        const wanted = this.holdings.get(key)?.request.requestedPool;
+        if (reason !== undefined) blockers.push({ key, ip: use.text, reason: reason.message });
+        else if (wanted === use.pool && wanted !== pool) blockers.push({ key, ip: use.text, reason: `${use.text} would leave pool "${wanted}", which the Service asks for` });
+      }
+    }
+    return blockers.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+}
