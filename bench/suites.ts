@@ -1,5 +1,6 @@
+import { allocatorSuite } from './allocator.js';
 import { layer2Suite } from './layer2.js';
 import type { BenchSuite } from './types.js';
 
 /** Every benchmark suite `npm run bench` knows; each lives in its own file in bench/. */
-export const suites: readonly BenchSuite[] = [layer2Suite];
+export const suites: readonly BenchSuite[] = [allocatorSuite, layer2Suite];
