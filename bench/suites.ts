@@ -1,4 +1,5 @@
+import { allocatorSuite } from './allocator.js';
 import type { BenchSuite } from './types.js';
 
 /** Every benchmark suite `npm run bench` knows; each lives in its own file in bench/. */
-export const suites: readonly BenchSuite[] = [];
+export const suites: readonly BenchSuite[] = [allocatorSuite];
