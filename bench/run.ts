@@ -2,10 +2,11 @@
 // the results as JSON (default .bench/results.json), merges them into docs/benchmarks.json (the
 // latest figure per result name, so a partial run keeps the other suites' rows) and regenerates
 // docs/benchmarks.md from it. Figures are only ever written by this script, never by hand.
+// A suite object may carry `notes` (a markdown string): it is printed under the suite's table.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem, type } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { suites } from './suites.js';
 import type { BenchContext, BenchResult, BenchSuite } from './types.js';
@@ -15,7 +16,7 @@ const docsJson = join(repoRoot, 'docs', 'benchmarks.json');
 const docsMd = join(repoRoot, 'docs', 'benchmarks.md');
 
 /** The machine a run measured, as written to the JSON files. */
-interface Machine {
+export interface Machine {
   readonly cpu: string;
   readonly cores: number;
   readonly memoryGiB: number;
@@ -24,7 +25,7 @@ interface Machine {
 }
 
 /** One row of docs/benchmarks.json: a result with where, when and how it was measured. */
-interface StoredResult extends BenchResult {
+export interface StoredResult extends BenchResult {
   readonly suite: string;
   readonly date: string;
   readonly machine: Machine;
@@ -73,8 +74,8 @@ function machine(): Machine {
 
 const describeMachine = (m: Machine): string => `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.kernel}, Node.js ${m.node}`;
 
-/** Evaluates a simple target such as `< 20`, `<= 2` or `< 36 (3x kernel)`; undefined when it is not one. */
-function meets(value: number, target: string | undefined): boolean | undefined {
+/** Evaluates a simple target such as `< 20` or `<= 2`; undefined when it is not one. */
+export function meets(value: number, target: string | undefined): boolean | undefined {
   const m = /^\s*(<=|>=|<|>)\s*(-?[0-9.]+)\s*(?:\(.*\))?\s*$/.exec(target ?? '');
   if (m === null) return undefined;
   const limit = Number(m[2]);
@@ -99,7 +100,25 @@ function readStored(): StoredResult[] {
   }
 }
 
-function markdown(results: readonly StoredResult[]): string {
+/**
+ * The stored rows after a run: every fresh row, and every old row whose name this run did not
+ * measure (other suites, or results left out by --only). Grouped by suite, in a stable order.
+ */
+export function mergeResults(old: readonly StoredResult[], fresh: readonly StoredResult[]): StoredResult[] {
+  const measured = new Set(fresh.map((f) => f.name));
+  const merged = [...old.filter((o) => !measured.has(o.name)), ...fresh];
+  const suiteOrder = [...new Set(merged.map((r) => r.suite))].sort();
+  return suiteOrder.flatMap((suite) => merged.filter((r) => r.suite === suite));
+}
+
+/** The optional `notes` of a registered suite (not part of BenchSuite, so read structurally). */
+function suiteNotes(name: string): string | undefined {
+  const suite: object | undefined = suites.find((s) => s.name === name);
+  return suite !== undefined && 'notes' in suite && typeof suite.notes === 'string' ? suite.notes : undefined;
+}
+
+/** docs/benchmarks.md from the stored rows: one table per suite, registered suites first. */
+export function markdown(results: readonly StoredResult[]): string {
   const order = [...suites.map((s) => s.name), ...[...new Set(results.map((r) => r.suite))].sort()];
   const lines = [
     '# Benchmarks',
@@ -118,6 +137,8 @@ function markdown(results: readonly StoredResult[]): string {
       lines.push(`| \`${r.name}\` | ${r.value} | ${r.unit} | ${r.target ?? ''} | ${ok === undefined ? '' : ok ? 'yes' : '**no**'} |`);
     }
     lines.push('');
+    const notes = suiteNotes(suite);
+    if (notes !== undefined) lines.push(notes.trim(), '');
     const runs = new Map(rows.map((r) => [`${r.date}|${describeMachine(r.machine)}|${r.command}`, r]));
     for (const r of runs.values()) lines.push(`Measured ${r.date} on ${describeMachine(r.machine)}, with \`${r.command}\`.`, '');
   }
@@ -161,8 +182,7 @@ async function main(): Promise<void> {
   writeFileSync(json, `${JSON.stringify({ machine: run.machine, date: run.date, results: results.map((r) => r.result) }, null, 2)}\n`);
 
   const fresh: StoredResult[] = results.map(({ suite, result }) => ({ suite, ...result, ...run }));
-  const kept = readStored().filter((old) => !fresh.some((f) => f.name === old.name));
-  const merged = [...kept, ...fresh].sort((a, b) => (a.suite === b.suite ? 0 : a.suite < b.suite ? -1 : 1));
+  const merged = mergeResults(readStored(), fresh);
   mkdirSync(dirname(docsJson), { recursive: true });
   writeFileSync(docsJson, `${JSON.stringify({ note: 'Written by npm run bench (bench/run.ts): the latest figure per result name.', results: merged }, null, 2)}\n`);
   writeFileSync(docsMd, markdown(merged));
@@ -175,4 +195,5 @@ async function main(): Promise<void> {
   if (failed) process.exitCode = 1;
 }
 
-await main();
+// Run only as the script (`npm run bench`), not when a test imports the functions above.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

@@ -55,9 +55,19 @@ function formatIpv4(value: bigint): string {
   return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
 }
 
-/** The start and length of the longest run (length >= 2) of zero groups, leftmost on ties (RFC 5952 4.2). */
+/** The eight 16-bit groups of an IPv6 value (four 32-bit BigInt steps: this runs on every allocation). */
+function groupsOf(value: bigint): number[] {
+  const groups: number[] = [];
+  for (let shift = 96n; shift >= 0n; shift -= 32n) {
+    const word = Number(BigInt.asUintN(32, value >> shift));
+    groups.push(word >>> 16, word & 0xffff);
+  }
+  return groups;
+}
+
+/** The start and length of the longest run (length >= 2) of zero groups, leftmost on ties (RFC 5952 4.2); start -1 when none. */
 function longestZeroRun(groups: readonly number[]): { start: number; length: number } {
-  let best = { start: -1, length: 0 };
+  let best = { start: -1, length: 1 };
   let start = -1;
   for (let i = 0; i <= groups.length; i++) {
     if (i < groups.length && groups[i] === 0) {
@@ -67,20 +77,23 @@ function longestZeroRun(groups: readonly number[]): { start: number; length: num
     if (start >= 0 && i - start > best.length) best = { start, length: i - start };
     start = -1;
   }
-  return best.length >= 2 ? best : { start: -1, length: 0 };
+  return best;
+}
+
+/** Groups [from, to) in lowercase hex without leading zeros, colon-separated. */
+function joinHex(groups: readonly number[], from: number, to: number): string {
+  let out = '';
+  for (let i = from; i < to; i++) out += `${i > from ? ':' : ''}${(groups[i] ?? 0).toString(16)}`;
+  return out;
 }
 
 function formatIpv6(value: bigint): string {
   // IPv4-mapped addresses keep the dotted quad (RFC 5952 section 5).
   if (value >> 32n === 0xffffn) return `::ffff:${formatIpv4(value & 0xffffffffn)}`;
-  const groups: number[] = [];
-  for (let shift = 112n; shift >= 0n; shift -= 16n) groups.push(Number((value >> shift) & 0xffffn));
+  const groups = groupsOf(value);
   const run = longestZeroRun(groups);
-  const hex = groups.map((g) => g.toString(16));
-  if (run.start < 0) return hex.join(':');
-  const head = hex.slice(0, run.start).join(':');
-  const tail = hex.slice(run.start + run.length).join(':');
-  return `${head}::${tail}`;
+  if (run.start < 0) return joinHex(groups, 0, 8);
+  return `${joinHex(groups, 0, run.start)}::${joinHex(groups, run.start + run.length, 8)}`;
 }
 
 /** Canonical text: IPv4 dotted quad, IPv6 in RFC 5952 form (compressed, lowercase). */

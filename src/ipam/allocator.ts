@@ -7,7 +7,7 @@ import { AddressSpace } from './address-space.js';
 import { allocationError, noDualStackPool, type AllocationError } from './allocation-error.js';
 import { familyPlan, type FamilyPlan } from './family-plan.js';
 import { backendKey, sharingRefusal } from './sharing.js';
-import type { ServicePort, ServiceRequest } from './service-request.js';
+import type { ServiceRequest } from './service-request.js';
 
 /** One IP held by a Service, and the pool it came from. */
 export interface AssignedIp {
@@ -66,15 +66,17 @@ export interface PoolStats {
   readonly families: readonly { readonly family: IpFamily; readonly inUse: number; readonly total: bigint }[];
 }
 
-/** An IP in use. All its users share `sharingKey` and `backendKey`. */
-interface IpUse {
-  readonly ip: IpAddr;
+/**
+ * An IP in use (it is its own IpAddr, to keep one object per IP: a full /16 holds 65,536 of
+ * these). All its users share `sharingKey` and `backendKey`.
+ */
+interface IpUse extends IpAddr {
   readonly text: string;
   pool: PoolName;
   sharingKey: string | undefined;
   backendKey: string;
-  /** service -> its ports, in arrival order */
-  readonly users: Map<ServiceKey, readonly ServicePort[]>;
+  /** The holdings of its users, in arrival order; never empty while it is in `inUse`. */
+  readonly users: Holding[];
 }
 
 /** A Service's request and the IPs it holds (primary family first). */
@@ -93,9 +95,12 @@ interface PoolSpaces {
 interface Pick {
   readonly ip: IpAddr;
   readonly pool: PoolName;
+  /** Known free (the pool's lowest free address): attach skips the in-use lookup. */
+  readonly free?: true;
 }
 
 const maxBlockersInMessage = 5;
+const noHints: readonly Pick[] = [];
 
 function buildSpaces(config: Config): Map<PoolName, PoolSpaces> {
   const out = new Map<PoolName, PoolSpaces>();
@@ -130,12 +135,25 @@ function unusableReason(pools: ReadonlyMap<PoolName, PoolSpaces>, ip: IpAddr, te
   return undefined;
 }
 
+function autoAssignPools(config: Config): readonly PoolName[] {
+  return config.pools.filter((p) => p.autoAssign).map((p) => p.name);
+}
+
 function sameIpSet(a: readonly IpAddr[], b: readonly IpAddr[]): boolean {
   return a.length === b.length && a.every((x) => b.some((y) => compareIp(x, y) === 0));
 }
 
+function toAssigned(use: IpUse): AssignedIp {
+  return { ip: { family: use.family, value: use.value }, text: use.text, pool: use.pool };
+}
+
 function toAssignment(holding: Holding): Assignment {
-  return { ips: holding.ips.map((u) => ({ ip: u.ip, text: u.text, pool: u.pool })) };
+  return { ips: holding.ips.map(toAssigned) };
+}
+
+function removeUser(use: IpUse, holding: Holding): void {
+  const i = use.users.indexOf(holding);
+  if (i >= 0) use.users.splice(i, 1);
 }
 
 /**
@@ -150,6 +168,8 @@ function toAssignment(holding: Holding): Assignment {
 export class Allocator {
   private config: Config;
   private pools: Map<PoolName, PoolSpaces>;
+  /** The auto-assign pools of `config`, in order. */
+  private autoPools: readonly PoolName[];
   /** canonical IP text -> its use; an IP is here exactly when its space marks it taken */
   private readonly inUse = new Map<string, IpUse>();
   /** service -> its holding; every IpUse of a holding lists the service among its users */
@@ -161,6 +181,7 @@ export class Allocator {
   constructor(config: Config) {
     this.config = config;
     this.pools = buildSpaces(config);
+    this.autoPools = autoAssignPools(config);
   }
 
   /** The config in force. */
@@ -216,12 +237,13 @@ export class Allocator {
       return err({ kind: 'orphanedIps', blockers, message: `the new config would orphan assigned IPs: ${shown.join(', ')}${more}` });
     }
     for (const use of this.inUse.values()) {
-      const found = poolCovering(pools, use.ip);
-      if (found === undefined || !found.space.take(use.ip.value)) throw new Error(`allocator: ${use.text} vanished while switching config`);
+      const found = poolCovering(pools, use);
+      if (found === undefined || !found.space.take(use.value)) throw new Error(`allocator: ${use.text} vanished while switching config`);
       use.pool = found.pool.name;
     }
     this.config = config;
     this.pools = pools;
+    this.autoPools = autoAssignPools(config);
     return ok(undefined);
   }
 
@@ -238,7 +260,7 @@ export class Allocator {
 
   /** The Services using an IP (more than one when shared). */
   usersOf(ip: IpAddr): readonly ServiceKey[] {
-    return [...(this.inUse.get(formatIp(ip))?.users.keys() ?? [])];
+    return this.inUse.get(formatIp(ip))?.users.map((h) => h.request.key) ?? [];
   }
 
   /** Addresses in use and in total per pool, in config order. */
@@ -265,34 +287,46 @@ export class Allocator {
     for (const { spaces } of this.pools.values()) for (const s of spaces.values()) taken += s.inUse;
     if (taken !== BigInt(this.inUse.size)) problems.push(`spaces mark ${taken} IPs taken, ${this.inUse.size} in use`);
     for (const use of this.inUse.values()) problems.push(...this.verifyUse(use));
-    for (const [key, holding] of this.holdings) {
-      if (holding.ips.length === 0) problems.push(`${key} holds no IP`);
-      for (const use of holding.ips) if (this.inUse.get(use.text) !== use || !use.users.has(key)) problems.push(`${key}: ${use.text} does not list it`);
-    }
+    for (const [key, holding] of this.holdings) problems.push(...this.verifyHolding(key, holding));
+    return problems;
+  }
+
+  private verifyHolding(key: ServiceKey, holding: Holding): string[] {
+    const problems: string[] = [];
+    if (holding.ips.length === 0) problems.push(`${key} holds no IP`);
+    if (holding.request.key !== key) problems.push(`${key}: holding filed under the wrong key`);
+    for (const use of holding.ips) if (this.inUse.get(use.text) !== use || !use.users.includes(holding)) problems.push(`${key}: ${use.text} does not list it`);
     return problems;
   }
 
   private isTaken(use: IpUse): boolean {
-    const space = this.pools.get(use.pool)?.spaces.get(use.ip.family);
-    return space !== undefined && space.usable(use.ip.value) && !space.isFree(use.ip.value);
+    const space = this.pools.get(use.pool)?.spaces.get(use.family);
+    return space !== undefined && space.usable(use.value) && !space.isFree(use.value);
   }
 
   private verifyUse(use: IpUse): string[] {
     const problems: string[] = [];
     if (!this.isTaken(use)) problems.push(`${use.text} is not taken in pool ${use.pool}`);
-    if (use.users.size === 0) problems.push(`${use.text} has no user`);
-    if (use.users.size > 1 && use.sharingKey === undefined) problems.push(`${use.text} is shared without a key`);
-    for (const key of use.users.keys()) if (this.holdings.get(key)?.ips.includes(use) !== true) problems.push(`${use.text}: user ${key} does not hold it`);
+    problems.push(...this.verifyUsers(use));
     const indexed = [...this.byKey].filter(([, set]) => set.has(use)).map(([k]) => k);
     const expected = use.sharingKey === undefined ? [] : [use.sharingKey];
     if (JSON.stringify(indexed) !== JSON.stringify(expected)) problems.push(`${use.text}: sharing index ${JSON.stringify(indexed)}, key ${JSON.stringify(expected)}`);
     return problems;
   }
 
+  private verifyUsers(use: IpUse): string[] {
+    const problems: string[] = [];
+    if (use.users.length === 0) problems.push(`${use.text} has no user`);
+    if (use.users.length > 1 && use.sharingKey === undefined) problems.push(`${use.text} is shared without a key`);
+    if (new Set(use.users.map((h) => h.request.key)).size !== use.users.length) problems.push(`${use.text} lists a user twice`);
+    for (const h of use.users) if (this.holdings.get(h.request.key) !== h || !h.ips.includes(use)) problems.push(`${use.text}: user ${h.request.key} does not hold it`);
+    return problems;
+  }
+
   /** Whether the IPs held still satisfy the request, so they are kept. */
   private stillFits(holding: Holding, req: ServiceRequest, plan: FamilyPlan): boolean {
-    const ips = holding.ips.map((u) => u.ip);
-    if (holding.ips.some((u) => unusableReason(this.pools, u.ip, u.text) !== undefined)) return false;
+    const ips = holding.ips;
+    if (ips.some((u) => unusableReason(this.pools, u, u.text) !== undefined)) return false;
     if (req.requestedPool !== undefined && holding.ips.some((u) => u.pool !== req.requestedPool)) return false;
     if (req.requestedIps.length > 0) return sameIpSet(ips, req.requestedIps);
     const wanted = [...plan.required, ...plan.optional];
@@ -306,17 +340,14 @@ export class Allocator {
       const refusal = this.inPlaceRefusal(use, req, backend);
       if (refusal !== undefined) return err(refusal);
     }
-    for (const use of holding.ips) {
-      use.users.set(req.key, req.ports);
-      if (use.users.size === 1) this.rekey(use, req.sharingKey, backend);
-    }
     holding.request = req;
+    for (const use of holding.ips) if (use.users.length === 1) this.rekey(use, req.sharingKey, backend);
     const added = this.addPreferred(holding, req, plan, backend);
     return ok({ assignment: toAssignment(holding), changed: added });
   }
 
   private inPlaceRefusal(use: IpUse, req: ServiceRequest, backend: string): AllocationError | undefined {
-    const other = [...use.users.keys()].find((k) => k !== req.key);
+    const other = use.users.find((h) => h.request.key !== req.key)?.request.key;
     if (other === undefined) return undefined;
     if (req.sharingKey !== use.sharingKey) return allocationError.sharingKeyChange(use.text, other, use.sharingKey, req.sharingKey);
     return sharingRefusal(use, req, backend);
@@ -328,10 +359,10 @@ export class Allocator {
     if (primary === undefined) return false;
     let added = false;
     for (const family of plan.optional) {
-      if (holding.ips.some((u) => u.ip.family === family)) continue;
+      if (holding.ips.some((u) => u.family === family)) continue;
       const pick = this.pickInPool(primary.pool, family, req, backend, []);
       if (pick === undefined) continue;
-      holding.ips.push(this.attach(req, pick, backend));
+      holding.ips.push(this.attach(holding, pick, backend));
       added = true;
     }
     return added;
@@ -339,7 +370,7 @@ export class Allocator {
 
   /** Moves a Service to new IPs; on failure puts it back exactly as it was. */
   private reallocate(req: ServiceRequest, plan: FamilyPlan, current: Holding | undefined): Result<AssignOutcome, AllocationError> {
-    const hints = current?.ips.map((u) => ({ ip: u.ip, pool: u.pool })) ?? [];
+    const hints: readonly Pick[] = current === undefined ? noHints : current.ips.map((u) => ({ ip: u, pool: u.pool }));
     if (current !== undefined) this.detachAll(current);
     const picks = req.requestedIps.length > 0 ? this.pickRequested(req, plan) : this.pickFromPools(req, plan, hints);
     if (!picks.ok) {
@@ -347,9 +378,10 @@ export class Allocator {
       return picks;
     }
     const backend = backendKey(req);
-    const holding: Holding = { request: req, ips: picks.value.map((p) => this.attach(req, p, backend)) };
+    const holding: Holding = { request: req, ips: [] };
+    for (const pick of picks.value) holding.ips.push(this.attach(holding, pick, backend));
     this.holdings.set(req.key, holding);
-    const changed = current === undefined || !sameIpSet(current.ips.map((u) => u.ip), picks.value.map((p) => p.ip));
+    const changed = current === undefined || !sameIpSet(current.ips, holding.ips);
     return ok({ assignment: toAssignment(holding), changed });
   }
 
@@ -374,11 +406,11 @@ export class Allocator {
   }
 
   /** The pools to try, in order: the asked-for one only; else the Service's previous pools, then auto-assign pools. */
-  private candidatePools(req: ServiceRequest, hints: readonly Pick[]): PoolName[] {
+  private candidatePools(req: ServiceRequest, hints: readonly Pick[]): readonly PoolName[] {
     if (req.requestedPool !== undefined) return [req.requestedPool];
-    const auto = this.config.pools.filter((p) => p.autoAssign).map((p) => p.name);
+    if (hints.length === 0) return this.autoPools;
     const previous = hints.map((h) => h.pool).filter((p) => this.pools.has(p));
-    return [...new Set([...previous, ...auto])];
+    return [...new Set([...previous, ...this.autoPools])];
   }
 
   /** One IP of each family from the first pool that has them all; PreferDualStack falls back to the required families. */
@@ -389,11 +421,22 @@ export class Allocator {
     const passes = plan.optional.length > 0 ? [[...plan.required, ...plan.optional], plan.required] : [plan.required];
     for (const families of passes) {
       for (const pool of candidates) {
-        const picks = families.map((f) => this.pickInPool(pool, f, req, backend, hints));
-        if (picks.every((p) => p !== undefined)) return ok(picks);
+        const picks = this.pickAll(pool, families, req, backend, hints);
+        if (picks !== undefined) return ok(picks);
       }
     }
     return err(this.exhaustion(req, plan, backend, candidates));
+  }
+
+  /** One IP of each family from `pool`, or undefined when it lacks any. */
+  private pickAll(pool: PoolName, families: readonly IpFamily[], req: ServiceRequest, backend: string, hints: readonly Pick[]): Pick[] | undefined {
+    const picks: Pick[] = [];
+    for (const family of families) {
+      const pick = this.pickInPool(pool, family, req, backend, hints);
+      if (pick === undefined) return undefined;
+      picks.push(pick);
+    }
+    return picks;
   }
 
   /** The most precise reason no pool could serve the request. */
@@ -401,8 +444,7 @@ export class Allocator {
     const missing = plan.required.find((f) => candidates.every((pool) => this.pickInPool(pool, f, req, backend, []) === undefined));
     const family = missing ?? plan.required[0] ?? 4;
     if (req.requestedPool !== undefined) return allocationError.exhausted(req.requestedPool, family);
-    const auto = this.config.pools.filter((p) => p.autoAssign).map((p) => p.name);
-    return missing === undefined ? noDualStackPool(family, auto) : allocationError.noAutoPool(family, auto);
+    return missing === undefined ? noDualStackPool(family, this.autoPools) : allocationError.noAutoPool(family, this.autoPools);
   }
 
   /**
@@ -412,41 +454,46 @@ export class Allocator {
   private pickInPool(poolName: PoolName, family: IpFamily, req: ServiceRequest, backend: string, hints: readonly Pick[]): Pick | undefined {
     const space = this.pools.get(poolName)?.spaces.get(family);
     if (space === undefined) return undefined;
-    const joinable = (ip: IpAddr): boolean => {
-      const use = this.inUse.get(formatIp(ip));
-      return use === undefined ? space.isFree(ip.value) : sharingRefusal(use, req, backend) === undefined;
-    };
-    const hint = hints.find((h) => h.pool === poolName && h.ip.family === family && space.usable(h.ip.value) && joinable(h.ip));
-    if (hint !== undefined) return hint;
+    for (const hint of hints) {
+      if (hint.pool === poolName && hint.ip.family === family && this.joinable(space, hint.ip, req, backend)) return hint;
+    }
     const shared = this.sharedCandidate(poolName, family, req, backend);
     if (shared !== undefined) return shared;
     const free = space.lowestFree();
-    return free === undefined ? undefined : { ip: { family, value: free }, pool: poolName };
+    return free === undefined ? undefined : { ip: { family, value: free }, pool: poolName, free: true };
+  }
+
+  /** Whether `req` may take `ip` of `space`: free, or in use by Services it may share with. */
+  private joinable(space: AddressSpace, ip: IpAddr, req: ServiceRequest, backend: string): boolean {
+    if (!space.usable(ip.value)) return false;
+    const use = this.inUse.get(formatIp(ip));
+    return use === undefined ? space.isFree(ip.value) : sharingRefusal(use, req, backend) === undefined;
   }
 
   /** The lowest IP of the pool and family shared under the request's key that it may join. */
   private sharedCandidate(poolName: PoolName, family: IpFamily, req: ServiceRequest, backend: string): Pick | undefined {
     if (req.sharingKey === undefined) return undefined;
     const uses = [...(this.byKey.get(req.sharingKey) ?? [])]
-      .filter((u) => u.pool === poolName && u.ip.family === family && sharingRefusal(u, req, backend) === undefined)
-      .sort((a, b) => compareIp(a.ip, b.ip));
+      .filter((u) => u.pool === poolName && u.family === family && sharingRefusal(u, req, backend) === undefined)
+      .sort(compareIp);
     const first = uses[0];
-    return first === undefined ? undefined : { ip: first.ip, pool: poolName };
+    return first === undefined ? undefined : { ip: first, pool: poolName };
   }
 
-  /** Adds `req` as a user of the picked IP, taking it from its pool when it was free. */
-  private attach(req: ServiceRequest, pick: Pick, backend: string): IpUse {
+  /** Adds a holding as a user of the picked IP, taking it from its pool when it was free. */
+  private attach(holding: Holding, pick: Pick, backend: string): IpUse {
     const text = formatIp(pick.ip);
-    const existing = this.inUse.get(text);
+    const existing = pick.free === true ? undefined : this.inUse.get(text);
     if (existing !== undefined) {
-      existing.users.set(req.key, req.ports);
+      if (!existing.users.includes(holding)) existing.users.push(holding);
       return existing;
     }
-    const space = this.pools.get(pick.pool)?.spaces.get(pick.ip.family);
-    if (space?.take(pick.ip.value) !== true) throw new Error(`allocator: ${text} is not free in pool ${pick.pool}`);
-    const use: IpUse = { ip: pick.ip, text, pool: pick.pool, sharingKey: undefined, backendKey: backend, users: new Map([[req.key, req.ports]]) };
+    const { family, value } = pick.ip;
+    const space = this.pools.get(pick.pool)?.spaces.get(family);
+    if (space?.take(value) !== true) throw new Error(`allocator: ${text} is not free in pool ${pick.pool}`);
+    const use: IpUse = { family, value, text, pool: pick.pool, sharingKey: undefined, backendKey: backend, users: [holding] };
     this.inUse.set(text, use);
-    this.rekey(use, req.sharingKey, backend);
+    this.rekey(use, holding.request.sharingKey, backend);
     return use;
   }
 
@@ -464,54 +511,51 @@ export class Allocator {
 
   /** Removes a Service from all its IPs, freeing those it was the last user of. */
   private detachAll(holding: Holding): void {
-    const key = holding.request.key;
     for (const use of holding.ips) {
-      use.users.delete(key);
-      if (use.users.size > 0) continue;
+      removeUser(use, holding);
+      if (use.users.length > 0) continue;
       this.rekey(use, undefined, use.backendKey);
       this.inUse.delete(use.text);
-      this.pools.get(use.pool)?.spaces.get(use.ip.family)?.give(use.ip.value);
+      this.pools.get(use.pool)?.spaces.get(use.family)?.give(use.value);
     }
-    this.holdings.delete(key);
+    this.holdings.delete(holding.request.key);
   }
 
   /** Undoes detachAll for a holding whose re-allocation failed: same IPs, same records. */
   private reattach(holding: Holding): void {
-    const key = holding.request.key;
-    const ports = holding.request.ports;
     for (const use of holding.ips) {
       const live = this.inUse.get(use.text);
       if (live !== undefined && live !== use) throw new Error(`allocator: ${use.text} changed hands during a failed re-allocation`);
       if (live === undefined) {
-        const space = this.pools.get(use.pool)?.spaces.get(use.ip.family);
-        if (space?.take(use.ip.value) !== true) throw new Error(`allocator: cannot take back ${use.text}`);
+        const space = this.pools.get(use.pool)?.spaces.get(use.family);
+        if (space?.take(use.value) !== true) throw new Error(`allocator: cannot take back ${use.text}`);
         this.inUse.set(use.text, use);
         this.rekey(use, holding.request.sharingKey, use.backendKey);
       }
-      use.users.set(key, ports);
+      if (!use.users.includes(holding)) use.users.push(holding);
     }
-    this.holdings.set(key, holding);
+    this.holdings.set(holding.request.key, holding);
   }
 
   private restoreOne(entry: RestoreEntry): RestoreOutcome {
     const req = entry.request;
     if (this.holdings.has(req.key)) this.release(req.key);
     const backend = backendKey(req);
-    const kept: IpUse[] = [];
+    const holding: Holding = { request: req, ips: [] };
     const rejected: { ip: IpAddr; error: AllocationError }[] = [];
     for (const ip of entry.ips) {
       const text = formatIp(ip);
-      if (kept.some((u) => u.text === text)) continue;
+      if (holding.ips.some((u) => u.text === text)) continue;
       const error = unusableReason(this.pools, ip, text) ?? this.restoreRefusal(text, req, backend);
       if (error !== undefined) {
         rejected.push({ ip, error });
         continue;
       }
       const pool = poolCovering(this.pools, ip)?.pool.name;
-      if (pool !== undefined) kept.push(this.attach(req, { ip, pool }, backend));
+      if (pool !== undefined) holding.ips.push(this.attach(holding, { ip, pool }, backend));
     }
-    if (kept.length > 0) this.holdings.set(req.key, { request: req, ips: kept });
-    return { key: req.key, restored: kept.map((u) => ({ ip: u.ip, text: u.text, pool: u.pool })), rejected };
+    if (holding.ips.length > 0) this.holdings.set(req.key, holding);
+    return { key: req.key, restored: holding.ips.map(toAssigned), rejected };
   }
 
   private restoreRefusal(text: string, req: ServiceRequest, backend: string): AllocationError | undefined {
@@ -526,10 +570,9 @@ export class Allocator {
   private blockers(pools: ReadonlyMap<PoolName, PoolSpaces>): ConfigBlocker[] {
     const blockers: ConfigBlocker[] = [];
     for (const use of this.inUse.values()) {
-      const reason = unusableReason(pools, use.ip, use.text);
-      const pool = poolCovering(pools, use.ip)?.pool.name;
-      for (const key of use.users.keys()) {
-        const wanted = this.holdings.get(key)?.request.requestedPool;
+      const reason = unusableReason(pools, use, use.text);
+      const pool = poolCovering(pools, use)?.pool.name;
+      for (const { request: { key, requestedPool: wanted } } of use.users) {
         if (reason !== undefined) blockers.push({ key, ip: use.text, reason: reason.message });
         else if (wanted === use.pool && wanted !== pool) blockers.push({ key, ip: use.text, reason: `${use.text} would leave pool "${wanted}", which the Service asks for` });
       }

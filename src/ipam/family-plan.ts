@@ -10,8 +10,6 @@ export interface FamilyPlan {
   readonly optional: readonly IpFamily[];
 }
 
-const other = (f: IpFamily): IpFamily => (f === 4 ? 6 : 4);
-
 /** The families in `spec.ipFamilies`, or, when the API server gave none, those of the requested IPs, or IPv4. */
 function familiesOf(req: ServiceRequest): readonly IpFamily[] {
   if (req.ipFamilies.length > 0) return req.ipFamilies;
@@ -19,17 +17,22 @@ function familiesOf(req: ServiceRequest): readonly IpFamily[] {
   return [4];
 }
 
+// The few plans there are, built once: assign() runs per reconcile and should not allocate them.
+const single = { 4: { required: [4], optional: [] }, 6: { required: [6], optional: [] } } as const satisfies Record<IpFamily, FamilyPlan>;
+const dual = { 4: { required: [4, 6], optional: [] }, 6: { required: [6, 4], optional: [] } } as const satisfies Record<IpFamily, FamilyPlan>;
+const prefer = { 4: { required: [4], optional: [6] }, 6: { required: [6], optional: [4] } } as const satisfies Record<IpFamily, FamilyPlan>;
+
 function plan(req: ServiceRequest): FamilyPlan {
   const families = familiesOf(req);
   const primary = families[0] ?? 4;
   switch (req.ipFamilyPolicy) {
     case 'SingleStack':
-      return { required: [primary], optional: [] };
+      return single[primary];
     case 'RequireDualStack':
-      return { required: [primary, other(primary)], optional: [] };
+      return dual[primary];
     case 'PreferDualStack':
       // Without ipFamilies (no API server defaulting) "prefer" means: try the other family too.
-      return { required: [primary], optional: families[1] !== undefined || req.ipFamilies.length === 0 ? [other(primary)] : [] };
+      return families[1] !== undefined || req.ipFamilies.length === 0 ? prefer[primary] : single[primary];
   }
 }
 

@@ -1,4 +1,4 @@
-import { familyName, formatIp, parseIp, type IpAddr, type IpFamily } from '../ip/ip-addr.js';
+import { familyName, parseIp, type IpAddr, type IpFamily } from '../ip/ip-addr.js';
 import type { PoolName, ServiceKey } from '../shared/brand.js';
 import { serviceKey } from '../shared/brand.js';
 import { err, ok, type Result } from '../shared/result.js';
@@ -12,7 +12,9 @@ export interface ServicePort {
   readonly protocol: PortProtocol;
 }
 
+/** `spec.externalTrafficPolicy`. */
 export type TrafficPolicy = 'Cluster' | 'Local';
+/** `spec.ipFamilyPolicy`. */
 export type IpFamilyPolicy = 'SingleStack' | 'PreferDualStack' | 'RequireDualStack';
 
 /**
@@ -68,8 +70,9 @@ export type ServiceRequestError =
   | { readonly kind: 'invalidAnnotation'; readonly annotation: string; readonly message: string }
   | { readonly kind: 'invalidSpec'; readonly field: string; readonly message: string };
 
-/** Annotation names, ironlb's own first, MetalLB's spelling accepted as an alias. */
+/** Annotation prefixes, ironlb's own first, MetalLB's spelling accepted as an alias. */
 export const annotationPrefixes = ['ironlb.io/', 'metallb.universe.tf/'] as const;
+/** Annotation names under either prefix. */
 export const annotations = { pool: 'address-pool', ips: 'loadBalancerIPs', sharing: 'allow-shared-ip' } as const;
 
 /** Longest values accepted: pool names and sharing keys are names; two IPv6 addresses fit in 100. */
@@ -266,7 +269,25 @@ export function ingressIps(svc: ServiceShape): readonly IpAddr[] {
   return out;
 }
 
-/** Canonical text of a request's IPs, for messages. */
-export function describeIps(ips: readonly IpAddr[]): string {
-  return ips.map(formatIp).join(', ');
+/**
+ * The request to restore a Service's IPs with on start-up. Never fails: a Service whose
+ * annotations are malformed still holds its IPs, and the allocator must know they are taken
+ * (its next assign() reports the annotation error and leaves the IPs alone). Falls back to the
+ * Service without annotations, then to a bare request with no ports and no sharing.
+ */
+export function toRestoreRequest(svc: ServiceShape): ServiceRequest {
+  const full = toServiceRequest(svc);
+  if (full.ok) return full.value;
+  const plain = toServiceRequest({ ...svc, metadata: { ...svc.metadata, annotations: {} } });
+  if (plain.ok) return plain.value;
+  return {
+    key: serviceKey(svc.metadata?.namespace ?? 'default', svc.metadata?.name ?? ''),
+    createdAt: createdAt(svc.metadata),
+    requestedIps: [],
+    ports: [],
+    externalTrafficPolicy: 'Cluster',
+    selector: {},
+    ipFamilies: [],
+    ipFamilyPolicy: 'SingleStack',
+  };
 }

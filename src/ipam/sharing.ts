@@ -1,6 +1,10 @@
-import type { ServiceKey } from '../shared/brand.js';
 import { allocationError, type AllocationError } from './allocation-error.js';
 import type { ServicePort, ServiceRequest } from './service-request.js';
+
+/** One Service using an IP: its current request says which ports it uses there. */
+export interface IpUser {
+  readonly request: Pick<ServiceRequest, 'key' | 'ports'>;
+}
 
 /** What the sharing rules need to know of an IP in use. */
 export interface SharedIpView {
@@ -10,8 +14,8 @@ export interface SharedIpView {
   readonly sharingKey: string | undefined;
   /** See {@link backendKey}; equal for all users. */
   readonly backendKey: string;
-  /** Service -> its ports, in the order the Services arrived. */
-  readonly users: ReadonlyMap<ServiceKey, readonly ServicePort[]>;
+  /** The Services using it and their ports, in the order they arrived (usually one: an array, not a Map). */
+  readonly users: readonly IpUser[];
 }
 
 /**
@@ -35,7 +39,7 @@ function portClash(ours: readonly ServicePort[], theirs: readonly ServicePort[])
  * The request's own earlier entry among the users is ignored. Undefined means allowed.
  */
 export function sharingRefusal(ip: SharedIpView, req: Pick<ServiceRequest, 'key' | 'sharingKey' | 'ports'>, reqBackend: string): AllocationError | undefined {
-  for (const [other, ports] of ip.users) {
+  for (const { request: { key: other, ports } } of ip.users) {
     if (other === req.key) continue;
     if (req.sharingKey === undefined || ip.sharingKey === undefined) return allocationError.ipInUse(ip.text, other);
     if (req.sharingKey !== ip.sharingKey) return allocationError.sharingKeyMismatch(ip.text, other, ip.sharingKey, req.sharingKey);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatIp } from '../../src/ip/ip-addr.js';
-import { ingressIps, toServiceRequest, type ServiceShape } from '../../src/ipam/service-request.js';
+import { ingressIps, toRestoreRequest, toServiceRequest, type ServiceShape } from '../../src/ipam/service-request.js';
 
 function svc(annotations: Record<string, string> = {}, spec: NonNullable<ServiceShape['spec']> = {}): ServiceShape {
   return {
@@ -101,5 +101,20 @@ describe('ingressIps', () => {
     { name: 'duplicates once', status: { loadBalancer: { ingress: [{ ip: '10.0.0.5' }, { ip: '10.0.0.5' }] } }, want: ['10.0.0.5'] },
   ])('$name', ({ status, want }) => {
     expect(ingressIps({ status }).map(formatIp)).toEqual(want);
+  });
+});
+
+describe('toRestoreRequest: never fails, so a broken Service still keeps its IPs', () => {
+  it.each([
+    { name: 'a valid Service: the full request', svc: svc({ 'ironlb.io/allow-shared-ip': 'k' }), key: 'k', ports: ['80/TCP'], policy: 'Cluster' },
+    { name: 'broken annotations: the Service without them', svc: svc({ 'ironlb.io/allow-shared-ip': 'a', 'metallb.universe.tf/allow-shared-ip': 'b' }, { externalTrafficPolicy: 'Local' }), key: undefined, ports: ['80/TCP'], policy: 'Local' },
+    { name: 'a broken spec too: a bare request', svc: svc({}, { loadBalancerIP: 'junk' }), key: undefined, ports: [], policy: 'Cluster' },
+  ])('$name', ({ svc: service, key, ports, policy }) => {
+    const r = toRestoreRequest(service);
+    expect(r.key).toBe('default/web');
+    expect(r.createdAt).toBe(Date.parse('2026-01-02T03:04:05Z'));
+    expect(r.sharingKey).toBe(key);
+    expect(r.ports.map((p) => `${p.port}/${p.protocol}`)).toEqual(ports);
+    expect(r.externalTrafficPolicy).toBe(policy);
   });
 });
