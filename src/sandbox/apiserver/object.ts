@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 /** A JSON object as it travels over the wire and sits in the store. */
 export type JsonObject = { [key: string]: unknown };
 
@@ -50,9 +51,9 @@ export function pathString(obj: JsonObject, path: string): string {
   return '';
 }
 
-/** Structural equality of two JSON values. */
+/** Structural equality of two JSON values, whatever the key order (clients serialise in their own order). */
 export function jsonEqual(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  return isDeepStrictEqual(a, b);
 }
 
 /** Removes a key whose name is only known at run time (JSON maps: labels, patched fields). */

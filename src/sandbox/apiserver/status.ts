@@ -8,6 +8,9 @@ export type StatusReason =
   | 'Invalid'
   | 'BadRequest'
   | 'Unauthorized'
+  | 'Forbidden'
+  | 'ServiceUnavailable'
+  | 'RequestEntityTooLarge'
   | 'MethodNotAllowed'
   | 'Expired'
   | 'Gone'
@@ -23,6 +26,9 @@ const codes: Record<StatusReason, number> = {
   Invalid: 422,
   BadRequest: 400,
   Unauthorized: 401,
+  Forbidden: 403,
+  ServiceUnavailable: 503,
+  RequestEntityTooLarge: 413,
   MethodNotAllowed: 405,
   Expired: 410,
   Gone: 410,

@@ -80,6 +80,11 @@ export class Store {
     return b;
   }
 
+  /** Every storage key that has held objects. */
+  storages(): string[] {
+    return [...this.buckets.keys()];
+  }
+
   /** A copy of one object, or undefined. */
   get(storage: string, namespace: string, name: string): JsonObject | undefined {
     const found = this.bucket(storage).objects.get(objectKey(namespace, name));

@@ -1,0 +1,77 @@
+import type { RequestAttributes, RequestVerb } from './admission.js';
+
+/** An injected failure: answer `code` to a share `rate` of matching requests. */
+export interface FailureRule {
+  /** 429, 500 or 503. */
+  readonly code: number;
+  /** 0..1; 1 fails every matching request. */
+  readonly rate: number;
+  /** Only these verbs (all when absent). */
+  readonly verbs?: readonly RequestVerb[];
+  /** Only requests of this user (all when absent). */
+  readonly user?: string;
+}
+
+/** Fault injection, for reliability tests (issue 8): latency, failures, cut watches, compaction. */
+export interface FaultSwitch {
+  /** Added before every API request is handled. */
+  latencyMs: number;
+  fail: FailureRule | undefined;
+  /** Ends every open watch stream now (clients see the connection close mid-stream). */
+  closeWatches(): void;
+  /** Forgets the watch history, so resuming from an older resourceVersion gets 410 Gone. */
+  compact(): void;
+}
+
+/** Whether a failure rule applies to a request. `random` is injectable for tests. */
+export function shouldFail(rule: FailureRule | undefined, attrs: RequestAttributes, random: () => number): boolean {
+  if (rule === undefined) return false;
+  if (rule.verbs !== undefined && !rule.verbs.includes(attrs.verb)) return false;
+  if (rule.user !== undefined && rule.user !== attrs.user) return false;
+  return random() < rule.rate;
+}
+
+/** One request as the log keeps it. */
+export interface LoggedRequest extends RequestAttributes {
+  /** Date.now() when it arrived. */
+  readonly at: number;
+  readonly code: number;
+}
+
+/** Counts every API request by user, verb and resource, and keeps the most recent ones. */
+export class RequestLog {
+  private readonly recent: LoggedRequest[] = [];
+  private readonly byKey = new Map<string, number>();
+  private count = 0;
+
+  constructor(private readonly keep = 10_000) {}
+
+  record(entry: LoggedRequest): void {
+    this.count += 1;
+    const key = `${entry.user} ${entry.verb} ${entry.resource}${entry.subresource === '' ? '' : `/${entry.subresource}`}`;
+    this.byKey.set(key, (this.byKey.get(key) ?? 0) + 1);
+    this.recent.push(entry);
+    if (this.recent.length > this.keep * 2) this.recent.splice(0, this.recent.length - this.keep);
+  }
+
+  /** Requests since start (or the last reset). */
+  total(): number {
+    return this.count;
+  }
+
+  /** "user verb resource[/sub]" -> count. */
+  counts(): ReadonlyMap<string, number> {
+    return this.byKey;
+  }
+
+  /** The most recent requests, oldest first. */
+  entries(): readonly LoggedRequest[] {
+    return this.recent;
+  }
+
+  reset(): void {
+    this.count = 0;
+    this.byKey.clear();
+    this.recent.length = 0;
+  }
+}

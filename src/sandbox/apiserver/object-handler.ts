@@ -1,0 +1,255 @@
+import { randomBytes } from 'node:crypto';
+import type { Admission } from './admission.js';
+import { child, clone, isObject, jsonEqual, meta, str, type JsonObject } from './object.js';
+import { applyPatch, type PatchType } from './patch.js';
+import { apiVersionOf, type ResourceDef } from './resources.js';
+import { parseFieldSelector, parseLabelSelector } from './selectors.js';
+import { ApiStatusError, alreadyExists, conflict, invalid, notFound } from './status.js';
+import type { Store } from './store.js';
+import type { ResourceTarget } from './request-path.js';
+
+/** List options of a collection request. */
+export interface ListQuery {
+  readonly labelSelector: string | null;
+  readonly fieldSelector: string | null;
+  readonly limit: number;
+  readonly continueToken: string | null;
+}
+
+/** A list result: wire objects plus paging. */
+export interface ListResult {
+  readonly items: JsonObject[];
+  readonly resourceVersion: string;
+  readonly continueToken: string | undefined;
+  readonly remaining: number | undefined;
+}
+
+/**
+ * Resources whose updates must carry metadata.resourceVersion (kube-apiserver's
+ * AllowUnconditionalUpdate is false for them).
+ */
+const conditionalOnly = new Set(['/services']);
+
+// kube-apiserver's generateName suffix alphabet (no vowels, no confusable digits)
+const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
+
+function randomSuffix(): string {
+  return [...randomBytes(5)].map((b) => alphabet[b % alphabet.length]).join('');
+}
+
+/** The wire form of a stored object: converted to the def's version, with apiVersion and kind. */
+export function toWire(def: ResourceDef, stored: JsonObject): JsonObject {
+  const out = def.toWire(stored);
+  out.apiVersion = apiVersionOf(def);
+  out.kind = def.kind;
+  return out;
+}
+
+/** The object CRUD of one server: conversion, admission, metadata and concurrency rules over a Store. */
+export class ObjectHandler {
+  constructor(
+    private readonly store: Store,
+    private readonly admission: ReadonlyMap<string, Admission>,
+  ) {}
+
+  get(t: ResourceTarget): JsonObject {
+    return toWire(t.def, this.mustGet(t));
+  }
+
+  list(t: ResourceTarget, q: ListQuery): ListResult {
+    const labels = parseLabelSelector(q.labelSelector);
+    const fields = parseFieldSelector(q.fieldSelector);
+    const all = this.store.list(t.def.storage, t.namespace === '' ? undefined : t.namespace).map((o) => toWire(t.def, o));
+    const matching = all.filter((o) => labels(o) && fields(o));
+    const start = q.continueToken === null ? 0 : decodeContinue(q.continueToken);
+    const end = q.limit > 0 ? Math.min(matching.length, start + q.limit) : matching.length;
+    const items = matching.slice(start, end);
+    for (const item of items) stripTypeMeta(item);
+    const more = end < matching.length;
+    return {
+      items,
+      resourceVersion: String(this.store.currentRv()),
+      continueToken: more ? encodeContinue(end) : undefined,
+      remaining: more ? matching.length - end : undefined,
+    };
+  }
+
+  /** POST to a collection. `dryRun` validates and defaults without storing. */
+  create(t: ResourceTarget, body: unknown, dryRun: boolean): JsonObject {
+    const obj = t.def.fromWire(this.checkBody(t, body));
+    const name = nameForCreate(t, obj);
+    this.requireNamespace(t);
+    if (this.store.get(t.def.storage, t.namespace, name) !== undefined) throw alreadyExists(t.def.plural, t.def.group, name);
+    resetForCreate(t, obj);
+    const admitted = this.admit(t, obj, undefined);
+    if (dryRun) return toWire(t.def, admitted);
+    return toWire(t.def, this.store.create(t.def.storage, admitted));
+  }
+
+  /** PUT of an object or its status. */
+  update(t: ResourceTarget, body: unknown, dryRun: boolean): JsonObject {
+    const wire = this.checkBody(t, body);
+    const name = str(child(wire, 'metadata'), 'name') ?? '';
+    if (name !== t.name) {
+      throw new ApiStatusError('BadRequest', `the name of the object (${name}) does not match the name on the URL (${t.name})`);
+    }
+    const rv = str(child(wire, 'metadata'), 'resourceVersion');
+    if (rv === undefined && conditionalOnly.has(t.def.storage) && t.subresource === '') {
+      throw invalid(t.def.kind, t.def.group, name, [{ reason: 'FieldValueInvalid', field: 'metadata.resourceVersion', message: 'Invalid value: 0x0: must be specified for an update' }]);
+    }
+    return this.replace(t, t.def.fromWire(wire), rv, dryRun);
+  }
+
+  /** PATCH of an object or its status. */
+  patch(t: ResourceTarget, type: PatchType, body: unknown, dryRun: boolean): JsonObject {
+    const current = this.get(t);
+    const patched = applyPatch(type, current, body);
+    const rv = str(child(patched, 'metadata'), 'resourceVersion');
+    // A patch is unconditional unless it names a resourceVersion itself.
+    const precondition = rv !== undefined && rv !== str(child(current, 'metadata'), 'resourceVersion') ? rv : undefined;
+    return this.replace(t, t.def.fromWire(patched), precondition, dryRun);
+  }
+
+  /** DELETE of one object; a `preconditions.resourceVersion` or `.uid` in the body must match. */
+  delete(t: ResourceTarget, body: unknown): JsonObject {
+    const current = this.mustGet(t);
+    checkPreconditions(t, current, body);
+    if (t.def.plural === 'namespaces') this.deleteNamespaceContents(t.name);
+    const gone = this.store.delete(t.def.storage, t.namespace, t.name) ?? current;
+    this.admission.get(t.def.storage)?.deleted(gone);
+    return toWire(t.def, gone);
+  }
+
+  /** DELETE of a collection (with selectors). */
+  deleteCollection(t: ResourceTarget, q: ListQuery): ListResult {
+    const result = this.list(t, { ...q, limit: 0, continueToken: null });
+    for (const item of result.items) {
+      const m = child(item, 'metadata');
+      this.delete({ ...t, namespace: str(m, 'namespace') ?? '', name: str(m, 'name') ?? '' }, undefined);
+    }
+    return { ...result, resourceVersion: String(this.store.currentRv()) };
+  }
+
+  private replace(t: ResourceTarget, incoming: JsonObject, rv: string | undefined, dryRun: boolean): JsonObject {
+    const old = this.mustGet(t);
+    if (rv !== undefined && rv !== str(meta(old), 'resourceVersion')) throw conflict(t.def.plural, t.def.group, t.name);
+    const next = t.subresource === 'status' ? { ...old, status: incoming.status } : mainResourceUpdate(t, old, incoming);
+    carryMetadata(t, old, next);
+    const admitted = t.subresource === 'status' ? next : this.admit(t, next, old);
+    // A write that changes nothing is not stored and keeps its resourceVersion, as on a real server.
+    if (dryRun || jsonEqual(old, admitted)) return toWire(t.def, admitted);
+    return toWire(t.def, this.store.update(t.def.storage, admitted));
+  }
+
+  private admit(t: ResourceTarget, obj: JsonObject, old: JsonObject | undefined): JsonObject {
+    const hooks = this.admission.get(t.def.storage);
+    return hooks === undefined ? obj : hooks.admit(obj, old);
+  }
+
+  private mustGet(t: ResourceTarget): JsonObject {
+    const found = this.store.get(t.def.storage, t.namespace, t.name);
+    if (found === undefined) throw notFound(t.def.plural, t.def.group, t.name);
+    return found;
+  }
+
+  private requireNamespace(t: ResourceTarget): void {
+    if (!t.def.namespaced) return;
+    if (this.store.get('/namespaces', '', t.namespace) === undefined) throw notFound('namespaces', '', t.namespace);
+  }
+
+  private checkBody(t: ResourceTarget, body: unknown): JsonObject {
+    if (!isObject(body)) throw new ApiStatusError('BadRequest', 'the request body must be a JSON object');
+    const kind = str(body, 'kind');
+    if (kind !== undefined && kind !== t.def.kind) {
+      throw new ApiStatusError('BadRequest', `the API version in the data (${str(body, 'apiVersion') ?? ''}) does not match the expected API version (${apiVersionOf(t.def)})`);
+    }
+    const ns = str(child(body, 'metadata'), 'namespace');
+    if (t.def.namespaced && ns !== undefined && ns !== '' && ns !== t.namespace) {
+      throw new ApiStatusError('BadRequest', 'the namespace of the provided object does not match the namespace sent on the request');
+    }
+    // Stored objects always carry the type of the version they were written in.
+    return { ...clone(body), apiVersion: apiVersionOf(t.def), kind: t.def.kind };
+  }
+
+  private deleteNamespaceContents(namespace: string): void {
+    for (const storage of this.store.storages()) {
+      if (storage === '/namespaces') continue;
+      for (const obj of this.store.list(storage, namespace)) {
+        const gone = this.store.delete(storage, namespace, str(meta(obj), 'name') ?? '');
+        if (gone !== undefined) this.admission.get(storage)?.deleted(gone);
+      }
+    }
+  }
+}
+
+/** The name of a new object, generated from generateName when needed; sets its namespace. */
+function nameForCreate(t: ResourceTarget, obj: JsonObject): string {
+  const m = meta(obj);
+  const generateName = str(m, 'generateName');
+  if (str(m, 'name') === undefined && generateName !== undefined) m.name = `${generateName}${randomSuffix()}`;
+  const name = str(m, 'name') ?? '';
+  if (name === '') throw invalid(t.def.kind, t.def.group, '', [{ reason: 'FieldValueRequired', field: 'metadata.name', message: 'Required value: name or generateName is required' }]);
+  if (t.def.namespaced) m.namespace = t.namespace;
+  else Reflect.deleteProperty(m, 'namespace');
+  return name;
+}
+
+/** Drops what the server owns on create: identity, timestamps and (for Services) status. */
+function resetForCreate(t: ResourceTarget, obj: JsonObject): void {
+  const m = meta(obj);
+  for (const key of ['uid', 'resourceVersion', 'creationTimestamp', 'deletionTimestamp']) Reflect.deleteProperty(m, key);
+  if (t.def.plural === 'services') Reflect.deleteProperty(obj, 'status');
+  if (t.def.plural === 'namespaces') obj.status = { phase: 'Active' };
+}
+
+/** Keeps identity across an update and bumps generation when the spec changed. */
+function carryMetadata(t: ResourceTarget, old: JsonObject, next: JsonObject): void {
+  const oldMeta = meta(old);
+  const m = meta(next);
+  for (const key of ['uid', 'creationTimestamp', 'namespace', 'name', 'generation']) {
+    if (oldMeta[key] !== undefined) m[key] = oldMeta[key];
+  }
+  if (t.subresource === '' && !jsonEqual(old.spec, next.spec)) m.generation = Number(oldMeta.generation ?? 1) + 1;
+  m.resourceVersion = oldMeta.resourceVersion;
+}
+
+/** Writes to the main resource keep the stored status (the status subresource owns it). */
+function mainResourceUpdate(t: ResourceTarget, old: JsonObject, incoming: JsonObject): JsonObject {
+  const next = clone(incoming);
+  if (t.def.hasStatus) {
+    if (old.status === undefined) Reflect.deleteProperty(next, 'status');
+    else next.status = old.status;
+  }
+  return next;
+}
+
+function checkPreconditions(t: ResourceTarget, current: JsonObject, body: unknown): void {
+  if (!isObject(body)) return;
+  const pre = child(body, 'preconditions');
+  const m = meta(current);
+  const rv = str(pre, 'resourceVersion');
+  const uid = str(pre, 'uid');
+  if ((rv !== undefined && rv !== str(m, 'resourceVersion')) || (uid !== undefined && uid !== str(m, 'uid'))) {
+    throw conflict(t.def.plural, t.def.group, t.name);
+  }
+}
+
+/** Items of a list carry no apiVersion/kind on a real server; code must not depend on them. */
+function stripTypeMeta(item: JsonObject): void {
+  Reflect.deleteProperty(item, 'apiVersion');
+  Reflect.deleteProperty(item, 'kind');
+}
+
+function encodeContinue(offset: number): string {
+  return Buffer.from(JSON.stringify({ v: 1, offset })).toString('base64url');
+}
+
+function decodeContinue(token: string): number {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+    if (isObject(parsed) && typeof parsed.offset === 'number' && parsed.offset >= 0) return parsed.offset;
+  } catch {
+    // fall through to the error below
+  }
+  throw new ApiStatusError('BadRequest', 'continue key is not valid');
+}

@@ -1,0 +1,61 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import type { Admission, Authorizer } from '../../src/sandbox/apiserver/admission.js';
+import { writeKubeconfig } from '../../src/sandbox/apiserver/kubeconfig.js';
+import { startApiServer, type ApiServerOptions, type RunningApiServer, type TableRenderer } from '../../src/sandbox/apiserver/server.js';
+
+export interface TestApiServerOptions {
+  readonly host?: string;
+  readonly statePath?: string;
+  readonly admission?: ReadonlyMap<string, Admission>;
+  readonly authorizer?: Authorizer;
+  readonly table?: TableRenderer;
+  readonly eventLogSize?: number;
+  readonly bookmarkIntervalMs?: number;
+  /** Extra token -> user pairs (e.g. service accounts for RBAC tests). */
+  readonly users?: ReadonlyMap<string, string>;
+}
+
+export interface TestApiServer {
+  readonly url: string;
+  /** The admin token, also in the kubeconfig. */
+  readonly token: string;
+  readonly kubeconfigPath: string;
+  readonly server: RunningApiServer;
+  /** A KubeConfig for the admin, or for another token. */
+  kubeConfig(token?: string): k8s.KubeConfig;
+  close(): Promise<void>;
+}
+
+/** Starts a sandbox API server on a random port with an admin kubeconfig in a temp dir. */
+export async function startTestApiServer(options: TestApiServerOptions = {}): Promise<TestApiServer> {
+  const token = `admin-${String(process.pid)}-${String(Date.now())}`;
+  const tokens = new Map([[token, 'admin'], ...(options.users ?? new Map<string, string>())]);
+  const dir = await mkdtemp(join(tmpdir(), 'ironlb-apiserver-'));
+  const serverOptions: ApiServerOptions = { tokens, adminUsers: ['admin'], ...options };
+  const server = await startApiServer(serverOptions);
+  const kubeconfigPath = join(dir, 'kubeconfig');
+  await writeKubeconfig(kubeconfigPath, server.url, token);
+  return {
+    url: server.url,
+    token,
+    kubeconfigPath,
+    server,
+    kubeConfig(t = token) {
+      const kc = new k8s.KubeConfig();
+      kc.loadFromOptions({
+        clusters: [{ name: 'sandbox', server: server.url, skipTLSVerify: true }],
+        users: [{ name: 'u', token: t }],
+        contexts: [{ name: 'c', cluster: 'sandbox', user: 'u' }],
+        currentContext: 'c',
+      });
+      return kc;
+    },
+    async close() {
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

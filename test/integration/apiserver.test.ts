@@ -1,0 +1,271 @@
+import { get } from 'node:http';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApiServer, type TestApiServer } from '../helpers/apiserver.js';
+
+function svc(name: string, extra: Partial<k8s.V1Service> = {}): k8s.V1Service {
+  return { metadata: { name, labels: { app: 'demo' } }, spec: { type: 'LoadBalancer', ports: [{ port: 80 }] }, ...extra };
+}
+
+async function statusOf(p: Promise<unknown>): Promise<number> {
+  try {
+    await p;
+    return 200;
+  } catch (e: unknown) {
+    return (e as { code?: number }).code ?? -1;
+  }
+}
+
+/** Reads a raw watch stream until `count` lines arrived or the stream ends. */
+async function watchLines(url: string, token: string, path: string, count: number): Promise<{ type: string; object: Record<string, unknown> }[]> {
+  const out: { type: string; object: Record<string, unknown> }[] = [];
+  await new Promise<void>((resolve, reject) => {
+    const req = get(`${url}${path}`, { headers: { authorization: `Bearer ${token}` } }, (res) => {
+      let buffer = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => {
+        buffer += d;
+        let nl = buffer.indexOf('\n');
+        while (nl >= 0 && out.length < count) {
+          out.push(JSON.parse(buffer.slice(0, nl)) as { type: string; object: Record<string, unknown> });
+          buffer = buffer.slice(nl + 1);
+          nl = buffer.indexOf('\n');
+        }
+        if (out.length >= count) {
+          req.destroy();
+          resolve();
+        }
+      });
+      res.on('end', () => {
+        resolve();
+      });
+    });
+    req.on('error', (e) => {
+      if (out.length >= count) resolve();
+      else reject(e);
+    });
+  });
+  return out;
+}
+
+describe('sandbox API server over HTTP with client-node', () => {
+  let api: TestApiServer;
+  let core: k8s.CoreV1Api;
+  let coord: k8s.CoordinationV1Api;
+
+  beforeAll(async () => {
+    api = await startTestApiServer({ eventLogSize: 5, bookmarkIntervalMs: 100 });
+    core = api.kubeConfig().makeApiClient(k8s.CoreV1Api);
+    coord = api.kubeConfig().makeApiClient(k8s.CoordinationV1Api);
+  });
+  afterAll(async () => {
+    await api.close();
+  });
+  afterEach(async () => {
+    api.server.faults.fail = undefined;
+    api.server.faults.latencyMs = 0;
+    await core.deleteCollectionNamespacedService({ namespace: 'default' });
+  });
+
+  it('refuses requests without the bearer token with 401', async () => {
+    const res = await fetch(`${api.url}/api/v1/namespaces`);
+    expect(res.status).toBe(401);
+    expect(await res.json()).toMatchObject({ kind: 'Status', reason: 'Unauthorized', code: 401 });
+  });
+
+  it('serves discovery documents that client-node and kubectl read', async () => {
+    const versions = await api.kubeConfig().makeApiClient(k8s.CoreApi).getAPIVersions();
+    expect(versions.versions).toEqual(['v1']);
+    const groups = await api.kubeConfig().makeApiClient(k8s.ApisApi).getAPIVersions();
+    expect(groups.groups.map((g) => g.name).sort()).toEqual(['coordination.k8s.io', 'discovery.k8s.io', 'events.k8s.io']);
+    const resources = await core.getAPIResources();
+    expect(resources.resources.map((r) => r.name)).toEqual(expect.arrayContaining(['services', 'services/status', 'configmaps', 'nodes']));
+  });
+
+  it('creates with uid, timestamp, generation and a cluster-wide increasing resourceVersion', async () => {
+    const a = await core.createNamespacedService({ namespace: 'default', body: svc('a') });
+    const b = await core.createNamespacedService({ namespace: 'default', body: svc('b') });
+    expect(a.metadata?.uid).toMatch(/^[0-9a-f-]{36}$/);
+    expect(a.metadata?.creationTimestamp).toBeInstanceOf(Date);
+    expect(a.metadata?.generation).toBe(1);
+    expect(Number(b.metadata?.resourceVersion)).toBeGreaterThan(Number(a.metadata?.resourceVersion));
+    expect(await statusOf(core.createNamespacedService({ namespace: 'default', body: svc('a') }))).toBe(409);
+  });
+
+  it('generates names from generateName', async () => {
+    const made = await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { generateName: 'cm-' } } });
+    expect(made.metadata?.name).toMatch(/^cm-[a-z0-9]{5}$/);
+  });
+
+  it('answers 404 with a Status naming the object, and for a missing namespace', async () => {
+    const res = await fetch(`${api.url}/api/v1/namespaces/default/services/nope`, { headers: { authorization: `Bearer ${api.token}` } });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ kind: 'Status', reason: 'NotFound', message: 'services "nope" not found', details: { name: 'nope', kind: 'services' } });
+    expect(await statusOf(core.createNamespacedService({ namespace: 'nowhere', body: svc('x') }))).toBe(404);
+  });
+
+  it('refuses an update with a stale resourceVersion with 409 and a Service update without one with 422', async () => {
+    const created = await core.createNamespacedService({ namespace: 'default', body: svc('c') });
+    const fresh = await core.replaceNamespacedService({ name: 'c', namespace: 'default', body: { ...created, metadata: { ...created.metadata, labels: { app: 'x' } } } });
+    expect(fresh.metadata?.labels).toEqual({ app: 'x' });
+    expect(await statusOf(core.replaceNamespacedService({ name: 'c', namespace: 'default', body: created }))).toBe(409);
+    const noRv = { ...fresh, metadata: { name: 'c', labels: { app: 'y' } } };
+    expect(await statusOf(core.replaceNamespacedService({ name: 'c', namespace: 'default', body: noRv }))).toBe(422);
+  });
+
+  it('keeps status out of main-resource writes and spec out of status writes', async () => {
+    const created = await core.createNamespacedService({ namespace: 'default', body: { ...svc('d'), status: { loadBalancer: { ingress: [{ ip: '1.1.1.1' }] } } } });
+    expect(created.status?.loadBalancer?.ingress).toBeUndefined();
+    const withStatus = await core.replaceNamespacedServiceStatus({
+      name: 'd',
+      namespace: 'default',
+      body: { ...created, spec: { ...created.spec, type: 'ClusterIP' }, status: { loadBalancer: { ingress: [{ ip: '172.31.213.200' }] } } },
+    });
+    expect(withStatus.spec?.type).toBe('LoadBalancer');
+    expect(withStatus.status?.loadBalancer?.ingress).toEqual([{ ip: '172.31.213.200' }]);
+    const main = await core.replaceNamespacedService({ name: 'd', namespace: 'default', body: { ...withStatus, status: {} } });
+    expect(main.status?.loadBalancer?.ingress).toEqual([{ ip: '172.31.213.200' }]);
+  });
+
+  it('applies merge, JSON and strategic merge patches; a patch naming a stale resourceVersion conflicts', async () => {
+    const created = await core.createNamespacedService({ namespace: 'default', body: svc('e') });
+    const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+    const strategic = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch);
+    const json = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch);
+    await core.patchNamespacedService({ name: 'e', namespace: 'default', body: { metadata: { annotations: { a: '1' } } } }, merge);
+    await core.patchNamespacedService({ name: 'e', namespace: 'default', body: { spec: { ports: [{ port: 443 }] } } }, strategic);
+    const patched = await core.patchNamespacedService({ name: 'e', namespace: 'default', body: [{ op: 'add', path: '/spec/sessionAffinity', value: 'ClientIP' }] }, json);
+    expect(patched.metadata?.annotations).toEqual({ a: '1' });
+    expect(patched.spec?.ports?.map((p) => p.port)).toEqual([80, 443]);
+    expect(patched.spec?.sessionAffinity).toBe('ClientIP');
+    expect(patched.metadata?.generation).toBe(3);
+    const stale = { metadata: { resourceVersion: created.metadata?.resourceVersion ?? '', labels: { z: '1' } } };
+    expect(await statusOf(core.patchNamespacedService({ name: 'e', namespace: 'default', body: stale }, merge))).toBe(409);
+  });
+
+  it('does not bump the resourceVersion for a write that changes nothing', async () => {
+    const created = await core.createNamespacedService({ namespace: 'default', body: svc('f') });
+    const again = await core.replaceNamespacedService({ name: 'f', namespace: 'default', body: created });
+    expect(again.metadata?.resourceVersion).toBe(created.metadata?.resourceVersion);
+  });
+
+  it('lists with label and field selectors and pages with limit/continue', async () => {
+    for (const name of ['p1', 'p2', 'p3']) await core.createNamespacedService({ namespace: 'default', body: svc(name, { metadata: { name, labels: { tier: name === 'p2' ? 'b' : 'a' } } }) });
+    expect((await core.listNamespacedService({ namespace: 'default', labelSelector: 'tier=a' })).items.map((s) => s.metadata?.name)).toEqual(['p1', 'p3']);
+    expect((await core.listNamespacedService({ namespace: 'default', labelSelector: 'tier in (b)' })).items.map((s) => s.metadata?.name)).toEqual(['p2']);
+    expect((await core.listServiceForAllNamespaces({ fieldSelector: 'metadata.name=p3' })).items.map((s) => s.metadata?.namespace)).toEqual(['default']);
+    const page1 = await core.listNamespacedService({ namespace: 'default', limit: 2 });
+    expect(page1.items).toHaveLength(2);
+    expect(page1.metadata?.remainingItemCount).toBe(1);
+    const page2 = await core.listNamespacedService({ namespace: 'default', limit: 2, _continue: page1.metadata?._continue ?? '' });
+    expect(page2.items.map((s) => s.metadata?.name)).toEqual(['p3']);
+    expect(page2.metadata?._continue).toBeUndefined();
+  });
+
+  it('watches from a resourceVersion in order, with bookmarks when asked', async () => {
+    const a = await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'w1' } } });
+    await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'w2' } } });
+    await core.deleteNamespacedConfigMap({ name: 'w1', namespace: 'default' });
+    const rv = a.metadata?.resourceVersion ?? '';
+    const events = await watchLines(api.url, api.token, `/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${rv}&allowWatchBookmarks=true`, 3);
+    expect(events.map((e) => `${e.type} ${String((e.object.metadata as { name?: string }).name)}`)).toEqual(['ADDED w2', 'DELETED w1', 'BOOKMARK undefined']);
+    await core.deleteNamespacedConfigMap({ name: 'w2', namespace: 'default' });
+  });
+
+  it('answers a watch from a compacted resourceVersion with a 410 Expired ERROR event', async () => {
+    const first = await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'old' } } });
+    for (let i = 0; i < 12; i += 1) await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: `churn-${String(i)}` } } });
+    const events = await watchLines(api.url, api.token, `/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=${first.metadata?.resourceVersion ?? ''}`, 1);
+    expect(events[0]).toMatchObject({ type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired' } });
+    await core.deleteCollectionNamespacedConfigMap({ namespace: 'default' });
+  });
+
+  it('keeps a client-node informer in sync across a compaction and cut watches (relist after 410)', async () => {
+    const kc = api.kubeConfig();
+    const informer = k8s.makeInformer(kc, '/api/v1/namespaces/default/services', () => core.listNamespacedService({ namespace: 'default' }));
+    const errors: unknown[] = [];
+    informer.on('error', (e: unknown) => errors.push(e));
+    await informer.start();
+    await core.createNamespacedService({ namespace: 'default', body: svc('i1') });
+    await waitFor(() => informer.list().length === 1);
+    api.server.faults.compact();
+    for (let i = 0; i < 8; i += 1) await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: `noise-${String(i)}` } } });
+    api.server.faults.closeWatches();
+    await core.createNamespacedService({ namespace: 'default', body: svc('i2') });
+    await waitFor(() => informer.list().length === 2);
+    expect(informer.list().map((s) => s.metadata?.name).sort()).toEqual(['i1', 'i2']);
+    await informer.stop();
+    await core.deleteCollectionNamespacedConfigMap({ namespace: 'default' });
+  });
+
+  it('injects failures and latency through the admin endpoint and counts requests per user', async () => {
+    const post = (body: unknown): Promise<Response> =>
+      fetch(`${api.url}/sandbox/v1/faults`, { method: 'POST', headers: { authorization: `Bearer ${api.token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect((await post({ fail: { code: 429, rate: 1, verbs: ['list'] } })).status).toBe(200);
+    expect(await statusOf(core.listNamespacedService({ namespace: 'default' }))).toBe(429);
+    expect(await statusOf(core.readNamespace({ name: 'default' }))).toBe(200);
+    expect((await post({ fail: null })).status).toBe(200);
+    expect(await statusOf(core.listNamespacedService({ namespace: 'default' }))).toBe(200);
+    const counts = (await (await fetch(`${api.url}/sandbox/v1/requests`, { headers: { authorization: `Bearer ${api.token}` } })).json()) as { counts: Record<string, number> };
+    expect(counts.counts['admin list services']).toBeGreaterThanOrEqual(2);
+  });
+
+  it('serves Leases for optimistic-concurrency leader election', async () => {
+    const lease = await coord.createNamespacedLease({ namespace: 'default', body: { metadata: { name: 'l' }, spec: { holderIdentity: 'a', leaseDurationSeconds: 3 } } });
+    const renewed = await coord.replaceNamespacedLease({ name: 'l', namespace: 'default', body: { ...lease, spec: { ...lease.spec, holderIdentity: 'b' } } });
+    expect(renewed.spec?.holderIdentity).toBe('b');
+    expect(await statusOf(coord.replaceNamespacedLease({ name: 'l', namespace: 'default', body: lease }))).toBe(409);
+    await coord.deleteNamespacedLease({ name: 'l', namespace: 'default' });
+  });
+});
+
+describe('sandbox API server authorization and persistence', () => {
+  it('answers 403 Forbidden shaped like kube-apiserver when the authorizer says no', async () => {
+    const api = await startTestApiServer({ users: new Map([['sa-token', 'system:serviceaccount:ironlb-system:speaker']]), authorizer: (a) => a.verb !== 'create' });
+    try {
+      const core = api.kubeConfig('sa-token').makeApiClient(k8s.CoreV1Api);
+      expect(await statusOf(core.listNamespacedService({ namespace: 'default' }))).toBe(200);
+      const res = await fetch(`${api.url}/api/v1/namespaces/default/services`, { method: 'POST', headers: { authorization: 'Bearer sa-token', 'content-type': 'application/json' }, body: JSON.stringify(svc('x')) });
+      expect(res.status).toBe(403);
+      expect(await res.json()).toMatchObject({
+        reason: 'Forbidden',
+        message: 'services is forbidden: User "system:serviceaccount:ironlb-system:speaker" cannot create resource "services" in API group "" in the namespace "default"',
+      });
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('keeps objects and resourceVersions across a restart when given a state file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ironlb-state-'));
+    const statePath = join(dir, 'state.json');
+    try {
+      const first = await startTestApiServer({ statePath });
+      const made = await first.kubeConfig().makeApiClient(k8s.CoreV1Api).createNamespacedService({ namespace: 'default', body: svc('kept') });
+      await first.close();
+      const second = await startTestApiServer({ statePath });
+      try {
+        const read = await second.kubeConfig().makeApiClient(k8s.CoreV1Api).readNamespacedService({ name: 'kept', namespace: 'default' });
+        expect(read.metadata?.uid).toBe(made.metadata?.uid);
+        expect(read.metadata?.resourceVersion).toBe(made.metadata?.resourceVersion);
+        const next = await second.kubeConfig().makeApiClient(k8s.CoreV1Api).createNamespacedService({ namespace: 'default', body: svc('new') });
+        expect(Number(next.metadata?.resourceVersion)).toBeGreaterThan(Number(made.metadata?.resourceVersion));
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+async function waitFor(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
