@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import type { Admission, Authorizer } from '../../src/sandbox/apiserver/admission.js';
 import { writeKubeconfig } from '../../src/sandbox/apiserver/kubeconfig.js';
+import { generateServingCert } from '../../src/sandbox/apiserver/tls.js';
 import { startApiServer, type ApiServerOptions, type RunningApiServer, type TableRenderer } from '../../src/sandbox/apiserver/server.js';
 
 export interface TestApiServerOptions {
@@ -14,12 +15,16 @@ export interface TestApiServerOptions {
   readonly table?: TableRenderer;
   readonly eventLogSize?: number;
   readonly bookmarkIntervalMs?: number;
+  /** Serve HTTPS with a fresh self-signed certificate (needed by kubectl, which sends tokens only over TLS). Default true. */
+  readonly tls?: boolean;
   /** Extra token -> user pairs (e.g. service accounts for RBAC tests). */
   readonly users?: ReadonlyMap<string, string>;
 }
 
 export interface TestApiServer {
   readonly url: string;
+  /** The server's certificate (PEM), when it serves HTTPS. */
+  readonly caCert: string | undefined;
   /** The admin token, also in the kubeconfig. */
   readonly token: string;
   readonly kubeconfigPath: string;
@@ -34,19 +39,23 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
   const token = `admin-${String(process.pid)}-${String(Date.now())}`;
   const tokens = new Map([[token, 'admin'], ...(options.users ?? new Map<string, string>())]);
   const dir = await mkdtemp(join(tmpdir(), 'ironlb-apiserver-'));
-  const serverOptions: ApiServerOptions = { tokens, adminUsers: ['admin'], ...options };
+  const host = options.host ?? '127.0.0.1';
+  const tls = options.tls === false ? undefined : await generateServingCert([host, 'localhost'], new Date());
+  const { tls: _wantTls, users: _users, ...rest } = options;
+  const serverOptions: ApiServerOptions = { tokens, adminUsers: ['admin'], ...rest, ...(tls === undefined ? {} : { tls }) };
   const server = await startApiServer(serverOptions);
   const kubeconfigPath = join(dir, 'kubeconfig');
-  await writeKubeconfig(kubeconfigPath, server.url, token);
+  await writeKubeconfig(kubeconfigPath, server.url, token, tls?.cert);
   return {
     url: server.url,
+    caCert: tls?.cert,
     token,
     kubeconfigPath,
     server,
     kubeConfig(t = token) {
       const kc = new k8s.KubeConfig();
       kc.loadFromOptions({
-        clusters: [{ name: 'sandbox', server: server.url, skipTLSVerify: true }],
+        clusters: [tls === undefined ? { name: 'sandbox', server: server.url, skipTLSVerify: true } : { name: 'sandbox', server: server.url, caData: Buffer.from(tls.cert).toString('base64'), skipTLSVerify: false }],
         users: [{ name: 'u', token: t }],
         contexts: [{ name: 'c', cluster: 'sandbox', user: 'u' }],
         currentContext: 'c',

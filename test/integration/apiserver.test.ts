@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApiServer, type TestApiServer } from '../helpers/apiserver.js';
+import { runKubectl } from '../helpers/kubectl.js';
 
 function svc(name: string, extra: Partial<k8s.V1Service> = {}): k8s.V1Service {
   return { metadata: { name, labels: { app: 'demo' } }, spec: { type: 'LoadBalancer', ports: [{ port: 80 }] }, ...extra };
@@ -57,7 +58,7 @@ describe('sandbox API server over HTTP with client-node', () => {
   let coord: k8s.CoordinationV1Api;
 
   beforeAll(async () => {
-    api = await startTestApiServer({ eventLogSize: 5, bookmarkIntervalMs: 100 });
+    api = await startTestApiServer({ tls: false, eventLogSize: 5, bookmarkIntervalMs: 100 });
     core = api.kubeConfig().makeApiClient(k8s.CoreV1Api);
     coord = api.kubeConfig().makeApiClient(k8s.CoordinationV1Api);
   });
@@ -224,7 +225,7 @@ describe('sandbox API server over HTTP with client-node', () => {
 
 describe('sandbox API server authorization and persistence', () => {
   it('answers 403 Forbidden shaped like kube-apiserver when the authorizer says no', async () => {
-    const api = await startTestApiServer({ users: new Map([['sa-token', 'system:serviceaccount:ironlb-system:speaker']]), authorizer: (a) => a.verb !== 'create' });
+    const api = await startTestApiServer({ tls: false, users: new Map([['sa-token', 'system:serviceaccount:ironlb-system:speaker']]), authorizer: (a) => a.verb !== 'create' });
     try {
       const core = api.kubeConfig('sa-token').makeApiClient(k8s.CoreV1Api);
       expect(await statusOf(core.listNamespacedService({ namespace: 'default' }))).toBe(200);
@@ -243,10 +244,10 @@ describe('sandbox API server authorization and persistence', () => {
     const dir = await mkdtemp(join(tmpdir(), 'ironlb-state-'));
     const statePath = join(dir, 'state.json');
     try {
-      const first = await startTestApiServer({ statePath });
+      const first = await startTestApiServer({ tls: false, statePath });
       const made = await first.kubeConfig().makeApiClient(k8s.CoreV1Api).createNamespacedService({ namespace: 'default', body: svc('kept') });
       await first.close();
-      const second = await startTestApiServer({ statePath });
+      const second = await startTestApiServer({ tls: false, statePath });
       try {
         const read = await second.kubeConfig().makeApiClient(k8s.CoreV1Api).readNamespacedService({ name: 'kept', namespace: 'default' });
         expect(read.metadata?.uid).toBe(made.metadata?.uid);
@@ -258,6 +259,21 @@ describe('sandbox API server authorization and persistence', () => {
       }
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('sandbox API server over HTTPS', () => {
+  it('serves client-node and the real kubectl with a bearer token over TLS', async () => {
+    const api = await startTestApiServer();
+    try {
+      expect(api.url).toMatch(/^https:/);
+      const ns = await api.kubeConfig().makeApiClient(k8s.CoreV1Api).listNamespace();
+      expect(ns.items.map((n) => n.metadata?.name)).toContain('default');
+      const out = await runKubectl(api.kubeconfigPath, ['get', 'namespaces', '-o', 'name']);
+      expect(out.stdout.split('\n')).toContain('namespace/kube-system');
+    } finally {
+      await api.close();
     }
   });
 });

@@ -1,4 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Admission, Authorizer, RequestAttributes, RequestVerb } from './admission.js';
@@ -22,6 +23,8 @@ export interface ApiServerOptions {
   readonly host?: string;
   /** 0 (default) picks a free port. */
   readonly port?: number;
+  /** Serve HTTPS with this certificate (kubectl sends tokens only over TLS); plain HTTP without. */
+  readonly tls?: { readonly cert: string; readonly key: string };
   /** Bearer token -> user name. Requests without a known token get 401. */
   readonly tokens: ReadonlyMap<string, string>;
   /** Users that may use the /sandbox/v1 admin endpoints and bypass the authorizer. */
@@ -44,7 +47,7 @@ export interface ApiServerOptions {
 
 /** A started server. */
 export interface RunningApiServer {
-  /** http://host:port */
+  /** http(s)://host:port */
   readonly url: string;
   readonly port: number;
   readonly store: Store;
@@ -82,15 +85,16 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
   const faults = createFaults(store, watches);
   const requests = new RequestLog();
   const ctx: RequestContext = { options, store, handler: new ObjectHandler(store, admission), faults, requests, watches, now, random: options.random ?? Math.random };
-  const server = createServer((req, res) => {
+  const listener: RequestListener = (req, res) => {
     handleRequest(ctx, req, res).catch((e: unknown) => {
       sendError(res, e, options.logger);
     });
-  });
-  const port = await listen(server, options.host ?? '127.0.0.1', options.port ?? 0);
+  };
+  const server: Server = options.tls === undefined ? createServer(listener) : createTlsServer({ cert: options.tls.cert, key: options.tls.key }, listener);
   const host = options.host ?? '127.0.0.1';
+  const port = await listen(server, host, options.port ?? 0);
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${String(port)}`,
+    url: serverUrl(options.tls !== undefined, host, port),
     port,
     store,
     faults,
@@ -106,6 +110,10 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
       await saver.flush();
     },
   };
+}
+
+function serverUrl(tls: boolean, host: string, port: number): string {
+  return `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${String(port)}`;
 }
 
 interface RequestContext {

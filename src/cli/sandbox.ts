@@ -1,0 +1,213 @@
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadKubeConfig } from '../k8s/client.js';
+import { defaultLanPlan } from '../sandbox/lan.js';
+import { formatSandboxStatus, readSandboxStatus } from '../sandbox/sandbox-status.js';
+import { defaultStateDir, prepareStateDir, processAlive, readReady, readRecord, sandboxPaths, type ReadyRecord, type SandboxPaths } from '../sandbox/state-dir.js';
+import { runSandbox } from '../sandbox/supervisor.js';
+import { sandboxApiPlugins } from '../sandbox/plugins.js';
+import { teardownSandbox } from '../sandbox/teardown.js';
+import { AppError } from '../shared/errors.js';
+import { systemClock } from '../sys/clock.js';
+import { exitCode, type Command, type CommandContext } from './command.js';
+import { commonFlags, describeFlags, readFlags } from './flags.js';
+
+const stateDirFlag = { 'state-dir': { type: 'string', description: 'where the sandbox keeps its kubeconfig, logs and pids (default /run/ironlb-sandbox as root)' } } as const;
+
+const upFlags = {
+  ...commonFlags,
+  ...stateDirFlag,
+  nodes: { type: 'number', default: 3, min: 0, max: 80, description: 'number of nodes (network namespaces ironlb-node-1..N)' },
+  'no-controller': { type: 'boolean', description: 'do not run the controller (run `ironlb controller --kubeconfig ...` yourself)' },
+  'no-speakers': { type: 'boolean', description: 'do not run speakers' },
+  port: { type: 'number', default: 0, min: 0, max: 65535, description: 'API server port (0: any free port)' },
+  'ready-timeout': { type: 'number', default: 90, min: 1, description: 'seconds to wait for everything to be ready' },
+} as const;
+
+const plainFlags = { ...commonFlags, ...stateDirFlag } as const;
+
+function isRoot(): boolean {
+  return process.getuid?.() === 0;
+}
+
+function pathsFrom(ctx: CommandContext, dir: string | undefined): SandboxPaths {
+  return sandboxPaths(resolve(dir ?? defaultStateDir(ctx.env, process.getuid?.() ?? 1000)));
+}
+
+/** The CLI to start children with: this node and this bin/ironlb.js. */
+function ironlbArgv(): string[] {
+  return [process.execPath, resolve(process.argv[1] ?? 'bin/ironlb.js')];
+}
+
+const demoManifest = fileURLToPath(new URL('../../config/sandbox-demo.yaml', import.meta.url));
+
+function help(ctx: CommandContext, usage: string, spec: Parameters<typeof describeFlags>[0]): number {
+  ctx.stdout.write(`usage: ${usage}\n\n${describeFlags(spec)}\n`);
+  return exitCode.ok;
+}
+
+/** `ironlb sandbox up`: starts the supervisor in the background and returns once it is ready. */
+export const sandboxUpCommand: Command = {
+  name: 'sandbox up',
+  summary: 'start a local cluster: API server, nodes in network namespaces, controller, speakers',
+  async run(ctx) {
+    const { flags } = readFlags(upFlags, ctx.argv, ctx.env);
+    if (flags.help) return help(ctx, 'ironlb sandbox up [--nodes N] [--no-controller] [--no-speakers] [--state-dir DIR]', upFlags);
+    const paths = pathsFrom(ctx, flags['state-dir']);
+    await refuseIfRunning(ctx, paths);
+    await prepareStateDir(paths);
+    if (!isRoot() && flags.nodes > 0) {
+      ctx.stderr.write('ironlb sandbox: not root, so no network namespaces: the API server, controller and speakers run, but speakers only compute (--no-announce) and nothing answers on a LAN. Run as root for the full sandbox.\n');
+    }
+    const serveArgs = ['sandbox', 'serve', '--state-dir', paths.dir, '--nodes', String(flags.nodes), '--port', String(flags.port), '--ready-timeout', String(flags['ready-timeout']), '--log-level', flags['log-level']];
+    if (flags['no-controller']) serveArgs.push('--no-controller');
+    if (flags['no-speakers']) serveArgs.push('--no-speakers');
+    const pid = startDetached([...ironlbArgv(), ...serveArgs], `${paths.logs}/sandbox.log`);
+    const ready = await waitForReady(paths, pid, flags['ready-timeout'] * 1000 + 5000);
+    ctx.stdout.write(readyText(ready, paths));
+    return exitCode.ok;
+  },
+};
+
+async function refuseIfRunning(ctx: CommandContext, paths: SandboxPaths): Promise<void> {
+  const record = await readRecord(paths);
+  if (record === undefined) return;
+  if (processAlive(record.pid)) {
+    throw new AppError('ERR_SANDBOX_RUNNING', `a sandbox is already running (pid ${String(record.pid)}, state dir ${paths.dir}); run \`ironlb sandbox down\` first`);
+  }
+  ctx.stderr.write(`ironlb sandbox: cleaning up after an earlier sandbox that did not stop cleanly (pid ${String(record.pid)})\n`);
+  await teardownSandbox(paths, systemClock, isRoot());
+}
+
+function startDetached(argv: readonly string[], logPath: string): number {
+  const fd = openSync(logPath, 'a');
+  try {
+    const child = spawn(argv[0] ?? process.execPath, argv.slice(1), { detached: true, stdio: ['ignore', fd, fd] });
+    child.unref();
+    if (child.pid === undefined) throw new AppError('ERR_SANDBOX_START', 'could not start the sandbox process');
+    return child.pid;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function waitForReady(paths: SandboxPaths, pid: number, timeoutMs: number): Promise<ReadyRecord> {
+  const deadline = systemClock.now() + timeoutMs;
+  for (;;) {
+    const ready = await readReady(paths);
+    if (ready !== undefined) return ready;
+    if (!processAlive(pid)) throw new AppError('ERR_SANDBOX_START', `the sandbox stopped while starting:\n${await logTail(`${paths.logs}/sandbox.log`)}`);
+    if (systemClock.now() > deadline) throw new AppError('ERR_SANDBOX_START', `the sandbox was not ready in time; see ${paths.logs}; \`ironlb sandbox down\` cleans up`);
+    await systemClock.sleep(100);
+  }
+}
+
+/** The last lines of a log, with each JSON line reduced to its message. */
+async function logTail(path: string): Promise<string> {
+  const text = await readFile(path, 'utf8').catch(() => '');
+  return text
+    .trim()
+    .split('\n')
+    .slice(-5)
+    .map((line) => {
+      try {
+        const parsed = JSON.parse(line) as { msg?: string; err?: { message?: string } };
+        return `  ${parsed.msg ?? ''}${parsed.err?.message === undefined ? '' : `: ${parsed.err.message}`}`;
+      } catch {
+        return `  ${line}`;
+      }
+    })
+    .join('\n');
+}
+
+function readyText(ready: ReadyRecord, paths: SandboxPaths): string {
+  const plan = defaultLanPlan;
+  const nodes = ready.nodes.length === 0 ? 'no nodes' : `nodes ${ready.nodes.join(', ')}`;
+  const where = ready.lan ? ` in network namespaces ${plan.prefix}-node-1..${String(ready.nodes.length)}, client namespace ${plan.prefix}-client` : ' (no network namespaces: not root; speakers do not send)';
+  const lines = [
+    `KUBECONFIG=${ready.kubeconfig}`,
+    `ironlb sandbox is up: API server ${ready.url}, ${nodes}${ready.nodes.length > 0 ? where : ''}.`,
+    `${ready.controller ? 'controller running' : 'no controller (--no-controller)'}; ${ready.speakers && ready.nodes.length > 0 ? 'one speaker per node' : 'no speakers'}; logs in ${paths.logs}`,
+    '',
+    'Try:',
+    `  export KUBECONFIG=${ready.kubeconfig}`,
+    `  kubectl apply --validate=false -f ${demoManifest}`,
+    '  kubectl get svc demo',
+  ];
+  if (ready.lan) lines.push(`  ip netns exec ${plan.prefix}-client curl -s http://$(kubectl get svc demo -o jsonpath='{.status.loadBalancer.ingress[0].ip}'):8090/`);
+  lines.push('  ironlb sandbox status', '  ironlb sandbox down', '');
+  return lines.join('\n');
+}
+
+/** `ironlb sandbox serve`: the supervisor itself, in the foreground (`up` runs it detached). */
+export const sandboxServeCommand: Command = {
+  name: 'sandbox serve',
+  summary: '(internal) run the sandbox in the foreground; `sandbox up` starts it in the background',
+  async run(ctx) {
+    const { flags } = readFlags(upFlags, ctx.argv, ctx.env);
+    if (flags.help) return help(ctx, 'ironlb sandbox serve [--nodes N] [--state-dir DIR]', upFlags);
+    const paths = pathsFrom(ctx, flags['state-dir']);
+    await prepareStateDir(paths);
+    const logger = ctx.makeLogger(flags['log-level'], flags['log-format']);
+    await runSandbox(
+      {
+        paths,
+        plan: { ...defaultLanPlan, nodes: flags.nodes },
+        lan: isRoot() && flags.nodes > 0,
+        controller: !flags['no-controller'],
+        speakers: !flags['no-speakers'],
+        ironlb: ironlbArgv(),
+        port: flags.port,
+        plugins: await sandboxApiPlugins(),
+        logger,
+        clock: systemClock,
+        readyTimeoutMs: flags['ready-timeout'] * 1000,
+      },
+      ctx.signal,
+    );
+    return exitCode.ok;
+  },
+};
+
+/** `ironlb sandbox down`: removes everything `up` made, also after a crash. */
+export const sandboxDownCommand: Command = {
+  name: 'sandbox down',
+  summary: 'stop the sandbox and remove its namespaces, processes and files',
+  async run(ctx) {
+    const { flags } = readFlags(plainFlags, ctx.argv, ctx.env);
+    if (flags.help) return help(ctx, 'ironlb sandbox down [--state-dir DIR]', plainFlags);
+    const paths = pathsFrom(ctx, flags['state-dir']);
+    const report = await teardownSandbox(paths, systemClock, isRoot());
+    if (!report.found) ctx.stdout.write('no sandbox was running; nothing to remove\n');
+    else ctx.stdout.write(`sandbox removed${report.killed.length > 0 ? ` (killed leftover ${report.killed.join(', ')})` : ''}\n`);
+    return exitCode.ok;
+  },
+};
+
+/** `ironlb sandbox status`: nodes, speakers, Services and who announces them. */
+export const sandboxStatusCommand: Command = {
+  name: 'sandbox status',
+  summary: 'show the sandbox: nodes, speakers alive, Service IPs and their owners',
+  async run(ctx) {
+    const { flags } = readFlags(plainFlags, ctx.argv, ctx.env);
+    if (flags.help) return help(ctx, 'ironlb sandbox status [--state-dir DIR]', plainFlags);
+    const paths = pathsFrom(ctx, flags['state-dir']);
+    const record = await readRecord(paths);
+    const ready = await readReady(paths);
+    if (record === undefined || !processAlive(record.pid)) {
+      ctx.stdout.write('no sandbox running (`ironlb sandbox up` starts one)\n');
+      return exitCode.failure;
+    }
+    if (ready === undefined) {
+      ctx.stdout.write(`sandbox starting (pid ${String(record.pid)}); logs in ${paths.logs}\n`);
+      return exitCode.ok;
+    }
+    const status = await readSandboxStatus(loadKubeConfig({ kubeconfigPath: ready.kubeconfig }), Date.now());
+    ctx.stdout.write(`sandbox running (pid ${String(record.pid)}), API server ${ready.url}, ${ready.lan ? 'network namespaces' : 'no network namespaces'}\nKUBECONFIG=${ready.kubeconfig}\n`);
+    ctx.stdout.write(formatSandboxStatus(status));
+    return exitCode.ok;
+  },
+};

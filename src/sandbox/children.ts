@@ -1,0 +1,93 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync, closeSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { backoffDelay, type BackoffPolicy } from '../shared/backoff.js';
+import type { Clock } from '../shared/clock.js';
+
+/** A process the sandbox runs and restarts, as a kubelet would restart a crashed container. */
+export interface ChildSpec {
+  /** e.g. `speaker-node-1`; also the log file name. */
+  readonly name: string;
+  readonly argv: readonly string[];
+  /** Run inside this network namespace (`ip netns exec`). */
+  readonly netns?: string;
+  readonly logPath: string;
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+export interface ChildDeps {
+  readonly logger: Logger;
+  readonly clock: Clock;
+  /** Told the pid of every incarnation (the supervisor records them for `down`). */
+  readonly onPid: (name: string, pid: number) => void;
+}
+
+/** Restart delays: 1 s doubling to 10 s, like a kubelet's CrashLoopBackOff but shorter. */
+const restartBackoff: BackoffPolicy = { baseMs: 1000, maxMs: 10_000, jitter: 0.1 };
+/** A run this long resets the backoff. */
+const healthyRunMs = 30_000;
+
+/** How long a stopping child gets between SIGTERM and SIGKILL. */
+const stopGraceMs = 3000;
+
+/**
+ * Runs a child until `signal` aborts, restarting it with capped backoff when it exits on its own
+ * (its stdout/stderr go to its log file). On abort: SIGTERM, then SIGKILL after a grace period.
+ */
+export async function superviseChild(spec: ChildSpec, deps: ChildDeps, signal: AbortSignal): Promise<void> {
+  const log = deps.logger.child({ component: 'sandbox-child', child: spec.name });
+  let failures = 0;
+  // a function, so that the checks after each await are not narrowed away
+  const stopped = (): boolean => signal.aborted;
+  while (!stopped()) {
+    const startedAt = deps.clock.now();
+    const child = start(spec);
+    if (child.pid !== undefined) deps.onPid(spec.name, child.pid);
+    const { exited } = await waitExitOrAbort(child, signal);
+    if (stopped()) {
+      await stop(child, exited);
+      return;
+    }
+    failures = deps.clock.now() - startedAt > healthyRunMs ? 1 : failures + 1;
+    const delay = backoffDelay(restartBackoff, failures - 1, Math.random());
+    log.warn({ event: 'childExited', code: child.exitCode, signalName: child.signalCode, restartInMs: delay }, `${spec.name} exited; restarting`);
+    await deps.clock.sleep(delay, signal).catch(() => undefined);
+  }
+}
+
+function start(spec: ChildSpec): ChildProcess {
+  const fd = openSync(spec.logPath, 'a');
+  const [command, args] = spec.netns === undefined ? [spec.argv[0] ?? '', spec.argv.slice(1)] : ['ip', ['netns', 'exec', spec.netns, ...spec.argv]];
+  try {
+    return spawn(command, args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...spec.env } });
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Resolves when the child exits or `signal` aborts, whichever is first; `exited` resolves on exit. */
+async function waitExitOrAbort(child: ChildProcess, signal: AbortSignal): Promise<{ readonly exited: Promise<void> }> {
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      resolve();
+    });
+    child.once('error', () => {
+      resolve();
+    });
+  });
+  const aborted = new Promise<void>((resolve) => {
+    signal.addEventListener('abort', () => {
+      resolve();
+    }, { once: true });
+  });
+  await Promise.race([exited, aborted]);
+  return { exited };
+}
+
+async function stop(child: ChildProcess, exited: Promise<void>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), stopGraceMs);
+  await exited;
+  clearTimeout(timer);
+}

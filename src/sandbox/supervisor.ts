@@ -1,0 +1,177 @@
+import { randomBytes } from 'node:crypto';
+import * as k8s from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { AppError } from '../shared/errors.js';
+import type { Clock } from '../shared/clock.js';
+import type { Admission, Authorizer } from './apiserver/admission.js';
+import { writeKubeconfig } from './apiserver/kubeconfig.js';
+import { child, str, type JsonObject } from './apiserver/object.js';
+import { startApiServer, type RunningApiServer, type TableRenderer } from './apiserver/server.js';
+import { generateServingCert } from './apiserver/tls.js';
+import { superviseChild, type ChildSpec } from './children.js';
+import { runEndpointWriter } from './endpoint-writer.js';
+import { createLan, destroyLan, lanLayout, type LanHost, type LanLayout, type LanPlan } from './lan.js';
+import { configMapObject, ironlbNamespace, namespaceObject, nodeObject, sandboxConfigYaml } from './seed.js';
+import { writeJsonFile, type ReadyRecord, type SandboxPaths, type SandboxRecord } from './state-dir.js';
+
+/** The service accounts of manifests/ironlb.yaml, as the API server names their users. */
+export const controllerUser = `system:serviceaccount:${ironlbNamespace}:controller`;
+export const speakerUser = `system:serviceaccount:${ironlbNamespace}:speaker`;
+
+/** API server plug-ins: Service defaulting, RBAC, kubectl tables. */
+export interface SandboxApiPlugins {
+  readonly admission?: ReadonlyMap<string, Admission>;
+  readonly authorizer?: Authorizer;
+  readonly table?: TableRenderer;
+}
+
+export interface SandboxOptions {
+  readonly paths: SandboxPaths;
+  readonly plan: LanPlan;
+  /** Make network namespaces (needs root); without them speakers run with --no-announce. */
+  readonly lan: boolean;
+  readonly controller: boolean;
+  readonly speakers: boolean;
+  /** `[node, bin/ironlb.js]`: how to start ironlb child processes. */
+  readonly ironlb: readonly string[];
+  /** API server port (0: any free port). */
+  readonly port: number;
+  readonly plugins: SandboxApiPlugins;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  /** How long to wait for the controller and speakers to hold their Leases. */
+  readonly readyTimeoutMs: number;
+}
+
+/**
+ * `ironlb sandbox serve`: builds the LAN (when root), starts the API server, seeds it, runs node
+ * agents, the EndpointSlice writer, the controller and one speaker per node, writes `ready.json`
+ * once the controller and speakers hold their Leases, and tears everything down on abort.
+ */
+export async function runSandbox(opts: SandboxOptions, signal: AbortSignal): Promise<void> {
+  const log = opts.logger.child({ component: 'sandbox' });
+  const record: { -readonly [K in keyof SandboxRecord]: SandboxRecord[K] } = { pid: process.pid, plan: opts.plan, lan: opts.lan, startedAt: new Date().toISOString(), children: {} };
+  await writeJsonFile(opts.paths.record, record);
+  const layout = lanLayout(opts.plan);
+  let server: RunningApiServer | undefined;
+  const running = new AbortController();
+  const tasks: Promise<void>[] = [];
+  try {
+    if (opts.lan) await buildLan(opts.plan, log);
+    const tokens = newTokens();
+    const host = opts.lan ? layout.host.v4 : '127.0.0.1';
+    const tls = await generateServingCert([host, '127.0.0.1', 'localhost'], new Date());
+    server = await startApiServer({
+      host,
+      tls,
+      port: opts.port,
+      tokens: new Map([[tokens.admin, 'admin'], [tokens.controller, controllerUser], [tokens.speaker, speakerUser]]),
+      adminUsers: ['admin'],
+      statePath: opts.paths.apiState,
+      ...opts.plugins,
+      logger: log,
+    });
+    record.url = server.url;
+    await writeJsonFile(opts.paths.record, record);
+    await seed(server, opts.plan, layout.nodes, opts.clock);
+    await writeKubeconfig(opts.paths.kubeconfig, server.url, tokens.admin, tls.cert);
+    await writeKubeconfig(opts.paths.controllerKubeconfig, server.url, tokens.controller, tls.cert);
+    await writeKubeconfig(opts.paths.speakerKubeconfig, server.url, tokens.speaker, tls.cert);
+    const onPid = (name: string, pid: number): void => {
+      record.children = { ...record.children, [name]: pid };
+      void writeJsonFile(opts.paths.record, record).catch(() => undefined);
+    };
+    for (const spec of childSpecs(opts, layout)) tasks.push(superviseChild(spec, { logger: log, clock: opts.clock, onPid }, running.signal));
+    if (layout.nodes.length > 0) tasks.push(runEndpointWriter(endpointWriterDeps(opts, layout, log), running.signal));
+    await waitReady(server, opts, layout.nodes, signal);
+    const ready: ReadyRecord = { url: server.url, kubeconfig: opts.paths.kubeconfig, nodes: layout.nodes.map((n) => n.name), lan: opts.lan, controller: opts.controller, speakers: opts.speakers };
+    await writeJsonFile(opts.paths.ready, ready);
+    log.info({ event: 'sandboxReady', url: server.url, nodes: ready.nodes }, 'sandbox ready');
+    await untilAborted(signal);
+  } finally {
+    log.info({ event: 'sandboxStopping' }, 'stopping the sandbox');
+    running.abort();
+    await Promise.allSettled(tasks);
+    await server?.close();
+    if (opts.lan) await destroyLan(opts.plan);
+  }
+}
+
+async function buildLan(plan: LanPlan, log: Logger): Promise<LanLayout> {
+  // A crashed earlier run may have left namespaces with our names behind.
+  await destroyLan(plan);
+  const layout = await createLan(plan);
+  log.info({ event: 'lanCreated', nodes: layout.nodes.map((n) => n.netns), client: layout.client.netns }, 'sandbox LAN created');
+  return layout;
+}
+
+function newTokens(): { admin: string; controller: string; speaker: string } {
+  const t = (): string => randomBytes(24).toString('base64url');
+  return { admin: t(), controller: t(), speaker: t() };
+}
+
+/** Creates what a fresh cluster with ironlb applied has: the namespace, the pool ConfigMap, the Nodes. Keeps what a restart restored. */
+async function seed(server: RunningApiServer, plan: LanPlan, nodes: readonly LanHost[], clock: Clock): Promise<void> {
+  const { store } = server;
+  const ensure = (storage: string, namespace: string, obj: JsonObject): void => {
+    const name = str(child(obj, 'metadata'), 'name') ?? '';
+    if (store.get(storage, namespace, name) === undefined) store.create(storage, obj);
+  };
+  ensure('/namespaces', '', namespaceObject(ironlbNamespace));
+  ensure('/configmaps', ironlbNamespace, configMapObject(sandboxConfigYaml(plan.v4Net, plan.v6Net)));
+  for (const node of nodes) ensure('/nodes', '', nodeObject(node, clock.wallTime()));
+  await Promise.resolve();
+}
+
+function childSpecs(opts: SandboxOptions, layout: LanLayout): ChildSpec[] {
+  const log = (name: string): string => `${opts.paths.logs}/${name}.log`;
+  const specs: ChildSpec[] = [];
+  const nodeIps = layout.nodes.map((n) => `${n.name}=${n.v4}`).join(',');
+  for (const node of opts.lan ? layout.nodes : []) {
+    const argv = [...opts.ironlb, 'sandbox', 'node-agent', '--node', node.name, '--node-ip', node.v4, '--node-ips', nodeIps, '--kubeconfig', opts.paths.kubeconfig];
+    specs.push({ name: `node-agent-${node.name}`, argv, netns: node.netns, logPath: log(`node-agent-${node.name}`) });
+  }
+  if (opts.controller) {
+    specs.push({ name: 'controller', argv: [...opts.ironlb, 'controller', '--kubeconfig', opts.paths.controllerKubeconfig, '--metrics-port', '0'], logPath: log('controller') });
+  }
+  for (const node of opts.speakers ? layout.nodes : []) {
+    const mode = opts.lan ? [] : ['--no-announce', '--metrics-port', '0'];
+    const argv = [...opts.ironlb, 'speaker', '--node-name', node.name, '--kubeconfig', opts.paths.speakerKubeconfig, ...mode];
+    specs.push({ name: `speaker-${node.name}`, argv, ...(opts.lan ? { netns: node.netns } : {}), logPath: log(`speaker-${node.name}`) });
+  }
+  return specs;
+}
+
+function endpointWriterDeps(opts: SandboxOptions, layout: LanLayout, log: Logger): Parameters<typeof runEndpointWriter>[0] {
+  const kubeConfig = new k8s.KubeConfig();
+  kubeConfig.loadFromFile(opts.paths.kubeconfig);
+  return { kubeConfig, backendLabels: { app: 'demo' }, nodes: layout.nodes.map((n) => ({ name: n.name, ip: n.v4 })), logger: log, clock: opts.clock };
+}
+
+/** The Leases that show the controller and each speaker are up. */
+function expectedLeases(opts: SandboxOptions, nodes: readonly LanHost[]): string[] {
+  return [...(opts.controller ? ['ironlb-controller'] : []), ...(opts.speakers ? nodes.map((n) => `ironlb-speaker-${n.name}`) : [])];
+}
+
+async function waitReady(server: RunningApiServer, opts: SandboxOptions, nodes: readonly LanHost[], signal: AbortSignal): Promise<void> {
+  const wanted = expectedLeases(opts, nodes);
+  const deadline = opts.clock.now() + opts.readyTimeoutMs;
+  for (;;) {
+    const missing = wanted.filter((name) => str(child(server.store.get('coordination.k8s.io/leases', ironlbNamespace, name) ?? {}, 'spec'), 'holderIdentity') === undefined);
+    if (missing.length === 0) return;
+    if (signal.aborted) throw new AppError('ERR_SANDBOX_STOPPED', 'stopped before the sandbox was ready');
+    if (opts.clock.now() > deadline) {
+      throw new AppError('ERR_SANDBOX_NOT_READY', `not ready after ${String(opts.readyTimeoutMs / 1000)} s: no holder yet on Lease(s) ${missing.join(', ')}; see the logs in ${opts.paths.logs}`);
+    }
+    await opts.clock.sleep(100, signal).catch(() => undefined);
+  }
+}
+
+function untilAborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => {
+      resolve();
+    }, { once: true });
+  });
+}
