@@ -75,12 +75,13 @@ async function waitExitOrAbort(child: ChildProcess, signal: AbortSignal): Promis
       resolve();
     });
   });
+  let onAbort = (): void => undefined;
   const aborted = new Promise<void>((resolve) => {
-    signal.addEventListener('abort', () => {
-      resolve();
-    }, { once: true });
+    onAbort = resolve;
+    signal.addEventListener('abort', onAbort, { once: true });
   });
   await Promise.race([exited, aborted]);
+  signal.removeEventListener('abort', onAbort);
   return { exited };
 }
 

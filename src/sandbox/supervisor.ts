@@ -81,7 +81,7 @@ export async function runSandbox(opts: SandboxOptions, signal: AbortSignal): Pro
       record.children = { ...record.children, [name]: pid };
       void writeJsonFile(opts.paths.record, record).catch(() => undefined);
     };
-    for (const spec of childSpecs(opts, layout)) tasks.push(superviseChild(spec, { logger: log, clock: opts.clock, onPid }, running.signal));
+    for (const spec of childSpecs(opts, layout)) tasks.push(superviseChild(spec, { logger: opts.logger, clock: opts.clock, onPid }, running.signal));
     if (layout.nodes.length > 0) tasks.push(runEndpointWriter(endpointWriterDeps(opts, layout, log), running.signal));
     await waitReady(server, opts, layout.nodes, signal);
     const ready: ReadyRecord = { url: server.url, kubeconfig: opts.paths.kubeconfig, nodes: layout.nodes.map((n) => n.name), lan: opts.lan, controller: opts.controller, speakers: opts.speakers };
@@ -126,9 +126,9 @@ async function seed(server: RunningApiServer, plan: LanPlan, nodes: readonly Lan
 function childSpecs(opts: SandboxOptions, layout: LanLayout): ChildSpec[] {
   const log = (name: string): string => `${opts.paths.logs}/${name}.log`;
   const specs: ChildSpec[] = [];
-  const nodeIps = layout.nodes.map((n) => `${n.name}=${n.v4}`).join(',');
+  const nodeIps = layout.nodes.flatMap((n) => ['--node-ips', `${n.name}=${n.v4}`]);
   for (const node of opts.lan ? layout.nodes : []) {
-    const argv = [...opts.ironlb, 'sandbox', 'node-agent', '--node', node.name, '--node-ip', node.v4, '--node-ips', nodeIps, '--kubeconfig', opts.paths.kubeconfig];
+    const argv = [...opts.ironlb, 'sandbox', 'node-agent', '--node', node.name, '--node-ip', node.v4, ...nodeIps, '--kubeconfig', opts.paths.kubeconfig];
     specs.push({ name: `node-agent-${node.name}`, argv, netns: node.netns, logPath: log(`node-agent-${node.name}`) });
   }
   if (opts.controller) {
