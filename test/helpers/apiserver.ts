@@ -4,11 +4,17 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import type { Admission, Authorizer } from '../../src/sandbox/apiserver/admission.js';
 import { writeKubeconfig } from '../../src/sandbox/apiserver/kubeconfig.js';
-import { generateServingCert } from '../../src/sandbox/apiserver/tls.js';
+import { generateServingCert, type ServingCert } from '../../src/sandbox/apiserver/tls.js';
 import { startApiServer, type ApiServerOptions, type RunningApiServer, type TableRenderer } from '../../src/sandbox/apiserver/server.js';
 
 export interface TestApiServerOptions {
   readonly host?: string;
+  /** A fixed port (to restart a server where its clients expect it); default any free port. */
+  readonly port?: number;
+  /** Reuse a certificate (restart) instead of generating one. */
+  readonly cert?: ServingCert;
+  /** Reuse the admin token (restart). */
+  readonly token?: string;
   readonly statePath?: string;
   readonly admission?: ReadonlyMap<string, Admission>;
   readonly authorizer?: Authorizer;
@@ -23,8 +29,8 @@ export interface TestApiServerOptions {
 
 export interface TestApiServer {
   readonly url: string;
-  /** The server's certificate (PEM), when it serves HTTPS. */
-  readonly caCert: string | undefined;
+  /** The server's certificate and key, when it serves HTTPS. */
+  readonly cert: ServingCert | undefined;
   /** The admin token, also in the kubeconfig. */
   readonly token: string;
   readonly kubeconfigPath: string;
@@ -36,19 +42,19 @@ export interface TestApiServer {
 
 /** Starts a sandbox API server on a random port with an admin kubeconfig in a temp dir. */
 export async function startTestApiServer(options: TestApiServerOptions = {}): Promise<TestApiServer> {
-  const token = `admin-${String(process.pid)}-${String(Date.now())}`;
+  const token = options.token ?? `admin-${String(process.pid)}-${String(Date.now())}`;
   const tokens = new Map([[token, 'admin'], ...(options.users ?? new Map<string, string>())]);
   const dir = await mkdtemp(join(tmpdir(), 'ironlb-apiserver-'));
   const host = options.host ?? '127.0.0.1';
-  const tls = options.tls === false ? undefined : await generateServingCert([host, 'localhost'], new Date());
-  const { tls: _wantTls, users: _users, ...rest } = options;
+  const tls = options.tls === false ? undefined : (options.cert ?? (await generateServingCert([host, 'localhost'], new Date())));
+  const { tls: _wantTls, users: _users, cert: _cert, token: _token, ...rest } = options;
   const serverOptions: ApiServerOptions = { tokens, adminUsers: ['admin'], ...rest, ...(tls === undefined ? {} : { tls }) };
   const server = await startApiServer(serverOptions);
   const kubeconfigPath = join(dir, 'kubeconfig');
   await writeKubeconfig(kubeconfigPath, server.url, token, tls?.cert);
   return {
     url: server.url,
-    caCert: tls?.cert,
+    cert: tls,
     token,
     kubeconfigPath,
     server,

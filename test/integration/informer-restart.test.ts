@@ -1,0 +1,65 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import { createInformer } from '../../src/k8s/informer.js';
+import { createLogger } from '../../src/obs/logger.js';
+import { systemClock } from '../../src/sys/clock.js';
+import { startTestApiServer } from '../helpers/apiserver.js';
+
+async function waitFor(cond: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('ironlb informer against a restarting sandbox API server', () => {
+  it('keeps its cache through an API server restart, a 500 storm and a compaction', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ironlb-informer-'));
+    const statePath = join(dir, 'state.json');
+    let api = await startTestApiServer({ statePath, eventLogSize: 5 });
+    const { port, token, cert } = { port: api.server.port, token: api.token, cert: api.cert };
+    const kc = api.kubeConfig();
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    const stop = new AbortController();
+    const seen: string[] = [];
+    const informer = createInformer<k8s.V1Service>({
+      kubeConfig: kc,
+      path: '/api/v1/services',
+      list: () => core.listServiceForAllNamespaces(),
+      logger: createLogger({ level: 'silent', format: 'json' }),
+      clock: systemClock,
+      backoff: { baseMs: 50, maxMs: 500, jitter: 0 },
+      onChange: (kind, obj) => seen.push(`${kind} ${obj.metadata?.name ?? ''}`),
+    });
+    const running = informer.run(stop.signal);
+    try {
+      await informer.synced;
+      await core.createNamespacedService({ namespace: 'default', body: { metadata: { name: 'before' }, spec: { ports: [{ port: 80 }] } } });
+      await waitFor(() => informer.list().length === 1, 'the first Service');
+
+      await api.close();
+      api = await startTestApiServer({ statePath, port, token, ...(cert === undefined ? {} : { cert }), eventLogSize: 5 });
+      await core.createNamespacedService({ namespace: 'default', body: { metadata: { name: 'after-restart' }, spec: { ports: [{ port: 80 }] } } });
+      await waitFor(() => informer.list().length === 2, 'the Service created after the restart');
+
+      api.server.faults.fail = { code: 500, rate: 1, verbs: ['list', 'watch'] };
+      api.server.faults.closeWatches();
+      api.server.faults.compact();
+      await new Promise((r) => setTimeout(r, 300));
+      api.server.faults.fail = undefined;
+      await core.createNamespacedService({ namespace: 'default', body: { metadata: { name: 'after-storm' }, spec: { ports: [{ port: 80 }] } } });
+      await waitFor(() => informer.list().length === 3, 'the Service created after the 500 storm');
+      expect(informer.list().map((s) => s.metadata?.name).sort()).toEqual(['after-restart', 'after-storm', 'before']);
+      expect(seen.filter((s) => s.startsWith('delete'))).toEqual([]);
+    } finally {
+      stop.abort();
+      await running;
+      await api.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
