@@ -4,13 +4,13 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadKubeConfig } from '../k8s/client.js';
-import { defaultLanPlan } from '../sandbox/lan.js';
+import { defaultLanPlan, type LanPlan } from '../sandbox/lan.js';
 import { formatSandboxStatus, readSandboxStatus } from '../sandbox/sandbox-status.js';
 import { defaultStateDir, prepareStateDir, processAlive, readReady, readRecord, sandboxPaths, type ReadyRecord, type SandboxPaths } from '../sandbox/state-dir.js';
 import { runSandbox } from '../sandbox/supervisor.js';
 import { sandboxApiPlugins } from '../sandbox/plugins.js';
 import { teardownSandbox } from '../sandbox/teardown.js';
-import { AppError } from '../shared/errors.js';
+import { AppError, UsageError } from '../shared/errors.js';
 import { systemClock } from '../sys/clock.js';
 import { exitCode, type Command, type CommandContext } from './command.js';
 import { commonFlags, describeFlags, readFlags } from './flags.js';
@@ -25,6 +25,9 @@ const upFlags = {
   'no-speakers': { type: 'boolean', description: 'do not run speakers' },
   port: { type: 'number', default: 0, min: 0, max: 65535, description: 'API server port (0: any free port)' },
   'ready-timeout': { type: 'number', default: 90, min: 1, description: 'seconds to wait for everything to be ready' },
+  'lan-prefix': { type: 'string', default: defaultLanPlan.prefix, description: 'prefix of namespace and link names (tests use their own)' },
+  'lan-v4': { type: 'string', default: defaultLanPlan.v4Net, description: 'first three octets of the LAN /24' },
+  'lan-v6': { type: 'string', default: defaultLanPlan.v6Net, description: 'the LAN /64 prefix ending in ::' },
 } as const;
 
 const plainFlags = { ...commonFlags, ...stateDirFlag } as const;
@@ -35,6 +38,16 @@ function isRoot(): boolean {
 
 function pathsFrom(ctx: CommandContext, dir: string | undefined): SandboxPaths {
   return sandboxPaths(resolve(dir ?? defaultStateDir(ctx.env, process.getuid?.() ?? 1000)));
+}
+
+/** The LAN plan from the flags; a bad prefix or subnet is a usage error naming the flag. */
+function planFrom(flags: { readonly nodes: number; readonly 'lan-prefix': string; readonly 'lan-v4': string; readonly 'lan-v6': string }): LanPlan {
+  if (!/^[a-z][a-z0-9]{0,9}$/.test(flags['lan-prefix'])) throw new UsageError(`--lan-prefix: "${flags['lan-prefix']}" must be 1-10 lower-case letters and digits, starting with a letter`);
+  if (!/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(flags['lan-v4']) || flags['lan-v4'].split('.').some((o) => Number(o) > 255)) {
+    throw new UsageError(`--lan-v4: "${flags['lan-v4']}" is not three IPv4 octets like 172.31.213`);
+  }
+  if (!/^[0-9a-f:]+::$/i.test(flags['lan-v6'])) throw new UsageError(`--lan-v6: "${flags['lan-v6']}" is not a /64 prefix ending in :: like fd00:213::`);
+  return { prefix: flags['lan-prefix'], v4Net: flags['lan-v4'], v6Net: flags['lan-v6'], nodes: flags.nodes };
 }
 
 /** The CLI to start children with: this node and this bin/ironlb.js. */
@@ -56,6 +69,7 @@ export const sandboxUpCommand: Command = {
   async run(ctx) {
     const { flags } = readFlags(upFlags, ctx.argv, ctx.env);
     if (flags.help) return help(ctx, 'ironlb sandbox up [--nodes N] [--no-controller] [--no-speakers] [--state-dir DIR]', upFlags);
+    planFrom(flags);
     const paths = pathsFrom(ctx, flags['state-dir']);
     await refuseIfRunning(ctx, paths);
     await prepareStateDir(paths);
@@ -63,6 +77,7 @@ export const sandboxUpCommand: Command = {
       ctx.stderr.write('ironlb sandbox: not root, so no network namespaces: the API server, controller and speakers run, but speakers only compute (--no-announce) and nothing answers on a LAN. Run as root for the full sandbox.\n');
     }
     const serveArgs = ['sandbox', 'serve', '--state-dir', paths.dir, '--nodes', String(flags.nodes), '--port', String(flags.port), '--ready-timeout', String(flags['ready-timeout']), '--log-level', flags['log-level']];
+    serveArgs.push('--lan-prefix', flags['lan-prefix'], '--lan-v4', flags['lan-v4'], '--lan-v6', flags['lan-v6']);
     if (flags['no-controller']) serveArgs.push('--no-controller');
     if (flags['no-speakers']) serveArgs.push('--no-speakers');
     const pid = startDetached([...ironlbArgv(), ...serveArgs], `${paths.logs}/sandbox.log`);
@@ -124,7 +139,7 @@ async function logTail(path: string): Promise<string> {
 }
 
 function readyText(ready: ReadyRecord, paths: SandboxPaths): string {
-  const plan = defaultLanPlan;
+  const plan = ready.plan;
   const nodes = ready.nodes.length === 0 ? 'no nodes' : `nodes ${ready.nodes.join(', ')}`;
   const where = ready.lan ? ` in network namespaces ${plan.prefix}-node-1..${String(ready.nodes.length)}, client namespace ${plan.prefix}-client` : ' (no network namespaces: not root; speakers do not send)';
   const lines = [
@@ -155,7 +170,7 @@ export const sandboxServeCommand: Command = {
     await runSandbox(
       {
         paths,
-        plan: { ...defaultLanPlan, nodes: flags.nodes },
+        plan: planFrom(flags),
         lan: isRoot() && flags.nodes > 0,
         controller: !flags['no-controller'],
         speakers: !flags['no-speakers'],

@@ -34,6 +34,7 @@ export interface SandboxRecord {
 /** What `serve` writes to `ready`. */
 export interface ReadyRecord {
   readonly url: string;
+  readonly plan: LanPlan;
   readonly kubeconfig: string;
   readonly nodes: readonly string[];
   readonly lan: boolean;

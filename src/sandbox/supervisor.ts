@@ -84,7 +84,7 @@ export async function runSandbox(opts: SandboxOptions, signal: AbortSignal): Pro
     for (const spec of childSpecs(opts, layout)) tasks.push(superviseChild(spec, { logger: opts.logger, clock: opts.clock, onPid }, running.signal));
     if (layout.nodes.length > 0) tasks.push(runEndpointWriter(endpointWriterDeps(opts, layout, log), running.signal));
     await waitReady(server, opts, layout.nodes, signal);
-    const ready: ReadyRecord = { url: server.url, kubeconfig: opts.paths.kubeconfig, nodes: layout.nodes.map((n) => n.name), lan: opts.lan, controller: opts.controller, speakers: opts.speakers };
+    const ready: ReadyRecord = { url: server.url, plan: opts.plan, kubeconfig: opts.paths.kubeconfig, nodes: layout.nodes.map((n) => n.name), lan: opts.lan, controller: opts.controller, speakers: opts.speakers };
     await writeJsonFile(opts.paths.ready, ready);
     log.info({ event: 'sandboxReady', url: server.url, nodes: ready.nodes }, 'sandbox ready');
     await untilAborted(signal);
