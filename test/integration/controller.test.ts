@@ -258,4 +258,44 @@ describe('ironlb controller against the sandbox API server', () => {
     const lease = await coord.readNamespacedLease({ name: 'ironlb-controller', namespace: ns });
     expect(lease.spec?.holderIdentity ?? '').toBe('');
   });
+
+  it('turns every malformed annotation into a Warning Event on that Service only', async () => {
+    const e = await setup(twoPools);
+    await startController(e);
+    await e.core.createNamespacedService({ namespace: 'default', body: lb('good') });
+    const [goodIp] = await waitIps(e, 'good');
+    const bad: Record<string, Record<string, string>> = {
+      'bad-ip': { 'ironlb.io/loadBalancerIPs': '10.20.0.300' },
+      'three-ips': { 'ironlb.io/loadBalancerIPs': '10.20.0.15,10.20.0.16,fd00:20::15' },
+      'wrong-family': { 'ironlb.io/loadBalancerIPs': 'fd00:20::15' },
+      'unknown-pool': { 'ironlb.io/address-pool': 'nope' },
+      'empty-key': { 'ironlb.io/allow-shared-ip': ' ' },
+      'huge': { 'ironlb.io/allow-shared-ip': 'k'.repeat(5000) },
+      'aliases-differ': { 'ironlb.io/address-pool': 'default', 'metallb.universe.tf/address-pool': 'reserved' },
+    };
+    for (const [name, annotations] of Object.entries(bad)) {
+      const spec: Partial<k8s.V1ServiceSpec> = name === 'wrong-family' ? { ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack' } : {};
+      await e.core.createNamespacedService({ namespace: 'default', body: lb(name, { annotations, spec }) });
+    }
+    const wants: Record<string, RegExp> = {
+      'bad-ip': /ironlb\.io\/loadBalancerIPs/,
+      'three-ips': /ironlb\.io\/loadBalancerIPs/,
+      'wrong-family': /IPv6|family|fd00:20::15/,
+      'unknown-pool': /pool "nope" does not exist/,
+      'empty-key': /ironlb\.io\/allow-shared-ip/,
+      'huge': /ironlb\.io\/allow-shared-ip/,
+      'aliases-differ': /address-pool/,
+    };
+    for (const [name, pattern] of Object.entries(wants)) {
+      const event = await waitEvent(e, name, /AllocationFailed/);
+      expect(event, name).toMatch(pattern);
+      expect(event.length).toBeLessThan(1100);
+      expect(await ipsOf(e, name)).toEqual([]);
+    }
+    await settle();
+    expect(await ipsOf(e, 'good')).toEqual([goodIp]);
+    expect((await eventsOf(e, 'good')).filter((m) => !m.includes('IPAllocated'))).toEqual([]);
+    const writes = e.api.server.requests.entries().filter((r) => r.subresource === 'status').map((r) => r.name);
+    expect(new Set(writes)).toEqual(new Set(['good']));
+  });
 });
