@@ -171,7 +171,10 @@ class SpeakerLoop implements Speaker {
     const selfAlive = !this.silenced && until !== undefined && now < until;
     const alive = new Set([...this.tracker.alive(now)].filter((n) => n !== this.deps.self));
     if (selfAlive) alive.add(this.deps.self);
-    const settled = new Set([...this.tracker.settled(now, this.deps.options.holdDownMs ?? defaultHoldDownMs)].filter((n) => alive.has(n)));
+    const holdDown = this.deps.options.holdDownMs ?? defaultHoldDownMs;
+    const settled = new Set([...this.tracker.settled(now, holdDown)].filter((n) => alive.has(n) && n !== this.deps.self));
+    // Our own standing comes from our renewals, not from how fast the watch echoes them back.
+    if (selfAlive && upMs(this.leases.get(this.deps.self)) >= holdDown) settled.add(this.deps.self);
     return { alive, settled };
   }
 
@@ -265,4 +268,10 @@ class SpeakerLoop implements Speaker {
 function labelsOf(key: string): { service: string; ip: string } {
   const bar = key.lastIndexOf('|');
   return { service: key.slice(0, bar), ip: key.slice(bar + 1) };
+}
+
+/** How long a speaker has been up by its own Lease (renewTime - acquireTime); unknown counts as settled, as in liveness.ts. */
+function upMs(lease: SpeakerLeaseView | undefined): number {
+  const up = Date.parse(lease?.renewTime ?? '') - Date.parse(lease?.acquireTime ?? '');
+  return Number.isFinite(up) ? up : Number.POSITIVE_INFINITY;
 }
