@@ -87,9 +87,25 @@ async function measureRss(ctx: BenchContext): Promise<BenchResult> {
   }
 }
 
+const notes = `
+Failover figures are what a client on the LAN sees: its neighbour entry for the Service IP
+points at the owner (STALE, as after earlier traffic), the owner's speaker process gets the
+signal, and the time until the entry holds another node's MAC (switched by that node's
+gratuitous ARP) is one sample; median of ${rounds}, three speakers in node namespaces on one
+bridge, defaults (renew 1 s, duration 3 s). A crash costs up to one lease duration after the
+peers last saw a renewal, so samples spread over ~2-3 s.
+
+\`speaker.rss_mb\` misses its target because of \`@kubernetes/client-node\`: importing it alone
+takes a bare Node process from 41 to ~116-121 MB RSS here (its generated models and
+dependencies), and a speaker with no Services at all sits at ~143 MB; 1,000 Services add only
+~6 MB. \`NODE_OPTIONS="--optimize-for-size --max-semi-space-size=1"\` saves ~15-20 MB. Meeting
+< 120 needs a lighter API client for the speaker (a later change in src/k8s/).
+`;
+
 /** `npm run bench -- --only speaker` (root: namespaces and packet sockets). */
-export const speakerSuite: BenchSuite = {
+export const speakerSuite: BenchSuite & { readonly notes: string } = {
   name: 'speaker',
+  notes,
   needsRoot: true,
   async run(ctx) {
     return [...(await measureFailover(ctx)), await measureRss(ctx)];

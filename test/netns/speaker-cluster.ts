@@ -1,7 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
+import { writeKubeconfig } from '../../src/sandbox/apiserver/kubeconfig.js';
 import { createLan, destroyLan, lanLayout, type LanLayout, type LanPlan } from '../../src/sandbox/lan.js';
 import { startTestApiServer, type TestApiServer } from '../helpers/apiserver.js';
 import { inNetns, macOf } from '../helpers/lan-netns.js';
@@ -28,6 +30,10 @@ export interface SpeakerCluster {
   arpMacs(ip: string, count?: number): Promise<string[]>;
   /** The node whose MAC is in the client's neighbour entry for `ip`, or undefined. */
   neighbourOwner(ip: string): Promise<string | undefined>;
+  /** Cuts `node`'s speaker off the API (every new request it makes gets 503; open watches stay), or heals it. */
+  partition(node: string | undefined): void;
+  /** The API user a node's speaker runs as. */
+  userOf(node: string): string;
   /** Sets the client's neighbour entry for `ip` to `node`'s MAC, STALE (as a client that talked to it has). */
   pinNeighbour(ip: string, node: string): Promise<void>;
   close(): Promise<void>;
@@ -55,7 +61,15 @@ export async function startSpeakerCluster(plan: LanPlan, speakerArgs: readonly s
   let api: TestApiServer | undefined;
   const speakers = new Map<string, SpeakerProcess>();
   try {
-    api = await startTestApiServer({ host: lan.host.v4, tls: false });
+    // One user per node, so a fault can hit one speaker only (a partition of that node).
+    const tokens = new Map(lan.nodes.map((n) => [`token-${n.name}-${process.pid}`, `speaker-${n.name}`]));
+    api = await startTestApiServer({ host: lan.host.v4, tls: false, users: tokens });
+    const kubeconfigs = new Map<string, string>();
+    for (const [token, user] of tokens) {
+      const path = join(api.kubeconfigPath, '..', `${user}.kubeconfig`);
+      await writeKubeconfig(path, api.url, token);
+      kubeconfigs.set(user.slice('speaker-'.length), path);
+    }
     const kc = api.kubeConfig();
     const core = kc.makeApiClient(k8s.CoreV1Api);
     const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
@@ -73,7 +87,7 @@ export async function startSpeakerCluster(plan: LanPlan, speakerArgs: readonly s
     const startSpeaker = async (node: string, extra: readonly string[] = []): Promise<SpeakerProcess> => {
       const host = lan.nodes.find((n) => n.name === node);
       if (host === undefined) throw new Error(`no node ${node}`);
-      const child = spawn('ip', ['netns', 'exec', host.netns, process.execPath, bin, 'speaker', '--node-name', node, '--kubeconfig', running.kubeconfigPath, '--metrics-port', '0', ...speakerArgs, ...extra], {
+      const child = spawn('ip', ['netns', 'exec', host.netns, process.execPath, bin, 'speaker', '--node-name', node, '--kubeconfig', kubeconfigs.get(node) ?? '', '--metrics-port', '0', ...speakerArgs, ...extra], {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';
@@ -143,6 +157,10 @@ export async function startSpeakerCluster(plan: LanPlan, speakerArgs: readonly s
         const mac = /lladdr ([0-9a-f:]{17})/.exec(r.stdout)?.[1];
         return [...macs].find(([, m]) => m === mac)?.[0];
       },
+      partition(node) {
+        running.server.faults.fail = node === undefined ? undefined : { code: 503, rate: 1, user: `speaker-${node}` };
+      },
+      userOf: (node) => `speaker-${node}`,
       async pinNeighbour(ip, node) {
         const r = await inNetns(lan.client.netns, 'ip', ['neigh', 'replace', ip, 'lladdr', macs.get(node) ?? '', 'dev', lan.lanInterface, 'nud', 'stale']);
         if (r.code !== 0) throw new Error(`ip neigh replace ${ip} failed`);

@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliPath } from '../helpers/cli.js';
 import { canRunRootTests } from '../helpers/root.js';
 import { startSpeakerCluster, uniquePlan, waitUntil, type SpeakerCluster } from './speaker-cluster.js';
 
@@ -53,6 +55,18 @@ describe.skipIf(!canRunRootTests('speaker'))('ironlb speaker: three processes on
     await answersOnly(ipLocal, 'node-3');
   }, 40_000);
 
+  it('split-brain guard: the owner logs and counts gratuitous ARP from another MAC for its IP, and keeps its IP', async () => {
+    const owner = await recordedOwner(ipLocal);
+    const rogueNode = c.lan.nodes.find((n) => n.name !== owner)!;
+    const rogue = spawn('ip', ['netns', 'exec', rogueNode.netns, process.execPath, cliPath, 'announce', '--interface', c.lan.lanInterface, '--ip', ipLocal], { stdio: 'ignore' });
+    try {
+      await waitUntil('an ipConflict line', async () => Promise.resolve(c.speakers.get(owner)!.output()), (out) => out.includes('"event":"ipConflict"') && out.includes(c.macs.get(rogueNode.name)!));
+    } finally {
+      rogue.kill('SIGKILL');
+    }
+    expect(await recordedOwner(ipLocal)).toBe(owner);
+  }, 30_000);
+
   it('labelling the owner excluded moves the IP', async () => {
     const before = await recordedOwner(ipCluster);
     await c.labelNode(before, { [excludeLabel]: '' });
@@ -63,6 +77,40 @@ describe.skipIf(!canRunRootTests('speaker'))('ironlb speaker: three processes on
     await new Promise((r) => setTimeout(r, 1500));
     expect(await recordedOwner(ipCluster)).toBe(after);
   }, 40_000);
+
+  it('API load: each speaker renews with PUTs only, no GET of its Lease', async () => {
+    await recordedOwner(ipCluster);
+    c.api.server.requests.reset();
+    const windowMs = 4000;
+    await new Promise((r) => setTimeout(r, windowMs));
+    const counts = c.api.server.requests.counts();
+    for (const n of c.lan.nodes) {
+      const user = c.userOf(n.name);
+      const puts = counts.get(`${user} update leases`) ?? 0;
+      expect(counts.get(`${user} get leases`) ?? 0).toBe(0);
+      // one per second, plus at most one for a record change
+      expect(puts).toBeGreaterThanOrEqual(windowMs / 1000 - 1);
+      expect(puts).toBeLessThanOrEqual(windowMs / 1000 + 2);
+    }
+  }, 30_000);
+
+  it('an owner cut off from the API stops answering once its Lease runs out; a peer takes over; healed, it does not take the IP back', async () => {
+    const victim = await recordedOwner(ipCluster);
+    await answersOnly(ipCluster, victim);
+    await c.pinNeighbour(ipCluster, victim);
+    c.partition(victim);
+    try {
+      const next = await waitUntil('a new owner in the client neighbour table', () => c.neighbourOwner(ipCluster), (o) => o !== undefined && o !== victim);
+      await answersOnly(ipCluster, next!);
+      expect(c.speakers.get(victim)!.output()).toContain('"event":"leaseRenewFailed"');
+      c.partition(undefined);
+      await waitUntil(`${victim} renewing again`, async () => (await c.records()).has(victim), (x) => x);
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(await c.arpMacs(ipCluster, 2)).toEqual([c.macs.get(next!)]);
+    } finally {
+      c.partition(undefined);
+    }
+  }, 60_000);
 
   it('SIGKILL of the owner: a peer takes over once the Lease expires; the restarted node does not take it back', async () => {
     const victim = await recordedOwner(ipCluster);
