@@ -21,7 +21,9 @@ export interface SpeakerCluster {
   /** node name -> running speaker */
   readonly speakers: Map<string, SpeakerProcess>;
   startSpeaker(node: string, extra?: readonly string[]): Promise<SpeakerProcess>;
-  createService(name: string, ip: string, endpointNodes: readonly string[], policy?: 'Local' | 'Cluster'): Promise<void>;
+  createService(name: string, ips: string | readonly string[], endpointNodes: readonly string[], policy?: 'Local' | 'Cluster'): Promise<void>;
+  /** Replaces the config in the ConfigMap. */
+  setConfig(yaml: string): Promise<void>;
   setEndpoints(name: string, endpointNodes: readonly string[]): Promise<void>;
   labelNode(node: string, labels: Record<string, string | null>): Promise<void>;
   /** node name -> IPs recorded on its Lease, alive Leases only. */
@@ -112,13 +114,18 @@ export async function startSpeakerCluster(plan: LanPlan, speakerArgs: readonly s
       macs,
       speakers,
       startSpeaker,
-      async createService(name, ip, endpointNodes, policy = 'Cluster') {
+      async setConfig(yaml) {
+        const cm = await core.readNamespacedConfigMap({ name: 'config', namespace: ns });
+        await core.replaceNamespacedConfigMap({ name: 'config', namespace: ns, body: { ...cm, data: { config: yaml } } });
+      },
+      async createService(name, ips, endpointNodes, policy = 'Cluster') {
+        const list = typeof ips === 'string' ? [ips] : ips;
         await core.createNamespacedService({
           namespace: 'demo',
           body: { metadata: { name }, spec: { type: 'LoadBalancer', externalTrafficPolicy: policy, ports: [{ name: 'http', port: 80, protocol: 'TCP' }], selector: { app: name } } },
         });
         const svc = await core.readNamespacedService({ name, namespace: 'demo' });
-        await core.replaceNamespacedServiceStatus({ name, namespace: 'demo', body: { ...svc, status: { loadBalancer: { ingress: [{ ip, ipMode: 'VIP' }] } } } });
+        await core.replaceNamespacedServiceStatus({ name, namespace: 'demo', body: { ...svc, status: { loadBalancer: { ingress: list.map((ip) => ({ ip, ipMode: 'VIP' })) } } } });
         await discovery.createNamespacedEndpointSlice({ namespace: 'demo', body: slice(name, endpointNodes) });
       },
       async setEndpoints(name, endpointNodes) {

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliPath } from '../helpers/cli.js';
+import { inNetns } from '../helpers/lan-netns.js';
 import { canRunRootTests } from '../helpers/root.js';
 import { startSpeakerCluster, uniquePlan, waitUntil, type SpeakerCluster } from './speaker-cluster.js';
 
@@ -53,6 +54,18 @@ describe.skipIf(!canRunRootTests('speaker'))('ironlb speaker: three processes on
     await c.setEndpoints('local', ['node-3']);
     expect(await recordedOwner(ipLocal, 'node-2')).toBe('node-3');
     await answersOnly(ipLocal, 'node-3');
+  }, 40_000);
+
+  it('dual stack: a config change adds an IPv6 range live; both IPs of the Service go to one node, which answers NS', async () => {
+    const v6 = `${plan.v6Net}202`;
+    const v4 = `${plan.v4Net}.202`;
+    await c.setConfig(`address-pools:\n- name: default\n  protocol: layer2\n  addresses:\n  - ${plan.v4Net}.200-${plan.v4Net}.250\n  - ${plan.v6Net}200-${plan.v6Net}250\n`);
+    await c.createService('dual', [v4, v6], ['node-1', 'node-2', 'node-3']);
+    const owner = await recordedOwner(v6);
+    expect(await recordedOwner(v4)).toBe(owner);
+    await answersOnly(v4, owner);
+    const ndisc = await waitUntil('an NA for the IPv6 IP', async () => inNetns(c.lan.client.netns, 'ndisc6', ['-r', '2', '-w', '1000', v6, c.lan.lanInterface]), (r) => r.code === 0);
+    expect(ndisc.stdout.toLowerCase()).toContain(c.macs.get(owner));
   }, 40_000);
 
   it('split-brain guard: the owner logs and counts gratuitous ARP from another MAC for its IP, and keeps its IP', async () => {

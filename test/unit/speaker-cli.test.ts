@@ -47,7 +47,7 @@ describe('ironlb speaker --no-announce against the sandbox API server', () => {
     await api.close();
   });
 
-  it('holds its Lease, records the IP, emits nodeAssigned, serves /readyz and /metrics, and on SIGTERM releases the Lease and exits 0', async () => {
+  it('holds its Lease, records the IP, emits nodeAssigned, serves /readyz and /metrics, keeps the last good config, and on SIGTERM releases the Lease and exits 0', async () => {
     const child = spawn(process.execPath, [cliPath, 'speaker', '--node-name', 'solo', '--no-announce', '--kubeconfig', api.kubeconfigPath, '--metrics-port', '0', '--metrics-host', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -67,6 +67,15 @@ describe('ironlb speaker --no-announce against the sandbox API server', () => {
       for (let i = 0; i < 100 && !(await core.listNamespacedEvent({ namespace: 'default' })).items.some((e) => e.reason === 'nodeAssigned'); i++) await new Promise((r) => setTimeout(r, 50));
       const events = (await core.listNamespacedEvent({ namespace: 'default' })).items.filter((e) => e.reason === 'nodeAssigned');
       expect(events.map((e) => e.message)).toEqual(['announcing from node solo with protocol layer2']);
+      // A broken config keeps the last good one in force (and says so in a metric).
+      const cm = await core.readNamespacedConfigMap({ name: 'config', namespace: 'ironlb-system' });
+      await core.replaceNamespacedConfigMap({ name: 'config', namespace: 'ironlb-system', body: { ...cm, data: { config: 'address-pools:\n- name: p\n  protocol: bgp\n' } } });
+      const metrics = async (): Promise<string> => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      for (let i = 0; i < 100 && !(await metrics()).includes('ironlb_speaker_config_stale 1'); i++) await new Promise((r) => setTimeout(r, 50));
+      const after = await metrics();
+      expect(after).toContain('ironlb_speaker_config_stale 1');
+      expect(after).toContain('ironlb_speaker_announced{service="default/web",ip="192.0.2.5"} 1');
+      expect(out).toContain('"event":"configInvalid"');
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
       const released = await lease();
