@@ -95,11 +95,13 @@ gratuitous ARP) is one sample; median of ${rounds}, three speakers in node names
 bridge, defaults (renew 1 s, duration 3 s). A crash costs up to one lease duration after the
 peers last saw a renewal, so samples spread over ~2-3 s.
 
-\`speaker.rss_mb\` misses its target because of \`@kubernetes/client-node\`: importing it alone
-takes a bare Node process from 41 to ~116-121 MB RSS here (its generated models and
-dependencies), and a speaker with no Services at all sits at ~143 MB; 1,000 Services add only
-~6 MB. \`NODE_OPTIONS="--optimize-for-size --max-semi-space-size=1"\` saves ~15-20 MB. Meeting
-< 120 needs a lighter API client for the speaker (a later change in src/k8s/).
+\`speaker.rss_mb\` is dominated by \`@kubernetes/client-node\`: importing it alone takes a bare Node
+process from 41 to ~116-121 MB RSS here (its generated models and dependencies). The speaker
+sets \`--optimize-for-size --max-semi-space-size=1\` at start (\`v8.setFlagsFromString\`; a
+DaemonSet pays its memory on every node), which took an idle speaker from ~143 to ~110 MB and
+one with 1,000 Services from ~149 to ~134 MB in a --no-announce check; the same flags given on
+the node command line (\`NODE_OPTIONS\`, before client-node loads) gave ~116 MB. Getting well
+under 120 MB needs a lighter API client in src/k8s/.
 `;
 
 /** `npm run bench -- --only speaker` (root: namespaces and packet sockets). */
