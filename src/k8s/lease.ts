@@ -306,8 +306,10 @@ export class NodeLease {
   /** Renews every `renewMs` until `signal` aborts, then releases the Lease (holder cleared). */
   async run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
-      await this.renew(signal);
+      // Armed before the renewal, so a record change while the PUT is in flight is written right after it.
       this.wake = new AbortController();
+      await this.renew(signal);
+      if (this.wake.signal.aborted) continue;
       await this.deps.clock.sleep(this.deps.renewMs, AbortSignal.any([signal, this.wake.signal])).catch(() => undefined);
     }
     await this.release();

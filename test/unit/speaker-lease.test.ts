@@ -123,6 +123,25 @@ describe('NodeLease', () => {
     await running;
   });
 
+  it('a record change during an in-flight renewal is written right after it, not a period later', async () => {
+    const { clock, writer, lease } = setup();
+    await lease.renew();
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => { open = resolve; });
+    const replace = writer.replace.bind(writer);
+    writer.replace = async (l) => { await gate; return replace(l); };
+    const ac = new AbortController();
+    const running = lease.run(ac.signal);
+    await flushPromises();
+    lease.setRecord(['192.0.2.7']);
+    open();
+    await flushPromises();
+    expect(writer.stored?.metadata?.annotations?.['ironlb.io/announcing']).toBe('192.0.2.7');
+    expect(clock.now()).toBe(1000);
+    ac.abort();
+    await running;
+  });
+
   it('releases on stop: holder and record cleared, not alive any more', async () => {
     const { writer, lease } = setup();
     const ac = new AbortController();
