@@ -3,6 +3,7 @@ import type { Command } from './command.js';
 import { configValidateCommand } from './config-validate.js';
 import { controllerCommand } from './controller.js';
 import { sandboxNodeAgentCommand } from './sandbox-node-agent.js';
+import { speakerCommand } from './speaker.js';
 import { sandboxDownCommand, sandboxServeCommand, sandboxStatusCommand, sandboxUpCommand } from './sandbox.js';
 
 /**
@@ -12,6 +13,7 @@ export const commands: readonly Command[] = [
   configValidateCommand,
   controllerCommand,
   announceCommand,
+  speakerCommand,
   sandboxUpCommand,
   sandboxDownCommand,
   sandboxStatusCommand,
