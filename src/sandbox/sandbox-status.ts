@@ -1,8 +1,7 @@
 import * as k8s from '@kubernetes/client-node';
+import { announcingAnnotation } from '../speaker/lease-view.js';
 import { ironlbNamespace } from './seed.js';
 
-/** The annotation a speaker keeps on its own Lease: the IPs it announces (docs/speaker.md). */
-export const announcingAnnotation = 'ironlb.io/announcing';
 
 /** One line of `sandbox status` about a node. */
 export interface NodeStatus {
@@ -28,7 +27,8 @@ function speakerState(lease: k8s.V1Lease | undefined, now: number): NodeStatus['
   if (lease === undefined) return 'absent';
   const spec = lease.spec ?? {};
   if ((spec.holderIdentity ?? '') === '') return 'released';
-  const renew = spec.renewTime?.getTime() ?? 0;
+  // client-node 1.4 hands Lease times over as strings despite its Date types.
+  const renew = Date.parse(String(spec.renewTime ?? ''));
   const duration = (spec.leaseDurationSeconds ?? 0) * 1000;
   // status runs on the machine that runs every speaker: one clock, so comparing is fair here
   return renew + duration >= now ? 'alive' : 'expired';

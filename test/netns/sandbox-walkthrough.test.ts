@@ -70,7 +70,7 @@ describe.skipIf(!canRunRootTests('sandbox walk-through (netns)'))('ironlb sandbo
       return r.code === 0 && r.stdout.trim() !== '' ? r.stdout.trim() : undefined;
     });
     expect(answer).toContain(announcing);
-    expect((await kubectl('describe', 'svc', 'demo')).stdout).toContain(`announcing from node "${announcing}"`);
+    expect((await kubectl('describe', 'svc', 'demo')).stdout).toContain(`announcing from node ${announcing} with protocol layer2`);
   });
 
   it('keeps answering when the announcing speaker is killed: another node takes over', async () => {
