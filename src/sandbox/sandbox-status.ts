@@ -65,10 +65,11 @@ function table(rows: readonly (readonly string[])[]): string {
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd((widths[i] ?? 0) + 2))).join('').trimEnd()).join('\n');
 }
 
-/** The human text of `sandbox status`. */
-export function formatSandboxStatus(s: SandboxStatus): string {
+/** The human text of `sandbox status`; `pids` are the sandbox's child processes by name. */
+export function formatSandboxStatus(s: SandboxStatus, pids: Readonly<Record<string, number>> = {}): string {
   const lines = [`controller: ${s.controllerLeader === undefined ? 'no leader' : `leader ${s.controllerLeader}`}`, ''];
-  lines.push(table([['NODE', 'SPEAKER', 'ANNOUNCING'], ...s.nodes.map((n) => [n.name, n.speaker, n.announcing.join(',') || '-'])]));
+  const pid = (node: string): string => String(pids[`speaker-${node}`] ?? '-');
+  lines.push(table([['NODE', 'SPEAKER', 'SPEAKER-PID', 'ANNOUNCING'], ...s.nodes.map((n) => [n.name, n.speaker, pid(n.name), n.announcing.join(',') || '-'])]));
   lines.push('');
   if (s.services.length === 0) lines.push('no LoadBalancer Services');
   else lines.push(table([['SERVICE', 'EXTERNAL-IP', 'ANNOUNCED-BY'], ...s.services.map((v) => [v.key, v.ips.join(',') || '<pending>', v.owners.join(',') || '-'])]));
