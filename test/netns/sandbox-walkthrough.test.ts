@@ -97,6 +97,17 @@ describe.skipIf(!canRunRootTests('sandbox walk-through (netns)'))('ironlb sandbo
     expect(r.stdout).toMatch(/node-\d/);
   });
 
+  it('ran the controller and the speakers with the manifests\' RBAC, and none of their requests was forbidden', async () => {
+    const kc = (await readFile(kubeconfig, 'utf8')).split('\n');
+    const server = kc.find((l) => l.includes('server:'))?.split('server:')[1]?.trim() ?? '';
+    const token = kc.find((l) => l.includes('token:'))?.split('token:')[1]?.trim() ?? '';
+    const r = await sh('curl', ['-sk', '-H', `Authorization: Bearer ${token}`, `${server}/sandbox/v1/requests`]);
+    const body = JSON.parse(r.stdout) as { counts: Record<string, number>; forbidden: string[] };
+    expect(Object.keys(body.counts).some((k) => k.startsWith('system:serviceaccount:ironlb-system:speaker update leases'))).toBe(true);
+    expect(Object.keys(body.counts).some((k) => k.startsWith('system:serviceaccount:ironlb-system:controller patch services/status'))).toBe(true);
+    expect(body.forbidden).toEqual([]);
+  });
+
   it('down removes every namespace it made', async () => {
     expect((await runCli(['sandbox', 'down', '--state-dir', stateDir], { timeoutMs: 60_000 })).stdout).toMatch(/^sandbox removed/);
     const left = (await sh('ip', ['netns', 'list'])).stdout.split('\n').filter((l) => l.startsWith(`${prefix}-`));
