@@ -200,6 +200,27 @@ describe('ironlb controller against the sandbox API server', () => {
     expect(await waitEvent(e, 'dup', /AllocationFailed/)).toContain(`${before.get('s0')?.[0] ?? ''} is already in use by default/s0`);
   });
 
+  it('keeps every IP when it restarts while the ConfigMap is missing, and assigns again once it is back', async () => {
+    const e = await setup(twoPools);
+    const first = await startController(e);
+    for (const name of ['m0', 'm1', 'm2']) await e.core.createNamespacedService({ namespace: 'default', body: lb(name) });
+    for (const name of ['m0', 'm1', 'm2']) await waitIps(e, name);
+    await e.core.deleteNamespacedService({ name: 'm0', namespace: 'default' }); // frees the lowest address
+    await first.stop('SIGKILL');
+    const m1 = await ipsOf(e, 'm1');
+    const m2 = await ipsOf(e, 'm2');
+    await e.core.deleteNamespacedConfigMap({ name: 'config', namespace: ns });
+    const second = startControllerProcess(e.api.kubeconfigPath);
+    e.controllers.push(second);
+    await second.waitForEvent('configMissing');
+    await e.core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'config' }, data: { config: twoPools } } });
+    await second.waitForEvent('configLoaded');
+    await e.core.createNamespacedService({ namespace: 'default', body: lb('m3') });
+    expect(await waitIps(e, 'm3')).toEqual(['10.20.0.10']);
+    expect(await ipsOf(e, 'm1')).toEqual(m1);
+    expect(await ipsOf(e, 'm2')).toEqual(m2);
+  });
+
   it('lets only the leader write; the standby takes over when the leader is killed', async () => {
     const e = await setup(twoPools, new Map([['token-a', 'ctl-a'], ['token-b', 'ctl-b']]));
     const dir = e.api.kubeconfigPath.replace(/kubeconfig$/, '');
