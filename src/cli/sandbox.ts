@@ -222,7 +222,7 @@ export const sandboxStatusCommand: Command = {
     }
     const status = await readSandboxStatus(loadKubeConfig({ kubeconfigPath: ready.kubeconfig }), Date.now());
     ctx.stdout.write(`sandbox running (pid ${String(record.pid)}), API server ${ready.url}, ${ready.lan ? 'network namespaces' : 'no network namespaces'}\nKUBECONFIG=${ready.kubeconfig}\n`);
-    ctx.stdout.write(formatSandboxStatus(status));
+    ctx.stdout.write(formatSandboxStatus(status, record.children));
     return exitCode.ok;
   },
 };

@@ -1,4 +1,3 @@
-import { setFlagsFromString } from 'node:v8';
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { createAnnouncer, defaultTiming } from '../layer2/announcer.js';
@@ -72,9 +71,6 @@ export const speakerCommand: Command = {
       return exitCode.ok;
     }
     const node = checkFlags(flags) as NodeName;
-    // A DaemonSet pays its memory on every node: trade some GC throughput for a smaller heap.
-    setFlagsFromString('--optimize-for-size');
-    setFlagsFromString('--max-semi-space-size=1');
     const logger = ctx.makeLogger(flags['log-level'], flags['log-format']).child({ node });
     const kubeConfig = loadKubeConfig({ kubeconfigPath: flags.kubeconfig });
     if (!flags['no-announce']) checkPacketCapability();

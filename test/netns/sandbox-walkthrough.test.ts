@@ -70,7 +70,7 @@ describe.skipIf(!canRunRootTests('sandbox walk-through (netns)'))('ironlb sandbo
       return r.code === 0 && r.stdout.trim() !== '' ? r.stdout.trim() : undefined;
     });
     expect(answer).toContain(announcing);
-    expect((await kubectl('describe', 'svc', 'demo')).stdout).toContain(`announcing from node "${announcing}"`);
+    expect((await kubectl('describe', 'svc', 'demo')).stdout).toContain(`announcing from node ${announcing} with protocol layer2`);
   });
 
   it('keeps answering when the announcing speaker is killed: another node takes over', async () => {
@@ -95,6 +95,17 @@ describe.skipIf(!canRunRootTests('sandbox walk-through (netns)'))('ironlb sandbo
     const r = await curl();
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/node-\d/);
+  });
+
+  it('ran the controller and the speakers with the manifests\' RBAC, and none of their requests was forbidden', async () => {
+    const kc = (await readFile(kubeconfig, 'utf8')).split('\n');
+    const server = kc.find((l) => l.includes('server:'))?.split('server:')[1]?.trim() ?? '';
+    const token = kc.find((l) => l.includes('token:'))?.split('token:')[1]?.trim() ?? '';
+    const r = await sh('curl', ['-sk', '-H', `Authorization: Bearer ${token}`, `${server}/sandbox/v1/requests`]);
+    const body = JSON.parse(r.stdout) as { counts: Record<string, number>; forbidden: string[] };
+    expect(Object.keys(body.counts).some((k) => k.startsWith('system:serviceaccount:ironlb-system:speaker update leases'))).toBe(true);
+    expect(Object.keys(body.counts).some((k) => k.startsWith('system:serviceaccount:ironlb-system:controller patch services/status'))).toBe(true);
+    expect(body.forbidden).toEqual([]);
   });
 
   it('down removes every namespace it made', async () => {
