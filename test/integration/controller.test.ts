@@ -221,6 +221,39 @@ describe('ironlb controller against the sandbox API server', () => {
     expect(await ipsOf(e, 'm2')).toEqual(m2);
   });
 
+  it('is not ready without a config, then serves /readyz, /healthz and the per-pool, failure and latency metrics', async () => {
+    const e = await setup(twoPools);
+    await e.core.deleteNamespacedConfigMap({ name: 'config', namespace: ns });
+    const c = startControllerProcess(e.api.kubeconfigPath);
+    e.controllers.push(c);
+    const { port } = await c.waitForEvent('obsListening');
+    const get = async (path: string): Promise<{ status: number; text: string }> => {
+      const res = await fetch(`http://127.0.0.1:${String(port)}${path}`);
+      return { status: res.status, text: await res.text() };
+    };
+    await c.waitForEvent('configMissing');
+    const notReady = await get('/readyz');
+    expect(notReady.status).toBe(503);
+    expect(notReady.text).toContain('ironlb-system/config');
+    expect((await get('/healthz')).status).toBe(200);
+    await e.core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'config' }, data: { config: twoPools } } });
+    await c.waitForEvent('configLoaded');
+    expect((await get('/readyz')).status).toBe(200);
+    await e.core.createNamespacedService({ namespace: 'default', body: lb('dual', { spec: { ipFamilies: ['IPv4', 'IPv6'], ipFamilyPolicy: 'RequireDualStack' } }) });
+    await e.core.createNamespacedService({ namespace: 'default', body: lb('outside', { annotations: { 'ironlb.io/loadBalancerIPs': '192.0.2.1' } }) });
+    await waitIps(e, 'dual', 2);
+    await waitEvent(e, 'outside', /AllocationFailed/);
+    const metrics = (await get('/metrics')).text;
+    expect(metrics).toMatch(/^ironlb_addresses_in_use\{pool="default"\} 2$/m);
+    expect(metrics).toMatch(/^ironlb_addresses_total\{pool="default"\} 20$/m);
+    expect(metrics).toMatch(/^ironlb_addresses_total\{pool="reserved"\} 4$/m);
+    expect(metrics).toMatch(/^ironlb_allocation_failures_total\{reason="notInPool"\} [1-9]/m);
+    expect(metrics).toMatch(/^ironlb_controller_reconcile_duration_seconds_count\{result="ok"\} [1-9]/m);
+    expect(metrics).toMatch(/^ironlb_config_loaded 1$/m);
+    expect(metrics).toMatch(/^ironlb_config_stale 0$/m);
+    expect(metrics).toMatch(/^ironlb_controller_leader 1$/m);
+  });
+
   it('lets only the leader write; the standby takes over when the leader is killed', async () => {
     const e = await setup(twoPools, new Map([['token-a', 'ctl-a'], ['token-b', 'ctl-b']]));
     const dir = e.api.kubeconfigPath.replace(/kubeconfig$/, '');
