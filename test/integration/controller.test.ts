@@ -2,6 +2,7 @@ import * as k8s from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { writeKubeconfig } from '../../src/sandbox/apiserver/kubeconfig.js';
 import { startTestApiServer, type TestApiServer } from '../helpers/apiserver.js';
+import { runCli } from '../helpers/cli.js';
 import { startControllerProcess, type ControllerProcess } from '../helpers/controller-process.js';
 
 const ns = 'ironlb-system';
@@ -351,5 +352,25 @@ describe('ironlb controller against the sandbox API server', () => {
     expect((await eventsOf(e, 'good')).filter((m) => !m.includes('IPAllocated'))).toEqual([]);
     const writes = e.api.server.requests.entries().filter((r) => r.subresource === 'status').map((r) => r.name);
     expect(new Set(writes)).toEqual(new Set(['good']));
+  });
+});
+
+describe('ironlb controller usage', () => {
+  it.each([
+    { name: 'a renew deadline not shorter than the Lease', args: ['--lease-duration', '10', '--renew-deadline', '10'], want: /^ironlb controller: --renew-deadline \(10 s\) must be shorter than --lease-duration \(10 s\)/ },
+    { name: 'a retry period not shorter than the renew deadline', args: ['--renew-deadline', '2', '--retry-period', '3'], want: /--retry-period \(3 s\) must be shorter than --renew-deadline \(2 s\)/ },
+    { name: 'a metrics port out of range', args: ['--metrics-port', '70000'], want: /--metrics-port: 70000 is above the maximum 65535/ },
+  ])('refuses $name with exit 2 and one line', async ({ args, want }) => {
+    const r = await runCli(['controller', '--kubeconfig', '/nonexistent', ...args]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(want);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('names the kubeconfig it cannot load, exit 1, no stack trace', async () => {
+    const r = await runCli(['controller', '--kubeconfig', '/nonexistent/kubeconfig']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('/nonexistent/kubeconfig');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 });
