@@ -10,6 +10,7 @@ import { LeaderElector, leaseStore } from '../k8s/lease.js';
 import { createObsServer } from '../obs/http-server.js';
 import { createRegistry } from '../obs/metrics.js';
 import { systemClock } from '../sys/clock.js';
+import { UsageError } from '../shared/errors.js';
 import { exitCode, type Command } from './command.js';
 import { commonFlags, describeFlags, readFlags } from './flags.js';
 
@@ -27,6 +28,16 @@ const flagSpec = {
   'retry-period': { type: 'number', default: 2, min: 0.1, description: 'seconds between renewals and acquisition attempts' },
 } as const;
 
+/**
+ * The leader stops writing after `renew-deadline` without a renewal; a standby takes over after
+ * `lease-duration` without a change. Two writers are possible unless the first is shorter, and
+ * renewals must fit in the deadline (client-go's leaderelection checks the same).
+ */
+function checkLeaderTimings(leaseDuration: number, renewDeadline: number, retryPeriod: number): void {
+  if (renewDeadline >= leaseDuration) throw new UsageError(`--renew-deadline (${String(renewDeadline)} s) must be shorter than --lease-duration (${String(leaseDuration)} s), or two replicas may both write`);
+  if (retryPeriod >= renewDeadline) throw new UsageError(`--retry-period (${String(retryPeriod)} s) must be shorter than --renew-deadline (${String(renewDeadline)} s)`);
+}
+
 /** `ironlb controller`: allocates Service IPs from the ConfigMap pools (issue 4, docs/controller.md). */
 export const controllerCommand: Command = {
   name: 'controller',
@@ -37,6 +48,7 @@ export const controllerCommand: Command = {
       ctx.stdout.write(`usage: ironlb controller [--kubeconfig FILE] [--namespace NS]\n\n${describeFlags(flagSpec)}\n`);
       return exitCode.ok;
     }
+    checkLeaderTimings(flags['lease-duration'], flags['renew-deadline'], flags['retry-period']);
     const logger = ctx.makeLogger(flags['log-level'], flags['log-format']);
     const kc = loadKubeConfig({ kubeconfigPath: flags.kubeconfig });
     const identity = flags['pod-name'] ?? `${hostname()}-${String(process.pid)}`;

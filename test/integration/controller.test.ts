@@ -2,6 +2,7 @@ import * as k8s from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { writeKubeconfig } from '../../src/sandbox/apiserver/kubeconfig.js';
 import { startTestApiServer, type TestApiServer } from '../helpers/apiserver.js';
+import { runCli } from '../helpers/cli.js';
 import { startControllerProcess, type ControllerProcess } from '../helpers/controller-process.js';
 
 const ns = 'ironlb-system';
@@ -200,6 +201,60 @@ describe('ironlb controller against the sandbox API server', () => {
     expect(await waitEvent(e, 'dup', /AllocationFailed/)).toContain(`${before.get('s0')?.[0] ?? ''} is already in use by default/s0`);
   });
 
+  it('keeps every IP when it restarts while the ConfigMap is missing, and assigns again once it is back', async () => {
+    const e = await setup(twoPools);
+    const first = await startController(e);
+    for (const name of ['m0', 'm1', 'm2']) await e.core.createNamespacedService({ namespace: 'default', body: lb(name) });
+    for (const name of ['m0', 'm1', 'm2']) await waitIps(e, name);
+    await e.core.deleteNamespacedService({ name: 'm0', namespace: 'default' }); // frees the lowest address
+    await first.stop('SIGKILL');
+    const m1 = await ipsOf(e, 'm1');
+    const m2 = await ipsOf(e, 'm2');
+    await e.core.deleteNamespacedConfigMap({ name: 'config', namespace: ns });
+    const second = startControllerProcess(e.api.kubeconfigPath);
+    e.controllers.push(second);
+    await second.waitForEvent('configMissing');
+    await e.core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'config' }, data: { config: twoPools } } });
+    await second.waitForEvent('configLoaded');
+    await e.core.createNamespacedService({ namespace: 'default', body: lb('m3') });
+    expect(await waitIps(e, 'm3')).toEqual(['10.20.0.10']);
+    expect(await ipsOf(e, 'm1')).toEqual(m1);
+    expect(await ipsOf(e, 'm2')).toEqual(m2);
+  });
+
+  it('is not ready without a config, then serves /readyz, /healthz and the per-pool, failure and latency metrics', async () => {
+    const e = await setup(twoPools);
+    await e.core.deleteNamespacedConfigMap({ name: 'config', namespace: ns });
+    const c = startControllerProcess(e.api.kubeconfigPath);
+    e.controllers.push(c);
+    const { port } = await c.waitForEvent('obsListening');
+    const get = async (path: string): Promise<{ status: number; text: string }> => {
+      const res = await fetch(`http://127.0.0.1:${String(port)}${path}`);
+      return { status: res.status, text: await res.text() };
+    };
+    await c.waitForEvent('configMissing');
+    const notReady = await get('/readyz');
+    expect(notReady.status).toBe(503);
+    expect(notReady.text).toContain('ironlb-system/config');
+    expect((await get('/healthz')).status).toBe(200);
+    await e.core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'config' }, data: { config: twoPools } } });
+    await c.waitForEvent('configLoaded');
+    expect((await get('/readyz')).status).toBe(200);
+    await e.core.createNamespacedService({ namespace: 'default', body: lb('dual', { spec: { ipFamilies: ['IPv4', 'IPv6'], ipFamilyPolicy: 'RequireDualStack' } }) });
+    await e.core.createNamespacedService({ namespace: 'default', body: lb('outside', { annotations: { 'ironlb.io/loadBalancerIPs': '192.0.2.1' } }) });
+    await waitIps(e, 'dual', 2);
+    await waitEvent(e, 'outside', /AllocationFailed/);
+    const metrics = (await get('/metrics')).text;
+    expect(metrics).toMatch(/^ironlb_addresses_in_use\{pool="default"\} 2$/m);
+    expect(metrics).toMatch(/^ironlb_addresses_total\{pool="default"\} 20$/m);
+    expect(metrics).toMatch(/^ironlb_addresses_total\{pool="reserved"\} 4$/m);
+    expect(metrics).toMatch(/^ironlb_allocation_failures_total\{reason="notInPool"\} [1-9]/m);
+    expect(metrics).toMatch(/^ironlb_controller_reconcile_duration_seconds_count\{result="ok"\} [1-9]/m);
+    expect(metrics).toMatch(/^ironlb_config_loaded 1$/m);
+    expect(metrics).toMatch(/^ironlb_config_stale 0$/m);
+    expect(metrics).toMatch(/^ironlb_controller_leader 1$/m);
+  });
+
   it('lets only the leader write; the standby takes over when the leader is killed', async () => {
     const e = await setup(twoPools, new Map([['token-a', 'ctl-a'], ['token-b', 'ctl-b']]));
     const dir = e.api.kubeconfigPath.replace(/kubeconfig$/, '');
@@ -297,5 +352,25 @@ describe('ironlb controller against the sandbox API server', () => {
     expect((await eventsOf(e, 'good')).filter((m) => !m.includes('IPAllocated'))).toEqual([]);
     const writes = e.api.server.requests.entries().filter((r) => r.subresource === 'status').map((r) => r.name);
     expect(new Set(writes)).toEqual(new Set(['good']));
+  });
+});
+
+describe('ironlb controller usage', () => {
+  it.each([
+    { name: 'a renew deadline not shorter than the Lease', args: ['--lease-duration', '10', '--renew-deadline', '10'], want: /^ironlb controller: --renew-deadline \(10 s\) must be shorter than --lease-duration \(10 s\)/ },
+    { name: 'a retry period not shorter than the renew deadline', args: ['--renew-deadline', '2', '--retry-period', '3'], want: /--retry-period \(3 s\) must be shorter than --renew-deadline \(2 s\)/ },
+    { name: 'a metrics port out of range', args: ['--metrics-port', '70000'], want: /--metrics-port: 70000 is above the maximum 65535/ },
+  ])('refuses $name with exit 2 and one line', async ({ args, want }) => {
+    const r = await runCli(['controller', '--kubeconfig', '/nonexistent', ...args]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(want);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('names the kubeconfig it cannot load, exit 1, no stack trace', async () => {
+    const r = await runCli(['controller', '--kubeconfig', '/nonexistent/kubeconfig']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('/nonexistent/kubeconfig');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 });
