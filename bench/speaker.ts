@@ -95,13 +95,11 @@ gratuitous ARP) is one sample; median of ${rounds}, three speakers in node names
 bridge, defaults (renew 1 s, duration 3 s). A crash costs up to one lease duration after the
 peers last saw a renewal, so samples spread over ~2-3 s.
 
-\`speaker.rss_mb\` is dominated by \`@kubernetes/client-node\`: importing it alone takes a bare Node
-process from 41 to ~116-121 MB RSS here (its generated models and dependencies). The speaker
-sets \`--optimize-for-size --max-semi-space-size=1\` at start (\`v8.setFlagsFromString\`; a
-DaemonSet pays its memory on every node), which took an idle speaker from ~143 to ~110 MB and
-one with 1,000 Services from ~149 to ~134 MB in a --no-announce check; the same flags given on
-the node command line (\`NODE_OPTIONS\`, before client-node loads) gave ~116 MB. Getting well
-under 120 MB needs a lighter API client in src/k8s/.
+\`speaker.rss_mb\` is dominated by \`@kubernetes/client-node\` (importing it alone takes a bare Node
+process from 41 to ~107 MB RSS). The speaker is started as \`node --lite-mode
+--max-semi-space-size=1 bin/ironlb.js speaker\` (src/speaker/runtime.ts; the DaemonSet's command,
+the sandbox and these benchmarks alike): no optimizing compiler and a 1 MiB young generation,
+which the speaker can afford (ARP is answered in C). Before: ~130-134 MB with 1,000 Services.
 `;
 
 /** `npm run bench -- --only speaker` (root: namespaces and packet sockets). */

@@ -338,24 +338,37 @@ export class NodeLease {
     }
   }
 
-  /** Clears the holder (and the record) so peers take over at once. Best effort, bounded by the duration. */
+  /** Clears the holder (and the record) so peers take over at once. Best effort, bounded by `releaseTimeoutMs`. */
   async release(): Promise<void> {
     this.lastOk = undefined;
     const current = this.cached;
     if (current === undefined) return;
-    const body: k8s.V1Lease = {
-      ...current,
-      metadata: { ...current.metadata, annotations: { ...current.metadata?.annotations, [this.deps.recordAnnotation]: '' } },
-      spec: { ...current.spec, holderIdentity: '', renewTime: this.deps.clock.wallTime() },
-    };
     try {
-      const stored = await this.withTimeout(this.deps.writer.replace(body), releaseTimeoutMs);
-      if (stored === 'conflict') throw new Error('the Lease changed under us (409)');
-      this.cached = stored;
+      const stored = await this.withTimeout(this.clearHolder(current), releaseTimeoutMs);
+      if (stored !== undefined) this.cached = stored;
       this.log.info({ event: 'leaseReleased' }, 'released the Lease');
     } catch (e: unknown) {
       this.log.warn({ event: 'leaseReleaseFailed', status: httpStatusOf(e), err: e }, 'could not release the Lease; peers take over when it expires');
     }
+  }
+
+  /**
+   * Writes the Lease with no holder. A renewal abandoned at SIGTERM may still have landed and
+   * moved the resourceVersion on: on a 409, read it once and retry if it is still ours.
+   */
+  private async clearHolder(current: k8s.V1Lease): Promise<k8s.V1Lease | undefined> {
+    const released = (lease: k8s.V1Lease): k8s.V1Lease => ({
+      ...lease,
+      metadata: { ...lease.metadata, annotations: { ...lease.metadata?.annotations, [this.deps.recordAnnotation]: '' } },
+      spec: { ...lease.spec, holderIdentity: '', renewTime: this.deps.clock.wallTime() },
+    });
+    const first = await this.deps.writer.replace(released(current));
+    if (first !== 'conflict') return first;
+    const fresh = await this.deps.writer.get(this.deps.name);
+    if (fresh?.spec?.holderIdentity !== this.deps.identity) return fresh; // someone else's now: nothing to release
+    const again = await this.deps.writer.replace(released(fresh));
+    if (again === 'conflict') throw new Error('the Lease kept changing under us (409)');
+    return again;
   }
 
   private async write(start: number): Promise<k8s.V1Lease> {

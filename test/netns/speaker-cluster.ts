@@ -7,6 +7,7 @@ import { writeKubeconfig } from '../../src/sandbox/apiserver/kubeconfig.js';
 import { createLan, destroyLan, lanLayout, type LanLayout, type LanPlan } from '../../src/sandbox/lan.js';
 import { startTestApiServer, type TestApiServer } from '../helpers/apiserver.js';
 import { inNetns, macOf } from '../helpers/lan-netns.js';
+import { speakerNodeFlags } from '../../src/speaker/runtime.js';
 
 /**
  * A LAN of node namespaces with one `ironlb speaker` process per node, against a sandbox API
@@ -89,7 +90,7 @@ export async function startSpeakerCluster(plan: LanPlan, speakerArgs: readonly s
     const startSpeaker = async (node: string, extra: readonly string[] = []): Promise<SpeakerProcess> => {
       const host = lan.nodes.find((n) => n.name === node);
       if (host === undefined) throw new Error(`no node ${node}`);
-      const child = spawn('ip', ['netns', 'exec', host.netns, process.execPath, bin, 'speaker', '--node-name', node, '--kubeconfig', kubeconfigs.get(node) ?? '', '--metrics-port', '0', ...speakerArgs, ...extra], {
+      const child = spawn('ip', ['netns', 'exec', host.netns, process.execPath, ...speakerNodeFlags, bin, 'speaker', '--node-name', node, '--kubeconfig', kubeconfigs.get(node) ?? '', '--metrics-port', '0', ...speakerArgs, ...extra], {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';

@@ -2,6 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { speakerNodeFlags } from '../../src/speaker/runtime.js';
 import { repoRoot, runCli } from '../helpers/cli.js';
 
 type Doc = Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string } };
@@ -111,6 +112,12 @@ describe('container hardening (issue 8)', () => {
       expect(c.securityContext?.privileged ?? false).toBe(false);
       expect(c.ports?.map((p) => p.containerPort)).toEqual([7473]);
     }
+  });
+
+  it('starts the speaker with the Node.js flags the sandbox and the benchmarks use', () => {
+    const c = podSpec(byKind('DaemonSet', 'speaker')).containers[0] as { command?: string[]; args?: string[] };
+    expect(c.command).toEqual(['node', ...speakerNodeFlags, '/app/bin/ironlb.js']);
+    expect(c.args).toEqual(['speaker']);
   });
 
   it('uses one service account per component', () => {

@@ -154,4 +154,14 @@ describe('NodeLease', () => {
     expect(writer.stored?.metadata?.annotations?.['ironlb.io/announcing']).toBe('');
     expect(lease.aliveUntil()).toBeUndefined();
   });
+
+  it('releases even when an abandoned renewal landed after all (a 409 on release: read once, retry)', async () => {
+    const { writer, lease } = setup();
+    await lease.renew();
+    writer.bump(); // the renewal in flight at SIGTERM reached the server
+    writer.calls = [];
+    await lease.release();
+    expect(writer.stored?.spec?.holderIdentity).toBe('');
+    expect(writer.calls).toEqual([`put rv=1`, 'get ironlb-speaker-a', 'put rv=2']);
+  });
 });
