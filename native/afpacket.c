@@ -119,6 +119,15 @@ static int fast_arp(sock_t *s, const uint8_t *f, ssize_t len, int *answered) {
   if (f[12] != 0x08 || f[13] != 0x06 || f[14] != 0 || f[15] != 1 || f[16] != 0x08 || f[17] != 0 ||
       f[18] != 6 || f[19] != 4 || f[20] != 0 || f[21] != 1)
     return 0;
+  // Senders that cannot be a host (group or zero MACs, multicast/broadcast sender IPs) go to
+  // JavaScript, which drops and counts them by reason (responder.ts badArpSender).
+  if ((f[6] & 1) || (f[22] & 1) || f[28] >= 224) return 0;
+  static const uint8_t zero_mac[6] = {0, 0, 0, 0, 0, 0};
+  if (memcmp(f + 6, zero_mac, 6) == 0 || memcmp(f + 22, zero_mac, 6) == 0) return 0;
+  // A request whose sender IP is one we own (another node's gratuitous ARP): JavaScript drops
+  // and counts it as a conflict instead of answering.
+  uint32_t sender = ((uint32_t)f[28] << 24) | ((uint32_t)f[29] << 16) | ((uint32_t)f[30] << 8) | f[31];
+  if (find_ip(s, sender) >= 0) return 0;
   uint32_t target = ((uint32_t)f[38] << 24) | ((uint32_t)f[39] << 16) | ((uint32_t)f[40] << 8) | f[41];
   int i = find_ip(s, target);
   if (i < 0) {

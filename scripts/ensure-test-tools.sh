@@ -11,6 +11,7 @@ declare -A tool_pkg=(
   [ndisc6]=ndisc6
   [tcpdump]=tcpdump
   [kubectl]=kubernetes-client
+  [curl]=curl
 )
 
 missing=()

@@ -1,7 +1,9 @@
 import { announceCommand } from './announce.js';
 import type { Command } from './command.js';
 import { configValidateCommand } from './config-validate.js';
+import { controllerCommand } from './controller.js';
 import { sandboxNodeAgentCommand } from './sandbox-node-agent.js';
+import { speakerCommand } from './speaker.js';
 import { sandboxDownCommand, sandboxServeCommand, sandboxStatusCommand, sandboxUpCommand } from './sandbox.js';
 
 /**
@@ -9,7 +11,9 @@ import { sandboxDownCommand, sandboxServeCommand, sandboxStatusCommand, sandboxU
  */
 export const commands: readonly Command[] = [
   configValidateCommand,
+  controllerCommand,
   announceCommand,
+  speakerCommand,
   sandboxUpCommand,
   sandboxDownCommand,
   sandboxStatusCommand,

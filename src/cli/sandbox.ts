@@ -23,6 +23,7 @@ const upFlags = {
   nodes: { type: 'number', default: 3, min: 0, max: 80, description: 'number of nodes (network namespaces ironlb-node-1..N)' },
   'no-controller': { type: 'boolean', description: 'do not run the controller (run `ironlb controller --kubeconfig ...` yourself)' },
   'no-speakers': { type: 'boolean', description: 'do not run speakers' },
+  'no-netns': { type: 'boolean', description: 'no network namespaces, even as root: speakers compute without sending (what a non-root user gets)' },
   port: { type: 'number', default: 0, min: 0, max: 65535, description: 'API server port (0: any free port)' },
   'ready-timeout': { type: 'number', default: 90, min: 1, description: 'seconds to wait for everything to be ready' },
   'lan-prefix': { type: 'string', default: defaultLanPlan.prefix, description: 'prefix of namespace and link names (tests use their own)' },
@@ -73,13 +74,15 @@ export const sandboxUpCommand: Command = {
     const paths = pathsFrom(ctx, flags['state-dir']);
     await refuseIfRunning(ctx, paths);
     await prepareStateDir(paths);
-    if (!isRoot() && flags.nodes > 0) {
-      ctx.stderr.write('ironlb sandbox: not root, so no network namespaces: the API server, controller and speakers run, but speakers only compute (--no-announce) and nothing answers on a LAN. Run as root for the full sandbox.\n');
+    if ((!isRoot() || flags['no-netns']) && flags.nodes > 0) {
+      const why = isRoot() ? '--no-netns' : 'not root';
+      ctx.stderr.write(`ironlb sandbox: ${why}, so no network namespaces: the API server, controller and speakers run, but speakers only compute (--no-announce) and nothing answers on a LAN. Run as root for the full sandbox.\n`);
     }
     const serveArgs = ['sandbox', 'serve', '--state-dir', paths.dir, '--nodes', String(flags.nodes), '--port', String(flags.port), '--ready-timeout', String(flags['ready-timeout']), '--log-level', flags['log-level']];
     serveArgs.push('--lan-prefix', flags['lan-prefix'], '--lan-v4', flags['lan-v4'], '--lan-v6', flags['lan-v6']);
     if (flags['no-controller']) serveArgs.push('--no-controller');
     if (flags['no-speakers']) serveArgs.push('--no-speakers');
+    if (flags['no-netns']) serveArgs.push('--no-netns');
     const pid = startDetached([...ironlbArgv(), ...serveArgs], `${paths.logs}/sandbox.log`);
     const ready = await waitForReady(paths, pid, flags['ready-timeout'] * 1000 + 5000);
     ctx.stdout.write(readyText(ready, paths));
@@ -141,7 +144,7 @@ async function logTail(path: string): Promise<string> {
 function readyText(ready: ReadyRecord, paths: SandboxPaths): string {
   const plan = ready.plan;
   const nodes = ready.nodes.length === 0 ? 'no nodes' : `nodes ${ready.nodes.join(', ')}`;
-  const where = ready.lan ? ` in network namespaces ${plan.prefix}-node-1..${String(ready.nodes.length)}, client namespace ${plan.prefix}-client` : ' (no network namespaces: not root; speakers do not send)';
+  const where = ready.lan ? ` in network namespaces ${plan.prefix}-node-1..${String(ready.nodes.length)}, client namespace ${plan.prefix}-client` : ' (no network namespaces: speakers compute but do not send)';
   const lines = [
     `KUBECONFIG=${ready.kubeconfig}`,
     `ironlb sandbox is up: API server ${ready.url}, ${nodes}${ready.nodes.length > 0 ? where : ''}.`,
@@ -171,7 +174,7 @@ export const sandboxServeCommand: Command = {
       {
         paths,
         plan: planFrom(flags),
-        lan: isRoot() && flags.nodes > 0,
+        lan: isRoot() && flags.nodes > 0 && !flags['no-netns'],
         controller: !flags['no-controller'],
         speakers: !flags['no-speakers'],
         ironlb: ironlbArgv(),
@@ -222,7 +225,7 @@ export const sandboxStatusCommand: Command = {
     }
     const status = await readSandboxStatus(loadKubeConfig({ kubeconfigPath: ready.kubeconfig }), Date.now());
     ctx.stdout.write(`sandbox running (pid ${String(record.pid)}), API server ${ready.url}, ${ready.lan ? 'network namespaces' : 'no network namespaces'}\nKUBECONFIG=${ready.kubeconfig}\n`);
-    ctx.stdout.write(formatSandboxStatus(status));
+    ctx.stdout.write(formatSandboxStatus(status, record.children));
     return exitCode.ok;
   },
 };

@@ -190,3 +190,244 @@ export class LeaderElector {
     }
   }
 }
+
+function transitions(current: k8s.V1Lease | undefined, holding: boolean): number {
+  const before = current?.spec?.leaseTransitions ?? 0;
+  return holding || current === undefined ? before : before + 1;
+}
+
+/** The Lease calls a node-membership Lease makes; answers carry the new resourceVersion. */
+export interface LeaseWriter {
+  get(name: string): Promise<k8s.V1Lease | undefined>;
+  /** The created Lease, or 'conflict' when it already exists (409). */
+  create(lease: k8s.V1Lease): Promise<k8s.V1Lease | 'conflict'>;
+  /** The stored Lease, or 'conflict' when metadata.resourceVersion is stale (409) or it is gone (404). */
+  replace(lease: k8s.V1Lease): Promise<k8s.V1Lease | 'conflict'>;
+}
+
+/** A LeaseWriter over client-node's CoordinationV1Api. */
+export function leaseWriter(api: k8s.CoordinationV1Api, namespace: string): LeaseWriter {
+  const conflictOr = (e: unknown, statuses: readonly number[]): 'conflict' => {
+    if (statuses.includes(httpStatusOf(e))) return 'conflict';
+    throw e;
+  };
+  return {
+    async get(name) {
+      try {
+        return await api.readNamespacedLease({ name, namespace });
+      } catch (e: unknown) {
+        if (httpStatusOf(e) === 404) return undefined;
+        throw e;
+      }
+    },
+    async create(lease) {
+      try {
+        return await api.createNamespacedLease({ namespace, body: lease });
+      } catch (e: unknown) {
+        return conflictOr(e, [409]);
+      }
+    },
+    async replace(lease) {
+      try {
+        return await api.replaceNamespacedLease({ name: lease.metadata?.name ?? '', namespace, body: lease });
+      } catch (e: unknown) {
+        return conflictOr(e, [409, 404]);
+      }
+    },
+  };
+}
+
+/** Counters a NodeLease reports (wired to prom-client by the caller). */
+export interface NodeLeaseMetrics {
+  renewal(result: 'ok' | 'failed'): void;
+}
+
+export interface NodeLeaseDeps {
+  readonly writer: LeaseWriter;
+  /** `ironlb-speaker-<node>` */
+  readonly name: string;
+  /** `spec.holderIdentity` while we hold it: the node name. */
+  readonly identity: string;
+  readonly durationMs: number;
+  readonly renewMs: number;
+  /** Annotation that records what this node announces (docs/speaker.md). */
+  readonly recordAnnotation: string;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly metrics?: NodeLeaseMetrics;
+  /** Called when a renewal makes this node alive again (the first one, or the first after a gap). */
+  readonly onAlive?: () => void;
+}
+
+/**
+ * The release gets at most this long: the speaker must exit within 2 s of SIGTERM (issue 6);
+ * if the API does not answer, peers take over when the Lease expires instead.
+ */
+const releaseTimeoutMs = 1000;
+
+/**
+ * Keeps one node-membership Lease alive: one PUT per renewal carrying the resourceVersion of the
+ * Lease we last wrote (no GET; a 409 costs one GET and one retry). `spec.acquireTime` is set on
+ * the first write and again after a gap in our own renewals longer than the duration, as the
+ * rejoin hold-down expects (docs/election.md). The Lease also carries the IPs this node
+ * announces, in `recordAnnotation`, so peers can keep a current owner (anti-flap).
+ *
+ * `aliveUntil()` is how long this node may still count itself alive by its own clock: the
+ * *start* of the last successful renewal plus the duration. Peers saw that renewal no earlier
+ * than it started, so they never consider us dead while we still announce.
+ */
+export class NodeLease {
+  // the Lease as last stored by the API server (its resourceVersion is what the next PUT carries)
+  private cached: k8s.V1Lease | undefined;
+  // local time at which the last successful renewal started
+  private lastOk: number | undefined;
+  private record = '';
+  private wake: AbortController = new AbortController();
+  private failures = 0;
+  private readonly log: Logger;
+
+  constructor(private readonly deps: NodeLeaseDeps) {
+    this.log = deps.logger.child({ component: 'membership', lease: deps.name });
+  }
+
+  /** Local time until which this node counts as alive; undefined before the first renewal or once released. */
+  aliveUntil(): number | undefined {
+    return this.lastOk === undefined ? undefined : this.lastOk + this.deps.durationMs;
+  }
+
+  /** Sets the announced IPs to record; written at once (not waiting for the next renewal) when it changed. */
+  setRecord(ips: readonly string[]): void {
+    const text = ips.join(',');
+    if (text === this.record) return;
+    this.record = text;
+    this.wake.abort();
+  }
+
+  /** Renews every `renewMs` until `signal` aborts, then releases the Lease (holder cleared). */
+  async run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      // Armed before the renewal, so a record change while the PUT is in flight is written right after it.
+      this.wake = new AbortController();
+      await this.renew(signal);
+      if (this.wake.signal.aborted) continue;
+      await this.deps.clock.sleep(this.deps.renewMs, AbortSignal.any([signal, this.wake.signal])).catch(() => undefined);
+    }
+    await this.release();
+  }
+
+  /** One renewal; failures are logged and counted, never thrown. */
+  async renew(signal?: AbortSignal): Promise<boolean> {
+    const start = this.deps.clock.now();
+    try {
+      const stored = await this.withTimeout(this.write(start), this.deps.durationMs, signal);
+      const wasAlive = this.lastOk !== undefined && start < this.lastOk + this.deps.durationMs;
+      this.cached = stored;
+      this.lastOk = start;
+      if (!wasAlive) this.deps.onAlive?.();
+      if (this.failures > 0) this.log.info({ event: 'leaseRenewed', after: this.failures }, 'renewing the Lease again');
+      this.failures = 0;
+      this.deps.metrics?.renewal('ok');
+      return true;
+    } catch (e: unknown) {
+      this.failures += 1;
+      this.deps.metrics?.renewal('failed');
+      // One line per failure streak at warn, the rest at debug: a partition must not flood the log.
+      const level = this.failures === 1 ? 'warn' : 'debug';
+      this.log[level]({ event: 'leaseRenewFailed', status: httpStatusOf(e), failures: this.failures, err: e }, 'could not renew the Lease');
+      return false;
+    }
+  }
+
+  /** Clears the holder (and the record) so peers take over at once. Best effort, bounded by `releaseTimeoutMs`. */
+  async release(): Promise<void> {
+    this.lastOk = undefined;
+    const current = this.cached;
+    if (current === undefined) return;
+    try {
+      const stored = await this.withTimeout(this.clearHolder(current), releaseTimeoutMs);
+      if (stored !== undefined) this.cached = stored;
+      this.log.info({ event: 'leaseReleased' }, 'released the Lease');
+    } catch (e: unknown) {
+      this.log.warn({ event: 'leaseReleaseFailed', status: httpStatusOf(e), err: e }, 'could not release the Lease; peers take over when it expires');
+    }
+  }
+
+  /**
+   * Writes the Lease with no holder. A renewal abandoned at SIGTERM may still have landed and
+   * moved the resourceVersion on: on a 409, read it once and retry if it is still ours.
+   */
+  private async clearHolder(current: k8s.V1Lease): Promise<k8s.V1Lease | undefined> {
+    const released = (lease: k8s.V1Lease): k8s.V1Lease => ({
+      ...lease,
+      metadata: { ...lease.metadata, annotations: { ...lease.metadata?.annotations, [this.deps.recordAnnotation]: '' } },
+      spec: { ...lease.spec, holderIdentity: '', renewTime: this.deps.clock.wallTime() },
+    });
+    const first = await this.deps.writer.replace(released(current));
+    if (first !== 'conflict') return first;
+    const fresh = await this.deps.writer.get(this.deps.name);
+    if (fresh?.spec?.holderIdentity !== this.deps.identity) return fresh; // someone else's now: nothing to release
+    const again = await this.deps.writer.replace(released(fresh));
+    if (again === 'conflict') throw new Error('the Lease kept changing under us (409)');
+    return again;
+  }
+
+  private async write(start: number): Promise<k8s.V1Lease> {
+    const base = this.cached ?? (await this.deps.writer.get(this.deps.name));
+    if (base === undefined) {
+      const created = await this.deps.writer.create(this.next(undefined, start));
+      if (created !== 'conflict') return created;
+    } else {
+      const stored = await this.deps.writer.replace(this.next(base, start));
+      if (stored !== 'conflict') return stored;
+    }
+    // Someone else wrote it (our previous life, a retry that landed late): read once, try once more.
+    const fresh = await this.deps.writer.get(this.deps.name);
+    const again = fresh === undefined ? await this.deps.writer.create(this.next(undefined, start)) : await this.deps.writer.replace(this.next(fresh, start));
+    if (again === 'conflict') throw new Error('the Lease kept changing under us (409)');
+    return again;
+  }
+
+  private next(current: k8s.V1Lease | undefined, start: number): k8s.V1Lease {
+    const spec = current?.spec ?? {};
+    const now = this.deps.clock.wallTime();
+    const holding = spec.holderIdentity === this.deps.identity;
+    return {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: {
+        ...current?.metadata,
+        name: this.deps.name,
+        annotations: { ...current?.metadata?.annotations, [this.deps.recordAnnotation]: this.record },
+      },
+      spec: {
+        holderIdentity: this.deps.identity,
+        leaseDurationSeconds: Math.max(1, Math.ceil(this.deps.durationMs / 1000)),
+        acquireTime: this.continuous(holding, start) ? (spec.acquireTime ?? now) : now,
+        renewTime: now,
+        leaseTransitions: transitions(current, holding),
+      },
+    };
+  }
+
+  /** Whether our renewals had no gap longer than the duration (else peers saw us die: a new acquisition). */
+  private continuous(holding: boolean, start: number): boolean {
+    return holding && this.lastOk !== undefined && start - this.lastOk <= this.deps.durationMs;
+  }
+
+  /** `work`, or a rejection once `limitMs` passed or `signal` aborted (the request itself is abandoned). */
+  private async withTimeout<T>(work: Promise<T>, limitMs: number, signal?: AbortSignal): Promise<T> {
+    const timer = new AbortController();
+    const both = signal === undefined ? timer.signal : AbortSignal.any([signal, timer.signal]);
+    const timeout = new Promise<never>((_, reject) => {
+      this.deps.clock.sleep(limitMs, both).then(
+        () => { reject(new Error(`no answer within ${limitMs} ms`)); },
+        () => { if (signal?.aborted === true) reject(new Error('stopped')); },
+      );
+    });
+    try {
+      return await Promise.race([work, timeout]);
+    } finally {
+      timer.abort();
+    }
+  }
+}

@@ -81,6 +81,7 @@ export class InterfaceSession implements ResponderView {
       this.deps.metrics.responsesSent.inc(labels, n);
     }
     if (counts.notOwned > 0) this.deps.metrics.drops.inc({ reason: 'notOwned', interface: this.name }, counts.notOwned);
+    if (counts.sendErrors > 0) this.deps.metrics.sendErrors.inc({ interface: this.name }, counts.sendErrors);
   }
 
   /** Closes both sockets; nothing is answered afterwards. Idempotent. */

@@ -10,6 +10,8 @@ export interface Layer2Metrics {
   readonly responsesSent: Counter<'ip' | 'interface'>;
   /** Frames not answered, by reason and interface (not by ip: a flood would create unbounded series). */
   readonly drops: Counter<'reason' | 'interface'>;
+  /** Answers the kernel refused to send (a full socket buffer, a link going down), by interface. */
+  readonly sendErrors: Counter<'interface'>;
 }
 
 /** Creates and registers the ironlb_layer2_* counters on `registry`. */
@@ -20,5 +22,6 @@ export function createLayer2Metrics(registry: Registry): Layer2Metrics {
     requestsReceived: new Counter({ name: 'ironlb_layer2_requests_received_total', help: 'ARP requests and Neighbor Solicitations received for owned addresses.', labelNames: ['ip', 'interface'], registers }),
     responsesSent: new Counter({ name: 'ironlb_layer2_responses_sent_total', help: 'ARP replies and Neighbor Advertisements sent in answer.', labelNames: ['ip', 'interface'], registers }),
     drops: new Counter({ name: 'ironlb_layer2_drops_total', help: 'Received frames not answered, by reason.', labelNames: ['reason', 'interface'], registers }),
+    sendErrors: new Counter({ name: 'ironlb_layer2_send_errors_total', help: 'Answers the kernel refused to send (native fast path).', labelNames: ['interface'], registers }),
   };
 }

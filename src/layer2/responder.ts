@@ -7,12 +7,14 @@ export type DropReason =
   | 'malformed'
   | 'notRequest'
   | 'notOwned'
+  | 'badSender'
+  | 'conflict'
   | 'badHopLimit'
   | 'badChecksum'
   | 'invalidSolicitation';
 
 /** The drop reasons, for pre-registering metric series. */
-export const dropReasons: readonly DropReason[] = ['malformed', 'notRequest', 'notOwned', 'badHopLimit', 'badChecksum', 'invalidSolicitation'];
+export const dropReasons: readonly DropReason[] = ['malformed', 'notRequest', 'notOwned', 'badSender', 'conflict', 'badHopLimit', 'badChecksum', 'invalidSolicitation'];
 
 /** What the responder decided for one frame. */
 export type Decision =
@@ -30,6 +32,24 @@ export interface ResponderView {
 
 const drop = (reason: DropReason): Decision => ({ kind: 'drop', reason });
 
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** A group (multicast or broadcast) or all-zero MAC: no host has it, so nobody to answer. */
+function badMac(mac: Uint8Array): boolean {
+  return ((mac[0] ?? 0) & 1) === 1 || mac.every((b) => b === 0);
+}
+
+/**
+ * An ARP request whose sender could not be a host: a group or zero hardware address (in the
+ * Ethernet header or the ARP body), or a multicast/broadcast sender IP (224.0.0.0/4 and up).
+ * 0.0.0.0 stays valid: that is an RFC 5227 probe, answered like any request.
+ */
+function badArpSender(ethSrc: Uint8Array, senderMac: Uint8Array, senderIp: Uint8Array): boolean {
+  return badMac(ethSrc) || badMac(senderMac) || (senderIp[0] ?? 0) >= 224;
+}
+
 /**
  * Decides the answer to an ARP frame: a reply from `view.mac` for a request (including an
  * RFC 5227 probe from 0.0.0.0) whose target is owned here, else a drop reason. Pure.
@@ -38,7 +58,12 @@ export function respondArp(frame: Uint8Array, view: ResponderView): Decision {
   const parsed = parseArp(frame);
   if (!parsed.ok) return drop('malformed');
   const arp = parsed.value;
+  // Another MAC using an address we own as its sender (a gratuitous ARP, RFC 5227 "conflict"):
+  // not a question to answer, and never a reason to change who owns it (the speaker's conflict
+  // guard logs and counts it; ownership comes from the API only).
+  if (view.ownsIpv4(ipv4Key(arp.senderIp)) && !sameBytes(arp.senderMac, view.mac)) return drop('conflict');
   if (arp.op !== arpRequest) return drop('notRequest');
+  if (badArpSender(arp.ethSrc, arp.senderMac, arp.senderIp)) return drop('badSender');
   if (!view.ownsIpv4(ipv4Key(arp.targetIp))) return drop('notOwned');
   return { kind: 'reply', ip: formatIpv4(arp.targetIp), frame: buildArpReply(arp, view.mac) };
 }

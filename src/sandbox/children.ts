@@ -22,8 +22,12 @@ export interface ChildDeps {
   readonly onPid: (name: string, pid: number) => void;
 }
 
-/** Restart delays: 1 s doubling to 10 s, like a kubelet's CrashLoopBackOff but shorter. */
-const restartBackoff: BackoffPolicy = { baseMs: 1000, maxMs: 10_000, jitter: 0.1 };
+/**
+ * Restart delays: 5 s doubling to 20 s, like a kubelet's CrashLoopBackOff but shorter. The first
+ * wait is longer than a speaker's 3 s Lease on purpose: a container restart on a real node takes
+ * seconds too, so killing a speaker in the sandbox shows what users see - a peer takes over.
+ */
+const restartBackoff: BackoffPolicy = { baseMs: 5000, maxMs: 20_000, jitter: 0.1 };
 /** A run this long resets the backoff. */
 const healthyRunMs = 30_000;
 

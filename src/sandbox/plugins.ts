@@ -1,11 +1,22 @@
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { authorizerFromManifests } from './apiserver/rbac.js';
 import { createServiceAdmission } from './apiserver/service.js';
 import { renderTable } from './apiserver/tables.js';
 import type { SandboxApiPlugins } from './supervisor.js';
 
+/** The manifests a real cluster applies; the sandbox enforces their RBAC on the controller and speakers. */
+export const manifestPath = fileURLToPath(new URL('../../manifests/ironlb.yaml', import.meta.url));
+
 /**
- * The API server plug-ins the sandbox runs with: Service defaulting (ClusterIP and NodePort
- * allocation) and kubectl tables. RBAC from manifests/ironlb.yaml is added here as it lands.
+ * The API server plug-ins the sandbox runs with: Service defaulting (cluster IPs, node ports),
+ * kubectl's server-side tables, and RBAC from manifests/ironlb.yaml, so any API call the
+ * controller or a speaker makes without a grant fails here as it would on a cluster.
  */
 export async function sandboxApiPlugins(): Promise<SandboxApiPlugins> {
-  return Promise.resolve({ admission: new Map([['/services', createServiceAdmission()]]), table: renderTable });
+  return {
+    admission: new Map([['/services', createServiceAdmission()]]),
+    table: renderTable,
+    authorizer: authorizerFromManifests(await readFile(manifestPath, 'utf8')),
+  };
 }

@@ -1,8 +1,7 @@
 import * as k8s from '@kubernetes/client-node';
+import { announcingAnnotation } from '../speaker/lease-view.js';
 import { ironlbNamespace } from './seed.js';
 
-/** The annotation a speaker keeps on its own Lease: the IPs it announces (docs/speaker.md). */
-export const announcingAnnotation = 'ironlb.io/announcing';
 
 /** One line of `sandbox status` about a node. */
 export interface NodeStatus {
@@ -28,7 +27,8 @@ function speakerState(lease: k8s.V1Lease | undefined, now: number): NodeStatus['
   if (lease === undefined) return 'absent';
   const spec = lease.spec ?? {};
   if ((spec.holderIdentity ?? '') === '') return 'released';
-  const renew = spec.renewTime?.getTime() ?? 0;
+  // client-node 1.4 hands Lease times over as strings despite its Date types.
+  const renew = Date.parse(String(spec.renewTime ?? ''));
   const duration = (spec.leaseDurationSeconds ?? 0) * 1000;
   // status runs on the machine that runs every speaker: one clock, so comparing is fair here
   return renew + duration >= now ? 'alive' : 'expired';
@@ -65,10 +65,11 @@ function table(rows: readonly (readonly string[])[]): string {
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd((widths[i] ?? 0) + 2))).join('').trimEnd()).join('\n');
 }
 
-/** The human text of `sandbox status`. */
-export function formatSandboxStatus(s: SandboxStatus): string {
+/** The human text of `sandbox status`; `pids` are the sandbox's child processes by name. */
+export function formatSandboxStatus(s: SandboxStatus, pids: Readonly<Record<string, number>> = {}): string {
   const lines = [`controller: ${s.controllerLeader === undefined ? 'no leader' : `leader ${s.controllerLeader}`}`, ''];
-  lines.push(table([['NODE', 'SPEAKER', 'ANNOUNCING'], ...s.nodes.map((n) => [n.name, n.speaker, n.announcing.join(',') || '-'])]));
+  const pid = (node: string): string => String(pids[`speaker-${node}`] ?? '-');
+  lines.push(table([['NODE', 'SPEAKER', 'SPEAKER-PID', 'ANNOUNCING'], ...s.nodes.map((n) => [n.name, n.speaker, pid(n.name), n.announcing.join(',') || '-'])]));
   lines.push('');
   if (s.services.length === 0) lines.push('no LoadBalancer Services');
   else lines.push(table([['SERVICE', 'EXTERNAL-IP', 'ANNOUNCED-BY'], ...s.services.map((v) => [v.key, v.ips.join(',') || '<pending>', v.owners.join(',') || '-'])]));

@@ -8,6 +8,7 @@ import { writeKubeconfig } from './apiserver/kubeconfig.js';
 import { child, str, type JsonObject } from './apiserver/object.js';
 import { startApiServer, type RunningApiServer, type TableRenderer } from './apiserver/server.js';
 import { generateServingCert } from './apiserver/tls.js';
+import { speakerNodeFlags } from '../speaker/runtime.js';
 import { superviseChild, type ChildSpec } from './children.js';
 import { runEndpointWriter } from './endpoint-writer.js';
 import { createLan, destroyLan, lanLayout, type LanHost, type LanLayout, type LanPlan } from './lan.js';
@@ -136,7 +137,8 @@ function childSpecs(opts: SandboxOptions, layout: LanLayout): ChildSpec[] {
   }
   for (const node of opts.speakers ? layout.nodes : []) {
     const mode = opts.lan ? [] : ['--no-announce', '--metrics-port', '0'];
-    const argv = [...opts.ironlb, 'speaker', '--node-name', node.name, '--kubeconfig', opts.paths.speakerKubeconfig, ...mode];
+    const [node0 = process.execPath, ...script] = opts.ironlb;
+    const argv = [node0, ...speakerNodeFlags, ...script, 'speaker', '--node-name', node.name, '--kubeconfig', opts.paths.speakerKubeconfig, ...mode];
     specs.push({ name: `speaker-${node.name}`, argv, ...(opts.lan ? { netns: node.netns } : {}), logPath: log(`speaker-${node.name}`) });
   }
   return specs;

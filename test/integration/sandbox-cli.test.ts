@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.js';
+import { repoRoot, runCli } from '../helpers/cli.js';
 import { runKubectl } from '../helpers/kubectl.js';
 
 interface Record {
@@ -73,6 +73,25 @@ describe('ironlb sandbox up --nodes 0 --no-controller (API server only)', () => 
     const down = await runCli(['sandbox', 'down', '--state-dir', stateDir]);
     expect(down.code).toBe(0);
     expect(existsSync(stateDir)).toBe(false);
+  });
+
+  it('runs the controller and speakers without network namespaces when asked (what non-root users get), and says so', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ironlb-sbx-'));
+    dirs.push(dir);
+    const stateDir = join(dir, 'state');
+    const res = await runCli(['sandbox', 'up', '--nodes', '2', '--no-netns', '--state-dir', stateDir, '--lan-prefix', `nn${String(process.pid % 1000)}`], { timeoutMs: 90_000 });
+    expect(res.code).toBe(0);
+    expect(res.stderr).toContain('no network namespaces: the API server, controller and speakers run, but speakers only compute (--no-announce)');
+    const kubeconfig = (res.stdout.split('\n')[0] ?? '').slice('KUBECONFIG='.length);
+    expect((await runKubectl(kubeconfig, ['apply', '--validate=false', '-f', join(repoRoot, 'config', 'sandbox-demo.yaml')])).code).toBe(0);
+    let status = '';
+    for (let i = 0; i < 100 && !/default\/demo\s+172\.31\.213\.200\s+node-\d/.test(status); i += 1) {
+      await new Promise((r) => setTimeout(r, 200));
+      status = (await runCli(['sandbox', 'status', '--state-dir', stateDir])).stdout;
+    }
+    expect(status).toMatch(/node-1\s+alive/);
+    expect(status).toMatch(/node-2\s+alive/);
+    expect(status).toMatch(/default\/demo\s+172\.31\.213\.200\s+node-\d/);
   });
 
   it('says so when there is nothing to take down', async () => {

@@ -325,7 +325,8 @@ function trackIn(watches: Set<() => void>): (close: () => void) => () => void {
 async function handleAdmin(ctx: RequestContext, user: string, req: IncomingMessage, url: URL): Promise<JsonObject> {
   if (!isAdmin(ctx.options, user)) throw new ApiStatusError('Forbidden', `User "${user}" cannot use the sandbox admin API`);
   if (url.pathname === '/sandbox/v1/requests' && req.method === 'GET') {
-    return { total: ctx.requests.total(), counts: Object.fromEntries(ctx.requests.counts()) };
+    const forbidden = ctx.requests.entries().filter((r) => r.code === 403).map((r) => `${r.user} ${r.verb} ${r.resource}${r.subresource === '' ? '' : `/${r.subresource}`} ${r.namespace}`);
+    return { total: ctx.requests.total(), counts: Object.fromEntries(ctx.requests.counts()), forbidden };
   }
   if (url.pathname === '/sandbox/v1/faults' && req.method === 'POST') {
     applyFaultRequest(ctx.faults, await readJson(req));

@@ -1,252 +1,198 @@
-import { child, isObject, list, str, type JsonObject } from './object.js';
-import { apiVersionOf, type ResourceDef } from './resources.js';
+import { child, list, str, type JsonObject } from './object.js';
+import type { ResourceDef } from './resources.js';
 import type { TableRenderer } from './server.js';
 
-/** One meta.k8s.io/v1 TableColumnDefinition. */
+/** One column of a meta.k8s.io/v1 Table, and how to fill it from an object. */
 interface Column {
   readonly name: string;
   readonly type: 'string' | 'integer' | 'date';
-  readonly format: '' | 'name';
+  readonly format?: 'name';
   readonly description: string;
-  readonly priority: number;
+  /** 0: always shown; 1: with `-o wide`. */
+  readonly priority: 0 | 1;
+  readonly cell: (obj: JsonObject, now: Date) => string | number;
 }
 
-type Cell = string | number;
+const second = 1000;
+const minute = 60 * second;
+const hour = 60 * minute;
+const day = 24 * hour;
+const year = 365 * day;
 
-/** The columns of one resource and how an object fills them (without NAME and AGE where the printer adds them). */
-interface Printer {
-  readonly columns: readonly Column[];
-  readonly cells: (obj: JsonObject, now: Date) => readonly Cell[];
-}
-
-function column(name: string, description: string, type: Column['type'] = 'string', priority = 0): Column {
-  return { name, type, format: name === 'Name' ? 'name' : '', description, priority };
-}
-
-const nameColumn = column('Name', 'Name must be unique within a namespace. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names');
-const ageColumn = column('Age', 'CreationTimestamp is a timestamp representing the server time when this object was created.');
-
-/**
- * kubectl's duration.HumanDuration (k8s.io/apimachinery/pkg/util/duration): `45s`, `3m2s`, `15m`,
- * `5h3m`, `20h`, `2d5h`, `30d`, `2y10d`; precision drops as durations grow.
- */
-export function humanDuration(ms: number): string {
-  const seconds = Math.floor(ms / 1000);
-  if (seconds < -1) return '<invalid>';
-  if (seconds < 0) return '0s';
-  if (seconds < 120) return `${String(seconds)}s`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 10) return withRemainder(minutes, 'm', seconds % 60, 's');
-  if (minutes < 180) return `${String(minutes)}m`;
-  return hoursDuration(minutes);
-}
-
-function hoursDuration(minutes: number): string {
-  const hours = Math.floor(minutes / 60);
-  if (hours < 8) return withRemainder(hours, 'h', minutes % 60, 'm');
-  if (hours < 48) return `${String(hours)}h`;
-  if (hours < 24 * 8) return withRemainder(Math.floor(hours / 24), 'd', hours % 24, 'h');
-  if (hours < 24 * 365 * 2) return `${String(Math.floor(hours / 24))}d`;
-  if (hours < 24 * 365 * 8) return withRemainder(Math.floor(hours / 24 / 365), 'y', Math.floor(hours / 24) % 365, 'd');
-  return `${String(Math.floor(hours / 24 / 365))}y`;
-}
-
-function withRemainder(big: number, bigUnit: string, small: number, smallUnit: string): string {
+/** Two units where the larger one is small, as kubectl prints ages: `2m5s`, `3h10m`, `4d2h`. */
+function twoUnits(big: number, bigUnit: string, small: number, smallUnit: string): string {
   return small === 0 ? `${String(big)}${bigUnit}` : `${String(big)}${bigUnit}${String(small)}${smallUnit}`;
 }
 
-/** The age of a timestamp as kubectl prints it; `<unknown>` when there is none. */
-function since(timestamp: string | undefined, now: Date): string {
-  const at = timestamp === undefined ? NaN : Date.parse(timestamp);
-  return Number.isNaN(at) ? '<unknown>' : humanDuration(now.getTime() - at);
+/** A duration the way kubectl's AGE column shows it (apimachinery's HumanDuration rules). */
+export function humanDuration(ms: number): string {
+  const s = Math.floor(ms / second);
+  if (s < -1) return '<invalid>';
+  if (s < 0) return '0s';
+  if (s < 120) return `${String(s)}s`;
+  const m = Math.floor(ms / minute);
+  if (m < 10) return twoUnits(m, 'm', s % 60, 's');
+  if (m < 180) return `${String(m)}m`;
+  return longDuration(ms);
 }
 
-function name(obj: JsonObject): string {
-  return str(child(obj, 'metadata'), 'name') ?? '';
+/** Three hours and more. */
+function longDuration(ms: number): string {
+  const m = Math.floor(ms / minute);
+  const h = Math.floor(ms / hour);
+  if (h < 8) return twoUnits(h, 'h', m % 60, 'm');
+  if (h < 48) return `${String(h)}h`;
+  const d = Math.floor(ms / day);
+  if (h < 24 * 8) return twoUnits(d, 'd', h % 24, 'h');
+  if (h < 24 * 365 * 2) return `${String(d)}d`;
+  const y = Math.floor(ms / year);
+  if (h < 24 * 365 * 8) return twoUnits(y, 'y', d % 365, 'd');
+  return `${String(y)}y`;
 }
 
-function age(obj: JsonObject, now: Date): string {
-  return since(str(child(obj, 'metadata'), 'creationTimestamp'), now);
+function ageOf(time: string | undefined, now: Date): string {
+  if (time === undefined) return '<unknown>';
+  const t = Date.parse(time);
+  return Number.isNaN(t) ? '<unknown>' : humanDuration(now.getTime() - t);
 }
+
+const nameColumn: Column = { name: 'Name', type: 'string', format: 'name', description: 'Name must be unique within a namespace.', priority: 0, cell: (o) => str(child(o, 'metadata'), 'name') ?? '' };
+const ageColumn: Column = {
+  name: 'Age',
+  type: 'string',
+  description: 'CreationTimestamp is a timestamp representing the server time when this object was created.',
+  priority: 0,
+  cell: (o, now) => ageOf(str(child(o, 'metadata'), 'creationTimestamp'), now),
+};
 
 function strings(values: readonly unknown[]): string[] {
-  return values.filter((v): v is string => typeof v === 'string' && v !== '');
+  return values.filter((v): v is string => typeof v === 'string');
 }
 
-function orNone(values: readonly string[], separator = ','): string {
-  return values.length === 0 ? '<none>' : values.join(separator);
+function serviceExternalIp(o: JsonObject): string {
+  const spec = child(o, 'spec');
+  const type = str(spec, 'type') ?? 'ClusterIP';
+  if (type === 'ExternalName') return str(spec, 'externalName') ?? '<none>';
+  const ingress = list(child(child(o, 'status'), 'loadBalancer'), 'ingress').map((i) => (typeof i === 'object' && i !== null ? (str(i as JsonObject, 'ip') ?? str(i as JsonObject, 'hostname')) : undefined));
+  const ips = [...strings(ingress), ...strings(list(spec, 'externalIPs'))];
+  if (ips.length > 0) return ips.join(',');
+  return type === 'LoadBalancer' ? '<pending>' : '<none>';
 }
 
-/** PORT(S): `80/TCP`, `8090:31234/TCP`, comma separated (printers.go makePortString). */
-function servicePorts(spec: JsonObject): string {
-  const ports = list(spec, 'ports').filter(isObject);
-  return orNone(
-    ports.map((p) => {
-      const protocol = str(p, 'protocol') ?? 'TCP';
-      const port = String(p.port);
-      return typeof p.nodePort === 'number' ? `${port}:${String(p.nodePort)}/${protocol}` : `${port}/${protocol}`;
-    }),
-  );
+function servicePorts(o: JsonObject): string {
+  const ports = list(child(o, 'spec'), 'ports').map((p) => {
+    const port = p as JsonObject;
+    const protocol = str(port, 'protocol') ?? 'TCP';
+    const nodePort = port.nodePort;
+    return typeof nodePort === 'number' ? `${String(port.port)}:${String(nodePort)}/${protocol}` : `${String(port.port)}/${protocol}`;
+  });
+  return ports.length === 0 ? '<none>' : ports.join(',');
 }
 
-/** EXTERNAL-IP as printers.go getServiceExternalIP shows it. */
-function serviceExternalIp(obj: JsonObject): string {
-  const spec = child(obj, 'spec');
-  const externalIps = strings(list(spec, 'externalIPs'));
-  switch (str(spec, 'type')) {
-    case 'ExternalName':
-      return str(spec, 'externalName') ?? '<none>';
-    case 'LoadBalancer': {
-      const ingress = list(child(child(obj, 'status'), 'loadBalancer'), 'ingress').filter(isObject);
-      const lb = [...strings(ingress.map((i) => i.ip ?? i.hostname)), ...externalIps];
-      return lb.length === 0 ? '<pending>' : lb.join(',');
-    }
-    default:
-      return orNone(externalIps);
-  }
+function labelText(map: JsonObject): string {
+  const pairs = Object.entries(map).map(([k, v]) => `${k}=${String(v)}`);
+  return pairs.length === 0 ? '<none>' : pairs.join(',');
 }
 
-function selector(spec: JsonObject): string {
-  const entries = Object.entries(child(spec, 'selector')).map(([k, v]) => `${k}=${String(v)}`);
-  return orNone(entries.sort());
+const serviceColumns: readonly Column[] = [
+  nameColumn,
+  { name: 'Type', type: 'string', description: 'The type of the Service.', priority: 0, cell: (o) => str(child(o, 'spec'), 'type') ?? 'ClusterIP' },
+  { name: 'Cluster-IP', type: 'string', description: 'The cluster IP of the Service.', priority: 0, cell: (o) => str(child(o, 'spec'), 'clusterIP') ?? '<none>' },
+  { name: 'External-IP', type: 'string', description: 'The load balancer ingress or external IPs of the Service.', priority: 0, cell: serviceExternalIp },
+  { name: 'Port(s)', type: 'string', description: 'The ports of the Service.', priority: 0, cell: servicePorts },
+  ageColumn,
+  { name: 'Selector', type: 'string', description: 'The pod selector of the Service.', priority: 1, cell: (o) => labelText(child(child(o, 'spec'), 'selector')) },
+];
+
+function nodeStatus(o: JsonObject): string {
+  const ready = list(child(o, 'status'), 'conditions').find((c) => str(c as JsonObject, 'type') === 'Ready') as JsonObject | undefined;
+  const status = ready === undefined ? 'Unknown' : str(ready, 'status') === 'True' ? 'Ready' : 'NotReady';
+  return child(o, 'spec').unschedulable === true ? `${status},SchedulingDisabled` : status;
 }
 
-const services: Printer = {
-  columns: [
+function nodeRoles(o: JsonObject): string {
+  const roles = Object.keys(child(child(o, 'metadata'), 'labels')).filter((k) => k.startsWith('node-role.kubernetes.io/')).map((k) => k.slice('node-role.kubernetes.io/'.length));
+  return roles.length === 0 ? '<none>' : roles.join(',');
+}
+
+function sliceEndpoints(o: JsonObject): string {
+  const addresses = list(o, 'endpoints').flatMap((e) => strings(list(e as JsonObject, 'addresses')));
+  if (addresses.length === 0) return '<none>';
+  return addresses.length > 3 ? `${addresses.slice(0, 3).join(',')} + ${String(addresses.length - 3)} more...` : addresses.join(',');
+}
+
+/** core/v1 and events.k8s.io/v1 Events name their fields differently. */
+function eventField(o: JsonObject, core: string, events: string): JsonObject {
+  return child(o, core in o ? core : events);
+}
+
+function eventLastSeen(o: JsonObject, now: Date): string {
+  const series = child(o, 'series');
+  const time = str(series, 'lastObservedTime') ?? str(o, 'lastTimestamp') ?? str(o, 'deprecatedLastTimestamp') ?? str(o, 'eventTime') ?? str(child(o, 'metadata'), 'creationTimestamp');
+  return ageOf(time, now);
+}
+
+const eventColumns: readonly Column[] = [
+  { name: 'Last Seen', type: 'string', description: 'Time since the event was last observed.', priority: 0, cell: eventLastSeen },
+  { name: 'Type', type: 'string', description: 'Normal or Warning.', priority: 0, cell: (o) => str(o, 'type') ?? '' },
+  { name: 'Reason', type: 'string', description: 'Why the action was taken.', priority: 0, cell: (o) => str(o, 'reason') ?? '' },
+  {
+    name: 'Object',
+    type: 'string',
+    description: 'The object this event is about.',
+    priority: 0,
+    cell: (o) => {
+      const ref = eventField(o, 'involvedObject', 'regarding');
+      return `${(str(ref, 'kind') ?? '').toLowerCase()}/${str(ref, 'name') ?? ''}`;
+    },
+  },
+  { name: 'Message', type: 'string', description: 'A human-readable description.', priority: 0, cell: (o) => str(o, 'message') ?? str(o, 'note') ?? '' },
+  { ...nameColumn, priority: 1 },
+];
+
+const columnsByResource: Readonly<Record<string, readonly Column[]>> = {
+  services: serviceColumns,
+  configmaps: [nameColumn, { name: 'Data', type: 'integer', description: 'Number of keys.', priority: 0, cell: (o) => Object.keys(child(o, 'data')).length + Object.keys(child(o, 'binaryData')).length }, ageColumn],
+  leases: [nameColumn, { name: 'Holder', type: 'string', description: 'The holder of the lease.', priority: 0, cell: (o) => str(child(o, 'spec'), 'holderIdentity') ?? '' }, ageColumn],
+  endpointslices: [
     nameColumn,
-    column('Type', 'The type of the service.'),
-    column('Cluster-IP', 'The IP address of the service.'),
-    column('External-IP', 'The external IP address of the service.'),
-    column('Port(s)', 'The ports on which the service is exposed.'),
+    { name: 'AddressType', type: 'string', description: 'The type of addresses.', priority: 0, cell: (o) => str(o, 'addressType') ?? '' },
+    { name: 'Ports', type: 'string', description: 'The ports of the slice.', priority: 0, cell: (o) => list(o, 'ports').map((p) => String((p as JsonObject).port)).join(',') || '<unset>' },
+    { name: 'Endpoints', type: 'string', description: 'Addresses of the endpoints.', priority: 0, cell: sliceEndpoints },
     ageColumn,
-    column('Selector', 'Route service traffic to pods with label keys and values matching this selector.', 'string', 1),
   ],
-  cells(obj, now) {
-    const spec = child(obj, 'spec');
-    const clusterIp = strings(list(spec, 'clusterIPs'))[0] ?? str(spec, 'clusterIP') ?? '<none>';
-    return [name(obj), str(spec, 'type') ?? 'ClusterIP', clusterIp, serviceExternalIp(obj), servicePorts(spec), age(obj, now), selector(spec)];
-  },
-};
-
-const configMaps: Printer = {
-  columns: [nameColumn, column('Data', 'The number of entries in data and binaryData.', 'integer'), ageColumn],
-  cells: (obj, now) => [name(obj), Object.keys(child(obj, 'data')).length + Object.keys(child(obj, 'binaryData')).length, age(obj, now)],
-};
-
-const leases: Printer = {
-  columns: [nameColumn, column('Holder', 'The holder of the lease.'), ageColumn],
-  cells: (obj, now) => [name(obj), str(child(obj, 'spec'), 'holderIdentity') ?? '', age(obj, now)],
-};
-
-/** printers.go shows at most three endpoint addresses, then `+ N more...`. */
-function limited(values: readonly string[], empty: string): string {
-  if (values.length === 0) return empty;
-  const shown = values.slice(0, 3).join(',');
-  return values.length > 3 ? `${shown} + ${String(values.length - 3)} more...` : shown;
-}
-
-const endpointSlices: Printer = {
-  columns: [
+  nodes: [
     nameColumn,
-    column('AddressType', 'The IP protocol for this slice.'),
-    column('Ports', 'The ports exposed by this slice.'),
-    column('Endpoints', 'The endpoints in this slice.'),
+    { name: 'Status', type: 'string', description: 'The status of the node.', priority: 0, cell: nodeStatus },
+    { name: 'Roles', type: 'string', description: 'The roles of the node.', priority: 0, cell: nodeRoles },
     ageColumn,
+    { name: 'Version', type: 'string', description: 'Kubelet version.', priority: 0, cell: (o) => str(child(child(o, 'status'), 'nodeInfo'), 'kubeletVersion') ?? '' },
   ],
-  cells(obj, now) {
-    const ports = list(obj, 'ports').filter(isObject).map((p) => (typeof p.port === 'number' ? String(p.port) : '<unset>'));
-    const addresses = list(obj, 'endpoints').filter(isObject).flatMap((e) => strings(list(e, 'addresses')));
-    return [name(obj), str(obj, 'addressType') ?? '', limited(ports, '<unset>'), limited(addresses, '<none>'), age(obj, now)];
-  },
+  namespaces: [nameColumn, { name: 'Status', type: 'string', description: 'The phase of the namespace.', priority: 0, cell: (o) => str(child(o, 'status'), 'phase') ?? '' }, ageColumn],
+  events: eventColumns,
 };
 
-/** Events print their last occurrence; core v1 and events.k8s.io/v1 name the fields differently. */
-function eventLastSeen(obj: JsonObject, now: Date): string {
-  const at = str(obj, 'lastTimestamp') ?? str(obj, 'deprecatedLastTimestamp') ?? str(child(obj, 'series'), 'lastObservedTime') ?? str(obj, 'eventTime');
-  return since(at, now);
-}
-
-const events: Printer = {
-  columns: [
-    column('Last Seen', 'Time when last event occurred.'),
-    column('Type', 'Type of this event (Normal, Warning).'),
-    column('Reason', 'Why the action was taken.'),
-    column('Object', 'The object this event is about.'),
-    column('Message', 'A human-readable description of the status of this operation.'),
-    column('Name', 'Name of the event.', 'string', 1),
-  ],
-  cells(obj, now) {
-    const about = isObject(obj.involvedObject) ? obj.involvedObject : child(obj, 'regarding');
-    const object = `${(str(about, 'kind') ?? '').toLowerCase()}/${str(about, 'name') ?? ''}`;
-    const message = (str(obj, 'message') ?? str(obj, 'note') ?? '').trim();
-    return [eventLastSeen(obj, now), str(obj, 'type') ?? '', str(obj, 'reason') ?? '', object, message, name(obj)];
-  },
-};
-
-/** STATUS of a Node: Ready / NotReady / Unknown, plus SchedulingDisabled when cordoned. */
-function nodeStatus(obj: JsonObject): string {
-  const ready = list(child(obj, 'status'), 'conditions')
-    .filter(isObject)
-    .find((c) => c.type === 'Ready');
-  const state = ready === undefined ? 'Unknown' : ready.status === 'True' ? 'Ready' : 'NotReady';
-  return child(obj, 'spec').unschedulable === true ? `${state},SchedulingDisabled` : state;
-}
-
-const rolePrefix = 'node-role.kubernetes.io/';
-
-const nodes: Printer = {
-  columns: [
-    nameColumn,
-    column('Status', 'The status of the node.'),
-    column('Roles', 'The roles of the node.'),
-    ageColumn,
-    column('Version', 'Kubelet Version reported by the node.'),
-  ],
-  cells(obj, now) {
-    const labels = Object.keys(child(child(obj, 'metadata'), 'labels'));
-    const roles = labels.filter((l) => l.startsWith(rolePrefix) && l.length > rolePrefix.length).map((l) => l.slice(rolePrefix.length));
-    const version = str(child(child(obj, 'status'), 'nodeInfo'), 'kubeletVersion') ?? '';
-    return [name(obj), nodeStatus(obj), orNone(roles.sort()), age(obj, now), version];
-  },
-};
-
-const namespaces: Printer = {
-  columns: [nameColumn, column('Status', 'The status of the namespace.'), ageColumn],
-  cells: (obj, now) => [name(obj), str(child(obj, 'status'), 'phase') ?? '', age(obj, now)],
-};
-
-const fallback: Printer = {
-  columns: [nameColumn, ageColumn],
-  cells: (obj, now) => [name(obj), age(obj, now)],
-};
-
-/** Printers by storage key; Events from both API groups share the core printer. */
-const printers: ReadonlyMap<string, Printer> = new Map([
-  ['/services', services],
-  ['/configmaps', configMaps],
-  ['coordination.k8s.io/leases', leases],
-  ['discovery.k8s.io/endpointslices', endpointSlices],
-  ['events', events],
-  ['/nodes', nodes],
-  ['/namespaces', namespaces],
-]);
-
-/** The `object` of a row as `includeObject` asks: PartialObjectMetadata (kubectl's default) or the whole object. */
-function rowObject(def: ResourceDef, obj: JsonObject, include: 'Metadata' | 'Object'): JsonObject {
-  if (include === 'Object') return { ...obj, apiVersion: apiVersionOf(def), kind: def.kind };
+function rowObject(def: ResourceDef, obj: JsonObject, include: 'None' | 'Metadata' | 'Object'): JsonObject | undefined {
+  if (include === 'None') return undefined;
+  if (include === 'Object') return obj;
   return { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: child(obj, 'metadata') };
 }
 
 /**
- * Renders objects as a meta.k8s.io/v1 Table with the columns a real cluster prints for them
- * (k8s.io/kubernetes/pkg/printers/internalversion), so `kubectl get` output matches.
+ * Renders objects as the meta.k8s.io/v1 Table that `kubectl get` asks for (server-side
+ * printing), with the columns a real cluster prints for the resources ironlb users look at,
+ * and NAME/AGE for the rest.
  */
 export const renderTable: TableRenderer = (def, objects, now, includeObject) => {
-  const printer = printers.get(def.storage) ?? fallback;
-  const rows = objects.map((obj) => {
-    const row: JsonObject = { cells: [...printer.cells(obj, now)] };
-    if (includeObject !== 'None') row.object = rowObject(def, obj, includeObject);
-    return row;
-  });
-  return { kind: 'Table', apiVersion: 'meta.k8s.io/v1', metadata: {}, columnDefinitions: printer.columns.map((c) => ({ ...c })), rows };
+  const columns = columnsByResource[def.plural] ?? [nameColumn, ageColumn];
+  return {
+    kind: 'Table',
+    apiVersion: 'meta.k8s.io/v1',
+    metadata: {},
+    columnDefinitions: columns.map(({ name, type, format, description, priority }) => ({ name, type, format: format ?? '', description, priority })),
+    rows: objects.map((obj) => {
+      const object = rowObject(def, obj, includeObject);
+      return { cells: columns.map((c) => c.cell(obj, now)), ...(object === undefined ? {} : { object }) };
+    }),
+  };
 };

@@ -57,10 +57,11 @@ describe('InterfaceSession with a native ARP offload', () => {
   it('folds the native counters into the metrics', async () => {
     const { conns, registry, s } = session(true);
     s.setIps(ips('10.0.0.100'));
-    conns.offload.next = { answered: new Map([[ipv4Key(hex('0a000064')), 5]]), notOwned: 7, sendErrors: 0 };
+    conns.offload.next = { answered: new Map([[ipv4Key(hex('0a000064')), 5]]), notOwned: 7, sendErrors: 2 };
     s.flushCounters();
     expect(await registry.getSingleMetricAsString('ironlb_layer2_responses_sent_total')).toContain('{ip="10.0.0.100",interface="eth0"} 5');
     expect(await registry.getSingleMetricAsString('ironlb_layer2_drops_total')).toContain('{reason="notOwned",interface="eth0"} 7');
+    expect(await registry.getSingleMetricAsString('ironlb_layer2_send_errors_total')).toContain('{interface="eth0"} 2');
   });
 
   it('leaves the offload alone when the fast path is off (--js-arp)', () => {

@@ -16,6 +16,12 @@ const dad = packet('ns-dad');
 const owner = view(['10.0.0.100'], ['fd00::100', 'fe80::ff:fe00:1']);
 const other = view(['10.0.0.101'], ['fd00::101']);
 
+function withBytes(frame: Uint8Array, at: number, values: readonly number[]): Uint8Array {
+  const out = frame.slice();
+  out.set(values, at);
+  return out;
+}
+
 function withByte(frame: Uint8Array, at: number, value: number): Uint8Array {
   const out = frame.slice();
   out[at] = value;
@@ -29,6 +35,15 @@ describe('respondArp', () => {
     { name: 'a reply', frame: withByte(arp, 21, 2), v: owner, want: { kind: 'drop', reason: 'notRequest' } },
     { name: 'truncated', frame: arp.subarray(0, 30), v: owner, want: { kind: 'drop', reason: 'malformed' } },
     { name: 'not ARP at all', frame: ns, v: owner, want: { kind: 'drop', reason: 'malformed' } },
+    { name: 'an RFC 5227 probe from 0.0.0.0 is answered', frame: withBytes(arp, 28, [0, 0, 0, 0]), v: owner, want: { kind: 'reply', ip: '10.0.0.100' } },
+    { name: 'broadcast sender MAC', frame: withBytes(arp, 22, [0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), v: owner, want: { kind: 'drop', reason: 'badSender' } },
+    { name: 'multicast sender MAC', frame: withBytes(arp, 22, [0x01, 0x00, 0x5e, 0, 0, 1]), v: owner, want: { kind: 'drop', reason: 'badSender' } },
+    { name: 'zero sender MAC', frame: withBytes(arp, 22, [0, 0, 0, 0, 0, 0]), v: owner, want: { kind: 'drop', reason: 'badSender' } },
+    { name: 'multicast Ethernet source', frame: withBytes(arp, 6, [0x33, 0x33, 0, 0, 0, 1]), v: owner, want: { kind: 'drop', reason: 'badSender' } },
+    { name: 'broadcast sender IP', frame: withBytes(arp, 28, [255, 255, 255, 255]), v: owner, want: { kind: 'drop', reason: 'badSender' } },
+    { name: 'multicast sender IP', frame: withBytes(arp, 28, [224, 0, 0, 1]), v: owner, want: { kind: 'drop', reason: 'badSender' } },
+    { name: 'gratuitous ARP from another MAC for an owned IP', frame: withBytes(arp, 28, [10, 0, 0, 100]), v: owner, want: { kind: 'drop', reason: 'conflict' } },
+    { name: 'a reply from another MAC claiming an owned IP', frame: withBytes(withByte(arp, 21, 2), 28, [10, 0, 0, 100]), v: owner, want: { kind: 'drop', reason: 'conflict' } },
   ])('$name', ({ frame, v, want }) => {
     expect(respondArp(frame, v)).toMatchObject(want);
   });

@@ -1,0 +1,72 @@
+import { hostname } from 'node:os';
+import * as k8s from '@kubernetes/client-node';
+import { createController } from '../controller/controller.js';
+import { createControllerMetrics } from '../controller/metrics.js';
+import { defaultLoadBalancerClass } from '../controller/views.js';
+import { loadKubeConfig } from '../k8s/client.js';
+import { configMapInformer, serviceInformer, serviceStatusWriter } from '../k8s/controller-io.js';
+import { createEventRecorder } from '../k8s/events.js';
+import { LeaderElector, leaseStore } from '../k8s/lease.js';
+import { createObsServer } from '../obs/http-server.js';
+import { createRegistry } from '../obs/metrics.js';
+import { systemClock } from '../sys/clock.js';
+import { exitCode, type Command } from './command.js';
+import { commonFlags, describeFlags, readFlags } from './flags.js';
+
+const flagSpec = {
+  ...commonFlags,
+  kubeconfig: { type: 'string', env: 'KUBECONFIG', description: 'kubeconfig file (default: in-cluster config, then ~/.kube/config)' },
+  namespace: { type: 'string', default: 'ironlb-system', description: 'namespace of the config ConfigMap and the leader Lease' },
+  'config-name': { type: 'string', default: 'config', description: 'name of the config ConfigMap (its key `config` holds the pools)' },
+  'lb-class': { type: 'string', default: defaultLoadBalancerClass, description: 'spec.loadBalancerClass served besides none; Services of other classes are left alone' },
+  'metrics-port': { type: 'number', default: 7472, min: 0, max: 65535, description: 'port of /metrics, /healthz and /readyz (0: any free port)' },
+  'metrics-host': { type: 'string', default: '0.0.0.0', description: 'address the metrics server listens on' },
+  'pod-name': { type: 'string', description: 'identity in the leader Lease (default: hostname and pid)' },
+  'lease-duration': { type: 'number', default: 15, min: 1, description: 'seconds a leader\'s claim lasts without renewal (client-go default)' },
+  'renew-deadline': { type: 'number', default: 10, min: 1, description: 'seconds a leader keeps trying to renew before it stops writing' },
+  'retry-period': { type: 'number', default: 2, min: 0.1, description: 'seconds between renewals and acquisition attempts' },
+} as const;
+
+/** `ironlb controller`: allocates Service IPs from the ConfigMap pools (issue 4, docs/controller.md). */
+export const controllerCommand: Command = {
+  name: 'controller',
+  summary: 'give LoadBalancer Services IPs from the pools and write their status',
+  async run(ctx) {
+    const { flags } = readFlags(flagSpec, ctx.argv, ctx.env);
+    if (flags.help) {
+      ctx.stdout.write(`usage: ironlb controller [--kubeconfig FILE] [--namespace NS]\n\n${describeFlags(flagSpec)}\n`);
+      return exitCode.ok;
+    }
+    const logger = ctx.makeLogger(flags['log-level'], flags['log-format']);
+    const kc = loadKubeConfig({ kubeconfigPath: flags.kubeconfig });
+    const identity = flags['pod-name'] ?? `${hostname()}-${String(process.pid)}`;
+    const registry = createRegistry();
+    const clock = systemClock;
+    const namespace = flags.namespace;
+    const controller = createController({
+      openServices: (onChange) => serviceInformer(kc, logger, clock, onChange),
+      openConfigMap: (onChange) => configMapInformer(kc, namespace, flags['config-name'], logger, clock, onChange),
+      status: serviceStatusWriter(kc),
+      events: createEventRecorder({ core: kc.makeApiClient(k8s.CoreV1Api), clock, logger, component: 'ironlb-controller', instance: identity }),
+      leader: new LeaderElector({
+        store: leaseStore(kc.makeApiClient(k8s.CoordinationV1Api), namespace),
+        name: 'ironlb-controller',
+        identity,
+        timings: { leaseDurationMs: flags['lease-duration'] * 1000, renewDeadlineMs: flags['renew-deadline'] * 1000, retryPeriodMs: flags['retry-period'] * 1000 },
+        clock,
+        logger,
+      }),
+      metrics: createControllerMetrics(registry),
+      logger,
+      clock,
+      random: Math.random,
+      namespace,
+      configName: flags['config-name'],
+      lbClass: flags['lb-class'],
+    });
+    const obs = createObsServer({ registry, health: controller, logger, host: flags['metrics-host'], port: flags['metrics-port'] });
+    logger.info({ event: 'controllerStarting', identity, namespace }, 'ironlb controller starting');
+    await Promise.all([controller.run(ctx.signal), obs.run(ctx.signal)]);
+    return exitCode.ok;
+  },
+};

@@ -1,0 +1,177 @@
+import * as k8s from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { createAnnouncer, defaultTiming } from '../layer2/announcer.js';
+import { createLayer2Metrics } from '../layer2/metrics.js';
+import { loadKubeConfig } from '../k8s/client.js';
+import { createEventRecorder } from '../k8s/events.js';
+import { leaseWriter, NodeLease } from '../k8s/lease.js';
+import { createSpeakerWatch } from '../k8s/speaker-watch.js';
+import { defaultLoadBalancerClass } from '../k8s/speaker-views.js';
+import { createObsServer } from '../obs/http-server.js';
+import { createRegistry } from '../obs/metrics.js';
+import type { NodeName } from '../shared/brand.js';
+import { UsageError } from '../shared/errors.js';
+import { ok } from '../shared/result.js';
+import { runConflictGuard } from '../speaker/conflict-guard.js';
+import { announcingAnnotation, leaseNameOf } from '../speaker/lease-view.js';
+import { createSpeakerMetrics } from '../speaker/metrics.js';
+import { createSpeaker, type AnnouncerPort, type Speaker } from '../speaker/speaker.js';
+import { checkPacketCapability, createAfPacketConns } from '../sys/af-packet.js';
+import { systemClock } from '../sys/clock.js';
+import { createIpInterfaceSource } from '../sys/net-interfaces.js';
+import { exitCode, type Command } from './command.js';
+import { commonFlags, describeFlags, readFlags, type Flags } from './flags.js';
+
+const flagSpec = {
+  ...commonFlags,
+  'node-name': { type: 'string', description: 'the Kubernetes Node this speaker runs on (required)' },
+  kubeconfig: { type: 'string', env: 'KUBECONFIG', description: 'kubeconfig file (default: KUBECONFIG, ~/.kube/config, in-cluster)' },
+  namespace: { type: 'string', default: 'ironlb-system', description: 'namespace of the speaker Leases and the config ConfigMap' },
+  'config-map': { type: 'string', default: 'config', description: 'name of the config ConfigMap (key "config")' },
+  'lb-class': { type: 'string', default: defaultLoadBalancerClass, description: 'Services with another spec.loadBalancerClass are left alone' },
+  'lease-renew': { type: 'number', default: 1, min: 0.1, description: 'seconds between renewals of this node Lease (1 PUT each)' },
+  'lease-duration': { type: 'number', default: 3, min: 1, description: 'seconds a Lease counts as alive without renewal (failover time after a crash)' },
+  'hold-down': { type: 'number', default: 10, min: 0, description: 'seconds a rejoining node must be up before it may take over IPs (docs/election.md)' },
+  interfaces: { type: 'strings', description: 'only announce on these interfaces (repeatable; globs like eth* allowed)' },
+  'ignore-exclude-label': { type: 'boolean', description: 'ignore node.kubernetes.io/exclude-from-external-load-balancers (single-node clusters)' },
+  'no-announce': { type: 'boolean', description: 'elect and keep the Lease, but send and answer nothing (no CAP_NET_RAW needed)' },
+  'reannounce-interval': { type: 'number', default: 60, min: 0, description: 'seconds between gratuitous re-announcements while owning (MetalLB #2910)' },
+  'metrics-port': { type: 'number', default: 7473, min: 0, max: 65535, description: 'port of /metrics, /healthz, /readyz (0: any free port)' },
+  'metrics-host': { type: 'string', default: '0.0.0.0', description: 'address the metrics server listens on' },
+} as const;
+
+type SpeakerFlags = Flags<typeof flagSpec>;
+
+/** After SIGTERM, give up waiting for parts still settling (a hung API request) after this long: exit within 2 s. */
+const shutdownBudgetMs = 1500;
+
+function checkFlags(flags: SpeakerFlags): string {
+  const node = flags['node-name'];
+  if (node === undefined || node === '') throw new UsageError('--node-name: required (or IRONLB_NODE_NAME)');
+  if (flags['lease-renew'] >= flags['lease-duration']) {
+    throw new UsageError(`--lease-renew: ${flags['lease-renew']} s must be shorter than --lease-duration ${flags['lease-duration']} s`);
+  }
+  return node;
+}
+
+const silentAnnouncer: AnnouncerPort & { run(signal: AbortSignal): Promise<void>; announced(): ReadonlyMap<string, readonly string[]> } = {
+  setOwned: () => ok(undefined),
+  run: async () => Promise.resolve(),
+  announced: () => new Map(),
+};
+
+/** `ironlb speaker --node-name NODE`: node Lease, election, layer2 announcements. */
+export const speakerCommand: Command = {
+  name: 'speaker',
+  summary: 'announce Service IPs this node owns (node Lease, election, ARP/NDP)',
+  async run(ctx) {
+    const { flags } = readFlags(flagSpec, ctx.argv, ctx.env);
+    if (flags.help) {
+      ctx.stdout.write(`usage: ironlb speaker --node-name NODE [flags]\n\n${describeFlags(flagSpec)}\n`);
+      return exitCode.ok;
+    }
+    const node = checkFlags(flags) as NodeName;
+    const logger = ctx.makeLogger(flags['log-level'], flags['log-format']).child({ node });
+    const kubeConfig = loadKubeConfig({ kubeconfigPath: flags.kubeconfig });
+    if (!flags['no-announce']) checkPacketCapability();
+    await runSpeaker(flags, node, kubeConfig, logger, ctx.signal);
+    return exitCode.ok;
+  },
+};
+
+async function runSpeaker(flags: SpeakerFlags, node: NodeName, kubeConfig: k8s.KubeConfig, logger: Logger, stop: AbortSignal): Promise<void> {
+  const clock = systemClock;
+  const registry = createRegistry();
+  const metrics = createSpeakerMetrics(registry);
+  const interfaces = createIpInterfaceSource();
+  const conns = flags['no-announce'] ? undefined : createAfPacketConns();
+  const announcer =
+    conns === undefined
+      ? silentAnnouncer
+      : createAnnouncer({
+          conns,
+          interfaces,
+          clock,
+          logger,
+          metrics: createLayer2Metrics(registry),
+          policy: { patterns: flags.interfaces, explicit: false },
+          timing: { ...defaultTiming, reannounceMs: flags['reannounce-interval'] * 1000 },
+          fastPath: true,
+        });
+  // Late-bound: the Lease and the informers call into the speaker, which needs both.
+  const late: { speaker?: Speaker } = {};
+  const membership = new NodeLease({
+    writer: leaseWriter(kubeConfig.makeApiClient(k8s.CoordinationV1Api), flags.namespace),
+    name: leaseNameOf(node),
+    identity: node,
+    durationMs: flags['lease-duration'] * 1000,
+    renewMs: flags['lease-renew'] * 1000,
+    recordAnnotation: announcingAnnotation,
+    clock,
+    logger,
+    metrics: { renewal: (result) => { metrics.leaseRenewals.inc({ result }); } },
+    onAlive: () => late.speaker?.changed(),
+  });
+  const watch = createSpeakerWatch({
+    kubeConfig,
+    namespace: flags.namespace,
+    configMap: flags['config-map'],
+    lbClass: flags['lb-class'],
+    clock,
+    logger,
+    onLease: (lease) => late.speaker?.observeLease(lease),
+    onLeaseDeleted: (n) => late.speaker?.forgetLease(n),
+    onChange: () => late.speaker?.changed(),
+    onConfigStale: (stale) => { metrics.configStale.set(stale ? 1 : 0); },
+  });
+  const events = createEventRecorder({ core: kubeConfig.makeApiClient(k8s.CoreV1Api), clock, logger, component: 'ironlb-speaker', instance: node });
+  const speaker = createSpeaker({
+    self: node,
+    inputs: watch,
+    announcer,
+    membership,
+    events,
+    metrics,
+    clock,
+    logger,
+    options: { ignoreExcludeLabel: flags['ignore-exclude-label'], holdDownMs: flags['hold-down'] * 1000 },
+  });
+  late.speaker = speaker;
+  const running = new AbortController();
+  // SIGTERM: stop answering first (synchronously), then everything else stops and the Lease is released.
+  const onStop = (): void => {
+    speaker.silence();
+    running.abort();
+  };
+  if (stop.aborted) onStop();
+  else stop.addEventListener('abort', onStop, { once: true });
+  const obs = createObsServer({
+    registry,
+    logger,
+    host: flags['metrics-host'],
+    port: flags['metrics-port'],
+    health: { notReadyReason: () => (watch.hasSynced() ? undefined : 'caches not synced') },
+  });
+  logger.info({ event: 'speakerStarting', lease: leaseNameOf(node), namespace: flags.namespace, announce: conns !== undefined }, 'speaker starting');
+  const parts = [
+    watch.run(running.signal),
+    membership.run(running.signal),
+    speaker.run(running.signal, watch.synced),
+    announcer.run(running.signal),
+    events.run(running.signal),
+    obs.run(running.signal),
+    conns === undefined
+      ? Promise.resolve()
+      : runConflictGuard(
+          { conns, interfaces, announced: () => announcer.announced(), onConflict: (ip, mac, iface) => { speaker.conflict(ip, mac, iface); }, clock, logger, pollMs: defaultTiming.pollMs },
+          running.signal,
+        ),
+  ];
+  // A part that fails (the metrics port taken, say) stops the others, then the error is reported.
+  const all = Promise.all(parts.map(async (part) => part.catch((e: unknown) => { onStop(); throw e; })));
+  await Promise.race([all, new Promise<void>((resolve) => { running.signal.addEventListener('abort', () => { resolve(); }, { once: true }); })]);
+  // Once stopping, wait for a clean stop, but not past the budget.
+  await Promise.race([all, clock.sleep(shutdownBudgetMs)]);
+  stop.removeEventListener('abort', onStop);
+  logger.info({ event: 'speakerStopped' }, 'speaker stopped');
+}

@@ -1,0 +1,43 @@
+import * as k8s from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { Clock } from '../shared/clock.js';
+import { createInformer, type Informer } from './informer.js';
+import { writeServiceIngress, type ServiceVersion, type StatusWriteOutcome } from './service-status.js';
+
+/** The informer of every Service in the cluster. */
+export function serviceInformer(kc: k8s.KubeConfig, logger: Logger, clock: Clock, onChange: (svc: k8s.V1Service) => void): Informer<k8s.V1Service> {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  return createInformer<k8s.V1Service>({
+    kubeConfig: kc,
+    path: '/api/v1/services',
+    list: () => core.listServiceForAllNamespaces(),
+    logger,
+    clock,
+    onChange: (_kind, obj) => {
+      onChange(obj);
+    },
+  });
+}
+
+/** The informer of one ConfigMap (field selector on its name, so other ConfigMaps cost nothing). */
+export function configMapInformer(kc: k8s.KubeConfig, namespace: string, name: string, logger: Logger, clock: Clock, onChange: () => void): Informer<k8s.V1ConfigMap> {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const fieldSelector = `metadata.name=${name}`;
+  return createInformer<k8s.V1ConfigMap>({
+    kubeConfig: kc,
+    path: `/api/v1/namespaces/${namespace}/configmaps`,
+    list: () => core.listNamespacedConfigMap({ namespace, fieldSelector }),
+    fieldSelector,
+    logger,
+    clock,
+    onChange: () => {
+      onChange();
+    },
+  });
+}
+
+/** Status writes through the status subresource (see service-status.ts). */
+export function serviceStatusWriter(kc: k8s.KubeConfig): { writeIngress(svc: ServiceVersion, ips: readonly string[]): Promise<StatusWriteOutcome> } {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  return { writeIngress: (svc, ips) => writeServiceIngress(core, svc, ips) };
+}

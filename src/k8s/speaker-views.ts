@@ -1,0 +1,119 @@
+import type * as k8s from '@kubernetes/client-node';
+import type { ElectionService, EndpointView, NodeView } from '../election/views.js';
+import type { ObjectRef } from '../shared/event-sink.js';
+import { formatIp, parseIp } from '../ip/ip-addr.js';
+import type { NodeName } from '../shared/brand.js';
+import { serviceKey } from '../shared/brand.js';
+import { announcingAnnotation, nodeOfLease, parseAnnouncing, type SpeakerLeaseView } from '../speaker/lease-view.js';
+import type { ServiceRecord } from '../speaker/speaker.js';
+
+/** The label an EndpointSlice names its Service with. */
+export const serviceNameLabel = 'kubernetes.io/service-name';
+
+/** ironlb's loadBalancerClass (DESIGN.md); Services of another class are left alone. */
+export const defaultLoadBalancerClass = 'ironlb.io/layer2';
+
+/** Canonical text of an address (RFC 5952 for IPv6), or undefined when it is not one. */
+function canonicalIp(text: string): string | undefined {
+  const ip = parseIp(text.trim());
+  return ip.ok ? formatIp(ip.value) : undefined;
+}
+
+/**
+ * One endpoint's conditions as the EndpointSlice API defines them: nil `ready` means ready
+ * unless terminating; nil `serving` follows `ready`'s rule; nil `terminating` means false.
+ */
+export function toEndpointView(e: k8s.V1Endpoint): EndpointView {
+  const terminating = e.conditions?.terminating ?? false;
+  const ready = e.conditions?.ready ?? !terminating;
+  const serving = e.conditions?.serving ?? !terminating;
+  return { ...(e.nodeName === undefined ? {} : { nodeName: e.nodeName as NodeName }), ready, serving, terminating };
+}
+
+/** `namespace/service` -> its slices. */
+export function slicesByService(slices: readonly k8s.V1EndpointSlice[]): ReadonlyMap<string, readonly k8s.V1EndpointSlice[]> {
+  const out = new Map<string, k8s.V1EndpointSlice[]>();
+  for (const slice of slices) {
+    const name = slice.metadata?.labels?.[serviceNameLabel];
+    if (name === undefined) continue;
+    const key = `${slice.metadata?.namespace ?? 'default'}/${name}`;
+    const list = out.get(key);
+    if (list === undefined) out.set(key, [slice]);
+    else list.push(slice);
+  }
+  return out;
+}
+
+function isOurs(svc: k8s.V1Service, lbClass: string): boolean {
+  const cls = svc.spec?.loadBalancerClass ?? '';
+  return svc.spec?.type === 'LoadBalancer' && (cls === '' || cls === lbClass);
+}
+
+/** The ingress IPs in canonical text, in status order, without duplicates. */
+function ingressIps(svc: k8s.V1Service): readonly string[] {
+  const ips = (svc.status?.loadBalancer?.ingress ?? []).map((i) => canonicalIp(i.ip ?? ''));
+  return [...new Set(ips.filter((ip): ip is string => ip !== undefined))];
+}
+
+function refOf(svc: k8s.V1Service): ObjectRef {
+  const meta = svc.metadata ?? {};
+  const uid = meta.uid;
+  return { apiVersion: 'v1', kind: 'Service', namespace: meta.namespace ?? 'default', name: meta.name ?? '', ...(uid === undefined ? {} : { uid }) };
+}
+
+/**
+ * A LoadBalancer Service with ingress IPs, as election sees it, or undefined when the speaker
+ * has nothing to do with it (other type, other loadBalancerClass, no IPs yet).
+ */
+export function toServiceRecord(svc: k8s.V1Service, slices: readonly k8s.V1EndpointSlice[], lbClass: string): ServiceRecord | undefined {
+  if (!isOurs(svc, lbClass)) return undefined;
+  const ips = ingressIps(svc);
+  if (ips.length === 0) return undefined;
+  const ref = refOf(svc);
+  const service: ElectionService = {
+    key: serviceKey(ref.namespace ?? 'default', ref.name),
+    ips,
+    trafficPolicy: svc.spec?.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster',
+    endpoints: slices.flatMap((s) => s.endpoints.map(toEndpointView)),
+  };
+  return { service, ref };
+}
+
+/** Every Service record, joined with the slices. */
+export function toServiceRecords(services: readonly k8s.V1Service[], slices: readonly k8s.V1EndpointSlice[], lbClass: string): readonly ServiceRecord[] {
+  const bySvc = slicesByService(slices);
+  return services.flatMap((svc) => {
+    const own = bySvc.get(`${svc.metadata?.namespace ?? 'default'}/${svc.metadata?.name ?? ''}`) ?? [];
+    const record = toServiceRecord(svc, own, lbClass);
+    return record === undefined ? [] : [record];
+  });
+}
+
+/** A Node as election sees it: labels and condition statuses. */
+export function toNodeView(node: k8s.V1Node): NodeView {
+  const conditions: Record<string, string> = {};
+  for (const c of node.status?.conditions ?? []) conditions[c.type] = c.status;
+  return { name: (node.metadata?.name ?? '') as NodeName, labels: { ...node.metadata?.labels }, conditions };
+}
+
+function timeText(t: Date | string | undefined): string | undefined {
+  if (t === undefined) return undefined;
+  return t instanceof Date ? t.toISOString() : t;
+}
+
+/** A speaker Lease as the speaker reads it, or undefined for other Leases. */
+export function toSpeakerLeaseView(lease: k8s.V1Lease): SpeakerLeaseView | undefined {
+  const node = nodeOfLease(lease.metadata?.name ?? '');
+  if (node === undefined) return undefined;
+  const spec = lease.spec ?? {};
+  const announcing = parseAnnouncing(lease.metadata?.annotations?.[announcingAnnotation]).flatMap((ip) => [canonicalIp(ip) ?? []].flat());
+  return {
+    node,
+    version: lease.metadata?.resourceVersion ?? timeText(spec.renewTime) ?? '',
+    holderIdentity: spec.holderIdentity,
+    leaseDurationSeconds: spec.leaseDurationSeconds,
+    acquireTime: timeText(spec.acquireTime),
+    renewTime: timeText(spec.renewTime),
+    announcing,
+  };
+}

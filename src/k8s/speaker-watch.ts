@@ -1,0 +1,112 @@
+import * as k8s from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { formatIssue, type Config } from '../config/config.js';
+import { parseConfigYaml } from '../config/config-yaml.js';
+import type { NodeView } from '../election/views.js';
+import type { NodeName } from '../shared/brand.js';
+import type { Clock } from '../shared/clock.js';
+import type { SpeakerLeaseView } from '../speaker/lease-view.js';
+import type { ServiceRecord, SpeakerInputs } from '../speaker/speaker.js';
+import { createInformer, type Informer } from './informer.js';
+import { toNodeView, toServiceRecords, toSpeakerLeaseView } from './speaker-views.js';
+
+export interface SpeakerWatchDeps {
+  readonly kubeConfig: k8s.KubeConfig;
+  /** Where the speaker Leases and the config ConfigMap live (ironlb-system). */
+  readonly namespace: string;
+  /** The ConfigMap name (`config`, key `config`). */
+  readonly configMap: string;
+  readonly lbClass: string;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Speaker Lease events, at the local time they arrive. */
+  readonly onLease: (lease: SpeakerLeaseView) => void;
+  readonly onLeaseDeleted: (node: NodeName) => void;
+  /** Anything else changed (Services, EndpointSlices, Nodes, the config). */
+  readonly onChange: () => void;
+  /** Whether the ConfigMap currently holds an invalid config (the last good one stays in force). */
+  readonly onConfigStale?: (stale: boolean) => void;
+}
+
+/** The speaker's informers: Services, EndpointSlices, Nodes, Leases and the config ConfigMap. */
+export interface SpeakerWatch extends SpeakerInputs {
+  /** Resolves once every informer has listed (and the config was read, if it exists). */
+  readonly synced: Promise<void>;
+  hasSynced(): boolean;
+  run(signal: AbortSignal): Promise<void>;
+}
+
+/** Creates the informers; nothing is requested until `run`. */
+export function createSpeakerWatch(deps: SpeakerWatchDeps): SpeakerWatch {
+  const core = deps.kubeConfig.makeApiClient(k8s.CoreV1Api);
+  const discovery = deps.kubeConfig.makeApiClient(k8s.DiscoveryV1Api);
+  const coordination = deps.kubeConfig.makeApiClient(k8s.CoordinationV1Api);
+  const log = deps.logger.child({ component: 'speaker-watch' });
+  const base = { kubeConfig: deps.kubeConfig, logger: deps.logger, clock: deps.clock };
+  const changed = (): void => { deps.onChange(); };
+  let config: Config | undefined;
+  let configText: string | undefined;
+
+  const readConfig = (cm: k8s.V1ConfigMap | undefined): void => {
+    const text = cm?.data?.['config'];
+    if (text === configText) return;
+    configText = text;
+    if (text === undefined) {
+      log.warn({ event: 'configMissing', configMap: `${deps.namespace}/${deps.configMap}` }, 'no config: keeping the last good one');
+      return;
+    }
+    const parsed = parseConfigYaml(text);
+    if (!parsed.ok) {
+      deps.onConfigStale?.(true);
+      log.error({ event: 'configInvalid', issues: parsed.error.map(formatIssue) }, 'invalid config in the ConfigMap: keeping the last good one');
+      return;
+    }
+    deps.onConfigStale?.(false);
+    config = parsed.value;
+    log.info({ event: 'configLoaded', pools: config.pools.map((p) => p.name) }, 'config loaded');
+    changed();
+  };
+
+  const services = createInformer<k8s.V1Service>({ ...base, path: '/api/v1/services', list: () => core.listServiceForAllNamespaces(), onChange: changed });
+  const slices = createInformer<k8s.V1EndpointSlice>({
+    ...base,
+    path: '/apis/discovery.k8s.io/v1/endpointslices',
+    list: () => discovery.listEndpointSliceForAllNamespaces(),
+    onChange: changed,
+  });
+  const nodes = createInformer<k8s.V1Node>({ ...base, path: '/api/v1/nodes', list: () => core.listNode(), onChange: changed });
+  const leases = createInformer<k8s.V1Lease>({
+    ...base,
+    path: `/apis/coordination.k8s.io/v1/namespaces/${deps.namespace}/leases`,
+    list: () => coordination.listNamespacedLease({ namespace: deps.namespace }),
+    onChange: (kind, lease) => {
+      const view = toSpeakerLeaseView(lease);
+      if (view === undefined) return;
+      if (kind === 'delete') deps.onLeaseDeleted(view.node);
+      else deps.onLease(view);
+    },
+  });
+  const configMaps: Informer<k8s.V1ConfigMap> = createInformer<k8s.V1ConfigMap>({
+    ...base,
+    path: `/api/v1/namespaces/${deps.namespace}/configmaps`,
+    list: () => core.listNamespacedConfigMap({ namespace: deps.namespace, fieldSelector: `metadata.name=${deps.configMap}` }),
+    fieldSelector: `metadata.name=${deps.configMap}`,
+    onChange: (kind, cm) => {
+      if (cm.metadata?.name !== deps.configMap) return;
+      readConfig(kind === 'delete' ? undefined : cm);
+    },
+  });
+  const all: readonly Informer<unknown>[] = [services, slices, nodes, leases, configMaps];
+  const synced = Promise.all(all.map((i) => i.synced)).then(() => undefined);
+
+  return {
+    synced,
+    hasSynced: () => all.every((i) => i.hasSynced()),
+    services: (): readonly ServiceRecord[] => toServiceRecords(services.list(), slices.list(), deps.lbClass),
+    nodes: (): readonly NodeView[] => nodes.list().map(toNodeView),
+    config: () => config,
+    async run(signal) {
+      await Promise.all(all.map((i) => i.run(signal)));
+    },
+  };
+}

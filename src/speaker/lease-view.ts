@@ -1,0 +1,64 @@
+import type { NodeName } from '../shared/brand.js';
+import { compareStrings } from '../election/eligibility.js';
+import type { LeaseObservation } from '../election/liveness.js';
+
+/** The prefix of every speaker's membership Lease: `ironlb-speaker-<node>`. */
+export const speakerLeasePrefix = 'ironlb-speaker-';
+
+/**
+ * The annotation a speaker keeps on its own Lease: the IPs it announces, comma-separated
+ * (`ironlb.io/announcing: 192.0.2.10,2001:db8::10`). Peers read it back as the current owners
+ * (anti-flap, docs/speaker.md). The speaker never writes Services.
+ */
+export const announcingAnnotation = 'ironlb.io/announcing';
+
+/** A speaker Lease as the speaker reads it (k8s/ builds it from a V1Lease). */
+export interface SpeakerLeaseView extends Omit<LeaseObservation, 'observedAt'> {
+  /** IPs recorded in `announcingAnnotation`, canonical text. */
+  readonly announcing: readonly string[];
+}
+
+/** The node of a speaker Lease name, or undefined for other Leases. */
+export function nodeOfLease(leaseName: string): NodeName | undefined {
+  if (!leaseName.startsWith(speakerLeasePrefix) || leaseName.length === speakerLeasePrefix.length) return undefined;
+  return leaseName.slice(speakerLeasePrefix.length) as NodeName;
+}
+
+/** The Lease name of a node. */
+export function leaseNameOf(node: string): string {
+  return `${speakerLeasePrefix}${node}`;
+}
+
+/** Splits the annotation value; blanks are dropped. */
+export function parseAnnouncing(value: string | undefined): readonly string[] {
+  if (value === undefined) return [];
+  return value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+
+/**
+ * ip -> node recorded as announcing it, from the Leases of alive speakers. Two alive speakers
+ * may record one IP for a moment (the old owner has not yet written its new set, or a node that
+ * was cut off from the API comes back with a stale record). Every speaker must pick the same
+ * one, so the rule reads only values in API state: the record of the speaker with the earliest
+ * `acquireTime` wins (it has been a member longest; a node that rejoins gets a fresh
+ * acquireTime), then the lower node name.
+ */
+export function recordedOwners(leases: Iterable<SpeakerLeaseView>, alive: ReadonlySet<NodeName>): ReadonlyMap<string, NodeName> {
+  const owners = new Map<string, { node: NodeName; since: number }>();
+  for (const lease of leases) {
+    if (!alive.has(lease.node)) continue;
+    const since = acquiredAt(lease);
+    for (const ip of lease.announcing) {
+      const other = owners.get(ip);
+      if (other === undefined || since < other.since || (since === other.since && compareStrings(lease.node, other.node) < 0)) {
+        owners.set(ip, { node: lease.node, since });
+      }
+    }
+  }
+  return new Map([...owners].map(([ip, o]) => [ip, o.node]));
+}
+
+function acquiredAt(lease: SpeakerLeaseView): number {
+  const t = lease.acquireTime === undefined ? Number.NaN : Date.parse(lease.acquireTime);
+  return Number.isFinite(t) ? t : Number.POSITIVE_INFINITY;
+}

@@ -1,0 +1,33 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+/** The speaker's metrics, on the injected Registry (never the global one). */
+export interface SpeakerMetrics {
+  /** 1 per (service, ip) this node announces; series removed when it stops. */
+  readonly announced: Gauge<'service' | 'ip'>;
+  /** Speakers this node counts as alive (itself included while its Lease is renewed). */
+  readonly aliveSpeakers: Gauge;
+  /** Elections run (each recompute of the desired announcements). */
+  readonly evaluations: Counter;
+  /** Ownership changes of this node, by direction. */
+  readonly ownershipChanges: Counter<'change'>;
+  /** Gratuitous ARP (or ARP from an owned IP) seen from another MAC for an IP this node announces. */
+  readonly ipConflicts: Counter<'ip'>;
+  /** Renewals of this node's Lease, by result. */
+  readonly leaseRenewals: Counter<'result'>;
+  /** 1 while the config in the ConfigMap is invalid and the last good one is in force. */
+  readonly configStale: Gauge;
+}
+
+/** Registers the speaker's metrics on `registry`. */
+export function createSpeakerMetrics(registry: Registry): SpeakerMetrics {
+  const registers = [registry];
+  return {
+    announced: new Gauge({ name: 'ironlb_speaker_announced', help: 'Service IPs this node announces (1 per service and IP)', labelNames: ['service', 'ip'], registers }),
+    aliveSpeakers: new Gauge({ name: 'ironlb_speaker_alive_speakers', help: 'Speakers whose Lease this node sees alive', registers }),
+    evaluations: new Counter({ name: 'ironlb_speaker_evaluations_total', help: 'Elections computed', registers }),
+    ownershipChanges: new Counter({ name: 'ironlb_speaker_ownership_changes_total', help: 'IPs this node started or stopped announcing', labelNames: ['change'], registers }),
+    ipConflicts: new Counter({ name: 'ironlb_speaker_ip_conflicts_total', help: 'ARP from another MAC claiming an IP this node announces', labelNames: ['ip'], registers }),
+    leaseRenewals: new Counter({ name: 'ironlb_speaker_lease_renewals_total', help: 'Renewals of this node Lease', labelNames: ['result'], registers }),
+    configStale: new Gauge({ name: 'ironlb_speaker_config_stale', help: '1 while the ConfigMap holds an invalid config and the last good one is used', registers }),
+  };
+}

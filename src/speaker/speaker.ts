@@ -1,0 +1,277 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/config.js';
+import { compareStrings } from '../election/eligibility.js';
+import { LivenessTracker, defaultHoldDownMs } from '../election/liveness.js';
+import type { ElectionService, NodeView } from '../election/views.js';
+import type { NodeName, ServiceKey } from '../shared/brand.js';
+import type { Clock } from '../shared/clock.js';
+import type { EventSink, ObjectRef } from '../shared/event-sink.js';
+import type { Result } from '../shared/result.js';
+import { desiredAnnouncements, diffAnnouncements, noAnnouncements, type DesiredAnnouncements, type IpDecision } from './desired.js';
+import { layer2Membership } from './layer2-pools.js';
+import { recordedOwners, type SpeakerLeaseView } from './lease-view.js';
+import type { SpeakerMetrics } from './metrics.js';
+
+/** A Service with ingress IPs as the speaker sees it, and the reference its Events go to. */
+export interface ServiceRecord {
+  readonly service: ElectionService;
+  readonly ref: ObjectRef;
+}
+
+/** The API state the speaker reads, from informer caches (implemented in k8s/). */
+export interface SpeakerInputs {
+  /** LoadBalancer Services of our class with ingress IPs, joined with their EndpointSlices. */
+  services(): readonly ServiceRecord[];
+  nodes(): readonly NodeView[];
+  /** The last good config; undefined while none was ever valid. */
+  config(): Config | undefined;
+}
+
+/** The packet engine, as far as the speaker drives it (layer2/announcer.ts, or a no-op). */
+export interface AnnouncerPort {
+  setOwned(ips: Iterable<string>): Result<void, { readonly message: string }>;
+}
+
+/** This node's own membership Lease (k8s/lease.ts NodeLease). */
+export interface MembershipPort {
+  /** Local time until which this node counts itself alive; undefined when it does not. */
+  aliveUntil(): number | undefined;
+  /** The IPs this node announces, recorded on its Lease for peers (stickiness). */
+  setRecord(ips: readonly string[]): void;
+}
+
+export interface SpeakerOptions {
+  readonly ignoreExcludeLabel: boolean;
+  /** Rejoin hold-down (docs/election.md); default 10 s. */
+  readonly holdDownMs?: number;
+  /** Changes arriving within this window are folded into one election. */
+  readonly debounceMs?: number;
+}
+
+export interface SpeakerDeps {
+  readonly self: NodeName;
+  readonly inputs: SpeakerInputs;
+  readonly announcer: AnnouncerPort;
+  readonly membership: MembershipPort;
+  readonly events: EventSink;
+  readonly metrics: SpeakerMetrics;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly options: SpeakerOptions;
+}
+
+/** The speaker's control loop: API state + liveness -> election -> packet engine, Lease record, Events. */
+export interface Speaker {
+  /** A speaker Lease was added or changed (watch event); observed at the local time of the call. */
+  observeLease(lease: SpeakerLeaseView): void;
+  /** A speaker Lease was deleted. */
+  forgetLease(node: NodeName): void;
+  /** Something in the API state changed: elect again soon. */
+  changed(): void;
+  /**
+   * Another MAC claims `ip` (gratuitous ARP). Logged and counted; the speaker elects again
+   * from API state and does not answer with a burst of its own (no fighting).
+   */
+  conflict(ip: string, mac: string, iface: string): void;
+  /** Stops announcing at once (SIGTERM, before the Lease is released). Final. */
+  silence(): void;
+  /** The IPs this node announces now. */
+  owned(): ReadonlySet<string>;
+  /** Elects once `ready` resolves (caches synced), then on every change, until `signal` aborts. */
+  run(signal: AbortSignal, ready: Promise<void>): Promise<void>;
+}
+
+const defaultDebounceMs = 10;
+/** One conflict line per (ip, MAC) per this long: a peer re-announcing every few seconds must not flood the log. */
+const conflictLogEveryMs = 10_000;
+
+/** Creates the speaker loop; it starts nothing until `run`. */
+export function createSpeaker(deps: SpeakerDeps): Speaker {
+  return new SpeakerLoop(deps);
+}
+
+class SpeakerLoop implements Speaker {
+  private readonly tracker = new LivenessTracker();
+  // node -> latest Lease view
+  private readonly leases = new Map<NodeName, SpeakerLeaseView>();
+  private desired: DesiredAnnouncements = noAnnouncements;
+  // `${service}|${ip}` pairs in the announced metric
+  private announcedSeries = new Set<string>();
+  // `${ip}|${mac}` -> local time of the last conflict line
+  private readonly conflictLogged = new Map<string, number>();
+  private silenced = false;
+  private wake = new AbortController();
+  private config: Config | undefined;
+  private isLayer2: (ip: string) => boolean = () => false;
+  private readonly log: Logger;
+
+  constructor(private readonly deps: SpeakerDeps) {
+    this.log = deps.logger.child({ component: 'speaker', node: deps.self });
+  }
+
+  observeLease(lease: SpeakerLeaseView): void {
+    const now = this.deps.clock.now();
+    const before = this.standing(lease.node, now);
+    const previous = this.leases.get(lease.node);
+    this.leases.set(lease.node, lease);
+    this.tracker.observe({ ...lease, observedAt: now });
+    // A plain renewal changes nothing election reads: skip the election (one per peer per second otherwise).
+    if (before !== this.standing(lease.node, now) || previous?.announcing.join(',') !== lease.announcing.join(',')) this.changed();
+  }
+
+  forgetLease(node: NodeName): void {
+    this.leases.delete(node);
+    this.tracker.remove(node);
+    this.changed();
+  }
+
+  changed(): void {
+    this.wake.abort();
+  }
+
+  conflict(ip: string, mac: string, iface: string): void {
+    if (!this.desired.owned.has(ip)) return;
+    this.deps.metrics.ipConflicts.inc({ ip });
+    const now = this.deps.clock.now();
+    const key = `${ip}|${mac}`;
+    const last = this.conflictLogged.get(key);
+    if (last === undefined || now - last >= conflictLogEveryMs) {
+      this.conflictLogged.set(key, now);
+      this.log.warn({ event: 'ipConflict', ip, mac, interface: iface }, 'another MAC announces an IP this node owns; electing again from API state (not fighting)');
+    }
+    this.changed();
+  }
+
+  silence(): void {
+    this.silenced = true;
+    this.apply(noAnnouncements);
+    this.log.info({ event: 'speakerSilenced' }, 'stopped announcing');
+  }
+
+  owned(): ReadonlySet<string> {
+    return this.desired.owned;
+  }
+
+  async run(signal: AbortSignal, ready: Promise<void>): Promise<void> {
+    const stopped = (): boolean => signal.aborted || this.silenced;
+    await Promise.race([ready, new Promise<void>((resolve) => { signal.addEventListener('abort', () => { resolve(); }, { once: true }); })]);
+    while (!stopped()) {
+      this.wake = new AbortController();
+      const next = this.elect();
+      await this.sleepUntil(next, signal);
+      if (stopped()) break;
+      // Fold a burst of watch events into one election.
+      await this.deps.clock.sleep(this.deps.options.debounceMs ?? defaultDebounceMs, signal).catch(() => undefined);
+    }
+  }
+
+  /** Alive and settled as this node sees them, itself judged by its own renewals. */
+  private membership(now: number): { alive: ReadonlySet<NodeName>; settled: ReadonlySet<NodeName> } {
+    const until = this.deps.membership.aliveUntil();
+    const selfAlive = !this.silenced && until !== undefined && now < until;
+    const alive = new Set([...this.tracker.alive(now)].filter((n) => n !== this.deps.self));
+    if (selfAlive) alive.add(this.deps.self);
+    const holdDown = this.deps.options.holdDownMs ?? defaultHoldDownMs;
+    const settled = new Set([...this.tracker.settled(now, holdDown)].filter((n) => alive.has(n) && n !== this.deps.self));
+    // Our own standing comes from our renewals, not from how fast the watch echoes them back.
+    if (selfAlive && upMs(this.leases.get(this.deps.self)) >= holdDown) settled.add(this.deps.self);
+    return { alive, settled };
+  }
+
+  /** alive/settled standing of one node, to tell a plain renewal from a change. */
+  private standing(node: NodeName, now: number): string {
+    const alive = this.tracker.alive(now).has(node);
+    const settled = this.tracker.settled(now, this.deps.options.holdDownMs ?? defaultHoldDownMs).has(node);
+    return `${alive}/${settled}`;
+  }
+
+  /** One election; returns the local time at which liveness next changes (a timer), if any. */
+  private elect(): number | undefined {
+    const now = this.deps.clock.now();
+    this.refreshConfig();
+    const { alive, settled } = this.membership(now);
+    const records = this.deps.inputs.services();
+    const next = desiredAnnouncements({
+      self: this.deps.self,
+      services: records.map((r) => r.service),
+      nodes: this.deps.inputs.nodes(),
+      alive,
+      settled,
+      currentOwners: recordedOwners(this.leases.values(), alive),
+      isLayer2: this.isLayer2,
+      options: { ignoreExcludeLabel: this.deps.options.ignoreExcludeLabel },
+    });
+    this.deps.metrics.evaluations.inc();
+    this.deps.metrics.aliveSpeakers.set(alive.size);
+    this.report(next, new Map(records.map((r) => [r.service.key, r.ref])));
+    const until = alive.has(this.deps.self) ? this.deps.membership.aliveUntil() : undefined;
+    const peers = this.tracker.nextChange(now);
+    return [until, peers].filter((t): t is number => t !== undefined).reduce<number | undefined>((a, b) => (a === undefined ? b : Math.min(a, b)), undefined);
+  }
+
+  private refreshConfig(): void {
+    const config = this.deps.inputs.config();
+    if (config === this.config) return;
+    this.config = config;
+    this.isLayer2 = layer2Membership(config);
+  }
+
+  /** Applies a new desired state: packet engine first, then the record, Events, metrics, logs. */
+  private report(next: DesiredAnnouncements, refs: ReadonlyMap<ServiceKey, ObjectRef>): void {
+    const previous = this.desired;
+    const diff = diffAnnouncements(previous, next);
+    this.apply(next);
+    for (const ip of diff.started) this.log.info({ event: 'announceStarted', ip, services: next.ips.get(ip)?.serviceKeys }, 'announcing');
+    for (const ip of diff.stopped) this.log.info({ event: 'announceStopped', ip, owner: next.ips.get(ip)?.owner, reason: next.ips.get(ip)?.reason ?? 'gone' }, 'stopped announcing');
+    this.deps.metrics.ownershipChanges.inc({ change: 'started' }, diff.started.length);
+    this.deps.metrics.ownershipChanges.inc({ change: 'stopped' }, diff.stopped.length);
+    for (const { serviceKey } of diff.assigned) {
+      const ref = refs.get(serviceKey);
+      if (ref !== undefined) this.deps.events.emit(ref, 'Normal', 'nodeAssigned', `announcing from node ${this.deps.self} with protocol layer2`);
+    }
+    for (const decision of next.ips.values()) this.logDecision(previous.ips.get(decision.ip), decision);
+  }
+
+  /** Makes `next` the announced state: announcer, Lease record and the announced metric. */
+  private apply(next: DesiredAnnouncements): void {
+    const owned = [...next.owned].sort(compareStrings);
+    const set = this.deps.announcer.setOwned(owned);
+    if (!set.ok) this.log.error({ event: 'announceFailed', err: set.error.message }, 'the packet engine refused the owned set');
+    this.deps.membership.setRecord(owned);
+    const series = new Set(owned.flatMap((ip) => (next.ips.get(ip)?.serviceKeys ?? []).map((s) => `${s}|${ip}`)));
+    for (const key of this.announcedSeries) if (!series.has(key)) this.deps.metrics.announced.remove(labelsOf(key));
+    for (const key of series) if (!this.announcedSeries.has(key)) this.deps.metrics.announced.set(labelsOf(key), 1);
+    this.announcedSeries = series;
+    this.desired = next;
+  }
+
+  /** Info once per change for IPs nobody announces; debug for the rest. */
+  private logDecision(before: IpDecision | undefined, now: IpDecision): void {
+    if (before?.reason === now.reason && before.owner === now.owner) return;
+    const fields = { ip: now.ip, services: now.serviceKeys, owner: now.owner, reason: now.reason };
+    if (now.reason === 'noEligibleNode') {
+      this.log.info({ ...fields, event: 'noEligibleNode', ineligible: now.ineligible.map((i) => `${i.node}:${i.reason}`).join(' ') }, 'no node may announce this IP');
+    } else if (now.reason === 'noEndpoints') {
+      this.log.info({ ...fields, event: 'noEndpoints' }, 'no endpoints, not announced');
+    } else {
+      this.log.debug({ ...fields, event: 'decision' }, 'election');
+    }
+  }
+
+  private async sleepUntil(at: number | undefined, signal: AbortSignal): Promise<void> {
+    // A timer only for liveness changes; everything else wakes us through `changed`.
+    const ms = at === undefined ? 3_600_000 : Math.max(0, at - this.deps.clock.now()) + 1;
+    await this.deps.clock.sleep(ms, AbortSignal.any([signal, this.wake.signal])).catch(() => undefined);
+  }
+}
+
+function labelsOf(key: string): { service: string; ip: string } {
+  const bar = key.lastIndexOf('|');
+  return { service: key.slice(0, bar), ip: key.slice(bar + 1) };
+}
+
+/** How long a speaker has been up by its own Lease (renewTime - acquireTime); unknown counts as settled, as in liveness.ts. */
+function upMs(lease: SpeakerLeaseView | undefined): number {
+  const up = Date.parse(lease?.renewTime ?? '') - Date.parse(lease?.acquireTime ?? '');
+  return Number.isFinite(up) ? up : Number.POSITIVE_INFINITY;
+}

@@ -1,0 +1,214 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as k8s from '@kubernetes/client-node';
+import { writeKubeconfig } from '../../src/sandbox/apiserver/kubeconfig.js';
+import { createLan, destroyLan, lanLayout, type LanLayout, type LanPlan } from '../../src/sandbox/lan.js';
+import { startTestApiServer, type TestApiServer } from '../helpers/apiserver.js';
+import { inNetns, macOf } from '../helpers/lan-netns.js';
+import { speakerNodeFlags } from '../../src/speaker/runtime.js';
+
+/**
+ * A LAN of node namespaces with one `ironlb speaker` process per node, against a sandbox API
+ * server on the host end of the LAN. Shared by test/netns/speaker.test.ts and bench/speaker.ts.
+ */
+export interface SpeakerCluster {
+  readonly lan: LanLayout;
+  readonly api: TestApiServer;
+  readonly kc: k8s.KubeConfig;
+  /** node name -> MAC of its LAN interface */
+  readonly macs: ReadonlyMap<string, string>;
+  /** node name -> running speaker */
+  readonly speakers: Map<string, SpeakerProcess>;
+  startSpeaker(node: string, extra?: readonly string[]): Promise<SpeakerProcess>;
+  createService(name: string, ips: string | readonly string[], endpointNodes: readonly string[], policy?: 'Local' | 'Cluster'): Promise<void>;
+  /** Replaces the config in the ConfigMap. */
+  setConfig(yaml: string): Promise<void>;
+  setEndpoints(name: string, endpointNodes: readonly string[]): Promise<void>;
+  labelNode(node: string, labels: Record<string, string | null>): Promise<void>;
+  /** node name -> IPs recorded on its Lease, alive Leases only. */
+  records(): Promise<Map<string, string[]>>;
+  /** MACs answering ARP for `ip` from the client namespace (arping, `count` probes). */
+  arpMacs(ip: string, count?: number): Promise<string[]>;
+  /** The node whose MAC is in the client's neighbour entry for `ip`, or undefined. */
+  neighbourOwner(ip: string): Promise<string | undefined>;
+  /** Cuts `node`'s speaker off the API (every new request it makes gets 503; open watches stay), or heals it. */
+  partition(node: string | undefined): void;
+  /** The API user a node's speaker runs as. */
+  userOf(node: string): string;
+  /** Sets the client's neighbour entry for `ip` to `node`'s MAC, STALE (as a client that talked to it has). */
+  pinNeighbour(ip: string, node: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface SpeakerProcess {
+  readonly node: string;
+  readonly child: ChildProcess;
+  output(): string;
+}
+
+export const ns = 'ironlb-system';
+const bin = fileURLToPath(new URL('../../bin/ironlb.js', import.meta.url));
+
+/** A unique plan: prefix and subnet from the pid and a random byte, so parallel suites never meet. */
+export function uniquePlan(tag: string, nodes: number): LanPlan {
+  const r = Math.floor(Math.random() * 200) + 20;
+  const id = (process.pid % 1296).toString(36);
+  return { prefix: `${tag}${id}${r.toString(36)}`, nodes, v4Net: `10.${100 + (process.pid % 100)}.${r}`, v6Net: `fd00:${(process.pid % 65535).toString(16)}:${r.toString(16)}::`, hostLink: true };
+}
+
+export async function startSpeakerCluster(plan: LanPlan, speakerArgs: readonly string[] = []): Promise<SpeakerCluster> {
+  await destroyLan(plan);
+  const lan = await createLan(plan);
+  let api: TestApiServer | undefined;
+  const speakers = new Map<string, SpeakerProcess>();
+  try {
+    // One user per node, so a fault can hit one speaker only (a partition of that node).
+    const tokens = new Map(lan.nodes.map((n) => [`token-${n.name}-${process.pid}`, `speaker-${n.name}`]));
+    api = await startTestApiServer({ host: lan.host.v4, tls: false, users: tokens });
+    const kubeconfigs = new Map<string, string>();
+    for (const [token, user] of tokens) {
+      const path = join(api.kubeconfigPath, '..', `${user}.kubeconfig`);
+      await writeKubeconfig(path, api.url, token);
+      kubeconfigs.set(user.slice('speaker-'.length), path);
+    }
+    const kc = api.kubeConfig();
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
+    await core.createNamespace({ body: { metadata: { name: ns } } });
+    await core.createNamespace({ body: { metadata: { name: 'demo' } } }).catch(() => undefined);
+    const pool = `address-pools:\n- name: default\n  protocol: layer2\n  addresses:\n  - ${plan.v4Net}.200-${plan.v4Net}.250\n`;
+    await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'config' }, data: { config: pool } } });
+    for (const n of lan.nodes) {
+      await core.createNode({ body: { metadata: { name: n.name, labels: {} }, status: { conditions: [{ type: 'Ready', status: 'True' }], addresses: [{ type: 'InternalIP', address: n.v4 }] } } });
+    }
+    const macs = new Map<string, string>();
+    for (const n of lan.nodes) macs.set(n.name, await macOf(n.netns, lan.lanInterface));
+    const running = api;
+
+    const startSpeaker = async (node: string, extra: readonly string[] = []): Promise<SpeakerProcess> => {
+      const host = lan.nodes.find((n) => n.name === node);
+      if (host === undefined) throw new Error(`no node ${node}`);
+      const child = spawn('ip', ['netns', 'exec', host.netns, process.execPath, ...speakerNodeFlags, bin, 'speaker', '--node-name', node, '--kubeconfig', kubeconfigs.get(node) ?? '', '--metrics-port', '0', ...speakerArgs, ...extra], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+      const proc = { node, child, output: () => out };
+      speakers.set(node, proc);
+      return Promise.resolve(proc);
+    };
+
+    const slice = (name: string, endpointNodes: readonly string[]): k8s.V1EndpointSlice => ({
+      metadata: { name: `${name}-1`, namespace: 'demo', labels: { 'kubernetes.io/service-name': name } },
+      addressType: 'IPv4',
+      endpoints: endpointNodes.map((node, i) => ({ addresses: [`10.244.${i}.10`], nodeName: node, conditions: { ready: true } })),
+      ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+    });
+
+    const cluster: SpeakerCluster = {
+      lan,
+      api: running,
+      kc,
+      macs,
+      speakers,
+      startSpeaker,
+      async setConfig(yaml) {
+        const cm = await core.readNamespacedConfigMap({ name: 'config', namespace: ns });
+        await core.replaceNamespacedConfigMap({ name: 'config', namespace: ns, body: { ...cm, data: { config: yaml } } });
+      },
+      async createService(name, ips, endpointNodes, policy = 'Cluster') {
+        const list = typeof ips === 'string' ? [ips] : ips;
+        await core.createNamespacedService({
+          namespace: 'demo',
+          body: { metadata: { name }, spec: { type: 'LoadBalancer', externalTrafficPolicy: policy, ports: [{ name: 'http', port: 80, protocol: 'TCP' }], selector: { app: name } } },
+        });
+        const svc = await core.readNamespacedService({ name, namespace: 'demo' });
+        await core.replaceNamespacedServiceStatus({ name, namespace: 'demo', body: { ...svc, status: { loadBalancer: { ingress: list.map((ip) => ({ ip, ipMode: 'VIP' })) } } } });
+        await discovery.createNamespacedEndpointSlice({ namespace: 'demo', body: slice(name, endpointNodes) });
+      },
+      async setEndpoints(name, endpointNodes) {
+        const current = await discovery.readNamespacedEndpointSlice({ name: `${name}-1`, namespace: 'demo' });
+        await discovery.replaceNamespacedEndpointSlice({ name: `${name}-1`, namespace: 'demo', body: { ...slice(name, endpointNodes), metadata: { ...current.metadata } } });
+      },
+      async labelNode(node, labels) {
+        const current = await core.readNode({ name: node });
+        const merged = Object.entries({ ...current.metadata?.labels, ...labels });
+        const next = Object.fromEntries(merged.filter((e): e is [string, string] => e[1] !== null));
+        await core.replaceNode({ name: node, body: { ...current, metadata: { ...current.metadata, labels: next } } });
+      },
+      async records() {
+        const coord = kc.makeApiClient(k8s.CoordinationV1Api);
+        const leases = await coord.listNamespacedLease({ namespace: ns });
+        const out = new Map<string, string[]>();
+        for (const l of leases.items) {
+          const name = l.metadata?.name ?? '';
+          if (!name.startsWith('ironlb-speaker-')) continue;
+          // Alive only: held, and renewed within its duration (one machine, one clock: fair here).
+          // client-node 1.4 hands MicroTime back as a string, whatever its types say
+          const renewed = Date.parse(String(l.spec?.renewTime ?? ''));
+          if ((l.spec?.holderIdentity ?? '') === '' || !(renewed + (l.spec?.leaseDurationSeconds ?? 0) * 1000 >= Date.now())) continue;
+          const raw = l.metadata?.annotations?.['ironlb.io/announcing'] ?? '';
+          out.set(name.slice('ironlb-speaker-'.length), raw.split(',').filter((s) => s !== ''));
+        }
+        return out;
+      },
+      async arpMacs(ip, count = 2) {
+        const r = await inNetns(lan.client.netns, 'arping', ['-c', String(count), '-w', String(count + 1), '-I', lan.lanInterface, ip]);
+        const macsSeen = [...r.stdout.matchAll(/\[([0-9A-Fa-f:]{17})\]/g)].map((m) => (m[1] ?? '').toLowerCase());
+        return [...new Set(macsSeen)].sort();
+      },
+      async neighbourOwner(ip) {
+        const r = await inNetns(lan.client.netns, 'ip', ['neigh', 'show', ip, 'dev', lan.lanInterface]);
+        const mac = /lladdr ([0-9a-f:]{17})/.exec(r.stdout)?.[1];
+        return [...macs].find(([, m]) => m === mac)?.[0];
+      },
+      partition(node) {
+        running.server.faults.fail = node === undefined ? undefined : { code: 503, rate: 1, user: `speaker-${node}` };
+      },
+      userOf: (node) => `speaker-${node}`,
+      async pinNeighbour(ip, node) {
+        const r = await inNetns(lan.client.netns, 'ip', ['neigh', 'replace', ip, 'lladdr', macs.get(node) ?? '', 'dev', lan.lanInterface, 'nud', 'stale']);
+        if (r.code !== 0) throw new Error(`ip neigh replace ${ip} failed`);
+      },
+      async close() {
+        await stopAll(speakers);
+        await running.close();
+        await destroyLan(plan);
+      },
+    };
+    return cluster;
+  } catch (e: unknown) {
+    await stopAll(speakers);
+    await api?.close();
+    await destroyLan(plan);
+    throw e;
+  }
+}
+
+async function stopAll(speakers: Map<string, SpeakerProcess>): Promise<void> {
+  await Promise.all(
+    [...speakers.values()].map(async ({ child }) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGKILL');
+      await exited;
+    }),
+  );
+}
+
+/** Polls `probe` until it returns a value `accept` likes, or throws after `timeoutMs`. */
+export async function waitUntil<T>(what: string, probe: () => Promise<T>, accept: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  for (;;) {
+    last = await probe();
+    if (accept(last)) return last;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export { lanLayout };

@@ -1,0 +1,248 @@
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import type { Config } from '../../src/config/config.js';
+import { parseConfigYaml } from '../../src/config/config-yaml.js';
+import type { EndpointView, NodeView } from '../../src/election/views.js';
+import type { NodeName, ServiceKey } from '../../src/shared/brand.js';
+import type { EventSink, EventType, ObjectRef } from '../../src/shared/event-sink.js';
+import { ok, type Result } from '../../src/shared/result.js';
+import type { SpeakerLeaseView } from '../../src/speaker/lease-view.js';
+import { createSpeakerMetrics } from '../../src/speaker/metrics.js';
+import { createSpeaker, type ServiceRecord, type Speaker } from '../../src/speaker/speaker.js';
+import { FakeClock } from '../helpers/fake-clock.js';
+
+const n = (s: string): NodeName => s as NodeName;
+const ready = (node: string): EndpointView => ({ nodeName: n(node), ready: true, serving: true, terminating: false });
+
+function config(): Config {
+  const parsed = parseConfigYaml('address-pools:\n- name: default\n  protocol: layer2\n  addresses: [192.0.2.0/24]\n');
+  if (!parsed.ok) throw new Error('bad test config');
+  return parsed.value;
+}
+
+function record(name: string, ips: string[], endpoints: EndpointView[], trafficPolicy: 'Local' | 'Cluster' = 'Cluster'): ServiceRecord {
+  return {
+    service: { key: `ns/${name}` as ServiceKey, ips, trafficPolicy, endpoints },
+    ref: { apiVersion: 'v1', kind: 'Service', namespace: 'ns', name },
+  };
+}
+
+class FakeInputs {
+  services: ServiceRecord[] = [];
+  nodes: NodeView[] = ['a', 'b', 'c'].map((x) => ({ name: n(x), labels: {}, conditions: {} }));
+  cfg: Config | undefined = config();
+}
+
+class FakeAnnouncer {
+  sets: string[][] = [];
+  setOwned(ips: Iterable<string>): Result<void, { message: string }> {
+    this.sets.push([...ips]);
+    return ok(undefined);
+  }
+  get current(): string[] {
+    return this.sets.at(-1) ?? [];
+  }
+}
+
+class FakeMembership {
+  until: number | undefined = 1_000_000;
+  records: string[][] = [];
+  aliveUntil(): number | undefined {
+    return this.until;
+  }
+  setRecord(ips: readonly string[]): void {
+    this.records.push([...ips]);
+  }
+}
+
+class RecordingEvents implements EventSink {
+  emitted: string[] = [];
+  emit(ref: ObjectRef, type: EventType, reason: string, message: string): void {
+    this.emitted.push(`${ref.namespace ?? ''}/${ref.name} ${type} ${reason}: ${message}`);
+  }
+}
+
+const lease = (node: string, version: string, extra: Partial<SpeakerLeaseView> = {}): SpeakerLeaseView => ({
+  node: n(node),
+  version,
+  holderIdentity: node,
+  leaseDurationSeconds: 3,
+  acquireTime: '2026-01-01T00:00:00.000Z',
+  renewTime: '2026-01-01T00:01:00.000Z',
+  announcing: [],
+  ...extra,
+});
+
+interface Rig {
+  clock: FakeClock;
+  inputs: FakeInputs;
+  announcer: FakeAnnouncer;
+  membership: FakeMembership;
+  events: RecordingEvents;
+  registry: Registry;
+  speaker: Speaker;
+  stop(): Promise<void>;
+}
+
+/** A speaker for node `self` with peers a, b, c alive (the hash is sha256: owners come out as computed). */
+async function rig(self: string, services: ServiceRecord[]): Promise<Rig> {
+  const clock = new FakeClock(0);
+  const inputs = new FakeInputs();
+  inputs.services = services;
+  const announcer = new FakeAnnouncer();
+  const membership = new FakeMembership();
+  const events = new RecordingEvents();
+  const registry = new Registry();
+  const speaker = createSpeaker({
+    self: n(self),
+    inputs: { services: () => inputs.services, nodes: () => inputs.nodes, config: () => inputs.cfg },
+    announcer,
+    membership,
+    events,
+    metrics: createSpeakerMetrics(registry),
+    clock,
+    logger: pino({ level: 'silent' }),
+    options: { ignoreExcludeLabel: false, holdDownMs: 0, debounceMs: 10 },
+  });
+  for (const x of ['a', 'b', 'c']) speaker.observeLease(lease(x, '1'));
+  const ac = new AbortController();
+  const running = speaker.run(ac.signal, Promise.resolve());
+  await clock.advance(20);
+  return { clock, inputs, announcer, membership, events, registry, speaker, stop: async () => { ac.abort(); await running; } };
+}
+
+/** The node that owns `ip` among `nodes` by sha256 rendezvous. */
+async function hashOwner(ip: string, nodes: string[]): Promise<string> {
+  const { rendezvousOwner, sha256Hex } = await import('../../src/election/rendezvous.js');
+  return rendezvousOwner(nodes.map(n), ip, sha256Hex) ?? '';
+}
+
+describe('speaker loop', () => {
+  it('the owner announces, records, emits nodeAssigned once and exports the metric; others stay silent', async () => {
+    const ip = '192.0.2.10';
+    const owner = await hashOwner(ip, ['a', 'b', 'c']);
+    for (const self of ['a', 'b', 'c']) {
+      const r = await rig(self, [record('web', [ip], [ready('a')])]);
+      r.speaker.changed();
+      await r.clock.advance(50);
+      const owns = self === owner;
+      expect(r.announcer.current).toEqual(owns ? [ip] : []);
+      expect(r.membership.records.at(-1)).toEqual(owns ? [ip] : []);
+      expect(r.events.emitted).toEqual(owns ? [`ns/web Normal nodeAssigned: announcing from node ${self} with protocol layer2`] : []);
+      const metric = await r.registry.getSingleMetricAsString('ironlb_speaker_announced');
+      expect(metric.includes(`ironlb_speaker_announced{service="ns/web",ip="${ip}"} 1`)).toBe(owns);
+      await r.stop();
+    }
+  });
+
+  it('takes over when the owner Lease stops changing, at the expiry by local time, without a watch event', async () => {
+    const ip = '192.0.2.10';
+    const owner = await hashOwner(ip, ['a', 'b', 'c']);
+    const next = await hashOwner(ip, ['a', 'b', 'c'].filter((x) => x !== owner));
+    const r = await rig(next, [record('web', [ip], [ready('a'), ready('b'), ready('c')])]);
+    expect(r.announcer.current).toEqual([]);
+    // peers other than the owner keep renewing
+    for (let t = 1; t <= 2; t++) {
+      for (const x of ['a', 'b', 'c'].filter((y) => y !== owner && y !== next)) r.speaker.observeLease(lease(x, String(t + 1)));
+      await r.clock.advance(1000);
+      expect(r.announcer.current).toEqual([]);
+    }
+    await r.clock.advance(1100);
+    expect(r.announcer.current).toEqual([ip]);
+    await r.stop();
+  });
+
+  it('a released Lease hands the IP over at once', async () => {
+    const ip = '192.0.2.10';
+    const owner = await hashOwner(ip, ['a', 'b', 'c']);
+    const next = await hashOwner(ip, ['a', 'b', 'c'].filter((x) => x !== owner));
+    const r = await rig(next, [record('web', [ip], [ready('a'), ready('b'), ready('c')])]);
+    r.speaker.observeLease(lease(owner, '2', { holderIdentity: '' }));
+    await r.clock.advance(20);
+    expect(r.announcer.current).toEqual([ip]);
+    await r.stop();
+  });
+
+  it('keeps the recorded owner (stickiness) even when the hash prefers another node', async () => {
+    const ip = '192.0.2.10';
+    const owner = await hashOwner(ip, ['a', 'b', 'c']);
+    const other = ['a', 'b', 'c'].find((x) => x !== owner) ?? '';
+    const r = await rig(other, [record('web', [ip], [ready('a'), ready('b'), ready('c')])]);
+    r.speaker.observeLease(lease(other, '2', { announcing: [ip] }));
+    await r.clock.advance(20);
+    expect(r.announcer.current).toEqual([ip]);
+    await r.stop();
+  });
+
+  it('stops announcing when its own Lease can no longer be renewed (API partition)', async () => {
+    const ip = '192.0.2.10';
+    const owner = await hashOwner(ip, ['a', 'b', 'c']);
+    const r = await rig(owner, [record('web', [ip], [ready('a')])]);
+    r.speaker.changed();
+    await r.clock.advance(20);
+    expect(r.announcer.current).toEqual([ip]);
+    r.membership.until = r.clock.now() + 3000;
+    r.speaker.changed();
+    await r.clock.advance(2900);
+    expect(r.announcer.current).toEqual([ip]);
+    await r.clock.advance(200);
+    expect(r.announcer.current).toEqual([]);
+    await r.stop();
+  });
+
+  it.each([
+    { name: 'IP outside every layer2 pool', ips: ['198.51.100.1'], cfg: 'default' },
+    { name: 'no valid config yet', ips: ['192.0.2.10'], cfg: 'none' },
+  ])('announces nothing: $name', async ({ ips, cfg }) => {
+    const r = await rig('a', [record('web', ips, [ready('a')], 'Local')]);
+    if (cfg === 'none') r.inputs.cfg = undefined;
+    r.speaker.changed();
+    await r.clock.advance(20);
+    expect(r.announcer.current).toEqual([]);
+    await r.stop();
+  });
+
+  it('silence stops answering at once and for good', async () => {
+    const r = await rig('a', [record('web', ['192.0.2.10'], [ready('a')], 'Local')]);
+    r.speaker.changed();
+    await r.clock.advance(20);
+    expect(r.announcer.current).toEqual(['192.0.2.10']);
+    r.speaker.silence();
+    expect(r.announcer.current).toEqual([]);
+    r.speaker.changed();
+    await r.clock.advance(20);
+    expect(r.announcer.current).toEqual([]);
+    await r.stop();
+  });
+
+  it('a conflict for an owned IP is counted and elects again without an Event storm', async () => {
+    const r = await rig('a', [record('web', ['192.0.2.10'], [ready('a')], 'Local')]);
+    r.speaker.changed();
+    await r.clock.advance(20);
+    r.speaker.conflict('192.0.2.10', '02:00:00:00:00:99', 'eth0');
+    r.speaker.conflict('192.0.2.99', '02:00:00:00:00:99', 'eth0');
+    await r.clock.advance(20);
+    const metric = await r.registry.getSingleMetricAsString('ironlb_speaker_ip_conflicts_total');
+    expect(metric).toContain('ironlb_speaker_ip_conflicts_total{ip="192.0.2.10"} 1');
+    expect(metric).not.toContain('192.0.2.99');
+    expect(r.events.emitted).toHaveLength(1);
+    expect(r.announcer.current).toEqual(['192.0.2.10']);
+    await r.stop();
+  });
+
+  it('Local policy follows the endpoints; a resync that changes nothing emits no Event', async () => {
+    const r = await rig('b', [record('web', ['192.0.2.10'], [ready('a')], 'Local')]);
+    r.speaker.changed();
+    await r.clock.advance(20);
+    expect(r.announcer.current).toEqual([]);
+    r.inputs.services = [record('web', ['192.0.2.10'], [ready('b')], 'Local')];
+    r.speaker.changed();
+    await r.clock.advance(20);
+    expect(r.announcer.current).toEqual(['192.0.2.10']);
+    r.speaker.changed();
+    await r.clock.advance(20);
+    expect(r.events.emitted).toEqual(['ns/web Normal nodeAssigned: announcing from node b with protocol layer2']);
+    await r.stop();
+  });
+});
