@@ -6,4 +6,4 @@
  * RSS, most of it the Kubernetes client's code (docs/speaker.md, "Memory"). They must be given
  * at process start (lite mode is not even allowed in NODE_OPTIONS), so the CLI cannot set them.
  */
-export const speakerNodeFlags: readonly string[] = ['--lite-mode', '--max-semi-space-size=1'];
+export const speakerNodeFlags: readonly string[] = ['--optimize-for-size', '--max-semi-space-size=1'];

@@ -128,6 +128,17 @@ describe('the real kubectl against the sandbox API server', () => {
     expect(table((await kubectl('get', 'nodes')).stdout)[1]).toEqual(['node-1', 'Ready', '<none>', expect.stringMatching(/^\d+s$/), 'v1.32.0']);
   });
 
+  it('sorts with --sort-by, which asks for whole objects in the Table rows', async () => {
+    await core.createNamespace({ body: { metadata: { name: 'sorting' } } });
+    for (const name of ['zz', 'aa']) await core.createNamespacedService({ namespace: 'sorting', body: { metadata: { name }, spec: { ports: [{ port: 80 }] } } });
+    const rows = table((await kubectl('get', 'svc', '-n', 'sorting', '--sort-by=.metadata.name')).stdout);
+    expect(rows[0]).toEqual(['NAME', 'TYPE', 'CLUSTER-IP', 'EXTERNAL-IP', 'PORT(S)', 'AGE']);
+    expect(rows.slice(1).map((r) => r.slice(0, 2))).toEqual([
+      ['aa', 'ClusterIP'],
+      ['zz', 'ClusterIP'],
+    ]);
+  });
+
   it('deletes, and says NotFound as kube-apiserver does', async () => {
     expect((await kubectl('delete', 'svc', 'web')).stdout).toBe('service "web" deleted\n');
     const gone = await kubectl('get', 'svc', 'web');

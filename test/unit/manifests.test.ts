@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { speakerNodeFlags } from '../../src/speaker/runtime.js';
-import { repoRoot } from '../helpers/cli.js';
+import { repoRoot, runCli } from '../helpers/cli.js';
 
 type Doc = Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string } };
 
@@ -37,13 +37,27 @@ const byKind = (kind: string, name: string): Doc => {
   return found;
 };
 
+interface Probe {
+  httpGet?: { path?: string; port?: string | number };
+}
 interface Container {
-  securityContext?: { capabilities?: { add?: string[]; drop?: string[] }; allowPrivilegeEscalation?: boolean; readOnlyRootFilesystem?: boolean; privileged?: boolean; runAsNonRoot?: boolean };
-  ports?: { containerPort: number }[];
-  livenessProbe?: unknown;
-  readinessProbe?: unknown;
+  securityContext?: {
+    capabilities?: { add?: string[]; drop?: string[] };
+    allowPrivilegeEscalation?: boolean;
+    readOnlyRootFilesystem?: boolean;
+    privileged?: boolean;
+    runAsNonRoot?: boolean;
+    runAsUser?: number;
+  };
+  args?: string[];
+  env?: { name: string; valueFrom?: { fieldRef?: { fieldPath?: string } } }[];
+  ports?: { name?: string; containerPort: number }[];
+  livenessProbe?: Probe;
+  readinessProbe?: Probe;
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
 }
 interface PodSpec {
+  tolerations?: { key?: string; operator?: string; effect?: string }[];
   hostNetwork?: boolean;
   securityContext?: { runAsNonRoot?: boolean; runAsUser?: number };
   containers: Container[];
@@ -109,5 +123,61 @@ describe('container hardening (issue 8)', () => {
   it('uses one service account per component', () => {
     expect(podSpec(byKind('Deployment', 'controller')).serviceAccountName).toBe('controller');
     expect(podSpec(byKind('DaemonSet', 'speaker')).serviceAccountName).toBe('speaker');
+  });
+});
+
+/** The container port a probe targets, by name or number. */
+function probePort(c: Container, probe: Probe | undefined): number | undefined {
+  const port = probe?.httpGet?.port;
+  return typeof port === 'number' ? port : c.ports?.find((p) => p.name === port)?.containerPort;
+}
+
+describe('pod wiring matches the CLIs (issue 7)', () => {
+  const workloads = [
+    { name: 'controller Deployment', doc: () => byKind('Deployment', 'controller'), command: 'controller', port: 7472 },
+    { name: 'speaker DaemonSet', doc: () => byKind('DaemonSet', 'speaker'), command: 'speaker', port: 7473 },
+  ];
+
+  it.each(workloads)('$name runs `ironlb $command` with probes on /healthz and /readyz at $port', ({ doc, command, port }) => {
+    for (const c of podSpec(doc()).containers) {
+      expect(c.args?.[0]).toBe(command);
+      expect([c.livenessProbe?.httpGet?.path, c.readinessProbe?.httpGet?.path]).toEqual(['/healthz', '/readyz']);
+      expect([probePort(c, c.livenessProbe), probePort(c, c.readinessProbe)]).toEqual([port, port]);
+      expect(c.resources?.requests).toMatchObject({ cpu: expect.any(String) as string, memory: expect.any(String) as string });
+      expect(c.resources?.limits?.memory).toEqual(expect.any(String));
+    }
+  });
+
+  it.each(workloads)('$name sets only IRONLB_* variables its CLI reads', async ({ doc, command }) => {
+    const help = await runCli([command, '--help']);
+    const known = new Set([...help.stdout.matchAll(/\[env (\w+)\]/g)].map((m) => m[1]));
+    expect(known.size).toBeGreaterThan(3);
+    const set = podSpec(doc()).containers.flatMap((c) => (c.env ?? []).map((e) => e.name));
+    expect(set.filter((n) => !known.has(n))).toEqual([]);
+  });
+
+  it('gives the speaker its node name from spec.nodeName', () => {
+    const env = podSpec(byKind('DaemonSet', 'speaker')).containers.flatMap((c) => c.env ?? []);
+    expect(env.find((e) => e.name === 'IRONLB_NODE_NAME')?.valueFrom?.fieldRef?.fieldPath).toBe('spec.nodeName');
+  });
+
+  it('runs a speaker on control-plane nodes too', () => {
+    const keys = (podSpec(byKind('DaemonSet', 'speaker')).tolerations ?? []).filter((t) => t.operator === 'Exists').map((t) => t.key);
+    expect(keys).toEqual(expect.arrayContaining(['node-role.kubernetes.io/control-plane']));
+  });
+
+  it('no controller container overrides the pod to run as root', () => {
+    for (const c of podSpec(byKind('Deployment', 'controller')).containers) {
+      expect(c.securityContext?.runAsUser ?? 1).not.toBe(0);
+      expect(c.securityContext?.runAsNonRoot ?? true).toBe(true);
+    }
+  });
+
+  it('labels the namespace with the one Pod Security level that admits a hostNetwork speaker', () => {
+    // baseline forbids hostNetwork (and restricted forbids it too), so the speaker needs privileged;
+    // enforce, audit and warn agree so no level logs noise about ironlb's own pods.
+    expect(podSpec(byKind('DaemonSet', 'speaker')).hostNetwork).toBe(true);
+    const labels = (byKind('Namespace', 'ironlb-system').metadata as { labels?: Record<string, string> }).labels ?? {};
+    for (const mode of ['enforce', 'audit', 'warn']) expect(labels[`pod-security.kubernetes.io/${mode}`], mode).toBe('privileged');
   });
 });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { RequestAttributes, RequestVerb } from '../../src/sandbox/apiserver/admission.js';
-import { authorizerFromManifests } from '../../src/sandbox/apiserver/rbac.js';
+import { authorizerFromManifests, parseRbac } from '../../src/sandbox/apiserver/rbac.js';
 import { repoRoot } from '../helpers/cli.js';
 
 const manifests = readFileSync(join(repoRoot, 'manifests', 'ironlb.yaml'), 'utf8');
@@ -76,5 +76,96 @@ subjects: [{ kind: User, name: alice }]
     expect(() => authorizerFromManifests('apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: bad}\nroleRef: {kind: Role, name: r}\n')).toThrow(
       'ClusterRoleBinding bad: roleRef.kind Role is not allowed',
     );
+  });
+});
+
+describe('the sandbox admin bypasses RBAC', () => {
+  const withAdmin = authorizerFromManifests(manifests, ['admin']);
+  it.each([
+    { name: 'admin reads Secrets', a: attrs('admin', 'get', 'secrets', 'kube-system'), want: true },
+    { name: 'admin deletes Nodes', a: attrs('admin', 'delete', 'nodes', ''), want: true },
+    { name: 'the controller stays limited next to an admin', a: attrs(controller, 'get', 'secrets', 'ironlb-system'), want: false },
+    { name: 'a user named like the admin but different gets nothing', a: attrs('admin2', 'get', 'services', 'default'), want: false },
+  ])('$name', ({ a, want }) => {
+    expect(withAdmin(a)).toBe(want);
+  });
+
+  it('without extraAdmins nobody bypasses', () => {
+    expect(allowed(attrs('admin', 'get', 'services', 'default'))).toBe(false);
+  });
+});
+
+/**
+ * Every API call the code makes (issue 7: "RBAC covers every API call the code makes"), with the
+ * source that makes it. Namespaced calls are checked in ironlb-system and, where the code works
+ * across namespaces, in another one.
+ */
+const calls: readonly { readonly name: string; readonly a: RequestAttributes }[] = [
+  { name: 'controller: list+watch Services in all namespaces (k8s/controller-io.ts)', a: attrs(controller, 'list', 'services', '') },
+  { name: 'controller: watch Services (k8s/controller-io.ts)', a: attrs(controller, 'watch', 'services', '') },
+  { name: 'controller: list the config ConfigMap (k8s/controller-io.ts)', a: attrs(controller, 'list', 'configmaps', 'ironlb-system') },
+  { name: 'controller: watch the config ConfigMap (k8s/controller-io.ts)', a: attrs(controller, 'watch', 'configmaps', 'ironlb-system') },
+  { name: 'controller: patch services/status (k8s/service-status.ts)', a: attrs(controller, 'patch', 'services/status', 'team-a', { name: 'web' }) },
+  { name: 'controller: core Event for a Service (k8s/events.ts)', a: attrs(controller, 'create', 'events', 'team-a') },
+  { name: 'controller: read leader Lease (k8s/lease.ts)', a: attrs(controller, 'get', 'leases', 'ironlb-system', { name: 'ironlb-controller' }) },
+  { name: 'controller: create leader Lease (k8s/lease.ts)', a: attrs(controller, 'create', 'leases', 'ironlb-system') },
+  { name: 'controller: renew leader Lease (k8s/lease.ts)', a: attrs(controller, 'update', 'leases', 'ironlb-system', { name: 'ironlb-controller' }) },
+  { name: 'speaker: list Services (k8s/speaker-watch.ts)', a: attrs(speaker, 'list', 'services', '') },
+  { name: 'speaker: watch Services (k8s/speaker-watch.ts)', a: attrs(speaker, 'watch', 'services', '') },
+  { name: 'speaker: list EndpointSlices (k8s/speaker-watch.ts)', a: attrs(speaker, 'list', 'endpointslices', '') },
+  { name: 'speaker: watch EndpointSlices (k8s/speaker-watch.ts)', a: attrs(speaker, 'watch', 'endpointslices', '') },
+  { name: 'speaker: list Nodes (k8s/speaker-watch.ts)', a: attrs(speaker, 'list', 'nodes', '') },
+  { name: 'speaker: watch Nodes (k8s/speaker-watch.ts)', a: attrs(speaker, 'watch', 'nodes', '') },
+  { name: 'speaker: list peer Leases (k8s/speaker-watch.ts)', a: attrs(speaker, 'list', 'leases', 'ironlb-system') },
+  { name: 'speaker: watch peer Leases (k8s/speaker-watch.ts)', a: attrs(speaker, 'watch', 'leases', 'ironlb-system') },
+  { name: 'speaker: list the config ConfigMap (k8s/speaker-watch.ts)', a: attrs(speaker, 'list', 'configmaps', 'ironlb-system') },
+  { name: 'speaker: watch the config ConfigMap (k8s/speaker-watch.ts)', a: attrs(speaker, 'watch', 'configmaps', 'ironlb-system') },
+  { name: 'speaker: read own Lease (k8s/lease.ts)', a: attrs(speaker, 'get', 'leases', 'ironlb-system', { name: 'ironlb-speaker-node-1' }) },
+  { name: 'speaker: create own Lease (k8s/lease.ts)', a: attrs(speaker, 'create', 'leases', 'ironlb-system') },
+  { name: 'speaker: renew or release own Lease (k8s/lease.ts)', a: attrs(speaker, 'update', 'leases', 'ironlb-system', { name: 'ironlb-speaker-node-1' }) },
+  { name: 'speaker: core Event for a Service (k8s/events.ts)', a: attrs(speaker, 'create', 'events', 'team-a') },
+];
+
+/**
+ * Granted although today's code does not call it: `get` on what is watched (kubectl-style reads
+ * when debugging a cache), Event `patch` (series aggregation as client-go's recorder does) and
+ * events.k8s.io (the newer Events API), as issue 7 lists them.
+ */
+const reserved: readonly { readonly group: string; readonly resource: string; readonly verb: string }[] = [
+  { group: '', resource: 'services', verb: 'get' },
+  { group: '', resource: 'nodes', verb: 'get' },
+  { group: 'discovery.k8s.io', resource: 'endpointslices', verb: 'get' },
+  { group: '', resource: 'configmaps', verb: 'get' },
+  { group: '', resource: 'services/status', verb: 'update' },
+  { group: '', resource: 'events', verb: 'patch' },
+  { group: 'events.k8s.io', resource: 'events', verb: 'create' },
+  { group: 'events.k8s.io', resource: 'events', verb: 'patch' },
+];
+
+describe('RBAC covers every API call the code makes, and grants nothing else', () => {
+  it.each(calls)('$name', ({ a }) => {
+    expect(allowed(a)).toBe(true);
+  });
+
+  const { roles, bindings } = parseRbac(manifests);
+  const grants = bindings.flatMap((b) =>
+    roles
+      .filter((r) => r.kind === b.roleKind && r.name === b.roleName)
+      .flatMap((r) => r.rules.flatMap((rule) => rule.apiGroups.flatMap((group) => rule.resources.flatMap((resource) => rule.verbs.map((verb) => ({ role: `${r.kind}/${r.name}`, group, resource, verb })))))),
+  );
+  const used = (g: { group: string; resource: string; verb: string }): boolean =>
+    reserved.some((r) => r.group === g.group && r.resource === g.resource && r.verb === g.verb) ||
+    calls.some(({ a }) => a.group === g.group && (a.subresource === '' ? a.resource : `${a.resource}/${a.subresource}`) === g.resource && a.verb === g.verb);
+
+  it('no wildcard anywhere', () => {
+    expect(grants.filter((g) => [g.group, g.resource, g.verb].some((v) => v.includes('*')))).toEqual([]);
+  });
+
+  it.each(grants.map((g) => ({ name: `${g.role}: ${g.verb} ${g.group === '' ? 'core' : g.group}/${g.resource}`, g })))('$name is a call the code makes', ({ g }) => {
+    expect(used(g)).toBe(true);
+  });
+
+  it('the excess-grant check can fail: secrets get is not a call the code makes', () => {
+    expect(used({ group: '', resource: 'secrets', verb: 'get' })).toBe(false);
   });
 });

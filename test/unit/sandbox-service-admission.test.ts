@@ -83,6 +83,12 @@ describe('Service admission: validation', () => {
     { name: 'unknown type', spec: { type: 'Magic', ports: [{ port: 1 }] }, want: ['spec.type: Unsupported value: "Magic": supported values: "ClusterIP", "ExternalName", "LoadBalancer", "NodePort"'] },
     { name: 'cluster IP outside the range', spec: { clusterIP: '192.0.2.1', ports: [{ port: 1 }] }, want: ['spec.clusterIPs[0]: Invalid value: "192.0.2.1": provided IP is not in the valid range. The range of valid IPs is 10.96.0.0/12'] },
     { name: 'node port outside the range', spec: { type: 'NodePort', ports: [{ port: 1, nodePort: 80 }] }, want: ['spec.ports[0].nodePort: Invalid value: 80: provided port is not in the valid range. The range of valid ports is 30000-32767'] },
+    { name: 'ExternalName without externalName', spec: { type: 'ExternalName' }, want: ['spec.externalName: Required value'] },
+    {
+      name: 'two families with SingleStack',
+      spec: { ipFamilies: ['IPv4', 'IPv6'], ports: [{ port: 1 }] },
+      want: [`spec.ipFamilyPolicy: Invalid value: "SingleStack": must be RequireDualStack or PreferDualStack when multiple 'ipFamilies' are specified`],
+    },
   ])('$name', ({ spec, want }) => {
     expect(causesOf(() => createServiceAdmission().admit(svc(spec), undefined))).toEqual(want);
   });

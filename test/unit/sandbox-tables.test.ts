@@ -85,3 +85,19 @@ describe('server-side tables', () => {
     expect(row(group, plural, obj)).toEqual(want);
   });
 });
+
+describe('renderTable row objects', () => {
+  const configMaps = findResource(resourceDefs, '', 'v1', 'configmaps');
+  const obj = { metadata: { name: 'c', namespace: 'default', creationTimestamp: created }, data: {} };
+
+  it.each([
+    { name: 'Metadata (kubectl get)', include: 'Metadata' as const, want: { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: obj.metadata } },
+    // kubectl decodes these by apiVersion/kind (--sort-by), and list items do not carry them.
+    { name: 'Object (kubectl get --sort-by)', include: 'Object' as const, want: { ...obj, apiVersion: 'v1', kind: 'ConfigMap' } },
+    { name: 'None', include: 'None' as const, want: undefined },
+  ])('$name', ({ include, want }) => {
+    if (configMaps === undefined) throw new Error('configmaps');
+    const t = renderTable(configMaps, [obj], now, include) as { rows: { object?: unknown }[] };
+    expect(t.rows[0]?.object).toEqual(want);
+  });
+});

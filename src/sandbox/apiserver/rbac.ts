@@ -4,14 +4,15 @@ import type { Authorizer, RequestAttributes } from './admission.js';
 import { isObject, type JsonObject } from './object.js';
 
 /** One rule of a Role or ClusterRole (rbac.authorization.k8s.io/v1 PolicyRule). */
-interface PolicyRule {
+export interface PolicyRule {
   readonly apiGroups: readonly string[];
   readonly resources: readonly string[];
   readonly verbs: readonly string[];
   readonly resourceNames: readonly string[];
 }
 
-interface RoleObject {
+/** A Role or ClusterRole with its rules. */
+export interface RoleObject {
   readonly kind: 'Role' | 'ClusterRole';
   /** '' for a ClusterRole. */
   readonly namespace: string;
@@ -19,7 +20,8 @@ interface RoleObject {
   readonly rules: readonly PolicyRule[];
 }
 
-interface BindingObject {
+/** A RoleBinding or ClusterRoleBinding, its subjects resolved to user names. */
+export interface BindingObject {
   readonly kind: 'RoleBinding' | 'ClusterRoleBinding';
   /** '' for a ClusterRoleBinding. */
   readonly namespace: string;
@@ -108,13 +110,16 @@ export function ruleAllows(rule: PolicyRule, a: RequestAttributes): boolean {
  * its ClusterRole everywhere; a RoleBinding grants its Role, or a ClusterRole's rules, only in
  * its own namespace. Everything not granted is denied. The sandbox uses it with the objects of
  * manifests/ironlb.yaml, so the controller and speakers run with exactly the rights a real
- * cluster gives them.
+ * cluster gives them. `extraAdmins` (the sandbox's own admin user) bypass RBAC, as members of
+ * `system:masters` do on a real cluster.
  */
-export function authorizerFromManifests(yamlText: string): Authorizer {
+export function authorizerFromManifests(yamlText: string, extraAdmins: readonly string[] = []): Authorizer {
   const { roles, bindings } = parseRbac(yamlText);
+  const admins = new Set(extraAdmins);
   const roleRules = (kind: 'Role' | 'ClusterRole', name: string, namespace: string): readonly PolicyRule[] =>
     roles.find((r) => r.kind === kind && r.name === name && (kind === 'ClusterRole' || r.namespace === namespace))?.rules ?? [];
   return (a) =>
+    admins.has(a.user) ||
     bindings.some((b) => {
       if (!b.users.includes(a.user)) return false;
       if (b.kind === 'RoleBinding' && b.namespace !== a.namespace) return false;

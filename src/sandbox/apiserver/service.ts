@@ -113,6 +113,15 @@ function defaultPolicies(spec: JsonObject, type: string): void {
   if (type === 'LoadBalancer' && spec.allocateLoadBalancerNodePorts === undefined) spec.allocateLoadBalancerNodePorts = true;
 }
 
+/** Fields kube-apiserver requires or refuses per type and policy (ValidateService). */
+function checkTypeFields(spec: JsonObject, type: string, causes: FieldCause[]): void {
+  if (type === 'ExternalName' && (str(spec, 'externalName') ?? '') === '') causes.push({ reason: 'FieldValueRequired', field: 'spec.externalName', message: 'Required value' });
+  const policy = str(spec, 'ipFamilyPolicy') ?? 'SingleStack';
+  if (type !== 'ExternalName' && policy === 'SingleStack' && list(spec, 'ipFamilies').length > 1) {
+    causes.push({ reason: 'FieldValueInvalid', field: 'spec.ipFamilyPolicy', message: `Invalid value: "SingleStack": must be RequireDualStack or PreferDualStack when multiple 'ipFamilies' are specified` });
+  }
+}
+
 /** ipFamilyPolicy and ipFamilies, defaulted like kube-apiserver on a dual-stack cluster with IPv4 first. */
 function defaultFamilies(spec: JsonObject, requested: readonly string[]): IpFamily[] {
   const policy = str(spec, 'ipFamilyPolicy') ?? 'SingleStack';
@@ -245,6 +254,7 @@ export function createServiceAdmission(): Admission {
       const causes: FieldCause[] = [];
       if (!serviceTypes.includes(type)) causes.push({ reason: 'FieldValueNotSupported', field: 'spec.type', message: `Unsupported value: "${type}": supported values: "ClusterIP", "ExternalName", "LoadBalancer", "NodePort"` });
       defaultPolicies(spec, type);
+      checkTypeFields(spec, type, causes);
       if (type === 'ExternalName') {
         for (const key of ['clusterIP', 'clusterIPs', 'ipFamilies', 'ipFamilyPolicy']) Reflect.deleteProperty(spec, key);
       } else {

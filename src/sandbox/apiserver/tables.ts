@@ -1,5 +1,5 @@
 import { child, list, str, type JsonObject } from './object.js';
-import type { ResourceDef } from './resources.js';
+import { apiVersionOf, type ResourceDef } from './resources.js';
 import type { TableRenderer } from './server.js';
 
 /** One column of a meta.k8s.io/v1 Table, and how to fill it from an object. */
@@ -174,7 +174,9 @@ const columnsByResource: Readonly<Record<string, readonly Column[]>> = {
 
 function rowObject(def: ResourceDef, obj: JsonObject, include: 'None' | 'Metadata' | 'Object'): JsonObject | undefined {
   if (include === 'None') return undefined;
-  if (include === 'Object') return obj;
+  // List items carry no apiVersion/kind, but kubectl decodes an embedded row object by them
+  // (`kubectl get --sort-by` asks for includeObject=Object and printed `NAME AGE <unknown>` without them).
+  if (include === 'Object') return { ...obj, apiVersion: apiVersionOf(def), kind: def.kind };
   return { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: child(obj, 'metadata') };
 }
 
