@@ -1,0 +1,103 @@
+import * as k8s from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canRunRootTests } from '../helpers/root.js';
+import { startSpeakerCluster, uniquePlan, waitUntil, type SpeakerCluster } from './speaker-cluster.js';
+
+/**
+ * Issue 8, the speakers' side: crash loops, repeated node flaps, API faults. After each, at
+ * steady state exactly one MAC answers ARP for every Service IP (arping from the client
+ * namespace, distinct MACs counted), and nobody answers an IP no Service holds.
+ */
+describe.skipIf(!canRunRootTests('speaker faults'))('ironlb speakers under faults', () => {
+  const plan = uniquePlan('isf', 3);
+  const ips = [`${plan.v4Net}.210`, `${plan.v4Net}.211`, `${plan.v4Net}.212`];
+  let c: SpeakerCluster;
+
+  /** Every IP answered by exactly one MAC, several probes in a row. */
+  async function steadyOneAnswerEach(): Promise<Map<string, string>> {
+    const owners = new Map<string, string>();
+    for (const ip of ips) {
+      const macs = await waitUntil(`one MAC for ${ip}`, () => c.arpMacs(ip, 1), (m) => m.length === 1, 30_000);
+      expect(await c.arpMacs(ip, 3), ip).toEqual(macs);
+      owners.set(ip, macs[0] ?? '');
+    }
+    return owners;
+  }
+
+  beforeAll(async () => {
+    c = await startSpeakerCluster(plan, ['--log-level', 'info']);
+    for (const n of c.lan.nodes) await c.startSpeaker(n.name);
+    for (const [i, ip] of ips.entries()) await c.createService(`f${String(i)}`, ip, ['node-1', 'node-2', 'node-3']);
+  }, 60_000);
+
+  afterAll(async () => {
+    await (c as SpeakerCluster | undefined)?.close();
+  }, 30_000);
+
+  it('converges to one answer per IP after a crash loop of one speaker', async () => {
+    const before = await steadyOneAnswerEach();
+    const victim = [...c.macs].find(([, mac]) => mac === before.get(ips[0] ?? ''))?.[0] ?? 'node-1';
+    for (let i = 0; i < 5; i += 1) {
+      c.speakers.get(victim)?.child.kill('SIGKILL');
+      await new Promise((r) => setTimeout(r, i % 2 === 0 ? 500 : 4000)); // faster and slower than the 3 s Lease
+      await c.startSpeaker(victim);
+    }
+    await steadyOneAnswerEach();
+  }, 120_000);
+
+  it('converges after a node flaps three times (Lease stops and resumes), without the IPs flapping back', async () => {
+    const before = await steadyOneAnswerEach();
+    const flapper = [...c.macs].find(([, mac]) => mac === before.get(ips[1] ?? ''))?.[0] ?? 'node-2';
+    for (let i = 0; i < 3; i += 1) {
+      c.partition(flapper);
+      await new Promise((r) => setTimeout(r, 4500));
+      c.partition(undefined);
+      await new Promise((r) => setTimeout(r, 1500));
+    }
+    const after = await steadyOneAnswerEach();
+    // The flapper lost its IPs while cut off; the rejoin hold-down and stickiness keep them away.
+    expect([...after.values()]).not.toContain(c.macs.get(flapper));
+  }, 120_000);
+
+  it('keeps one answer per IP through cut watches, a compaction (410), a 500 storm and 2 s latency', async () => {
+    await steadyOneAnswerEach();
+    c.api.server.faults.closeWatches();
+    c.api.server.faults.compact();
+    c.api.server.faults.fail = { code: 500, rate: 0.5, verbs: ['list', 'watch'] };
+    await new Promise((r) => setTimeout(r, 2000));
+    c.api.server.faults.fail = undefined;
+    await steadyOneAnswerEach();
+    c.api.server.faults.latencyMs = 2000;
+    try {
+      await new Promise((r) => setTimeout(r, 5000));
+      await steadyOneAnswerEach();
+    } finally {
+      c.api.server.faults.latencyMs = 0;
+    }
+    await steadyOneAnswerEach();
+  }, 120_000);
+
+  it('converges when a second node briefly claims an owned IP in its Lease record', async () => {
+    const before = await steadyOneAnswerEach();
+    const ip = ips[0] ?? '';
+    const owner = [...c.macs].find(([, mac]) => mac === before.get(ip))?.[0] ?? '';
+    const other = c.lan.nodes.map((n) => n.name).find((n) => n !== owner) ?? '';
+    // Write the false claim straight into the store, as a stale or buggy peer would have.
+    const stored = c.api.server.store.get('coordination.k8s.io/leases', 'ironlb-system', `ironlb-speaker-${other}`);
+    expect(stored).toBeDefined();
+    const meta = (stored?.metadata ?? {}) as { annotations?: Record<string, string> };
+    meta.annotations = { ...meta.annotations, 'ironlb.io/announcing': ip };
+    if (stored !== undefined) c.api.server.store.update('coordination.k8s.io/leases', stored);
+    await new Promise((r) => setTimeout(r, 3000));
+    const after = await steadyOneAnswerEach();
+    expect(after.get(ip)).toBe(before.get(ip));
+  }, 60_000);
+
+  it('stops answering an IP once no Service holds it', async () => {
+    const gone = ips[2] ?? '';
+    await steadyOneAnswerEach();
+    await c.kc.makeApiClient(k8s.CoreV1Api).deleteNamespacedService({ name: 'f2', namespace: 'demo' });
+    await waitUntil(`nobody answering ${gone}`, () => c.arpMacs(gone, 1), (m) => m.length === 0, 20_000);
+    expect(await c.arpMacs(gone, 3)).toEqual([]);
+  }, 60_000);
+});
