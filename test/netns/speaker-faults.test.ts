@@ -59,12 +59,17 @@ describe.skipIf(!canRunRootTests('speaker faults'))('ironlb speakers under fault
     expect([...after.values()]).not.toContain(c.macs.get(flapper));
   }, 120_000);
 
-  it('keeps one answer per IP through cut watches, a compaction (410), a 500 storm and 2 s latency', async () => {
+  it('keeps one answer per IP through cut watches, a compaction (410), 500 and 429 storms and 2 s latency', async () => {
     await steadyOneAnswerEach();
     c.api.server.faults.closeWatches();
     c.api.server.faults.compact();
     c.api.server.faults.fail = { code: 500, rate: 0.5, verbs: ['list', 'watch'] };
     await new Promise((r) => setTimeout(r, 2000));
+    c.api.server.faults.fail = undefined;
+    await steadyOneAnswerEach();
+    // 429 on every request for half a Lease duration: renewals resume before anyone expires.
+    c.api.server.faults.fail = { code: 429, rate: 1 };
+    await new Promise((r) => setTimeout(r, 1500));
     c.api.server.faults.fail = undefined;
     await steadyOneAnswerEach();
     c.api.server.faults.latencyMs = 2000;
