@@ -12,35 +12,17 @@ export interface LeaseStore {
   replace(lease: k8s.V1Lease): Promise<boolean>;
 }
 
-/** A LeaseStore over client-node's CoordinationV1Api. */
+/**
+ * A LeaseStore over client-node's CoordinationV1Api: the boolean view of {@link leaseWriter}
+ * (one set of API calls for leader election and node membership). A replace of a Lease that
+ * is gone is `false` too: the next round reads it as absent and creates it.
+ */
 export function leaseStore(api: k8s.CoordinationV1Api, namespace: string): LeaseStore {
+  const writer = leaseWriter(api, namespace);
   return {
-    async get(name) {
-      try {
-        return await api.readNamespacedLease({ name, namespace });
-      } catch (e: unknown) {
-        if (httpStatusOf(e) === 404) return undefined;
-        throw e;
-      }
-    },
-    async create(lease) {
-      try {
-        await api.createNamespacedLease({ namespace, body: lease });
-        return true;
-      } catch (e: unknown) {
-        if (httpStatusOf(e) === 409) return false;
-        throw e;
-      }
-    },
-    async replace(lease) {
-      try {
-        await api.replaceNamespacedLease({ name: lease.metadata?.name ?? '', namespace, body: lease });
-        return true;
-      } catch (e: unknown) {
-        if (httpStatusOf(e) === 409) return false;
-        throw e;
-      }
-    },
+    get: (name) => writer.get(name),
+    create: async (lease) => (await writer.create(lease)) !== 'conflict',
+    replace: async (lease) => (await writer.replace(lease)) !== 'conflict',
   };
 }
 
