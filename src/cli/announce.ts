@@ -6,8 +6,8 @@ import { UsageError } from '../shared/errors.js';
 import { checkPacketCapability, createAfPacketConns } from '../sys/af-packet.js';
 import { systemClock } from '../sys/clock.js';
 import { createIpInterfaceSource } from '../sys/net-interfaces.js';
-import { exitCode, type Command } from './command.js';
-import { commonFlags, describeFlags, readFlags } from './flags.js';
+import { exitCode, type CommandRunner } from './command.js';
+import { commonFlags, printUsage, readFlags } from './flags.js';
 
 const flagSpec = {
   ...commonFlags,
@@ -20,15 +20,10 @@ const flagSpec = {
 } as const;
 
 /** `ironlb announce`: the layer2 responder alone, for debugging a LAN and for tests. */
-export const announceCommand: Command = {
-  name: 'announce',
-  summary: 'answer ARP/NDP for the given IPs on an interface (no Kubernetes)',
+export const announceCommand: CommandRunner = {
   async run(ctx) {
     const { flags } = readFlags(flagSpec, ctx.argv, ctx.env);
-    if (flags.help) {
-      ctx.stdout.write(`usage: ironlb announce --interface IF --ip IP [--ip IP ...]\n\n${describeFlags(flagSpec)}\n`);
-      return exitCode.ok;
-    }
+    if (flags.help) return printUsage(ctx.stdout, 'ironlb announce --interface IF --ip IP [--ip IP ...]', flagSpec);
     if (flags.interface.length === 0) throw new UsageError('--interface: at least one interface is required');
     if (flags.ip.length === 0) throw new UsageError('--ip: at least one address is required');
     const logger = ctx.makeLogger(flags['log-level'], flags['log-format']);

@@ -23,3 +23,6 @@ export interface Command {
   readonly summary: string;
   run(ctx: CommandContext): Promise<number>;
 }
+
+/** What a command's module provides: the run; name and summary live in the registry (commands.ts). */
+export type CommandRunner = Pick<Command, 'run'>;

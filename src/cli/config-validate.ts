@@ -3,7 +3,7 @@ import { formatIssue, type Config } from '../config/config.js';
 import { configSummary, describePool } from '../config/config-summary.js';
 import { parseConfigSource } from '../config/config-yaml.js';
 import { AppError, describeError, UsageError } from '../shared/errors.js';
-import { exitCode, type Command, type CommandContext } from './command.js';
+import { exitCode, type CommandRunner, type CommandContext } from './command.js';
 import { commonFlags, describeFlags, readFlags, type FlagSpec } from './flags.js';
 
 const flagSpec = {
@@ -65,9 +65,7 @@ function printValid(ctx: CommandContext, output: string, config: Config): number
 }
 
 /** `ironlb config validate`: exit 0 valid, 1 invalid, 2 usage (DESIGN.md "Two processes, one binary"). */
-export const configValidateCommand: Command = {
-  name: 'config validate',
-  summary: 'validate a config (raw YAML or ConfigMap manifest; - for stdin)',
+export const configValidateCommand: CommandRunner = {
   async run(ctx: CommandContext): Promise<number> {
     const { flags, positionals } = readFlags(flagSpec, ctx.argv, ctx.env);
     if (flags.help) {

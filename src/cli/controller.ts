@@ -11,8 +11,8 @@ import { createObsServer } from '../obs/http-server.js';
 import { createRegistry } from '../obs/metrics.js';
 import { systemClock } from '../sys/clock.js';
 import { UsageError } from '../shared/errors.js';
-import { exitCode, type Command } from './command.js';
-import { commonFlags, describeFlags, readFlags } from './flags.js';
+import { exitCode, type CommandRunner } from './command.js';
+import { commonFlags, printUsage, readFlags } from './flags.js';
 
 const flagSpec = {
   ...commonFlags,
@@ -39,15 +39,10 @@ function checkLeaderTimings(leaseDuration: number, renewDeadline: number, retryP
 }
 
 /** `ironlb controller`: allocates Service IPs from the ConfigMap pools (issue 4, docs/controller.md). */
-export const controllerCommand: Command = {
-  name: 'controller',
-  summary: 'give LoadBalancer Services IPs from the pools and write their status',
+export const controllerCommand: CommandRunner = {
   async run(ctx) {
     const { flags } = readFlags(flagSpec, ctx.argv, ctx.env);
-    if (flags.help) {
-      ctx.stdout.write(`usage: ironlb controller [--kubeconfig FILE] [--namespace NS]\n\n${describeFlags(flagSpec)}\n`);
-      return exitCode.ok;
-    }
+    if (flags.help) return printUsage(ctx.stdout, 'ironlb controller [--kubeconfig FILE] [--namespace NS]', flagSpec);
     checkLeaderTimings(flags['lease-duration'], flags['renew-deadline'], flags['retry-period']);
     const logger = ctx.makeLogger(flags['log-level'], flags['log-format']);
     const kc = loadKubeConfig({ kubeconfigPath: flags.kubeconfig });

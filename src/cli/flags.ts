@@ -118,3 +118,9 @@ export function describeFlags(spec: Record<string, FlagSpec>): string {
     })
     .join('\n');
 }
+
+/** Prints `usage` and the flags of `spec` for `--help`; returns exit code 0 to return from the command. */
+export function printUsage(out: NodeJS.WritableStream, usage: string, spec: Record<string, FlagSpec>): 0 {
+  out.write(`usage: ${usage}\n\n${describeFlags(spec)}\n`);
+  return 0;
+}

@@ -4,8 +4,8 @@ import { runNodeAgent } from '../sandbox/node-agent.js';
 import { dummyInterfaceAddresses, serviceInterfaceName } from '../sandbox/proxy.js';
 import { UsageError } from '../shared/errors.js';
 import { systemClock } from '../sys/clock.js';
-import { exitCode, type Command } from './command.js';
-import { commonFlags, describeFlags, readFlags } from './flags.js';
+import { exitCode, type CommandRunner } from './command.js';
+import { commonFlags, printUsage, readFlags } from './flags.js';
 
 const flagSpec = {
   ...commonFlags,
@@ -30,15 +30,10 @@ export function parseNodeIps(entries: readonly string[]): Map<string, string> {
 }
 
 /** `ironlb sandbox node-agent`: internal; `sandbox up` runs one per node inside the node's namespace. */
-export const sandboxNodeAgentCommand: Command = {
-  name: 'sandbox node-agent',
-  summary: '(internal) a sandbox node\'s backend and kube-proxy stand-in; run by `sandbox up` in the node namespace',
+export const sandboxNodeAgentCommand: CommandRunner = {
   async run(ctx) {
     const { flags } = readFlags(flagSpec, ctx.argv, ctx.env);
-    if (flags.help) {
-      ctx.stdout.write(`usage: ironlb sandbox node-agent --node NAME --node-ip IP [--node-ips NAME=IP ...] [--kubeconfig FILE]\n${describeFlags(flagSpec)}\n`);
-      return exitCode.ok;
-    }
+    if (flags.help) return printUsage(ctx.stdout, 'ironlb sandbox node-agent --node NAME --node-ip IP [--node-ips NAME=IP ...] [--kubeconfig FILE]', flagSpec);
     if (flags.node === undefined) throw new UsageError('--node is required');
     if (flags['node-ip'] === undefined) throw new UsageError('--node-ip is required');
     const nodeIps = parseNodeIps(flags['node-ips']);

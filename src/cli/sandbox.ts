@@ -12,8 +12,8 @@ import { sandboxApiPlugins } from '../sandbox/plugins.js';
 import { teardownSandbox } from '../sandbox/teardown.js';
 import { AppError, UsageError } from '../shared/errors.js';
 import { systemClock } from '../sys/clock.js';
-import { exitCode, type Command, type CommandContext } from './command.js';
-import { commonFlags, describeFlags, readFlags } from './flags.js';
+import { exitCode, type CommandRunner, type CommandContext } from './command.js';
+import { commonFlags, printUsage, readFlags } from './flags.js';
 
 const stateDirFlag = { 'state-dir': { type: 'string', description: 'where the sandbox keeps its kubeconfig, logs and pids (default /run/ironlb-sandbox as root)' } } as const;
 
@@ -58,18 +58,12 @@ function ironlbArgv(): string[] {
 
 const demoManifest = fileURLToPath(new URL('../../config/sandbox-demo.yaml', import.meta.url));
 
-function help(ctx: CommandContext, usage: string, spec: Parameters<typeof describeFlags>[0]): number {
-  ctx.stdout.write(`usage: ${usage}\n\n${describeFlags(spec)}\n`);
-  return exitCode.ok;
-}
 
 /** `ironlb sandbox up`: starts the supervisor in the background and returns once it is ready. */
-export const sandboxUpCommand: Command = {
-  name: 'sandbox up',
-  summary: 'start a local cluster: API server, nodes in network namespaces, controller, speakers',
+export const sandboxUpCommand: CommandRunner = {
   async run(ctx) {
     const { flags } = readFlags(upFlags, ctx.argv, ctx.env);
-    if (flags.help) return help(ctx, 'ironlb sandbox up [--nodes N] [--no-controller] [--no-speakers] [--state-dir DIR]', upFlags);
+    if (flags.help) return printUsage(ctx.stdout, 'ironlb sandbox up [--nodes N] [--no-controller] [--no-speakers] [--no-netns] [--state-dir DIR]', upFlags);
     planFrom(flags);
     const paths = pathsFrom(ctx, flags['state-dir']);
     await refuseIfRunning(ctx, paths);
@@ -161,12 +155,10 @@ function readyText(ready: ReadyRecord, paths: SandboxPaths): string {
 }
 
 /** `ironlb sandbox serve`: the supervisor itself, in the foreground (`up` runs it detached). */
-export const sandboxServeCommand: Command = {
-  name: 'sandbox serve',
-  summary: '(internal) run the sandbox in the foreground; `sandbox up` starts it in the background',
+export const sandboxServeCommand: CommandRunner = {
   async run(ctx) {
     const { flags } = readFlags(upFlags, ctx.argv, ctx.env);
-    if (flags.help) return help(ctx, 'ironlb sandbox serve [--nodes N] [--state-dir DIR]', upFlags);
+    if (flags.help) return printUsage(ctx.stdout, 'ironlb sandbox serve [--nodes N] [--state-dir DIR]', upFlags);
     const paths = pathsFrom(ctx, flags['state-dir']);
     await prepareStateDir(paths);
     const logger = ctx.makeLogger(flags['log-level'], flags['log-format']);
@@ -191,12 +183,10 @@ export const sandboxServeCommand: Command = {
 };
 
 /** `ironlb sandbox down`: removes everything `up` made, also after a crash. */
-export const sandboxDownCommand: Command = {
-  name: 'sandbox down',
-  summary: 'stop the sandbox and remove its namespaces, processes and files',
+export const sandboxDownCommand: CommandRunner = {
   async run(ctx) {
     const { flags } = readFlags(plainFlags, ctx.argv, ctx.env);
-    if (flags.help) return help(ctx, 'ironlb sandbox down [--state-dir DIR]', plainFlags);
+    if (flags.help) return printUsage(ctx.stdout, 'ironlb sandbox down [--state-dir DIR]', plainFlags);
     const paths = pathsFrom(ctx, flags['state-dir']);
     const report = await teardownSandbox(paths, systemClock, isRoot());
     if (!report.found) ctx.stdout.write('no sandbox was running; nothing to remove\n');
@@ -206,12 +196,10 @@ export const sandboxDownCommand: Command = {
 };
 
 /** `ironlb sandbox status`: nodes, speakers, Services and who announces them. */
-export const sandboxStatusCommand: Command = {
-  name: 'sandbox status',
-  summary: 'show the sandbox: nodes, speakers alive, Service IPs and their owners',
+export const sandboxStatusCommand: CommandRunner = {
   async run(ctx) {
     const { flags } = readFlags(plainFlags, ctx.argv, ctx.env);
-    if (flags.help) return help(ctx, 'ironlb sandbox status [--state-dir DIR]', plainFlags);
+    if (flags.help) return printUsage(ctx.stdout, 'ironlb sandbox status [--state-dir DIR]', plainFlags);
     const paths = pathsFrom(ctx, flags['state-dir']);
     const record = await readRecord(paths);
     const ready = await readReady(paths);

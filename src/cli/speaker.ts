@@ -19,8 +19,8 @@ import { createSpeaker, type AnnouncerPort, type Speaker } from '../speaker/spea
 import { checkPacketCapability, createAfPacketConns } from '../sys/af-packet.js';
 import { systemClock } from '../sys/clock.js';
 import { createIpInterfaceSource } from '../sys/net-interfaces.js';
-import { exitCode, type Command } from './command.js';
-import { commonFlags, describeFlags, readFlags, type Flags } from './flags.js';
+import { exitCode, type CommandRunner } from './command.js';
+import { commonFlags, printUsage, readFlags, type Flags } from './flags.js';
 
 const flagSpec = {
   ...commonFlags,
@@ -61,15 +61,10 @@ const silentAnnouncer: AnnouncerPort & { run(signal: AbortSignal): Promise<void>
 };
 
 /** `ironlb speaker --node-name NODE`: node Lease, election, layer2 announcements. */
-export const speakerCommand: Command = {
-  name: 'speaker',
-  summary: 'announce Service IPs this node owns (node Lease, election, ARP/NDP)',
+export const speakerCommand: CommandRunner = {
   async run(ctx) {
     const { flags } = readFlags(flagSpec, ctx.argv, ctx.env);
-    if (flags.help) {
-      ctx.stdout.write(`usage: ironlb speaker --node-name NODE [flags]\n\n${describeFlags(flagSpec)}\n`);
-      return exitCode.ok;
-    }
+    if (flags.help) return printUsage(ctx.stdout, 'ironlb speaker --node-name NODE [flags]', flagSpec);
     const node = checkFlags(flags) as NodeName;
     const logger = ctx.makeLogger(flags['log-level'], flags['log-format']).child({ node });
     const kubeConfig = loadKubeConfig({ kubeconfigPath: flags.kubeconfig });
