@@ -66,6 +66,31 @@ describe('parseIp / formatIp', () => {
     );
   });
 
+  it('writes IPv6 in RFC 5952 form, also for addresses full of zero groups', () => {
+    // A plain reference: groups from the full 32-digit hex, the leftmost longest run (>= 2) of
+    // zero groups replaced by '::'. Groups are drawn mostly from 0 and 1 so runs are common.
+    const reference = (value: bigint): string => {
+      const groups = (value.toString(16).padStart(32, '0').match(/.{4}/g) ?? []).map((g) => parseInt(g, 16).toString(16));
+      let best = { at: -1, len: 1 };
+      for (let at = 0; at < 8; at++) {
+        let len = 0;
+        while (at + len < 8 && groups[at + len] === '0') len++;
+        if (len > best.len) best = { at, len };
+      }
+      if (best.at < 0) return groups.join(':');
+      return `${groups.slice(0, best.at).join(':')}::${groups.slice(best.at + best.len).join(':')}`;
+    };
+    const group = fc.oneof(fc.constant(0n), fc.constant(1n), fc.constant(0xffffn), fc.bigInt({ min: 0n, max: 0xffffn }));
+    fc.assert(
+      fc.property(fc.array(group, { minLength: 8, maxLength: 8 }), (groups) => {
+        const value = groups.reduce((acc, g) => (acc << 16n) | g, 0n);
+        fc.pre(value >> 32n !== 0xffffn); // IPv4-mapped keeps its dotted quad (table above)
+        expect(formatIp(ipFromValue(6, value))).toBe(reference(value));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it('orders IPv4 before IPv6, then by value', () => {
     const sorted = ['::1', '10.0.0.2', '10.0.0.1', '::'].map(ip).sort(compareIp).map(formatIp);
     expect(sorted).toEqual(['10.0.0.1', '10.0.0.2', '::', '::1']);
