@@ -95,9 +95,13 @@ function longestZeroRun(hex: string): { start: number; length: number } {
   return best;
 }
 
+// ::ffff:0.0.0.0/96, compared rather than shifted (a shift allocates a BigInt).
+const ipv4MappedFirst = 0xffff00000000n;
+const ipv4MappedLast = 0xffffffffffffn;
+
 function formatIpv6(value: bigint): string {
   // IPv4-mapped addresses keep the dotted quad (RFC 5952 section 5).
-  if (value >> 32n === 0xffffn) return `::ffff:${formatIpv4(value & 0xffffffffn)}`;
+  if (value >= ipv4MappedFirst && value <= ipv4MappedLast) return `::ffff:${formatIpv4(value & 0xffffffffn)}`;
   const hex = value.toString(16).padStart(32, '0');
   const run = longestZeroRun(hex);
   if (run.start < 0) return groupsText(hex, 0, 8);

@@ -35,6 +35,11 @@ export class AddressSpace {
   private readonly free = new IntervalSet();
   /** The number of usable addresses. */
   readonly total: bigint;
+  /**
+   * The number of addresses in use: a plain number (it counts allocations, never near 2^53),
+   * so taking an address allocates no BigInt.
+   */
+  private taken = 0;
 
   constructor(
     readonly family: IpFamily,
@@ -43,13 +48,19 @@ export class AddressSpace {
     private readonly avoidBuggy: boolean,
   ) {
     this.ranges = [...ranges].sort((a, b) => (a.first < b.first ? -1 : 1));
-    for (const r of this.ranges) this.free.addRange(this.toOrdinal(r.first), this.toOrdinal(r.last + 1n) - 1n);
-    this.total = this.free.size;
+    let total = 0n;
+    for (const r of this.ranges) {
+      const first = this.toOrdinal(r.first);
+      const last = this.toOrdinal(r.last + 1n) - 1n;
+      this.free.addRange(first, last);
+      if (last >= first) total += last - first + 1n;
+    }
+    this.total = total;
   }
 
   /** The number of addresses in use. */
   get inUse(): bigint {
-    return this.total - this.free.size;
+    return BigInt(this.taken);
   }
 
   /** Whether the value lies in one of the pool's ranges (usable or not). */
@@ -75,13 +86,16 @@ export class AddressSpace {
 
   /** Marks a usable address as in use; false when it is not usable or not free. */
   take(value: bigint): boolean {
-    return this.usable(value) && this.free.delete(this.toOrdinal(value));
+    if (!this.usable(value) || !this.free.delete(this.toOrdinal(value))) return false;
+    this.taken++;
+    return true;
   }
 
   /** Returns an address taken before; throws (a bug) when it was not. */
   give(value: bigint): void {
     if (!this.usable(value)) throw new Error(`address space: ${value} is not usable here`);
     this.free.add(this.toOrdinal(value));
+    this.taken--;
   }
 
   private skips(value: bigint): boolean {

@@ -18,12 +18,6 @@ function assertOutside(lo: bigint, hi: bigint, prev: Interval | undefined, next:
 export class IntervalSet {
   // Sorted by lo; for consecutive a, b: a.hi + 1 < b.lo (disjoint and never adjacent).
   private readonly intervals: Interval[] = [];
-  private count = 0n;
-
-  /** Members in total. */
-  get size(): bigint {
-    return this.count;
-  }
 
   /** The smallest member, if any. */
   lowest(): bigint | undefined {
@@ -56,7 +50,6 @@ export class IntervalSet {
     } else {
       this.intervals.splice(i + 1, 0, { lo, hi });
     }
-    this.count += hi - lo + 1n;
   }
 
   /** Adds one member; throws (a bug) when it is already there. */
@@ -76,7 +69,6 @@ export class IntervalSet {
       this.intervals.splice(i + 1, 0, { lo: n + 1n, hi: iv.hi });
       iv.hi = n - 1n;
     }
-    this.count -= 1n;
     return true;
   }
 
