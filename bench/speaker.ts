@@ -96,7 +96,8 @@ bridge, defaults (renew 1 s, duration 3 s). A crash costs up to one lease durati
 peers last saw a renewal, so samples spread over ~2-3 s.
 
 \`speaker.rss_mb\` is dominated by \`@kubernetes/client-node\` (importing it alone takes a bare Node
-process from 41 to ~107 MB RSS). The speaker is started as \`node --optimize-for-size
+process from 41 to ~107 MB RSS). The CLI loads only the running command's module, so a speaker
+carries no controller or sandbox code. The speaker is started as \`node --optimize-for-size
 --max-semi-space-size=1 bin/ironlb.js speaker\` (src/speaker/runtime.ts; the DaemonSet's command,
 the sandbox and these benchmarks alike). V8's lite mode reached ~101 MB but starved Lease
 renewals with 10,000 Services (docs/speaker.md, "Memory"), so it is not used.
