@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { parseConfigYaml } from '../src/config/config-yaml.js';
 import { Allocator } from '../src/ipam/allocator.js';
 import type { ServiceRequest } from '../src/ipam/service-request.js';
@@ -52,18 +54,48 @@ function requests(c: Case): ServiceRequest[] {
   }));
 }
 
-/** Microseconds per allocation to fill `count` addresses of a fresh allocator: one round. */
-function round(c: Case, reqs: readonly ServiceRequest[]): number {
+function benchAllocator(c: Case): Allocator {
   const config = parseConfigYaml(`address-pools:\n- {name: bench, protocol: layer2, addresses: ["${c.addresses}"]}\n`);
   if (!config.ok) throw new Error(`bench config: ${config.error.map((i) => i.message).join('; ')}`);
-  const allocator = new Allocator(config.value);
-  const start = process.hrtime.bigint();
+  return new Allocator(config.value);
+}
+
+function fill(allocator: Allocator, reqs: readonly ServiceRequest[]): void {
   for (const req of reqs) {
     const r = allocator.assign(req);
     if (!r.ok) throw new Error(`allocation ${req.key} failed: ${r.error.message}`);
   }
+}
+
+/** Microseconds per allocation to fill `count` addresses of a fresh allocator: one round. */
+function round(c: Case, reqs: readonly ServiceRequest[]): number {
+  const allocator = benchAllocator(c);
+  const start = process.hrtime.bigint();
+  fill(allocator, reqs);
   const elapsedNs = Number(process.hrtime.bigint() - start);
   return elapsedNs / 1000 / reqs.length;
+}
+
+/** A full garbage collection, without starting the bench with --expose-gc. */
+function collector(): () => void {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
+
+/**
+ * Heap bytes an allocator keeps per Service once filled (after full collections): what holding
+ * Services costs, which is what the time figures of big fills mostly pay for (see notes).
+ */
+function heapPerService(c: Case, reqs: readonly ServiceRequest[]): number {
+  const gc = collector();
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  const allocator = benchAllocator(c);
+  fill(allocator, reqs);
+  gc();
+  const after = process.memoryUsage().heapUsed;
+  if (allocator.verify().length > 0) throw new Error('allocator invariants broken');
+  return (after - before) / reqs.length;
 }
 
 /**
@@ -145,7 +177,9 @@ no call scans a pool: at an equal number of allocations a /16 or a /64 costs wha
 bigger Maps, cache misses and copying live objects out of the young generation. That, not pool
 size, is what makes the full-/16 and 10,000-allocation figures dearer than the 250-allocation
 /24 baseline. The \`control_map_us\` rows measure just that, with no allocation logic: inserting
-250 and 65,536 comparable records into two Maps (see docs/ipam.md, "Cost").
+250 and 65,536 comparable records into two Maps (see docs/ipam.md, "Cost"). The
+\`heap_bytes_per_service\` rows are what a filled allocator keeps on the heap per Service after
+full collections: the quantity that cost grows with.
 `;
 
 /** Allocation cost in small and huge pools: a /64 and a full /16 must cost what a /24 does. */
@@ -162,6 +196,11 @@ export const allocatorSuite: BenchSuite & { readonly notes: string } = {
     const control = measureControls(ctx);
     for (const count of controls) results.push({ name: `allocator.control_map_us.n${count}`, value: round2(control.get(count)!), unit: 'us' });
     results.push({ name: 'allocator.control_ratio.n65536_vs_n250', value: round2(control.get(65_536)! / control.get(250)!), unit: 'x' });
+    for (const c of cases.filter((k) => k.name === 'v4_16_full' || k.name === 'v6_64')) {
+      const bytes = Math.round(heapPerService(c, requests(c)));
+      ctx.log(`allocator ${c.name}: ${bytes} heap bytes held per Service`);
+      results.push({ name: `allocator.heap_bytes_per_service.${c.name}`, value: bytes, unit: 'B' });
+    }
     return Promise.resolve(results);
   },
 };
