@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseConfigSource, parseConfigYaml } from '../../src/config/config-yaml.js';
 import { formatIssue } from '../../src/config/config.js';
-import { fuzzParams, fuzzTimeoutMs } from './fuzz-settings.js';
+import { fuzz, fuzzTimeoutMs } from './fuzz-settings.js';
 
 /** Fragments near the valid grammar, so random combinations reach deep into the parser. */
 const ipv4 = fc.tuple(fc.nat(300), fc.nat(300), fc.nat(300), fc.nat(300)).map((p) => p.join('.'));
@@ -49,13 +49,14 @@ describe('fuzz: the config parser', () => {
   it(
     'never throws on structured input near the grammar, and every error names its place',
     () => {
-      fc.assert(
+      fuzz(
+        'config structured',
         fc.property(config, (raw) => {
           const r = parseConfigYaml(JSON.stringify(raw));
           checkIssues(r);
           if (r.ok) for (const p of r.value.pools) expect(p.addresses.length).toBeGreaterThan(0);
         }),
-        fuzzParams(300),
+        300,
       );
     },
     fuzzTimeoutMs(),
@@ -65,12 +66,13 @@ describe('fuzz: the config parser', () => {
     'never throws on arbitrary text, raw config or manifest',
     () => {
       const text = fc.oneof(fc.string({ maxLength: 300 }), fc.string({ unit: fc.constantFrom('a', ':', '-', ' ', '\n', '[', ']', '{', '}', '&a', '*a', '!!', '"', "'", '#', '|', '>', '?') , maxLength: 200 }));
-      fc.assert(
+      fuzz(
+        'config text',
         fc.property(text, (t) => {
           checkIssues(parseConfigYaml(t));
           checkIssues(parseConfigSource(t));
         }),
-        fuzzParams(500),
+        500,
       );
     },
     fuzzTimeoutMs(),

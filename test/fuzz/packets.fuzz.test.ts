@@ -5,7 +5,7 @@ import { ipv4Key, ipv6Key, parseIpv4, parseIpv6 } from '../../src/layer2/packet/
 import { icmpv6Checksum, parseNeighborSolicitation } from '../../src/layer2/packet/ndp.js';
 import { respondArp, respondNdp, type ResponderView } from '../../src/layer2/responder.js';
 import { hex, packet } from '../unit/layer2/fixtures.js';
-import { fuzzParams, fuzzTimeoutMs } from './fuzz-settings.js';
+import { fuzz, fuzzTimeoutMs } from './fuzz-settings.js';
 
 const ownedV4 = '10.0.0.100';
 const ownedV6 = 'fd00::100';
@@ -30,7 +30,8 @@ describe('fuzz: ARP and NDP decoding and the responder', () => {
   it(
     'never throws, and answers only owned targets with well-formed replies',
     () => {
-      fc.assert(
+      fuzz(
+        'frames',
         fc.property(frames, (frame) => {
           parseArp(frame);
           parseNeighborSolicitation(frame);
@@ -48,7 +49,7 @@ describe('fuzz: ARP and NDP decoding and the responder', () => {
             expect(icmpv6Checksum(n.frame.subarray(22, 38), n.frame.subarray(38, 54), n.frame.subarray(54))).toBe(0);
           }
         }),
-        fuzzParams(2000),
+        2000,
       );
     },
     fuzzTimeoutMs(),
