@@ -20,6 +20,8 @@ export interface InformerDeps<T extends k8s.KubernetesObject> {
   readonly backoff?: BackoffPolicy;
   readonly random?: () => number;
   readonly onChange: (kind: ChangeKind, obj: T) => void;
+  /** Called when the watch is lost or back (see {@link Informer.lostAt}). */
+  readonly onHealthChange?: () => void;
 }
 
 /** A list+watch cache that survives API errors (client-node's ListWatch stops on any error but 410). */
@@ -30,6 +32,11 @@ export interface Informer<T> {
   hasSynced(): boolean;
   /** Resolves when synced (or when `run` stops before it ever synced). */
   readonly synced: Promise<void>;
+  /**
+   * The local time (Clock.now()) at which the watch failed, while it is down and the cache may
+   * be stale; undefined while watching. A relist and a fresh watch clear it.
+   */
+  lostAt(): number | undefined;
   /** Lists, watches and restarts with capped backoff until `signal` aborts; settles when stopped. */
   run(signal: AbortSignal): Promise<void>;
 }
@@ -53,6 +60,12 @@ export function createInformer<T extends k8s.KubernetesObject>(deps: InformerDep
   const random = deps.random ?? Math.random;
   const log = deps.logger.child({ informer: deps.path });
   let synced = false;
+  let lostAt: number | undefined;
+  const setLostAt = (t: number | undefined): void => {
+    if (t === lostAt) return;
+    lostAt = t;
+    deps.onHealthChange?.();
+  };
   let resolveSynced: () => void = () => undefined;
   const syncedPromise = new Promise<void>((resolve) => {
     resolveSynced = resolve;
@@ -66,12 +79,14 @@ export function createInformer<T extends k8s.KubernetesObject>(deps: InformerDep
     get: (name, namespace) => lw.get(name, namespace),
     hasSynced: () => synced,
     synced: syncedPromise,
+    lostAt: () => lostAt,
     async run(signal) {
       // Written by the error callback, read by the loop (an object, so the narrowing stays honest).
       const state: { failure: unknown; wake: () => void } = { failure: undefined, wake: () => undefined };
       lw.on('error', (e: unknown) => {
         if (signal.aborted && isAbortError(e)) return;
         state.failure = e ?? new Error('watch failed');
+        setLostAt(lostAt ?? deps.clock.now());
         state.wake();
       });
       // A function, not a property read: TypeScript would otherwise narrow `aborted` to false in the loop.
@@ -84,6 +99,7 @@ export function createInformer<T extends k8s.KubernetesObject>(deps: InformerDep
           if (!synced) log.debug({ event: 'informerSynced', objects: lw.list().length }, 'informer synced');
           synced = true;
           resolveSynced();
+          setLostAt(undefined);
           attempt = 0;
           await waitForErrorOrAbort(signal, (w) => { state.wake = w; });
         }

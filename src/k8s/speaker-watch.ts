@@ -4,6 +4,7 @@ import { formatIssue, type Config } from '../config/config.js';
 import { parseConfigYaml } from '../config/config-yaml.js';
 import type { NodeView } from '../election/views.js';
 import type { NodeName } from '../shared/brand.js';
+import type { BackoffPolicy } from '../shared/backoff.js';
 import type { Clock } from '../shared/clock.js';
 import type { SpeakerLeaseView } from '../speaker/lease-view.js';
 import type { ServiceRecord, SpeakerInputs } from '../speaker/speaker.js';
@@ -28,6 +29,8 @@ export interface SpeakerWatchDeps {
   readonly onConfigStale?: (stale: boolean) => void;
 }
 
+const speakerWatchBackoff: BackoffPolicy = { baseMs: 100, maxMs: 5000, jitter: 0.2 };
+
 /** The speaker's informers: Services, EndpointSlices, Nodes, Leases and the config ConfigMap. */
 export interface SpeakerWatch extends SpeakerInputs {
   /** Resolves once every informer has listed (and the config was read, if it exists). */
@@ -42,7 +45,9 @@ export function createSpeakerWatch(deps: SpeakerWatchDeps): SpeakerWatch {
   const discovery = deps.kubeConfig.makeApiClient(k8s.DiscoveryV1Api);
   const coordination = deps.kubeConfig.makeApiClient(k8s.CoordinationV1Api);
   const log = deps.logger.child({ component: 'speaker-watch' });
-  const base = { kubeConfig: deps.kubeConfig, logger: deps.logger, clock: deps.clock };
+  // Retry failed watches within 5 s at most (not the default 30 s): after an API outage a
+  // speaker announces from a frozen view until its Lease watch is back (docs/speaker.md).
+  const base = { kubeConfig: deps.kubeConfig, logger: deps.logger, clock: deps.clock, backoff: speakerWatchBackoff };
   const changed = (): void => { deps.onChange(); };
   let config: Config | undefined;
   let configText: string | undefined;
@@ -79,6 +84,7 @@ export function createSpeakerWatch(deps: SpeakerWatchDeps): SpeakerWatch {
     ...base,
     path: `/apis/coordination.k8s.io/v1/namespaces/${deps.namespace}/leases`,
     list: () => coordination.listNamespacedLease({ namespace: deps.namespace }),
+    onHealthChange: changed,
     onChange: (kind, lease) => {
       const view = toSpeakerLeaseView(lease);
       if (view === undefined) return;
@@ -105,6 +111,7 @@ export function createSpeakerWatch(deps: SpeakerWatchDeps): SpeakerWatch {
     services: (): readonly ServiceRecord[] => toServiceRecords(services.list(), slices.list(), deps.lbClass),
     nodes: (): readonly NodeView[] => nodes.list().map(toNodeView),
     config: () => config,
+    leaseViewLostAt: () => leases.lostAt(),
     async run(signal) {
       await Promise.all(all.map((i) => i.run(signal)));
     },

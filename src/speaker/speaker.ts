@@ -25,6 +25,11 @@ export interface SpeakerInputs {
   nodes(): readonly NodeView[];
   /** The last good config; undefined while none was ever valid. */
   config(): Config | undefined;
+  /**
+   * The local time since which the speaker Lease watch has been down (its cache may be stale),
+   * or undefined while it is up. Peers are then judged as they stood at that time.
+   */
+  leaseViewLostAt(): number | undefined;
 }
 
 /** The packet engine, as far as the speaker drives it (layer2/announcer.ts, or a no-op). */
@@ -165,14 +170,26 @@ class SpeakerLoop implements Speaker {
     }
   }
 
+  /**
+   * The local time at which peers are judged: now, or, while the Lease watch is down, the moment
+   * it went down. A speaker that cannot see its peers renew must not conclude that they died:
+   * after an API outage every speaker would otherwise find itself alone and announce every IP
+   * until its watch came back. Frozen, it keeps the view it had (and its peers' records).
+   */
+  private peerTime(now: number): number {
+    const lost = this.deps.inputs.leaseViewLostAt();
+    return lost === undefined ? now : Math.min(now, lost);
+  }
+
   /** Alive and settled as this node sees them, itself judged by its own renewals. */
   private membership(now: number): { alive: ReadonlySet<NodeName>; settled: ReadonlySet<NodeName> } {
     const until = this.deps.membership.aliveUntil();
     const selfAlive = !this.silenced && until !== undefined && now < until;
-    const alive = new Set([...this.tracker.alive(now)].filter((n) => n !== this.deps.self));
+    const peersAt = this.peerTime(now);
+    const alive = new Set([...this.tracker.alive(peersAt)].filter((n) => n !== this.deps.self));
     if (selfAlive) alive.add(this.deps.self);
     const holdDown = this.deps.options.holdDownMs ?? defaultHoldDownMs;
-    const settled = new Set([...this.tracker.settled(now, holdDown)].filter((n) => alive.has(n) && n !== this.deps.self));
+    const settled = new Set([...this.tracker.settled(peersAt, holdDown)].filter((n) => alive.has(n) && n !== this.deps.self));
     // Our own standing comes from our renewals, not from how fast the watch echoes them back.
     if (selfAlive && upMs(this.leases.get(this.deps.self)) >= holdDown) settled.add(this.deps.self);
     return { alive, settled };
@@ -180,8 +197,9 @@ class SpeakerLoop implements Speaker {
 
   /** alive/settled standing of one node, to tell a plain renewal from a change. */
   private standing(node: NodeName, now: number): string {
-    const alive = this.tracker.alive(now).has(node);
-    const settled = this.tracker.settled(now, this.deps.options.holdDownMs ?? defaultHoldDownMs).has(node);
+    const peersAt = this.peerTime(now);
+    const alive = this.tracker.alive(peersAt).has(node);
+    const settled = this.tracker.settled(peersAt, this.deps.options.holdDownMs ?? defaultHoldDownMs).has(node);
     return `${alive}/${settled}`;
   }
 
@@ -205,7 +223,8 @@ class SpeakerLoop implements Speaker {
     this.deps.metrics.aliveSpeakers.set(alive.size);
     this.report(next, new Map(records.map((r) => [r.service.key, r.ref])));
     const until = alive.has(this.deps.self) ? this.deps.membership.aliveUntil() : undefined;
-    const peers = this.tracker.nextChange(now);
+    // Frozen peers change only when the watch is back, which wakes the loop (onHealthChange).
+    const peers = this.peerTime(now) < now ? undefined : this.tracker.nextChange(now);
     return [until, peers].filter((t): t is number => t !== undefined).reduce<number | undefined>((a, b) => (a === undefined ? b : Math.min(a, b)), undefined);
   }
 

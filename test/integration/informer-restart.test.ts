@@ -26,6 +26,7 @@ describe('ironlb informer against a restarting sandbox API server', () => {
     const core = kc.makeApiClient(k8s.CoreV1Api);
     const stop = new AbortController();
     const seen: string[] = [];
+    let healthChanges = 0;
     const informer = createInformer<k8s.V1Service>({
       kubeConfig: kc,
       path: '/api/v1/services',
@@ -34,17 +35,25 @@ describe('ironlb informer against a restarting sandbox API server', () => {
       clock: systemClock,
       backoff: { baseMs: 50, maxMs: 500, jitter: 0 },
       onChange: (kind, obj) => seen.push(`${kind} ${obj.metadata?.name ?? ''}`),
+      onHealthChange: () => { healthChanges += 1; },
     });
     const running = informer.run(stop.signal);
     try {
       await informer.synced;
       await core.createNamespacedService({ namespace: 'default', body: { metadata: { name: 'before' }, spec: { ports: [{ port: 80 }] } } });
       await waitFor(() => informer.list().length === 1, 'the first Service');
+      expect(informer.lostAt()).toBeUndefined();
 
       await api.close();
+      await waitFor(() => informer.lostAt() !== undefined, 'the watch reported lost');
+      const lost = informer.lostAt();
+      await new Promise((r) => setTimeout(r, 300));
+      expect(informer.lostAt(), 'lostAt stays the time the watch was first lost').toBe(lost);
       api = await startTestApiServer({ statePath, port, token, ...(cert === undefined ? {} : { cert }), eventLogSize: 5 });
       await core.createNamespacedService({ namespace: 'default', body: { metadata: { name: 'after-restart' }, spec: { ports: [{ port: 80 }] } } });
       await waitFor(() => informer.list().length === 2, 'the Service created after the restart');
+      await waitFor(() => informer.lostAt() === undefined, 'the watch back');
+      expect(healthChanges).toBeGreaterThanOrEqual(2);
 
       api.server.faults.fail = { code: 500, rate: 1, verbs: ['list', 'watch'] };
       api.server.faults.closeWatches();

@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
@@ -15,6 +17,7 @@ import { speakerNodeFlags } from '../../src/speaker/runtime.js';
  */
 export interface SpeakerCluster {
   readonly lan: LanLayout;
+  /** The API server now (a restart replaces it). */
   readonly api: TestApiServer;
   readonly kc: k8s.KubeConfig;
   /** node name -> MAC of its LAN interface */
@@ -39,6 +42,11 @@ export interface SpeakerCluster {
   userOf(node: string): string;
   /** Sets the client's neighbour entry for `ip` to `node`'s MAC, STALE (as a client that talked to it has). */
   pinNeighbour(ip: string, node: string): Promise<void>;
+  /**
+   * Stops the API server (every connection cut), waits `downMs`, and starts it again where the
+   * speakers expect it: same address and port, same tokens, the state it had persisted.
+   */
+  restartApi(downMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -61,15 +69,19 @@ export function uniquePlan(tag: string, nodes: number): LanPlan {
 export async function startSpeakerCluster(plan: LanPlan, speakerArgs: readonly string[] = []): Promise<SpeakerCluster> {
   await destroyLan(plan);
   const lan = await createLan(plan);
+  // The cluster's own files: the API server's persisted state and the speakers' kubeconfigs,
+  // which outlive an API server restart.
+  const dir = await mkdtemp(join(tmpdir(), 'ironlb-speakers-'));
   let api: TestApiServer | undefined;
   const speakers = new Map<string, SpeakerProcess>();
   try {
     // One user per node, so a fault can hit one speaker only (a partition of that node).
     const tokens = new Map(lan.nodes.map((n) => [`token-${n.name}-${process.pid}`, `speaker-${n.name}`]));
-    api = await startTestApiServer({ host: lan.host.v4, tls: false, users: tokens });
+    const statePath = join(dir, 'state.json');
+    api = await startTestApiServer({ host: lan.host.v4, tls: false, users: tokens, statePath });
     const kubeconfigs = new Map<string, string>();
     for (const [token, user] of tokens) {
-      const path = join(api.kubeconfigPath, '..', `${user}.kubeconfig`);
+      const path = join(dir, `${user}.kubeconfig`);
       await writeKubeconfig(path, api.url, token);
       kubeconfigs.set(user.slice('speaker-'.length), path);
     }
@@ -85,7 +97,7 @@ export async function startSpeakerCluster(plan: LanPlan, speakerArgs: readonly s
     }
     const macs = new Map<string, string>();
     for (const n of lan.nodes) macs.set(n.name, await macOf(n.netns, lan.lanInterface));
-    const running = api;
+    let running = api;
 
     const startSpeaker = async (node: string, extra: readonly string[] = []): Promise<SpeakerProcess> => {
       const host = lan.nodes.find((n) => n.name === node);
@@ -110,7 +122,9 @@ export async function startSpeakerCluster(plan: LanPlan, speakerArgs: readonly s
 
     const cluster: SpeakerCluster = {
       lan,
-      api: running,
+      get api() {
+        return running;
+      },
       kc,
       macs,
       speakers,
@@ -173,10 +187,18 @@ export async function startSpeakerCluster(plan: LanPlan, speakerArgs: readonly s
         const r = await inNetns(lan.client.netns, 'ip', ['neigh', 'replace', ip, 'lladdr', macs.get(node) ?? '', 'dev', lan.lanInterface, 'nud', 'stale']);
         if (r.code !== 0) throw new Error(`ip neigh replace ${ip} failed`);
       },
+      async restartApi(downMs) {
+        const { port, token } = { port: running.server.port, token: running.token };
+        await running.close();
+        await new Promise((r) => setTimeout(r, downMs));
+        running = await startTestApiServer({ host: lan.host.v4, port, token, tls: false, users: tokens, statePath });
+        api = running;
+      },
       async close() {
         await stopAll(speakers);
         await running.close();
         await destroyLan(plan);
+        await rm(dir, { recursive: true, force: true });
       },
     };
     return cluster;
@@ -184,6 +206,7 @@ export async function startSpeakerCluster(plan: LanPlan, speakerArgs: readonly s
     await stopAll(speakers);
     await api?.close();
     await destroyLan(plan);
+    await rm(dir, { recursive: true, force: true });
     throw e;
   }
 }

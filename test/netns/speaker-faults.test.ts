@@ -98,6 +98,32 @@ describe.skipIf(!canRunRootTests('speaker faults'))('ironlb speakers under fault
     expect(after.get(ip)).toBe(before.get(ip));
   }, 60_000);
 
+  it('keeps every IP on its node across a short API server restart', async () => {
+    const before = await steadyOneAnswerEach();
+    // Down 1 s: with renewals every 1 s and a 3 s duration, no Lease can run out meanwhile, so
+    // no speaker stops and no peer sees another expire. Then renewals and watches resume.
+    await c.restartApi(1000);
+    await new Promise((r) => setTimeout(r, 4000));
+    expect(await steadyOneAnswerEach()).toEqual(before);
+    const renewed = (await c.records()).size;
+    expect(renewed, 'speakers alive on the restarted API server').toBe(c.lan.nodes.length);
+  }, 60_000);
+
+  it('goes silent during a long API server outage, then answers each IP from one node again', async () => {
+    await steadyOneAnswerEach();
+    // Down 15 s, five Lease durations: every speaker stops once its last renewal is a duration
+    // old ("nobody answers" rather than "maybe two answer", docs/speaker.md "API partition").
+    const restarted = c.restartApi(15_000);
+    try {
+      await new Promise((r) => setTimeout(r, 6000));
+      const during = await Promise.all(ips.map((ip) => c.arpMacs(ip, 2)));
+      expect(during, 'MACs answering while the API server is down').toEqual(ips.map(() => []));
+    } finally {
+      await restarted;
+    }
+    await steadyOneAnswerEach();
+  }, 90_000);
+
   it('stops answering an IP once no Service holds it', async () => {
     const gone = ips[2] ?? '';
     await steadyOneAnswerEach();

@@ -29,6 +29,10 @@ class FakeInformer<T extends Obj> implements Informer<T> {
     return true;
   }
 
+  lostAt(): number | undefined {
+    return undefined;
+  }
+
   async run(signal: AbortSignal): Promise<void> {
     await new Promise<void>((resolve) => { signal.addEventListener('abort', () => { resolve(); }, { once: true }); });
   }

@@ -32,6 +32,8 @@ class FakeInputs {
   services: ServiceRecord[] = [];
   nodes: NodeView[] = ['a', 'b', 'c'].map((x) => ({ name: n(x), labels: {}, conditions: {} }));
   cfg: Config | undefined = config();
+  /** Set while the Lease watch is down (SpeakerInputs.leaseViewLostAt). */
+  lostAt: number | undefined;
 }
 
 class FakeAnnouncer {
@@ -96,7 +98,7 @@ async function rig(self: string, services: ServiceRecord[]): Promise<Rig> {
   const registry = new Registry();
   const speaker = createSpeaker({
     self: n(self),
-    inputs: { services: () => inputs.services, nodes: () => inputs.nodes, config: () => inputs.cfg },
+    inputs: { services: () => inputs.services, nodes: () => inputs.nodes, config: () => inputs.cfg, leaseViewLostAt: () => inputs.lostAt },
     announcer,
     membership,
     events,
@@ -149,6 +151,40 @@ describe('speaker loop', () => {
       expect(r.announcer.current).toEqual([]);
     }
     await r.clock.advance(1100);
+    expect(r.announcer.current).toEqual([ip]);
+    await r.stop();
+  });
+
+  it('does not take over while its Lease watch is down: peers stand as they were when it went down', async () => {
+    const ip = '192.0.2.10';
+    const owner = await hashOwner(ip, ['a', 'b', 'c']);
+    const next = await hashOwner(ip, ['a', 'b', 'c'].filter((x) => x !== owner));
+    const r = await rig(next, [record('web', [ip], [ready('a'), ready('b'), ready('c')])]);
+    expect(r.announcer.current).toEqual([]);
+    // The watch goes down; nobody is seen renewing for far longer than the 3 s duration.
+    r.inputs.lostAt = r.clock.now();
+    r.speaker.changed();
+    await r.clock.advance(10_000);
+    expect(r.announcer.current, 'frozen: the owner still counts as alive').toEqual([]);
+    // The watch is back and the relist shows the other peer renewed, the owner did not.
+    r.inputs.lostAt = undefined;
+    for (const x of ['a', 'b', 'c'].filter((y) => y !== owner && y !== next)) r.speaker.observeLease(lease(x, '2'));
+    r.speaker.changed();
+    await r.clock.advance(20);
+    expect(r.announcer.current, 'the owner is judged dead from fresh observations').toEqual([ip]);
+    await r.stop();
+  });
+
+  it('keeps announcing its own IPs while its Lease watch is down and it can still renew', async () => {
+    const ip = '192.0.2.10';
+    const owner = await hashOwner(ip, ['a', 'b', 'c']);
+    const r = await rig(owner, [record('web', [ip], [ready('a'), ready('b'), ready('c')])]);
+    r.speaker.changed();
+    await r.clock.advance(20);
+    expect(r.announcer.current).toEqual([ip]);
+    r.inputs.lostAt = r.clock.now();
+    r.speaker.changed();
+    await r.clock.advance(10_000);
     expect(r.announcer.current).toEqual([ip]);
     await r.stop();
   });
