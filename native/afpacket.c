@@ -2,22 +2,33 @@
 //
 // One PacketSocket = one AF_PACKET SOCK_RAW socket bound to (ifindex, ETH_P_ARP | ETH_P_IPV6),
 // with a classic BPF filter so only ARP requests / ICMPv6 Neighbor Solicitations with hop limit
-// 255 reach userspace, PACKET_IGNORE_OUTGOING, a raised SO_RCVBUF, and a libuv uv_poll that
-// drains the socket to EAGAIN and calls JavaScript once per batch.
+// 255 reach userspace, PACKET_IGNORE_OUTGOING and a raised SO_RCVBUF.
 //
+// Each socket has its own receiver thread blocked in recv(): waking one thread that sleeps in
+// the socket is much quicker than waking the Node event loop through epoll (docs/layer2.md).
 // ARP fast path: JS may hand the socket a table of owned IPv4 addresses and the interface MAC;
-// requests for a listed address are answered right here in the poll callback (no JS), and
-// requests for other addresses are counted and dropped. JS only maintains the table and reads
-// the counters. Everything else (NDP, malformed frames when no table is set) goes to JS.
+// the receiver thread answers requests for a listed address itself and counts and drops the
+// ones for other addresses. Everything else (NDP, frames the fast path leaves to JS) is queued
+// and handed to JavaScript on the event loop through a uv_async, in batches.
+//
+// Ownership: close() stops answering and delivering at once (under the lock); the thread sees
+// the stop flag within RECV_TIMEOUT_MS, closes the fd and wakes the loop a last time, which
+// joins it and closes the uv_async handle. The struct is freed when both that handle is closed
+// and the JS object is finalized.
+#define _GNU_SOURCE
 #include <errno.h>
 #include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <node_api.h>
@@ -30,9 +41,15 @@
 #define KIND_ARP 0
 #define KIND_NDP 1
 #define MAX_FRAME 2048
-// Frames per poll callback before yielding to the event loop (fairness under floods).
+// Frames per JS call before yielding to the event loop (fairness under floods).
 #define MAX_BATCH 256
+// Frames waiting for JS beyond this are dropped and counted (queueDrops): a flood the event
+// loop cannot keep up with must not grow memory, nor stall the thread's ARP answers.
+#define MAX_QUEUED 4096
 #define RCVBUF_BYTES (4 * 1024 * 1024)
+// How often a blocked receiver thread looks at the stop flag: the longest a closed socket's fd
+// and thread outlive close() (they answer and deliver nothing meanwhile).
+#define RECV_TIMEOUT_MS 200
 
 // ARP requests only: ethertype 0x0806 and operation 1.
 static struct sock_filter arp_filter[] = {
@@ -58,17 +75,36 @@ static struct sock_filter ndp_filter[] = {
     {0x06, 0, 0, 0},      // drop
 };
 
+// A received frame waiting for JS.
+typedef struct frame {
+  struct frame *next;
+  uint32_t len;
+  int mirrored; // answered by the fast path, handed over only for the debug log
+  uint8_t data[];
+} frame_t;
+
 typedef struct {
-  uv_poll_t poll;
   int fd;
   int kind;
-  int closed;
-  int poll_closed; // uv_close finished
-  int finalized;   // the JS object is gone
   napi_env env;
   napi_ref callback;
   napi_ref self;
   napi_async_context async;
+  uv_async_t wake;
+  pthread_t thread;
+  pthread_mutex_t mu;
+  // Event loop thread only.
+  int closed;         // close() was called
+  int joined;         // the receiver thread was joined
+  int handle_closing; // uv_close(wake) was called
+  int handle_closed;  // ... and finished
+  int finalized;      // the JS object is gone
+  // Guarded by mu: everything below.
+  int stop;        // answer and queue nothing more; the thread exits
+  int thread_done; // the thread closed the fd and touches nothing but `wake` once more
+  frame_t *head, *tail;
+  uint32_t queued;
+  double queue_drops;
   // ARP fast path. ips sorted ascending (host order); counters parallel to ips.
   int fast;
   int mirror; // also hand answered requests to JS (for debug logging)
@@ -172,58 +208,153 @@ static void deliver(sock_t *s, napi_value *frames, uint32_t nf, napi_value *mirr
   }
 }
 
-static void on_readable(uv_poll_t *handle, int status, int events) {
-  (void)events;
-  sock_t *s = (sock_t *)handle->data;
-  if (s->closed || status < 0) return;
-  napi_handle_scope scope;
-  napi_open_handle_scope(s->env, &scope);
-  napi_value frames[MAX_BATCH], mirrored[MAX_BATCH];
-  uint32_t nf = 0, nm = 0;
+static void free_frames(frame_t *f) {
+  while (f != NULL) {
+    frame_t *next = f->next;
+    free(f);
+    f = next;
+  }
+}
+
+// Receiver thread: blocks in recv(), answers the fast path under the lock, queues the rest.
+static void *receive_loop(void *arg) {
+  sock_t *s = arg;
   uint8_t buf[MAX_FRAME];
-  for (int n = 0; n < MAX_BATCH; n++) {
-    ssize_t len = recv(s->fd, buf, sizeof buf, MSG_DONTWAIT | MSG_TRUNC);
-    if (len < 0) break; // EAGAIN (drained) or a transient error: wait for the next readiness
+  for (;;) {
+    ssize_t len = recv(s->fd, buf, sizeof buf, MSG_TRUNC);
+    int e = errno;
+    pthread_mutex_lock(&s->mu);
+    if (s->stop) {
+      pthread_mutex_unlock(&s->mu);
+      break;
+    }
+    if (len < 0) {
+      pthread_mutex_unlock(&s->mu);
+      // EAGAIN: the receive timeout. ENETDOWN and the like are reported once per event; a pause
+      // keeps an unexpected persistent error from spinning.
+      if (e != EAGAIN && e != EWOULDBLOCK && e != EINTR) usleep(10000);
+      continue;
+    }
     if (len > (ssize_t)sizeof buf) len = sizeof buf;
     s->rx_frames += 1;
     int answered = 0;
-    if (s->fast && fast_arp(s, buf, len, &answered)) {
-      if (!(answered && s->mirror)) continue;
-      void *data;
-      napi_create_buffer_copy(s->env, (size_t)len, buf, &data, &mirrored[nm++]);
-      continue;
+    int handled = s->fast && fast_arp(s, buf, len, &answered);
+    int wake = 0;
+    if (!handled || (answered && s->mirror)) {
+      frame_t *f = s->queued < MAX_QUEUED ? malloc(sizeof *f + (size_t)len) : NULL;
+      if (f == NULL) {
+        s->queue_drops += 1;
+      } else {
+        f->next = NULL;
+        f->len = (uint32_t)len;
+        f->mirrored = handled;
+        memcpy(f->data, buf, (size_t)len);
+        if (s->tail != NULL) s->tail->next = f; else s->head = f;
+        s->tail = f;
+        wake = s->queued++ == 0; // the loop drains, or re-arms itself, once woken
+      }
     }
-    void *data;
-    napi_create_buffer_copy(s->env, (size_t)len, buf, &data, &frames[nf++]);
+    pthread_mutex_unlock(&s->mu);
+    if (wake) uv_async_send(&s->wake);
   }
-  if (nf > 0 || nm > 0) deliver(s, frames, nf, mirrored, nm);
-  napi_close_handle_scope(s->env, scope);
+  close(s->fd);
+  pthread_mutex_lock(&s->mu);
+  s->thread_done = 1;
+  pthread_mutex_unlock(&s->mu);
+  uv_async_send(&s->wake);
+  return NULL;
 }
 
 static void free_sock(sock_t *s) {
+  free_frames(s->head);
   free(s->ips);
   free(s->answered);
+  pthread_mutex_destroy(&s->mu);
   free(s);
 }
 
 static void on_closed(uv_handle_t *handle) {
   sock_t *s = (sock_t *)handle->data;
-  s->poll_closed = 1;
+  s->handle_closed = 1;
   if (s->finalized) free_sock(s);
 }
 
-// Closes the libuv handle *before* the fd: libuv removes the fd number from epoll when the
-// handle closes, and doing that later (say, at GC) would hit whatever socket reuses the number.
+static void env_cleanup(void *arg);
+
+// Once closed and the thread has finished: join it and close the handle (loop thread).
+static void reap(sock_t *s) {
+  if (s->joined) return;
+  pthread_join(s->thread, NULL);
+  s->joined = 1;
+  napi_remove_env_cleanup_hook(s->env, env_cleanup, s);
+  s->handle_closing = 1;
+  uv_close((uv_handle_t *)&s->wake, on_closed);
+}
+
+// Event loop side: hands up to MAX_BATCH queued frames to JS, then re-arms if more wait.
+static void on_wake(uv_async_t *handle) {
+  sock_t *s = (sock_t *)handle->data;
+  if (s->handle_closing) return;
+  pthread_mutex_lock(&s->mu);
+  frame_t *batch = s->head, *last = NULL;
+  uint32_t n = 0;
+  for (frame_t *f = s->head; f != NULL && n < MAX_BATCH; f = f->next) {
+    last = f;
+    n++;
+  }
+  if (last != NULL) {
+    s->head = last->next;
+    if (s->head == NULL) s->tail = NULL;
+    last->next = NULL;
+    s->queued -= n;
+  }
+  int more = s->queued > 0, done = s->thread_done;
+  pthread_mutex_unlock(&s->mu);
+  if (!s->closed && batch != NULL) {
+    napi_handle_scope scope;
+    napi_open_handle_scope(s->env, &scope);
+    napi_value frames[MAX_BATCH], mirrored[MAX_BATCH];
+    uint32_t nf = 0, nm = 0;
+    for (frame_t *f = batch; f != NULL; f = f->next) {
+      void *data;
+      napi_create_buffer_copy(s->env, f->len, f->data, &data, f->mirrored ? &mirrored[nm++] : &frames[nf++]);
+    }
+    deliver(s, frames, nf, mirrored, nm);
+    napi_close_handle_scope(s->env, scope);
+  }
+  free_frames(batch);
+  if (more && !s->closed) uv_async_send(&s->wake);
+  if (done && s->closed) reap(s);
+}
+
+// Stops answering and delivering at once; the thread and fd end within RECV_TIMEOUT_MS.
 static void close_sock(sock_t *s) {
   if (s->closed) return;
   s->closed = 1;
-  uv_poll_stop(&s->poll);
-  uv_close((uv_handle_t *)&s->poll, on_closed);
-  close(s->fd);
+  pthread_mutex_lock(&s->mu);
+  s->stop = 1;
+  s->fast = 0;
+  pthread_mutex_unlock(&s->mu);
+  // The thread's last wake-up must not keep a process alive that has nothing else to do.
+  uv_unref((uv_handle_t *)&s->wake);
   napi_delete_reference(s->env, s->callback);
   napi_async_destroy(s->env, s->async);
   uint32_t refs;
   napi_reference_unref(s->env, s->self, &refs);
+}
+
+// The environment is going away (process exit, worker termination) with the socket open: stop
+// and join the thread now, so it never signals a handle of a loop that no longer exists.
+static void env_cleanup(void *arg) {
+  sock_t *s = arg;
+  close_sock(s);
+  if (s->joined) return;
+  pthread_join(s->thread, NULL);
+  s->joined = 1;
+  if (!s->handle_closing) {
+    s->handle_closing = 1;
+    uv_close((uv_handle_t *)&s->wake, on_closed);
+  }
 }
 
 static void finalize(napi_env env, void *data, void *hint) {
@@ -232,7 +363,7 @@ static void finalize(napi_env env, void *data, void *hint) {
   close_sock(s);
   napi_delete_reference(env, s->self);
   s->finalized = 1;
-  if (s->poll_closed) free_sock(s);
+  if (s->handle_closed) free_sock(s);
 }
 
 static sock_t *unwrap(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
@@ -262,8 +393,9 @@ static napi_value ctor(napi_env env, napi_callback_info info) {
   napi_typeof(env, argv[2], &t);
   if (t != napi_function) return throw_type(env, "onFrames must be a function");
 
-  // Protocol 0: nothing is queued until the filter is attached and the socket bound.
-  int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  // Protocol 0: nothing is queued until the filter is attached and the socket bound. Blocking:
+  // the receiver thread sleeps in recv(); sends use MSG_DONTWAIT.
+  int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
   if (fd < 0) return throw_errno(env, "socket(AF_PACKET)", errno);
   struct sock_fprog prog;
   prog.filter = kind == KIND_ARP ? arp_filter : ndp_filter;
@@ -278,6 +410,10 @@ static napi_value ctor(napi_env env, napi_callback_info info) {
   // SO_RCVBUFFORCE needs CAP_NET_ADMIN; SO_RCVBUF is capped by net.core.rmem_max.
   if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  struct timeval timeout = {0, RECV_TIMEOUT_MS * 1000};
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout) < 0) {
+    int e = errno; close(fd); return throw_errno(env, "SO_RCVTIMEO", e);
+  }
   struct sockaddr_ll sll;
   memset(&sll, 0, sizeof sll);
   sll.sll_family = AF_PACKET;
@@ -288,13 +424,33 @@ static napi_value ctor(napi_env env, napi_callback_info info) {
   }
 
   sock_t *s = calloc(1, sizeof *s);
+  if (s == NULL) { close(fd); return throw_errno(env, "PacketSocket", ENOMEM); }
   s->fd = fd;
   s->kind = kind;
   s->env = env;
+  pthread_mutex_init(&s->mu, NULL);
   uv_loop_t *loop;
   napi_get_uv_event_loop(env, &loop);
-  uv_poll_init(loop, &s->poll, fd);
-  s->poll.data = s;
+  uv_async_init(loop, &s->wake, on_wake);
+  s->wake.data = s;
+  // The thread takes no signals (Node's handlers run on the loop) and needs little stack.
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 256 * 1024);
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int err = pthread_create(&s->thread, &attr, receive_loop, s);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  pthread_attr_destroy(&attr);
+  if (err != 0) {
+    close(fd);
+    s->joined = s->handle_closing = s->finalized = 1; // freed by on_closed
+    uv_close((uv_handle_t *)&s->wake, on_closed);
+    return throw_errno(env, "pthread_create", err);
+  }
+  pthread_setname_np(s->thread, kind == KIND_ARP ? "ironlb-arp" : "ironlb-ndp");
+  napi_add_env_cleanup_hook(env, env_cleanup, s);
   napi_create_reference(env, argv[2], 1, &s->callback);
   napi_value name;
   napi_create_string_utf8(env, "ironlb.PacketSocket", NAPI_AUTO_LENGTH, &name);
@@ -306,7 +462,6 @@ static napi_value ctor(napi_env env, napi_callback_info info) {
   // close(), so a GC can never silently close a socket the announcer still relies on.
   uint32_t refs;
   napi_reference_ref(env, s->self, &refs);
-  uv_poll_start(&s->poll, UV_READABLE, on_readable);
   return NULL;
 }
 
@@ -375,8 +530,10 @@ static napi_value m_set_arp_table(napi_env env, napi_callback_info info) {
   napi_valuetype t;
   napi_typeof(env, argv[0], &t);
   if (t == napi_null) {
+    pthread_mutex_lock(&s->mu);
     s->fast = 0;
     s->n_ips = 0;
+    pthread_mutex_unlock(&s->mu);
     return NULL;
   }
   void *mac, *ipdata;
@@ -391,14 +548,19 @@ static napi_value m_set_arp_table(napi_env env, napi_callback_info info) {
   const uint8_t *p = ipdata;
   for (size_t i = 0; i < n; i++) ips[i] = ((uint32_t)p[4 * i] << 24) | ((uint32_t)p[4 * i + 1] << 16) | ((uint32_t)p[4 * i + 2] << 8) | p[4 * i + 3];
   qsort(ips, n, sizeof *ips, cmp_u32);
-  free(s->ips);
-  free(s->answered);
+  // Once this returns, the thread answers from the new table only.
+  pthread_mutex_lock(&s->mu);
+  uint32_t *old_ips = s->ips;
+  double *old_answered = s->answered;
   s->ips = ips;
   s->answered = answered;
   s->n_ips = n;
   memcpy(s->mac, mac, 6);
   s->mirror = mirror;
-  s->fast = 1;
+  s->fast = !s->stop;
+  pthread_mutex_unlock(&s->mu);
+  free(old_ips);
+  free(old_answered);
   return NULL;
 }
 
@@ -408,7 +570,7 @@ static void set_num(napi_env env, napi_value obj, const char *key, double v) {
   napi_set_named_property(env, obj, key, n);
 }
 
-// takeCounters(): { answered: { [ipv4: number]: count }, notOwned, sendErrors, rxFrames },
+// takeCounters(): { answered: [[ipv4: number, count]], notOwned, sendErrors, rxFrames },
 // counting since the previous call; counters restart at zero.
 static napi_value m_take_counters(napi_env env, napi_callback_info info) {
   size_t argc = 0;
@@ -418,7 +580,8 @@ static napi_value m_take_counters(napi_env env, napi_callback_info info) {
   napi_create_object(env, &obj);
   napi_create_array(env, &answered);
   uint32_t k = 0;
-  for (size_t i = 0; i < s->n_ips && !s->closed; i++) {
+  pthread_mutex_lock(&s->mu);
+  for (size_t i = 0; i < s->n_ips; i++) {
     if (s->answered[i] == 0) continue;
     napi_value pair, ip, cnt;
     napi_create_array_with_length(env, 2, &pair);
@@ -434,7 +597,22 @@ static napi_value m_take_counters(napi_env env, napi_callback_info info) {
   set_num(env, obj, "sendErrors", s->send_errors);
   set_num(env, obj, "rxFrames", s->rx_frames);
   s->not_owned = s->send_errors = s->rx_frames = 0;
+  pthread_mutex_unlock(&s->mu);
   return obj;
+}
+
+// takeQueueDrops(): frames dropped since the previous call because MAX_QUEUED were waiting for JS.
+static napi_value m_take_queue_drops(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  sock_t *s = unwrap(env, info, &argc, NULL);
+  if (s == NULL) return NULL;
+  pthread_mutex_lock(&s->mu);
+  double drops = s->queue_drops;
+  s->queue_drops = 0;
+  pthread_mutex_unlock(&s->mu);
+  napi_value n;
+  napi_create_double(env, drops, &n);
+  return n;
 }
 
 static napi_value m_close(napi_env env, napi_callback_info info) {
@@ -452,6 +630,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"dropMembership", NULL, m_drop_membership, NULL, NULL, NULL, napi_default, NULL},
       {"setArpTable", NULL, m_set_arp_table, NULL, NULL, NULL, napi_default, NULL},
       {"takeCounters", NULL, m_take_counters, NULL, NULL, NULL, napi_default, NULL},
+      {"takeQueueDrops", NULL, m_take_queue_drops, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, m_close, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_value cls;

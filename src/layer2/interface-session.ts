@@ -70,8 +70,14 @@ export class InterfaceSession implements ResponderView {
     this.deps.logger.debug({ event: 'gratuitousSent', ip: ip.text, interface: this.name }, 'announced');
   }
 
-  /** Folds the native fast path's counters into the metrics. */
+  /** Folds the sockets' own counters (native fast path, backlog drops) into the metrics. */
   flushCounters(): void {
+    const backlog = (this.arp?.takeBacklogDrops() ?? 0) + (this.ndp?.takeBacklogDrops() ?? 0);
+    if (backlog > 0) this.deps.metrics.drops.inc({ reason: 'backlog', interface: this.name }, backlog);
+    this.flushFastPath();
+  }
+
+  private flushFastPath(): void {
     const offload = this.arp?.arpOffload;
     if (offload === undefined || !this.deps.fastPath) return;
     const counts = offload.take();

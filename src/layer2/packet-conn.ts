@@ -31,6 +31,8 @@ export interface PacketConn {
   joinGroup(mac: Uint8Array): void;
   leaveGroup(mac: Uint8Array): void;
   readonly arpOffload: ArpOffload | undefined;
+  /** Frames dropped since the previous call because they came faster than JS took them. */
+  takeBacklogDrops(): number;
   /** Idempotent; no callback runs afterwards. */
   close(): void;
 }

@@ -9,6 +9,7 @@ interface NativeSocket {
   dropMembership(mac: Buffer): void;
   setArpTable(mac: Buffer | null, ips: Buffer, mirror: boolean): void;
   takeCounters(): { answered: [number, number][]; notOwned: number; sendErrors: number; rxFrames: number };
+  takeQueueDrops(): number;
   close(): void;
 }
 
@@ -83,6 +84,10 @@ class NativeConn implements PacketConn {
     if (!this.closed) this.socket.dropMembership(Buffer.from(mac));
   }
 
+  takeBacklogDrops(): number {
+    return this.socket.takeQueueDrops();
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -92,7 +97,7 @@ class NativeConn implements PacketConn {
 
 /**
  * PacketConns over AF_PACKET sockets (native/afpacket.c): one socket per (interface, kind),
- * kernel BPF filter, libuv poll, and for ARP the native fast path.
+ * kernel BPF filter, a receiver thread, and for ARP the native fast path.
  */
 export function createAfPacketConns(): PacketConnFactory {
   return {

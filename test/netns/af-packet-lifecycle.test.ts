@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../helpers/cli.js';
-import { createTestbed, nsSpawn, sh, waitFor, type Testbed } from '../helpers/netns.js';
+import { createTestbed, nsSpawn, pause, sh, waitFor, type Testbed } from '../helpers/netns.js';
 import { canRunRootTests } from '../helpers/root.js';
 
 // A closed socket's libuv handle must be released at close(), not at GC: otherwise the GC of a
@@ -17,6 +17,43 @@ for (let i = 0; i < 5; i++) globalThis.gc();
 console.log('ready');
 setInterval(() => { globalThis.gc(); console.log('seen ' + seen); }, 200);
 process.on('SIGTERM', () => { live.close(); process.exit(0); });
+`;
+
+// Requests are answered by the socket's receiver thread while the event loop is blocked; frames
+// for JS queue up to MAX_QUEUED and the rest are counted as dropped, then delivered when the
+// loop is free again.
+const blocked = `
+import { createRequire } from 'node:module';
+const { PacketSocket } = createRequire(process.env.ROOT + '/')('./native/build/Release/afpacket.node');
+let seen = 0;
+const sock = new PacketSocket(Number(process.env.IFINDEX), 'arp', (frames) => { seen += frames.length; });
+sock.setArpTable(Buffer.from(process.env.MAC.split(':').map((h) => parseInt(h, 16))), Buffer.from(process.env.IP.split('.').map(Number)), false);
+process.on('SIGUSR2', () => {
+  console.log('blocking');
+  const until = Date.now() + 6000;
+  while (Date.now() < until);
+  console.log('unblocked drops ' + sock.takeQueueDrops());
+  setInterval(() => console.log('seen ' + seen), 200);
+});
+console.log('ready');
+`;
+
+// Sends N ARP requests from a multicast sender IP (224.0.0.1): the fast path leaves those to JS.
+const flood = `
+import { createRequire } from 'node:module';
+const { PacketSocket } = createRequire(process.env.ROOT + '/')('./native/build/Release/afpacket.node');
+const mac = Buffer.from(process.env.MAC.split(':').map((h) => parseInt(h, 16)));
+const f = Buffer.alloc(42);
+f.fill(0xff, 0, 6); mac.copy(f, 6); f.writeUInt16BE(0x0806, 12);
+f.writeUInt16BE(1, 14); f.writeUInt16BE(0x0800, 16); f[18] = 6; f[19] = 4; f.writeUInt16BE(1, 20);
+mac.copy(f, 22); Buffer.from([224, 0, 0, 1]).copy(f, 28); Buffer.from(process.env.IP.split('.').map(Number)).copy(f, 38);
+const sock = new PacketSocket(Number(process.env.IFINDEX), 'arp', () => {});
+let sent = 0;
+const pump = () => {
+  while (sent < Number(process.env.N) && sock.send(f)) sent++;
+  if (sent < Number(process.env.N)) setImmediate(pump); else { console.log('sent ' + sent); sock.close(); }
+};
+pump();
 `;
 
 describe.skipIf(!canRunRootTests('AF_PACKET addon lifecycle (netns)'))('AF_PACKET addon lifecycle', () => {
@@ -36,5 +73,28 @@ describe.skipIf(!canRunRootTests('AF_PACKET addon lifecycle (netns)'))('AF_PACKE
     await waitFor('frames to reach JS', () => /seen [3-9]/.test(child.output()), 3000);
     child.child.kill('SIGTERM');
     expect(child.output()).toMatch(/seen [3-9]/);
+  });
+
+  it('answers owned IPs while the event loop is blocked, and bounds the frames waiting for JS', async () => {
+    const ifindex = async (ns: string, ifname: string) => (await sh('ip', ['netns', 'exec', ns, 'cat', `/sys/class/net/${ifname}/ifindex`])).stdout.trim();
+    const ip = `${bed.v4}100`;
+    const child = nsSpawn(bed, bed.a, ['env', `ROOT=${repoRoot}`, `IFINDEX=${await ifindex(bed.a, bed.ifA)}`, `MAC=${bed.macA}`, `IP=${ip}`, process.execPath, '--input-type=module', '-e', blocked]);
+    await waitFor('socket ready', () => child.output().includes('ready'));
+    child.child.kill('SIGUSR2');
+    await waitFor('event loop blocked', () => child.output().includes('blocking'));
+    const sent = 8000;
+    const flooder = nsSpawn(bed, bed.b, ['env', `ROOT=${repoRoot}`, `IFINDEX=${await ifindex(bed.b, bed.ifB)}`, `MAC=${bed.macB}`, `IP=${ip}`, `N=${String(sent)}`, process.execPath, '--input-type=module', '-e', flood]);
+    const arping = await sh('ip', ['netns', 'exec', bed.b, 'arping', '-c', '3', '-w', '3', '-I', bed.ifB, ip]);
+    expect(child.output()).not.toContain('unblocked');
+    expect(arping.stdout).toContain(bed.macA.toUpperCase());
+    expect(arping.stdout).toMatch(/Received 3 response/);
+    await waitFor('flood sent', () => flooder.output().includes(`sent ${String(sent)}`));
+    await waitFor('event loop free again', () => /seen \d+/.test(child.output()), 8000);
+    const drops = Number(/unblocked drops (\d+)/.exec(child.output())?.[1]);
+    await pause(400);
+    const seen = Math.max(...[...child.output().matchAll(/seen (\d+)/g)].map((m) => Number(m[1])));
+    expect(drops).toBeGreaterThan(0);
+    expect(seen).toBe(4096);
+    child.child.kill('SIGKILL');
   });
 });

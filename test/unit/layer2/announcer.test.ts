@@ -63,6 +63,9 @@ class MemoryConn implements PacketConn {
   leaveGroup(mac: Uint8Array): void {
     this.groups.delete(formatMac(mac));
   }
+  takeBacklogDrops(): number {
+    return 0;
+  }
   close(): void {
     this.closed = true;
   }

@@ -29,9 +29,16 @@ class FakeOffload implements ArpOffload {
 class OffloadConns implements PacketConnFactory {
   readonly offload = new FakeOffload();
   opened = 0;
+  /** Frames each socket reports dropped at the next take. */
+  backlog = 0;
   open(): PacketConn {
     this.opened += 1;
-    return { send: () => true, joinGroup: () => undefined, leaveGroup: () => undefined, arpOffload: this.offload, close: () => undefined };
+    const takeBacklogDrops = (): number => {
+      const n = this.backlog;
+      this.backlog = 0;
+      return n;
+    };
+    return { send: () => true, joinGroup: () => undefined, leaveGroup: () => undefined, arpOffload: this.offload, takeBacklogDrops, close: () => undefined };
   }
 }
 
@@ -62,6 +69,14 @@ describe('InterfaceSession with a native ARP offload', () => {
     expect(await registry.getSingleMetricAsString('ironlb_layer2_responses_sent_total')).toContain('{ip="10.0.0.100",interface="eth0"} 5');
     expect(await registry.getSingleMetricAsString('ironlb_layer2_drops_total')).toContain('{reason="notOwned",interface="eth0"} 7');
     expect(await registry.getSingleMetricAsString('ironlb_layer2_send_errors_total')).toContain('{interface="eth0"} 2');
+  });
+
+  it('counts frames the sockets dropped because JS fell behind, also with the fast path off', async () => {
+    const { conns, registry, s } = session(false);
+    s.setIps(ips('10.0.0.100'));
+    conns.backlog = 3;
+    s.flushCounters();
+    expect(await registry.getSingleMetricAsString('ironlb_layer2_drops_total')).toContain('{reason="backlog",interface="eth0"} 3');
   });
 
   it('leaves the offload alone when the fast path is off (--js-arp)', () => {
