@@ -17,7 +17,9 @@ function firstLine(message: string): string {
 
 /** Decodes every YAML document; a syntax error becomes one issue with its line and column. */
 function decode(text: string, lineOffset: number): Decoded {
-  const docs = parseAllDocuments(text, { lineCounter: new LineCounter(), prettyErrors: true, uniqueKeys: true });
+  // logLevel error: yaml would otherwise print a Node process warning for odd keys (say, a
+  // collection as a key), which the strict parser reports as an unknown key anyway.
+  const docs = parseAllDocuments(text, { lineCounter: new LineCounter(), prettyErrors: true, uniqueKeys: true, logLevel: 'error' });
   const list = Array.isArray(docs) ? docs : [docs];
   for (const doc of list) {
     const error = doc.errors[0];

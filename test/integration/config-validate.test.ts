@@ -80,6 +80,12 @@ describe('ironlb config validate (the real CLI)', () => {
     expect(r).toEqual({ code: 1, stdout: '', stderr: 'the config is empty: expected a map with address-pools\n' });
   });
 
+  it('a collection used as a key is an unknown key, with no Node warning on stderr', async () => {
+    const text = 'address-pools:\n- name: a\n  protocol: layer2\n  addresses: [10.0.0.0/24]\n  ? [x]\n  : 1\n';
+    const r = await runCli(['config', 'validate', '-'], { stdin: text });
+    expect(r).toEqual({ code: 1, stdout: '', stderr: 'address-pools[0] "a": unknown key "[ x ]"; known keys: name, protocol, addresses, auto-assign, avoid-buggy-ips\n' });
+  });
+
   it('refuses a file larger than a ConfigMap can hold', async () => {
     const big = join(scratch, 'big.yaml');
     writeFileSync(big, `# ${'x'.repeat(1024 * 1024)}\n`);
