@@ -54,7 +54,8 @@ export async function createTestbed(tag: string): Promise<Testbed> {
   const ifA = `la${id}`.slice(0, 15);
   const ifB = `lb${id}`.slice(0, 15);
   const x = 64 + (process.pid % 128);
-  const y = randomBytes(1)[0] ?? 1;
+  // 1..254: a zero group would print as `fd00:x:0::`, which is not the canonical form tools print.
+  const y = 1 + ((randomBytes(1)[0] ?? 0) % 254);
   const v4 = `10.${x}.${y}.`;
   const v6 = `fd00:${x.toString(16)}:${y.toString(16)}::`;
   const children: ChildProcess[] = [];

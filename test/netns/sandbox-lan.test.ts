@@ -8,7 +8,7 @@ import { canRunRootTests } from '../helpers/root.js';
 
 // Unique names and a private subnet per run: other suites run on this machine at the same time.
 const id = process.pid % 100000;
-const plan: LanPlan = { prefix: `ilt${id}`, nodes: 2, v4Net: `10.213.${id % 250}`, v6Net: `fd00:213:${(id % 65535).toString(16)}::`, hostLink: false };
+const plan: LanPlan = { prefix: `ilt${id}`, nodes: 2, v4Net: `10.213.${id % 250}`, v6Net: `fd00:213:${((id % 65534) + 1).toString(16)}::`, hostLink: false };
 const v4Svc = `${plan.v4Net}.200`;
 const v6Svc = `${plan.v6Net}200`;
 const v4Remote = `${plan.v4Net}.201`;

@@ -16,7 +16,7 @@ describe.skipIf(!canRunRootTests('sandbox walk-through (netns)'))('ironlb sandbo
   const id = (process.pid % 1000).toString();
   const prefix = `wt${id}`;
   const v4 = `10.213.${String(process.pid % 200)}`;
-  const v6 = `fd00:213:${(process.pid % 200).toString(16)}::`;
+  const v6 = `fd00:213:${((process.pid % 199) + 1).toString(16)}::`; // never a zero group (non-canonical)
   const client = `${prefix}-client`;
   let dir: string;
   let stateDir: string;
