@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../helpers/cli.js';
-import { createTestbed, nsSpawn, pause, sh, waitFor, type Testbed } from '../helpers/netns.js';
+import { createTestbed, exited, nsSpawn, pause, sh, waitFor, type Testbed } from '../helpers/netns.js';
 import { canRunRootTests } from '../helpers/root.js';
 
 // A closed socket's libuv handle must be released at close(), not at GC: otherwise the GC of a
@@ -56,6 +56,26 @@ const pump = () => {
 pump();
 `;
 
+// close() does not wait for the socket's thread (it may sit up to 200 ms in recv): the thread
+// closes the socket and is joined from the loop soon after. Nothing may be left behind: every
+// thread and fd is gone within a second, and the process then exits on its own.
+const teardown = `
+import { createRequire } from 'node:module';
+import { readdirSync } from 'node:fs';
+const { PacketSocket } = createRequire(process.env.ROOT + '/')('./native/build/Release/afpacket.node');
+const count = () => readdirSync('/proc/self/task').length + '/' + readdirSync('/proc/self/fd').length;
+const before = count();
+const socks = Array.from({ length: 20 }, (_, i) => new PacketSocket(0, i % 2 ? 'ndp' : 'arp', () => {}));
+const open = count();
+for (const s of socks) s.close();
+const started = Date.now();
+const check = () => {
+  if (count() === before || Date.now() - started > 1000) console.log('before ' + before + ' open ' + open + ' after ' + count());
+  else setTimeout(check, 20);
+};
+check();
+`;
+
 describe.skipIf(!canRunRootTests('AF_PACKET addon lifecycle (netns)'))('AF_PACKET addon lifecycle', () => {
   let bed: Testbed;
   beforeAll(async () => {
@@ -73,6 +93,17 @@ describe.skipIf(!canRunRootTests('AF_PACKET addon lifecycle (netns)'))('AF_PACKE
     await waitFor('frames to reach JS', () => /seen [3-9]/.test(child.output()), 3000);
     child.child.kill('SIGTERM');
     expect(child.output()).toMatch(/seen [3-9]/);
+  });
+
+  it('close() ends the socket thread and closes its fds within a second', async () => {
+    const child = nsSpawn(bed, bed.a, ['env', `ROOT=${repoRoot}`, process.execPath, '--input-type=module', '-e', teardown]);
+    expect(await exited(child.child)).toBe(0);
+    const m = /before (\d+)\/(\d+) open (\d+)\/(\d+) after (\d+)\/(\d+)/.exec(child.output());
+    expect(m, child.output()).not.toBeNull();
+    const [threads0, fds0, threadsOpen, fdsOpen, threads1, fds1] = m!.slice(1).map(Number);
+    expect(threadsOpen).toBe(threads0! + 20);
+    expect(fdsOpen).toBeGreaterThanOrEqual(fds0! + 20);
+    expect([threads1, fds1]).toEqual([threads0, fds0]);
   });
 
   it('answers owned IPs while the event loop is blocked, and bounds the frames waiting for JS', async () => {
