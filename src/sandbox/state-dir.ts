@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LanPlan } from './lan.js';
@@ -81,8 +81,39 @@ export function readReady(paths: SandboxPaths): Promise<ReadyRecord | undefined>
   return readJsonFile<ReadyRecord>(paths.ready);
 }
 
+let tempSerial = 0;
+
+/**
+ * Writes `value` as JSON, atomically: to a temporary file in the same directory, then renamed
+ * over `path`. A reader (`status`, `down`) sees the old file or the new one, never a truncated
+ * or interleaved one.
+ */
 export async function writeJsonFile(path: string, value: unknown): Promise<void> {
-  await writeFile(path, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
+  tempSerial += 1;
+  const temp = `${path}.${String(process.pid)}.${String(tempSerial)}.tmp`;
+  try {
+    await writeFile(temp, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
+    await rename(temp, path);
+  } catch (e: unknown) {
+    await rm(temp, { force: true });
+    throw e;
+  }
+}
+
+/**
+ * Saves a record that changes while it is being written (the supervisor's children restart at
+ * any time): writes run one after the other, each with the value as it was at its call, so the
+ * file ends as the last call left it. Each call's promise rejects if its own write fails; later
+ * calls still run.
+ */
+export function recordWriter(path: string, write: (path: string, value: unknown) => Promise<void> = writeJsonFile): (value: unknown) => Promise<void> {
+  let queue: Promise<void> = Promise.resolve();
+  return (value) => {
+    const snapshot = structuredClone(value);
+    const done = queue.then(() => write(path, snapshot));
+    queue = done.catch(() => undefined);
+    return done;
+  };
 }
 
 /** Removes the state dir and everything in it. */

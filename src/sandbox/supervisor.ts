@@ -13,7 +13,7 @@ import { superviseChild, type ChildSpec } from './children.js';
 import { runEndpointWriter } from './endpoint-writer.js';
 import { createLan, destroyLan, lanLayout, type LanHost, type LanLayout, type LanPlan } from './lan.js';
 import { configMapObject, ironlbNamespace, namespaceObject, nodeObject, sandboxConfigYaml } from './seed.js';
-import { writeJsonFile, type ReadyRecord, type SandboxPaths, type SandboxRecord } from './state-dir.js';
+import { recordWriter, writeJsonFile, type ReadyRecord, type SandboxPaths, type SandboxRecord } from './state-dir.js';
 
 /** The service accounts of manifests/ironlb.yaml, as the API server names their users. */
 export const controllerUser = `system:serviceaccount:${ironlbNamespace}:controller`;
@@ -52,7 +52,8 @@ export interface SandboxOptions {
 export async function runSandbox(opts: SandboxOptions, signal: AbortSignal): Promise<void> {
   const log = opts.logger.child({ component: 'sandbox' });
   const record: { -readonly [K in keyof SandboxRecord]: SandboxRecord[K] } = { pid: process.pid, plan: opts.plan, lan: opts.lan, startedAt: new Date().toISOString(), children: {} };
-  await writeJsonFile(opts.paths.record, record);
+  const saveRecord = recordWriter(opts.paths.record);
+  await saveRecord(record);
   const layout = lanLayout(opts.plan);
   let server: RunningApiServer | undefined;
   const running = new AbortController();
@@ -73,14 +74,16 @@ export async function runSandbox(opts: SandboxOptions, signal: AbortSignal): Pro
       logger: log,
     });
     record.url = server.url;
-    await writeJsonFile(opts.paths.record, record);
+    await saveRecord(record);
     await seed(server, opts.plan, layout.nodes, opts.clock);
     await writeKubeconfig(opts.paths.kubeconfig, server.url, tokens.admin, tls.cert);
     await writeKubeconfig(opts.paths.controllerKubeconfig, server.url, tokens.controller, tls.cert);
     await writeKubeconfig(opts.paths.speakerKubeconfig, server.url, tokens.speaker, tls.cert);
     const onPid = (name: string, pid: number): void => {
       record.children = { ...record.children, [name]: pid };
-      void writeJsonFile(opts.paths.record, record).catch(() => undefined);
+      saveRecord(record).catch((e: unknown) => {
+        log.warn({ event: 'recordWriteFailed', err: String(e) }, 'could not save the sandbox record');
+      });
     };
     for (const spec of childSpecs(opts, layout)) tasks.push(superviseChild(spec, { logger: opts.logger, clock: opts.clock, onPid }, running.signal));
     if (layout.nodes.length > 0) tasks.push(runEndpointWriter(endpointWriterDeps(opts, layout, log), running.signal));

@@ -2,9 +2,11 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { destroyLan } from '../../src/sandbox/lan.js';
 import { repoRoot, runCli } from '../helpers/cli.js';
 import { runKubectl } from '../helpers/kubectl.js';
 import { sh } from '../helpers/netns.js';
+import { stopProcessesMentioning } from '../helpers/processes.js';
 import { canRunRootTests } from '../helpers/root.js';
 
 /**
@@ -49,6 +51,11 @@ describe.skipIf(!canRunRootTests('sandbox walk-through (netns)'))('ironlb sandbo
 
   afterAll(async () => {
     await runCli(['sandbox', 'down', '--state-dir', stateDir], { timeoutMs: 60_000 });
+    // Whatever `down` did not find (a failed test must not leave a sandbox running here): every
+    // process started with this state dir, then the namespaces and link of this plan.
+    const leftover = await stopProcessesMentioning(stateDir);
+    if (leftover > 0) console.error(`sandbox walk-through: stopped ${String(leftover)} processes that sandbox down left`);
+    await destroyLan({ prefix, nodes: 3, v4Net: v4, v6Net: v6, hostLink: true });
     await rm(dir, { recursive: true, force: true });
   }, 90_000);
 
