@@ -85,7 +85,6 @@ typedef struct frame {
 
 typedef struct {
   int fd;
-  int kind;
   napi_env env;
   napi_ref callback;
   napi_ref self;
@@ -281,14 +280,22 @@ static void on_closed(uv_handle_t *handle) {
 
 static void env_cleanup(void *arg);
 
-// Once closed and the thread has finished: join it and close the handle (loop thread).
-static void reap(sock_t *s) {
+// After stop: joins the thread (waiting at most RECV_TIMEOUT_MS) and closes the handle.
+static void join_thread(sock_t *s) {
   if (s->joined) return;
   pthread_join(s->thread, NULL);
   s->joined = 1;
+  if (!s->handle_closing) {
+    s->handle_closing = 1;
+    uv_close((uv_handle_t *)&s->wake, on_closed);
+  }
+}
+
+// Once closed and the thread has finished (its last wake-up): nothing left for the hook to do.
+static void reap(sock_t *s) {
+  if (s->joined) return;
   napi_remove_env_cleanup_hook(s->env, env_cleanup, s);
-  s->handle_closing = 1;
-  uv_close((uv_handle_t *)&s->wake, on_closed);
+  join_thread(s);
 }
 
 // Event loop side: hands up to MAX_BATCH queued frames to JS, then re-arms if more wait.
@@ -348,13 +355,7 @@ static void close_sock(sock_t *s) {
 static void env_cleanup(void *arg) {
   sock_t *s = arg;
   close_sock(s);
-  if (s->joined) return;
-  pthread_join(s->thread, NULL);
-  s->joined = 1;
-  if (!s->handle_closing) {
-    s->handle_closing = 1;
-    uv_close((uv_handle_t *)&s->wake, on_closed);
-  }
+  join_thread(s);
 }
 
 static void finalize(napi_env env, void *data, void *hint) {
@@ -426,7 +427,6 @@ static napi_value ctor(napi_env env, napi_callback_info info) {
   sock_t *s = calloc(1, sizeof *s);
   if (s == NULL) { close(fd); return throw_errno(env, "PacketSocket", ENOMEM); }
   s->fd = fd;
-  s->kind = kind;
   s->env = env;
   pthread_mutex_init(&s->mu, NULL);
   uv_loop_t *loop;

@@ -9,7 +9,7 @@ async function cmdlineOf(pid: number): Promise<string | undefined> {
 }
 
 /** Pids (other than this process) whose command line contains `text`. */
-export async function pidsMentioning(text: string): Promise<number[]> {
+async function pidsMentioning(text: string): Promise<number[]> {
   const pids = (await readdir('/proc')).filter((d) => /^\d+$/.test(d)).map(Number).filter((p) => p !== process.pid);
   const found: number[] = [];
   for (const pid of pids) if ((await cmdlineOf(pid))?.includes(text) === true) found.push(pid);
