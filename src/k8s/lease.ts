@@ -247,6 +247,9 @@ export interface NodeLeaseDeps {
  */
 const releaseTimeoutMs = 1000;
 
+/** How long before a slow renewal's answer we assume the write was stored (see NodeLease). */
+export const answerGraceMs = 500;
+
 /**
  * Keeps one node-membership Lease alive: one PUT per renewal carrying the resourceVersion of the
  * Lease we last wrote (no GET; a 409 costs one GET and one retry). `spec.acquireTime` is set on
@@ -254,15 +257,25 @@ const releaseTimeoutMs = 1000;
  * rejoin hold-down expects (docs/election.md). The Lease also carries the IPs this node
  * announces, in `recordAnnotation`, so peers can keep a current owner (anti-flap).
  *
- * `aliveUntil()` is how long this node may still count itself alive by its own clock: the
- * *start* of the last successful renewal plus the duration. Peers saw that renewal no earlier
- * than it started, so they never consider us dead while we still announce.
+ * Renewals start every `renewMs`, counted from the start of the previous one, so a slow API
+ * server stretches the period to the request time, not to request time plus `renewMs`.
+ *
+ * `aliveUntil()` is how long this node may still count itself alive by its own clock: one
+ * duration from the moment the last successful renewal was stored. We cannot see that moment,
+ * only that it lies between the request's start and its answer. Peers count from when they saw
+ * the write, which is no earlier than it was stored. So we count from the start, or, for a slow
+ * answer, from `answerGraceMs` before the answer arrived: a slow API server is slow before it
+ * stores (queueing, etcd), and answers right after. Counting from the start alone would leave an
+ * owner silent for part of every renewal once requests take more than half a duration (2 s of
+ * latency with the 3 s default), although its peers see it alive all along (docs/speaker.md).
  */
 export class NodeLease {
   // the Lease as last stored by the API server (its resourceVersion is what the next PUT carries)
   private cached: k8s.V1Lease | undefined;
   // local time at which the last successful renewal started
   private lastOk: number | undefined;
+  // local time from which the last successful renewal counts (see the class comment)
+  private storedAt: number | undefined;
   private record = '';
   private wake: AbortController = new AbortController();
   private failures = 0;
@@ -274,7 +287,7 @@ export class NodeLease {
 
   /** Local time until which this node counts as alive; undefined before the first renewal or once released. */
   aliveUntil(): number | undefined {
-    return this.lastOk === undefined ? undefined : this.lastOk + this.deps.durationMs;
+    return this.storedAt === undefined ? undefined : this.storedAt + this.deps.durationMs;
   }
 
   /** Sets the announced IPs to record; written at once (not waiting for the next renewal) when it changed. */
@@ -290,9 +303,11 @@ export class NodeLease {
     while (!signal.aborted) {
       // Armed before the renewal, so a record change while the PUT is in flight is written right after it.
       this.wake = new AbortController();
+      const start = this.deps.clock.now();
       await this.renew(signal);
       if (this.wake.signal.aborted) continue;
-      await this.deps.clock.sleep(this.deps.renewMs, AbortSignal.any([signal, this.wake.signal])).catch(() => undefined);
+      const rest = Math.max(0, start + this.deps.renewMs - this.deps.clock.now());
+      await this.deps.clock.sleep(rest, AbortSignal.any([signal, this.wake.signal])).catch(() => undefined);
     }
     await this.release();
   }
@@ -302,9 +317,14 @@ export class NodeLease {
     const start = this.deps.clock.now();
     try {
       const stored = await this.withTimeout(this.write(start), this.deps.durationMs, signal);
-      const wasAlive = this.lastOk !== undefined && start < this.lastOk + this.deps.durationMs;
+      const answered = this.deps.clock.now();
+      // Alive right up to this answer? If we lapsed while it was in flight, the speaker has
+      // withdrawn and must hear that it is back.
+      const until = this.aliveUntil();
+      const wasAlive = until !== undefined && answered < until;
       this.cached = stored;
       this.lastOk = start;
+      this.storedAt = Math.max(start, answered - answerGraceMs);
       if (!wasAlive) this.deps.onAlive?.();
       if (this.failures > 0) this.log.info({ event: 'leaseRenewed', after: this.failures }, 'renewing the Lease again');
       this.failures = 0;
@@ -323,6 +343,7 @@ export class NodeLease {
   /** Clears the holder (and the record) so peers take over at once. Best effort, bounded by `releaseTimeoutMs`. */
   async release(): Promise<void> {
     this.lastOk = undefined;
+    this.storedAt = undefined;
     const current = this.cached;
     if (current === undefined) return;
     try {

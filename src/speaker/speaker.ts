@@ -221,7 +221,7 @@ class SpeakerLoop implements Speaker {
     });
     this.deps.metrics.evaluations.inc();
     this.deps.metrics.aliveSpeakers.set(alive.size);
-    this.report(next, new Map(records.map((r) => [r.service.key, r.ref])));
+    this.report(next, new Map(records.map((r) => [r.service.key, r.ref])), alive.has(this.deps.self));
     const until = alive.has(this.deps.self) ? this.deps.membership.aliveUntil() : undefined;
     // Frozen peers change only when the watch is back, which wakes the loop (onHealthChange).
     const peers = this.peerTime(now) < now ? undefined : this.tracker.nextChange(now);
@@ -236,10 +236,10 @@ class SpeakerLoop implements Speaker {
   }
 
   /** Applies a new desired state: packet engine first, then the record, Events, metrics, logs. */
-  private report(next: DesiredAnnouncements, refs: ReadonlyMap<ServiceKey, ObjectRef>): void {
+  private report(next: DesiredAnnouncements, refs: ReadonlyMap<ServiceKey, ObjectRef>, selfAlive: boolean): void {
     const previous = this.desired;
     const diff = diffAnnouncements(previous, next);
-    this.apply(next);
+    this.apply(next, selfAlive);
     for (const ip of diff.started) this.log.info({ event: 'announceStarted', ip, services: next.ips.get(ip)?.serviceKeys }, 'announcing');
     for (const ip of diff.stopped) this.log.info({ event: 'announceStopped', ip, owner: next.ips.get(ip)?.owner, reason: next.ips.get(ip)?.reason ?? 'gone' }, 'stopped announcing');
     this.deps.metrics.ownershipChanges.inc({ change: 'started' }, diff.started.length);
@@ -251,12 +251,18 @@ class SpeakerLoop implements Speaker {
     for (const decision of next.ips.values()) this.logDecision(previous.ips.get(decision.ip), decision);
   }
 
-  /** Makes `next` the announced state: announcer, Lease record and the announced metric. */
-  private apply(next: DesiredAnnouncements): void {
+  /**
+   * Makes `next` the announced state: announcer, Lease record and the announced metric. While
+   * this node does not count itself alive (its renewals lapsed) it stops answering but keeps
+   * its record: peers read a record only while they see the Lease alive, so for them it still
+   * holds; writing an empty one would let a peer that saw no lapse hash the IPs afresh and take
+   * them. After a real outage the record loses to the new owners' (earlier acquireTime).
+   */
+  private apply(next: DesiredAnnouncements, record = true): void {
     const owned = [...next.owned].sort(compareStrings);
     const set = this.deps.announcer.setOwned(owned);
     if (!set.ok) this.log.error({ event: 'announceFailed', err: set.error.message }, 'the packet engine refused the owned set');
-    this.deps.membership.setRecord(owned);
+    if (record) this.deps.membership.setRecord(owned);
     const series = new Set(owned.flatMap((ip) => (next.ips.get(ip)?.serviceKeys ?? []).map((s) => `${s}|${ip}`)));
     for (const key of this.announcedSeries) if (!series.has(key)) this.deps.metrics.announced.remove(labelsOf(key));
     for (const key of series) if (!this.announcedSeries.has(key)) this.deps.metrics.announced.set(labelsOf(key), 1);

@@ -1,7 +1,7 @@
 import type * as k8s from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { NodeLease, type LeaseWriter } from '../../src/k8s/lease.js';
+import { answerGraceMs, NodeLease, type LeaseWriter } from '../../src/k8s/lease.js';
 import { FakeClock, flushPromises } from '../helpers/fake-clock.js';
 
 /** An in-memory Lease store with optimistic concurrency, recording every call. */
@@ -10,20 +10,29 @@ class FakeLeaseWriter implements LeaseWriter {
   calls: string[] = [];
   private rv = 0;
   failNext = 0;
+  /** Every write waits this long on the clock before it is stored and answered (a slow API server). */
+  latencyMs = 0;
+  /** Clock times at which PUTs started. */
+  putStarts: number[] = [];
+
+  constructor(private readonly clock: FakeClock) {}
 
   get(name: string): Promise<k8s.V1Lease | undefined> {
     this.calls.push(`get ${name}`);
     return Promise.resolve(this.stored);
   }
 
-  create(lease: k8s.V1Lease): Promise<k8s.V1Lease | 'conflict'> {
+  async create(lease: k8s.V1Lease): Promise<k8s.V1Lease | 'conflict'> {
     this.calls.push('create');
-    if (this.stored !== undefined) return Promise.resolve('conflict');
-    return Promise.resolve(this.store(lease));
+    if (this.latencyMs > 0) await this.clock.sleep(this.latencyMs);
+    if (this.stored !== undefined) return 'conflict';
+    return this.store(lease);
   }
 
-  replace(lease: k8s.V1Lease): Promise<k8s.V1Lease | 'conflict'> {
+  async replace(lease: k8s.V1Lease): Promise<k8s.V1Lease | 'conflict'> {
     this.calls.push(`put rv=${lease.metadata?.resourceVersion ?? ''}`);
+    this.putStarts.push(this.clock.now());
+    if (this.latencyMs > 0) await this.clock.sleep(this.latencyMs);
     if (this.failNext > 0) {
       this.failNext -= 1;
       return Promise.reject(new Error('connection refused'));
@@ -45,7 +54,7 @@ class FakeLeaseWriter implements LeaseWriter {
 
 function setup(): { clock: FakeClock; writer: FakeLeaseWriter; lease: NodeLease; alive: string[] } {
   const clock = new FakeClock(1000);
-  const writer = new FakeLeaseWriter();
+  const writer = new FakeLeaseWriter(clock);
   const alive: string[] = [];
   const lease = new NodeLease({
     writer,
@@ -107,6 +116,58 @@ describe('NodeLease', () => {
     writer.failNext = 0;
     await lease.renew();
     expect(alive).toEqual(['alive@1000', 'alive@6000']);
+  });
+
+  it('counts a slow answer from shortly before it arrived, a fast one from the start of the request', async () => {
+    const { clock, writer, lease } = setup();
+    await lease.renew();
+    writer.latencyMs = 300;
+    const fast = lease.renew();
+    await clock.advance(300);
+    await fast;
+    expect(lease.aliveUntil()).toBe(1000 + 3000);
+    writer.latencyMs = 2000;
+    const slow = lease.renew();
+    await clock.advance(2000);
+    await slow;
+    expect(lease.aliveUntil()).toBe(1300 + 2000 - answerGraceMs + 3000);
+  });
+
+  it('says it is alive again when it lapsed while a renewal was in flight', async () => {
+    const { clock, writer, lease, alive } = setup();
+    await lease.renew(); // alive until 4000
+    await clock.advance(2500);
+    writer.latencyMs = 1000;
+    const late = lease.renew(); // starts at 3500, answered at 4500: dead from 4000 to 4500
+    await clock.advance(1000);
+    expect(await late).toBe(true);
+    expect(alive).toEqual(['alive@1000', 'alive@4500']);
+  });
+
+  // 3 s Lease, 1 s renewals: once requests are slow, up to 2.5 s each, the node never counts itself
+  // dead (the first slow one after fast ones must be answered within 2 s: docs/speaker.md).
+  it.each([
+    { latencyMs: 500, period: 1000, lapses: false },
+    { latencyMs: 2000, period: 2000, lapses: false },
+    { latencyMs: 2400, period: 2400, lapses: false },
+    { latencyMs: 2600, period: 2600, lapses: true },
+  ])('with $latencyMs ms per request renews every $period ms, start to start; lapses: $lapses', async ({ latencyMs, period, lapses: expectLapses }) => {
+    const { clock, writer, lease } = setup();
+    writer.latencyMs = latencyMs;
+    const ac = new AbortController();
+    const running = lease.run(ac.signal);
+    await clock.advance(latencyMs); // the first write (a create) answers: slow from the start
+    const lapses: number[] = [];
+    for (let t = 0; t < 12_000; t += 100) {
+      await clock.advance(100);
+      if (!(clock.now() < (lease.aliveUntil() ?? 0))) lapses.push(clock.now());
+    }
+    expect(lapses.length > 0).toBe(expectLapses);
+    const gaps = writer.putStarts.slice(1).map((t, i) => t - (writer.putStarts[i] ?? 0));
+    expect(new Set(gaps)).toEqual(new Set([period]));
+    ac.abort();
+    await clock.advance(latencyMs);
+    await running;
   });
 
   it('records the announced IPs in the annotation and writes a change at once', async () => {

@@ -227,6 +227,26 @@ describe('speaker loop', () => {
     await r.stop();
   });
 
+  it('a lapse of its own renewals silences it but keeps its Lease record; renewed, it answers again', async () => {
+    const ip = '192.0.2.10';
+    const owner = await hashOwner(ip, ['a', 'b', 'c']);
+    const r = await rig(owner, [record('web', [ip], [ready('a')])]);
+    r.speaker.changed();
+    await r.clock.advance(20);
+    r.membership.until = r.clock.now() + 100;
+    r.speaker.changed();
+    await r.clock.advance(200);
+    expect(r.announcer.current).toEqual([]);
+    // Peers that saw no lapse keep reading it as the owner; an empty record would have them hash afresh.
+    expect(r.membership.records.at(-1)).toEqual([ip]);
+    r.membership.until = r.clock.now() + 3000;
+    r.speaker.changed();
+    await r.clock.advance(20);
+    expect(r.announcer.current).toEqual([ip]);
+    expect(r.membership.records.every((x) => x.length === 1 && x[0] === ip)).toBe(true);
+    await r.stop();
+  });
+
   it.each([
     { name: 'IP outside every layer2 pool', ips: ['198.51.100.1'], cfg: 'default' },
     { name: 'no valid config yet', ips: ['192.0.2.10'], cfg: 'none' },
