@@ -26,6 +26,14 @@ export interface LeaseObservation {
 /** Default rejoin hold-down: a peer up for less than this does not take over IPs (docs/election.md). */
 export const defaultHoldDownMs = 10_000;
 
+/**
+ * How long past its duration a peer's Lease still counts: a renewal reaches us through the API
+ * server and a watch, and one that lands a few milliseconds late (the first renewal after the
+ * API server turned slow, docs/speaker.md "A slow API server") must not read as an expiry. A
+ * speaker counts itself without it, so it still stops before its peers take over.
+ */
+export const defaultExpiryGraceMs = 250;
+
 interface PeerState {
   readonly version: string;
   readonly released: boolean;
@@ -50,6 +58,9 @@ export class LivenessTracker {
   // node -> last known state of its Lease
   private readonly peers = new Map<NodeName, PeerState>();
 
+  /** `graceMs`: see {@link defaultExpiryGraceMs}. */
+  constructor(private readonly graceMs = defaultExpiryGraceMs) {}
+
   /** Records one observation of a peer's Lease (from a watch event or a relist). */
   observe(lease: LeaseObservation): void {
     const previous = this.peers.get(lease.node);
@@ -69,7 +80,7 @@ export class LivenessTracker {
 
   /** Peers alive at local time `now`. */
   alive(now: number): ReadonlySet<NodeName> {
-    const names = [...this.peers].filter(([, p]) => isAlive(p, now)).map(([n]) => n);
+    const names = [...this.peers].filter(([, p]) => this.isAlive(p, now)).map(([n]) => n);
     return new Set(names.sort(compareStrings));
   }
 
@@ -80,7 +91,7 @@ export class LivenessTracker {
    */
   settled(now: number, holdDownMs: number = defaultHoldDownMs): ReadonlySet<NodeName> {
     const names = [...this.peers]
-      .filter(([, p]) => isAlive(p, now) && (p.upMs === undefined || p.upMs >= holdDownMs))
+      .filter(([, p]) => this.isAlive(p, now) && (p.upMs === undefined || p.upMs >= holdDownMs))
       .map(([n]) => n);
     return new Set(names.sort(compareStrings));
   }
@@ -89,15 +100,19 @@ export class LivenessTracker {
   nextChange(now: number): number | undefined {
     let next: number | undefined;
     for (const peer of this.peers.values()) {
-      const expiry = peer.changedAt + peer.durationMs;
-      if (isAlive(peer, now) && (next === undefined || expiry < next)) next = expiry;
+      const expiry = this.expiry(peer);
+      if (this.isAlive(peer, now) && (next === undefined || expiry < next)) next = expiry;
     }
     return next;
   }
-}
 
-function isAlive(peer: PeerState, now: number): boolean {
-  return !peer.released && now < peer.changedAt + peer.durationMs;
+  private expiry(peer: PeerState): number {
+    return peer.changedAt + peer.durationMs + this.graceMs;
+  }
+
+  private isAlive(peer: PeerState, now: number): boolean {
+    return !peer.released && peer.durationMs > 0 && now < this.expiry(peer);
+  }
 }
 
 function upTime(acquireTime: string | undefined, renewTime: string | undefined): number | undefined {

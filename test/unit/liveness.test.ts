@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { NodeName } from '../../src/shared/brand.js';
-import { LivenessTracker, type LeaseObservation } from '../../src/election/liveness.js';
+import { defaultExpiryGraceMs, LivenessTracker, type LeaseObservation } from '../../src/election/liveness.js';
 
 const n = (name: string): NodeName => name as NodeName;
 
@@ -21,8 +21,9 @@ function obs(at: number, lease: TestLease): LeaseObservation {
   };
 }
 
-function replay(steps: readonly Step[]): LivenessTracker {
-  const tracker = new LivenessTracker();
+/** The tables judge durations exactly (no grace); the grace has its own table below. */
+function replay(steps: readonly Step[], graceMs = 0): LivenessTracker {
+  const tracker = new LivenessTracker(graceMs);
   for (const step of steps) {
     if ('remove' in step) tracker.remove(n(step.remove));
     else tracker.observe(obs(step.at, step.lease));
@@ -107,6 +108,25 @@ describe('LivenessTracker.settled (rejoin hold-down)', () => {
     const tracker = new LivenessTracker();
     tracker.observe(obs(0, { node: 'a', version: '1', ...lease }));
     expect([...tracker.settled(1, holdDownMs)]).toEqual(want);
+  });
+});
+
+describe('LivenessTracker expiry grace', () => {
+  const renewedAt1000 = [{ at: 1000, lease: { node: 'a', version: '1', leaseDurationSeconds: 3 } }];
+  it.each<{ name: string; steps: Step[]; now: number; want: string[] }>([
+    { name: 'alive a little past its duration', steps: renewedAt1000, now: 4000 + defaultExpiryGraceMs - 1, want: ['a'] },
+    { name: 'dead at duration plus grace', steps: renewedAt1000, now: 4000 + defaultExpiryGraceMs, want: [] },
+    { name: 'a released Lease is still dead at once', steps: [{ at: 1000, lease: { node: 'a', version: '1', holderIdentity: '' } }], now: 1001, want: [] },
+    { name: 'no duration is still dead', steps: [{ at: 1000, lease: { node: 'a', version: '1', leaseDurationSeconds: 0 } }], now: 1001, want: [] },
+  ])('$name', ({ steps, now, want }) => {
+    expect([...replay(steps, defaultExpiryGraceMs).alive(now)]).toEqual(want);
+  });
+
+  it('is what a tracker uses by default, and nextChange includes it', () => {
+    const tracker = new LivenessTracker();
+    tracker.observe(obs(1000, { node: 'a', version: '1', leaseDurationSeconds: 3 }));
+    expect(tracker.nextChange(1000)).toBe(4000 + defaultExpiryGraceMs);
+    expect([...tracker.alive(4000)]).toEqual(['a']);
   });
 });
 

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/config.js';
 import { parseConfigYaml } from '../../src/config/config-yaml.js';
 import type { EndpointView, NodeView } from '../../src/election/views.js';
+import { defaultExpiryGraceMs } from '../../src/election/liveness.js';
 import type { NodeName, ServiceKey } from '../../src/shared/brand.js';
 import type { EventSink, EventType, ObjectRef } from '../../src/shared/event-sink.js';
 import { ok, type Result } from '../../src/shared/result.js';
@@ -150,7 +151,10 @@ describe('speaker loop', () => {
       await r.clock.advance(1000);
       expect(r.announcer.current).toEqual([]);
     }
+    // The owner's duration (3 s) has run out, the expiry grace has not.
     await r.clock.advance(1100);
+    expect(r.announcer.current).toEqual([]);
+    await r.clock.advance(defaultExpiryGraceMs);
     expect(r.announcer.current).toEqual([ip]);
     await r.stop();
   });
