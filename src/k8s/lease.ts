@@ -272,8 +272,6 @@ export const answerGraceMs = 500;
 export class NodeLease {
   // the Lease as last stored by the API server (its resourceVersion is what the next PUT carries)
   private cached: k8s.V1Lease | undefined;
-  // local time at which the last successful renewal started
-  private lastOk: number | undefined;
   // local time from which the last successful renewal counts (see the class comment)
   private storedAt: number | undefined;
   private record = '';
@@ -323,7 +321,6 @@ export class NodeLease {
       const until = this.aliveUntil();
       const wasAlive = until !== undefined && answered < until;
       this.cached = stored;
-      this.lastOk = start;
       this.storedAt = Math.max(start, answered - answerGraceMs);
       if (!wasAlive) this.deps.onAlive?.();
       if (this.failures > 0) this.log.info({ event: 'leaseRenewed', after: this.failures }, 'renewing the Lease again');
@@ -342,7 +339,6 @@ export class NodeLease {
 
   /** Clears the holder (and the record) so peers take over at once. Best effort, bounded by `releaseTimeoutMs`. */
   async release(): Promise<void> {
-    this.lastOk = undefined;
     this.storedAt = undefined;
     const current = this.cached;
     if (current === undefined) return;
@@ -414,7 +410,7 @@ export class NodeLease {
 
   /** Whether our renewals had no gap longer than the duration (else peers saw us die: a new acquisition). */
   private continuous(holding: boolean, start: number): boolean {
-    return holding && this.lastOk !== undefined && start - this.lastOk <= this.deps.durationMs;
+    return holding && this.storedAt !== undefined && start - this.storedAt <= this.deps.durationMs;
   }
 
   /** `work`, or a rejection once `limitMs` passed or `signal` aborted (the request itself is abandoned). */

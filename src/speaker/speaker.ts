@@ -221,8 +221,9 @@ class SpeakerLoop implements Speaker {
     });
     this.deps.metrics.evaluations.inc();
     this.deps.metrics.aliveSpeakers.set(alive.size);
-    this.report(next, new Map(records.map((r) => [r.service.key, r.ref])), alive.has(this.deps.self));
-    const until = alive.has(this.deps.self) ? this.deps.membership.aliveUntil() : undefined;
+    const selfAlive = alive.has(this.deps.self);
+    this.report(next, new Map(records.map((r) => [r.service.key, r.ref])), selfAlive);
+    const until = selfAlive ? this.deps.membership.aliveUntil() : undefined;
     // Frozen peers change only when the watch is back, which wakes the loop (onHealthChange).
     const peers = this.peerTime(now) < now ? undefined : this.tracker.nextChange(now);
     return [until, peers].filter((t): t is number => t !== undefined).reduce<number | undefined>((a, b) => (a === undefined ? b : Math.min(a, b)), undefined);

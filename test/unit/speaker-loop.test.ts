@@ -215,12 +215,17 @@ describe('speaker loop', () => {
     await r.stop();
   });
 
-  it('stops announcing when its own Lease can no longer be renewed (API partition)', async () => {
-    const ip = '192.0.2.10';
-    const owner = await hashOwner(ip, ['a', 'b', 'c']);
-    const r = await rig(owner, [record('web', [ip], [ready('a')])]);
+  /** The hash owner of `ip` among a, b, c, announcing it. */
+  async function announcingOwner(ip: string): Promise<Rig> {
+    const r = await rig(await hashOwner(ip, ['a', 'b', 'c']), [record('web', [ip], [ready('a')])]);
     r.speaker.changed();
     await r.clock.advance(20);
+    return r;
+  }
+
+  it('stops announcing when its own Lease can no longer be renewed (API partition)', async () => {
+    const ip = '192.0.2.10';
+    const r = await announcingOwner(ip);
     expect(r.announcer.current).toEqual([ip]);
     r.membership.until = r.clock.now() + 3000;
     r.speaker.changed();
@@ -233,10 +238,7 @@ describe('speaker loop', () => {
 
   it('a lapse of its own renewals silences it but keeps its Lease record; renewed, it answers again', async () => {
     const ip = '192.0.2.10';
-    const owner = await hashOwner(ip, ['a', 'b', 'c']);
-    const r = await rig(owner, [record('web', [ip], [ready('a')])]);
-    r.speaker.changed();
-    await r.clock.advance(20);
+    const r = await announcingOwner(ip);
     r.membership.until = r.clock.now() + 100;
     r.speaker.changed();
     await r.clock.advance(200);
