@@ -70,13 +70,24 @@ export interface PoolStats {
  * An IP in use (it is its own IpAddr, to keep one object per IP: a full /16 holds 65,536 of
  * these). All its users share `sharingKey` and `backendKey`.
  */
-interface IpUse extends IpAddr {
-  readonly text: string;
-  pool: PoolName;
-  sharingKey: string | undefined;
-  backendKey: string;
-  /** The holdings of its users, in arrival order; never empty while it is in `inUse`. */
-  readonly users: Holding[];
+class IpUse implements IpAddr {
+  constructor(
+    readonly family: IpFamily,
+    readonly value: bigint,
+    public pool: PoolName,
+    public sharingKey: string | undefined,
+    public backendKey: string,
+    /** The holdings of its users, in arrival order; never empty while it is in `inUse`. */
+    readonly users: Holding[],
+  ) {}
+
+  /**
+   * Canonical text, built when asked: results and messages need it, the index does not, and
+   * keeping one string per IP in use was a tenth of the heap of a filled /16.
+   */
+  get text(): string {
+    return formatIp(this);
+  }
 }
 
 /** A Service's request and the IPs it holds (primary family first). */
@@ -91,12 +102,23 @@ interface PoolSpaces {
   readonly spaces: ReadonlyMap<IpFamily, AddressSpace>;
 }
 
-/** An IP chosen in a pool, not yet attached. */
-interface Pick {
-  readonly ip: IpAddr;
+/** An IP chosen in a pool, not yet attached (an IP in use is one: it names its pool). */
+interface Pick extends IpAddr {
   readonly pool: PoolName;
   /** Known free (the pool's lowest free address): attach skips the in-use lookup. */
   readonly free?: true;
+}
+
+/** An IP as a Map key: a number for IPv4, the value itself for IPv6, so the families never collide. */
+type IpKey = number | bigint;
+
+/**
+ * The key of an IP in the in-use index. Not its text: that would be a string to build, hash and
+ * keep per IP in use, where an IPv4 number is a small integer in V8 (`| 0` keeps the top half of
+ * the address space small too) and an IPv6 key is the bigint the IP already holds.
+ */
+function ipKey(ip: IpAddr): IpKey {
+  return ip.family === 4 ? Number(ip.value) | 0 : ip.value;
 }
 
 const maxBlockersInMessage = 5;
@@ -128,10 +150,10 @@ function poolCovering(pools: ReadonlyMap<PoolName, PoolSpaces>, ip: IpAddr): { p
 }
 
 /** Why `ip` cannot be held under `pools`, or undefined when it can. */
-function unusableReason(pools: ReadonlyMap<PoolName, PoolSpaces>, ip: IpAddr, text: string): AllocationError | undefined {
+function unusableReason(pools: ReadonlyMap<PoolName, PoolSpaces>, ip: IpAddr): AllocationError | undefined {
   const found = poolCovering(pools, ip);
-  if (found === undefined) return allocationError.notInAnyPool(text);
-  if (!found.space.usable(ip.value)) return allocationError.buggy(text, found.pool.name);
+  if (found === undefined) return allocationError.notInAnyPool(formatIp(ip));
+  if (!found.space.usable(ip.value)) return allocationError.buggy(formatIp(ip), found.pool.name);
   return undefined;
 }
 
@@ -170,8 +192,8 @@ export class Allocator {
   private pools: Map<PoolName, PoolSpaces>;
   /** The auto-assign pools of `config`, in order. */
   private autoPools: readonly PoolName[];
-  /** canonical IP text -> its use; an IP is here exactly when its space marks it taken */
-  private readonly inUse = new Map<string, IpUse>();
+  /** ipKey(IP) -> its use; an IP is here exactly when its space marks it taken */
+  private readonly inUse = new Map<IpKey, IpUse>();
   /** service -> its holding; every IpUse of a holding lists the service among its users */
   private readonly holdings = new Map<ServiceKey, Holding>();
   /** sharing key -> the IPs in use under it */
@@ -260,7 +282,7 @@ export class Allocator {
 
   /** The Services using an IP (more than one when shared). */
   usersOf(ip: IpAddr): readonly ServiceKey[] {
-    return this.inUse.get(formatIp(ip))?.users.map((h) => h.request.key) ?? [];
+    return this.inUse.get(ipKey(ip))?.users.map((h) => h.request.key) ?? [];
   }
 
   /** Addresses in use and in total per pool, in config order. */
@@ -295,7 +317,7 @@ export class Allocator {
     const problems: string[] = [];
     if (holding.ips.length === 0) problems.push(`${key} holds no IP`);
     if (holding.request.key !== key) problems.push(`${key}: holding filed under the wrong key`);
-    for (const use of holding.ips) if (this.inUse.get(use.text) !== use || !use.users.includes(holding)) problems.push(`${key}: ${use.text} does not list it`);
+    for (const use of holding.ips) if (this.inUse.get(ipKey(use)) !== use || !use.users.includes(holding)) problems.push(`${key}: ${use.text} does not list it`);
     return problems;
   }
 
@@ -326,7 +348,7 @@ export class Allocator {
   /** Whether the IPs held still satisfy the request, so they are kept. */
   private stillFits(holding: Holding, req: ServiceRequest, plan: FamilyPlan): boolean {
     const ips = holding.ips;
-    if (ips.some((u) => unusableReason(this.pools, u, u.text) !== undefined)) return false;
+    if (ips.some((u) => unusableReason(this.pools, u) !== undefined)) return false;
     if (req.requestedPool !== undefined && holding.ips.some((u) => u.pool !== req.requestedPool)) return false;
     if (req.requestedIps.length > 0) return sameIpSet(ips, req.requestedIps);
     const wanted = [...plan.required, ...plan.optional];
@@ -370,7 +392,7 @@ export class Allocator {
 
   /** Moves a Service to new IPs; on failure puts it back exactly as it was. */
   private reallocate(req: ServiceRequest, plan: FamilyPlan, current: Holding | undefined): Result<AssignOutcome, AllocationError> {
-    const hints: readonly Pick[] = current === undefined ? noHints : current.ips.map((u) => ({ ip: u, pool: u.pool }));
+    const hints: readonly Pick[] = current === undefined ? noHints : current.ips;
     if (current !== undefined) this.detachAll(current);
     const picks = req.requestedIps.length > 0 ? this.pickRequested(req, plan) : this.pickFromPools(req, plan, hints);
     if (!picks.ok) {
@@ -399,10 +421,10 @@ export class Allocator {
       if (found === undefined) return err(allocationError.notInAnyPool(text));
       if (req.requestedPool !== undefined && found.pool.name !== req.requestedPool) return err(allocationError.notInPool(text, req.requestedPool));
       if (!found.space.usable(ip.value)) return err(allocationError.buggy(text, found.pool.name));
-      const use = this.inUse.get(text);
+      const use = this.inUse.get(ipKey(ip));
       const refusal = use === undefined ? undefined : sharingRefusal(use, req, backend);
       if (refusal !== undefined) return err(refusal);
-      picks.push({ ip, pool: found.pool.name });
+      picks.push({ family: ip.family, value: ip.value, pool: found.pool.name });
     }
     return ok(picks);
   }
@@ -432,13 +454,9 @@ export class Allocator {
 
   /** One IP of each family from `pool`, or undefined when it lacks any. */
   private pickAll(pool: PoolName, families: readonly IpFamily[], req: ServiceRequest, backend: string, hints: readonly Pick[]): Pick[] | undefined {
-    const picks: Pick[] = [];
-    for (const family of families) {
-      const pick = this.pickInPool(pool, family, req, backend, hints);
-      if (pick === undefined) return undefined;
-      picks.push(pick);
-    }
-    return picks;
+    // map(), not push(): a pushed-to array reserves room for 17, on every allocation.
+    const picks = families.map((family) => this.pickInPool(pool, family, req, backend, hints));
+    return picks.every((pick) => pick !== undefined) ? picks : undefined;
   }
 
   /** The most precise reason no pool could serve the request. */
@@ -457,18 +475,18 @@ export class Allocator {
     const space = this.pools.get(poolName)?.spaces.get(family);
     if (space === undefined) return undefined;
     for (const hint of hints) {
-      if (hint.pool === poolName && hint.ip.family === family && this.joinable(space, hint.ip, req, backend)) return hint;
+      if (hint.pool === poolName && hint.family === family && this.joinable(space, hint, req, backend)) return hint;
     }
     const shared = this.sharedCandidate(poolName, family, req, backend);
     if (shared !== undefined) return shared;
     const free = space.lowestFree();
-    return free === undefined ? undefined : { ip: { family, value: free }, pool: poolName, free: true };
+    return free === undefined ? undefined : { family, value: free, pool: poolName, free: true };
   }
 
   /** Whether `req` may take `ip` of `space`: free, or in use by Services it may share with. */
   private joinable(space: AddressSpace, ip: IpAddr, req: ServiceRequest, backend: string): boolean {
     if (!space.usable(ip.value)) return false;
-    const use = this.inUse.get(formatIp(ip));
+    const use = this.inUse.get(ipKey(ip));
     return use === undefined ? space.isFree(ip.value) : sharingRefusal(use, req, backend) === undefined;
   }
 
@@ -479,22 +497,21 @@ export class Allocator {
       .filter((u) => u.pool === poolName && u.family === family && sharingRefusal(u, req, backend) === undefined)
       .sort(compareIp);
     const first = uses[0];
-    return first === undefined ? undefined : { ip: first, pool: poolName };
+    return first;
   }
 
   /** Adds a holding as a user of the picked IP, taking it from its pool when it was free. */
   private attach(holding: Holding, pick: Pick, backend: string): IpUse {
-    const text = formatIp(pick.ip);
-    const existing = pick.free === true ? undefined : this.inUse.get(text);
+    const existing = pick.free === true ? undefined : this.inUse.get(ipKey(pick));
     if (existing !== undefined) {
       if (!existing.users.includes(holding)) existing.users.push(holding);
       return existing;
     }
-    const { family, value } = pick.ip;
+    const { family, value } = pick;
     const space = this.pools.get(pick.pool)?.spaces.get(family);
-    if (space?.take(value) !== true) throw new Error(`allocator: ${text} is not free in pool ${pick.pool}`);
-    const use: IpUse = { family, value, text, pool: pick.pool, sharingKey: undefined, backendKey: backend, users: [holding] };
-    this.inUse.set(text, use);
+    if (space?.take(value) !== true) throw new Error(`allocator: ${formatIp(pick)} is not free in pool ${pick.pool}`);
+    const use = new IpUse(family, value, pick.pool, undefined, backend, [holding]);
+    this.inUse.set(ipKey(use), use);
     this.rekey(use, holding.request.sharingKey, backend);
     return use;
   }
@@ -517,7 +534,7 @@ export class Allocator {
       removeUser(use, holding);
       if (use.users.length > 0) continue;
       this.rekey(use, undefined, use.backendKey);
-      this.inUse.delete(use.text);
+      this.inUse.delete(ipKey(use));
       this.pools.get(use.pool)?.spaces.get(use.family)?.give(use.value);
     }
     this.holdings.delete(holding.request.key);
@@ -526,12 +543,12 @@ export class Allocator {
   /** Undoes detachAll for a holding whose re-allocation failed: same IPs, same records. */
   private reattach(holding: Holding): void {
     for (const use of holding.ips) {
-      const live = this.inUse.get(use.text);
+      const live = this.inUse.get(ipKey(use));
       if (live !== undefined && live !== use) throw new Error(`allocator: ${use.text} changed hands during a failed re-allocation`);
       if (live === undefined) {
         const space = this.pools.get(use.pool)?.spaces.get(use.family);
         if (space?.take(use.value) !== true) throw new Error(`allocator: cannot take back ${use.text}`);
-        this.inUse.set(use.text, use);
+        this.inUse.set(ipKey(use), use);
         this.rekey(use, holding.request.sharingKey, use.backendKey);
       }
       if (!use.users.includes(holding)) use.users.push(holding);
@@ -546,22 +563,21 @@ export class Allocator {
     const holding: Holding = { request: req, ips: [] };
     const rejected: { ip: IpAddr; error: AllocationError }[] = [];
     for (const ip of entry.ips) {
-      const text = formatIp(ip);
-      if (holding.ips.some((u) => u.text === text)) continue;
-      const error = unusableReason(this.pools, ip, text) ?? this.restoreRefusal(text, req, backend);
+      if (holding.ips.some((u) => compareIp(u, ip) === 0)) continue;
+      const error = unusableReason(this.pools, ip) ?? this.restoreRefusal(ip, req, backend);
       if (error !== undefined) {
         rejected.push({ ip, error });
         continue;
       }
       const pool = poolCovering(this.pools, ip)?.pool.name;
-      if (pool !== undefined) holding.ips.push(this.attach(holding, { ip, pool }, backend));
+      if (pool !== undefined) holding.ips.push(this.attach(holding, { family: ip.family, value: ip.value, pool }, backend));
     }
     if (holding.ips.length > 0) this.holdings.set(req.key, holding);
     return { key: req.key, restored: holding.ips.map(toAssigned), rejected };
   }
 
-  private restoreRefusal(text: string, req: ServiceRequest, backend: string): AllocationError | undefined {
-    const use = this.inUse.get(text);
+  private restoreRefusal(ip: IpAddr, req: ServiceRequest, backend: string): AllocationError | undefined {
+    const use = this.inUse.get(ipKey(ip));
     return use === undefined ? undefined : sharingRefusal(use, req, backend);
   }
 
@@ -572,7 +588,7 @@ export class Allocator {
   private blockers(pools: ReadonlyMap<PoolName, PoolSpaces>): ConfigBlocker[] {
     const blockers: ConfigBlocker[] = [];
     for (const use of this.inUse.values()) {
-      const reason = unusableReason(pools, use, use.text);
+      const reason = unusableReason(pools, use);
       const pool = poolCovering(pools, use)?.pool.name;
       for (const { request: { key, requestedPool: wanted } } of use.users) {
         if (reason !== undefined) blockers.push({ key, ip: use.text, reason: reason.message });

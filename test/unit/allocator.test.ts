@@ -170,6 +170,24 @@ describe('allocator: basics', () => {
         { assign: { name: 'b', families: ['IPv6'] }, want: ['2001:db8::100'] },
       ],
     },
+    {
+      // IPs in use are indexed by number (IPv4) and bigint (IPv6): equal values must not meet.
+      name: 'an IPv4 and an IPv6 address of the same value, and both ends of the IPv4 space',
+      config: pools('p: 10.0.0.1/32, ::a00:1/128, 0.0.0.0/32, 255.255.255.255/32, 127.255.255.255-128.0.0.0'),
+      steps: [
+        { assign: { name: 'a', ips: ['10.0.0.1'] }, want: ['10.0.0.1'] },
+        { assign: { name: 'b', ips: ['::a00:1'], families: ['IPv6'] }, want: ['::a00:1'] },
+        { assign: { name: 'c', ips: ['255.255.255.255'] }, want: ['255.255.255.255'] },
+        { assign: { name: 'd', ips: ['127.255.255.255'] }, want: ['127.255.255.255'] },
+        { assign: { name: 'e' }, want: ['0.0.0.0'] },
+        { assign: { name: 'f' }, want: ['128.0.0.0'] },
+        { assign: { name: 'g', ips: ['128.0.0.0'] }, error: 'ipInUse' },
+        { assign: { name: 'g', ips: ['255.255.255.255'] }, error: 'ipInUse' },
+        { release: 'c', want: ['255.255.255.255'] },
+        { assign: { name: 'g', ips: ['255.255.255.255'] }, want: ['255.255.255.255'] },
+        { held: { a: ['10.0.0.1'], b: ['::a00:1'], d: ['127.255.255.255'], e: ['0.0.0.0'], f: ['128.0.0.0'], g: ['255.255.255.255'] } },
+      ],
+    },
   ])('$name', run);
 });
 
