@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import type { Clock } from '../shared/clock.js';
 import { destroyLan } from './lan.js';
 import { processAlive, readRecord, removeStateDir, type SandboxPaths, type SandboxRecord } from './state-dir.js';
@@ -29,30 +30,55 @@ async function waitGone(pid: number, clock: Clock, timeoutMs: number): Promise<b
   return true;
 }
 
+/** Whether a command line is `[node] .../ironlb[.js] sandbox serve ... --state-dir DIR`. */
+export function servesStateDir(args: readonly string[], dir: string): boolean {
+  const serve = args.indexOf('serve');
+  const flag = args.indexOf('--state-dir');
+  const program = basename(args[serve - 2] ?? '');
+  return (program === 'ironlb' || program === 'ironlb.js') && args[serve - 1] === 'sandbox' && flag > serve && args[flag + 1] === dir;
+}
+
+/**
+ * The supervisor serving `dir`, looked up in the process table: for a state dir whose record
+ * was deleted by hand (the supervisor writes it atomically, so it never leaves a torn one).
+ */
+async function supervisorOf(dir: string): Promise<number | undefined> {
+  const pids = (await readdir('/proc').catch(() => [])).filter((name) => /^[0-9]+$/.test(name));
+  for (const pid of pids) {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (servesStateDir(cmdline.split('\0'), dir)) return Number(pid);
+  }
+  return undefined;
+}
+
 /**
  * `sandbox down`: asks the supervisor to stop (it removes its children, namespaces and server),
  * then removes whatever a crashed `up` left: child processes from the record, the namespaces and
- * links of the plan, and the state dir. Idempotent.
+ * links of the plan, and the state dir. Without a record it still stops a supervisor that
+ * serves the state dir. Idempotent.
  */
 export async function teardownSandbox(paths: SandboxPaths, clock: Clock, isRoot: boolean): Promise<TeardownReport> {
   const record = await readRecord(paths);
   if (record === undefined) {
+    const pid = await supervisorOf(paths.dir);
+    const supervisorStopped = pid !== undefined && (await stopProcess(pid, clock));
     await removeStateDir(paths);
-    return { found: false, supervisorStopped: false, killed: [] };
+    return { found: pid !== undefined, supervisorStopped, killed: [] };
   }
-  const supervisorStopped = await stopSupervisor(record, clock);
+  const supervisorStopped = await stopProcess(record.pid, clock);
   const killed = await killChildren(record, clock);
   if (record.lan && isRoot) await destroyLan(record.plan);
   await removeStateDir(paths);
   return { found: true, supervisorStopped, killed };
 }
 
-async function stopSupervisor(record: SandboxRecord, clock: Clock): Promise<boolean> {
-  if (!processAlive(record.pid) || !(await isOurs(record.pid))) return false;
-  process.kill(record.pid, 'SIGTERM');
-  if (await waitGone(record.pid, clock, 15_000)) return true;
-  process.kill(record.pid, 'SIGKILL');
-  return waitGone(record.pid, clock, 2000);
+/** SIGTERM, then SIGKILL after 15 s; false when `pid` is not a live ironlb process. */
+async function stopProcess(pid: number, clock: Clock): Promise<boolean> {
+  if (!processAlive(pid) || !(await isOurs(pid))) return false;
+  process.kill(pid, 'SIGTERM');
+  if (await waitGone(pid, clock, 15_000)) return true;
+  process.kill(pid, 'SIGKILL');
+  return waitGone(pid, clock, 2000);
 }
 
 async function killChildren(record: SandboxRecord, clock: Clock): Promise<string[]> {

@@ -21,7 +21,9 @@ function alive(pid: number): boolean {
 
 describe('ironlb sandbox up --nodes 0 --no-controller (API server only)', () => {
   const dirs: string[] = [];
+  const supervisors: number[] = [];
   afterEach(async () => {
+    for (const pid of supervisors.splice(0)) if (alive(pid)) process.kill(pid, 'SIGTERM');
     for (const dir of dirs.splice(0)) {
       await runCli(['sandbox', 'down', '--state-dir', join(dir, 'state')]);
       await rm(dir, { recursive: true, force: true });
@@ -72,6 +74,18 @@ describe('ironlb sandbox up --nodes 0 --no-controller (API server only)', () => 
     while (alive(pid)) await new Promise((r) => setTimeout(r, 20));
     const down = await runCli(['sandbox', 'down', '--state-dir', stateDir]);
     expect(down.code).toBe(0);
+    expect(existsSync(stateDir)).toBe(false);
+  });
+
+  it('stops the sandbox when its record was deleted by hand, finding the supervisor by its command line', async () => {
+    const { stateDir } = await up();
+    const record = join(stateDir, 'sandbox.json');
+    const pid = (JSON.parse(await readFile(record, 'utf8')) as Record).pid;
+    supervisors.push(pid); // `down` in afterEach cannot find it if this test fails
+    await rm(record);
+    const down = await runCli(['sandbox', 'down', '--state-dir', stateDir]);
+    expect(down).toMatchObject({ code: 0, stdout: 'sandbox removed\n' });
+    expect(alive(pid)).toBe(false);
     expect(existsSync(stateDir)).toBe(false);
   });
 

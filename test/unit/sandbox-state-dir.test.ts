@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { recordWriter, writeJsonFile } from '../../src/sandbox/state-dir.js';
+import { servesStateDir } from '../../src/sandbox/teardown.js';
 
 // `sandbox status` and `down` read the supervisor's record while the supervisor rewrites it (each
 // child start saves a pid). A torn file made them report "no sandbox running" and leave the whole
@@ -93,5 +94,24 @@ describe('sandbox state files', () => {
     await mkdir(join(dir, 'later'));
     await save({ a: 2 });
     expect(JSON.parse(await readFile(path, 'utf8'))).toEqual({ a: 2 });
+  });
+});
+
+// `down` without a record (deleted by hand) finds the supervisor by its command line.
+describe('servesStateDir', () => {
+  const dir = '/run/ironlb-sandbox';
+  const node = ['/usr/bin/node', '/opt/ironlb/bin/ironlb.js'];
+  it.each([
+    { name: 'the supervisor of the dir', args: [...node, 'sandbox', 'serve', '--state-dir', dir, '--nodes', '3'], want: true },
+    { name: 'the supervisor of another dir', args: [...node, 'sandbox', 'serve', '--state-dir', `${dir}-2`], want: false },
+    { name: 'the supervisor of a dir the given one contains', args: [...node, 'sandbox', 'serve', '--state-dir', `${dir}/x`], want: false },
+    { name: 'down itself', args: [...node, 'sandbox', 'down', '--state-dir', dir], want: false },
+    { name: 'a child naming the dir', args: [...node, 'controller', '--kubeconfig', `${dir}/controller.kubeconfig`], want: false },
+    { name: 'another program', args: ['/usr/bin/python3', 'sandbox', 'serve', '--state-dir', dir], want: false },
+    { name: 'serve without the word sandbox before it', args: [...node, 'serve', '--state-dir', dir], want: false },
+    { name: 'an empty command line (a kernel thread)', args: [''], want: false },
+    { name: 'the npm bin link', args: ['node', '/repo/node_modules/.bin/ironlb', 'sandbox', 'serve', '--state-dir', dir], want: true },
+  ])('$name: $want', ({ args, want }) => {
+    expect(servesStateDir(args, dir)).toBe(want);
   });
 });
