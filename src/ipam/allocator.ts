@@ -496,8 +496,7 @@ export class Allocator {
     const uses = [...(this.byKey.get(req.sharingKey) ?? [])]
       .filter((u) => u.pool === poolName && u.family === family && sharingRefusal(u, req, backend) === undefined)
       .sort(compareIp);
-    const first = uses[0];
-    return first;
+    return uses[0];
   }
 
   /** Adds a holding as a user of the picked IP, taking it from its pool when it was free. */

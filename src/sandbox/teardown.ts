@@ -11,14 +11,15 @@ export interface TeardownReport {
   readonly killed: readonly string[];
 }
 
+/** The arguments `pid` runs with; none when it is gone. */
+async function commandLine(pid: number | string): Promise<string[]> {
+  const cmdline = await readFile(`/proc/${String(pid)}/cmdline`, 'utf8').catch(() => '');
+  return cmdline === '' ? [] : cmdline.split('\0');
+}
+
 /** Whether `pid` still runs an ironlb process (pids are recycled; never signal a stranger). */
 async function isOurs(pid: number): Promise<boolean> {
-  try {
-    const cmdline = await readFile(`/proc/${String(pid)}/cmdline`, 'utf8');
-    return cmdline.includes('ironlb');
-  } catch {
-    return false;
-  }
+  return (await commandLine(pid)).some((arg) => arg.includes('ironlb'));
 }
 
 async function waitGone(pid: number, clock: Clock, timeoutMs: number): Promise<boolean> {
@@ -44,10 +45,7 @@ export function servesStateDir(args: readonly string[], dir: string): boolean {
  */
 async function supervisorOf(dir: string): Promise<number | undefined> {
   const pids = (await readdir('/proc').catch(() => [])).filter((name) => /^[0-9]+$/.test(name));
-  for (const pid of pids) {
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (servesStateDir(cmdline.split('\0'), dir)) return Number(pid);
-  }
+  for (const pid of pids) if (servesStateDir(await commandLine(pid), dir)) return Number(pid);
   return undefined;
 }
 
