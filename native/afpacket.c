@@ -11,10 +11,10 @@
 // ones for other addresses. Everything else (NDP, frames the fast path leaves to JS) is queued
 // and handed to JavaScript on the event loop through a uv_async, in batches.
 //
-// Ownership: close() stops answering and delivering at once (under the lock); the thread sees
-// the stop flag within RECV_TIMEOUT_MS, closes the fd and wakes the loop a last time, which
-// joins it and closes the uv_async handle. The struct is freed when both that handle is closed
-// and the JS object is finalized.
+// Lifecycle (one state, life_t below): close() stops answering and delivering at once (under
+// the lock); the thread sees that within RECV_TIMEOUT_MS, closes the fd and wakes the loop a
+// last time, which joins it and closes the uv_async handle. The struct has two owners, the JS
+// object and the uv_async handle, and is freed when the last of them lets go.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/filter.h>
@@ -33,6 +33,7 @@
 #include <arpa/inet.h>
 #include <node_api.h>
 #include <uv.h>
+#include "arp-fast-path.h"
 
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23
@@ -47,7 +48,7 @@
 // loop cannot keep up with must not grow memory, nor stall the thread's ARP answers.
 #define MAX_QUEUED 4096
 #define RCVBUF_BYTES (4 * 1024 * 1024)
-// How often a blocked receiver thread looks at the stop flag: the longest a closed socket's fd
+// How often a blocked receiver thread looks at its state: the longest a closed socket's fd
 // and thread outlive close() (they answer and deliver nothing meanwhile).
 #define RECV_TIMEOUT_MS 200
 
@@ -83,6 +84,15 @@ typedef struct frame {
   uint8_t data[];
 } frame_t;
 
+// Where a socket is in its life; it only moves forward. Written under mu (the receiver thread
+// reads it); states from S_JOINED on are seen by the event loop thread only.
+typedef enum {
+  S_OPEN,        // answering and delivering
+  S_STOPPING,    // close() was called: answer and deliver nothing; the thread is on its way out
+  S_THREAD_DONE, // the thread closed the fd and touches nothing but `wake` once more
+  S_JOINED,      // the thread was joined and uv_close(wake) called
+} life_t;
+
 typedef struct {
   int fd;
   napi_env env;
@@ -92,15 +102,11 @@ typedef struct {
   uv_async_t wake;
   pthread_t thread;
   pthread_mutex_t mu;
-  // Event loop thread only.
-  int closed;         // close() was called
-  int joined;         // the receiver thread was joined
-  int handle_closing; // uv_close(wake) was called
-  int handle_closed;  // ... and finished
-  int finalized;      // the JS object is gone
+  // Event loop thread only: holders of the struct (the JS object, the uv_async handle); the
+  // last one to let go frees it.
+  int owners;
   // Guarded by mu: everything below.
-  int stop;        // answer and queue nothing more; the thread exits
-  int thread_done; // the thread closed the fd and touches nothing but `wake` once more
+  life_t state;
   frame_t *head, *tail;
   uint32_t queued;
   double queue_drops;
@@ -136,50 +142,21 @@ static napi_value throw_type(napi_env env, const char *msg) {
   return NULL;
 }
 
-static int find_ip(const sock_t *s, uint32_t ip) {
-  size_t lo = 0, hi = s->n_ips;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (s->ips[mid] == ip) return (int)mid;
-    if (s->ips[mid] < ip) lo = mid + 1; else hi = mid;
-  }
-  return -1;
-}
-
-// Returns 1 when the frame was fully handled (answered or dropped as not owned).
+// Returns 1 when the frame was fully handled (answered or dropped as not owned). Under mu.
 static int fast_arp(sock_t *s, const uint8_t *f, ssize_t len, int *answered) {
+  uint8_t reply[ARP_FRAME_LEN];
+  size_t i;
   *answered = 0;
-  if (len < 42) return 0;
-  // Ethernet type ARP, htype 1, ptype IPv4, hlen 6, plen 4, op 1 (request).
-  if (f[12] != 0x08 || f[13] != 0x06 || f[14] != 0 || f[15] != 1 || f[16] != 0x08 || f[17] != 0 ||
-      f[18] != 6 || f[19] != 4 || f[20] != 0 || f[21] != 1)
+  switch (arp_fast_decide(f, (size_t)len, s->ips, s->n_ips, s->mac, reply, &i)) {
+  case ARP_FAST_TO_JS:
     return 0;
-  // Senders that cannot be a host (group or zero MACs, multicast/broadcast sender IPs) go to
-  // JavaScript, which drops and counts them by reason (responder.ts badArpSender).
-  if ((f[6] & 1) || (f[22] & 1) || f[28] >= 224) return 0;
-  static const uint8_t zero_mac[6] = {0, 0, 0, 0, 0, 0};
-  if (memcmp(f + 6, zero_mac, 6) == 0 || memcmp(f + 22, zero_mac, 6) == 0) return 0;
-  // A request whose sender IP is one we own (another node's gratuitous ARP): JavaScript drops
-  // and counts it as a conflict instead of answering.
-  uint32_t sender = ((uint32_t)f[28] << 24) | ((uint32_t)f[29] << 16) | ((uint32_t)f[30] << 8) | f[31];
-  if (find_ip(s, sender) >= 0) return 0;
-  uint32_t target = ((uint32_t)f[38] << 24) | ((uint32_t)f[39] << 16) | ((uint32_t)f[40] << 8) | f[41];
-  int i = find_ip(s, target);
-  if (i < 0) {
+  case ARP_FAST_NOT_OWNED:
     s->not_owned += 1;
     return 1;
+  case ARP_FAST_REPLY:
+    break;
   }
-  uint8_t r[42];
-  memcpy(r, f + 22, 6);        // to the requester's hardware address
-  memcpy(r + 6, s->mac, 6);    // from our MAC
-  r[12] = 0x08; r[13] = 0x06;
-  r[14] = 0; r[15] = 1; r[16] = 0x08; r[17] = 0; r[18] = 6; r[19] = 4;
-  r[20] = 0; r[21] = 2;        // reply
-  memcpy(r + 22, s->mac, 6);   // sender hardware address: ours
-  memcpy(r + 28, f + 38, 4);   // sender protocol address: the owned IP
-  memcpy(r + 32, f + 22, 6);   // target hardware address: the requester
-  memcpy(r + 38, f + 28, 4);   // target protocol address: requester's (0.0.0.0 for RFC 5227 probes)
-  if (send(s->fd, r, sizeof r, MSG_DONTWAIT) < 0) s->send_errors += 1;
+  if (send(s->fd, reply, sizeof reply, MSG_DONTWAIT) < 0) s->send_errors += 1;
   else s->answered[i] += 1;
   *answered = 1;
   return 1;
@@ -223,7 +200,7 @@ static void *receive_loop(void *arg) {
     ssize_t len = recv(s->fd, buf, sizeof buf, MSG_TRUNC);
     int e = errno;
     pthread_mutex_lock(&s->mu);
-    if (s->stop) {
+    if (s->state != S_OPEN) {
       pthread_mutex_unlock(&s->mu);
       break;
     }
@@ -258,7 +235,7 @@ static void *receive_loop(void *arg) {
   }
   close(s->fd);
   pthread_mutex_lock(&s->mu);
-  s->thread_done = 1;
+  s->state = S_THREAD_DONE;
   pthread_mutex_unlock(&s->mu);
   uv_async_send(&s->wake);
   return NULL;
@@ -272,28 +249,37 @@ static void free_sock(sock_t *s) {
   free(s);
 }
 
+// One owner lets go; the last one frees the struct.
+static void release(sock_t *s) {
+  if (--s->owners == 0) free_sock(s);
+}
+
 static void on_closed(uv_handle_t *handle) {
-  sock_t *s = (sock_t *)handle->data;
-  s->handle_closed = 1;
-  if (s->finalized) free_sock(s);
+  release((sock_t *)handle->data);
+}
+
+// The state, read under the lock (the thread may be moving it from S_STOPPING on).
+static life_t state_of(sock_t *s) {
+  pthread_mutex_lock(&s->mu);
+  life_t st = s->state;
+  pthread_mutex_unlock(&s->mu);
+  return st;
 }
 
 static void env_cleanup(void *arg);
 
 // After stop: joins the thread (waiting at most RECV_TIMEOUT_MS) and closes the handle.
 static void join_thread(sock_t *s) {
-  if (s->joined) return;
+  if (state_of(s) == S_JOINED) return;
   pthread_join(s->thread, NULL);
-  s->joined = 1;
-  if (!s->handle_closing) {
-    s->handle_closing = 1;
-    uv_close((uv_handle_t *)&s->wake, on_closed);
-  }
+  pthread_mutex_lock(&s->mu);
+  s->state = S_JOINED;
+  pthread_mutex_unlock(&s->mu);
+  uv_close((uv_handle_t *)&s->wake, on_closed);
 }
 
 // Once closed and the thread has finished (its last wake-up): nothing left for the hook to do.
 static void reap(sock_t *s) {
-  if (s->joined) return;
   napi_remove_env_cleanup_hook(s->env, env_cleanup, s);
   join_thread(s);
 }
@@ -301,8 +287,12 @@ static void reap(sock_t *s) {
 // Event loop side: hands up to MAX_BATCH queued frames to JS, then re-arms if more wait.
 static void on_wake(uv_async_t *handle) {
   sock_t *s = (sock_t *)handle->data;
-  if (s->handle_closing) return;
   pthread_mutex_lock(&s->mu);
+  life_t st = s->state;
+  if (st == S_JOINED) {
+    pthread_mutex_unlock(&s->mu);
+    return;
+  }
   frame_t *batch = s->head, *last = NULL;
   uint32_t n = 0;
   for (frame_t *f = s->head; f != NULL && n < MAX_BATCH; f = f->next) {
@@ -315,9 +305,9 @@ static void on_wake(uv_async_t *handle) {
     last->next = NULL;
     s->queued -= n;
   }
-  int more = s->queued > 0, done = s->thread_done;
+  int more = s->queued > 0;
   pthread_mutex_unlock(&s->mu);
-  if (!s->closed && batch != NULL) {
+  if (st == S_OPEN && batch != NULL) {
     napi_handle_scope scope;
     napi_open_handle_scope(s->env, &scope);
     napi_value frames[MAX_BATCH], mirrored[MAX_BATCH];
@@ -330,16 +320,18 @@ static void on_wake(uv_async_t *handle) {
     napi_close_handle_scope(s->env, scope);
   }
   free_frames(batch);
-  if (more && !s->closed) uv_async_send(&s->wake);
-  if (done && s->closed) reap(s);
+  if (more && st == S_OPEN) uv_async_send(&s->wake);
+  if (st == S_THREAD_DONE) reap(s);
 }
 
 // Stops answering and delivering at once; the thread and fd end within RECV_TIMEOUT_MS.
 static void close_sock(sock_t *s) {
-  if (s->closed) return;
-  s->closed = 1;
   pthread_mutex_lock(&s->mu);
-  s->stop = 1;
+  if (s->state != S_OPEN) {
+    pthread_mutex_unlock(&s->mu);
+    return;
+  }
+  s->state = S_STOPPING;
   s->fast = 0;
   pthread_mutex_unlock(&s->mu);
   // The thread's last wake-up must not keep a process alive that has nothing else to do.
@@ -363,8 +355,7 @@ static void finalize(napi_env env, void *data, void *hint) {
   sock_t *s = (sock_t *)data;
   close_sock(s);
   napi_delete_reference(env, s->self);
-  s->finalized = 1;
-  if (s->handle_closed) free_sock(s);
+  release(s);
 }
 
 static sock_t *unwrap(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
@@ -428,6 +419,8 @@ static napi_value ctor(napi_env env, napi_callback_info info) {
   if (s == NULL) { close(fd); return throw_errno(env, "PacketSocket", ENOMEM); }
   s->fd = fd;
   s->env = env;
+  s->state = S_OPEN;
+  s->owners = 1; // the uv_async handle; the JS object becomes the second once wrapped
   pthread_mutex_init(&s->mu, NULL);
   uv_loop_t *loop;
   napi_get_uv_event_loop(env, &loop);
@@ -445,7 +438,7 @@ static napi_value ctor(napi_env env, napi_callback_info info) {
   pthread_attr_destroy(&attr);
   if (err != 0) {
     close(fd);
-    s->joined = s->handle_closing = s->finalized = 1; // freed by on_closed
+    s->state = S_JOINED; // no thread to join; the handle, its only owner, frees it when closed
     uv_close((uv_handle_t *)&s->wake, on_closed);
     return throw_errno(env, "pthread_create", err);
   }
@@ -458,6 +451,7 @@ static napi_value ctor(napi_env env, napi_callback_info info) {
   // collect, after which napi_make_callback fails and frames silently stop reaching JS.
   napi_async_init(env, self, name, &s->async);
   napi_wrap(env, self, s, finalize, NULL, &s->self);
+  s->owners += 1;
   // An open socket keeps its JS object alive (like a libuv handle): a strong reference until
   // close(), so a GC can never silently close a socket the announcer still relies on.
   uint32_t refs;
@@ -471,7 +465,7 @@ static napi_value m_send(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   sock_t *s = unwrap(env, info, &argc, argv);
   if (s == NULL) return NULL;
-  if (s->closed) return throw_type(env, "socket is closed");
+  if (state_of(s) != S_OPEN) return throw_type(env, "socket is closed");
   napi_typedarray_type type;
   size_t length, offset;
   void *data;
@@ -492,13 +486,13 @@ static napi_value membership(napi_env env, napi_callback_info info, int opt) {
   napi_value argv[1];
   sock_t *s = unwrap(env, info, &argc, argv);
   if (s == NULL) return NULL;
-  if (s->closed) return throw_type(env, "socket is closed");
+  if (state_of(s) != S_OPEN) return throw_type(env, "socket is closed");
   void *data;
   size_t len;
   if (argc < 1 || napi_get_buffer_info(env, argv[0], &data, &len) != napi_ok || len != 6) return throw_type(env, "mac must be a 6-byte Buffer");
   struct sockaddr_ll sll;
   socklen_t sl = sizeof sll;
-  getsockname(s->fd, (struct sockaddr *)&sll, &sl);
+  if (getsockname(s->fd, (struct sockaddr *)&sll, &sl) < 0) return throw_errno(env, "getsockname(AF_PACKET)", errno);
   struct packet_mreq mr;
   memset(&mr, 0, sizeof mr);
   mr.mr_ifindex = sll.sll_ifindex;
@@ -516,6 +510,15 @@ static napi_value m_drop_membership(napi_env env, napi_callback_info info) { ret
 static int cmp_u32(const void *a, const void *b) {
   uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
   return x < y ? -1 : x > y;
+}
+
+// Reads a Buffer of 4-byte IPv4 addresses (network order) into a sorted host-order table.
+static uint32_t *read_table(const uint8_t *p, size_t n) {
+  uint32_t *ips = malloc((n ? n : 1) * sizeof *ips);
+  if (ips == NULL) return NULL;
+  for (size_t i = 0; i < n; i++) ips[i] = ((uint32_t)p[4 * i] << 24) | ((uint32_t)p[4 * i + 1] << 16) | ((uint32_t)p[4 * i + 2] << 8) | p[4 * i + 3];
+  qsort(ips, n, sizeof *ips, cmp_u32);
+  return ips;
 }
 
 // setArpTable(mac: Buffer(6) | null, ips: Buffer(4n), mirror: boolean): enables the fast path
@@ -543,11 +546,14 @@ static napi_value m_set_arp_table(napi_env env, napi_callback_info info) {
   bool mirror = false;
   napi_get_value_bool(env, argv[2], &mirror);
   size_t n = iplen / 4;
-  uint32_t *ips = malloc((n ? n : 1) * sizeof *ips);
+  uint32_t *ips = read_table(ipdata, n);
   double *answered = calloc(n ? n : 1, sizeof *answered);
-  const uint8_t *p = ipdata;
-  for (size_t i = 0; i < n; i++) ips[i] = ((uint32_t)p[4 * i] << 24) | ((uint32_t)p[4 * i + 1] << 16) | ((uint32_t)p[4 * i + 2] << 8) | p[4 * i + 3];
-  qsort(ips, n, sizeof *ips, cmp_u32);
+  if (ips == NULL || answered == NULL) {
+    // The previous table stays in force: nothing was changed.
+    free(ips);
+    free(answered);
+    return throw_errno(env, "setArpTable", ENOMEM);
+  }
   // Once this returns, the thread answers from the new table only.
   pthread_mutex_lock(&s->mu);
   uint32_t *old_ips = s->ips;
@@ -557,7 +563,7 @@ static napi_value m_set_arp_table(napi_env env, napi_callback_info info) {
   s->n_ips = n;
   memcpy(s->mac, mac, 6);
   s->mirror = mirror;
-  s->fast = !s->stop;
+  s->fast = s->state == S_OPEN;
   pthread_mutex_unlock(&s->mu);
   free(old_ips);
   free(old_answered);
@@ -570,8 +576,9 @@ static void set_num(napi_env env, napi_value obj, const char *key, double v) {
   napi_set_named_property(env, obj, key, n);
 }
 
-// takeCounters(): { answered: [[ipv4: number, count]], notOwned, sendErrors, rxFrames },
-// counting since the previous call; counters restart at zero.
+// takeCounters(): { answered: [[ipv4: number, count]], notOwned, sendErrors, rxFrames,
+// queueDrops }, counting since the previous call; every counter restarts at zero. The one call
+// that drains them, so no reader can take another's counts.
 static napi_value m_take_counters(napi_env env, napi_callback_info info) {
   size_t argc = 0;
   sock_t *s = unwrap(env, info, &argc, NULL);
@@ -596,23 +603,10 @@ static napi_value m_take_counters(napi_env env, napi_callback_info info) {
   set_num(env, obj, "notOwned", s->not_owned);
   set_num(env, obj, "sendErrors", s->send_errors);
   set_num(env, obj, "rxFrames", s->rx_frames);
-  s->not_owned = s->send_errors = s->rx_frames = 0;
+  set_num(env, obj, "queueDrops", s->queue_drops);
+  s->not_owned = s->send_errors = s->rx_frames = s->queue_drops = 0;
   pthread_mutex_unlock(&s->mu);
   return obj;
-}
-
-// takeQueueDrops(): frames dropped since the previous call because MAX_QUEUED were waiting for JS.
-static napi_value m_take_queue_drops(napi_env env, napi_callback_info info) {
-  size_t argc = 0;
-  sock_t *s = unwrap(env, info, &argc, NULL);
-  if (s == NULL) return NULL;
-  pthread_mutex_lock(&s->mu);
-  double drops = s->queue_drops;
-  s->queue_drops = 0;
-  pthread_mutex_unlock(&s->mu);
-  napi_value n;
-  napi_create_double(env, drops, &n);
-  return n;
 }
 
 static napi_value m_close(napi_env env, napi_callback_info info) {
@@ -623,6 +617,40 @@ static napi_value m_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// decideArp(frame: Uint8Array, mac: Buffer(6), ips: Buffer(4n)): { kind: 'toJs' | 'notOwned' }
+// or { kind: 'reply', frame: Buffer }. The fast path's pure decision, for tests (no socket).
+static napi_value m_decide_arp(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_typedarray_type type;
+  size_t flen, offset, maclen, iplen;
+  void *frame, *mac, *ipdata;
+  napi_value ab;
+  if (argc < 3 || napi_get_typedarray_info(env, argv[0], &type, &flen, &frame, &ab, &offset) != napi_ok || type != napi_uint8_array)
+    return throw_type(env, "frame must be a Uint8Array");
+  if (napi_get_buffer_info(env, argv[1], &mac, &maclen) != napi_ok || maclen != 6) return throw_type(env, "mac must be a 6-byte Buffer");
+  if (napi_get_buffer_info(env, argv[2], &ipdata, &iplen) != napi_ok || iplen % 4 != 0) return throw_type(env, "ips must be a Buffer of 4-byte addresses");
+  uint32_t *ips = read_table(ipdata, iplen / 4);
+  if (ips == NULL) return throw_errno(env, "decideArp", ENOMEM);
+  uint8_t reply[ARP_FRAME_LEN];
+  size_t index;
+  arp_fast_t d = arp_fast_decide(frame, flen, ips, iplen / 4, mac, reply, &index);
+  free(ips);
+  napi_value obj, kind;
+  napi_create_object(env, &obj);
+  const char *name = d == ARP_FAST_REPLY ? "reply" : d == ARP_FAST_NOT_OWNED ? "notOwned" : "toJs";
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &kind);
+  napi_set_named_property(env, obj, "kind", kind);
+  if (d == ARP_FAST_REPLY) {
+    napi_value buf;
+    void *data;
+    napi_create_buffer_copy(env, sizeof reply, reply, &data, &buf);
+    napi_set_named_property(env, obj, "frame", buf);
+  }
+  return obj;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor methods[] = {
       {"send", NULL, m_send, NULL, NULL, NULL, napi_default, NULL},
@@ -630,12 +658,14 @@ static napi_value init(napi_env env, napi_value exports) {
       {"dropMembership", NULL, m_drop_membership, NULL, NULL, NULL, napi_default, NULL},
       {"setArpTable", NULL, m_set_arp_table, NULL, NULL, NULL, napi_default, NULL},
       {"takeCounters", NULL, m_take_counters, NULL, NULL, NULL, napi_default, NULL},
-      {"takeQueueDrops", NULL, m_take_queue_drops, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, m_close, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_value cls;
   napi_define_class(env, "PacketSocket", NAPI_AUTO_LENGTH, ctor, NULL, sizeof methods / sizeof methods[0], methods, &cls);
   napi_set_named_property(env, exports, "PacketSocket", cls);
+  napi_value decide;
+  napi_create_function(env, "decideArp", NAPI_AUTO_LENGTH, m_decide_arp, NULL, &decide);
+  napi_set_named_property(env, exports, "decideArp", decide);
   return exports;
 }
 

@@ -3,7 +3,7 @@ import { buildGratuitousArp } from './packet/arp.js';
 import { formatIpv4, formatMac, type IpBytes } from './packet/address.js';
 import { buildUnsolicitedAdvertisement, multicastMac, solicitedNodeIp } from './packet/ndp.js';
 import type { Layer2Metrics } from './metrics.js';
-import type { PacketConn, PacketConnFactory, PacketKind } from './packet-conn.js';
+import type { ArpOffloadCounters, PacketConn, PacketConnFactory, PacketKind } from './packet-conn.js';
 import { respondArp, respondNdp, type Decision, type ResponderView } from './responder.js';
 
 /** What one interface session needs. */
@@ -72,15 +72,14 @@ export class InterfaceSession implements ResponderView {
 
   /** Folds the sockets' own counters (native fast path, backlog drops) into the metrics. */
   flushCounters(): void {
-    const backlog = (this.arp?.takeBacklogDrops() ?? 0) + (this.ndp?.takeBacklogDrops() ?? 0);
+    const none = { backlogDrops: 0, fastPath: undefined };
+    const arp = this.arp?.takeCounters() ?? none;
+    const backlog = arp.backlogDrops + (this.ndp?.takeCounters() ?? none).backlogDrops;
     if (backlog > 0) this.deps.metrics.drops.inc({ reason: 'backlog', interface: this.name }, backlog);
-    this.flushFastPath();
+    if (arp.fastPath !== undefined && this.deps.fastPath) this.flushFastPath(arp.fastPath);
   }
 
-  private flushFastPath(): void {
-    const offload = this.arp?.arpOffload;
-    if (offload === undefined || !this.deps.fastPath) return;
-    const counts = offload.take();
+  private flushFastPath(counts: ArpOffloadCounters): void {
     for (const [key, n] of counts.answered) {
       const labels = { ip: formatIpv4(new Uint8Array([key >>> 24, (key >>> 16) & 0xff, (key >>> 8) & 0xff, key & 0xff])), interface: this.name };
       this.deps.metrics.requestsReceived.inc(labels, n);

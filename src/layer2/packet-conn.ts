@@ -19,8 +19,14 @@ export interface ArpOffload {
   set(mac: Uint8Array, ipv4: readonly Uint8Array[], mirror: boolean): void;
   /** Turns the fast path off: every request goes to JS again. */
   disable(): void;
-  /** Counters since the previous call; read them before `set` replaces the table. */
-  take(): ArpOffloadCounters;
+}
+
+/** A PacketConn's own counts since the previous `takeCounters`. */
+export interface PacketConnCounters {
+  /** Frames dropped because they came faster than JS took them. */
+  readonly backlogDrops: number;
+  /** The ARP fast path's counts (read them before `ArpOffload.set` replaces the table); undefined without one. */
+  readonly fastPath: ArpOffloadCounters | undefined;
 }
 
 /** One link-layer socket on one interface (the port src/sys implements with the AF_PACKET addon). */
@@ -31,8 +37,8 @@ export interface PacketConn {
   joinGroup(mac: Uint8Array): void;
   leaveGroup(mac: Uint8Array): void;
   readonly arpOffload: ArpOffload | undefined;
-  /** Frames dropped since the previous call because they came faster than JS took them. */
-  takeBacklogDrops(): number;
+  /** Counters since the previous call (one call drains them all). */
+  takeCounters(): PacketConnCounters;
   /** Idempotent; no callback runs afterwards. */
   close(): void;
 }

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { AppError, describeError } from '../shared/errors.js';
-import type { ArpOffload, ArpOffloadCounters, FramesHandler, PacketConn, PacketConnFactory, PacketKind } from '../layer2/packet-conn.js';
+import type { ArpOffload, FramesHandler, PacketConn, PacketConnCounters, PacketConnFactory, PacketKind } from '../layer2/packet-conn.js';
 
 /** The shape of native/afpacket.c's PacketSocket. */
 interface NativeSocket {
@@ -8,8 +8,7 @@ interface NativeSocket {
   addMembership(mac: Buffer): void;
   dropMembership(mac: Buffer): void;
   setArpTable(mac: Buffer | null, ips: Buffer, mirror: boolean): void;
-  takeCounters(): { answered: [number, number][]; notOwned: number; sendErrors: number; rxFrames: number };
-  takeQueueDrops(): number;
+  takeCounters(): { answered: [number, number][]; notOwned: number; sendErrors: number; rxFrames: number; queueDrops: number };
   close(): void;
 }
 
@@ -57,11 +56,6 @@ class NativeArpOffload implements ArpOffload {
   disable(): void {
     this.socket.setArpTable(null, Buffer.alloc(0), false);
   }
-
-  take(): ArpOffloadCounters {
-    const raw = this.socket.takeCounters();
-    return { answered: new Map(raw.answered), notOwned: raw.notOwned, sendErrors: raw.sendErrors };
-  }
 }
 
 class NativeConn implements PacketConn {
@@ -84,8 +78,10 @@ class NativeConn implements PacketConn {
     if (!this.closed) this.socket.dropMembership(Buffer.from(mac));
   }
 
-  takeBacklogDrops(): number {
-    return this.socket.takeQueueDrops();
+  takeCounters(): PacketConnCounters {
+    const raw = this.socket.takeCounters();
+    const fastPath = this.arpOffload === undefined ? undefined : { answered: new Map(raw.answered), notOwned: raw.notOwned, sendErrors: raw.sendErrors };
+    return { backlogDrops: raw.queueDrops, fastPath };
   }
 
   close(): void {

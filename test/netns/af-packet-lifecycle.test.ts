@@ -32,7 +32,7 @@ process.on('SIGUSR2', () => {
   console.log('blocking');
   const until = Date.now() + 6000;
   while (Date.now() < until);
-  console.log('unblocked drops ' + sock.takeQueueDrops());
+  console.log('unblocked drops ' + sock.takeCounters().queueDrops);
   setInterval(() => console.log('seen ' + seen), 200);
 });
 console.log('ready');

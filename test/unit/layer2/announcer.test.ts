@@ -5,7 +5,7 @@ import { createAnnouncer, type InterfaceSource } from '../../../src/layer2/annou
 import type { NetInterface } from '../../../src/layer2/interfaces.js';
 import { createLayer2Metrics } from '../../../src/layer2/metrics.js';
 import { formatIpv4, formatIpv6, formatMac, parseIpv4 } from '../../../src/layer2/packet/address.js';
-import type { ArpOffload, FramesHandler, PacketConn, PacketConnFactory, PacketKind } from '../../../src/layer2/packet-conn.js';
+import type { ArpOffload, FramesHandler, PacketConn, PacketConnCounters, PacketConnFactory, PacketKind } from '../../../src/layer2/packet-conn.js';
 import type { Clock } from '../../../src/shared/clock.js';
 import { packet } from './fixtures.js';
 
@@ -63,8 +63,8 @@ class MemoryConn implements PacketConn {
   leaveGroup(mac: Uint8Array): void {
     this.groups.delete(formatMac(mac));
   }
-  takeBacklogDrops(): number {
-    return 0;
+  takeCounters(): PacketConnCounters {
+    return { backlogDrops: 0, fastPath: undefined };
   }
   close(): void {
     this.closed = true;

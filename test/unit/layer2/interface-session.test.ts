@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { InterfaceSession } from '../../../src/layer2/interface-session.js';
 import { createLayer2Metrics } from '../../../src/layer2/metrics.js';
 import { formatIpv4, ipv4Key, parseIp } from '../../../src/layer2/packet/address.js';
-import type { ArpOffload, ArpOffloadCounters, PacketConn, PacketConnFactory } from '../../../src/layer2/packet-conn.js';
+import type { ArpOffload, ArpOffloadCounters, PacketConn, PacketConnCounters, PacketConnFactory } from '../../../src/layer2/packet-conn.js';
 import { hex } from './fixtures.js';
 
 /** Records the table the session pushes; returns counters the test sets. */
@@ -19,6 +19,7 @@ class FakeOffload implements ArpOffload {
   disable(): void {
     this.enabled = false;
   }
+  /** The counts since the previous take; the session reads them through the conn. */
   take(): ArpOffloadCounters {
     const out = this.next;
     this.next = { answered: new Map(), notOwned: 0, sendErrors: 0 };
@@ -33,12 +34,12 @@ class OffloadConns implements PacketConnFactory {
   backlog = 0;
   open(): PacketConn {
     this.opened += 1;
-    const takeBacklogDrops = (): number => {
+    const takeCounters = (): PacketConnCounters => {
       const n = this.backlog;
       this.backlog = 0;
-      return n;
+      return { backlogDrops: n, fastPath: this.offload.take() };
     };
-    return { send: () => true, joinGroup: () => undefined, leaveGroup: () => undefined, arpOffload: this.offload, takeBacklogDrops, close: () => undefined };
+    return { send: () => true, joinGroup: () => undefined, leaveGroup: () => undefined, arpOffload: this.offload, takeCounters, close: () => undefined };
   }
 }
 
