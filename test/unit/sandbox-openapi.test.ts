@@ -1,0 +1,67 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { parseFieldValidation, strictDecodingMessage, unknownFields } from '../../src/sandbox/apiserver/field-validation.js';
+import { isObject, type JsonObject } from '../../src/sandbox/apiserver/object.js';
+import { buildOpenApiDocs } from '../../src/sandbox/apiserver/openapi-docs.js';
+import { builtInSchemas } from '../../src/sandbox/apiserver/openapi-schema.js';
+import { resourceDefs } from '../../src/sandbox/apiserver/resources.js';
+
+const index = builtInSchemas();
+const serviceSchema = index.schemaOf({ group: '', version: 'v1', kind: 'Service' }) ?? {};
+
+describe('unknown fields', () => {
+  it.each([
+    { name: 'a known object', body: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'a', labels: { any: 'x' } }, spec: { ports: [{ port: 80 }] } }, unknown: [] },
+    { name: 'a top-level field', body: { kind: 'Service', foo: 1 }, unknown: ['foo'] },
+    { name: 'a spec field', body: { spec: { type: 'LoadBalancer', foo: 1, bar: 2 } }, unknown: ['spec.foo', 'spec.bar'] },
+    { name: 'a field of a list item', body: { spec: { ports: [{ port: 80 }, { port: 81, prot: 'TCP' }] } }, unknown: ['spec.ports[1].prot'] },
+    { name: 'a metadata field', body: { metadata: { name: 'a', labelz: {} } }, unknown: ['metadata.labelz'] },
+  ])('finds $name', ({ body, unknown }) => {
+    expect(unknownFields(index, serviceSchema, body)).toEqual(unknown);
+  });
+
+  it('words the error as kube-apiserver does', () => {
+    expect(strictDecodingMessage(['spec.foo', 'spec.bar'])).toBe('strict decoding error: unknown field "spec.foo", unknown field "spec.bar"');
+  });
+
+  it.each([
+    { value: null, parsed: 'Warn' },
+    { value: 'Strict', parsed: 'Strict' },
+    { value: 'Ignore', parsed: 'Ignore' },
+    { value: 'strict', parsed: undefined },
+  ])('parses fieldValidation=$value', ({ value, parsed }) => {
+    expect(parseFieldValidation(value)).toBe(parsed);
+  });
+});
+
+describe('OpenAPI documents', () => {
+  const docs = buildOpenApiDocs(resourceDefs, index, 'v1.32.0');
+
+  it('indexes every served group-version with the hash of its document', () => {
+    const paths = (JSON.parse(docs.v3Index) as { paths: Record<string, { serverRelativeURL: string }> }).paths;
+    expect(Object.keys(paths).sort()).toEqual(['api/v1', 'apis/coordination.k8s.io/v1', 'apis/discovery.k8s.io/v1', 'apis/events.k8s.io/v1']);
+    const v1 = docs.v3.get('api/v1');
+    expect(paths['api/v1']?.serverRelativeURL).toBe(`/openapi/v3/api/v1?hash=${createHash('sha512').update(v1?.body ?? '').digest('hex').toUpperCase()}`);
+  });
+
+  it('lists fieldValidation on the PATCH of each kind, as kubectl checks before sending it', () => {
+    const doc = JSON.parse(docs.v3.get('api/v1')?.body ?? '{}') as { paths: Record<string, { patch?: JsonObject }> };
+    const patch = doc.paths['/api/v1/namespaces/{namespace}/services/{name}']?.patch;
+    expect(patch?.['x-kubernetes-group-version-kind']).toEqual({ group: '', version: 'v1', kind: 'Service' });
+    expect((patch?.parameters as JsonObject[]).map((p) => p.name)).toContain('fieldValidation');
+  });
+
+  it('carries the field docs kubectl explain prints, with v3 references', () => {
+    const doc = JSON.parse(docs.v3.get('api/v1')?.body ?? '{}') as { components: { schemas: Record<string, JsonObject> } };
+    const spec = doc.components.schemas['io.k8s.api.core.v1.ServiceSpec'];
+    const props = isObject(spec?.properties) ? spec.properties : {};
+    expect(JSON.stringify(props.loadBalancerClass)).toContain('loadBalancerClass is the class of the load balancer implementation');
+    expect(props.ports).toMatchObject({ items: { $ref: '#/components/schemas/io.k8s.api.core.v1.ServicePort' }, 'x-kubernetes-list-map-keys': ['port', 'protocol'] });
+  });
+
+  it('keeps v2 references in the v2 document', () => {
+    const doc = JSON.parse(docs.v2) as { swagger: string; definitions: Record<string, JsonObject> };
+    expect(doc.swagger).toBe('2.0');
+    expect(JSON.stringify(doc.definitions['io.k8s.api.core.v1.Service'])).toContain('#/definitions/io.k8s.api.core.v1.ServiceSpec');
+  });
+});
