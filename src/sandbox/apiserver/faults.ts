@@ -1,4 +1,6 @@
 import type { RequestAttributes, RequestVerb } from './admission.js';
+import { ApiStatusError, type StatusReason } from './status.js';
+import type { Store } from './store.js';
 
 /** An injected failure: answer `code` to a share `rate` of matching requests. */
 export interface FailureRule {
@@ -12,7 +14,7 @@ export interface FailureRule {
   readonly user?: string;
 }
 
-/** Fault injection, for reliability tests (issue 8): latency, failures, cut watches, compaction. */
+/** Fault injection, for reliability tests: latency, failures, cut watches, compaction. */
 export interface FaultSwitch {
   /** Added before every API request is handled. */
   latencyMs: number;
@@ -73,5 +75,31 @@ export class RequestLog {
     this.count = 0;
     this.byKey.clear();
     this.recent.length = 0;
+  }
+}
+
+/** The reasons kube-apiserver gives with the codes a failure rule may inject. */
+export const failReasons: Readonly<Record<number, StatusReason>> = { 429: 'TooManyRequests', 500: 'InternalError', 503: 'ServiceUnavailable' };
+
+/** The fault switch of one server: it cuts the given open watch streams and compacts the store. */
+export function createFaults(store: Store, watches: Set<() => void>): FaultSwitch {
+  return {
+    latencyMs: 0,
+    fail: undefined,
+    closeWatches() {
+      for (const close of [...watches]) close();
+    },
+    compact() {
+      store.compact();
+    },
+  };
+}
+
+/** Applies the switch to one request: waits the injected latency, then throws the injected failure if the rule hits. */
+export async function injectFaults(faults: FaultSwitch, attrs: RequestAttributes, random: () => number): Promise<void> {
+  if (faults.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, faults.latencyMs));
+  const rule = faults.fail;
+  if (rule !== undefined && shouldFail(rule, attrs, random)) {
+    throw new ApiStatusError(failReasons[rule.code] ?? 'InternalError', `injected fault: ${String(rule.code)}`);
   }
 }

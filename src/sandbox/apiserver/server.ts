@@ -1,17 +1,20 @@
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Admission, Authorizer, RequestAttributes, RequestVerb } from './admission.js';
+import { handleAdmin } from './admin.js';
+import { authenticate, authorize, isAdmin } from './auth.js';
 import { discoveryDoc } from './discovery.js';
-import { shouldFail, RequestLog, type FailureRule, type FaultSwitch } from './faults.js';
-import { isObject, type JsonObject } from './object.js';
+import { createFaults, injectFaults, RequestLog, type FaultSwitch } from './faults.js';
+import { listen, readBody, serverUrl } from './http.js';
+import { decodeBody, responseEncoding, sendError, sendObject, type BodyPresence, type ResponseEncoding } from './negotiation.js';
+import type { JsonObject } from './object.js';
 import { ObjectHandler, type ListQuery, type ListResult } from './object-handler.js';
 import { patchTypeOf } from './patch.js';
-import { loadSnapshot, saveSnapshot } from './persistence.js';
+import { createSaver, restoreState } from './persistence.js';
 import { parseApiPath, type ResourceTarget } from './request-path.js';
 import { apiVersionOf, resourceDefs, type ResourceDef } from './resources.js';
-import { ApiStatusError, statusBody, type StatusReason } from './status.js';
+import { ApiStatusError } from './status.js';
 import { Store } from './store.js';
 import { serveWatch, type WatchRender, type WatchRequest } from './watch.js';
 
@@ -56,10 +59,6 @@ export interface RunningApiServer {
   close(): Promise<void>;
 }
 
-/** The namespaces every cluster starts with. */
-const initialNamespaces = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
-/** kube-apiserver's request body limit. */
-const maxBodyBytes = 3 * 1024 * 1024;
 /** kube-apiserver's default watch timeout is a random 30-60 min; a fixed 30 min here. */
 const defaultWatchTimeoutMs = 30 * 60 * 1000;
 
@@ -79,15 +78,16 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
   const store = new Store({ eventLogSize: options.eventLogSize ?? 1000, now });
   const admission = options.admission ?? new Map<string, Admission>();
   await restoreState(store, admission, options.statePath);
-  const saver = createSaver(store, options);
+  const saver = createSaver(store, options.statePath, options.logger);
   store.onWrite = saver.schedule;
   const watches = new Set<() => void>();
   const faults = createFaults(store, watches);
   const requests = new RequestLog();
   const ctx: RequestContext = { options, store, handler: new ObjectHandler(store, admission), faults, requests, watches, now, random: options.random ?? Math.random };
   const listener: RequestListener = (req, res) => {
-    handleRequest(ctx, req, res).catch((e: unknown) => {
-      sendError(res, e, options.logger);
+    const encoding = responseEncoding(req.headers.accept);
+    handleRequest(ctx, req, res, encoding).catch((e: unknown) => {
+      sendError(res, e, encoding, options.logger);
     });
   };
   const server: Server = options.tls === undefined ? createServer(listener) : createTlsServer({ cert: options.tls.cert, key: options.tls.key }, listener);
@@ -112,10 +112,6 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
   };
 }
 
-function serverUrl(tls: boolean, host: string, port: number): string {
-  return `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${String(port)}`;
-}
-
 interface RequestContext {
   readonly options: ApiServerOptions;
   readonly store: Store;
@@ -127,7 +123,7 @@ interface RequestContext {
   readonly random: () => number;
 }
 
-async function handleRequest(ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handleRequest(ctx: RequestContext, req: IncomingMessage, res: ServerResponse, encoding: ResponseEncoding): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://sandbox');
   if (['/healthz', '/readyz', '/livez'].includes(url.pathname)) {
     res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
@@ -136,20 +132,31 @@ async function handleRequest(ctx: RequestContext, req: IncomingMessage, res: Ser
   const user = authenticate(ctx.options, req);
   if (user === undefined) throw new ApiStatusError('Unauthorized', 'Unauthorized');
   if (url.pathname.startsWith('/sandbox/v1/')) {
-    sendJson(res, 200, await handleAdmin(ctx, user, req, url));
+    if (!isAdmin(ctx.options, user)) throw new ApiStatusError('Forbidden', `User "${user}" cannot use the sandbox admin API`);
+    const body = async (): Promise<unknown> => decodeBody('application/json', await readBody(req), 'required');
+    sendObject(res, 200, await handleAdmin(ctx, { method: req.method ?? 'GET', path: url.pathname, body }), encoding);
     return;
   }
   const path = parseApiPath(url.pathname, resourceDefs);
   if (path.kind === 'unknown') throw new ApiStatusError('NotFound', 'the server could not find the requested resource');
   if (path.kind === 'discovery') {
     if (req.method !== 'GET') throw new ApiStatusError('MethodNotAllowed', `the server does not allow this method on the requested resource`);
-    sendJson(res, 200, discoveryDoc(path.doc, path.group, path.version, resourceDefs));
+    sendObject(res, 200, discoveryDoc(path.doc, path.group, path.version, resourceDefs), encoding);
     return;
   }
-  await handleResource(ctx, user, req, res, url, path.target);
+  await handleResource(ctx, user, { req, res, url, encoding }, path.target);
 }
 
-async function handleResource(ctx: RequestContext, user: string, req: IncomingMessage, res: ServerResponse, url: URL, target: ResourceTarget): Promise<void> {
+/** One HTTP exchange: the request, its parsed URL, the response and its negotiated encoding. */
+interface Exchange {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly url: URL;
+  readonly encoding: ResponseEncoding;
+}
+
+async function handleResource(ctx: RequestContext, user: string, x: Exchange, target: ResourceTarget): Promise<void> {
+  const { req, res, url } = x;
   const verb = verbOf(req.method ?? 'GET', target, url.searchParams);
   const attrs: RequestAttributes = { user, verb, group: target.def.group, resource: target.def.plural, subresource: target.subresource, namespace: target.namespace, name: target.name };
   const record = (code: number): void => {
@@ -157,15 +164,15 @@ async function handleResource(ctx: RequestContext, user: string, req: IncomingMe
   };
   try {
     authorize(ctx.options, attrs);
-    await injectFaults(ctx, attrs);
+    await injectFaults(ctx.faults, attrs, ctx.random);
     if (verb === 'watch') {
       record(200);
-      serveWatch(res, watchRequest(ctx, req, url, target), { store: ctx.store, bookmarkIntervalMs: ctx.options.bookmarkIntervalMs ?? 10_000, track: trackIn(ctx.watches) });
+      serveWatch(res, watchRequest(ctx, req, url, target), { store: ctx.store, bookmarkIntervalMs: ctx.options.bookmarkIntervalMs ?? 10_000, track: trackIn(ctx.watches), encoding: x.encoding });
       return;
     }
     const reply = await dispatch(ctx, verb, req, url, target);
     record(reply.code);
-    sendJson(res, reply.code, reply.body);
+    sendObject(res, reply.code, reply.body, x.encoding);
   } catch (e: unknown) {
     record(e instanceof ApiStatusError ? e.code : 500);
     throw e;
@@ -179,13 +186,13 @@ async function dispatch(ctx: RequestContext, verb: RequestVerb, req: IncomingMes
     case 'list':
       return read(ctx, verb, req, url, t);
     case 'create':
-      return new HttpReply(dryRun ? 200 : 201, ctx.handler.create(t, await readJson(req), dryRun));
+      return new HttpReply(dryRun ? 200 : 201, ctx.handler.create(t, await requestBody(req, 'required'), dryRun));
     case 'update':
-      return new HttpReply(200, ctx.handler.update(t, await readJson(req), dryRun));
+      return new HttpReply(200, ctx.handler.update(t, await requestBody(req, 'required'), dryRun));
     case 'patch':
-      return new HttpReply(200, ctx.handler.patch(t, patchType(req), await readJson(req), dryRun));
+      return new HttpReply(200, ctx.handler.patch(t, patchType(req), await requestBody(req, 'required'), dryRun));
     case 'delete':
-      return new HttpReply(200, ctx.handler.delete(t, await readJsonOrEmpty(req)));
+      return new HttpReply(200, ctx.handler.delete(t, await requestBody(req, 'optional')));
     case 'deletecollection':
       return new HttpReply(200, listBody(t.def, ctx.handler.deleteCollection(t, listQuery(url)), undefined));
     case 'watch':
@@ -265,6 +272,10 @@ function verbOf(method: string, t: ResourceTarget, q: URLSearchParams): RequestV
   return verb;
 }
 
+async function requestBody(req: IncomingMessage, presence: BodyPresence): Promise<unknown> {
+  return decodeBody(req.headers['content-type'], await readBody(req), presence);
+}
+
 function patchType(req: IncomingMessage): ReturnType<typeof patchTypeOf> & string {
   const type = patchTypeOf(req.headers['content-type']);
   if (type === undefined) {
@@ -273,188 +284,10 @@ function patchType(req: IncomingMessage): ReturnType<typeof patchTypeOf> & strin
   return type;
 }
 
-function authenticate(options: ApiServerOptions, req: IncomingMessage): string | undefined {
-  const header = req.headers.authorization ?? '';
-  const match = /^Bearer\s+(\S+)$/i.exec(header);
-  return match === null ? undefined : options.tokens.get(match[1] ?? '');
-}
-
-function isAdmin(options: ApiServerOptions, user: string): boolean {
-  return (options.adminUsers ?? ['admin']).includes(user);
-}
-
-function authorize(options: ApiServerOptions, a: RequestAttributes): void {
-  if (options.authorizer === undefined || isAdmin(options, a.user) || options.authorizer(a)) return;
-  const resource = a.subresource === '' ? a.resource : `${a.resource}/${a.subresource}`;
-  const named = a.name === '' ? '' : ` "${a.name}"`;
-  const where = a.namespace === '' ? 'at the cluster scope' : `in the namespace "${a.namespace}"`;
-  throw new ApiStatusError('Forbidden', `${resource}${named} is forbidden: User "${a.user}" cannot ${a.verb} resource "${resource}" in API group "${a.group}" ${where}`);
-}
-
-const failReasons: Readonly<Record<number, StatusReason>> = { 429: 'TooManyRequests', 500: 'InternalError', 503: 'ServiceUnavailable' };
-
-async function injectFaults(ctx: RequestContext, attrs: RequestAttributes): Promise<void> {
-  if (ctx.faults.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, ctx.faults.latencyMs));
-  const rule = ctx.faults.fail;
-  if (rule !== undefined && shouldFail(rule, attrs, ctx.random)) {
-    throw new ApiStatusError(failReasons[rule.code] ?? 'InternalError', `injected fault: ${String(rule.code)}`);
-  }
-}
-
-function createFaults(store: Store, watches: Set<() => void>): FaultSwitch {
-  return {
-    latencyMs: 0,
-    fail: undefined,
-    closeWatches() {
-      for (const close of [...watches]) close();
-    },
-    compact() {
-      store.compact();
-    },
-  };
-}
-
 function trackIn(watches: Set<() => void>): (close: () => void) => () => void {
   return (close) => {
     watches.add(close);
     return () => watches.delete(close);
-  };
-}
-
-/** `/sandbox/v1/requests` (GET: counts) and `/sandbox/v1/faults` (POST: set faults). Admins only. */
-async function handleAdmin(ctx: RequestContext, user: string, req: IncomingMessage, url: URL): Promise<JsonObject> {
-  if (!isAdmin(ctx.options, user)) throw new ApiStatusError('Forbidden', `User "${user}" cannot use the sandbox admin API`);
-  if (url.pathname === '/sandbox/v1/requests' && req.method === 'GET') {
-    const forbidden = ctx.requests.entries().filter((r) => r.code === 403).map((r) => `${r.user} ${r.verb} ${r.resource}${r.subresource === '' ? '' : `/${r.subresource}`} ${r.namespace}`);
-    return { total: ctx.requests.total(), counts: Object.fromEntries(ctx.requests.counts()), forbidden };
-  }
-  if (url.pathname === '/sandbox/v1/faults' && req.method === 'POST') {
-    applyFaultRequest(ctx.faults, await readJson(req));
-    return { latencyMs: ctx.faults.latencyMs, fail: ctx.faults.fail ?? null };
-  }
-  throw new ApiStatusError('NotFound', 'the server could not find the requested resource');
-}
-
-function applyFaultRequest(faults: FaultSwitch, body: unknown): void {
-  if (!isObject(body)) throw new ApiStatusError('BadRequest', 'faults: expected a JSON object');
-  if (typeof body.latencyMs === 'number') faults.latencyMs = Math.max(0, body.latencyMs);
-  if (body.fail === null) faults.fail = undefined;
-  else if (isObject(body.fail)) faults.fail = parseFailureRule(body.fail);
-  if (body.compact === true) faults.compact();
-  if (body.closeWatches === true) faults.closeWatches();
-}
-
-function parseFailureRule(fail: JsonObject): FailureRule {
-  const code = fail.code;
-  const rate = fail.rate ?? 1;
-  if (typeof code !== 'number' || failReasons[code] === undefined) throw new ApiStatusError('BadRequest', 'faults.fail.code: must be 429, 500 or 503');
-  if (typeof rate !== 'number' || rate < 0 || rate > 1) throw new ApiStatusError('BadRequest', 'faults.fail.rate: must be between 0 and 1');
-  const verbs = Array.isArray(fail.verbs) ? (fail.verbs.filter((v) => typeof v === 'string') as RequestVerb[]) : undefined;
-  return { code, rate, ...(verbs === undefined ? {} : { verbs }), ...(typeof fail.user === 'string' ? { user: fail.user } : {}) };
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buf = chunk as Buffer;
-    size += buf.length;
-    if (size > maxBodyBytes) throw new ApiStatusError('RequestEntityTooLarge', 'the request body is too large');
-    chunks.push(buf);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const text = await readBody(req);
-  try {
-    return JSON.parse(text);
-  } catch (e: unknown) {
-    throw new ApiStatusError('BadRequest', `the request body is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
-  }
-}
-
-async function readJsonOrEmpty(req: IncomingMessage): Promise<unknown> {
-  const text = await readBody(req);
-  if (text.trim() === '') return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new ApiStatusError('BadRequest', 'the request body is not valid JSON');
-  }
-}
-
-function sendJson(res: ServerResponse, code: number, body: JsonObject): void {
-  res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-}
-
-function sendError(res: ServerResponse, e: unknown, logger: Logger | undefined): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  if (e instanceof ApiStatusError) {
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (e.code === 429) headers['retry-after'] = '1';
-    res.writeHead(e.code, headers).end(JSON.stringify(e.toStatus()));
-    return;
-  }
-  logger?.error({ event: 'apiServerError', err: e }, 'sandbox API server: request failed');
-  res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify(statusBody('InternalError', e instanceof Error ? e.message : String(e))));
-}
-
-async function listen(server: Server, host: string, port: number): Promise<number> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return (server.address() as AddressInfo).port;
-}
-
-async function restoreState(store: Store, admission: ReadonlyMap<string, Admission>, statePath: string | undefined): Promise<void> {
-  const snapshot = statePath === undefined ? undefined : await loadSnapshot(statePath);
-  if (snapshot === undefined) {
-    for (const name of initialNamespaces) store.create('/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name }, status: { phase: 'Active' } });
-    return;
-  }
-  store.restore(snapshot);
-  for (const [storage, hooks] of admission) {
-    for (const obj of store.list(storage, undefined)) hooks.restored(obj);
-  }
-}
-
-interface Saver {
-  readonly schedule: () => void;
-  flush(): Promise<void>;
-}
-
-/** Debounced persistence: at most one write per 200 ms, and a final one at close. */
-function createSaver(store: Store, options: ApiServerOptions): Saver {
-  const path = options.statePath;
-  let timer: NodeJS.Timeout | undefined;
-  let chain: Promise<void> = Promise.resolve();
-  const save = (): void => {
-    timer = undefined;
-    if (path === undefined) return;
-    const snapshot = store.snapshot();
-    chain = chain.then(() => saveSnapshot(path, snapshot)).catch((e: unknown) => {
-      options.logger?.error({ event: 'stateSaveFailed', err: e, path }, 'could not save the sandbox API server state');
-    });
-  };
-  return {
-    schedule() {
-      if (path !== undefined && timer === undefined) timer = setTimeout(save, 200);
-    },
-    async flush() {
-      if (timer !== undefined) {
-        clearTimeout(timer);
-        save();
-      }
-      await chain;
-    },
   };
 }
 

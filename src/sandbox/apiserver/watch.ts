@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { ResponseEncoding } from './negotiation.js';
 import { child, type JsonObject } from './object.js';
 import { toWire } from './object-handler.js';
 import type { ResourceTarget } from './request-path.js';
@@ -28,10 +29,12 @@ export interface WatchDeps {
   readonly bookmarkIntervalMs: number;
   /** Registers the stream's close function (fault injection cuts all streams); returns an unregister. */
   readonly track: (close: () => void) => () => void;
+  /** The negotiated encoding of the stream's events. */
+  readonly encoding: ResponseEncoding;
 }
 
 /**
- * Streams watch events as kube-apiserver does: HTTP 200, one JSON event per line, BOOKMARKs when
+ * Streams watch events as kube-apiserver does: HTTP 200, one event per frame, BOOKMARKs when
  * allowed, and a 410 `Expired` ERROR event (then end of stream) when the resourceVersion is older
  * than the retained history, so the client relists. Throws an ApiStatusError before anything is
  * written when the request is malformed.
@@ -42,10 +45,10 @@ export function serveWatch(res: ServerResponse, req: WatchRequest, deps: WatchDe
   const fields = parseFieldSelector(req.fieldSelector);
   const fromRv = parseRv(req.resourceVersion);
   const matches = (wire: JsonObject): boolean => inTarget(target, wire) && labels(wire) && fields(wire);
-  res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache, private' });
+  res.writeHead(200, { 'content-type': deps.encoding.contentType, 'cache-control': 'no-cache, private' });
   res.flushHeaders();
   const send = (type: string, object: JsonObject): void => {
-    res.write(`${JSON.stringify({ type, object })}\n`);
+    res.write(deps.encoding.watchFrame({ type, object }));
   };
   const onEvent = (e: StoreEvent): void => {
     const wire = toWire(target.def, e.object);
