@@ -18,6 +18,8 @@ missing=()
 for tool in "${!tool_pkg[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("${tool_pkg[$tool]}")
 done
+# The official Python client, for the system python3 (the API server conformance tests run it).
+/usr/bin/python3 -c 'import kubernetes' >/dev/null 2>&1 || missing+=(python3-kubernetes)
 
 if [ "${#missing[@]}" -eq 0 ]; then
   exit 0

@@ -85,11 +85,28 @@ function eventFromV1Events(wire: JsonObject): JsonObject {
   return out;
 }
 
+/**
+ * A Secret as written: `stringData` is merged into `data` (base64) and dropped, and `type`
+ * defaults to `Opaque`, as kube-apiserver's Secret strategy and defaulting do (core/v1 Secret docs).
+ */
+function secretFromWire(wire: JsonObject): JsonObject {
+  const out: JsonObject = { ...wire };
+  if (isObject(wire.stringData)) {
+    const data: JsonObject = { ...child(wire, 'data') };
+    for (const [key, value] of Object.entries(wire.stringData)) data[key] = Buffer.from(String(value)).toString('base64');
+    out.data = data;
+  }
+  delete out.stringData;
+  if (typeof out.type !== 'string' || out.type === '') out.type = 'Opaque';
+  return out;
+}
+
 /** Every resource this server knows, in discovery order. */
 export const resourceDefs: readonly ResourceDef[] = [
   def({ group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false, shortNames: ['ns'], hasStatus: true }),
   def({ group: '', version: 'v1', plural: 'services', kind: 'Service', namespaced: true, shortNames: ['svc'], categories: ['all'], hasStatus: true }),
   def({ group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true, shortNames: ['cm'] }),
+  def({ group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true, fromWire: secretFromWire }),
   def({ group: '', version: 'v1', plural: 'endpoints', singular: 'endpoints', kind: 'Endpoints', namespaced: true, shortNames: ['ep'] }),
   def({ group: '', version: 'v1', plural: 'nodes', kind: 'Node', namespaced: false, shortNames: ['no'], hasStatus: true }),
   def({ group: '', version: 'v1', plural: 'events', kind: 'Event', namespaced: true, shortNames: ['ev'], storage: 'events' }),

@@ -7,11 +7,13 @@ import { authenticate, authorize, isAdmin } from './auth.js';
 import { discoveryDoc } from './discovery.js';
 import { createFaults, injectFaults, RequestLog, type FaultSwitch } from './faults.js';
 import { listen, readBody, serverUrl } from './http.js';
-import { decodeBody, responseEncoding, sendError, sendObject, type BodyPresence, type ResponseEncoding } from './negotiation.js';
+import { createNegotiator, sendError, sendObject, type BodyPresence, type Negotiator, type ResponseEncoding } from './negotiation.js';
 import type { JsonObject } from './object.js';
 import { ObjectHandler, type ListQuery, type ListResult } from './object-handler.js';
 import { patchTypeOf } from './patch.js';
+import { servedProtobufCodec } from './protobuf/served.js';
 import { createSaver, restoreState } from './persistence.js';
+import { checkListOptions, isDryRun, queryBool } from './query.js';
 import { parseApiPath, type ResourceTarget } from './request-path.js';
 import { apiVersionOf, resourceDefs, type ResourceDef } from './resources.js';
 import { ApiStatusError } from './status.js';
@@ -83,9 +85,9 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
   const watches = new Set<() => void>();
   const faults = createFaults(store, watches);
   const requests = new RequestLog();
-  const ctx: RequestContext = { options, store, handler: new ObjectHandler(store, admission), faults, requests, watches, now, random: options.random ?? Math.random };
+  const ctx: RequestContext = { options, store, negotiator: createNegotiator(servedProtobufCodec()), handler: new ObjectHandler(store, admission), faults, requests, watches, now, random: options.random ?? Math.random };
   const listener: RequestListener = (req, res) => {
-    const encoding = responseEncoding(req.headers.accept);
+    const encoding = ctx.negotiator.responseEncoding(req.headers.accept);
     handleRequest(ctx, req, res, encoding).catch((e: unknown) => {
       sendError(res, e, encoding, options.logger);
     });
@@ -115,6 +117,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
 interface RequestContext {
   readonly options: ApiServerOptions;
   readonly store: Store;
+  readonly negotiator: Negotiator;
   readonly handler: ObjectHandler;
   readonly faults: FaultSwitch;
   readonly requests: RequestLog;
@@ -133,7 +136,7 @@ async function handleRequest(ctx: RequestContext, req: IncomingMessage, res: Ser
   if (user === undefined) throw new ApiStatusError('Unauthorized', 'Unauthorized');
   if (url.pathname.startsWith('/sandbox/v1/')) {
     if (!isAdmin(ctx.options, user)) throw new ApiStatusError('Forbidden', `User "${user}" cannot use the sandbox admin API`);
-    const body = async (): Promise<unknown> => decodeBody('application/json', await readBody(req), 'required');
+    const body = async (): Promise<unknown> => ctx.negotiator.decodeBody('application/json', await readBody(req), 'required');
     sendObject(res, 200, await handleAdmin(ctx, { method: req.method ?? 'GET', path: url.pathname, body }), encoding);
     return;
   }
@@ -167,7 +170,7 @@ async function handleResource(ctx: RequestContext, user: string, x: Exchange, ta
     await injectFaults(ctx.faults, attrs, ctx.random);
     if (verb === 'watch') {
       record(200);
-      serveWatch(res, watchRequest(ctx, req, url, target), { store: ctx.store, bookmarkIntervalMs: ctx.options.bookmarkIntervalMs ?? 10_000, track: trackIn(ctx.watches), encoding: x.encoding });
+      serveWatch(res, watchRequest(ctx, req, url, target), { store: ctx.store, bookmarkIntervalMs: ctx.options.bookmarkIntervalMs ?? 10_000, track: trackIn(ctx.watches), encoding: ctx.negotiator.watchEncoding(req.headers.accept, apiVersionOf(target.def), target.def.kind) });
       return;
     }
     const reply = await dispatch(ctx, verb, req, url, target);
@@ -180,19 +183,19 @@ async function handleResource(ctx: RequestContext, user: string, x: Exchange, ta
 }
 
 async function dispatch(ctx: RequestContext, verb: RequestVerb, req: IncomingMessage, url: URL, t: ResourceTarget): Promise<HttpReply> {
-  const dryRun = url.searchParams.getAll('dryRun').includes('All');
+  const dryRun = isDryRun(url.searchParams);
   switch (verb) {
     case 'get':
     case 'list':
       return read(ctx, verb, req, url, t);
     case 'create':
-      return new HttpReply(dryRun ? 200 : 201, ctx.handler.create(t, await requestBody(req, 'required'), dryRun));
+      return new HttpReply(dryRun ? 200 : 201, ctx.handler.create(t, await requestBody(ctx, req, 'required'), dryRun));
     case 'update':
-      return new HttpReply(200, ctx.handler.update(t, await requestBody(req, 'required'), dryRun));
+      return new HttpReply(200, ctx.handler.update(t, await requestBody(ctx, req, 'required'), dryRun));
     case 'patch':
-      return new HttpReply(200, ctx.handler.patch(t, patchType(req), await requestBody(req, 'required'), dryRun));
+      return new HttpReply(200, ctx.handler.patch(t, patchType(req), await requestBody(ctx, req, 'required'), dryRun));
     case 'delete':
-      return new HttpReply(200, ctx.handler.delete(t, await requestBody(req, 'optional')));
+      return new HttpReply(200, ctx.handler.delete(t, await requestBody(ctx, req, 'optional')));
     case 'deletecollection':
       return new HttpReply(200, listBody(t.def, ctx.handler.deleteCollection(t, listQuery(url)), undefined));
     case 'watch':
@@ -202,7 +205,10 @@ async function dispatch(ctx: RequestContext, verb: RequestVerb, req: IncomingMes
 
 function read(ctx: RequestContext, verb: 'get' | 'list', req: IncomingMessage, url: URL, t: ResourceTarget): HttpReply {
   const table = tableMode(ctx, req, url);
-  if (verb === 'list') return new HttpReply(200, listBody(t.def, ctx.handler.list(t, listQuery(url)), table));
+  if (verb === 'list') {
+    checkListOptions(url.searchParams);
+    return new HttpReply(200, listBody(t.def, ctx.handler.list(t, listQuery(url)), table));
+  }
   const obj = ctx.handler.get(t);
   return new HttpReply(200, table === undefined ? obj : table(t.def, [obj]));
 }
@@ -246,7 +252,7 @@ function watchRequest(ctx: RequestContext, req: IncomingMessage, url: URL, targe
     labelSelector: q.get('labelSelector'),
     fieldSelector: q.get('fieldSelector'),
     resourceVersion: q.get('resourceVersion'),
-    allowBookmarks: q.get('allowWatchBookmarks') === 'true',
+    allowBookmarks: queryBool(q, 'allowWatchBookmarks'),
     timeoutMs: Number.isFinite(timeout) && timeout > 0 ? timeout * 1000 : defaultWatchTimeoutMs,
     render,
   };
@@ -263,7 +269,7 @@ const verbs: Readonly<Record<string, readonly [RequestVerb | undefined, RequestV
 };
 
 function verbOf(method: string, t: ResourceTarget, q: URLSearchParams): RequestVerb {
-  const watching = t.watchPrefix || q.get('watch') === 'true' || q.get('watch') === '1';
+  const watching = t.watchPrefix || queryBool(q, 'watch');
   if (method === 'GET' && watching) return 'watch';
   const verb = verbs[method]?.[t.name === '' ? 0 : 1];
   if (verb === undefined || (verb === 'create' && t.subresource !== '')) {
@@ -272,8 +278,8 @@ function verbOf(method: string, t: ResourceTarget, q: URLSearchParams): RequestV
   return verb;
 }
 
-async function requestBody(req: IncomingMessage, presence: BodyPresence): Promise<unknown> {
-  return decodeBody(req.headers['content-type'], await readBody(req), presence);
+async function requestBody(ctx: RequestContext, req: IncomingMessage, presence: BodyPresence): Promise<unknown> {
+  return ctx.negotiator.decodeBody(req.headers['content-type'], await readBody(req), presence);
 }
 
 function patchType(req: IncomingMessage): ReturnType<typeof patchTypeOf> & string {

@@ -153,6 +153,12 @@ const eventColumns: readonly Column[] = [
 const columnsByResource: Readonly<Record<string, readonly Column[]>> = {
   services: serviceColumns,
   configmaps: [nameColumn, { name: 'Data', type: 'integer', description: 'Number of keys.', priority: 0, cell: (o) => Object.keys(child(o, 'data')).length + Object.keys(child(o, 'binaryData')).length }, ageColumn],
+  secrets: [
+    nameColumn,
+    { name: 'Type', type: 'string', description: 'The type of the secret.', priority: 0, cell: (o) => str(o, 'type') ?? '' },
+    { name: 'Data', type: 'string', description: 'Number of keys.', priority: 0, cell: (o) => Object.keys(child(o, 'data')).length },
+    ageColumn,
+  ],
   leases: [nameColumn, { name: 'Holder', type: 'string', description: 'The holder of the lease.', priority: 0, cell: (o) => str(child(o, 'spec'), 'holderIdentity') ?? '' }, ageColumn],
   endpointslices: [
     nameColumn,

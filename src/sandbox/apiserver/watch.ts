@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { ResponseEncoding } from './negotiation.js';
+import type { WatchEncoding } from './negotiation.js';
 import { child, type JsonObject } from './object.js';
 import { toWire } from './object-handler.js';
 import type { ResourceTarget } from './request-path.js';
@@ -30,7 +30,7 @@ export interface WatchDeps {
   /** Registers the stream's close function (fault injection cuts all streams); returns an unregister. */
   readonly track: (close: () => void) => () => void;
   /** The negotiated encoding of the stream's events. */
-  readonly encoding: ResponseEncoding;
+  readonly encoding: WatchEncoding;
 }
 
 /**
@@ -48,7 +48,7 @@ export function serveWatch(res: ServerResponse, req: WatchRequest, deps: WatchDe
   res.writeHead(200, { 'content-type': deps.encoding.contentType, 'cache-control': 'no-cache, private' });
   res.flushHeaders();
   const send = (type: string, object: JsonObject): void => {
-    res.write(deps.encoding.watchFrame({ type, object }));
+    res.write(deps.encoding.frame({ type, object }));
   };
   const onEvent = (e: StoreEvent): void => {
     const wire = toWire(target.def, e.object);
