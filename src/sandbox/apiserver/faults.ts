@@ -38,6 +38,8 @@ export interface LoggedRequest extends RequestAttributes {
   /** Date.now() when it arrived. */
   readonly at: number;
   readonly code: number;
+  /** The request body's media type ('' without a body): shows which clients send protobuf. */
+  readonly contentType: string;
 }
 
 /** Counts every API request by user, verb and resource, and keeps the most recent ones. */

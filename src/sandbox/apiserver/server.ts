@@ -163,7 +163,7 @@ async function handleResource(ctx: RequestContext, user: string, x: Exchange, ta
   const verb = verbOf(req.method ?? 'GET', target, url.searchParams);
   const attrs: RequestAttributes = { user, verb, group: target.def.group, resource: target.def.plural, subresource: target.subresource, namespace: target.namespace, name: target.name };
   const record = (code: number): void => {
-    ctx.requests.record({ ...attrs, at: Date.now(), code });
+    ctx.requests.record({ ...attrs, at: Date.now(), code, contentType: req.headers['content-type'] ?? '' });
   };
   try {
     authorize(ctx.options, attrs);
