@@ -1,4 +1,5 @@
 import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
+import { AppError, describeError } from '../../../shared/errors.js';
 import { isObject, type JsonObject } from '../object.js';
 import type { FieldDef, GroupVersionSchema, KindDef, MessageDef, ScalarType, SpecialType } from './schema.js';
 
@@ -8,11 +9,10 @@ import type { FieldDef, GroupVersionSchema, KindDef, MessageDef, ScalarType, Spe
  */
 export const protobufMagic: Uint8Array = new Uint8Array([0x6b, 0x38, 0x73, 0x00]);
 
-/** A protobuf body that cannot be decoded; the message says why. */
-export class ProtobufDecodeError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ProtobufDecodeError';
+/** A protobuf body that cannot be decoded; the message says why (the server answers 400 with it). */
+export class ProtobufDecodeError extends AppError {
+  constructor(message: string, cause?: unknown) {
+    super('ERR_PROTOBUF_DECODE', message, { cause });
   }
 }
 
@@ -282,7 +282,7 @@ function readMessage(data: Uint8Array, m: MessageDef, env: CodecEnv): JsonObject
     }
   } catch (e: unknown) {
     if (e instanceof ProtobufDecodeError) throw e;
-    throw new ProtobufDecodeError(`${m.name}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new ProtobufDecodeError(`${m.name}: ${describeError(e)}`, e);
   }
   return out;
 }
