@@ -21,6 +21,11 @@ done
 # The official Python client, for the system python3 (the API server conformance tests run it).
 /usr/bin/python3 -c 'import kubernetes' >/dev/null 2>&1 || missing+=(python3-kubernetes)
 
+# The XDP responder (native/xdp/) is compiled with clang for the BPF target and loaded with
+# libbpf; npm test rebuilds the native parts after this script, so they are built with XDP.
+command -v clang >/dev/null 2>&1 || command -v clang-14 >/dev/null 2>&1 || missing+=(clang llvm)
+[ -f /usr/include/bpf/libbpf.h ] || missing+=(libbpf-dev)
+
 if [ "${#missing[@]}" -eq 0 ]; then
   exit 0
 fi

@@ -8,9 +8,11 @@ import { systemClock } from '../sys/clock.js';
 import { createIpInterfaceSource } from '../sys/net-interfaces.js';
 import { exitCode, type CommandRunner } from './command.js';
 import { commonFlags, printUsage, readFlags } from './flags.js';
+import { layer2ModeFlag, layer2Offloads } from './layer2-mode.js';
 
 const flagSpec = {
   ...commonFlags,
+  ...layer2ModeFlag,
   interface: { type: 'strings', description: 'interface to announce on (repeatable; globs like eth* allowed)' },
   ip: { type: 'strings', description: 'IPv4 or IPv6 address to announce (repeatable)' },
   'reannounce-interval': { type: 'number', default: 60, min: 0, description: 'seconds between re-announcements while owning (0 = only at start; MetalLB #2910)' },
@@ -29,15 +31,18 @@ export const announceCommand: CommandRunner = {
     const logger = ctx.makeLogger(flags['log-level'], flags['log-format']);
     checkPacketCapability();
     const registry = createRegistry();
+    const metrics = createLayer2Metrics(registry);
+    const offloads = layer2Offloads(flags['layer2-mode'], metrics, logger);
     const announcer = createAnnouncer({
       conns: createAfPacketConns(),
       interfaces: createIpInterfaceSource(),
       clock: systemClock,
       logger,
-      metrics: createLayer2Metrics(registry),
+      metrics,
       policy: { patterns: flags.interface, explicit: true },
       timing: { ...defaultTiming, reannounceMs: flags['reannounce-interval'] * 1000 },
       fastPath: !flags['js-arp'],
+      ...(offloads === undefined ? {} : { offloads }),
     });
     const owned = announcer.setOwned(flags.ip);
     if (!owned.ok) throw new UsageError(`--ip: ${owned.error.message}`);

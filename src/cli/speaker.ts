@@ -1,6 +1,6 @@
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { createAnnouncer, defaultTiming } from '../layer2/announcer.js';
+import { createAnnouncer, defaultTiming, type Announcer, type AnnouncerDeps } from '../layer2/announcer.js';
 import { createLayer2Metrics } from '../layer2/metrics.js';
 import { loadKubeConfig } from '../k8s/client.js';
 import { createEventRecorder } from '../k8s/events.js';
@@ -21,9 +21,11 @@ import { systemClock } from '../sys/clock.js';
 import { createIpInterfaceSource } from '../sys/net-interfaces.js';
 import { exitCode, type CommandRunner } from './command.js';
 import { commonFlags, printUsage, readFlags, type Flags } from './flags.js';
+import { layer2ModeFlag, layer2Offloads } from './layer2-mode.js';
 
 const flagSpec = {
   ...commonFlags,
+  ...layer2ModeFlag,
   'node-name': { type: 'string', description: 'the Kubernetes Node this speaker runs on (required)' },
   kubeconfig: { type: 'string', env: 'KUBECONFIG', description: 'kubeconfig file (default: KUBECONFIG, ~/.kube/config, in-cluster)' },
   namespace: { type: 'string', default: 'ironlb-system', description: 'namespace of the speaker Leases and the config ConfigMap' },
@@ -74,25 +76,29 @@ export const speakerCommand: CommandRunner = {
   },
 };
 
+function createSpeakerAnnouncer(flags: SpeakerFlags, deps: Pick<AnnouncerDeps, 'conns' | 'interfaces' | 'metrics' | 'logger'>): Announcer {
+  const { conns, interfaces, metrics, logger } = deps;
+  const offloads = layer2Offloads(flags['layer2-mode'], metrics, logger);
+  return createAnnouncer({
+    conns,
+    interfaces,
+    clock: systemClock,
+    logger,
+    metrics,
+    policy: { patterns: flags.interfaces, explicit: false },
+    timing: { ...defaultTiming, reannounceMs: flags['reannounce-interval'] * 1000 },
+    fastPath: true,
+    ...(offloads === undefined ? {} : { offloads }),
+  });
+}
+
 async function runSpeaker(flags: SpeakerFlags, node: NodeName, kubeConfig: k8s.KubeConfig, logger: Logger, stop: AbortSignal): Promise<void> {
   const clock = systemClock;
   const registry = createRegistry();
   const metrics = createSpeakerMetrics(registry);
   const interfaces = createIpInterfaceSource();
   const conns = flags['no-announce'] ? undefined : createAfPacketConns();
-  const announcer =
-    conns === undefined
-      ? silentAnnouncer
-      : createAnnouncer({
-          conns,
-          interfaces,
-          clock,
-          logger,
-          metrics: createLayer2Metrics(registry),
-          policy: { patterns: flags.interfaces, explicit: false },
-          timing: { ...defaultTiming, reannounceMs: flags['reannounce-interval'] * 1000 },
-          fastPath: true,
-        });
+  const announcer = conns === undefined ? silentAnnouncer : createSpeakerAnnouncer(flags, { conns, interfaces, metrics: createLayer2Metrics(registry), logger });
   // Late-bound: the Lease and the informers call into the speaker, which needs both.
   const late: { speaker?: Speaker } = {};
   const membership = new NodeLease({

@@ -3,6 +3,7 @@ import { buildGratuitousArp } from './packet/arp.js';
 import { formatIpv4, formatMac, type IpBytes } from './packet/address.js';
 import { buildUnsolicitedAdvertisement, multicastMac, solicitedNodeIp } from './packet/ndp.js';
 import type { Layer2Metrics } from './metrics.js';
+import type { NeighborOffload, NeighborOffloadFactory } from './neighbor-offload.js';
 import type { ArpOffloadCounters, PacketConn, PacketConnFactory, PacketKind } from './packet-conn.js';
 import { respondArp, respondNdp, type Decision, type ResponderView } from './responder.js';
 
@@ -13,6 +14,8 @@ export interface SessionDeps {
   readonly metrics: Layer2Metrics;
   /** Answer ARP in the socket's native fast path when it has one. */
   readonly fastPath: boolean;
+  /** Answer ARP and NDP in the kernel's datapath (XDP) first; absent: AF_PACKET only. */
+  readonly offloads?: NeighborOffloadFactory;
 }
 
 /**
@@ -30,6 +33,8 @@ export class InterfaceSession implements ResponderView {
   private readonly groups = new Map<string, number>();
   private arp: PacketConn | undefined;
   private ndp: PacketConn | undefined;
+  // attached on the first owned IP; 'failed' after a refusal (AF_PACKET answers alone then)
+  private offload: NeighborOffload | 'failed' | undefined;
   private readonly debug: boolean;
 
   constructor(
@@ -57,6 +62,7 @@ export class InterfaceSession implements ResponderView {
     const added = ips.filter((ip) => !(ip.family === 4 ? this.v4.has(ip.key) : this.v6.has(ip.key)));
     for (const ip of added) this.add(ip);
     this.syncArp();
+    this.syncOffload();
     return added;
   }
 
@@ -77,6 +83,16 @@ export class InterfaceSession implements ResponderView {
     const backlog = arp.backlogDrops + (this.ndp?.takeCounters() ?? none).backlogDrops;
     if (backlog > 0) this.deps.metrics.drops.inc({ reason: 'backlog', interface: this.name }, backlog);
     if (arp.fastPath !== undefined && this.deps.fastPath) this.flushFastPath(arp.fastPath);
+    if (typeof this.offload === 'object') this.flushAnswered(this.offload.take());
+  }
+
+  /** Counts answers the datapath responder sent: each was one request received and one answer. */
+  private flushAnswered(answered: ReadonlyMap<string, number>): void {
+    for (const [ip, n] of answered) {
+      const labels = { ip, interface: this.name };
+      this.deps.metrics.requestsReceived.inc(labels, n);
+      this.deps.metrics.responsesSent.inc(labels, n);
+    }
   }
 
   private flushFastPath(counts: ArpOffloadCounters): void {
@@ -92,6 +108,8 @@ export class InterfaceSession implements ResponderView {
   /** Closes both sockets; nothing is answered afterwards. Idempotent. */
   close(): void {
     this.flushCounters();
+    if (typeof this.offload === 'object') this.offload.close();
+    this.offload = undefined;
     this.arp?.close();
     this.ndp?.close();
     this.arp = undefined;
@@ -138,6 +156,33 @@ export class InterfaceSession implements ResponderView {
     if (offload === undefined || !this.deps.fastPath) return;
     this.flushCounters();
     offload.set(this.mac, [...this.v4.values()].map((ip) => ip.bytes), this.debug);
+  }
+
+  /**
+   * Pushes the owned set into the datapath responder, attaching it with the first owned IP. A
+   * refusal (another XDP program, a driver without XDP) leaves this interface to AF_PACKET,
+   * said once in the log and in ironlb_layer2_xdp_fallbacks_total.
+   */
+  private syncOffload(): void {
+    const factory = this.deps.offloads;
+    if (factory === undefined || this.offload === 'failed') return;
+    const ips = [...this.v4.values(), ...this.v6.values()];
+    if (this.offload === undefined) {
+      if (ips.length === 0) return;
+      const attached = factory.attach({ name: this.name, index: this.index });
+      if (!attached.ok) {
+        this.offload = 'failed';
+        const { reason, message } = attached.error;
+        this.deps.metrics.xdpFallbacks.inc({ reason });
+        this.deps.logger.warn({ event: 'xdpFallback', interface: this.name, reason, error: message }, 'XDP responder not attached on this interface; answering through AF_PACKET');
+        return;
+      }
+      this.offload = attached.value;
+      this.deps.logger.info({ event: 'xdpAttached', interface: this.name }, 'XDP responder attached');
+    } else {
+      this.flushAnswered(this.offload.take());
+    }
+    this.offload.set(this.mac, ips);
   }
 
   private open(kind: PacketKind): PacketConn {

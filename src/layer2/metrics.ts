@@ -12,6 +12,8 @@ export interface Layer2Metrics {
   readonly drops: Counter<'reason' | 'interface'>;
   /** Answers the kernel refused to send (a full socket buffer, a link going down), by interface. */
   readonly sendErrors: Counter<'interface'>;
+  /** Times the XDP responder was asked for and AF_PACKET answered instead, by reason (noCapability, noProgram, kernel, attach). */
+  readonly xdpFallbacks: Counter<'reason'>;
 }
 
 /** Creates and registers the ironlb_layer2_* counters on `registry`. */
@@ -23,5 +25,6 @@ export function createLayer2Metrics(registry: Registry): Layer2Metrics {
     responsesSent: new Counter({ name: 'ironlb_layer2_responses_sent_total', help: 'ARP replies and Neighbor Advertisements sent in answer.', labelNames: ['ip', 'interface'], registers }),
     drops: new Counter({ name: 'ironlb_layer2_drops_total', help: 'Received frames not answered, by reason.', labelNames: ['reason', 'interface'], registers }),
     sendErrors: new Counter({ name: 'ironlb_layer2_send_errors_total', help: 'Answers the kernel refused to send (native fast path).', labelNames: ['interface'], registers }),
+    xdpFallbacks: new Counter({ name: 'ironlb_layer2_xdp_fallbacks_total', help: 'Times --layer2-mode xdp fell back to AF_PACKET (at start, or on one interface), by reason.', labelNames: ['reason'], registers }),
   };
 }

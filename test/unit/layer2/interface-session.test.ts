@@ -5,6 +5,8 @@ import { InterfaceSession } from '../../../src/layer2/interface-session.js';
 import { createLayer2Metrics } from '../../../src/layer2/metrics.js';
 import { formatIpv4, ipv4Key, parseIp } from '../../../src/layer2/packet/address.js';
 import type { ArpOffload, ArpOffloadCounters, PacketConn, PacketConnCounters, PacketConnFactory } from '../../../src/layer2/packet-conn.js';
+import type { NeighborOffload, NeighborOffloadFactory, OffloadRefusal } from '../../../src/layer2/neighbor-offload.js';
+import { err, ok, type Result } from '../../../src/shared/result.js';
 import { hex } from './fixtures.js';
 
 /** Records the table the session pushes; returns counters the test sets. */
@@ -84,5 +86,73 @@ describe('InterfaceSession with a native ARP offload', () => {
     const { conns, s } = session(false);
     s.setIps(ips('10.0.0.100'));
     expect(conns.offload.enabled).toBe(false);
+  });
+});
+
+/** Records what the session pushes into the datapath responder; refuses when told to. */
+class FakeDatapath implements NeighborOffloadFactory {
+  attached = 0;
+  closed = 0;
+  owned: string[] = [];
+  answered = new Map<string, number>();
+  refuse: OffloadRefusal | undefined;
+  attach(): Result<NeighborOffload, OffloadRefusal> {
+    if (this.refuse !== undefined) return err(this.refuse);
+    this.attached += 1;
+    return ok({
+      set: (_mac, owned) => {
+        this.owned = owned.map((ip) => ip.text);
+      },
+      take: () => {
+        const out = this.answered;
+        this.answered = new Map();
+        return out;
+      },
+      close: () => {
+        this.closed += 1;
+      },
+    });
+  }
+}
+
+function datapathSession() {
+  const offloads = new FakeDatapath();
+  const registry = new Registry();
+  const s = new InterfaceSession('eth0', 2, hex('020000000001'), { conns: new OffloadConns(), logger: pino({ level: 'silent' }), metrics: createLayer2Metrics(registry), fastPath: true, offloads });
+  return { offloads, registry, s };
+}
+
+describe('InterfaceSession with a datapath (XDP) responder', () => {
+  it('attaches with the first owned IP and pushes every change before setIps returns', () => {
+    const { offloads, s } = datapathSession();
+    s.setIps([]);
+    expect(offloads.attached).toBe(0);
+    s.setIps(ips('10.0.0.100', 'fd00::1'));
+    expect(offloads.owned).toEqual(['10.0.0.100', 'fd00::1']);
+    s.setIps(ips('fd00::1'));
+    expect(offloads.owned).toEqual(['fd00::1']);
+    s.setIps([]);
+    expect(offloads.owned).toEqual([]);
+    expect(offloads.attached).toBe(1);
+    s.close();
+    expect(offloads.closed).toBe(1);
+  });
+
+  it('counts its answers as requests received and responses sent', async () => {
+    const { offloads, registry, s } = datapathSession();
+    s.setIps(ips('10.0.0.100', 'fd00::1'));
+    offloads.answered = new Map([['fd00::1', 4]]);
+    s.flushCounters();
+    expect(await registry.getSingleMetricAsString('ironlb_layer2_responses_sent_total')).toContain('{ip="fd00::1",interface="eth0"} 4');
+    expect(await registry.getSingleMetricAsString('ironlb_layer2_requests_received_total')).toContain('{ip="fd00::1",interface="eth0"} 4');
+  });
+
+  it('falls back to AF_PACKET once when the interface refuses it, and says so in the metrics', async () => {
+    const { offloads, registry, s } = datapathSession();
+    offloads.refuse = { reason: 'attach', message: 'EBUSY' };
+    s.setIps(ips('10.0.0.100'));
+    s.setIps(ips('10.0.0.100', '10.0.0.101'));
+    expect(offloads.attached).toBe(0);
+    expect(await registry.getSingleMetricAsString('ironlb_layer2_xdp_fallbacks_total')).toContain('{reason="attach"} 1');
   });
 });
