@@ -1,0 +1,33 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { repoRoot } from '../helpers/cli.js';
+
+interface Container {
+  name: string;
+  env?: { name: string; value?: string }[];
+  securityContext?: { capabilities?: { add?: string[]; drop?: string[] } };
+}
+interface Doc {
+  kind: string;
+  metadata: { name: string };
+  spec?: { template?: { spec?: { containers?: Container[] } } };
+}
+
+function speakerOf(yamlText: string): Container {
+  const docs = parseAllDocuments(yamlText).map((d) => d.toJS() as Doc);
+  const speaker = docs.find((d) => d.kind === 'DaemonSet' && d.metadata.name === 'speaker')?.spec?.template?.spec?.containers?.[0];
+  if (speaker === undefined) throw new Error('no speaker DaemonSet container');
+  return speaker;
+}
+
+// The real kubectl's built-in kustomize renders the overlay (TOOLCHAIN.md: kubectl v1.32).
+describe('manifests/overlays/xdp', () => {
+  it('adds exactly CAP_BPF and CAP_NET_ADMIN to the speaker and turns on --layer2-mode xdp', () => {
+    const rendered = execFileSync('kubectl', ['kustomize', '--load-restrictor', 'LoadRestrictionsNone', join(repoRoot, 'manifests', 'overlays', 'xdp')], { encoding: 'utf8' });
+    const speaker = speakerOf(rendered);
+    expect(speaker.securityContext?.capabilities).toEqual({ drop: ['ALL'], add: ['NET_RAW', 'BPF', 'NET_ADMIN'] });
+    expect(speaker.env?.filter((e) => e.name === 'IRONLB_LAYER2_MODE')).toEqual([{ name: 'IRONLB_LAYER2_MODE', value: 'xdp' }]);
+  });
+});
