@@ -1,133 +1,362 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliPath, repoRoot } from '../test/helpers/cli.js';
 import { createTestbed, exited, nsExec, nsSpawn, pause, sh, waitFor, type Testbed } from '../test/helpers/netns.js';
 import type { BenchContext, BenchResult, BenchSuite } from './types.js';
 
-// The prober runs in the peer namespace and only *sends* ARP requests through our own addon;
-// tcpdump in the peer timestamps request-out and reply-in, so neither arping's fixed ~500 us
-// offset nor the prober's wake-up latency enters the figures (LAYER2.md "Measuring").
+// Every mode on one veth testbed in one run, interleaved round by round: the peer's kernel,
+// ironlb's XDP responder, its AF_PACKET native fast path and its JavaScript responder. The
+// prober in the peer namespace only *sends* requests (through our AF_PACKET addon), each from
+// its own sender address; tcpdump in the peer (--immediate-mode, -U, nanosecond stamps) writes
+// request-out and reply-in, and the pcap is read back once tcpdump has exited (flushed), so
+// neither arping's ~500 us offset nor the prober's wake-ups enter the figures and every probe
+// sent is counted as answered or missed (LAYER2.md "Measuring").
+//
+// On veth, an XDP_TX frame reaches the peer only when the peer's receive side runs NAPI (an XDP
+// program or GRO there): the peer gets our object loaded unconfigured, which passes every
+// frame, for every mode alike.
 const proberSource = `
 import { createRequire } from 'node:module';
 const p = JSON.parse(process.env.PROBE);
 const { PacketSocket } = createRequire(p.root + '/')('./native/build/Release/afpacket.node');
 const sock = new PacketSocket(p.ifindex, 'arp', () => {});
 const mac = Buffer.from(p.mac.replace(/:/g, ''), 'hex');
-const ip = (s) => Buffer.from(s.split('.').map(Number));
-const frame = (target) => Buffer.concat([Buffer.alloc(6, 0xff), mac, Buffer.from([8, 6, 0, 1, 8, 0, 6, 4, 0, 1]), mac, ip(p.src), Buffer.alloc(6), ip(target)]);
-const frames = p.targets.map(frame);
-let sent = 0;
+const v4 = (s) => Buffer.from(s.split('.').map(Number));
+const v6 = (s) => {
+  const [h, t] = s.split('::');
+  const g = (x) => (x ? x.split(':').map((y) => parseInt(y, 16)) : []);
+  const a = g(h), b = g(t);
+  const all = [...a, ...new Array(8 - a.length - b.length).fill(0), ...b];
+  return Buffer.from(all.flatMap((x) => [x >> 8, x & 255]));
+};
+const csum = (parts) => {
+  let s = 0;
+  for (const b of parts) for (let i = 0; i < b.length; i += 2) s += (b[i] << 8) | (b[i + 1] ?? 0);
+  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+  return ~s & 0xffff;
+};
+const arp = (target, sender) => Buffer.concat([Buffer.alloc(6, 0xff), mac, Buffer.from([8, 6, 0, 1, 8, 0, 6, 4, 0, 1]), mac, v4(sender), Buffer.alloc(6), v4(target)]);
+const ns = (target, sender) => {
+  const t = v6(target), s = v6(sender);
+  const group = Buffer.from([0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, t[13], t[14], t[15]]);
+  const icmp = Buffer.concat([Buffer.from([135, 0, 0, 0, 0, 0, 0, 0]), t, Buffer.from([1, 1]), mac]);
+  const len = Buffer.from([0, 0, 0, icmp.length, 0, 0, 0, 58]);
+  const sum = csum([s, group, len, icmp]);
+  icmp[2] = sum >> 8; icmp[3] = sum & 255;
+  return Buffer.concat([Buffer.from([0x33, 0x33, 0xff, t[13], t[14], t[15]]), mac, Buffer.from([0x86, 0xdd, 0x60, 0, 0, 0, 0, icmp.length, 58, 255]), s, group, icmp]);
+};
+const build = p.kind === 'ndp' ? ns : arp;
+let sent = 0, refused = 0;
 const tick = () => {
-  for (let i = 0; i < p.batch && sent < p.count; i++, sent++) sock.send(frames[sent % frames.length]);
-  if (sent < p.count) setTimeout(tick, p.gapMs); else setTimeout(() => { sock.close(); }, 200);
+  for (let i = 0; i < p.batch && sent + refused < p.count; i++) {
+    const k = sent + refused;
+    const frame = build(p.targets[k % p.targets.length], p.senders[k % p.senders.length]);
+    if (sock.send(frame)) sent++; else refused++;
+  }
+  if (sent + refused < p.count) setTimeout(tick, p.gapMs);
+  else setTimeout(() => { sock.close(); console.log(JSON.stringify({ sent, refused })); }, 50);
 };
 tick();
 `;
 
+type Kind = 'arp' | 'ndp';
+
 interface Probe {
+  readonly kind: Kind;
   readonly targets: readonly string[];
+  readonly senders: readonly string[];
   readonly count: number;
   readonly batch: number;
   readonly gapMs: number;
 }
 
-async function probe(bed: Testbed, p: Probe): Promise<void> {
-  const ifindex = Number((await nsExec(bed.b, ['cat', `/sys/class/net/${bed.ifB}/ifindex`])).trim());
-  const env = JSON.stringify({ root: repoRoot, ifindex, mac: bed.macB, src: `${bed.v4}2`, ...p });
-  const r = await sh('ip', ['netns', 'exec', bed.b, 'env', `PROBE=${env}`, process.execPath, '--input-type=module', '-e', proberSource], 120_000);
-  if (r.code !== 0) throw new Error(`prober failed: ${r.stderr}`);
+function proberEnv(bed: Testbed, ifindex: number, p: Probe): string {
+  return `PROBE=${JSON.stringify({ root: repoRoot, ifindex, mac: bed.macB, ...p })}`;
 }
 
-/** Median request-out -> reply-in time (us) for `ip`, from a tcpdump capture in the peer. */
-async function replyTimes(ctx: BenchContext, bed: Testbed, ip: string, count: number): Promise<number> {
-  const pcap = join('/tmp', `${bed.b}-${ip}.pcap`);
-  const cap = nsSpawn(bed, bed.b, ['tcpdump', '-i', bed.ifB, '-U', '-n', '-B', '16384', '-w', pcap, 'arp']);
-  await waitFor('tcpdump', () => cap.output().includes('listening'));
-  await probe(bed, { targets: [ip], count, batch: 1, gapMs: 4 });
-  await pause(300);
-  cap.child.kill('SIGINT');
-  await exited(cap.child);
-  const lines = (await sh('tcpdump', ['-tt', '-n', '-r', pcap])).stdout.split('\n');
-  ctx.log(`layer2: capture ${pcap}: ${lines.filter((l) => l.includes("Request")).length} requests, ${lines.filter((l) => l.includes("Reply")).length} replies`);
-  await sh("rm", ["-f", pcap]);
-  const samples: number[] = [];
-  let pending: number | undefined;
-  for (const line of lines) {
-    const t = Number(line.split(' ')[0]);
-    if (line.includes(`Request who-has ${ip} tell`)) pending = t;
-    else if (line.includes(`Reply ${ip} is-at`) && pending !== undefined) {
-      samples.push((t - pending) * 1e6);
-      pending = undefined;
-    }
+async function peerIfindex(bed: Testbed): Promise<number> {
+  return Number((await nsExec(bed.b, ['cat', `/sys/class/net/${bed.ifB}/ifindex`])).trim());
+}
+
+/** Sends `p` from the peer; returns how many frames the kernel took. */
+async function probe(bed: Testbed, p: Probe): Promise<number> {
+  const r = await sh('ip', ['netns', 'exec', bed.b, 'env', proberEnv(bed, await peerIfindex(bed), p), process.execPath, '--input-type=module', '-e', proberSource], 120_000);
+  if (r.code !== 0) throw new Error(`prober failed: ${r.stderr}`);
+  const counts = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { sent?: number; refused?: number };
+  if ((counts.refused ?? 0) > 0) throw new Error(`prober: the kernel refused ${String(counts.refused)} frames`);
+  return counts.sent ?? 0;
+}
+
+/** Frames of a pcap file (microsecond or nanosecond stamps), with their time in seconds. */
+export function readPcap(file: Buffer): { t: number; data: Buffer }[] {
+  const magic = file.readUInt32LE(0);
+  const nano = magic === 0xa1b23c4d;
+  if (!nano && magic !== 0xa1b2c3d4) throw new Error('not a little-endian pcap file');
+  const out: { t: number; data: Buffer }[] = [];
+  for (let at = 24; at + 16 <= file.length; ) {
+    const t = file.readUInt32LE(at) + file.readUInt32LE(at + 4) / (nano ? 1e9 : 1e6);
+    const len = file.readUInt32LE(at + 8);
+    out.push({ t, data: file.subarray(at + 16, at + 16 + len) });
+    at += 16 + len;
   }
-  ctx.log(`layer2: ${ip}: ${samples.length} of ${count} probes answered`);
-  if (samples.length < count / 2) throw new Error(`${ip}: only ${samples.length} of ${count} probes answered`);
-  samples.sort((a, b) => a - b);
-  return Math.round(samples[Math.floor(samples.length / 2)] ?? 0);
+  return out;
+}
+
+const hexOf = (b: Buffer, from: number, to: number): string => b.subarray(from, to).toString('hex');
+
+/** A request's or an answer's (target, requester) key, or undefined for other frames. */
+function keyOf(f: Buffer): { request: boolean; key: string } | undefined {
+  if (f.length >= 42 && f.readUInt16BE(12) === 0x0806) {
+    const op = f.readUInt16BE(20);
+    // Request: target at 38, requester at 28. Reply: the owned address at 28, the requester at 38.
+    if (op === 1) return { request: true, key: `${hexOf(f, 38, 42)}|${hexOf(f, 28, 32)}` };
+    if (op === 2) return { request: false, key: `${hexOf(f, 28, 32)}|${hexOf(f, 38, 42)}` };
+  }
+  if (f.length >= 78 && f.readUInt16BE(12) === 0x86dd && f[20] === 58) {
+    // NS: target at 62, source at 22. NA: target at 62, destination (the soliciter) at 38.
+    if (f[54] === 135) return { request: true, key: `${hexOf(f, 62, 78)}|${hexOf(f, 22, 38)}` };
+    if (f[54] === 136) return { request: false, key: `${hexOf(f, 62, 78)}|${hexOf(f, 38, 54)}` };
+  }
+  return undefined;
+}
+
+interface Replies {
+  /** request-out -> answer-in, us, one per answered probe */
+  readonly samples: readonly number[];
+  readonly sent: number;
+  readonly seen: number;
+}
+
+/** Pairs each request in the capture with the first answer to it (same target, same requester). */
+export function pairReplies(frames: readonly { t: number; data: Buffer }[], target: (key: string) => boolean): { samples: number[]; seen: number } {
+  // key -> times of requests not answered yet, oldest first
+  const pending = new Map<string, number[]>();
+  const samples: number[] = [];
+  let seen = 0;
+  for (const { t, data } of frames) {
+    const k = keyOf(data);
+    if (k === undefined || !target(k.key)) continue;
+    if (k.request) {
+      seen += 1;
+      pending.set(k.key, [...(pending.get(k.key) ?? []), t]);
+      continue;
+    }
+    const waiting = pending.get(k.key);
+    const asked = waiting?.shift();
+    if (asked !== undefined) samples.push((t - asked) * 1e6);
+  }
+  return { samples, seen };
+}
+
+const v4Hex = (ip: string): string => Buffer.from(ip.split('.').map(Number)).toString('hex');
+function v6Hex(ip: string): string {
+  const [head = '', tail = ''] = ip.split('::');
+  const groups = (s: string): number[] => (s === '' ? [] : s.split(':').map((g) => parseInt(g, 16)));
+  const h = groups(head);
+  const t = groups(tail);
+  return [...h, ...Array<number>(8 - h.length - t.length).fill(0), ...t].map((g) => g.toString(16).padStart(4, '0')).join('');
+}
+
+/** Probes `ip` `count` times, one probe every 4 ms, and pairs requests and answers in a capture. */
+async function replyTimes(ctx: BenchContext, bed: Testbed, kind: Kind, ip: string, count: number, label: string): Promise<Replies> {
+  const pcap = join('/tmp', `${bed.b}-${label}.pcap`);
+  // Only the probes and their answers (for ARP, `host` matches the ARP body's addresses): a
+  // flood for other addresses must not fill the capture's buffer.
+  const filter = kind === 'arp' ? `arp host ${ip}` : 'icmp6';
+  const cap = nsSpawn(bed, bed.b, ['tcpdump', '-i', bed.ifB, '--immediate-mode', '-U', '--time-stamp-precision', 'nano', '-n', '-B', '16384', '-w', pcap, filter]);
+  try {
+    await waitFor('tcpdump', () => cap.output().includes('listening'));
+    const senders = kind === 'arp' ? Array.from({ length: 250 }, (_, i) => `${bed.v4}${String(3 + i)}`).filter((s) => s !== `${bed.v4}100`) : Array.from({ length: 250 }, (_, i) => `${bed.v6}a:${(i + 1).toString(16)}`);
+    const sent = await probe(bed, { kind, targets: [ip], senders, count, batch: 1, gapMs: 4 });
+    await pause(500); // answers still in flight
+    cap.child.kill('SIGINT');
+    await exited(cap.child); // tcpdump has written and closed the file
+    const dropped = Number(/(\d+) packets? dropped by kernel/.exec(cap.output())?.[1] ?? 0);
+    if (dropped > 0) throw new Error(`${label}: tcpdump dropped ${String(dropped)} packets: the figures would not account for every probe`);
+    const wanted = kind === 'arp' ? v4Hex(ip) : v6Hex(ip);
+    const { samples, seen } = pairReplies(readPcap(readFileSync(pcap)), (key) => key.startsWith(`${wanted}|`));
+    ctx.log(`layer2: ${label}: ${String(sent)} probes sent, ${String(seen)} seen leaving, ${String(samples.length)} answered`);
+    return { samples, sent, seen };
+  } finally {
+    cap.child.kill('SIGKILL');
+    await sh('rm', ['-f', pcap]);
+  }
 }
 
 function cpuTicks(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  const fields = readFileSync(`/proc/${String(pid)}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
   // utime and stime are fields 14 and 15 of /proc/PID/stat (proc(5)); clock ticks of 10 ms.
   return Number(fields[11]) + Number(fields[12]);
 }
 
 function rssMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:')) ?? '';
+  const line = readFileSync(`/proc/${String(pid)}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:')) ?? '';
   return Math.round((Number(line.replace(/\D+/g, ' ').trim()) / 1024) * 10) / 10;
 }
 
-async function startAnnouncer(bed: Testbed, ips: readonly string[], extra: readonly string[] = []): Promise<ReturnType<typeof nsSpawn>> {
+type Announcer = ReturnType<typeof nsSpawn>;
+
+async function startAnnouncer(bed: Testbed, ips: readonly string[], extra: readonly string[] = []): Promise<Announcer> {
   const args = ['announce', '--interface', bed.ifA, ...ips.flatMap((ip) => ['--ip', ip]), '--reannounce-interval', '0', ...extra];
   const a = nsSpawn(bed, bed.a, [process.execPath, cliPath, ...args]);
   await waitFor('announcer', () => a.output().includes('"interfaceAnnouncing"'));
+  if (extra.includes('xdp')) await waitFor('the XDP responder', () => a.output().includes('"xdpAttached"') || a.output().includes('"xdpFallback"'));
+  if (a.output().includes('"xdpFallback"')) throw new Error(`the XDP responder did not load: ${a.output()}`);
   await pause(2500); // let the gratuitous bursts finish
   return a;
 }
 
-async function stop(a: ReturnType<typeof nsSpawn>): Promise<void> {
+async function stop(a: Announcer): Promise<void> {
   a.child.kill('SIGTERM');
   await exited(a.child);
 }
 
-async function measure(ctx: BenchContext, bed: Testbed): Promise<BenchResult[]> {
+/**
+ * A CPU cgroup (v1 `cpu` controller: cfs_quota_us/cfs_period_us, the v2 `cpu.max`) holding
+ * `pid` to `percent` of one CPU; removed by the returned function.
+ */
+function throttle(pid: number, percent: number): () => void {
+  const dir = `/sys/fs/cgroup/cpu/ironlb-bench-${String(process.pid)}`;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'cpu.cfs_period_us'), '100000');
+  writeFileSync(join(dir, 'cpu.cfs_quota_us'), String(percent * 1000));
+  writeFileSync(join(dir, 'cgroup.procs'), String(pid));
+  return () => {
+    try {
+      writeFileSync('/sys/fs/cgroup/cpu/cgroup.procs', String(pid));
+    } catch {
+      // the process has exited
+    }
+    rmdirSync(dir);
+  };
+}
+
+const median = (xs: readonly number[]): number => percentile(xs, 0.5);
+function percentile(xs: readonly number[], q: number): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0);
+}
+
+interface ModeRun {
+  readonly name: string;
+  /** announce flags; undefined = the peer's kernel answers for its own address */
+  readonly flags: readonly string[] | undefined;
+  readonly ndp: boolean;
+}
+
+const modes: readonly ModeRun[] = [
+  { name: 'kernel', flags: undefined, ndp: true },
+  { name: 'xdp', flags: ['--layer2-mode', 'xdp'], ndp: true },
+  { name: 'ironlb', flags: [], ndp: true },
+  { name: 'ironlb_js', flags: ['--js-arp'], ndp: false },
+];
+
+const rounds = 3;
+const probesPerRound = 200;
+
+type Totals = Map<string, { samples: number[]; sent: number; seen: number }>;
+
+function add(totals: Totals, key: string, r: Replies): void {
+  const t = totals.get(key) ?? { samples: [], sent: 0, seen: 0 };
+  t.samples.push(...r.samples);
+  t.sent += r.sent;
+  t.seen += r.seen;
+  totals.set(key, t);
+}
+
+async function oneMode(ctx: BenchContext, bed: Testbed, mode: ModeRun, round: number, totals: Totals): Promise<void> {
+  const ip4 = mode.flags === undefined ? `${bed.v4}1` : `${bed.v4}100`;
+  const ip6 = mode.flags === undefined ? `${bed.v6}1` : `${bed.v6}100`;
+  const a = mode.flags === undefined ? undefined : await startAnnouncer(bed, [ip4, ip6], mode.flags);
+  try {
+    add(totals, `arp.${mode.name}`, await replyTimes(ctx, bed, 'arp', ip4, probesPerRound, `arp-${mode.name}-${String(round)}`));
+    if (mode.ndp) add(totals, `ndp.${mode.name}`, await replyTimes(ctx, bed, 'ndp', ip6, probesPerRound, `ndp-${mode.name}-${String(round)}`));
+  } finally {
+    if (a !== undefined) await stop(a);
+  }
+}
+
+/** A steady ARP flood for unowned addresses from the peer, keeping the responder's socket busy. */
+function flood(bed: Testbed, ifindex: number): Announcer {
+  const targets = Array.from({ length: 50 }, (_, i) => `${bed.v4}${String(200 + i)}`);
+  // 50 requests every 10 ms = 5,000/s for 20 s (stopped earlier by the caller).
+  const p: Probe = { kind: 'arp', targets, senders: [`${bed.v4}2`], count: 100_000, batch: 50, gapMs: 10 };
+  return nsSpawn(bed, bed.b, ['env', proberEnv(bed, ifindex, p), process.execPath, '--input-type=module', '-e', proberSource]);
+}
+
+/** Reply p99 and misses with the responder's process throttled to 5% of a CPU under a 5,000/s flood. */
+async function throttled(ctx: BenchContext, bed: Testbed, mode: ModeRun, totals: Totals): Promise<void> {
   const ip = `${bed.v4}100`;
-  const probes = 500;
-  ctx.log('layer2: kernel ARP reply time');
-  const kernel = await replyTimes(ctx, bed, `${bed.v4}1`, probes);
-  const results: BenchResult[] = [{ name: 'layer2.arp_reply_us.kernel', value: kernel, unit: 'us' }];
+  const a = await startAnnouncer(bed, [ip], mode.flags ?? []);
+  const release = throttle(a.child.pid ?? 0, 5);
+  const load = flood(bed, await peerIfindex(bed));
+  try {
+    await pause(500);
+    add(totals, `arp.${mode.name}_throttled`, await replyTimes(ctx, bed, 'arp', ip, probesPerRound, `arp-${mode.name}-throttled`));
+  } finally {
+    load.child.kill('SIGKILL');
+    await exited(load.child);
+    await stop(a);
+    release();
+  }
+}
 
-  ctx.log('layer2: ironlb ARP reply time (native fast path)');
-  let a = await startAnnouncer(bed, [ip]);
-  const native = await replyTimes(ctx, bed, ip, probes);
-  await stop(a);
-  results.push({ name: 'layer2.arp_reply_us.ironlb', value: native, unit: 'us', target: `< ${3 * kernel} (3x kernel)` });
+function rowsFor(totals: Totals): BenchResult[] {
+  const out: BenchResult[] = [];
+  const kernel = { arp: median(totals.get('arp.kernel')?.samples ?? []), ndp: median(totals.get('ndp.kernel')?.samples ?? []) };
+  const xdpP99 = percentile(totals.get('arp.xdp')?.samples ?? [], 0.99);
+  for (const [key, t] of totals) {
+    const [kind = 'arp', mode = ''] = key.split('.');
+    const base = kind === 'arp' ? kernel.arp : kernel.ndp;
+    const target = mode === 'xdp' ? `<= ${String(Math.round(1.5 * base * 10) / 10)} (1.5x kernel)` : undefined;
+    const p99Target = mode === 'xdp_throttled' ? `<= ${String(2 * xdpP99)} (2x unthrottled p99)` : undefined;
+    out.push({ name: `layer2.${kind}_reply_us.${mode}`, value: median(t.samples), unit: 'us', ...(target === undefined ? {} : { target }) });
+    out.push({ name: `layer2.${kind}_reply_p99_us.${mode}`, value: percentile(t.samples, 0.99), unit: 'us', ...(p99Target === undefined ? {} : { target: p99Target }) });
+    out.push({ name: `layer2.${kind}_missed.${mode}`, value: t.sent - t.samples.length, unit: `of ${String(t.sent)}`, target: '<= 0' });
+    if (t.seen !== t.sent) out.push({ name: `layer2.${kind}_capture_lost.${mode}`, value: t.sent - t.seen, unit: 'probes' });
+  }
+  return out;
+}
 
-  ctx.log('layer2: ironlb ARP reply time (--js-arp)');
-  a = await startAnnouncer(bed, [ip], ['--js-arp']);
-  results.push({ name: 'layer2.arp_reply_us.ironlb_js', value: await replyTimes(ctx, bed, ip, probes), unit: 'us' });
-  await stop(a);
+async function measure(ctx: BenchContext, bed: Testbed): Promise<BenchResult[]> {
+  await nsExec(bed.b, ['ip', 'link', 'set', bed.ifB, 'xdp', 'obj', join(repoRoot, 'native', 'xdp', 'build', 'responder.bpf.o'), 'sec', 'xdp']);
+  const totals: Totals = new Map();
+  for (let round = 1; round <= rounds; round++) {
+    for (const mode of modes) {
+      ctx.log(`layer2: round ${String(round)}/${String(rounds)}: ${mode.name}`);
+      await oneMode(ctx, bed, mode, round, totals);
+    }
+  }
+  for (const mode of modes.filter((m) => m.name === 'xdp' || m.name === 'ironlb')) {
+    ctx.log(`layer2: ${mode.name} throttled to 5% CPU under a 5,000/s ARP flood`);
+    await throttled(ctx, bed, mode, totals);
+  }
+  const results = rowsFor(totals);
 
   ctx.log('layer2: 1,000 IPs, RSS and a 20,000 req/s flood for unowned IPs');
-  const many = Array.from({ length: 1000 }, (_, i) => `10.${bed.v4.split('.')[1] ?? '0'}.${200 + Math.floor(i / 250)}.${1 + (i % 250)}`);
-  a = await startAnnouncer(bed, many);
-  const pid = a.child.pid ?? 0;
-  results.push({ name: 'layer2.responder_rss_mb', value: rssMb(pid), unit: 'MB' });
-  const unowned = Array.from({ length: 100 }, (_, i) => `${bed.v4}${150 + i}`);
-  const before = cpuTicks(pid);
-  const started = performance.now();
-  // 200 requests every 10 ms = 20,000/s, for 2 s.
-  await probe(bed, { targets: unowned, count: 40_000, batch: 200, gapMs: 10 });
-  const seconds = (performance.now() - started) / 1000;
-  results.push({ name: 'layer2.flood_cpu_pct', value: Math.round(((cpuTicks(pid) - before) / 100 / seconds) * 1000) / 10, unit: '%' });
-  await stop(a);
+  const many = Array.from({ length: 1000 }, (_, i) => `10.${bed.v4.split('.')[1] ?? '0'}.${String(200 + Math.floor(i / 250))}.${String(1 + (i % 250))}`);
+  const a = await startAnnouncer(bed, many);
+  try {
+    const pid = a.child.pid ?? 0;
+    results.push({ name: 'layer2.responder_rss_mb', value: rssMb(pid), unit: 'MB' });
+    const unowned = Array.from({ length: 100 }, (_, i) => `${bed.v4}${String(150 + i)}`);
+    const before = cpuTicks(pid);
+    const started = performance.now();
+    // 200 requests every 10 ms = 20,000/s, for 2 s.
+    await probe(bed, { kind: 'arp', targets: unowned, senders: [`${bed.v4}2`], count: 40_000, batch: 200, gapMs: 10 });
+    const seconds = (performance.now() - started) / 1000;
+    results.push({ name: 'layer2.flood_cpu_pct', value: Math.round(((cpuTicks(pid) - before) / 100 / seconds) * 1000) / 10, unit: '%' });
+  } finally {
+    await stop(a);
+  }
   return results;
 }
 
-/** ARP reply latency (kernel vs ironlb), memory with 1,000 IPs, CPU under an ARP flood. */
-export const layer2Suite: BenchSuite = {
+/** ARP and NDP reply latency and misses, kernel vs XDP vs AF_PACKET vs JS; memory with 1,000 IPs; CPU under a flood. */
+export const layer2Suite: BenchSuite & { readonly notes: string } = {
   name: 'layer2',
   needsRoot: true,
+  notes: `Modes: \`kernel\` is the peer namespace's own kernel answering for its address; \`xdp\` is \`--layer2-mode xdp\`; \`ironlb\` is the AF_PACKET socket with the native ARP fast path (NDP answered in JavaScript); \`ironlb_js\` answers ARP in JavaScript (\`--js-arp\`). ${String(rounds)} interleaved rounds of ${String(probesPerRound)} probes per mode, one every 4 ms, each from its own sender address; times are request-out to answer-in in a tcpdump capture in the peer. \`missed\` counts probes sent (as the prober's socket took them) without an answer in the capture. \`*_throttled\`: the responder's process in a CPU cgroup with 5 ms per 100 ms (cpu.max 5%) while the peer sends 5,000 ARP requests/s for unowned addresses. The peer's veth carries a pass-everything XDP program in every mode (XDP_TX on veth needs NAPI on the receiving side). The MetalLB-style responder (mdlayher/arp, Go) is not in this run: no Go toolchain or module proxy is reachable on these machines.`,
   async run(ctx) {
     if (!ctx.isRoot) {
       ctx.log('layer2: skipped (needs root for network namespaces)');
