@@ -1,6 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readPcap } from '../../bench/layer2.js';
+import { ipv4Key, ipv6Key } from '../../src/layer2/packet/address.js';
 import { icmpv6Checksum } from '../../src/layer2/packet/ndp.js';
+import { respondArp, respondNdp, type ResponderView } from '../../src/layer2/responder.js';
 import { cliPath, repoRoot } from '../helpers/cli.js';
 import { createTestbed, exited, nsExec, nsSpawn, pause, sh, waitFor, type Testbed } from '../helpers/netns.js';
 import { canRunRootTests } from '../helpers/root.js';
@@ -51,15 +55,19 @@ function arpRequest(f: { ethSrc: number[]; senderMac: number[]; senderIp: number
   return Buffer.from(bytes).toString('hex');
 }
 
-/** A multicast Neighbor Solicitation with a source link-layer option; `spoil` breaks one field. */
-function solicitation(f: { mac: number[]; src: number[]; target: number[]; hopLimit?: number; spoilChecksum?: boolean }): string {
-  const group = [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, ...f.target.slice(13)];
-  const icmp = new Uint8Array([135, 0, 0, 0, 0, 0, 0, 0, ...f.target, 1, 1, ...f.mac]);
-  const sum = icmpv6Checksum(new Uint8Array(f.src), new Uint8Array(group), icmp) ^ (f.spoilChecksum === true ? 0x0101 : 0);
+/**
+ * A Neighbor Solicitation: to the target's solicited-node group (or unicast `to`), with a source
+ * link-layer option unless told otherwise; `spoilChecksum` breaks the checksum.
+ */
+function solicitation(f: { mac: number[]; src: number[]; target: number[]; to?: { mac: number[]; ip: number[] }; noSourceLinkAddress?: boolean; spoilChecksum?: boolean }): string {
+  const dst = f.to?.ip ?? [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, ...f.target.slice(13)];
+  const ethDst = f.to?.mac ?? [0x33, 0x33, ...dst.slice(12)];
+  const icmp = new Uint8Array([135, 0, 0, 0, 0, 0, 0, 0, ...f.target, ...(f.noSourceLinkAddress === true ? [] : [1, 1, ...f.mac])]);
+  const sum = icmpv6Checksum(new Uint8Array(f.src), new Uint8Array(dst), icmp) ^ (f.spoilChecksum === true ? 0x0101 : 0);
   icmp[2] = sum >> 8;
   icmp[3] = sum & 0xff;
-  const ip = [0x60, 0, 0, 0, 0, icmp.length, 58, f.hopLimit ?? 255, ...f.src, ...group];
-  return Buffer.from([0x33, 0x33, ...group.slice(12), ...f.mac, 0x86, 0xdd, ...ip, ...icmp]).toString('hex');
+  const ip = [0x60, 0, 0, 0, 0, icmp.length, 58, 255, ...f.src, ...dst];
+  return Buffer.from([...ethDst, ...f.mac, 0x86, 0xdd, ...ip, ...icmp]).toString('hex');
 }
 
 async function ifindexOf(ns: string, ifname: string): Promise<number> {
@@ -139,6 +147,35 @@ describe.skipIf(!canRunRootTests('layer2 XDP responder (netns)'))('ironlb announ
     expect(sumOf(text, new RegExp(`^ironlb_layer2_responses_sent_total\\{ip="${v6}",[^}]*\\} (\\d+)`, 'gm'))).toBeGreaterThanOrEqual(1);
   }, 30_000);
 
+  it('answers a unicast NS without a source link-layer option, a DAD probe and ARP with the same bytes as respondNdp/respondArp', async () => {
+    const pcap = join('/tmp', `${bed.b}-xdp-bytes.pcap`);
+    const capture = nsSpawn(bed, bed.b, ['tcpdump', '-i', bed.ifB, '--immediate-mode', '-U', '-n', '-w', pcap, 'arp or icmp6']);
+    try {
+      await waitFor('tcpdump', () => capture.output().includes('listening'));
+      const peer = macBytes(bed.macB);
+      const target = ipv6Bytes(v6);
+      const unicast = solicitation({ mac: peer, src: ipv6Bytes(`${bed.v6}2`), target, to: { mac: macBytes(bed.macA), ip: target }, noSourceLinkAddress: true });
+      const dad = solicitation({ mac: peer, src: Array<number>(16).fill(0), target, noSourceLinkAddress: true });
+      const arp = arpRequest({ ethSrc: peer, senderMac: peer, senderIp: [0, 0, 0, 0], targetIp: ipBytes(v4) }); // an RFC 5227 probe
+      const before = announcer.output().length;
+      await send(bed, [unicast, dad, arp]);
+      await pause(1000);
+      capture.child.kill('SIGINT');
+      await exited(capture.child);
+      expect(announcer.output().slice(before)).not.toContain('requestAnswered');
+      const sentByA = readPcap(readFileSync(pcap)).map((f) => f.data.toString('hex'))
+        // A's answers (ARP replies, Neighbor Advertisements), not its kernel's own router solicitations.
+        .filter((h) => h.slice(12, 24) === bed.macA.replace(/:/g, '') && (h.slice(24, 28) === '0806' || h.slice(108, 110) === '88'));
+      const mac = new Uint8Array(macBytes(bed.macA));
+      const view: ResponderView = { mac, ownsIpv4: (k) => k === ipv4Key(new Uint8Array(ipBytes(v4))), ownsIpv6: (k) => k === ipv6Key(new Uint8Array(target)) };
+      const expected = [respondNdp(Buffer.from(unicast, 'hex'), view), respondNdp(Buffer.from(dad, 'hex'), view), respondArp(Buffer.from(arp, 'hex'), view)].map((d) => (d.kind === 'reply' ? Buffer.from(d.frame).toString('hex') : d.reason));
+      expect(sentByA).toEqual(expected);
+    } finally {
+      capture.child.kill('SIGKILL');
+      await sh('rm', ['-f', pcap]);
+    }
+  }, 30_000);
+
   it('passes unowned and bad frames up unanswered, where the AF_PACKET responder counts them by reason', async () => {
     const pcap = join('/tmp', `${bed.b}-xdp.pcap`);
     const capture = nsSpawn(bed, bed.b, ['tcpdump', '-i', bed.ifB, '--immediate-mode', '-U', '-n', '-e', '-w', pcap, 'arp or icmp6']);
@@ -161,7 +198,9 @@ describe.skipIf(!canRunRootTests('layer2 XDP responder (netns)'))('ironlb announ
       capture.child.kill('SIGINT');
       await exited(capture.child);
       const decoded = (await sh('tcpdump', ['-r', pcap, '-n', '-e'])).stdout;
-      expect(decoded.split('\n').filter((l) => l.startsWith(bed.macA) || l.includes(` ${bed.macA} >`))).toEqual([]);
+      // No ARP reply or Neighbor Advertisement from A (its kernel's router solicitations aside).
+      const answers = decoded.split('\n').filter((l) => l.includes(` ${bed.macA} >`) && (l.includes('Reply') || l.includes('neighbor advertisement')));
+      expect(answers).toEqual([]);
       const after = await metrics(bed, port);
       const drops = (text: string, reason: string): number => sumOf(text, new RegExp(`^ironlb_layer2_drops_total\\{reason="${reason}",[^}]*\\} (\\d+)`, 'gm'));
       expect({
