@@ -18,7 +18,7 @@ import { createSpeakerMetrics } from '../speaker/metrics.js';
 import { createSpeaker, type AnnouncerPort, type Speaker } from '../speaker/speaker.js';
 import { checkPacketCapability, createAfPacketConns } from '../sys/af-packet.js';
 import { systemClock } from '../sys/clock.js';
-import { createIpInterfaceSource } from '../sys/net-interfaces.js';
+import { createSystemInterfaceSource } from '../sys/net-interfaces.js';
 import { exitCode, type CommandRunner } from './command.js';
 import { commonFlags, printUsage, readFlags, type Flags } from './flags.js';
 
@@ -78,7 +78,7 @@ async function runSpeaker(flags: SpeakerFlags, node: NodeName, kubeConfig: k8s.K
   const clock = systemClock;
   const registry = createRegistry();
   const metrics = createSpeakerMetrics(registry);
-  const interfaces = createIpInterfaceSource();
+  const interfaces = createSystemInterfaceSource();
   const conns = flags['no-announce'] ? undefined : createAfPacketConns();
   const announcer =
     conns === undefined

@@ -7,7 +7,7 @@ import { InterfaceSession } from './interface-session.js';
 import type { Layer2Metrics } from './metrics.js';
 import type { PacketConnFactory } from './packet-conn.js';
 
-/** Reads the host's interfaces (src/sys polls `ip -j`; tests hand a fixed list). */
+/** Reads the host's interfaces (src/sys reads /sys and /proc; tests hand a fixed list). */
 export interface InterfaceSource {
   list(): Promise<readonly NetInterface[]>;
 }
