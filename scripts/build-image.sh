@@ -40,15 +40,34 @@ if [ ${#need[@]} -gt 0 ]; then
   echo "build-image: installing ${need[*]}"
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}" slirp4netns >/dev/null
 fi
-nofile=$(ulimit -Hn); nproc=$(ulimit -Hu)
-[ "$nofile" = unlimited ] && nofile=1048576
-[ "$nproc" = unlimited ] && nproc=1048576
 conf=/etc/containers/containers.conf.d/50-ironlb.conf
-want=$(printf '# Written by ironlb scripts/build-image.sh: crun 1.8 refuses hybrid cgroups; ulimits within ulimit -H.\n[containers]\ndefault_ulimits = ["nofile=%s:%s", "nproc=%s:%s"]\n\n[engine]\nruntime = "runc"\n' "$nofile" "$nofile" "$nproc" "$nproc")
-if [ "$(cat "$conf" 2>/dev/null)" != "$want" ]; then
-  mkdir -p "$(dirname "$conf")"
-  printf '%s\n' "$want" > "$conf"
-fi
+write_conf() { # write_conf [NOFILE NPROC]
+  local want
+  want=$(printf '# Written by ironlb scripts/build-image.sh: crun 1.8 refuses hybrid cgroups; ulimits that runc can set here.\n[engine]\nruntime = "runc"\n')
+  [ $# = 2 ] && want=$(printf '%s\n\n[containers]\ndefault_ulimits = ["nofile=%s:%s", "nproc=%s:%s"]\n' "$want" "$1" "$1" "$2" "$2")
+  if [ "$(cat "$conf" 2>/dev/null)" != "$want" ]; then
+    mkdir -p "$(dirname "$conf")"
+    printf '%s\n' "$want" > "$conf"
+  fi
+}
+# podman's default ulimits (nofile and nproc at their maximum) cannot be set on this kind of
+# machine, nor can `ulimit -H` itself always be (runc's init gets EPERM for nproc 65536 under a
+# hard limit of 96367, found by trying): halve from `ulimit -H` until a container starts.
+tune_ulimits() { # tune_ulimits IMAGE
+  local nofile nproc
+  nofile=$(ulimit -Hn); nproc=$(ulimit -Hu)
+  [ "$nofile" = unlimited ] && nofile=1048576
+  [ "$nproc" = unlimited ] && nproc=4194304
+  until podman run --rm --pull=never --network none --ulimit "nofile=$nofile:$nofile" --ulimit "nproc=1024:1024" "$1" true 2>/dev/null; do
+    nofile=$((nofile / 2)); [ "$nofile" -ge 1024 ] || { echo "build-image: podman cannot start a container (see: podman run --rm $1 true)" >&2; exit 1; }
+  done
+  until podman run --rm --pull=never --network none --ulimit "nofile=1024:1024" --ulimit "nproc=$nproc:$nproc" "$1" true 2>/dev/null; do
+    nproc=$((nproc / 2)); [ "$nproc" -ge 1024 ] || { echo "build-image: podman cannot start a container (see: podman run --rm $1 true)" >&2; exit 1; }
+  done
+  write_conf "$nofile" "$nproc"
+  echo "build-image: podman default_ulimits nofile=$nofile nproc=$nproc ($conf)"
+}
+[ -f "$conf" ] || write_conf
 stage "tools and podman setup" "$t0"
 
 # --- 2. stand-in bases ---------------------------------------------------------------------------
@@ -93,6 +112,8 @@ stage "bases" "$t0"
 
 # --- 3. the image --------------------------------------------------------------------------------
 t0=$(now)
+podman run --rm --pull=never --network none "docker.io/library/node:$major-bookworm-slim" true 2>/dev/null ||
+  tune_ulimits "docker.io/library/node:$major-bookworm-slim"
 lend=()
 cafile=$(npm config get cafile 2>/dev/null || true)
 if [ -n "$cafile" ] && [ "$cafile" != null ] && [ -s "$cafile" ]; then
