@@ -5,7 +5,7 @@ import { createRegistry } from '../obs/metrics.js';
 import { UsageError } from '../shared/errors.js';
 import { checkPacketCapability, createAfPacketConns } from '../sys/af-packet.js';
 import { systemClock } from '../sys/clock.js';
-import { createIpInterfaceSource } from '../sys/net-interfaces.js';
+import { createSystemInterfaceSource } from '../sys/net-interfaces.js';
 import { exitCode, type CommandRunner } from './command.js';
 import { commonFlags, printUsage, readFlags } from './flags.js';
 import { layer2ModeFlag, layer2Offloads } from './layer2-mode.js';
@@ -35,7 +35,7 @@ export const announceCommand: CommandRunner = {
     const offloads = layer2Offloads(flags['layer2-mode'], metrics, logger);
     const announcer = createAnnouncer({
       conns: createAfPacketConns(),
-      interfaces: createIpInterfaceSource(),
+      interfaces: createSystemInterfaceSource(),
       clock: systemClock,
       logger,
       metrics,

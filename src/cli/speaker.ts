@@ -1,6 +1,7 @@
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { createAnnouncer, defaultTiming, type Announcer, type AnnouncerDeps } from '../layer2/announcer.js';
+import { createAnnouncer, defaultTiming, type Announcer, type AnnouncerDeps, type InterfaceSource } from '../layer2/announcer.js';
+import type { PacketConnFactory } from '../layer2/packet-conn.js';
 import { createLayer2Metrics } from '../layer2/metrics.js';
 import { loadKubeConfig } from '../k8s/client.js';
 import { createEventRecorder } from '../k8s/events.js';
@@ -10,15 +11,16 @@ import { defaultLoadBalancerClass } from '../k8s/speaker-views.js';
 import { createObsServer } from '../obs/http-server.js';
 import { createRegistry } from '../obs/metrics.js';
 import type { NodeName } from '../shared/brand.js';
-import { UsageError } from '../shared/errors.js';
+import { describeError, UsageError } from '../shared/errors.js';
 import { ok } from '../shared/result.js';
 import { runConflictGuard } from '../speaker/conflict-guard.js';
 import { announcingAnnotation, leaseNameOf } from '../speaker/lease-view.js';
 import { createSpeakerMetrics } from '../speaker/metrics.js';
+import { createSpeakerReadiness, type SpeakerReadiness } from '../speaker/readiness.js';
 import { createSpeaker, type AnnouncerPort, type Speaker } from '../speaker/speaker.js';
 import { checkPacketCapability, createAfPacketConns } from '../sys/af-packet.js';
 import { systemClock } from '../sys/clock.js';
-import { createIpInterfaceSource } from '../sys/net-interfaces.js';
+import { createSystemInterfaceSource } from '../sys/net-interfaces.js';
 import { exitCode, type CommandRunner } from './command.js';
 import { commonFlags, printUsage, readFlags, type Flags } from './flags.js';
 import { layer2ModeFlag, layer2Offloads } from './layer2-mode.js';
@@ -96,8 +98,10 @@ async function runSpeaker(flags: SpeakerFlags, node: NodeName, kubeConfig: k8s.K
   const clock = systemClock;
   const registry = createRegistry();
   const metrics = createSpeakerMetrics(registry);
-  const interfaces = createIpInterfaceSource();
-  const conns = flags['no-announce'] ? undefined : createAfPacketConns();
+  const readiness = createSpeakerReadiness({ registry, logger });
+  readiness.fail('cachesNotSynced', 'caches not synced');
+  const interfaces = watchedInterfaces(createSystemInterfaceSource(), readiness);
+  const conns = flags['no-announce'] ? undefined : watchedConns(createAfPacketConns(), readiness);
   const announcer = conns === undefined ? silentAnnouncer : createSpeakerAnnouncer(flags, { conns, interfaces, metrics: createLayer2Metrics(registry), logger });
   // Late-bound: the Lease and the informers call into the speaker, which needs both.
   const late: { speaker?: Speaker } = {};
@@ -151,8 +155,9 @@ async function runSpeaker(flags: SpeakerFlags, node: NodeName, kubeConfig: k8s.K
     logger,
     host: flags['metrics-host'],
     port: flags['metrics-port'],
-    health: { notReadyReason: () => (watch.hasSynced() ? undefined : 'caches not synced') },
+    health: readiness,
   });
+  void watch.synced.then(() => { readiness.clear('cachesNotSynced'); }, () => undefined);
   logger.info({ event: 'speakerStarting', lease: leaseNameOf(node), namespace: flags.namespace, announce: conns !== undefined }, 'speaker starting');
   const parts = [
     watch.run(running.signal),
@@ -175,4 +180,37 @@ async function runSpeaker(flags: SpeakerFlags, node: NodeName, kubeConfig: k8s.K
   await Promise.race([all, clock.sleep(shutdownBudgetMs)]);
   stop.removeEventListener('abort', onStop);
   logger.info({ event: 'speakerStopped' }, 'speaker stopped');
+}
+
+/** The interface source, reporting whether the kernel's tables could be read to readiness. */
+function watchedInterfaces(inner: InterfaceSource, readiness: SpeakerReadiness): InterfaceSource {
+  return {
+    async list() {
+      try {
+        const list = await inner.list();
+        readiness.clear('interfacesUnreadable');
+        return list;
+      } catch (e: unknown) {
+        readiness.fail('interfacesUnreadable', describeError(e));
+        throw e;
+      }
+    },
+  };
+}
+
+/** The packet socket factory, reporting sockets the kernel refused to readiness. */
+function watchedConns(inner: PacketConnFactory, readiness: SpeakerReadiness): PacketConnFactory {
+  return {
+    ...inner,
+    open(iface, kind, onFrames) {
+      try {
+        const conn = inner.open(iface, kind, onFrames);
+        readiness.clear('packetSocketsFailed');
+        return conn;
+      } catch (e: unknown) {
+        readiness.fail('packetSocketsFailed', `opening a ${kind} packet socket on ${iface.name} failed: ${describeError(e)}`);
+        throw e;
+      }
+    },
+  };
 }

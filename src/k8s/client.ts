@@ -49,6 +49,19 @@ export class ConnectionReusingKubeConfig extends k8s.KubeConfig {
   }
 }
 
+/**
+ * Whether `loadFromDefault` found nothing and fell back to guessing: client-node then points at
+ * `http://localhost:8080` (context `loaded-context`, cluster `cluster`), and with a service account
+ * token but no KUBERNETES_SERVICE_HOST at `https://undefined:undefined`. Either would retry forever
+ * against a server that is not there.
+ */
+function isLastResort(kc: k8s.KubeConfig): boolean {
+  const cluster = kc.getCurrentCluster();
+  if (cluster === null) return false;
+  const guessed = kc.getCurrentContext() === 'loaded-context' && cluster.name === 'cluster' && cluster.server === 'http://localhost:8080';
+  return guessed || cluster.server.includes('undefined');
+}
+
 /** Loads a KubeConfig; a bad or missing file is one clear error, not a stack trace. */
 export function loadKubeConfig(source: KubeConfigSource): k8s.KubeConfig {
   const kc = new ConnectionReusingKubeConfig();
@@ -57,6 +70,12 @@ export function loadKubeConfig(source: KubeConfigSource): k8s.KubeConfig {
     else kc.loadFromDefault();
   } catch (e: unknown) {
     throw new AppError('ERR_KUBECONFIG', `cannot load kubeconfig ${source.kubeconfigPath ?? '(default)'}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+  if (source.kubeconfigPath === undefined && isLastResort(kc)) {
+    throw new AppError(
+      'ERR_NO_CLUSTER_CONFIG',
+      'no cluster configuration: no --kubeconfig, KUBECONFIG or ~/.kube/config, and not in a pod (KUBERNETES_SERVICE_HOST and a service account token)',
+    );
   }
   if (kc.getCurrentCluster() === null) {
     throw new AppError('ERR_KUBECONFIG', `kubeconfig ${source.kubeconfigPath ?? '(default)'} has no current cluster`);

@@ -8,7 +8,7 @@ import type { Layer2Metrics } from './metrics.js';
 import type { NeighborOffloadFactory } from './neighbor-offload.js';
 import type { PacketConnFactory } from './packet-conn.js';
 
-/** Reads the host's interfaces (src/sys polls `ip -j`; tests hand a fixed list). */
+/** Reads the host's interfaces (src/sys reads /sys and /proc; tests hand a fixed list). */
 export interface InterfaceSource {
   list(): Promise<readonly NetInterface[]>;
 }

@@ -30,7 +30,8 @@ async function modelOf(doc: Doc): Promise<new (data: unknown) => Validatable> {
   return model;
 }
 
-const docs = [...load('manifests'), ...load('config').filter((d) => typeof (d.doc as Partial<Doc>).kind === 'string')];
+// kustomization.yaml is kustomize's, not an API object (test/integration/kustomize.test.ts checks it).
+const docs = [...load('manifests').filter((d) => (d.doc as Partial<Doc>).kind !== 'Kustomization'), ...load('config').filter((d) => typeof (d.doc as Partial<Doc>).kind === 'string')];
 const byKind = (kind: string, name: string): Doc => {
   const found = docs.find((d) => d.doc.kind === kind && d.doc.metadata.name === name)?.doc;
   if (found === undefined) throw new Error(`${kind} ${name} missing from manifests/`);
