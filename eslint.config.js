@@ -70,6 +70,14 @@ export default tseslint.config(
     },
   },
   {
+    // What a Service means to ironlb: pure, between the allocator's terms and the processes.
+    files: ['src/service/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { paths: impureModules, patterns: layer(['config', 'election', ...outer]) }],
+      'no-restricted-globals': ['error', ...impureGlobals],
+    },
+  },
+  {
     files: ['src/layer2/packet/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', { paths: impureModules, patterns: layer(['config', 'ipam', 'election', ...outer.filter((d) => d !== 'layer2')]) }],

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import * as k8s from '@kubernetes/client-node';
 import { createController } from '../controller/controller.js';
 import { createControllerMetrics } from '../controller/metrics.js';
-import { defaultLoadBalancerClass } from '../controller/views.js';
+import { defaultLoadBalancerClass } from '../service/service.js';
 import { loadKubeConfig } from '../k8s/client.js';
 import { configMapInformer, serviceInformer, serviceStatusWriter } from '../k8s/controller-io.js';
 import { createEventRecorder } from '../k8s/events.js';

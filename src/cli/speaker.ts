@@ -6,7 +6,7 @@ import { loadKubeConfig } from '../k8s/client.js';
 import { createEventRecorder } from '../k8s/events.js';
 import { leaseWriter, NodeLease } from '../k8s/lease.js';
 import { createSpeakerWatch } from '../k8s/speaker-watch.js';
-import { defaultLoadBalancerClass } from '../k8s/speaker-views.js';
+import { defaultLoadBalancerClass } from '../service/service.js';
 import { createObsServer } from '../obs/http-server.js';
 import { createRegistry } from '../obs/metrics.js';
 import type { NodeName } from '../shared/brand.js';
