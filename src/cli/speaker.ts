@@ -1,8 +1,7 @@
-import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { createAnnouncer, defaultTiming } from '../layer2/announcer.js';
 import { createLayer2Metrics } from '../layer2/metrics.js';
-import { loadKubeConfig } from '../k8s/client.js';
+import { coordinationApi, coreApi, loadKubeConfig, type KubeConfig } from '../k8s/client.js';
 import { createEventRecorder } from '../k8s/events.js';
 import { leaseWriter, NodeLease } from '../k8s/lease.js';
 import { createSpeakerWatch } from '../k8s/speaker-watch.js';
@@ -74,7 +73,7 @@ export const speakerCommand: CommandRunner = {
   },
 };
 
-async function runSpeaker(flags: SpeakerFlags, node: NodeName, kubeConfig: k8s.KubeConfig, logger: Logger, stop: AbortSignal): Promise<void> {
+async function runSpeaker(flags: SpeakerFlags, node: NodeName, kubeConfig: KubeConfig, logger: Logger, stop: AbortSignal): Promise<void> {
   const clock = systemClock;
   const registry = createRegistry();
   const metrics = createSpeakerMetrics(registry);
@@ -96,7 +95,7 @@ async function runSpeaker(flags: SpeakerFlags, node: NodeName, kubeConfig: k8s.K
   // Late-bound: the Lease and the informers call into the speaker, which needs both.
   const late: { speaker?: Speaker } = {};
   const membership = new NodeLease({
-    writer: leaseWriter(kubeConfig.makeApiClient(k8s.CoordinationV1Api), flags.namespace),
+    writer: leaseWriter(coordinationApi(kubeConfig), flags.namespace),
     name: leaseNameOf(node),
     identity: node,
     durationMs: flags['lease-duration'] * 1000,
@@ -119,7 +118,7 @@ async function runSpeaker(flags: SpeakerFlags, node: NodeName, kubeConfig: k8s.K
     onChange: () => late.speaker?.changed(),
     onConfigStale: (stale) => { metrics.configStale.set(stale ? 1 : 0); },
   });
-  const events = createEventRecorder({ core: kubeConfig.makeApiClient(k8s.CoreV1Api), clock, logger, component: 'ironlb-speaker', instance: node });
+  const events = createEventRecorder({ core: coreApi(kubeConfig), clock, logger, component: 'ironlb-speaker', instance: node });
   const speaker = createSpeaker({
     self: node,
     inputs: watch,

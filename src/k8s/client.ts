@@ -49,6 +49,19 @@ export class ConnectionReusingKubeConfig extends k8s.KubeConfig {
   }
 }
 
+/** The loaded cluster configuration, as `cli/` passes it around (cli/ imports no client-node). */
+export type KubeConfig = k8s.KubeConfig;
+
+/** The core/v1 API client (Services, ConfigMaps, Events, Nodes). */
+export function coreApi(kc: KubeConfig): k8s.CoreV1Api {
+  return kc.makeApiClient(k8s.CoreV1Api);
+}
+
+/** The coordination.k8s.io/v1 API client (Leases). */
+export function coordinationApi(kc: KubeConfig): k8s.CoordinationV1Api {
+  return kc.makeApiClient(k8s.CoordinationV1Api);
+}
+
 /** Loads a KubeConfig; a bad or missing file is one clear error, not a stack trace. */
 export function loadKubeConfig(source: KubeConfigSource): k8s.KubeConfig {
   const kc = new ConnectionReusingKubeConfig();
