@@ -1,6 +1,6 @@
 import type { EventSink } from '../shared/event-sink.js';
 import type { ConfigMapView } from '../config/config-map.js';
-import type { ServiceView } from '../service/service.js';
+import type { ServiceVersion, ServiceView } from '../service/service.js';
 
 /**
  * The controller's ports: everything it needs from the Kubernetes API, declared here and
@@ -22,13 +22,6 @@ export interface ObjectCache<T> {
 
 /** The outcome of a status write: conflicts and vanished Services are expected, other failures throw. */
 export type StatusWriteOutcome = 'written' | 'conflict' | 'notFound';
-
-/** Identifies the Service version a decision was made on (optimistic concurrency). */
-export interface ServiceVersion {
-  readonly namespace: string;
-  readonly name: string;
-  readonly resourceVersion: string;
-}
 
 /** Writes `status.loadBalancer.ingress` on the Service version a decision was made on. */
 export interface StatusWriter {

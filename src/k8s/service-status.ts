@@ -1,5 +1,6 @@
 import * as k8s from '@kubernetes/client-node';
-import type { ServiceVersion, StatusWriteOutcome } from '../controller/ports.js';
+import type { StatusWriteOutcome } from '../controller/ports.js';
+import type { ServiceVersion } from '../service/service.js';
 import { httpStatusOf } from './client.js';
 
 /**

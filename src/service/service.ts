@@ -79,8 +79,15 @@ export function serviceRef(svc: ServiceView): ObjectRef {
   return { apiVersion: 'v1', kind: 'Service', namespace: namespaceOf(svc), name: svc.metadata?.name ?? '', ...(uid === undefined ? {} : { uid }) };
 }
 
-/** The version a status write is made on (optimistic concurrency). */
-export function serviceVersion(svc: ServiceView): { readonly namespace: string; readonly name: string; readonly resourceVersion: string } {
+/** Identifies the Service version a decision was made on (optimistic concurrency). */
+export interface ServiceVersion {
+  readonly namespace: string;
+  readonly name: string;
+  readonly resourceVersion: string;
+}
+
+/** The version a status write is made on. */
+export function serviceVersion(svc: ServiceView): ServiceVersion {
   return { namespace: namespaceOf(svc), name: svc.metadata?.name ?? '', resourceVersion: svc.metadata?.resourceVersion ?? '' };
 }
 
