@@ -1,9 +1,8 @@
 import { hostname } from 'node:os';
-import * as k8s from '@kubernetes/client-node';
 import { createController } from '../controller/controller.js';
 import { createControllerMetrics } from '../controller/metrics.js';
-import { defaultLoadBalancerClass } from '../controller/views.js';
-import { loadKubeConfig } from '../k8s/client.js';
+import { defaultLoadBalancerClass } from '../service/service.js';
+import { coordinationApi, coreApi, loadKubeConfig } from '../k8s/client.js';
 import { configMapInformer, serviceInformer, serviceStatusWriter } from '../k8s/controller-io.js';
 import { createEventRecorder } from '../k8s/events.js';
 import { LeaderElector, leaseStore } from '../k8s/lease.js';
@@ -54,9 +53,9 @@ export const controllerCommand: CommandRunner = {
       openServices: (onChange) => serviceInformer(kc, logger, clock, onChange),
       openConfigMap: (onChange) => configMapInformer(kc, namespace, flags['config-name'], logger, clock, onChange),
       status: serviceStatusWriter(kc),
-      events: createEventRecorder({ core: kc.makeApiClient(k8s.CoreV1Api), clock, logger, component: 'ironlb-controller', instance: identity }),
+      events: createEventRecorder({ core: coreApi(kc), clock, logger, component: 'ironlb-controller', instance: identity }),
       leader: new LeaderElector({
-        store: leaseStore(kc.makeApiClient(k8s.CoordinationV1Api), namespace),
+        store: leaseStore(coordinationApi(kc), namespace),
         name: 'ironlb-controller',
         identity,
         timings: { leaseDurationMs: flags['lease-duration'] * 1000, renewDeadlineMs: flags['renew-deadline'] * 1000, retryPeriodMs: flags['retry-period'] * 1000 },

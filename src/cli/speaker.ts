@@ -1,13 +1,12 @@
-import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { createAnnouncer, defaultTiming, type Announcer, type AnnouncerDeps, type InterfaceSource } from '../layer2/announcer.js';
 import type { PacketConnFactory } from '../layer2/packet-conn.js';
 import { createLayer2Metrics } from '../layer2/metrics.js';
-import { loadKubeConfig } from '../k8s/client.js';
+import { coordinationApi, coreApi, loadKubeConfig, type KubeConfig } from '../k8s/client.js';
 import { createEventRecorder } from '../k8s/events.js';
 import { leaseWriter, NodeLease } from '../k8s/lease.js';
 import { createSpeakerWatch } from '../k8s/speaker-watch.js';
-import { defaultLoadBalancerClass } from '../k8s/speaker-views.js';
+import { defaultLoadBalancerClass } from '../service/service.js';
 import { createObsServer } from '../obs/http-server.js';
 import { createRegistry } from '../obs/metrics.js';
 import type { NodeName } from '../shared/brand.js';
@@ -94,7 +93,7 @@ function createSpeakerAnnouncer(flags: SpeakerFlags, deps: Pick<AnnouncerDeps, '
   });
 }
 
-async function runSpeaker(flags: SpeakerFlags, node: NodeName, kubeConfig: k8s.KubeConfig, logger: Logger, stop: AbortSignal): Promise<void> {
+async function runSpeaker(flags: SpeakerFlags, node: NodeName, kubeConfig: KubeConfig, logger: Logger, stop: AbortSignal): Promise<void> {
   const clock = systemClock;
   const registry = createRegistry();
   const metrics = createSpeakerMetrics(registry);
@@ -106,7 +105,7 @@ async function runSpeaker(flags: SpeakerFlags, node: NodeName, kubeConfig: k8s.K
   // Late-bound: the Lease and the informers call into the speaker, which needs both.
   const late: { speaker?: Speaker } = {};
   const membership = new NodeLease({
-    writer: leaseWriter(kubeConfig.makeApiClient(k8s.CoordinationV1Api), flags.namespace),
+    writer: leaseWriter(coordinationApi(kubeConfig), flags.namespace),
     name: leaseNameOf(node),
     identity: node,
     durationMs: flags['lease-duration'] * 1000,
@@ -129,7 +128,7 @@ async function runSpeaker(flags: SpeakerFlags, node: NodeName, kubeConfig: k8s.K
     onChange: () => late.speaker?.changed(),
     onConfigStale: (stale) => { metrics.configStale.set(stale ? 1 : 0); },
   });
-  const events = createEventRecorder({ core: kubeConfig.makeApiClient(k8s.CoreV1Api), clock, logger, component: 'ironlb-speaker', instance: node });
+  const events = createEventRecorder({ core: coreApi(kubeConfig), clock, logger, component: 'ironlb-speaker', instance: node });
   const speaker = createSpeaker({
     self: node,
     inputs: watch,

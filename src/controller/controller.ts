@@ -1,36 +1,25 @@
 import type { Logger } from 'pino';
 import { emptyConfig } from '../config/config.js';
-import type { Informer } from '../k8s/informer.js';
-import type { StatusWriteOutcome } from '../k8s/service-status.js';
-import { createWorkQueue, type WorkQueue } from '../k8s/workqueue.js';
 import { Allocator } from '../ipam/allocator.js';
-import { ingressIps, toRestoreRequest } from '../ipam/service-request.js';
-import { serviceKey, type ServiceKey } from '../shared/brand.js';
+import { configText, type ConfigMapView } from '../config/config-map.js';
+import { ingressIps, isOurs, serviceKeyOf, serviceRef, serviceVersion, type ServiceView } from '../service/service.js';
+import { toRestoreRequest } from '../service/service-request.js';
+import type { ServiceKey } from '../shared/brand.js';
 import type { Clock } from '../shared/clock.js';
-import type { EventSink, ObjectRef } from '../shared/event-sink.js';
+import type { ObjectRef } from '../shared/event-sink.js';
 import type { SyncResult } from '../shared/sync-result.js';
-import { applyConfig, configText } from './config-decision.js';
+import { createWorkQueue, type WorkQueue } from '../shared/work-queue.js';
+import { applyConfig } from './config-decision.js';
 import { decideDeleted, decideService, type EventIntent, type ServiceDecision } from './decide.js';
 import type { ControllerMetrics } from './metrics.js';
-import { isOurs, type ConfigMapView, type ServiceView } from './views.js';
+import type { EventRecorder, LeaderRunner, OpenConfigMap, OpenServices, StatusWriteOutcome, StatusWriter } from './ports.js';
 
-/** Writes `status.loadBalancer.ingress` on the Service version a decision was made on. */
-export interface StatusWriter {
-  writeIngress(svc: { readonly namespace: string; readonly name: string; readonly resourceVersion: string }, ips: readonly string[]): Promise<StatusWriteOutcome>;
-}
-
-/** Runs `lead` while this replica holds the leader Lease; `leaderSignal` aborts when it is lost. */
-export interface LeaderRunner {
-  run(signal: AbortSignal, lead: (leaderSignal: AbortSignal) => Promise<void>): Promise<void>;
-}
-
+/** What the controller is built from: its ports (`ports.ts`, implemented in `k8s/`) and settings. */
 export interface ControllerDeps {
-  /** Opens the Service informer (cluster-wide); `onChange` only enqueues. */
-  readonly openServices: (onChange: (svc: ServiceView) => void) => Informer<ServiceView>;
-  /** Opens the informer of the one config ConfigMap. */
-  readonly openConfigMap: (onChange: () => void) => Informer<ConfigMapView>;
+  readonly openServices: OpenServices;
+  readonly openConfigMap: OpenConfigMap;
   readonly status: StatusWriter;
-  readonly events: EventSink & { run(signal: AbortSignal): Promise<void> };
+  readonly events: EventRecorder;
   readonly leader: LeaderRunner;
   readonly metrics: ControllerMetrics;
   readonly logger: Logger;
@@ -68,17 +57,8 @@ interface Term {
   lastConfigProblem: string | undefined;
 }
 
-function keyOf(svc: ServiceView): ServiceKey {
-  return serviceKey(svc.metadata?.namespace ?? '', svc.metadata?.name ?? '');
-}
-
-function serviceRef(svc: ServiceView): ObjectRef {
-  const uid = svc.metadata?.uid;
-  return { apiVersion: 'v1', kind: 'Service', namespace: svc.metadata?.namespace ?? '', name: svc.metadata?.name ?? '', ...(uid === undefined ? {} : { uid }) };
-}
-
 /**
- * Creates the controller (issue 4): informers on Services and the config ConfigMap; while
+ * Creates the controller (docs/controller.md): informers on Services and the config ConfigMap; while
  * leader, restores every assignment from Service status before allocating anything, then
  * reconciles Services through one keyed work queue and writes their ingress status.
  */
@@ -86,7 +66,7 @@ export function createController(deps: ControllerDeps): Controller {
   const log = deps.logger.child({ component: 'controller' });
   let term: Term | undefined;
   let configParses = false;
-  const services = deps.openServices((svc) => term?.queue.add(keyOf(svc)));
+  const services = deps.openServices((svc) => term?.queue.add(serviceKeyOf(svc)));
   const configMap = deps.openConfigMap(() => {
     configParses = applyConfig(new Allocator(emptyConfig), configText(currentConfigMap()), undefined).kind !== 'invalid';
     term?.queue.add(configQueueKey);
@@ -110,7 +90,7 @@ export function createController(deps: ControllerDeps): Controller {
     const ours = services.list().filter((s) => isOurs(s, deps.lbClass) && ingressIps(s).length > 0);
     const outcomes = t.allocator.restore(ours.map((s) => ({ request: toRestoreRequest(s), ips: ingressIps(s) })));
     // key -> Service, for the rare rejected claim (a search per outcome was quadratic: 10,000 Services at start).
-    const byKey = new Map(ours.map((s) => [keyOf(s), s]));
+    const byKey = new Map(ours.map((s) => [serviceKeyOf(s), s]));
     for (const o of outcomes) {
       const svc = byKey.get(o.key);
       for (const r of o.rejected) {
@@ -150,6 +130,8 @@ export function createController(deps: ControllerDeps): Controller {
     if (first && text === undefined) return waitForConfig(t);
     const outcome = applyConfig(t.allocator, text, t.configInForce);
     switch (outcome.kind) {
+      case 'missing': // not with whenMissing 'noPools'; waiting is the safe answer
+        return waitForConfig(t);
       case 'unchanged':
         deps.metrics.configStale.set(0);
         return 'ok';
@@ -175,8 +157,7 @@ export function createController(deps: ControllerDeps): Controller {
   async function write(t: Term, svc: ServiceView, key: ServiceKey, ips: readonly string[]): Promise<StatusWriteOutcome | 'stopped'> {
     // Leadership lost: not one more write.
     if (t.signal.aborted) return 'stopped';
-    const target = { namespace: svc.metadata?.namespace ?? '', name: svc.metadata?.name ?? '', resourceVersion: svc.metadata?.resourceVersion ?? '' };
-    const outcome = await deps.status.writeIngress(target, ips);
+    const outcome = await deps.status.writeIngress(serviceVersion(svc), ips);
     log.debug({ event: 'statusWritten', service: key, ips, outcome }, 'status write');
     return outcome;
   }
@@ -248,7 +229,7 @@ export function createController(deps: ControllerDeps): Controller {
 
   async function lead(leaderSignal: AbortSignal): Promise<void> {
     deps.metrics.leader.set(1);
-    const queue = createWorkQueue<QueueKey>({ clock: deps.clock, random: deps.random, listAllKeys: () => services.list().map(keyOf) });
+    const queue = createWorkQueue<QueueKey>({ clock: deps.clock, random: deps.random, listAllKeys: () => services.list().map(serviceKeyOf) });
     const t: Term = { allocator: new Allocator(emptyConfig), queue, signal: leaderSignal, configInForce: undefined, failures: new Map(), lastConfigProblem: undefined };
     term = t;
     queue.add(configQueueKey);

@@ -1,7 +1,7 @@
 import type { Allocator } from '../ipam/allocator.js';
-import { toServiceRequest } from '../ipam/service-request.js';
+import { isForeign, isOurs, statusIps, type ServiceView } from '../service/service.js';
+import { toServiceRequest } from '../service/service-request.js';
 import type { ServiceKey } from '../shared/brand.js';
-import { isForeign, isOurs, statusIps, type ServiceView } from './views.js';
 
 /** An Event the decision asks for. */
 export interface EventIntent {

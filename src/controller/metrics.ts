@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { PoolStats } from '../ipam/allocator.js';
 
-/** The controller's metrics (issue 4), on the process's own registry. */
+/** The controller's metrics (docs/controller.md), on the process's own registry. */
 export interface ControllerMetrics {
   /** 1 while the config in the ConfigMap is not the one in force (invalid or refused). */
   readonly configStale: Gauge;

@@ -6,7 +6,8 @@ import { err, ok, type Result } from '../shared/result.js';
 import { AddressSpace } from './address-space.js';
 import { allocationError, noDualStackPool, type AllocationError } from './allocation-error.js';
 import { familyPlan, type FamilyPlan } from './family-plan.js';
-import { backendKey, sharingRefusal } from './sharing.js';
+import { InUseIndex, IpUse } from './in-use-index.js';
+import { backendKey } from './sharing.js';
 import type { ServiceRequest } from './service-request.js';
 
 /** One IP held by a Service, and the pool it came from. */
@@ -66,35 +67,14 @@ export interface PoolStats {
   readonly families: readonly { readonly family: IpFamily; readonly inUse: number; readonly total: bigint }[];
 }
 
-/**
- * An IP in use (it is its own IpAddr, to keep one object per IP: a full /16 holds 65,536 of
- * these). All its users share `sharingKey` and `backendKey`.
- */
-class IpUse implements IpAddr {
-  constructor(
-    readonly family: IpFamily,
-    readonly value: bigint,
-    public pool: PoolName,
-    public sharingKey: string | undefined,
-    public backendKey: string,
-    /** The holdings of its users, in arrival order; never empty while it is in `inUse`. */
-    readonly users: Holding[],
-  ) {}
-
-  /**
-   * Canonical text, built when asked: results and messages need it, the index does not, and
-   * keeping one string per IP in use was a tenth of the heap of a filled /16.
-   */
-  get text(): string {
-    return formatIp(this);
-  }
-}
-
 /** A Service's request and the IPs it holds (primary family first). */
 interface Holding {
   request: ServiceRequest;
-  ips: IpUse[];
+  ips: Use[];
 }
+
+/** An IP in use by Services (their holdings). */
+type Use = IpUse<Holding>;
 
 /** A pool with one address space per family it has. */
 interface PoolSpaces {
@@ -107,18 +87,6 @@ interface Pick extends IpAddr {
   readonly pool: PoolName;
   /** Known free (the pool's lowest free address): attach skips the in-use lookup. */
   readonly free?: true;
-}
-
-/** An IP as a Map key: a number for IPv4, the value itself for IPv6, so the families never collide. */
-type IpKey = number | bigint;
-
-/**
- * The key of an IP in the in-use index. Not its text: that would be a string to build, hash and
- * keep per IP in use, where an IPv4 number is a small integer in V8 (`| 0` keeps the top half of
- * the address space small too) and an IPv6 key is the bigint the IP already holds.
- */
-function ipKey(ip: IpAddr): IpKey {
-  return ip.family === 4 ? Number(ip.value) | 0 : ip.value;
 }
 
 const maxBlockersInMessage = 5;
@@ -165,7 +133,7 @@ function sameIpSet(a: readonly IpAddr[], b: readonly IpAddr[]): boolean {
   return a.length === b.length && a.every((x) => b.some((y) => compareIp(x, y) === 0));
 }
 
-function toAssigned(use: IpUse): AssignedIp {
+function toAssigned(use: Use): AssignedIp {
   return { ip: { family: use.family, value: use.value }, text: use.text, pool: use.pool };
 }
 
@@ -173,7 +141,7 @@ function toAssignment(holding: Holding): Assignment {
   return { ips: holding.ips.map(toAssigned) };
 }
 
-function removeUser(use: IpUse, holding: Holding): void {
+function removeUser(use: Use, holding: Holding): void {
   const i = use.users.indexOf(holding);
   if (i >= 0) use.users.splice(i, 1);
 }
@@ -192,12 +160,10 @@ export class Allocator {
   private pools: Map<PoolName, PoolSpaces>;
   /** The auto-assign pools of `config`, in order. */
   private autoPools: readonly PoolName[];
-  /** ipKey(IP) -> its use; an IP is here exactly when its space marks it taken */
-  private readonly inUse = new Map<IpKey, IpUse>();
-  /** service -> its holding; every IpUse of a holding lists the service among its users */
+  /** The IPs in use; an IP is here exactly when its space marks it taken */
+  private readonly inUse = new InUseIndex<Holding>();
+  /** service -> its holding; every IP in use of a holding lists the service among its users */
   private readonly holdings = new Map<ServiceKey, Holding>();
-  /** sharing key -> the IPs in use under it */
-  private readonly byKey = new Map<string, Set<IpUse>>();
 
   /** Starts with `config` and nothing assigned. */
   constructor(config: Config) {
@@ -282,7 +248,7 @@ export class Allocator {
 
   /** The Services using an IP (more than one when shared). */
   usersOf(ip: IpAddr): readonly ServiceKey[] {
-    return this.inUse.get(ipKey(ip))?.users.map((h) => h.request.key) ?? [];
+    return this.inUse.get(ip)?.users.map((h) => h.request.key) ?? [];
   }
 
   /** Addresses in use and in total per pool, in config order. */
@@ -308,6 +274,7 @@ export class Allocator {
     let taken = 0n;
     for (const { spaces } of this.pools.values()) for (const s of spaces.values()) taken += s.inUse;
     if (taken !== BigInt(this.inUse.size)) problems.push(`spaces mark ${taken} IPs taken, ${this.inUse.size} in use`);
+    problems.push(...this.inUse.verify());
     for (const use of this.inUse.values()) problems.push(...this.verifyUse(use));
     for (const [key, holding] of this.holdings) problems.push(...this.verifyHolding(key, holding));
     return problems;
@@ -317,30 +284,19 @@ export class Allocator {
     const problems: string[] = [];
     if (holding.ips.length === 0) problems.push(`${key} holds no IP`);
     if (holding.request.key !== key) problems.push(`${key}: holding filed under the wrong key`);
-    for (const use of holding.ips) if (this.inUse.get(ipKey(use)) !== use || !use.users.includes(holding)) problems.push(`${key}: ${use.text} does not list it`);
+    for (const use of holding.ips) if (this.inUse.get(use) !== use || !use.users.includes(holding)) problems.push(`${key}: ${use.text} does not list it`);
     return problems;
   }
 
-  private isTaken(use: IpUse): boolean {
+  private isTaken(use: Use): boolean {
     const space = this.pools.get(use.pool)?.spaces.get(use.family);
     return space !== undefined && space.usable(use.value) && !space.isFree(use.value);
   }
 
-  private verifyUse(use: IpUse): string[] {
+  /** What ties an IP in use to the pools and the holdings (the index checks itself). */
+  private verifyUse(use: Use): string[] {
     const problems: string[] = [];
     if (!this.isTaken(use)) problems.push(`${use.text} is not taken in pool ${use.pool}`);
-    problems.push(...this.verifyUsers(use));
-    const indexed = [...this.byKey].filter(([, set]) => set.has(use)).map(([k]) => k);
-    const expected = use.sharingKey === undefined ? [] : [use.sharingKey];
-    if (JSON.stringify(indexed) !== JSON.stringify(expected)) problems.push(`${use.text}: sharing index ${JSON.stringify(indexed)}, key ${JSON.stringify(expected)}`);
-    return problems;
-  }
-
-  private verifyUsers(use: IpUse): string[] {
-    const problems: string[] = [];
-    if (use.users.length === 0) problems.push(`${use.text} has no user`);
-    if (use.users.length > 1 && use.sharingKey === undefined) problems.push(`${use.text} is shared without a key`);
-    if (new Set(use.users.map((h) => h.request.key)).size !== use.users.length) problems.push(`${use.text} lists a user twice`);
     for (const h of use.users) if (this.holdings.get(h.request.key) !== h || !h.ips.includes(use)) problems.push(`${use.text}: user ${h.request.key} does not hold it`);
     return problems;
   }
@@ -359,20 +315,13 @@ export class Allocator {
   private updateInPlace(holding: Holding, req: ServiceRequest, plan: FamilyPlan): Result<AssignOutcome, AllocationError> {
     const backend = backendKey(req);
     for (const use of holding.ips) {
-      const refusal = this.inPlaceRefusal(use, req, backend);
+      const refusal = this.inUse.refusalToStay(use, req, backend);
       if (refusal !== undefined) return err(refusal);
     }
     holding.request = req;
-    for (const use of holding.ips) if (use.users.length === 1) this.rekey(use, req.sharingKey, backend);
+    for (const use of holding.ips) if (use.users.length === 1) this.inUse.rekey(use, req.sharingKey, backend);
     const added = this.addPreferred(holding, req, plan, backend);
     return ok({ assignment: toAssignment(holding), changed: added });
-  }
-
-  private inPlaceRefusal(use: IpUse, req: ServiceRequest, backend: string): AllocationError | undefined {
-    const other = use.users.find((h) => h.request.key !== req.key)?.request.key;
-    if (other === undefined) return undefined;
-    if (req.sharingKey !== use.sharingKey) return allocationError.sharingKeyChange(use.text, other, use.sharingKey, req.sharingKey);
-    return sharingRefusal(use, req, backend);
   }
 
   /** For PreferDualStack: adds the missing optional family from the pool of the primary IP. */
@@ -401,8 +350,7 @@ export class Allocator {
     }
     const backend = backendKey(req);
     const holding: Holding = { request: req, ips: [] };
-    // map(), not push(): an array grown by push keeps room for 17 entries, and 65,536 held
-    // Services make that a measurable share of the heap the GC has to copy.
+    // map(), not push(): docs/ipam.md "Heap".
     holding.ips = picks.value.map((pick) => this.attach(holding, pick, backend));
     this.holdings.set(req.key, holding);
     const changed = current === undefined || !sameIpSet(current.ips, holding.ips);
@@ -421,8 +369,7 @@ export class Allocator {
       if (found === undefined) return err(allocationError.notInAnyPool(text));
       if (req.requestedPool !== undefined && found.pool.name !== req.requestedPool) return err(allocationError.notInPool(text, req.requestedPool));
       if (!found.space.usable(ip.value)) return err(allocationError.buggy(text, found.pool.name));
-      const use = this.inUse.get(ipKey(ip));
-      const refusal = use === undefined ? undefined : sharingRefusal(use, req, backend);
+      const refusal = this.inUse.refusal(ip, req, backend);
       if (refusal !== undefined) return err(refusal);
       picks.push({ family: ip.family, value: ip.value, pool: found.pool.name });
     }
@@ -454,7 +401,7 @@ export class Allocator {
 
   /** One IP of each family from `pool`, or undefined when it lacks any. */
   private pickAll(pool: PoolName, families: readonly IpFamily[], req: ServiceRequest, backend: string, hints: readonly Pick[]): Pick[] | undefined {
-    // map(), not push(): a pushed-to array reserves room for 17, on every allocation.
+    // map(), not push(): docs/ipam.md "Heap".
     const picks = families.map((family) => this.pickInPool(pool, family, req, backend, hints));
     return picks.every((pick) => pick !== undefined) ? picks : undefined;
   }
@@ -486,22 +433,22 @@ export class Allocator {
   /** Whether `req` may take `ip` of `space`: free, or in use by Services it may share with. */
   private joinable(space: AddressSpace, ip: IpAddr, req: ServiceRequest, backend: string): boolean {
     if (!space.usable(ip.value)) return false;
-    const use = this.inUse.get(ipKey(ip));
-    return use === undefined ? space.isFree(ip.value) : sharingRefusal(use, req, backend) === undefined;
+    const use = this.inUse.get(ip);
+    return use === undefined ? space.isFree(ip.value) : this.inUse.refusal(use, req, backend) === undefined;
   }
 
   /** The lowest IP of the pool and family shared under the request's key that it may join. */
   private sharedCandidate(poolName: PoolName, family: IpFamily, req: ServiceRequest, backend: string): Pick | undefined {
     if (req.sharingKey === undefined) return undefined;
-    const uses = [...(this.byKey.get(req.sharingKey) ?? [])]
-      .filter((u) => u.pool === poolName && u.family === family && sharingRefusal(u, req, backend) === undefined)
+    const uses = [...this.inUse.sharedUnder(req.sharingKey)]
+      .filter((u) => u.pool === poolName && u.family === family && this.inUse.refusal(u, req, backend) === undefined)
       .sort(compareIp);
     return uses[0];
   }
 
   /** Adds a holding as a user of the picked IP, taking it from its pool when it was free. */
-  private attach(holding: Holding, pick: Pick, backend: string): IpUse {
-    const existing = pick.free === true ? undefined : this.inUse.get(ipKey(pick));
+  private attach(holding: Holding, pick: Pick, backend: string): Use {
+    const existing = pick.free === true ? undefined : this.inUse.get(pick);
     if (existing !== undefined) {
       if (!existing.users.includes(holding)) existing.users.push(holding);
       return existing;
@@ -509,22 +456,9 @@ export class Allocator {
     const { family, value } = pick;
     const space = this.pools.get(pick.pool)?.spaces.get(family);
     if (space?.take(value) !== true) throw new Error(`allocator: ${formatIp(pick)} is not free in pool ${pick.pool}`);
-    const use = new IpUse(family, value, pick.pool, undefined, backend, [holding]);
-    this.inUse.set(ipKey(use), use);
-    this.rekey(use, holding.request.sharingKey, backend);
+    const use = new IpUse(family, value, pick.pool, holding.request.sharingKey, backend, [holding]);
+    this.inUse.add(use);
     return use;
-  }
-
-  /** Sets an IP's sharing key and backend key, keeping the key index in step. */
-  private rekey(use: IpUse, sharingKey: string | undefined, backend: string): void {
-    if (use.sharingKey !== undefined) this.byKey.get(use.sharingKey)?.delete(use);
-    if (use.sharingKey !== undefined && this.byKey.get(use.sharingKey)?.size === 0) this.byKey.delete(use.sharingKey);
-    use.sharingKey = sharingKey;
-    use.backendKey = backend;
-    if (sharingKey === undefined) return;
-    const set = this.byKey.get(sharingKey) ?? new Set<IpUse>();
-    set.add(use);
-    this.byKey.set(sharingKey, set);
   }
 
   /** Removes a Service from all its IPs, freeing those it was the last user of. */
@@ -532,8 +466,7 @@ export class Allocator {
     for (const use of holding.ips) {
       removeUser(use, holding);
       if (use.users.length > 0) continue;
-      this.rekey(use, undefined, use.backendKey);
-      this.inUse.delete(ipKey(use));
+      this.inUse.remove(use);
       this.pools.get(use.pool)?.spaces.get(use.family)?.give(use.value);
     }
     this.holdings.delete(holding.request.key);
@@ -542,13 +475,13 @@ export class Allocator {
   /** Undoes detachAll for a holding whose re-allocation failed: same IPs, same records. */
   private reattach(holding: Holding): void {
     for (const use of holding.ips) {
-      const live = this.inUse.get(ipKey(use));
+      const live = this.inUse.get(use);
       if (live !== undefined && live !== use) throw new Error(`allocator: ${use.text} changed hands during a failed re-allocation`);
       if (live === undefined) {
         const space = this.pools.get(use.pool)?.spaces.get(use.family);
         if (space?.take(use.value) !== true) throw new Error(`allocator: cannot take back ${use.text}`);
-        this.inUse.set(ipKey(use), use);
-        this.rekey(use, holding.request.sharingKey, use.backendKey);
+        use.sharingKey = holding.request.sharingKey;
+        this.inUse.add(use);
       }
       if (!use.users.includes(holding)) use.users.push(holding);
     }
@@ -576,8 +509,7 @@ export class Allocator {
   }
 
   private restoreRefusal(ip: IpAddr, req: ServiceRequest, backend: string): AllocationError | undefined {
-    const use = this.inUse.get(ipKey(ip));
-    return use === undefined ? undefined : sharingRefusal(use, req, backend);
+    return this.inUse.refusal(ip, req, backend);
   }
 
   /**

@@ -62,6 +62,19 @@ function isLastResort(kc: k8s.KubeConfig): boolean {
   return guessed || cluster.server.includes('undefined');
 }
 
+/** The loaded cluster configuration, as `cli/` passes it around (cli/ imports no client-node). */
+export type KubeConfig = k8s.KubeConfig;
+
+/** The core/v1 API client (Services, ConfigMaps, Events, Nodes). */
+export function coreApi(kc: KubeConfig): k8s.CoreV1Api {
+  return kc.makeApiClient(k8s.CoreV1Api);
+}
+
+/** The coordination.k8s.io/v1 API client (Leases). */
+export function coordinationApi(kc: KubeConfig): k8s.CoordinationV1Api {
+  return kc.makeApiClient(k8s.CoordinationV1Api);
+}
+
 /** Loads a KubeConfig; a bad or missing file is one clear error, not a stack trace. */
 export function loadKubeConfig(source: KubeConfigSource): k8s.KubeConfig {
   const kc = new ConnectionReusingKubeConfig();

@@ -1,8 +1,13 @@
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { StatusWriter } from '../controller/ports.js';
 import type { Clock } from '../shared/clock.js';
 import { createInformer, type Informer } from './informer.js';
-import { writeServiceIngress, type ServiceVersion, type StatusWriteOutcome } from './service-status.js';
+import { writeServiceIngress } from './service-status.js';
+
+/*
+ * The controller's ports (controller/ports.ts) over client-node; cli/controller.ts wires them.
+ */
 
 /** The informer of every Service in the cluster. */
 export function serviceInformer(kc: k8s.KubeConfig, logger: Logger, clock: Clock, onChange: (svc: k8s.V1Service) => void): Informer<k8s.V1Service> {
@@ -37,7 +42,7 @@ export function configMapInformer(kc: k8s.KubeConfig, namespace: string, name: s
 }
 
 /** Status writes through the status subresource (see service-status.ts). */
-export function serviceStatusWriter(kc: k8s.KubeConfig): { writeIngress(svc: ServiceVersion, ips: readonly string[]): Promise<StatusWriteOutcome> } {
+export function serviceStatusWriter(kc: k8s.KubeConfig): StatusWriter {
   const core = kc.makeApiClient(k8s.CoreV1Api);
   return { writeIngress: (svc, ips) => writeServiceIngress(core, svc, ips) };
 }

@@ -1,15 +1,7 @@
 import * as k8s from '@kubernetes/client-node';
+import type { StatusWriteOutcome } from '../controller/ports.js';
+import type { ServiceVersion } from '../service/service.js';
 import { httpStatusOf } from './client.js';
-
-/** The outcome of a status write: conflicts and vanished Services are expected, other failures throw. */
-export type StatusWriteOutcome = 'written' | 'conflict' | 'notFound';
-
-/** Identifies the Service version a decision was made on (optimistic concurrency). */
-export interface ServiceVersion {
-  readonly namespace: string;
-  readonly name: string;
-  readonly resourceVersion: string;
-}
 
 /**
  * Writes `status.loadBalancer.ingress` through the status subresource with a JSON merge patch:

@@ -1,17 +1,13 @@
 import type * as k8s from '@kubernetes/client-node';
 import type { ElectionService, EndpointView, NodeView } from '../election/views.js';
-import type { ObjectRef } from '../shared/event-sink.js';
 import { formatIp, parseIp } from '../ip/ip-addr.js';
+import { ingressIpTexts, isOurs, serviceKeyOf, serviceRef, type ServiceView } from '../service/service.js';
 import type { NodeName } from '../shared/brand.js';
-import { serviceKey } from '../shared/brand.js';
 import { announcingAnnotation, nodeOfLease, parseAnnouncing, type SpeakerLeaseView } from '../speaker/lease-view.js';
 import type { ServiceRecord } from '../speaker/speaker.js';
 
 /** The label an EndpointSlice names its Service with. */
 export const serviceNameLabel = 'kubernetes.io/service-name';
-
-/** ironlb's loadBalancerClass (DESIGN.md); Services of another class are left alone. */
-export const defaultLoadBalancerClass = 'ironlb.io/layer2';
 
 /** Canonical text of an address (RFC 5952 for IPv6), or undefined when it is not one. */
 function canonicalIp(text: string): string | undefined {
@@ -44,46 +40,28 @@ export function slicesByService(slices: readonly k8s.V1EndpointSlice[]): Readonl
   return out;
 }
 
-function isOurs(svc: k8s.V1Service, lbClass: string): boolean {
-  const cls = svc.spec?.loadBalancerClass ?? '';
-  return svc.spec?.type === 'LoadBalancer' && (cls === '' || cls === lbClass);
-}
-
-/** The ingress IPs in canonical text, in status order, without duplicates. */
-function ingressIps(svc: k8s.V1Service): readonly string[] {
-  const ips = (svc.status?.loadBalancer?.ingress ?? []).map((i) => canonicalIp(i.ip ?? ''));
-  return [...new Set(ips.filter((ip): ip is string => ip !== undefined))];
-}
-
-function refOf(svc: k8s.V1Service): ObjectRef {
-  const meta = svc.metadata ?? {};
-  const uid = meta.uid;
-  return { apiVersion: 'v1', kind: 'Service', namespace: meta.namespace ?? 'default', name: meta.name ?? '', ...(uid === undefined ? {} : { uid }) };
-}
-
 /**
  * A LoadBalancer Service with ingress IPs, as election sees it, or undefined when the speaker
  * has nothing to do with it (other type, other loadBalancerClass, no IPs yet).
  */
-export function toServiceRecord(svc: k8s.V1Service, slices: readonly k8s.V1EndpointSlice[], lbClass: string): ServiceRecord | undefined {
+export function toServiceRecord(svc: ServiceView, slices: readonly k8s.V1EndpointSlice[], lbClass: string): ServiceRecord | undefined {
   if (!isOurs(svc, lbClass)) return undefined;
-  const ips = ingressIps(svc);
+  const ips = ingressIpTexts(svc);
   if (ips.length === 0) return undefined;
-  const ref = refOf(svc);
   const service: ElectionService = {
-    key: serviceKey(ref.namespace ?? 'default', ref.name),
+    key: serviceKeyOf(svc),
     ips,
     trafficPolicy: svc.spec?.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster',
     endpoints: slices.flatMap((s) => s.endpoints.map(toEndpointView)),
   };
-  return { service, ref };
+  return { service, ref: serviceRef(svc) };
 }
 
 /** Every Service record, joined with the slices. */
 export function toServiceRecords(services: readonly k8s.V1Service[], slices: readonly k8s.V1EndpointSlice[], lbClass: string): readonly ServiceRecord[] {
   const bySvc = slicesByService(slices);
   return services.flatMap((svc) => {
-    const own = bySvc.get(`${svc.metadata?.namespace ?? 'default'}/${svc.metadata?.name ?? ''}`) ?? [];
+    const own = bySvc.get(serviceKeyOf(svc)) ?? [];
     const record = toServiceRecord(svc, own, lbClass);
     return record === undefined ? [] : [record];
   });

@@ -1,7 +1,7 @@
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { formatIssue, type Config } from '../config/config.js';
-import { parseConfigYaml } from '../config/config-yaml.js';
+import type { Config } from '../config/config.js';
+import { configText, keepLastGoodConfig, type ConfigOutcome } from '../config/config-map.js';
 import type { NodeView } from '../election/views.js';
 import type { NodeName } from '../shared/brand.js';
 import type { BackoffPolicy } from '../shared/backoff.js';
@@ -50,26 +50,38 @@ export function createSpeakerWatch(deps: SpeakerWatchDeps): SpeakerWatch {
   const base = { kubeConfig: deps.kubeConfig, logger: deps.logger, clock: deps.clock, backoff: speakerWatchBackoff };
   const changed = (): void => { deps.onChange(); };
   let config: Config | undefined;
-  let configText: string | undefined;
+  /** The text of the config in force, and the last text seen (a repeat of it is not read again). */
+  let inForce: string | undefined;
+  let lastSeen: string | undefined;
 
   const readConfig = (cm: k8s.V1ConfigMap | undefined): void => {
-    const text = cm?.data?.['config'];
-    if (text === configText) return;
-    configText = text;
-    if (text === undefined) {
-      log.warn({ event: 'configMissing', configMap: `${deps.namespace}/${deps.configMap}` }, 'no config: keeping the last good one');
-      return;
+    const text = configText(cm);
+    if (text === lastSeen) return;
+    lastSeen = text;
+    const outcome = keepLastGoodConfig(text, inForce, { whenMissing: 'keep' });
+    if (outcome.kind === 'loaded') inForce = text;
+    report(outcome);
+  };
+
+  const report = (outcome: ConfigOutcome): void => {
+    switch (outcome.kind) {
+      case 'missing':
+        log.warn({ event: 'configMissing', configMap: `${deps.namespace}/${deps.configMap}` }, 'no config: keeping the last good one');
+        return;
+      case 'invalid':
+      case 'refused':
+        deps.onConfigStale?.(true);
+        log.error({ event: 'configInvalid', issues: outcome.kind === 'invalid' ? outcome.issues : [outcome.message] }, 'invalid config in the ConfigMap: keeping the last good one');
+        return;
+      case 'unchanged':
+        deps.onConfigStale?.(false);
+        return;
+      case 'loaded':
+        deps.onConfigStale?.(false);
+        config = outcome.config;
+        log.info({ event: 'configLoaded', pools: config.pools.map((p) => p.name) }, 'config loaded');
+        changed();
     }
-    const parsed = parseConfigYaml(text);
-    if (!parsed.ok) {
-      deps.onConfigStale?.(true);
-      log.error({ event: 'configInvalid', issues: parsed.error.map(formatIssue) }, 'invalid config in the ConfigMap: keeping the last good one');
-      return;
-    }
-    deps.onConfigStale?.(false);
-    config = parsed.value;
-    log.info({ event: 'configLoaded', pools: config.pools.map((p) => p.name) }, 'config loaded');
-    changed();
   };
 
   const services = createInformer<k8s.V1Service>({ ...base, path: '/api/v1/services', list: () => core.listServiceForAllNamespaces(), onChange: changed });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfigYaml } from '../../src/config/config-yaml.js';
 import { applyConfig } from '../../src/controller/config-decision.js';
 import { decideDeleted, decideService } from '../../src/controller/decide.js';
-import type { ServiceView } from '../../src/controller/views.js';
+import type { ServiceView } from '../../src/service/service.js';
 import { Allocator } from '../../src/ipam/allocator.js';
 import { serviceKey } from '../../src/shared/brand.js';
 

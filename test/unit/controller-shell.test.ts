@@ -1,18 +1,18 @@
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createController, type LeaderRunner, type StatusWriter } from '../../src/controller/controller.js';
+import { createController } from '../../src/controller/controller.js';
 import { createControllerMetrics } from '../../src/controller/metrics.js';
-import type { ConfigMapView, ServiceView } from '../../src/controller/views.js';
-import type { Informer } from '../../src/k8s/informer.js';
-import type { StatusWriteOutcome } from '../../src/k8s/service-status.js';
+import type { LeaderRunner, ObjectCache, StatusWriteOutcome, StatusWriter } from '../../src/controller/ports.js';
+import type { ConfigMapView } from '../../src/config/config-map.js';
+import type { ServiceView } from '../../src/service/service.js';
 import type { EventSink, EventType, ObjectRef } from '../../src/shared/event-sink.js';
 import { FakeClock, flushPromises } from '../helpers/fake-clock.js';
 
 type Obj = ServiceView | ConfigMapView;
 
 /** An informer over a map: `put`/`remove` change it and call the handler, like a watch event would. */
-class FakeInformer<T extends Obj> implements Informer<T> {
+class FakeInformer<T extends Obj> implements ObjectCache<T> {
   onChange: (obj: T) => void = () => undefined;
   private readonly objects = new Map<string, T>();
   readonly synced = Promise.resolve();

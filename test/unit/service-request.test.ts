@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { formatIp } from '../../src/ip/ip-addr.js';
-import { ingressIps, toRestoreRequest, toServiceRequest, type ServiceShape } from '../../src/ipam/service-request.js';
+import { ingressIps, type ServiceView } from '../../src/service/service.js';
+import { toRestoreRequest, toServiceRequest } from '../../src/service/service-request.js';
 
-function svc(annotations: Record<string, string> = {}, spec: NonNullable<ServiceShape['spec']> = {}): ServiceShape {
+function svc(annotations: Record<string, string> = {}, spec: NonNullable<ServiceView['spec']> = {}): ServiceView {
   return {
     metadata: { namespace: 'default', name: 'web', creationTimestamp: '2026-01-02T03:04:05Z', annotations },
     spec: { ports: [{ port: 80, protocol: 'TCP' }], ...spec },

@@ -1,6 +1,6 @@
-import { backoffDelay, defaultBackoff, type BackoffPolicy } from '../shared/backoff.js';
-import type { Clock } from '../shared/clock.js';
-import type { SyncResult } from '../shared/sync-result.js';
+import { backoffDelay, defaultBackoff, type BackoffPolicy } from './backoff.js';
+import type { Clock } from './clock.js';
+import type { SyncResult } from './sync-result.js';
 
 /** What the queue needs from outside. */
 export interface WorkQueueDeps<K extends string> {

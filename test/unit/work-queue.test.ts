@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createWorkQueue, type SyncHandler, type WorkQueue } from '../../src/k8s/workqueue.js';
+import { createWorkQueue, type SyncHandler, type WorkQueue } from '../../src/shared/work-queue.js';
 import type { SyncResult } from '../../src/shared/sync-result.js';
 import { FakeClock, flushPromises } from '../helpers/fake-clock.js';
 
