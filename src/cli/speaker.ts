@@ -13,7 +13,6 @@ import { createRegistry } from '../obs/metrics.js';
 import type { NodeName } from '../shared/brand.js';
 import { UsageError } from '../shared/errors.js';
 import { ok } from '../shared/result.js';
-import { runConflictGuard } from '../speaker/conflict-guard.js';
 import { announcingAnnotation, leaseNameOf } from '../speaker/lease-view.js';
 import { createSpeakerMetrics } from '../speaker/metrics.js';
 import { createSpeaker, type AnnouncerPort, type Speaker } from '../speaker/speaker.js';
@@ -55,10 +54,9 @@ function checkFlags(flags: SpeakerFlags): string {
   return node;
 }
 
-const silentAnnouncer: AnnouncerPort & { run(signal: AbortSignal): Promise<void>; announced(): ReadonlyMap<string, readonly string[]> } = {
+const silentAnnouncer: AnnouncerPort & { run(signal: AbortSignal): Promise<void> } = {
   setOwned: () => ok(undefined),
   run: async () => Promise.resolve(),
-  announced: () => new Map(),
 };
 
 /** `ironlb speaker --node-name NODE`: node Lease, election, layer2 announcements. */
@@ -81,6 +79,8 @@ async function runSpeaker(flags: SpeakerFlags, node: NodeName, kubeConfig: k8s.K
   const metrics = createSpeakerMetrics(registry);
   const interfaces = createIpInterfaceSource();
   const conns = flags['no-announce'] ? undefined : createAfPacketConns();
+  // Late-bound: the announcer, the Lease and the informers call into the speaker, which needs them.
+  const late: { speaker?: Speaker } = {};
   const announcer =
     conns === undefined
       ? silentAnnouncer
@@ -93,9 +93,9 @@ async function runSpeaker(flags: SpeakerFlags, node: NodeName, kubeConfig: k8s.K
           policy: { patterns: flags.interfaces, explicit: false },
           timing: { ...defaultTiming, reannounceMs: flags['reannounce-interval'] * 1000 },
           fastPath: true,
+          // The responder's `conflict` drops: the split-brain guard (docs/speaker.md).
+          onConflict: (ip, mac, iface) => { late.speaker?.conflict(ip, mac, iface); },
         });
-  // Late-bound: the Lease and the informers call into the speaker, which needs both.
-  const late: { speaker?: Speaker } = {};
   const membership = new NodeLease({
     writer: leaseWriter(kubeConfig.makeApiClient(k8s.CoordinationV1Api), flags.namespace),
     name: leaseNameOf(node),
@@ -156,12 +156,6 @@ async function runSpeaker(flags: SpeakerFlags, node: NodeName, kubeConfig: k8s.K
     announcer.run(running.signal),
     events.run(running.signal),
     obs.run(running.signal),
-    conns === undefined
-      ? Promise.resolve()
-      : runConflictGuard(
-          { conns, interfaces, announced: () => announcer.announced(), onConflict: (ip, mac, iface) => { speaker.conflict(ip, mac, iface); }, clock, logger, pollMs: defaultTiming.pollMs },
-          running.signal,
-        ),
   ];
   // A part that fails (the metrics port taken, say) stops the others, then the error is reported.
   const all = Promise.all(parts.map(async (part) => part.catch((e: unknown) => { onStop(); throw e; })));

@@ -4,7 +4,7 @@ import type { Clock } from '../shared/clock.js';
 import { err, ok, type Result } from '../shared/result.js';
 import { parseIp, parseMac, type IpBytes } from './packet/address.js';
 import { chooseInterfaces, type InterfacePolicy, type NetInterface } from './interfaces.js';
-import { InterfaceSession } from './interface-session.js';
+import { InterfaceSession, type ConflictHandler } from './interface-session.js';
 import type { Layer2Metrics } from './metrics.js';
 import type { PacketConnFactory } from './packet-conn.js';
 
@@ -39,6 +39,8 @@ export interface AnnouncerDeps {
   readonly timing: AnnouncerTiming;
   /** Answer ARP in the socket's native fast path when it has one (default true). */
   readonly fastPath: boolean;
+  /** Told when another MAC claims an IP announced here (see {@link ConflictHandler}). */
+  readonly onConflict?: ConflictHandler | undefined;
 }
 
 /** An owned-set entry that is not an IP address. */
@@ -73,7 +75,7 @@ interface Due {
 /** Creates an announcer; it starts nothing until `run`. */
 export function createAnnouncer(deps: AnnouncerDeps): Announcer {
   const log = deps.logger.child({ component: 'layer2' });
-  const sessionDeps = { conns: deps.conns, logger: log, metrics: deps.metrics, fastPath: deps.fastPath };
+  const sessionDeps = { conns: deps.conns, logger: log, metrics: deps.metrics, fastPath: deps.fastPath, onConflict: deps.onConflict };
   // ip text -> ip
   let owned = new Map<string, IpBytes>();
   let ifaces: readonly NetInterface[] | undefined;
