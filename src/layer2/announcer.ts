@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
+import { createAlarm } from '../shared/alarm.js';
 import type { Clock } from '../shared/clock.js';
 import { err, ok, type Result } from '../shared/result.js';
 import { parseIp, parseMac, type IpBytes } from './packet/address.js';
 import { chooseInterfaces, type InterfacePolicy, type NetInterface } from './interfaces.js';
-import { InterfaceSession, type SessionDeps } from './interface-session.js';
+import { InterfaceSession, type ConflictHandler, type SessionDeps } from './interface-session.js';
 import type { Layer2Metrics } from './metrics.js';
 import type { NeighborOffloadFactory } from './neighbor-offload.js';
 import type { PacketConnFactory } from './packet-conn.js';
@@ -41,6 +42,8 @@ export interface AnnouncerDeps {
   readonly fastPath: boolean;
   /** Answer ARP and NDP in XDP first (--layer2-mode xdp); absent: AF_PACKET only. */
   readonly offloads?: NeighborOffloadFactory;
+  /** Told when another MAC claims an IP announced here (see {@link ConflictHandler}). */
+  readonly onConflict?: ConflictHandler | undefined;
 }
 
 /** An owned-set entry that is not an IP address. */
@@ -75,7 +78,14 @@ interface Due {
 /** Creates an announcer; it starts nothing until `run`. */
 export function createAnnouncer(deps: AnnouncerDeps): Announcer {
   const log = deps.logger.child({ component: 'layer2' });
-  const sessionDeps: SessionDeps = { conns: deps.conns, logger: log, metrics: deps.metrics, fastPath: deps.fastPath, ...(deps.offloads === undefined ? {} : { offloads: deps.offloads }) };
+  const sessionDeps: SessionDeps = {
+    conns: deps.conns,
+    logger: log,
+    metrics: deps.metrics,
+    fastPath: deps.fastPath,
+    onConflict: deps.onConflict,
+    ...(deps.offloads === undefined ? {} : { offloads: deps.offloads }),
+  };
   // ip text -> ip
   let owned = new Map<string, IpBytes>();
   let ifaces: readonly NetInterface[] | undefined;
@@ -83,7 +93,7 @@ export function createAnnouncer(deps: AnnouncerDeps): Announcer {
   const sessions = new Map<string, InterfaceSession>();
   // `${interface}|${ip}` -> schedule
   const due = new Map<string, Due>();
-  let wake = new AbortController();
+  const alarm = createAlarm({ clock: deps.clock });
 
   const desired = (list: readonly NetInterface[]): Map<string, { iface: NetInterface; ips: IpBytes[] }> => {
     const out = new Map<string, { iface: NetInterface; ips: IpBytes[] }>();
@@ -151,13 +161,10 @@ export function createAnnouncer(deps: AnnouncerDeps): Announcer {
     }
   };
 
+  // Woken early by setOwned or by the stop signal.
   const sleep = async (ms: number, signal: AbortSignal): Promise<void> => {
-    wake = new AbortController();
-    try {
-      await deps.clock.sleep(Math.max(0, ms), AbortSignal.any([signal, wake.signal]));
-    } catch {
-      // woken early: by setOwned or by the stop signal
-    }
+    alarm.arm();
+    await alarm.wait(signal, ms);
   };
 
   return {
@@ -170,7 +177,7 @@ export function createAnnouncer(deps: AnnouncerDeps): Announcer {
       }
       owned = next;
       reconcile();
-      wake.abort();
+      alarm.ring();
       return ok(undefined);
     },
 
