@@ -45,6 +45,12 @@ describe(`typed kubectl commands against the sandbox API server (${kubectlVersio
     expect(secret.stdout).toBe(`Opaque ${Buffer.from('s3cret').toString('base64')}`);
   });
 
+  it('validates without persisting with --dry-run=server (dryRun=All)', async () => {
+    const dry = await kubectl('-n', 'shop', 'create', 'configmap', 'draft', '--from-literal=a=b', '--dry-run=server', '-o', 'jsonpath={.metadata.name}');
+    expect(dry).toMatchObject({ code: 0, stdout: 'draft' });
+    expect(await kubectl('-n', 'shop', 'get', 'configmap', 'draft')).toMatchObject({ code: 1, stderr: 'Error from server (NotFound): configmaps "draft" not found\n' });
+  });
+
   it('labels, annotates and patches (strategic, merge, json)', async () => {
     expect(await kubectl('-n', 'shop', 'label', 'service', 'web', 'tier=front')).toMatchObject({ code: 0, stdout: 'service/web labeled\n' });
     expect(await kubectl('-n', 'shop', 'annotate', 'configmap', 'settings', 'owner=team-a')).toMatchObject({ code: 0, stdout: 'configmap/settings annotated\n' });
