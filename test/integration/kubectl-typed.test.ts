@@ -109,7 +109,9 @@ describe(`typed kubectl commands against the sandbox API server (${kubectlVersio
     expect((await kubectl('-n', 'shop', 'get', 'configmap', 'settings', '-o', 'jsonpath={.data.color}')).stdout).toBe('green');
   });
 
-  it('deletes, and says NotFound afterwards', async () => {
+  it('deletes, and says NotFound afterwards; --dry-run=server deletes nothing', async () => {
+    expect(await kubectl('-n', 'shop', 'delete', 'secret', 'creds', '--dry-run=server')).toMatchObject({ code: 0, stdout: 'secret "creds" deleted (server dry run)\n' });
+    expect((await kubectl('-n', 'shop', 'get', 'secret', 'creds', '-o', 'name')).stdout).toBe('secret/creds\n');
     expect(await kubectl('-n', 'shop', 'delete', 'secret', 'creds')).toMatchObject({ code: 0, stdout: 'secret "creds" deleted\n' });
     expect(await kubectl('-n', 'shop', 'delete', 'configmap', 'settings')).toMatchObject({ code: 0, stdout: 'configmap "settings" deleted\n' });
     expect(await kubectl('-n', 'shop', 'get', 'secret', 'creds')).toMatchObject({ code: 1, stderr: 'Error from server (NotFound): secrets "creds" not found\n' });
