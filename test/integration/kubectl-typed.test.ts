@@ -45,6 +45,12 @@ describe(`typed kubectl commands against the sandbox API server (${kubectlVersio
     expect(secret.stdout).toBe(`Opaque ${Buffer.from('s3cret').toString('base64')}`);
   });
 
+  it('validates without persisting with --dry-run=server (dryRun=All)', async () => {
+    const dry = await kubectl('-n', 'shop', 'create', 'configmap', 'draft', '--from-literal=a=b', '--dry-run=server', '-o', 'jsonpath={.metadata.name}');
+    expect(dry).toMatchObject({ code: 0, stdout: 'draft' });
+    expect(await kubectl('-n', 'shop', 'get', 'configmap', 'draft')).toMatchObject({ code: 1, stderr: 'Error from server (NotFound): configmaps "draft" not found\n' });
+  });
+
   it('labels, annotates and patches (strategic, merge, json)', async () => {
     expect(await kubectl('-n', 'shop', 'label', 'service', 'web', 'tier=front')).toMatchObject({ code: 0, stdout: 'service/web labeled\n' });
     expect(await kubectl('-n', 'shop', 'annotate', 'configmap', 'settings', 'owner=team-a')).toMatchObject({ code: 0, stdout: 'configmap/settings annotated\n' });
@@ -103,7 +109,9 @@ describe(`typed kubectl commands against the sandbox API server (${kubectlVersio
     expect((await kubectl('-n', 'shop', 'get', 'configmap', 'settings', '-o', 'jsonpath={.data.color}')).stdout).toBe('green');
   });
 
-  it('deletes, and says NotFound afterwards', async () => {
+  it('deletes, and says NotFound afterwards; --dry-run=server deletes nothing', async () => {
+    expect(await kubectl('-n', 'shop', 'delete', 'secret', 'creds', '--dry-run=server')).toMatchObject({ code: 0, stdout: 'secret "creds" deleted (server dry run)\n' });
+    expect((await kubectl('-n', 'shop', 'get', 'secret', 'creds', '-o', 'name')).stdout).toBe('secret/creds\n');
     expect(await kubectl('-n', 'shop', 'delete', 'secret', 'creds')).toMatchObject({ code: 0, stdout: 'secret "creds" deleted\n' });
     expect(await kubectl('-n', 'shop', 'delete', 'configmap', 'settings')).toMatchObject({ code: 0, stdout: 'configmap "settings" deleted\n' });
     expect(await kubectl('-n', 'shop', 'get', 'secret', 'creds')).toMatchObject({ code: 1, stderr: 'Error from server (NotFound): secrets "creds" not found\n' });

@@ -110,10 +110,14 @@ export class ObjectHandler {
     return this.replace(t, t.def.fromWire(patched), precondition, dryRun);
   }
 
-  /** DELETE of one object; a `preconditions.resourceVersion` or `.uid` in the body must match. */
-  delete(t: ResourceTarget, body: unknown): JsonObject {
+  /**
+   * DELETE of one object; a `preconditions.resourceVersion` or `.uid` in the body must match. A
+   * dry run (`dryRun=All` in the query or in the DeleteOptions) checks and deletes nothing.
+   */
+  delete(t: ResourceTarget, body: unknown, dryRun = false): JsonObject {
     const current = this.mustGet(t);
     checkPreconditions(t, current, body);
+    if (dryRun || (isObject(body) && Array.isArray(body.dryRun) && body.dryRun.includes('All'))) return toWire(t.def, current);
     if (t.def.plural === 'namespaces') this.deleteNamespaceContents(t.name);
     const gone = this.store.delete(t.def.storage, t.namespace, t.name) ?? current;
     this.admission.get(t.def.storage)?.deleted(gone);
