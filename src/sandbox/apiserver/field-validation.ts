@@ -56,3 +56,23 @@ export function strictDecodingMessage(unknown: readonly string[], duplicates: re
   const parts = [...unknown.map((f) => `unknown field "${f}"`), ...duplicates.map((f) => `duplicate field "${f}"`)];
   return `strict decoding error: ${parts.join(', ')}`;
 }
+
+/** Removes the fields {@link unknownFields} finds, as decoding into kube-apiserver's Go types drops them. */
+export function dropUnknownFields(index: SchemaIndex, schema: OpenApiSchema, value: unknown): void {
+  const node = index.node(schema);
+  if (node.shape === 'list' && Array.isArray(value)) {
+    for (const item of value) dropUnknownFields(index, node.items, item);
+  } else if (node.shape === 'map' && isObject(value)) {
+    for (const v of Object.values(value)) dropUnknownFields(index, node.values, v);
+  } else if (node.shape === 'struct' && isObject(value)) {
+    dropFromStruct(index, node.fields, value);
+  }
+}
+
+function dropFromStruct(index: SchemaIndex, fields: Readonly<Record<string, OpenApiSchema>>, value: Record<string, unknown>): void {
+  for (const [key, v] of Object.entries(value)) {
+    const field = fields[key];
+    if (field === undefined) Reflect.deleteProperty(value, key);
+    else dropUnknownFields(index, field, v);
+  }
+}
