@@ -97,6 +97,20 @@ describe('kubectl apply with validation on, and server-side apply, against the s
     expect(owners.get('kubectl')).not.toContain('"f:sessionAffinity"');
   });
 
+  it('takes over a client-side applied object server-side (kubectl upgrades its managedFields) without changing the spec', async () => {
+    const file = await write('upgrade.yaml', service('upgrade', ''));
+    expect((await kubectl('apply', '-f', file)).code).toBe(0);
+    const before = await core.readNamespacedService({ name: 'upgrade', namespace: 'default' });
+    expect(await kubectl('apply', '--server-side', '-f', file)).toMatchObject({ code: 0, stdout: 'service/upgrade serverside-applied\n' });
+    const after = await core.readNamespacedService({ name: 'upgrade', namespace: 'default' });
+    expect(after.metadata?.generation).toBe(1);
+    expect(after.spec).toEqual(before.spec);
+    expect(after.metadata?.managedFields?.map((m) => [m.manager, m.operation])).toEqual([
+      ['kubectl-last-applied', 'Apply'],
+      ['kubectl', 'Apply'],
+    ]);
+  });
+
   it('removes a field left out of the next apply when no other manager owns it', async () => {
     const file = await write('labels.yaml', service('labels', '').replace('namespace: default', 'namespace: default\n  labels: {a: "1", b: "2"}'));
     expect((await kubectl('apply', '--server-side', '-f', file)).code).toBe(0);

@@ -201,6 +201,7 @@ export class ObjectHandler {
     carryMetadata(t, old, next);
     keepEquivalentManagedFields(old, next);
     const admitted = t.subresource === 'status' ? next : this.admit(t, next, old);
+    bumpGeneration(t, old, admitted);
     // A write that changes nothing is not stored and keeps its resourceVersion, as on a real server.
     if (jsonEqual(old, admitted)) return toWire(t.def, admitted);
     track(old, admitted);
@@ -269,15 +270,22 @@ function resetForCreate(t: ResourceTarget, obj: JsonObject): void {
   if (t.def.plural === 'namespaces') obj.status = { phase: 'Active' };
 }
 
-/** Keeps identity across an update and bumps generation when the spec changed. */
+/** Keeps identity across an update. */
 function carryMetadata(t: ResourceTarget, old: JsonObject, next: JsonObject): void {
   const oldMeta = meta(old);
   const m = meta(next);
   for (const key of ['uid', 'creationTimestamp', 'namespace', 'name', 'generation']) {
     if (oldMeta[key] !== undefined) m[key] = oldMeta[key];
   }
-  if (t.subresource === '' && !jsonEqual(old.spec, next.spec)) m.generation = Number(oldMeta.generation ?? 1) + 1;
   m.resourceVersion = oldMeta.resourceVersion;
+}
+
+/**
+ * Bumps generation when the spec changed, judged after defaulting as kube-apiserver's strategies
+ * do (a field a server-side apply prunes and admission defaults again is no change).
+ */
+function bumpGeneration(t: ResourceTarget, old: JsonObject, next: JsonObject): void {
+  if (t.subresource === '' && !jsonEqual(old.spec, next.spec)) meta(next).generation = Number(meta(old).generation ?? 1) + 1;
 }
 
 /** Writes to the main resource keep the stored status (the status subresource owns it). */
