@@ -33,6 +33,17 @@ describe('field validation and server-side apply over HTTP', () => {
     expect(await res.json()).toMatchObject({ kind: 'Status', message });
   });
 
+  it('reports a repeated key of a JSON body as a duplicate field, as a warning or (Strict) a 400', async () => {
+    const body = '{"apiVersion":"v1","kind":"Service","metadata":{"name":"dup"},"spec":{"type":"ClusterIP","ports":[{"port":80}],"type":"NodePort"}}';
+    const strict = await send('POST', `${services}?fieldValidation=Strict`, body);
+    expect(strict.status).toBe(400);
+    expect(await strict.json()).toMatchObject({ message: 'Service in version "v1" cannot be handled as a Service: strict decoding error: duplicate field "spec.type"' });
+    const warned = await send('POST', services, body);
+    expect(warned.status).toBe(201);
+    expect(warned.headers.get('warning')).toBe('299 - "duplicate field \\"spec.type\\""');
+    expect(await warned.json()).toMatchObject({ spec: { type: 'NodePort' } });
+  });
+
   it('requires a fieldManager for an apply patch (422), and creates from a YAML body with an Apply entry', async () => {
     const yaml = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\ndata:\n  a: "1"\n';
     const missing = await send('PATCH', '/api/v1/namespaces/default/configmaps/applied', yaml, 'application/apply-patch+yaml');

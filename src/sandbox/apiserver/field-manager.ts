@@ -1,5 +1,5 @@
 import type { FieldValidation } from './field-validation.js';
-import { dropUnknownFields, strictDecodingMessage, unknownFields } from './field-validation.js';
+import { dropUnknownFields, fieldComplaints, strictDecodingMessage, unknownFields, type JsonKeys } from './field-validation.js';
 import { applyConfig, conflictMessage, decodeManagedFields, trackUpdate, type FieldContext } from './managed-fields.js';
 import { isObject, jsonEqual, meta, removeKey, type JsonObject } from './object.js';
 import type { SchemaIndex } from './openapi-schema.js';
@@ -13,6 +13,8 @@ export interface FieldOptions {
   readonly fieldManager: string;
   /** `force` of an apply patch. */
   readonly force: boolean;
+  /** The keys of a JSON body, for duplicate fields (absent for other encodings). */
+  readonly keys?: JsonKeys;
 }
 
 /** What a write did besides storing: the `Warning` texts to send back. */
@@ -30,7 +32,7 @@ export interface FieldManager {
    * text), Warn returns one warning per field, Ignore says nothing; unknown fields are dropped
    * either way, as decoding into Go types drops them. `patch` words the error as a patch does.
    */
-  validate(def: ResourceDef, wire: JsonObject, mode: FieldValidation, verb: 'create' | 'update' | 'patch'): string[];
+  validate(def: ResourceDef, wire: JsonObject, options: Pick<FieldOptions, 'fieldValidation' | 'keys'>, verb: 'create' | 'update' | 'patch'): string[];
   /** Sets `metadata.managedFields` of `next` after a create (`old` undefined), update or patch by `manager`. */
   track(def: ResourceDef, subresource: string, old: JsonObject | undefined, next: JsonObject, manager: string, now: Date): void;
   /**
@@ -48,14 +50,14 @@ export function createFieldManager(deps: { readonly schemas: SchemaIndex }): Fie
     return schema === undefined ? undefined : { index: schemas, schema, apiVersion: apiVersionOf(def), subresource, hasStatus: def.hasStatus, now };
   };
   return {
-    validate(def, wire, mode, verb) {
+    validate(def, wire, options, verb) {
       const ctx = context(def, '', new Date(0));
       if (ctx === undefined) return [];
-      const unknown = unknownFields(schemas, ctx.schema, wire);
-      if (unknown.length === 0) return [];
-      if (mode === 'Strict') throw strictError(def, unknown, verb);
+      const complaints = fieldComplaints(unknownFields(schemas, ctx.schema, wire), options.keys);
+      if (complaints.length === 0) return [];
+      if (options.fieldValidation === 'Strict') throw strictError(def, complaints, verb);
       dropUnknownFields(schemas, ctx.schema, wire);
-      return mode === 'Warn' ? unknown.map((f) => `unknown field "${f}"`) : [];
+      return options.fieldValidation === 'Warn' ? complaints : [];
     },
     track(def, subresource, old, next, manager, now) {
       const ctx = context(def, subresource, now);
@@ -98,8 +100,8 @@ function setManagedFields(obj: JsonObject, entries: readonly JsonObject[]): void
 }
 
 /** `Service in version "v1" cannot be handled as a Service: strict decoding error: unknown field "spec.foo"` */
-function strictError(def: ResourceDef, unknown: readonly string[], verb: 'create' | 'update' | 'patch'): ApiStatusError {
-  const text = strictDecodingMessage(unknown);
+function strictError(def: ResourceDef, complaints: readonly string[], verb: 'create' | 'update' | 'patch'): ApiStatusError {
+  const text = strictDecodingMessage(complaints);
   return new ApiStatusError('BadRequest', verb === 'patch' ? text : `${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: ${text}`);
 }
 

@@ -165,7 +165,9 @@ export function applyConfig(ctx: FieldContext, live: JsonObject | undefined, con
   if (conflicts.length > 0 && !force) return { kind: 'conflicts', conflicts };
   const removed = ownable(ctx, change.removed);
   const rest = others.map((m) => ({ ...m, fields: difference(difference(m.fields, changed), removed) }));
-  const managedFields = encodeManagedFields([...rest, { ...self, time: rfc3339(ctx.now), fields: applied }]);
+  // An apply that changes neither the object nor what this manager owns keeps its entry's time (a no-op, as on kube-apiserver).
+  const unchanged = mine !== undefined && mine.fields.size === applied.size && [...applied].every((p) => mine.fields.has(p));
+  const managedFields = encodeManagedFields([...rest, { ...self, time: unchanged ? mine.time : rfc3339(ctx.now), fields: applied }]);
   return { kind: 'applied', object: merged, managedFields };
 }
 

@@ -92,7 +92,7 @@ export class ObjectHandler {
   /** POST to a collection. `dryRun` validates and defaults without storing. */
   create(t: ResourceTarget, body: unknown, dryRun: boolean, req: FieldRequest = defaultFieldRequest()): JsonObject {
     const wire = this.checkBody(t, body);
-    req.warnings.push(...(this.fields?.validate(t.def, wire, req.fieldValidation, 'create') ?? []));
+    req.warnings.push(...(this.fields?.validate(t.def, wire, req, 'create') ?? []));
     return this.createObject(t, t.def.fromWire(wire), dryRun, (admitted) => {
       this.track(t, undefined, admitted, req.fieldManager);
     });
@@ -143,7 +143,7 @@ export class ObjectHandler {
   /** PUT of an object or its status. */
   update(t: ResourceTarget, body: unknown, dryRun: boolean, req: FieldRequest = defaultFieldRequest()): JsonObject {
     const wire = this.checkBody(t, body);
-    req.warnings.push(...(this.fields?.validate(t.def, wire, req.fieldValidation, 'update') ?? []));
+    req.warnings.push(...(this.fields?.validate(t.def, wire, req, 'update') ?? []));
     const name = str(child(wire, 'metadata'), 'name') ?? '';
     if (name !== t.name) {
       throw new ApiStatusError('BadRequest', `the name of the object (${name}) does not match the name on the URL (${t.name})`);
@@ -161,7 +161,7 @@ export class ObjectHandler {
   patch(t: ResourceTarget, type: Exclude<PatchType, 'apply'>, body: unknown, dryRun: boolean, req: FieldRequest = defaultFieldRequest()): JsonObject {
     const current = this.get(t);
     const patched = applyPatch(type, current, body);
-    req.warnings.push(...(this.fields?.validate(t.def, patched, req.fieldValidation, 'patch') ?? []));
+    req.warnings.push(...(this.fields?.validate(t.def, patched, req, 'patch') ?? []));
     const rv = str(child(patched, 'metadata'), 'resourceVersion');
     // A patch is unconditional unless it names a resourceVersion itself.
     const precondition = rv !== undefined && rv !== str(child(current, 'metadata'), 'resourceVersion') ? rv : undefined;

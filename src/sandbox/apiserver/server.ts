@@ -6,7 +6,7 @@ import { handleAdmin } from './admin.js';
 import { authenticate, authorize, isAdmin } from './auth.js';
 import { discoveryDoc, serverVersion } from './discovery.js';
 import { createFieldManager } from './field-manager.js';
-import { parseFieldValidation } from './field-validation.js';
+import { parseFieldValidation, scanJsonKeys, type JsonKeys } from './field-validation.js';
 import { createFaults, injectFaults, RequestLog, type FaultSwitch } from './faults.js';
 import { listen, readBody, serverUrl } from './http.js';
 import { createNegotiator, sendError, sendObject, type BodyPresence, type Negotiator, type ResponseEncoding } from './negotiation.js';
@@ -205,12 +205,12 @@ async function dispatch(ctx: RequestContext, verb: RequestVerb, req: IncomingMes
     case 'list':
       return read(ctx, verb, req, url, t);
     case 'create': {
-      const fields = fieldRequest(req, url);
-      return new HttpReply(dryRun ? 200 : 201, ctx.handler.create(t, await requestBody(ctx, req, 'required'), dryRun, fields), fields.warnings);
+      const { body, fields } = await fieldBody(ctx, req, url);
+      return new HttpReply(dryRun ? 200 : 201, ctx.handler.create(t, body, dryRun, fields), fields.warnings);
     }
     case 'update': {
-      const fields = fieldRequest(req, url);
-      return new HttpReply(200, ctx.handler.update(t, await requestBody(ctx, req, 'required'), dryRun, fields), fields.warnings);
+      const { body, fields } = await fieldBody(ctx, req, url);
+      return new HttpReply(200, ctx.handler.update(t, body, dryRun, fields), fields.warnings);
     }
     case 'patch':
       return patch(ctx, req, url, t, dryRun);
@@ -225,8 +225,12 @@ async function dispatch(ctx: RequestContext, verb: RequestVerb, req: IncomingMes
 
 async function patch(ctx: RequestContext, req: IncomingMessage, url: URL, t: ResourceTarget, dryRun: boolean): Promise<HttpReply> {
   const type = patchType(req);
-  const fields = fieldRequest(req, url);
-  if (type !== 'apply') return new HttpReply(200, ctx.handler.patch(t, type, await requestBody(ctx, req, 'required'), dryRun, fields), fields.warnings);
+  if (type !== 'apply') {
+    // A JSON patch is a list of operations: its keys are not the object's.
+    const { body, fields } = await fieldBody(ctx, req, url, type !== 'json');
+    return new HttpReply(200, ctx.handler.patch(t, type, body, dryRun, fields), fields.warnings);
+  }
+  const fields = fieldRequest(req, url, undefined);
   if (url.searchParams.get('fieldManager') === null) {
     throw new ApiStatusError('Invalid', 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch', {
       kind: 'PatchOptions',
@@ -243,14 +247,24 @@ async function patch(ctx: RequestContext, req: IncomingMessage, url: URL, t: Res
  * the product part of the User-Agent (`kubectl` of `kubectl/v1.32.0 (linux/amd64)`), as
  * kube-apiserver names it.
  */
-function fieldRequest(req: IncomingMessage, url: URL): FieldRequest {
+function fieldRequest(req: IncomingMessage, url: URL, keys: JsonKeys | undefined): FieldRequest {
   const q = url.searchParams;
   const fieldValidation = parseFieldValidation(q.get('fieldValidation'));
   if (fieldValidation === undefined) {
     throw new ApiStatusError('BadRequest', `fieldValidation: invalid value "${q.get('fieldValidation') ?? ''}": must be one of Ignore, Warn or Strict`);
   }
   const fieldManager = q.get('fieldManager') ?? (req.headers['user-agent'] ?? '').split('/')[0] ?? '';
-  return { fieldValidation, fieldManager, force: ['1', 't', 'T', 'TRUE', 'true', 'True'].includes(q.get('force') ?? ''), warnings: [] };
+  const force = ['1', 't', 'T', 'TRUE', 'true', 'True'].includes(q.get('force') ?? '');
+  return { fieldValidation, fieldManager, force, warnings: [], ...(keys === undefined ? {} : { keys }) };
+}
+
+/** The body of a create, update or patch, with its field options; a JSON body's keys are scanned for duplicates. */
+async function fieldBody(ctx: RequestContext, req: IncomingMessage, url: URL, scanKeys = true): Promise<{ body: unknown; fields: FieldRequest }> {
+  const raw = await readBody(req);
+  const contentType = req.headers['content-type'];
+  const body = ctx.negotiator.decodeBody(contentType, raw, 'required');
+  const json = scanKeys && /json/.test(contentType ?? 'application/json');
+  return { body, fields: fieldRequest(req, url, json ? scanJsonKeys(raw.toString('utf8')) : undefined) };
 }
 
 /** Documents (discovery, OpenAPI) are read-only. */
