@@ -146,7 +146,7 @@ function readyText(ready: ReadyRecord, paths: SandboxPaths): string {
     '',
     'Try:',
     `  export KUBECONFIG=${ready.kubeconfig}`,
-    `  kubectl apply --validate=false -f ${demoManifest}`,
+    `  kubectl apply -f ${demoManifest}`,
     '  kubectl get svc demo',
   ];
   if (ready.lan) lines.push(`  ip netns exec ${plan.prefix}-client curl -s http://$(kubectl get svc demo -o jsonpath='{.status.loadBalancer.ingress[0].ip}'):8090/`);

@@ -42,12 +42,12 @@ describe('the real kubectl against the sandbox API server', () => {
     await api.close();
   });
 
-  it('applies a manifest (create, then change) with --validate=false, as the sandbox has no OpenAPI', async () => {
+  it('applies a manifest (create, then change) with kubectl\'s default validation', async () => {
     const file = join(dir, 'web.yaml');
     await writeFile(file, manifest('None'));
-    expect(await kubectl('apply', '--validate=false', '-f', file)).toMatchObject({ code: 0, stdout: 'service/web created\n' });
+    expect(await kubectl('apply', '-f', file)).toMatchObject({ code: 0, stdout: 'service/web created\n' });
     await writeFile(file, manifest('ClientIP'));
-    expect(await kubectl('apply', '--validate=false', '-f', file)).toMatchObject({ code: 0, stdout: 'service/web configured\n' });
+    expect(await kubectl('apply', '-f', file)).toMatchObject({ code: 0, stdout: 'service/web configured\n' });
     const svc = await core.readNamespacedService({ name: 'web', namespace: 'default' });
     expect(svc.spec?.sessionAffinity).toBe('ClientIP');
     expect(svc.spec?.ports?.[0]?.nodePort).toBeGreaterThanOrEqual(30000);

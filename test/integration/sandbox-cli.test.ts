@@ -97,7 +97,7 @@ describe('ironlb sandbox up --nodes 0 --no-controller (API server only)', () => 
     expect(res.code).toBe(0);
     expect(res.stderr).toContain('no network namespaces: the API server, controller and speakers run, but speakers only compute (--no-announce)');
     const kubeconfig = (res.stdout.split('\n')[0] ?? '').slice('KUBECONFIG='.length);
-    expect((await runKubectl(kubeconfig, ['apply', '--validate=false', '-f', join(repoRoot, 'config', 'sandbox-demo.yaml')])).code).toBe(0);
+    expect((await runKubectl(kubeconfig, ['apply', '-f', join(repoRoot, 'config', 'sandbox-demo.yaml')])).code).toBe(0);
     let status = '';
     for (let i = 0; i < 100 && !/default\/demo\s+172\.31\.213\.200\s+node-\d/.test(status); i += 1) {
       await new Promise((r) => setTimeout(r, 200));

@@ -60,7 +60,7 @@ describe.skipIf(!canRunRootTests('sandbox walk-through (netns)'))('ironlb sandbo
   }, 90_000);
 
   it('gives the demo Service an EXTERNAL-IP from the pool', async () => {
-    expect((await kubectl('apply', '--validate=false', '-f', join(repoRoot, 'config', 'sandbox-demo.yaml'))).stdout).toBe('service/demo created\n');
+    expect((await kubectl('apply', '-f', join(repoRoot, 'config', 'sandbox-demo.yaml'))).stdout).toBe('service/demo created\n');
     const row = await eventually('an EXTERNAL-IP', async () => {
       const line = (await kubectl('get', 'svc', 'demo')).stdout.split('\n')[1] ?? '';
       return line.includes(`${v4}.2`) ? line : undefined;

@@ -124,6 +124,15 @@ describe('server-side apply', () => {
     expect(again.kind === 'applied' ? again.object.data : undefined).toEqual({ b: '2' });
   });
 
+  it('keeps the time of an entry when an apply a minute later changes nothing', () => {
+    const config = service({ type: 'LoadBalancer' });
+    const first = applyConfig(ctx('Service'), undefined, config, [], 'kubectl', false);
+    if (first.kind !== 'applied') throw new Error('refused');
+    const later = { ...ctx('Service'), now: new Date('2026-12-04T12:01:00Z') };
+    const second = applyConfig(later, first.object, config, decodeManagedFields(withManaged(first.object, first.managedFields)), 'kubectl', false);
+    expect(second.kind === 'applied' ? second.managedFields : undefined).toEqual(first.managedFields);
+  });
+
   it('is idempotent: the same config twice changes nothing', () => {
     const config = service({ type: 'LoadBalancer', ports: [{ port: 80 }] });
     const first = applyConfig(ctx('Service'), undefined, config, [], 'kubectl', false);

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { parseFieldValidation, strictDecodingMessage, unknownFields } from '../../src/sandbox/apiserver/field-validation.js';
+import { fieldComplaints, parseFieldValidation, scanJsonKeys, strictDecodingMessage, unknownFields } from '../../src/sandbox/apiserver/field-validation.js';
 import { isObject, type JsonObject } from '../../src/sandbox/apiserver/object.js';
-import { buildOpenApiDocs } from '../../src/sandbox/apiserver/openapi-docs.js';
+import { buildOpenApiDocs, groupVersionPath } from '../../src/sandbox/apiserver/openapi-docs.js';
 import { builtInSchemas } from '../../src/sandbox/apiserver/openapi-schema.js';
 import { resourceDefs } from '../../src/sandbox/apiserver/resources.js';
 
@@ -20,8 +20,17 @@ describe('unknown fields', () => {
     expect(unknownFields(index, serviceSchema, body)).toEqual(unknown);
   });
 
-  it('words the error as kube-apiserver does', () => {
-    expect(strictDecodingMessage(['spec.foo', 'spec.bar'])).toBe('strict decoding error: unknown field "spec.foo", unknown field "spec.bar"');
+  it('words the error as kube-apiserver does, unknown and duplicate fields in document order', () => {
+    const text = '{"metadata":{"name":"a","name":"b"},"spec":{"foo":1,"type":"A","ports":[{"port":1,"port":2,"bar":3}],"type":"B"}}';
+    const body = JSON.parse(text) as unknown;
+    const complaints = fieldComplaints(unknownFields(index, serviceSchema, body), scanJsonKeys(text));
+    expect(strictDecodingMessage(complaints)).toBe(
+      'strict decoding error: duplicate field "metadata.name", unknown field "spec.foo", duplicate field "spec.ports[0].port", unknown field "spec.ports[0].bar", duplicate field "spec.type"',
+    );
+  });
+
+  it('finds no duplicates where keys repeat only across objects, or inside strings', () => {
+    expect(scanJsonKeys('{"a":{"x":1},"b":{"x":"\\"x\\":"},"c":[{"x":1},{"x":2}]}').duplicates).toEqual([]);
   });
 
   it.each([
@@ -39,7 +48,9 @@ describe('OpenAPI documents', () => {
 
   it('indexes every served group-version with the hash of its document', () => {
     const paths = (JSON.parse(docs.v3Index) as { paths: Record<string, { serverRelativeURL: string }> }).paths;
-    expect(Object.keys(paths).sort()).toEqual(['api/v1', 'apis/coordination.k8s.io/v1', 'apis/discovery.k8s.io/v1', 'apis/events.k8s.io/v1']);
+    // Every served kind has a schema, so every served group-version has a document.
+    expect(Object.keys(paths).sort()).toEqual([...new Set(resourceDefs.map(groupVersionPath))].sort());
+    expect(Object.keys(paths)).toContain('apis/coordination.k8s.io/v1');
     const v1 = docs.v3.get('api/v1');
     expect(paths['api/v1']?.serverRelativeURL).toBe(`/openapi/v3/api/v1?hash=${createHash('sha512').update(v1?.body ?? '').digest('hex').toUpperCase()}`);
   });

@@ -165,7 +165,9 @@ export function applyConfig(ctx: FieldContext, live: JsonObject | undefined, con
   if (conflicts.length > 0 && !force) return { kind: 'conflicts', conflicts };
   const removed = ownable(ctx, change.removed);
   const rest = others.map((m) => ({ ...m, fields: difference(difference(m.fields, changed), removed) }));
-  const managedFields = encodeManagedFields([...rest, { ...self, time: rfc3339(ctx.now), fields: applied }]);
+  // An apply that changes neither the object nor what this manager owns keeps its entry's time (a no-op, as on kube-apiserver).
+  const unchanged = mine !== undefined && mine.fields.size === applied.size && [...applied].every((p) => mine.fields.has(p));
+  const managedFields = encodeManagedFields([...rest, { ...self, time: unchanged ? mine.time : rfc3339(ctx.now), fields: applied }]);
   return { kind: 'applied', object: merged, managedFields };
 }
 
@@ -198,4 +200,28 @@ export function conflictMessage(conflicts: readonly FieldConflict[]): string {
   for (const c of conflicts) byManager.set(c.manager, [...(byManager.get(c.manager) ?? []), c.field]);
   const lines = [...byManager.keys()].sort().flatMap((m) => [`conflicts with ${m}:`, ...(byManager.get(m) ?? []).map((f) => `- ${f}`)]);
   return `Apply failed with ${String(conflicts.length)} conflicts: ${lines.join('\n')}`;
+}
+
+function sameEntries(a: readonly ManagerFields[], b: readonly ManagerFields[]): boolean {
+  const seconds = (time: string): number => Math.floor(Date.parse(time) / 1000);
+  return (
+    a.length === b.length &&
+    a.every((x, i) => {
+      const y = b[i];
+      return y !== undefined && sameManager(x, y) && seconds(x.time) === seconds(y.time) && x.fields.size === y.fields.size && [...x.fields].every((p) => y.fields.has(p));
+    })
+  );
+}
+
+/**
+ * Gives `next` the stored managedFields of `old` when a client sent back the same entries in
+ * another spelling (client-node re-serialises `time` with milliseconds), so that a write that
+ * changes nothing stays a no-op, as on kube-apiserver, which compares them decoded.
+ */
+export function keepEquivalentManagedFields(old: JsonObject, next: JsonObject): void {
+  const m = isObject(next.metadata) ? next.metadata : undefined;
+  if (m?.managedFields === undefined || !sameEntries(decodeManagedFields(old), decodeManagedFields(next))) return;
+  const stored = isObject(old.metadata) ? old.metadata.managedFields : undefined;
+  if (stored === undefined) Reflect.deleteProperty(m, 'managedFields');
+  else m.managedFields = stored;
 }

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { parse as parseYaml } from 'yaml';
 import type { JsonObject } from './object.js';
 import { ProtobufDecodeError, type ProtobufCodec } from './protobuf/codec.js';
 import { ApiStatusError, statusBody } from './status.js';
@@ -71,6 +72,7 @@ export function createNegotiator(codec: ProtobufCodec): Negotiator {
     decodeBody(contentType, body, presence) {
       if (presence === 'optional' && body.toString('utf8').trim() === '') return undefined;
       if (mediaTypeOf(contentType) === protobufMediaType) return decodeProtobuf(codec, body);
+      if (mediaTypeOf(contentType) === 'application/apply-patch+yaml') return decodeYaml(body.toString('utf8'));
       return decodeJson(body, presence);
     },
   };
@@ -132,4 +134,13 @@ export function sendError(res: ServerResponse, e: unknown, encoding: ResponseEnc
   }
   logger?.error({ event: 'apiServerError', err: e }, 'sandbox API server: request failed');
   sendObject(res, 500, statusBody('InternalError', e instanceof Error ? e.message : String(e)), encoding);
+}
+
+/** A server-side apply body: YAML (JSON being YAML too), as kube-apiserver reads `application/apply-patch+yaml`. */
+function decodeYaml(text: string): unknown {
+  try {
+    return parseYaml(text) as unknown;
+  } catch (e: unknown) {
+    throw new ApiStatusError('BadRequest', `error decoding YAML: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }

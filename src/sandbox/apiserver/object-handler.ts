@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Admission } from './admission.js';
+import type { FieldManager, FieldOptions } from './field-manager.js';
+import { keepEquivalentManagedFields } from './managed-fields.js';
 import { child, clone, isObject, jsonEqual, meta, str, type JsonObject } from './object.js';
 import { applyPatch, type PatchType } from './patch.js';
 import { apiVersionOf, type ResourceDef } from './resources.js';
@@ -37,6 +39,16 @@ function randomSuffix(): string {
   return [...randomBytes(5)].map((b) => alphabet[b % alphabet.length]).join('');
 }
 
+/** The field options of one write, and where its `Warning`s go. */
+export interface FieldRequest extends FieldOptions {
+  readonly warnings: string[];
+}
+
+/** Field options for writes that give none: Warn (kube-apiserver's default), no manager name. */
+export function defaultFieldRequest(): FieldRequest {
+  return { fieldValidation: 'Warn', fieldManager: '', force: false, warnings: [] };
+}
+
 /** The wire form of a stored object: converted to the def's version, with apiVersion and kind. */
 export function toWire(def: ResourceDef, stored: JsonObject): JsonObject {
   const out = def.toWire(stored);
@@ -50,6 +62,9 @@ export class ObjectHandler {
   constructor(
     private readonly store: Store,
     private readonly admission: ReadonlyMap<string, Admission>,
+    /** Field validation and managed fields; absent: writes are neither checked nor tracked. */
+    private readonly fields?: FieldManager,
+    private readonly now: () => Date = () => new Date(),
   ) {}
 
   get(t: ResourceTarget): JsonObject {
@@ -75,20 +90,60 @@ export class ObjectHandler {
   }
 
   /** POST to a collection. `dryRun` validates and defaults without storing. */
-  create(t: ResourceTarget, body: unknown, dryRun: boolean): JsonObject {
-    const obj = t.def.fromWire(this.checkBody(t, body));
+  create(t: ResourceTarget, body: unknown, dryRun: boolean, req: FieldRequest = defaultFieldRequest()): JsonObject {
+    const wire = this.checkBody(t, body);
+    req.warnings.push(...(this.fields?.validate(t.def, wire, req, 'create') ?? []));
+    return this.createObject(t, t.def.fromWire(wire), dryRun, (admitted) => {
+      this.track(t, undefined, admitted, req.fieldManager);
+    });
+  }
+
+  private createObject(t: ResourceTarget, obj: JsonObject, dryRun: boolean, track: (admitted: JsonObject) => void): JsonObject {
     const name = nameForCreate(t, obj);
     this.requireNamespace(t);
     if (this.store.get(t.def.storage, t.namespace, name) !== undefined) throw alreadyExists(t.def.plural, t.def.group, name);
     resetForCreate(t, obj);
     const admitted = this.admit(t, obj, undefined);
+    track(admitted);
     if (dryRun) return toWire(t.def, admitted);
     return toWire(t.def, this.store.create(t.def.storage, admitted));
   }
 
+  /**
+   * Server-side apply (`application/apply-patch+yaml`): creates the object when it does not
+   * exist, else merges the configuration into it; `created` tells which.
+   */
+  apply(t: ResourceTarget, body: unknown, dryRun: boolean, req: FieldRequest): { readonly object: JsonObject; readonly created: boolean } {
+    if (this.fields === undefined) throw new ApiStatusError('UnsupportedMediaType', 'server-side apply is not enabled on this server');
+    const config = this.checkBody(t, body);
+    const name = str(child(config, 'metadata'), 'name') ?? '';
+    if (name !== t.name) throw new ApiStatusError('BadRequest', `the name of the object (${name}) does not match the name on the URL (${t.name})`);
+    const live = this.store.get(t.def.storage, t.namespace, t.name);
+    const now = this.now();
+    if (live === undefined) {
+      if (t.subresource !== '') throw notFound(t.def.plural, t.def.group, t.name);
+      const merged = this.fields.apply(t.def, '', undefined, config, req, now);
+      return { object: this.createObject(t, t.def.fromWire(merged), dryRun, () => undefined), created: true };
+    }
+    const merged = this.fields.apply(t.def, t.subresource, toWire(t.def, live), config, req, now);
+    const rv = str(child(config, 'metadata'), 'resourceVersion');
+    return { object: this.replace(t, t.def.fromWire(merged), rv, dryRun, () => undefined), created: false };
+  }
+
+  /** Records a non-apply write in `metadata.managedFields` (computed on the wire shape of the def written). */
+  private track(t: ResourceTarget, old: JsonObject | undefined, next: JsonObject, manager: string): void {
+    if (this.fields === undefined) return;
+    const wire = toWire(t.def, next);
+    this.fields.track(t.def, t.subresource, old === undefined ? undefined : toWire(t.def, old), wire, manager, this.now());
+    const entries = meta(wire).managedFields;
+    if (entries === undefined) Reflect.deleteProperty(meta(next), 'managedFields');
+    else meta(next).managedFields = entries;
+  }
+
   /** PUT of an object or its status. */
-  update(t: ResourceTarget, body: unknown, dryRun: boolean): JsonObject {
+  update(t: ResourceTarget, body: unknown, dryRun: boolean, req: FieldRequest = defaultFieldRequest()): JsonObject {
     const wire = this.checkBody(t, body);
+    req.warnings.push(...(this.fields?.validate(t.def, wire, req, 'update') ?? []));
     const name = str(child(wire, 'metadata'), 'name') ?? '';
     if (name !== t.name) {
       throw new ApiStatusError('BadRequest', `the name of the object (${name}) does not match the name on the URL (${t.name})`);
@@ -97,17 +152,22 @@ export class ObjectHandler {
     if (rv === undefined && conditionalOnly.has(t.def.storage) && t.subresource === '') {
       throw invalid(t.def.kind, t.def.group, name, [{ reason: 'FieldValueInvalid', field: 'metadata.resourceVersion', message: 'Invalid value: 0x0: must be specified for an update' }]);
     }
-    return this.replace(t, t.def.fromWire(wire), rv, dryRun);
+    return this.replace(t, t.def.fromWire(wire), rv, dryRun, (old, next) => {
+      this.track(t, old, next, req.fieldManager);
+    });
   }
 
   /** PATCH of an object or its status. */
-  patch(t: ResourceTarget, type: PatchType, body: unknown, dryRun: boolean): JsonObject {
+  patch(t: ResourceTarget, type: Exclude<PatchType, 'apply'>, body: unknown, dryRun: boolean, req: FieldRequest = defaultFieldRequest()): JsonObject {
     const current = this.get(t);
     const patched = applyPatch(type, current, body);
+    req.warnings.push(...(this.fields?.validate(t.def, patched, req, 'patch') ?? []));
     const rv = str(child(patched, 'metadata'), 'resourceVersion');
     // A patch is unconditional unless it names a resourceVersion itself.
     const precondition = rv !== undefined && rv !== str(child(current, 'metadata'), 'resourceVersion') ? rv : undefined;
-    return this.replace(t, t.def.fromWire(patched), precondition, dryRun);
+    return this.replace(t, t.def.fromWire(patched), precondition, dryRun, (old, next) => {
+      this.track(t, old, next, req.fieldManager);
+    });
   }
 
   /**
@@ -134,14 +194,18 @@ export class ObjectHandler {
     return { ...result, resourceVersion: String(this.store.currentRv()) };
   }
 
-  private replace(t: ResourceTarget, incoming: JsonObject, rv: string | undefined, dryRun: boolean): JsonObject {
+  private replace(t: ResourceTarget, incoming: JsonObject, rv: string | undefined, dryRun: boolean, track: (old: JsonObject, next: JsonObject) => void): JsonObject {
     const old = this.mustGet(t);
     if (rv !== undefined && rv !== str(meta(old), 'resourceVersion')) throw conflict(t.def.plural, t.def.group, t.name);
-    const next = t.subresource === 'status' ? { ...old, status: incoming.status } : mainResourceUpdate(t, old, incoming);
+    const next = t.subresource === 'status' ? { ...old, metadata: { ...meta(old) }, status: incoming.status } : mainResourceUpdate(t, old, incoming);
     carryMetadata(t, old, next);
+    keepEquivalentManagedFields(old, next);
     const admitted = t.subresource === 'status' ? next : this.admit(t, next, old);
+    bumpGeneration(t, old, admitted);
     // A write that changes nothing is not stored and keeps its resourceVersion, as on a real server.
-    if (dryRun || jsonEqual(old, admitted)) return toWire(t.def, admitted);
+    if (jsonEqual(old, admitted)) return toWire(t.def, admitted);
+    track(old, admitted);
+    if (dryRun) return toWire(t.def, admitted);
     return toWire(t.def, this.store.update(t.def.storage, admitted));
   }
 
@@ -206,15 +270,22 @@ function resetForCreate(t: ResourceTarget, obj: JsonObject): void {
   if (t.def.plural === 'namespaces') obj.status = { phase: 'Active' };
 }
 
-/** Keeps identity across an update and bumps generation when the spec changed. */
+/** Keeps identity across an update. */
 function carryMetadata(t: ResourceTarget, old: JsonObject, next: JsonObject): void {
   const oldMeta = meta(old);
   const m = meta(next);
   for (const key of ['uid', 'creationTimestamp', 'namespace', 'name', 'generation']) {
     if (oldMeta[key] !== undefined) m[key] = oldMeta[key];
   }
-  if (t.subresource === '' && !jsonEqual(old.spec, next.spec)) m.generation = Number(oldMeta.generation ?? 1) + 1;
   m.resourceVersion = oldMeta.resourceVersion;
+}
+
+/**
+ * Bumps generation when the spec changed, judged after defaulting as kube-apiserver's strategies
+ * do (a field a server-side apply prunes and admission defaults again is no change).
+ */
+function bumpGeneration(t: ResourceTarget, old: JsonObject, next: JsonObject): void {
+  if (t.subresource === '' && !jsonEqual(old.spec, next.spec)) meta(next).generation = Number(meta(old).generation ?? 1) + 1;
 }
 
 /** Writes to the main resource keep the stored status (the status subresource owns it). */

@@ -1,8 +1,8 @@
 import { ApiStatusError } from './status.js';
 import { clone, isObject, jsonEqual, removeKey, type JsonObject } from './object.js';
 
-/** The patch media types kube-apiserver accepts (server-side apply is not implemented). */
-export type PatchType = 'merge' | 'json' | 'strategic';
+/** The patch media types kube-apiserver accepts; `apply` is server-side apply, handled apart from the others. */
+export type PatchType = 'merge' | 'json' | 'strategic' | 'apply';
 
 /** Maps a request Content-Type to a patch type, or undefined when unsupported. */
 export function patchTypeOf(contentType: string | undefined): PatchType | undefined {
@@ -10,6 +10,7 @@ export function patchTypeOf(contentType: string | undefined): PatchType | undefi
   if (base === 'application/merge-patch+json') return 'merge';
   if (base === 'application/json-patch+json') return 'json';
   if (base === 'application/strategic-merge-patch+json') return 'strategic';
+  if (base === 'application/apply-patch+yaml') return 'apply';
   return undefined;
 }
 
@@ -186,7 +187,7 @@ function mergeField(base: JsonObject, key: string, value: unknown, path: string)
 }
 
 /** Applies a patch of the given type to an object. Throws a 4xx Status for a malformed patch. */
-export function applyPatch(type: PatchType, target: JsonObject, patch: unknown): JsonObject {
+export function applyPatch(type: Exclude<PatchType, 'apply'>, target: JsonObject, patch: unknown): JsonObject {
   const result = type === 'merge' ? mergePatch(target, patch) : type === 'json' ? jsonPatch(target, patch) : strategicMerge(target, patch);
   if (!isObject(result)) throw new ApiStatusError('BadRequest', 'the patch does not produce an object');
   return result;

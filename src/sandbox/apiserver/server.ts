@@ -4,12 +4,16 @@ import type { Logger } from 'pino';
 import type { Admission, Authorizer, RequestAttributes, RequestVerb } from './admission.js';
 import { handleAdmin } from './admin.js';
 import { authenticate, authorize, isAdmin } from './auth.js';
-import { discoveryDoc } from './discovery.js';
+import { discoveryDoc, serverVersion } from './discovery.js';
+import { createFieldManager } from './field-manager.js';
+import { parseFieldValidation, scanJsonKeys, type JsonKeys } from './field-validation.js';
 import { createFaults, injectFaults, RequestLog, type FaultSwitch } from './faults.js';
 import { listen, readBody, serverUrl } from './http.js';
 import { createNegotiator, sendError, sendObject, type BodyPresence, type Negotiator, type ResponseEncoding } from './negotiation.js';
 import type { JsonObject } from './object.js';
-import { ObjectHandler, type ListQuery, type ListResult } from './object-handler.js';
+import { ObjectHandler, type FieldRequest, type ListQuery, type ListResult } from './object-handler.js';
+import { buildOpenApiDocs, type OpenApiDocs } from './openapi-docs.js';
+import { builtInSchemas } from './openapi-schema.js';
 import { patchTypeOf } from './patch.js';
 import { servedProtobufCodec } from './protobuf/served.js';
 import { createSaver, restoreState } from './persistence.js';
@@ -68,6 +72,8 @@ class HttpReply {
   constructor(
     readonly code: number,
     readonly body: JsonObject,
+    /** `Warning` header texts (field validation in Warn mode). */
+    readonly warnings: readonly string[] = [],
   ) {}
 }
 
@@ -85,7 +91,10 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
   const watches = new Set<() => void>();
   const faults = createFaults(store, watches);
   const requests = new RequestLog();
-  const ctx: RequestContext = { options, store, negotiator: createNegotiator(servedProtobufCodec()), handler: new ObjectHandler(store, admission), faults, requests, watches, now, random: options.random ?? Math.random };
+  const schemas = builtInSchemas();
+  const handler = new ObjectHandler(store, admission, createFieldManager({ schemas }), now);
+  const openapi = buildOpenApiDocs(resourceDefs, schemas, serverVersion.gitVersion);
+  const ctx: RequestContext = { options, store, negotiator: createNegotiator(servedProtobufCodec()), handler, openapi, faults, requests, watches, now, random: options.random ?? Math.random };
   const listener: RequestListener = (req, res) => {
     const encoding = ctx.negotiator.responseEncoding(req.headers.accept);
     handleRequest(ctx, req, res, encoding).catch((e: unknown) => {
@@ -119,6 +128,7 @@ interface RequestContext {
   readonly store: Store;
   readonly negotiator: Negotiator;
   readonly handler: ObjectHandler;
+  readonly openapi: OpenApiDocs;
   readonly faults: FaultSwitch;
   readonly requests: RequestLog;
   readonly watches: Set<() => void>;
@@ -140,10 +150,14 @@ async function handleRequest(ctx: RequestContext, req: IncomingMessage, res: Ser
     sendObject(res, 200, await handleAdmin(ctx, { method: req.method ?? 'GET', path: url.pathname, body }), encoding);
     return;
   }
+  if (url.pathname.startsWith('/openapi/')) {
+    serveOpenApi(ctx.openapi, req, res, url);
+    return;
+  }
   const path = parseApiPath(url.pathname, resourceDefs);
   if (path.kind === 'unknown') throw new ApiStatusError('NotFound', 'the server could not find the requested resource');
   if (path.kind === 'discovery') {
-    if (req.method !== 'GET') throw new ApiStatusError('MethodNotAllowed', `the server does not allow this method on the requested resource`);
+    requireGet(req);
     sendObject(res, 200, discoveryDoc(path.doc, path.group, path.version, resourceDefs), encoding);
     return;
   }
@@ -175,6 +189,8 @@ async function handleResource(ctx: RequestContext, user: string, x: Exchange, ta
     }
     const reply = await dispatch(ctx, verb, req, url, target);
     record(reply.code);
+    // RFC 7234 Warning headers, code 299 and agent "-", as kube-apiserver sends them (kubectl prints them).
+    if (reply.warnings.length > 0) res.setHeader('warning', reply.warnings.map((w) => `299 - ${JSON.stringify(w)}`));
     sendObject(res, reply.code, reply.body, x.encoding);
   } catch (e: unknown) {
     record(e instanceof ApiStatusError ? e.code : 500);
@@ -188,12 +204,16 @@ async function dispatch(ctx: RequestContext, verb: RequestVerb, req: IncomingMes
     case 'get':
     case 'list':
       return read(ctx, verb, req, url, t);
-    case 'create':
-      return new HttpReply(dryRun ? 200 : 201, ctx.handler.create(t, await requestBody(ctx, req, 'required'), dryRun));
-    case 'update':
-      return new HttpReply(200, ctx.handler.update(t, await requestBody(ctx, req, 'required'), dryRun));
+    case 'create': {
+      const { body, fields } = await fieldBody(ctx, req, url);
+      return new HttpReply(dryRun ? 200 : 201, ctx.handler.create(t, body, dryRun, fields), fields.warnings);
+    }
+    case 'update': {
+      const { body, fields } = await fieldBody(ctx, req, url);
+      return new HttpReply(200, ctx.handler.update(t, body, dryRun, fields), fields.warnings);
+    }
     case 'patch':
-      return new HttpReply(200, ctx.handler.patch(t, patchType(req), await requestBody(ctx, req, 'required'), dryRun));
+      return patch(ctx, req, url, t, dryRun);
     case 'delete':
       return new HttpReply(200, ctx.handler.delete(t, await requestBody(ctx, req, 'optional'), dryRun));
     case 'deletecollection':
@@ -201,6 +221,73 @@ async function dispatch(ctx: RequestContext, verb: RequestVerb, req: IncomingMes
     case 'watch':
       throw new Error('watch is streamed, not dispatched');
   }
+}
+
+async function patch(ctx: RequestContext, req: IncomingMessage, url: URL, t: ResourceTarget, dryRun: boolean): Promise<HttpReply> {
+  const type = patchType(req);
+  if (type !== 'apply') {
+    // A JSON patch is a list of operations: its keys are not the object's.
+    const { body, fields } = await fieldBody(ctx, req, url, type !== 'json');
+    return new HttpReply(200, ctx.handler.patch(t, type, body, dryRun, fields), fields.warnings);
+  }
+  const fields = fieldRequest(req, url, undefined);
+  if (url.searchParams.get('fieldManager') === null) {
+    throw new ApiStatusError('Invalid', 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch', {
+      kind: 'PatchOptions',
+      group: 'meta.k8s.io',
+      causes: [{ reason: 'FieldValueRequired', field: 'fieldManager', message: 'Required value: is required for apply patch' }],
+    });
+  }
+  const applied = ctx.handler.apply(t, await requestBody(ctx, req, 'required'), dryRun, fields);
+  return new HttpReply(applied.created && !dryRun ? 201 : 200, applied.object, fields.warnings);
+}
+
+/**
+ * `fieldValidation`, `fieldManager` and `force` of a write. Without `fieldManager` the manager is
+ * the product part of the User-Agent (`kubectl` of `kubectl/v1.32.0 (linux/amd64)`), as
+ * kube-apiserver names it.
+ */
+function fieldRequest(req: IncomingMessage, url: URL, keys: JsonKeys | undefined): FieldRequest {
+  const q = url.searchParams;
+  const fieldValidation = parseFieldValidation(q.get('fieldValidation'));
+  if (fieldValidation === undefined) {
+    throw new ApiStatusError('BadRequest', `fieldValidation: invalid value "${q.get('fieldValidation') ?? ''}": must be one of Ignore, Warn or Strict`);
+  }
+  const fieldManager = q.get('fieldManager') ?? (req.headers['user-agent'] ?? '').split('/')[0] ?? '';
+  const force = ['1', 't', 'T', 'TRUE', 'true', 'True'].includes(q.get('force') ?? '');
+  return { fieldValidation, fieldManager, force, warnings: [], ...(keys === undefined ? {} : { keys }) };
+}
+
+/** The body of a create, update or patch, with its field options; a JSON body's keys are scanned for duplicates. */
+async function fieldBody(ctx: RequestContext, req: IncomingMessage, url: URL, scanKeys = true): Promise<{ body: unknown; fields: FieldRequest }> {
+  const raw = await readBody(req);
+  const contentType = req.headers['content-type'];
+  const body = ctx.negotiator.decodeBody(contentType, raw, 'required');
+  const json = scanKeys && /json/.test(contentType ?? 'application/json');
+  return { body, fields: fieldRequest(req, url, json ? scanJsonKeys(raw.toString('utf8')) : undefined) };
+}
+
+/** Documents (discovery, OpenAPI) are read-only. */
+function requireGet(req: IncomingMessage): void {
+  if (req.method !== 'GET') throw new ApiStatusError('MethodNotAllowed', 'the server does not allow this method on the requested resource');
+}
+
+/** `/openapi/v2` (JSON), the `/openapi/v3` index, and `/openapi/v3/<group-version>` documents. */
+function serveOpenApi(docs: OpenApiDocs, req: IncomingMessage, res: ServerResponse, url: URL): void {
+  requireGet(req);
+  if (url.pathname === '/openapi/v2') {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(docs.v2);
+    return;
+  }
+  if (url.pathname === '/openapi/v3' || url.pathname === '/openapi/v3/') {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(docs.v3Index);
+    return;
+  }
+  const doc = docs.v3.get(url.pathname.slice('/openapi/v3/'.length));
+  if (doc === undefined) throw new ApiStatusError('NotFound', 'the server could not find the requested resource');
+  // kube-openapi's handler3: a request naming the current hash may be cached for good.
+  const cache = url.searchParams.get('hash') === doc.hash ? 'public, immutable' : 'no-cache, private';
+  res.writeHead(200, { 'content-type': 'application/json', etag: `"${doc.hash}"`, 'cache-control': cache }).end(doc.body);
 }
 
 function read(ctx: RequestContext, verb: 'get' | 'list', req: IncomingMessage, url: URL, t: ResourceTarget): HttpReply {
@@ -285,7 +372,7 @@ async function requestBody(ctx: RequestContext, req: IncomingMessage, presence: 
 function patchType(req: IncomingMessage): ReturnType<typeof patchTypeOf> & string {
   const type = patchTypeOf(req.headers['content-type']);
   if (type === undefined) {
-    throw new ApiStatusError('UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (server-side apply is not implemented by the sandbox)`);
+    throw new ApiStatusError('UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`);
   }
   return type;
 }

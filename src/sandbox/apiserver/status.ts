@@ -40,7 +40,7 @@ const codes: Record<StatusReason, number> = {
 
 /** One cause of an Invalid status: which field, and why. */
 export interface FieldCause {
-  readonly reason: 'FieldValueInvalid' | 'FieldValueRequired' | 'FieldValueForbidden' | 'FieldValueDuplicate' | 'FieldValueNotSupported';
+  readonly reason: 'FieldValueInvalid' | 'FieldValueRequired' | 'FieldValueForbidden' | 'FieldValueDuplicate' | 'FieldValueNotSupported' | 'FieldManagerConflict';
   readonly field: string;
   readonly message: string;
 }
