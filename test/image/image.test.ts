@@ -1,8 +1,13 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { authorizerFromManifests } from '../../src/sandbox/apiserver/rbac.js';
+import { startTestApiServer } from '../helpers/apiserver.js';
 import { repoRoot } from '../helpers/cli.js';
 import { createTestbed, exited, sh, waitFor, type Testbed } from '../helpers/netns.js';
 import { canRunRootTests } from '../helpers/root.js';
@@ -106,6 +111,55 @@ describe.skipIf(!canRunRootTests('the ironlb image (podman)'))('the ironlb image
     const id = await podman(runArgs('Deployment', 'controller', { entrypoint: ['id', '-u'], args: [] }));
     expect(id.stdout.trim()).toBe('65534');
   }, 60_000);
+
+  it('the controller (user 65534, read-only, no capabilities) gives a Service an IP with its in-cluster RBAC-limited credentials', async () => {
+    const manifests = readFileSync(join(repoRoot, 'manifests', 'ironlb.yaml'), 'utf8');
+    const token = `ctl-${String(process.pid)}`;
+    const api = await startTestApiServer({ authorizer: authorizerFromManifests(manifests), users: new Map([[token, 'system:serviceaccount:ironlb-system:controller']]) });
+    const secrets = await mkdtemp(join(tmpdir(), 'ironlb-sa-'));
+    const name = `ironlb-img-ctl-${String(process.pid)}`;
+    containers.push(name);
+    try {
+      const core = api.kubeConfig().makeApiClient(k8s.CoreV1Api);
+      await core.createNamespace({ body: { metadata: { name: 'ironlb-system' } } });
+      await core.createNamespacedConfigMap({ namespace: 'ironlb-system', body: { metadata: { name: 'config' }, data: { config: 'address-pools:\n- {name: default, protocol: layer2, addresses: [10.51.0.0/28]}\n' } } });
+      // What the kubelet mounts for the service account, readable by the container's user.
+      await writeFile(join(secrets, 'token'), token);
+      await writeFile(join(secrets, 'ca.crt'), api.cert?.cert ?? '');
+      await writeFile(join(secrets, 'namespace'), 'ironlb-system');
+      await chmod(secrets, 0o755);
+      const port = new URL(api.url).port;
+      const args = runArgs('Deployment', 'controller', {
+        podman: [
+          '--name', name, '-d', '--network', 'host',
+          '-v', `${secrets}:/var/run/secrets/kubernetes.io/serviceaccount:ro`,
+          '-e', 'KUBERNETES_SERVICE_HOST=127.0.0.1', '-e', `KUBERNETES_SERVICE_PORT=${port}`,
+          // The downward API values of the manifest's env.
+          '-e', `IRONLB_POD_NAME=${name}`, '-e', 'IRONLB_NAMESPACE=ironlb-system',
+        ],
+        args: [...(workload('Deployment', 'controller').container.args ?? []), '--metrics-port', '0'],
+      });
+      const started = await podman(args);
+      expect(started.code, started.stderr).toBe(0);
+      await core.createNamespacedService({ namespace: 'default', body: { metadata: { name: 'web' }, spec: { type: 'LoadBalancer', ports: [{ port: 80, protocol: 'TCP' }], selector: { app: 'web' } } } });
+      let ip = '';
+      await waitFor('an IP on the Service', () => {
+        const svc = api.server.store.list('/services', 'default')[0] as { status?: { loadBalancer?: { ingress?: { ip: string }[] } } } | undefined;
+        ip = svc?.status?.loadBalancer?.ingress?.[0]?.ip ?? '';
+        return ip !== '';
+      }, 60_000);
+      expect(ip).toMatch(/^10\.51\.0\.\d+$/);
+      const mine = api.server.requests.entries().filter((r) => r.user.endsWith(':controller'));
+      expect(mine.length).toBeGreaterThan(0);
+      expect(mine.filter((r) => r.code === 403).map((r) => `${r.verb} ${r.resource}`)).toEqual([]);
+      const stopped = await podman(['stop', '-t', '5', name]);
+      expect(stopped.code).toBe(0);
+    } finally {
+      await podman(['rm', '-f', '-t', '0', name]);
+      await api.close();
+      await rm(secrets, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it('the speaker (user 0, NET_RAW only, read-only) answers ARP and NDP in a node namespace', async () => {
     bed = await createTestbed('img');
