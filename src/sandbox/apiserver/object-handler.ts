@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Admission } from './admission.js';
 import { child, clone, isObject, jsonEqual, meta, str, type JsonObject } from './object.js';
+import { dependentsOf, directDependents, propagationPolicyOf, withoutOwner, type PropagationPolicy, type StoredObject } from './garbage.js';
 import { applyPatch, type PatchType } from './patch.js';
+import { replicasOf, scaleResourceVersion, toScale } from './scale.js';
 import { apiVersionOf, type ResourceDef } from './resources.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 import { ApiStatusError, alreadyExists, conflict, invalid, notFound } from './status.js';
@@ -53,6 +55,7 @@ export class ObjectHandler {
   ) {}
 
   get(t: ResourceTarget): JsonObject {
+    if (t.subresource === 'scale') return toScale(this.mustGet(t));
     return toWire(t.def, this.mustGet(t));
   }
 
@@ -88,6 +91,7 @@ export class ObjectHandler {
 
   /** PUT of an object or its status. */
   update(t: ResourceTarget, body: unknown, dryRun: boolean): JsonObject {
+    if (t.subresource === 'scale') return this.scale(t, body, scaleResourceVersion(body), dryRun);
     const wire = this.checkBody(t, body);
     const name = str(child(wire, 'metadata'), 'name') ?? '';
     if (name !== t.name) {
@@ -107,21 +111,63 @@ export class ObjectHandler {
     const rv = str(child(patched, 'metadata'), 'resourceVersion');
     // A patch is unconditional unless it names a resourceVersion itself.
     const precondition = rv !== undefined && rv !== str(child(current, 'metadata'), 'resourceVersion') ? rv : undefined;
+    if (t.subresource === 'scale') return this.scale(t, patched, precondition, dryRun);
     return this.replace(t, t.def.fromWire(patched), precondition, dryRun);
+  }
+
+  /** A write of the scale subresource: sets spec.replicas of the object, returns its new Scale. */
+  private scale(t: ResourceTarget, scale: unknown, rv: string | undefined, dryRun: boolean): JsonObject {
+    const replicas = replicasOf(scale, t.name);
+    const next = this.mustGet(t);
+    next.spec = { ...child(next, 'spec'), replicas };
+    return toScale(this.replace({ ...t, subresource: '' }, next, rv, dryRun));
   }
 
   /**
    * DELETE of one object; a `preconditions.resourceVersion` or `.uid` in the body must match. A
    * dry run (`dryRun=All` in the query or in the DeleteOptions) checks and deletes nothing.
+   * Dependents go as `propagation` (query) or the DeleteOptions' propagationPolicy says.
    */
-  delete(t: ResourceTarget, body: unknown, dryRun = false): JsonObject {
+  delete(t: ResourceTarget, body: unknown, dryRun = false, propagation: string | null = null): JsonObject {
     const current = this.mustGet(t);
     checkPreconditions(t, current, body);
-    if (dryRun || (isObject(body) && Array.isArray(body.dryRun) && body.dryRun.includes('All'))) return toWire(t.def, current);
+    const policy = propagationPolicyOf(body, propagation);
+    if (dryRun || isDryRunBody(body)) return toWire(t.def, current);
     if (t.def.plural === 'namespaces') this.deleteNamespaceContents(t.name);
+    return toWire(t.def, this.deleteWithDependents(t, current, policy));
+  }
+
+  /**
+   * Foreground deletes the dependents before the owner; Background right after it; Orphan strips
+   * the owner from them. All before the reply here, where the real collector works asynchronously.
+   */
+  private deleteWithDependents(t: ResourceTarget, current: JsonObject, policy: PropagationPolicy): JsonObject {
+    const dependents = policy === 'Orphan' ? [] : dependentsOf(current, this.candidates(t));
+    if (policy === 'Foreground') this.deleteAll(dependents);
+    if (policy === 'Orphan') this.orphan(current, this.candidates(t));
     const gone = this.store.delete(t.def.storage, t.namespace, t.name) ?? current;
     this.admission.get(t.def.storage)?.deleted(gone);
-    return toWire(t.def, gone);
+    if (policy === 'Background') this.deleteAll(dependents);
+    return gone;
+  }
+
+  /** Objects that may name the target as owner: its namespace's objects, or all for cluster-scoped owners. */
+  private candidates(t: ResourceTarget): StoredObject[] {
+    const ns = t.def.namespaced ? t.namespace : undefined;
+    return this.store.storages().flatMap((storage) => this.store.list(storage, ns).map((obj) => ({ storage, obj })));
+  }
+
+  private deleteAll(objects: readonly StoredObject[]): void {
+    for (const { storage, obj } of objects) {
+      const m = meta(obj);
+      const gone = this.store.delete(storage, str(m, 'namespace') ?? '', str(m, 'name') ?? '');
+      if (gone !== undefined) this.admission.get(storage)?.deleted(gone);
+    }
+  }
+
+  private orphan(owner: JsonObject, all: readonly StoredObject[]): void {
+    const uid = str(meta(owner), 'uid') ?? '';
+    for (const { storage, obj } of directDependents(owner, all)) this.store.update(storage, withoutOwner(obj, uid));
   }
 
   /** DELETE of a collection (with selectors). */
@@ -225,6 +271,11 @@ function mainResourceUpdate(t: ResourceTarget, old: JsonObject, incoming: JsonOb
     else next.status = old.status;
   }
   return next;
+}
+
+/** DeleteOptions with `dryRun: ["All"]`. */
+function isDryRunBody(body: unknown): boolean {
+  return isObject(body) && Array.isArray(body.dryRun) && body.dryRun.includes('All');
 }
 
 function checkPreconditions(t: ResourceTarget, current: JsonObject, body: unknown): void {

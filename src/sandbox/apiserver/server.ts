@@ -195,7 +195,7 @@ async function dispatch(ctx: RequestContext, verb: RequestVerb, req: IncomingMes
     case 'patch':
       return new HttpReply(200, ctx.handler.patch(t, patchType(req), await requestBody(ctx, req, 'required'), dryRun));
     case 'delete':
-      return new HttpReply(200, ctx.handler.delete(t, await requestBody(ctx, req, 'optional'), dryRun));
+      return new HttpReply(200, ctx.handler.delete(t, await requestBody(ctx, req, 'optional'), dryRun, url.searchParams.get('propagationPolicy')));
     case 'deletecollection':
       return new HttpReply(200, listBody(t.def, ctx.handler.deleteCollection(t, listQuery(url)), undefined));
     case 'watch':

@@ -1,7 +1,7 @@
 import type { Admission } from '../apiserver/admission.js';
 import { child, clone, isObject, jsonEqual, list, str, type JsonObject } from '../apiserver/object.js';
 import { invalid, type FieldCause } from '../apiserver/status.js';
-import { goStringMap, selectorIsEmpty, selectorMatches } from './label-selector.js';
+import { goStringMap, selectorIsEmpty, selectorMatches } from '../apiserver/label-selector.js';
 import { defaultPodSpec, supportedValues, validatePodSpec } from './pod-spec.js';
 
 /**

@@ -1,6 +1,6 @@
 import { child, isObject, list, str, type JsonObject } from '../apiserver/object.js';
 import { ageColumn, humanDuration, nameColumn, type Column } from '../apiserver/tables.js';
-import { formatSelector } from './label-selector.js';
+import { formatSelector } from '../apiserver/label-selector.js';
 
 /**
  * `kubectl get pods|deploy|rs|ds` columns as kube-apiserver's printers make them

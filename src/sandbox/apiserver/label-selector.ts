@@ -1,4 +1,4 @@
-import { child, isObject, list, str, type JsonObject } from '../apiserver/object.js';
+import { child, isObject, list, str, type JsonObject } from './object.js';
 
 /** One `matchExpressions` entry of a metav1.LabelSelector. */
 interface Expression {
