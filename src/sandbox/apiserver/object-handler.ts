@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { Admission } from './admission.js';
-import { child, clone, isObject, jsonEqual, meta, str, type JsonObject } from './object.js';
+import { child, clone, isObject, jsonEqual, list, meta, str, type JsonObject } from './object.js';
 import { dependentsOf, directDependents, propagationPolicyOf, withoutOwner, type PropagationPolicy, type StoredObject } from './garbage.js';
 import { applyPatch, type PatchType } from './patch.js';
 import { replicasOf, scaleResourceVersion, toScale } from './scale.js';
 import { apiVersionOf, type ResourceDef } from './resources.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
-import { ApiStatusError, alreadyExists, conflict, invalid, notFound } from './status.js';
+import { ApiStatusError, alreadyExists, conflict, invalid, notFound, successStatus } from './status.js';
 import type { Store } from './store.js';
 import type { ResourceTarget } from './request-path.js';
 
@@ -79,6 +79,7 @@ export class ObjectHandler {
 
   /** POST to a collection. `dryRun` validates and defaults without storing. */
   create(t: ResourceTarget, body: unknown, dryRun: boolean): JsonObject {
+    if (t.subresource === 'binding') return this.bind(t, body, dryRun);
     const obj = t.def.fromWire(this.checkBody(t, body));
     const name = nameForCreate(t, obj);
     this.requireNamespace(t);
@@ -113,6 +114,28 @@ export class ObjectHandler {
     const precondition = rv !== undefined && rv !== str(child(current, 'metadata'), 'resourceVersion') ? rv : undefined;
     if (t.subresource === 'scale') return this.scale(t, patched, precondition, dryRun);
     return this.replace(t, t.def.fromWire(patched), precondition, dryRun);
+  }
+
+  /**
+   * POST pods/<name>/binding: assigns the Pod to a node once, and marks it PodScheduled, as
+   * kube-apiserver's BindingREST (assignPod) does.
+   */
+  private bind(t: ResourceTarget, body: unknown, dryRun: boolean): JsonObject {
+    const target = isObject(body) ? child(body, 'target') : {};
+    const node = str(target, 'name') ?? '';
+    if (node === '') throw invalid('Binding', '', t.name, [{ reason: 'FieldValueRequired', field: 'target.name', message: 'Required value' }]);
+    const pod = this.mustGet(t);
+    const spec = child(pod, 'spec');
+    const bound = str(spec, 'nodeName');
+    if (bound !== undefined && bound !== '') {
+      throw new ApiStatusError('Conflict', `Operation cannot be fulfilled on pods/binding "${t.name}": pod ${t.name} is already assigned to node "${bound}"`, { name: t.name, kind: 'pods/binding' });
+    }
+    pod.spec = { ...spec, nodeName: node };
+    const status = child(pod, 'status');
+    const others = list(status, 'conditions').filter((c) => !isObject(c) || c.type !== 'PodScheduled');
+    pod.status = { ...status, conditions: [...others, { type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: this.store.timestamp() }] };
+    if (!dryRun) this.store.update(t.def.storage, pod);
+    return successStatus();
   }
 
   /** A write of the scale subresource: sets spec.replicas of the object, returns its new Scale. */

@@ -268,13 +268,18 @@ const verbs: Readonly<Record<string, readonly [RequestVerb | undefined, RequestV
   DELETE: ['deletecollection', 'delete'],
 };
 
+/** The verb of a method on a target; a Binding is created on the Pod it binds (POST pods/<name>/binding). */
+function methodVerb(method: string, t: ResourceTarget): RequestVerb | undefined {
+  if (t.subresource === 'binding') return method === 'POST' ? 'create' : undefined;
+  const verb = verbs[method]?.[t.name === '' ? 0 : 1];
+  return verb === 'create' && t.subresource !== '' ? undefined : verb;
+}
+
 function verbOf(method: string, t: ResourceTarget, q: URLSearchParams): RequestVerb {
   const watching = t.watchPrefix || queryBool(q, 'watch');
   if (method === 'GET' && watching) return 'watch';
-  const verb = verbs[method]?.[t.name === '' ? 0 : 1];
-  if (verb === undefined || (verb === 'create' && t.subresource !== '')) {
-    throw new ApiStatusError('MethodNotAllowed', 'the server does not allow this method on the requested resource');
-  }
+  const verb = methodVerb(method, t);
+  if (verb === undefined) throw new ApiStatusError('MethodNotAllowed', 'the server does not allow this method on the requested resource');
   return verb;
 }
 
