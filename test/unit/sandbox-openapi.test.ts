@@ -39,7 +39,7 @@ describe('OpenAPI documents', () => {
 
   it('indexes every served group-version with the hash of its document', () => {
     const paths = (JSON.parse(docs.v3Index) as { paths: Record<string, { serverRelativeURL: string }> }).paths;
-    expect(Object.keys(paths).sort()).toEqual(['api/v1', 'apis/coordination.k8s.io/v1', 'apis/discovery.k8s.io/v1', 'apis/events.k8s.io/v1']);
+    expect(Object.keys(paths).sort()).toEqual(['api/v1', 'apis/apps/v1', 'apis/coordination.k8s.io/v1', 'apis/discovery.k8s.io/v1', 'apis/events.k8s.io/v1']);
     const v1 = docs.v3.get('api/v1');
     expect(paths['api/v1']?.serverRelativeURL).toBe(`/openapi/v3/api/v1?hash=${createHash('sha512').update(v1?.body ?? '').digest('hex').toUpperCase()}`);
   });
