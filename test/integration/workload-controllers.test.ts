@@ -144,6 +144,10 @@ describe('workload controllers and scheduler stand-ins, driven by the real kubec
     expect(sets.sort()).toEqual([['nginx:1.15-alpine', 0], ['nginx:1.16-alpine', 2]]);
     const d = await apps.readNamespacedDeployment({ name: 'web', namespace: 'default' });
     expect(d.metadata?.annotations?.['deployment.kubernetes.io/revision']).toBe('2');
+    const described = await kubectl('describe', 'deployment', 'web');
+    expect(described.code).toBe(0);
+    expect(described.stdout).toMatch(/NewReplicaSet:\s+web-[a-z0-9]+ \(2\/2 replicas created\)/);
+    expect(described.stdout).toMatch(/OldReplicaSets:\s+web-[a-z0-9]+ \(0\/0 replicas created\)/);
   });
 
   it('runs a DaemonSet Pod on each worker, and on the control plane only when tolerated', async () => {
