@@ -167,6 +167,12 @@ describe('workload controllers and scheduler stand-ins, driven by the real kubec
     expect(table((await kubectl('get', 'ds', 'agent')).stdout)[1]?.slice(1, 6)).toEqual(['3', '3', '3', '3', '3']);
   });
 
+  it('answers kubectl logs with the reason no log exists yet', async () => {
+    const logs = await kubectl('logs', 'deployment/web');
+    expect(logs.code).not.toBe(0);
+    expect(logs.stderr).toMatch(/Error from server \(BadRequest\): container "nginx" in pod "web-[a-z0-9]+-[a-z0-9]{5}" is waiting to start: ContainerCreating/);
+  });
+
   it('leaves a Pod no node fits Pending with the scheduler\'s reason', async () => {
     await core.createNamespacedPod({ namespace: 'default', body: { metadata: { name: 'picky' }, spec: { nodeSelector: { disk: 'ssd' }, containers: [{ name: 'a', image: 'a:1' }] } } });
     const condition = await until('PodScheduled=False', async () => (await core.readNamespacedPod({ name: 'picky', namespace: 'default' })).status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False'));

@@ -60,8 +60,9 @@ function resourceList(group: string, version: string, defs: readonly ResourceDef
 }
 
 /** Discovery of a subresource: Scale lives in autoscaling/v1, which kubectl scale reads from here. */
-function subresourceEntry(d: ResourceDef, sub: 'scale' | 'binding'): JsonObject {
+function subresourceEntry(d: ResourceDef, sub: 'scale' | 'binding' | 'log'): JsonObject {
   const base = { name: `${d.plural}/${sub}`, singularName: '', namespaced: d.namespaced };
   if (sub === 'scale') return { ...base, group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: ['get', 'patch', 'update'] };
+  if (sub === 'log') return { ...base, kind: 'Pod', verbs: ['get'] };
   return { ...base, kind: 'Binding', verbs: ['create'] };
 }

@@ -138,6 +138,21 @@ export class ObjectHandler {
     return successStatus();
   }
 
+  /**
+   * GET pods/<name>/log. No container runs in the sandbox yet, so every request ends in the
+   * error kube-apiserver (no host assigned, container choice) or the kubelet (waiting to start)
+   * gives for a Pod whose containers have not started.
+   */
+  log(t: ResourceTarget, container: string | null): never {
+    const spec = child(this.mustGet(t), 'spec');
+    const names = list(spec, 'containers').flatMap((c) => (isObject(c) && typeof c.name === 'string' ? [c.name] : []));
+    const chosen = container ?? (names.length === 1 ? names[0] : undefined);
+    if (chosen === undefined) throw new ApiStatusError('BadRequest', `a container name must be specified for pod ${t.name}, choose one of: [${names.join(' ')}]`);
+    if (!names.includes(chosen)) throw new ApiStatusError('BadRequest', `container ${chosen} is not valid for pod ${t.name}`);
+    if ((str(spec, 'nodeName') ?? '') === '') throw new ApiStatusError('BadRequest', `pod ${t.name} does not have a host assigned`);
+    throw new ApiStatusError('BadRequest', `container "${chosen}" in pod "${t.name}" is waiting to start: ContainerCreating`);
+  }
+
   /** A write of the scale subresource: sets spec.replicas of the object, returns its new Scale. */
   private scale(t: ResourceTarget, scale: unknown, rv: string | undefined, dryRun: boolean): JsonObject {
     const replicas = replicasOf(scale, t.name);

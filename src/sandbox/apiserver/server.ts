@@ -209,6 +209,7 @@ function read(ctx: RequestContext, verb: 'get' | 'list', req: IncomingMessage, u
     checkListOptions(url.searchParams);
     return new HttpReply(200, listBody(t.def, ctx.handler.list(t, listQuery(url)), table));
   }
+  if (t.subresource === 'log') ctx.handler.log(t, url.searchParams.get('container'));
   const obj = ctx.handler.get(t);
   return new HttpReply(200, table === undefined ? obj : table(t.def, [obj]));
 }
