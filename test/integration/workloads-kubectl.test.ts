@@ -114,5 +114,10 @@ describe('workload kinds with the real kubectl', () => {
     expect((await kubectl('delete', 'rs', 'web-def', '--cascade=orphan')).code).toBe(0);
     const orphan = await core.readNamespacedPod({ name: 'web-def-y', namespace: 'default' });
     expect(orphan.metadata?.ownerReferences).toBeUndefined();
+
+    const rs3 = await apps.createNamespacedReplicaSet({ namespace: 'default', body: { ...rsBody, metadata: { name: 'web-ghi', labels: { app: 'web' } } } });
+    await core.createNamespacedPod({ namespace: 'default', body: { ...podBody, metadata: { ...podBody.metadata, name: 'web-ghi-z', ownerReferences: owner({ kind: 'ReplicaSet', name: 'web-ghi', uid: rs3.metadata?.uid ?? '' }) } } });
+    expect((await kubectl('delete', 'rs', 'web-ghi', '--cascade=foreground')).code).toBe(0);
+    expect((await core.listNamespacedPod({ namespace: 'default' })).items.map((p) => p.metadata?.name).sort()).toEqual(['web-1', 'web-def-y']);
   });
 });
