@@ -2,7 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { authorizerFromManifests } from './apiserver/rbac.js';
 import { createServiceAdmission } from './apiserver/service.js';
-import { renderTable } from './apiserver/tables.js';
+import { tableRenderer } from './apiserver/tables.js';
+import { createWorkloadAdmission } from './workloads/admission.js';
+import { workloadColumns } from './workloads/tables.js';
 import type { SandboxApiPlugins } from './supervisor.js';
 
 /** The manifests a real cluster applies; the sandbox enforces their RBAC on the controller and speakers. */
@@ -10,13 +12,13 @@ export const manifestPath = fileURLToPath(new URL('../../manifests/ironlb.yaml',
 
 /**
  * The API server plug-ins the sandbox runs with: Service defaulting (cluster IPs, node ports),
- * kubectl's server-side tables, and RBAC from manifests/ironlb.yaml, so any API call the
+ * workload (Pod, Deployment, ReplicaSet, DaemonSet) defaulting and validation, kubectl's server-side tables, and RBAC from manifests/ironlb.yaml, so any API call the
  * controller or a speaker makes without a grant fails here as it would on a cluster.
  */
 export async function sandboxApiPlugins(): Promise<SandboxApiPlugins> {
   return {
-    admission: new Map([['/services', createServiceAdmission()]]),
-    table: renderTable,
+    admission: new Map([['/services', createServiceAdmission()], ...createWorkloadAdmission()]),
+    table: tableRenderer(workloadColumns),
     authorizer: authorizerFromManifests(await readFile(manifestPath, 'utf8')),
   };
 }

@@ -25,14 +25,29 @@ export function configMapObject(yaml: string): JsonObject {
   return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'config', namespace: ironlbNamespace }, data: { config: yaml } };
 }
 
-/** A Node as a kubelet registers it: InternalIPs, Ready, hostname label. */
-export function nodeObject(node: LanHost, now: Date): JsonObject {
+/** The Pod CIDR of the node at `index` (0-based): 10.244.N.0/24 with N from 1, as a host-gateway CNI's IPAM hands them out. */
+export function podCidrOf(index: number): string {
+  return `10.244.${String(index + 1)}.0/24`;
+}
+
+/**
+ * A Node as a kubelet registers it: InternalIPs, Ready, hostname label, its Pod CIDR. The first
+ * node is the control plane, tainted and labelled as kubeadm does it
+ * (https://kubernetes.io/docs/reference/setup-tools/kubeadm/implementation-details/), so that
+ * only Pods tolerating `node-role.kubernetes.io/control-plane:NoSchedule` (ironlb's speakers) run
+ * there. kubeadm's `node.kubernetes.io/exclude-from-external-load-balancers` label is left off:
+ * ironlb honours it, and the sandbox wants node-1 to announce like the others.
+ */
+export function nodeObject(node: LanHost, now: Date, index: number): JsonObject {
   const time = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const controlPlane = index === 0;
+  const labels = { 'kubernetes.io/hostname': node.name, 'kubernetes.io/os': 'linux', ...(controlPlane ? { 'node-role.kubernetes.io/control-plane': '' } : {}) };
+  const taints = controlPlane ? [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }] : [];
   return {
     apiVersion: 'v1',
     kind: 'Node',
-    metadata: { name: node.name, labels: { 'kubernetes.io/hostname': node.name, 'kubernetes.io/os': 'linux' } },
-    spec: {},
+    metadata: { name: node.name, labels },
+    spec: { podCIDR: podCidrOf(index), podCIDRs: [podCidrOf(index)], ...(controlPlane ? { taints } : {}) },
     status: {
       addresses: [
         { type: 'InternalIP', address: node.v4 },

@@ -11,6 +11,7 @@ import { generateServingCert } from './apiserver/tls.js';
 import { speakerNodeFlags } from '../speaker/runtime.js';
 import { superviseChild, type ChildSpec } from './children.js';
 import { runEndpointWriter } from './endpoint-writer.js';
+import { runWorkloadControllers } from './workloads/controllers.js';
 import { createLan, destroyLan, lanLayout, type LanHost, type LanLayout, type LanPlan } from './lan.js';
 import { configMapObject, ironlbNamespace, namespaceObject, nodeObject, sandboxConfigYaml } from './seed.js';
 import { recordWriter, writeJsonFile, type ReadyRecord, type SandboxPaths, type SandboxRecord } from './state-dir.js';
@@ -46,7 +47,7 @@ export interface SandboxOptions {
 
 /**
  * `ironlb sandbox serve`: builds the LAN (when root), starts the API server, seeds it, runs node
- * agents, the EndpointSlice writer, the controller and one speaker per node, writes `ready.json`
+ * agents, the EndpointSlice writer, the workload controller and scheduler stand-ins, the controller and one speaker per node, writes `ready.json`
  * once the controller and speakers hold their Leases, and tears everything down on abort.
  */
 export async function runSandbox(opts: SandboxOptions, signal: AbortSignal): Promise<void> {
@@ -87,6 +88,7 @@ export async function runSandbox(opts: SandboxOptions, signal: AbortSignal): Pro
     };
     for (const spec of childSpecs(opts, layout)) tasks.push(superviseChild(spec, { logger: opts.logger, clock: opts.clock, onPid }, running.signal));
     if (layout.nodes.length > 0) tasks.push(runEndpointWriter(endpointWriterDeps(opts, layout, log), running.signal));
+    tasks.push(runWorkloadControllers({ kubeConfig: adminKubeConfig(opts), logger: opts.logger, clock: opts.clock }, running.signal));
     await waitReady(server, opts, layout.nodes, signal);
     const ready: ReadyRecord = { url: server.url, plan: opts.plan, kubeconfig: opts.paths.kubeconfig, nodes: layout.nodes.map((n) => n.name), lan: opts.lan, controller: opts.controller, speakers: opts.speakers };
     await writeJsonFile(opts.paths.ready, ready);
@@ -123,7 +125,9 @@ async function seed(server: RunningApiServer, plan: LanPlan, nodes: readonly Lan
   };
   ensure('/namespaces', '', namespaceObject(ironlbNamespace));
   ensure('/configmaps', ironlbNamespace, configMapObject(sandboxConfigYaml(plan.v4Net, plan.v6Net)));
-  for (const node of nodes) ensure('/nodes', '', nodeObject(node, clock.wallTime()));
+  nodes.forEach((node, i) => {
+    ensure('/nodes', '', nodeObject(node, clock.wallTime(), i));
+  });
   await Promise.resolve();
 }
 
@@ -147,9 +151,14 @@ function childSpecs(opts: SandboxOptions, layout: LanLayout): ChildSpec[] {
   return specs;
 }
 
-function endpointWriterDeps(opts: SandboxOptions, layout: LanLayout, log: Logger): Parameters<typeof runEndpointWriter>[0] {
+function adminKubeConfig(opts: SandboxOptions): k8s.KubeConfig {
   const kubeConfig = new k8s.KubeConfig();
   kubeConfig.loadFromFile(opts.paths.kubeconfig);
+  return kubeConfig;
+}
+
+function endpointWriterDeps(opts: SandboxOptions, layout: LanLayout, log: Logger): Parameters<typeof runEndpointWriter>[0] {
+  const kubeConfig = adminKubeConfig(opts);
   return { kubeConfig, backendLabels: { app: 'demo' }, nodes: layout.nodes.map((n) => ({ name: n.name, ip: n.v4 })), logger: log, clock: opts.clock };
 }
 

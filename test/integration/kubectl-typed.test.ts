@@ -91,13 +91,13 @@ describe(`typed kubectl commands against the sandbox API server (${kubectlVersio
     expect(out).toMatch(/^MODIFIED\s+settings\s+2\s/m);
   });
 
-  // `kubectl edit` downloads the OpenAPI schema to validate; --validate=false until the sandbox serves /openapi/v3.
+  // `kubectl edit` downloads the OpenAPI schema and validates on the server (fieldValidation=Strict).
   it('edits with a scripted KUBE_EDITOR', async () => {
     const editor = join(dir, 'editor.sh');
     await writeFile(editor, `#!/bin/sh\nsed -i 's/color: red/color: green/' "$1"\n`);
     await chmod(editor, 0o755);
     const edited = await new Promise<{ code: number | null; out: string }>((resolve) => {
-      const child = spawn('kubectl', ['--kubeconfig', api.kubeconfigPath, '-n', 'shop', 'edit', 'configmap', 'settings', '--validate=false'], { env: { ...process.env, KUBE_EDITOR: editor }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('kubectl', ['--kubeconfig', api.kubeconfigPath, '-n', 'shop', 'edit', 'configmap', 'settings'], { env: { ...process.env, KUBE_EDITOR: editor }, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
       child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));

@@ -51,6 +51,7 @@ describe('OpenAPI documents', () => {
     // Every served kind has a schema, so every served group-version has a document.
     expect(Object.keys(paths).sort()).toEqual([...new Set(resourceDefs.map(groupVersionPath))].sort());
     expect(Object.keys(paths)).toContain('apis/coordination.k8s.io/v1');
+    expect(Object.keys(paths)).toContain('apis/apps/v1');
     const v1 = docs.v3.get('api/v1');
     expect(paths['api/v1']?.serverRelativeURL).toBe(`/openapi/v3/api/v1?hash=${createHash('sha512').update(v1?.body ?? '').digest('hex').toUpperCase()}`);
   });

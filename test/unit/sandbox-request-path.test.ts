@@ -18,7 +18,7 @@ describe('parseApiPath', () => {
     { name: 'groups', path: '/apis', want: 'discovery apis' },
     { name: 'one group', path: '/apis/coordination.k8s.io', want: 'discovery group coordination.k8s.io' },
     { name: 'group version', path: '/apis/discovery.k8s.io/v1', want: 'discovery groupVersion discovery.k8s.io v1' },
-    { name: 'unknown group', path: '/apis/apps/v1', want: 'unknown' },
+    { name: 'unknown group', path: '/apis/batch/v1', want: 'unknown' },
     { name: 'all services', path: '/api/v1/services', want: 'core services ns= name= sub=' },
     { name: 'namespaced services', path: '/api/v1/namespaces/default/services', want: 'core services ns=default name= sub=' },
     { name: 'one service', path: '/api/v1/namespaces/default/services/web', want: 'core services ns=default name=web sub=' },

@@ -54,6 +54,15 @@ function resourceList(group: string, version: string, defs: readonly ResourceDef
       ...(d.categories.length > 0 ? { categories: d.categories } : {}),
     });
     if (d.hasStatus) resources.push({ name: `${d.plural}/status`, singularName: '', namespaced: d.namespaced, kind: d.kind, verbs: ['get', 'patch', 'update'] });
+    for (const sub of d.subresources) resources.push(subresourceEntry(d, sub));
   }
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: apiVersionOf({ group, version }), resources };
+}
+
+/** Discovery of a subresource: Scale lives in autoscaling/v1, which kubectl scale reads from here. */
+function subresourceEntry(d: ResourceDef, sub: 'scale' | 'binding' | 'log'): JsonObject {
+  const base = { name: `${d.plural}/${sub}`, singularName: '', namespaced: d.namespaced };
+  if (sub === 'scale') return { ...base, group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: ['get', 'patch', 'update'] };
+  if (sub === 'log') return { ...base, kind: 'Pod', verbs: ['get'] };
+  return { ...base, kind: 'Binding', verbs: ['create'] };
 }

@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type { Admission } from './admission.js';
 import type { FieldManager, FieldOptions } from './field-manager.js';
+import { dependentsOf, directDependents, propagationPolicyOf, withoutOwner, type PropagationPolicy, type StoredObject } from './garbage.js';
 import { keepEquivalentManagedFields } from './managed-fields.js';
-import { child, clone, isObject, jsonEqual, meta, str, type JsonObject } from './object.js';
+import { child, clone, isObject, jsonEqual, list, meta, str, type JsonObject } from './object.js';
 import { applyPatch, type PatchType } from './patch.js';
+import { replicasOf, scaleResourceVersion, toScale } from './scale.js';
 import { apiVersionOf, type ResourceDef } from './resources.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
-import { ApiStatusError, alreadyExists, conflict, invalid, notFound } from './status.js';
+import { ApiStatusError, alreadyExists, conflict, invalid, notFound, successStatus } from './status.js';
 import type { Store } from './store.js';
 import type { ResourceTarget } from './request-path.js';
 
@@ -68,6 +70,7 @@ export class ObjectHandler {
   ) {}
 
   get(t: ResourceTarget): JsonObject {
+    if (t.subresource === 'scale') return toScale(this.mustGet(t));
     return toWire(t.def, this.mustGet(t));
   }
 
@@ -91,6 +94,7 @@ export class ObjectHandler {
 
   /** POST to a collection. `dryRun` validates and defaults without storing. */
   create(t: ResourceTarget, body: unknown, dryRun: boolean, req: FieldRequest = defaultFieldRequest()): JsonObject {
+    if (t.subresource === 'binding') return this.bind(t, body, dryRun);
     const wire = this.checkBody(t, body);
     req.warnings.push(...(this.fields?.validate(t.def, wire, req, 'create') ?? []));
     return this.createObject(t, t.def.fromWire(wire), dryRun, (admitted) => {
@@ -142,6 +146,7 @@ export class ObjectHandler {
 
   /** PUT of an object or its status. */
   update(t: ResourceTarget, body: unknown, dryRun: boolean, req: FieldRequest = defaultFieldRequest()): JsonObject {
+    if (t.subresource === 'scale') return this.scale(t, body, scaleResourceVersion(body), dryRun, req);
     const wire = this.checkBody(t, body);
     req.warnings.push(...(this.fields?.validate(t.def, wire, req, 'update') ?? []));
     const name = str(child(wire, 'metadata'), 'name') ?? '';
@@ -165,23 +170,104 @@ export class ObjectHandler {
     const rv = str(child(patched, 'metadata'), 'resourceVersion');
     // A patch is unconditional unless it names a resourceVersion itself.
     const precondition = rv !== undefined && rv !== str(child(current, 'metadata'), 'resourceVersion') ? rv : undefined;
+    if (t.subresource === 'scale') return this.scale(t, patched, precondition, dryRun, req);
     return this.replace(t, t.def.fromWire(patched), precondition, dryRun, (old, next) => {
       this.track(t, old, next, req.fieldManager);
     });
   }
 
   /**
+   * POST pods/<name>/binding: assigns the Pod to a node once, and marks it PodScheduled, as
+   * kube-apiserver's BindingREST (assignPod) does.
+   */
+  private bind(t: ResourceTarget, body: unknown, dryRun: boolean): JsonObject {
+    const target = isObject(body) ? child(body, 'target') : {};
+    const node = str(target, 'name') ?? '';
+    if (node === '') throw invalid('Binding', '', t.name, [{ reason: 'FieldValueRequired', field: 'target.name', message: 'Required value' }]);
+    const pod = this.mustGet(t);
+    const spec = child(pod, 'spec');
+    const bound = str(spec, 'nodeName');
+    if (bound !== undefined && bound !== '') {
+      throw new ApiStatusError('Conflict', `Operation cannot be fulfilled on pods/binding "${t.name}": pod ${t.name} is already assigned to node "${bound}"`, { name: t.name, kind: 'pods/binding' });
+    }
+    pod.spec = { ...spec, nodeName: node };
+    const status = child(pod, 'status');
+    const others = list(status, 'conditions').filter((c) => !isObject(c) || c.type !== 'PodScheduled');
+    pod.status = { ...status, conditions: [...others, { type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: this.store.timestamp() }] };
+    if (!dryRun) this.store.update(t.def.storage, pod);
+    return successStatus();
+  }
+
+  /**
+   * GET pods/<name>/log. No container runs in the sandbox yet, so every request ends in the
+   * error kube-apiserver (no host assigned, container choice) or the kubelet (waiting to start)
+   * gives for a Pod whose containers have not started.
+   */
+  log(t: ResourceTarget, container: string | null): never {
+    const spec = child(this.mustGet(t), 'spec');
+    const names = list(spec, 'containers').flatMap((c) => (isObject(c) && typeof c.name === 'string' ? [c.name] : []));
+    const chosen = container ?? (names.length === 1 ? names[0] : undefined);
+    if (chosen === undefined) throw new ApiStatusError('BadRequest', `a container name must be specified for pod ${t.name}, choose one of: [${names.join(' ')}]`);
+    if (!names.includes(chosen)) throw new ApiStatusError('BadRequest', `container ${chosen} is not valid for pod ${t.name}`);
+    if ((str(spec, 'nodeName') ?? '') === '') throw new ApiStatusError('BadRequest', `pod ${t.name} does not have a host assigned`);
+    throw new ApiStatusError('BadRequest', `container "${chosen}" in pod "${t.name}" is waiting to start: ContainerCreating`);
+  }
+
+  /** A write of the scale subresource: sets spec.replicas of the object, returns its new Scale. */
+  private scale(t: ResourceTarget, scale: unknown, rv: string | undefined, dryRun: boolean, req: FieldRequest): JsonObject {
+    const replicas = replicasOf(scale, t.name);
+    const next = this.mustGet(t);
+    next.spec = { ...child(next, 'spec'), replicas };
+    return toScale(this.replace({ ...t, subresource: '' }, next, rv, dryRun, (old, updated) => {
+      this.track({ ...t, subresource: '' }, old, updated, req.fieldManager);
+    }));
+  }
+
+  /**
    * DELETE of one object; a `preconditions.resourceVersion` or `.uid` in the body must match. A
    * dry run (`dryRun=All` in the query or in the DeleteOptions) checks and deletes nothing.
+   * Dependents go as `propagation` (query) or the DeleteOptions' propagationPolicy says.
    */
-  delete(t: ResourceTarget, body: unknown, dryRun = false): JsonObject {
+  delete(t: ResourceTarget, body: unknown, dryRun = false, propagation: string | null = null): JsonObject {
     const current = this.mustGet(t);
     checkPreconditions(t, current, body);
-    if (dryRun || (isObject(body) && Array.isArray(body.dryRun) && body.dryRun.includes('All'))) return toWire(t.def, current);
+    const policy = propagationPolicyOf(body, propagation);
+    if (dryRun || isDryRunBody(body)) return toWire(t.def, current);
     if (t.def.plural === 'namespaces') this.deleteNamespaceContents(t.name);
+    return toWire(t.def, this.deleteWithDependents(t, current, policy));
+  }
+
+  /**
+   * Foreground deletes the dependents before the owner; Background right after it; Orphan strips
+   * the owner from them. All before the reply here, where the real collector works asynchronously.
+   */
+  private deleteWithDependents(t: ResourceTarget, current: JsonObject, policy: PropagationPolicy): JsonObject {
+    const dependents = policy === 'Orphan' ? [] : dependentsOf(current, this.candidates(t));
+    if (policy === 'Foreground') this.deleteAll(dependents);
+    if (policy === 'Orphan') this.orphan(current, this.candidates(t));
     const gone = this.store.delete(t.def.storage, t.namespace, t.name) ?? current;
     this.admission.get(t.def.storage)?.deleted(gone);
-    return toWire(t.def, gone);
+    if (policy === 'Background') this.deleteAll(dependents);
+    return gone;
+  }
+
+  /** Objects that may name the target as owner: its namespace's objects, or all for cluster-scoped owners. */
+  private candidates(t: ResourceTarget): StoredObject[] {
+    const ns = t.def.namespaced ? t.namespace : undefined;
+    return this.store.storages().flatMap((storage) => this.store.list(storage, ns).map((obj) => ({ storage, obj })));
+  }
+
+  private deleteAll(objects: readonly StoredObject[]): void {
+    for (const { storage, obj } of objects) {
+      const m = meta(obj);
+      const gone = this.store.delete(storage, str(m, 'namespace') ?? '', str(m, 'name') ?? '');
+      if (gone !== undefined) this.admission.get(storage)?.deleted(gone);
+    }
+  }
+
+  private orphan(owner: JsonObject, all: readonly StoredObject[]): void {
+    const uid = str(meta(owner), 'uid') ?? '';
+    for (const { storage, obj } of directDependents(owner, all)) this.store.update(storage, withoutOwner(obj, uid));
   }
 
   /** DELETE of a collection (with selectors). */
@@ -296,6 +382,11 @@ function mainResourceUpdate(t: ResourceTarget, old: JsonObject, incoming: JsonOb
     else next.status = old.status;
   }
   return next;
+}
+
+/** DeleteOptions with `dryRun: ["All"]`. */
+function isDryRunBody(body: unknown): boolean {
+  return isObject(body) && Array.isArray(body.dryRun) && body.dryRun.includes('All');
 }
 
 function checkPreconditions(t: ResourceTarget, current: JsonObject, body: unknown): void {

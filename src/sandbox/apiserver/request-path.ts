@@ -13,7 +13,7 @@ export interface ResourceTarget {
   readonly namespace: string;
   /** '' for a collection. */
   readonly name: string;
-  /** '' or 'status'. */
+  /** '', 'status' or one of the def's `subresources`. */
   readonly subresource: string;
   /** The legacy `/watch/` path prefix was used. */
   readonly watchPrefix: boolean;
@@ -76,5 +76,6 @@ function resolveNamespaced(group: string, version: string, segs: readonly string
 
 function checkSub(t: Resolved): Resolved | undefined {
   if (t.subresource === '') return t;
-  return t.subresource === 'status' && t.def.hasStatus ? t : undefined;
+  if (t.subresource === 'status') return t.def.hasStatus ? t : undefined;
+  return (t.def.subresources as readonly string[]).includes(t.subresource) ? t : undefined;
 }

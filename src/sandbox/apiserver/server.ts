@@ -215,7 +215,7 @@ async function dispatch(ctx: RequestContext, verb: RequestVerb, req: IncomingMes
     case 'patch':
       return patch(ctx, req, url, t, dryRun);
     case 'delete':
-      return new HttpReply(200, ctx.handler.delete(t, await requestBody(ctx, req, 'optional'), dryRun));
+      return new HttpReply(200, ctx.handler.delete(t, await requestBody(ctx, req, 'optional'), dryRun, url.searchParams.get('propagationPolicy')));
     case 'deletecollection':
       return new HttpReply(200, listBody(t.def, ctx.handler.deleteCollection(t, listQuery(url)), undefined));
     case 'watch':
@@ -296,6 +296,7 @@ function read(ctx: RequestContext, verb: 'get' | 'list', req: IncomingMessage, u
     checkListOptions(url.searchParams);
     return new HttpReply(200, listBody(t.def, ctx.handler.list(t, listQuery(url)), table));
   }
+  if (t.subresource === 'log') ctx.handler.log(t, url.searchParams.get('container'));
   const obj = ctx.handler.get(t);
   return new HttpReply(200, table === undefined ? obj : table(t.def, [obj]));
 }
@@ -355,13 +356,18 @@ const verbs: Readonly<Record<string, readonly [RequestVerb | undefined, RequestV
   DELETE: ['deletecollection', 'delete'],
 };
 
+/** The verb of a method on a target; a Binding is created on the Pod it binds (POST pods/<name>/binding). */
+function methodVerb(method: string, t: ResourceTarget): RequestVerb | undefined {
+  if (t.subresource === 'binding') return method === 'POST' ? 'create' : undefined;
+  const verb = verbs[method]?.[t.name === '' ? 0 : 1];
+  return verb === 'create' && t.subresource !== '' ? undefined : verb;
+}
+
 function verbOf(method: string, t: ResourceTarget, q: URLSearchParams): RequestVerb {
   const watching = t.watchPrefix || queryBool(q, 'watch');
   if (method === 'GET' && watching) return 'watch';
-  const verb = verbs[method]?.[t.name === '' ? 0 : 1];
-  if (verb === undefined || (verb === 'create' && t.subresource !== '')) {
-    throw new ApiStatusError('MethodNotAllowed', 'the server does not allow this method on the requested resource');
-  }
+  const verb = methodVerb(method, t);
+  if (verb === undefined) throw new ApiStatusError('MethodNotAllowed', 'the server does not allow this method on the requested resource');
   return verb;
 }
 

@@ -111,7 +111,9 @@ export function conflict(plural: string, group: string, name: string): ApiStatus
 export function invalid(kind: string, group: string, name: string, causes: readonly FieldCause[]): ApiStatusError {
   const text = causes.map((c) => `${c.field}: ${c.message}`).join(', ');
   const summary = causes.length > 1 ? `[${text}]` : text;
-  return new ApiStatusError('Invalid', `${kind} "${name}" is invalid: ${summary}`, { name, group, kind, causes });
+  // kube-apiserver names the kind with its group: `Deployment.apps "web" is invalid`.
+  const qualified = group === '' ? kind : `${kind}.${group}`;
+  return new ApiStatusError('Invalid', `${qualified} "${name}" is invalid: ${summary}`, { name, group, kind, causes });
 }
 
 function groupResource(plural: string, group: string): string {

@@ -187,8 +187,8 @@ export class Store {
     this.onWrite?.();
   }
 
-  private timestamp(): string {
-    // RFC 3339 without fractions, as metav1.Time serialises.
+  /** The server's time now, as metav1.Time serialises it (RFC 3339 without fractions). */
+  timestamp(): string {
     return this.options.now().toISOString().replace(/\.\d{3}Z$/, 'Z');
   }
 }

@@ -3,7 +3,7 @@ import { apiVersionOf, type ResourceDef } from './resources.js';
 import type { TableRenderer } from './server.js';
 
 /** One column of a meta.k8s.io/v1 Table, and how to fill it from an object. */
-interface Column {
+export interface Column {
   readonly name: string;
   readonly type: 'string' | 'integer' | 'date';
   readonly format?: 'name';
@@ -50,14 +50,17 @@ function longDuration(ms: number): string {
   return `${String(y)}y`;
 }
 
-function ageOf(time: string | undefined, now: Date): string {
+/** The AGE of an object created at `time` (RFC 3339), or `<unknown>`. */
+export function ageOf(time: string | undefined, now: Date): string {
   if (time === undefined) return '<unknown>';
   const t = Date.parse(time);
   return Number.isNaN(t) ? '<unknown>' : humanDuration(now.getTime() - t);
 }
 
-const nameColumn: Column = { name: 'Name', type: 'string', format: 'name', description: 'Name must be unique within a namespace.', priority: 0, cell: (o) => str(child(o, 'metadata'), 'name') ?? '' };
-const ageColumn: Column = {
+/** NAME, first in every table. */
+export const nameColumn: Column = { name: 'Name', type: 'string', format: 'name', description: 'Name must be unique within a namespace.', priority: 0, cell: (o) => str(child(o, 'metadata'), 'name') ?? '' };
+/** AGE from metadata.creationTimestamp. */
+export const ageColumn: Column = {
   name: 'Age',
   type: 'string',
   description: 'CreationTimestamp is a timestamp representing the server time when this object was created.',
@@ -187,12 +190,18 @@ function rowObject(def: ResourceDef, obj: JsonObject, include: 'None' | 'Metadat
 }
 
 /**
- * Renders objects as the meta.k8s.io/v1 Table that `kubectl get` asks for (server-side
- * printing), with the columns a real cluster prints for the resources ironlb users look at,
- * and NAME/AGE for the rest.
+ * A renderer of the meta.k8s.io/v1 Table that `kubectl get` asks for (server-side printing),
+ * with the columns a real cluster prints for the resources ironlb users look at, `extra`
+ * (plural -> columns) for resources defined elsewhere, and NAME/AGE for the rest.
  */
-export const renderTable: TableRenderer = (def, objects, now, includeObject) => {
-  const columns = columnsByResource[def.plural] ?? [nameColumn, ageColumn];
+export function tableRenderer(extra: Readonly<Record<string, readonly Column[]>>): TableRenderer {
+  return (def, objects, now, includeObject) => renderWith(extra[def.plural] ?? columnsByResource[def.plural] ?? [nameColumn, ageColumn], def, objects, now, includeObject);
+}
+
+/** The Table renderer for the resources this file knows. */
+export const renderTable: TableRenderer = tableRenderer({});
+
+function renderWith(columns: readonly Column[], def: ResourceDef, objects: readonly JsonObject[], now: Date, includeObject: 'None' | 'Metadata' | 'Object'): JsonObject {
   return {
     kind: 'Table',
     apiVersion: 'meta.k8s.io/v1',
@@ -203,4 +212,4 @@ export const renderTable: TableRenderer = (def, objects, now, includeObject) => 
       return { cells: columns.map((c) => c.cell(obj, now)), ...(object === undefined ? {} : { object }) };
     }),
   };
-};
+}
