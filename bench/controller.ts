@@ -154,7 +154,7 @@ async function restart(r: Rig, ctx: BenchContext): Promise<BenchResult> {
   }
 }
 
-/** Controller speed and memory against the sandbox API server (issue 4). */
+/** Controller speed and memory against the sandbox API server (docs/controller.md). */
 export const controllerSuite: BenchSuite = {
   name: 'controller',
   needsRoot: false,

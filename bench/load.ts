@@ -36,7 +36,7 @@ function served(obj: JsonObject): boolean {
 const round2 = (n: number): number => Math.round(n * 100) / 100;
 
 /**
- * API requests per second at steady state (issue 8): 10,000 Services with IPs, one controller
+ * API requests per second at steady state (docs/benchmarks.md "load"): 10,000 Services with IPs, one controller
  * process, 100 node Leases (3 real speakers in --no-announce mode, 97 renewed by NodeLease, the
  * speaker's own renewal code, in this process), all against the sandbox API server over HTTPS.
  * After everything settled, the request log is reset and counted over 20 s, per user.

@@ -38,7 +38,7 @@ function checkLeaderTimings(leaseDuration: number, renewDeadline: number, retryP
   if (retryPeriod >= renewDeadline) throw new UsageError(`--retry-period (${String(retryPeriod)} s) must be shorter than --renew-deadline (${String(renewDeadline)} s)`);
 }
 
-/** `ironlb controller`: allocates Service IPs from the ConfigMap pools (issue 4, docs/controller.md). */
+/** `ironlb controller`: allocates Service IPs from the ConfigMap pools (docs/controller.md). */
 export const controllerCommand: CommandRunner = {
   async run(ctx) {
     const { flags } = readFlags(flagSpec, ctx.argv, ctx.env);

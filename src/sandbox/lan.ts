@@ -20,7 +20,7 @@ export interface LanPlan {
   readonly hostLink?: boolean;
 }
 
-/** The defaults of `ironlb sandbox up` (issue 7). */
+/** The defaults of `ironlb sandbox up`, as docs/sandbox.md describes. */
 export const defaultLanPlan: LanPlan = { prefix: 'ironlb', nodes: 3, v4Net: '172.31.213', v6Net: 'fd00:213::' };
 
 /** One host on the LAN: its namespace, interface and addresses. */

@@ -4,7 +4,7 @@ import type { LanHost } from './lan.js';
 /** The namespace ironlb runs in, as in manifests/ironlb.yaml. */
 export const ironlbNamespace = 'ironlb-system';
 
-/** The default pool of the sandbox: .200-.250 and ::200-::250 of the LAN (issue 7). */
+/** The default pool of the sandbox: .200-.250 and ::200-::250 of the LAN (docs/sandbox.md). */
 export function sandboxConfigYaml(v4Net: string, v6Net: string): string {
   return [
     'address-pools:',

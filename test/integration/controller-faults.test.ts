@@ -92,7 +92,7 @@ async function retrying<T>(f: () => Promise<T>): Promise<T> {
   }
 }
 
-describe('controller under API faults (issue 8)', () => {
+describe('controller under API faults', () => {
   it('keeps every IP through cut watches, 410, 500 and 429 storms, 2 s latency and an API server restart', async () => {
     const e = await setup();
     startController(e);

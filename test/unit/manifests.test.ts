@@ -90,7 +90,7 @@ describe('manifests and example ConfigMaps', () => {
   });
 });
 
-describe('container hardening (issue 8)', () => {
+describe('container hardening (docs/security.md)', () => {
   it('runs the controller as non-root, read-only, without privilege escalation or capabilities', () => {
     const spec = podSpec(byKind('Deployment', 'controller'));
     expect(spec.securityContext?.runAsNonRoot).toBe(true);
@@ -133,7 +133,7 @@ function probePort(c: Container, probe: Probe | undefined): number | undefined {
   return typeof port === 'number' ? port : c.ports?.find((p) => p.name === port)?.containerPort;
 }
 
-describe('pod wiring matches the CLIs (issue 7)', () => {
+describe('pod wiring matches the CLIs', () => {
   const workloads = [
     { name: 'controller Deployment', doc: () => byKind('Deployment', 'controller'), command: 'controller', port: 7472 },
     { name: 'speaker DaemonSet', doc: () => byKind('DaemonSet', 'speaker'), command: 'speaker', port: 7473 },

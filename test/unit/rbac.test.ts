@@ -96,7 +96,7 @@ describe('the sandbox admin bypasses RBAC', () => {
 });
 
 /**
- * Every API call the code makes (issue 7: "RBAC covers every API call the code makes"), with the
+ * Every API call the code makes (docs/security.md: RBAC covers every API call the code makes), with the
  * source that makes it. Namespaced calls are checked in ironlb-system and, where the code works
  * across namespaces, in another one.
  */
@@ -129,7 +129,7 @@ const calls: readonly { readonly name: string; readonly a: RequestAttributes }[]
 /**
  * Granted although today's code does not call it: `get` on what is watched (kubectl-style reads
  * when debugging a cache), Event `patch` (series aggregation as client-go's recorder does) and
- * events.k8s.io (the newer Events API), as issue 7 lists them.
+ * events.k8s.io (the newer Events API), as docs/security.md lists them.
  */
 const reserved: readonly { readonly group: string; readonly resource: string; readonly verb: string }[] = [
   { group: '', resource: 'services', verb: 'get' },
