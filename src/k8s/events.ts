@@ -1,5 +1,6 @@
 import type * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { createAlarm } from '../shared/alarm.js';
 import type { Clock } from '../shared/clock.js';
 import type { EventSink, EventType, ObjectRef } from '../shared/event-sink.js';
 import { httpStatusOf } from './client.js';
@@ -62,7 +63,7 @@ export function createEventRecorder(deps: EventRecorderDeps): EventRecorder {
   const log = deps.logger.child({ component: 'events' });
   const maxPending = deps.maxPending ?? 1000;
   const queue: PendingEvent[] = [];
-  let wake: (() => void) | undefined;
+  const alarm = createAlarm({ clock: deps.clock });
   let seq = 0;
 
   const write = async (e: PendingEvent): Promise<void> => {
@@ -81,21 +82,18 @@ export function createEventRecorder(deps: EventRecorderDeps): EventRecorder {
         log.warn({ event: 'eventDropped', reason: dropped?.reason }, 'too many pending Events; dropped the oldest');
       }
       queue.push({ ref, type, reason, message, at: deps.clock.wallTime() });
-      wake?.();
+      alarm.ring();
     },
     async run(signal) {
       for (;;) {
+        alarm.arm();
         const next = queue.shift();
         if (next !== undefined) {
           await write(next);
           continue;
         }
         if (signal.aborted) return;
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          signal.addEventListener('abort', () => { resolve(); }, { once: true });
-        });
-        wake = undefined;
+        await alarm.wait(signal);
       }
     },
   };

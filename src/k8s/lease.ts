@@ -1,5 +1,6 @@
 import type * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { createAlarm, type Alarm } from '../shared/alarm.js';
 import type { Clock } from '../shared/clock.js';
 import { httpStatusOf } from './client.js';
 
@@ -275,12 +276,13 @@ export class NodeLease {
   // local time from which the last successful renewal counts (see the class comment)
   private storedAt: number | undefined;
   private record = '';
-  private wake: AbortController = new AbortController();
+  private readonly alarm: Alarm;
   private failures = 0;
   private readonly log: Logger;
 
   constructor(private readonly deps: NodeLeaseDeps) {
     this.log = deps.logger.child({ component: 'membership', lease: deps.name });
+    this.alarm = createAlarm({ clock: deps.clock });
   }
 
   /** Local time until which this node counts as alive; undefined before the first renewal or once released. */
@@ -293,19 +295,18 @@ export class NodeLease {
     const text = ips.join(',');
     if (text === this.record) return;
     this.record = text;
-    this.wake.abort();
+    this.alarm.ring();
   }
 
   /** Renews every `renewMs` until `signal` aborts, then releases the Lease (holder cleared). */
   async run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       // Armed before the renewal, so a record change while the PUT is in flight is written right after it.
-      this.wake = new AbortController();
+      this.alarm.arm();
       const start = this.deps.clock.now();
       await this.renew(signal);
-      if (this.wake.signal.aborted) continue;
-      const rest = Math.max(0, start + this.deps.renewMs - this.deps.clock.now());
-      await this.deps.clock.sleep(rest, AbortSignal.any([signal, this.wake.signal])).catch(() => undefined);
+      if (this.alarm.rung) continue;
+      await this.alarm.wait(signal, start + this.deps.renewMs - this.deps.clock.now());
     }
     await this.release();
   }

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { createAlarm } from '../shared/alarm.js';
 import type { Clock } from '../shared/clock.js';
 import { err, ok, type Result } from '../shared/result.js';
 import { parseIp, parseMac, type IpBytes } from './packet/address.js';
@@ -83,7 +84,7 @@ export function createAnnouncer(deps: AnnouncerDeps): Announcer {
   const sessions = new Map<string, InterfaceSession>();
   // `${interface}|${ip}` -> schedule
   const due = new Map<string, Due>();
-  let wake = new AbortController();
+  const alarm = createAlarm({ clock: deps.clock });
 
   const desired = (list: readonly NetInterface[]): Map<string, { iface: NetInterface; ips: IpBytes[] }> => {
     const out = new Map<string, { iface: NetInterface; ips: IpBytes[] }>();
@@ -151,13 +152,10 @@ export function createAnnouncer(deps: AnnouncerDeps): Announcer {
     }
   };
 
+  // Woken early by setOwned or by the stop signal.
   const sleep = async (ms: number, signal: AbortSignal): Promise<void> => {
-    wake = new AbortController();
-    try {
-      await deps.clock.sleep(Math.max(0, ms), AbortSignal.any([signal, wake.signal]));
-    } catch {
-      // woken early: by setOwned or by the stop signal
-    }
+    alarm.arm();
+    await alarm.wait(signal, ms);
   };
 
   return {
@@ -170,7 +168,7 @@ export function createAnnouncer(deps: AnnouncerDeps): Announcer {
       }
       owned = next;
       reconcile();
-      wake.abort();
+      alarm.ring();
       return ok(undefined);
     },
 

@@ -4,6 +4,7 @@ import { compareStrings } from '../election/eligibility.js';
 import { LivenessTracker, defaultHoldDownMs } from '../election/liveness.js';
 import type { ElectionService, NodeView } from '../election/views.js';
 import type { NodeName, ServiceKey } from '../shared/brand.js';
+import { createAlarm, type Alarm } from '../shared/alarm.js';
 import type { Clock } from '../shared/clock.js';
 import type { EventSink, ObjectRef } from '../shared/event-sink.js';
 import type { Result } from '../shared/result.js';
@@ -105,13 +106,14 @@ class SpeakerLoop implements Speaker {
   // `${ip}|${mac}` -> local time of the last conflict line
   private readonly conflictLogged = new Map<string, number>();
   private silenced = false;
-  private wake = new AbortController();
+  private readonly alarm: Alarm;
   private config: Config | undefined;
   private isLayer2: (ip: string) => boolean = () => false;
   private readonly log: Logger;
 
   constructor(private readonly deps: SpeakerDeps) {
     this.log = deps.logger.child({ component: 'speaker', node: deps.self });
+    this.alarm = createAlarm({ clock: deps.clock });
   }
 
   observeLease(lease: SpeakerLeaseView): void {
@@ -131,7 +133,7 @@ class SpeakerLoop implements Speaker {
   }
 
   changed(): void {
-    this.wake.abort();
+    this.alarm.ring();
   }
 
   conflict(ip: string, mac: string, iface: string): void {
@@ -161,7 +163,7 @@ class SpeakerLoop implements Speaker {
     const stopped = (): boolean => signal.aborted || this.silenced;
     await Promise.race([ready, new Promise<void>((resolve) => { signal.addEventListener('abort', () => { resolve(); }, { once: true }); })]);
     while (!stopped()) {
-      this.wake = new AbortController();
+      this.alarm.arm();
       const next = this.elect();
       await this.sleepUntil(next, signal);
       if (stopped()) break;
@@ -287,7 +289,7 @@ class SpeakerLoop implements Speaker {
   private async sleepUntil(at: number | undefined, signal: AbortSignal): Promise<void> {
     // A timer only for liveness changes; everything else wakes us through `changed`.
     const ms = at === undefined ? 3_600_000 : Math.max(0, at - this.deps.clock.now()) + 1;
-    await this.deps.clock.sleep(ms, AbortSignal.any([signal, this.wake.signal])).catch(() => undefined);
+    await this.alarm.wait(signal, ms);
   }
 }
 
