@@ -5,7 +5,8 @@ import { defaultLoadBalancerClass } from '../service/service.js';
 import { coordinationApi, coreApi, loadKubeConfig } from '../k8s/client.js';
 import { configMapInformer, serviceInformer, serviceStatusWriter } from '../k8s/controller-io.js';
 import { createEventRecorder } from '../k8s/events.js';
-import { LeaderElector, leaseStore } from '../k8s/lease.js';
+import { LeaderElector } from '../k8s/leader-election.js';
+import { leaseWriter } from '../k8s/lease-api.js';
 import { createObsServer } from '../obs/http-server.js';
 import { createRegistry } from '../obs/metrics.js';
 import { systemClock } from '../sys/clock.js';
@@ -55,7 +56,7 @@ export const controllerCommand: CommandRunner = {
       status: serviceStatusWriter(kc),
       events: createEventRecorder({ core: coreApi(kc), clock, logger, component: 'ironlb-controller', instance: identity }),
       leader: new LeaderElector({
-        store: leaseStore(coordinationApi(kc), namespace),
+        store: leaseWriter(coordinationApi(kc), namespace),
         name: 'ironlb-controller',
         identity,
         timings: { leaseDurationMs: flags['lease-duration'] * 1000, renewDeadlineMs: flags['renew-deadline'] * 1000, retryPeriodMs: flags['retry-period'] * 1000 },

@@ -38,7 +38,7 @@ export interface AnnouncerPort {
   setOwned(ips: Iterable<string>): Result<void, { readonly message: string }>;
 }
 
-/** This node's own membership Lease (k8s/lease.ts NodeLease). */
+/** This node's own membership Lease (k8s/node-lease.ts NodeLease). */
 export interface MembershipPort {
   /** Local time until which this node counts itself alive; undefined when it does not. */
   aliveUntil(): number | undefined;

@@ -1,7 +1,8 @@
 import type * as k8s from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { answerGraceMs, NodeLease, type LeaseWriter } from '../../src/k8s/lease.js';
+import type { LeaseWriter } from '../../src/k8s/lease-api.js';
+import { answerGraceMs, NodeLease } from '../../src/k8s/node-lease.js';
 import { FakeClock, flushPromises } from '../helpers/fake-clock.js';
 
 /** An in-memory Lease store with optimistic concurrency, recording every call. */

@@ -1,0 +1,203 @@
+import type * as k8s from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { createAlarm, type Alarm } from '../shared/alarm.js';
+import type { Clock } from '../shared/clock.js';
+import { httpStatusOf } from './client.js';
+import { LeaseConflictError, LeaseRequestAbandonedError, renewedLease, type LeaseWriter } from './lease-api.js';
+
+/** Counters a NodeLease reports (wired to prom-client by the caller). */
+export interface NodeLeaseMetrics {
+  renewal(result: 'ok' | 'failed'): void;
+}
+
+export interface NodeLeaseDeps {
+  readonly writer: LeaseWriter;
+  /** `ironlb-speaker-<node>` */
+  readonly name: string;
+  /** `spec.holderIdentity` while we hold it: the node name. */
+  readonly identity: string;
+  readonly durationMs: number;
+  readonly renewMs: number;
+  /** Annotation that records what this node announces (docs/speaker.md). */
+  readonly recordAnnotation: string;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly metrics?: NodeLeaseMetrics;
+  /** Called when a renewal makes this node alive again (the first one, or the first after a gap). */
+  readonly onAlive?: () => void;
+}
+
+/**
+ * The release gets at most this long: the speaker must exit within 2 s of SIGTERM (docs/speaker.md);
+ * if the API does not answer, peers take over when the Lease expires instead.
+ */
+const releaseTimeoutMs = 1000;
+
+/** How long before a slow renewal's answer we assume the write was stored (see NodeLease). */
+export const answerGraceMs = 500;
+
+/**
+ * Keeps one node-membership Lease alive: one PUT per renewal carrying the resourceVersion of the
+ * Lease we last wrote (no GET; a 409 costs one GET and one retry). `spec.acquireTime` is set on
+ * the first write and again after a gap in our own renewals longer than the duration, as the
+ * rejoin hold-down expects (docs/election.md). The Lease also carries the IPs this node
+ * announces, in `recordAnnotation`, so peers can keep a current owner (anti-flap).
+ *
+ * Renewals start every `renewMs`, counted from the start of the previous one, so a slow API
+ * server stretches the period to the request time, not to request time plus `renewMs`.
+ *
+ * `aliveUntil()` is how long this node may still count itself alive by its own clock: one
+ * duration from the moment the last successful renewal was stored. We cannot see that moment,
+ * only that it lies between the request's start and its answer. Peers count from when they saw
+ * the write, which is no earlier than it was stored. So we count from the start, or, for a slow
+ * answer, from `answerGraceMs` before the answer arrived: a slow API server is slow before it
+ * stores (queueing, etcd), and answers right after. Counting from the start alone would leave an
+ * owner silent for part of every renewal once requests take more than half a duration (2 s of
+ * latency with the 3 s default), although its peers see it alive all along (docs/speaker.md).
+ */
+export class NodeLease {
+  // the Lease as last stored by the API server (its resourceVersion is what the next PUT carries)
+  private cached: k8s.V1Lease | undefined;
+  // local time from which the last successful renewal counts (see the class comment)
+  private storedAt: number | undefined;
+  private record = '';
+  private readonly alarm: Alarm;
+  private failures = 0;
+  private readonly log: Logger;
+
+  constructor(private readonly deps: NodeLeaseDeps) {
+    this.log = deps.logger.child({ component: 'membership', lease: deps.name });
+    this.alarm = createAlarm({ clock: deps.clock });
+  }
+
+  /** Local time until which this node counts as alive; undefined before the first renewal or once released. */
+  aliveUntil(): number | undefined {
+    return this.storedAt === undefined ? undefined : this.storedAt + this.deps.durationMs;
+  }
+
+  /** Sets the announced IPs to record; written at once (not waiting for the next renewal) when it changed. */
+  setRecord(ips: readonly string[]): void {
+    const text = ips.join(',');
+    if (text === this.record) return;
+    this.record = text;
+    this.alarm.ring();
+  }
+
+  /** Renews every `renewMs` until `signal` aborts, then releases the Lease (holder cleared). */
+  async run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      // Armed before the renewal, so a record change while the PUT is in flight is written right after it.
+      this.alarm.arm();
+      const start = this.deps.clock.now();
+      await this.renew(signal);
+      if (this.alarm.rung) continue;
+      await this.alarm.wait(signal, start + this.deps.renewMs - this.deps.clock.now());
+    }
+    await this.release();
+  }
+
+  /** One renewal; failures are logged and counted, never thrown. */
+  async renew(signal?: AbortSignal): Promise<boolean> {
+    const start = this.deps.clock.now();
+    try {
+      const stored = await this.withTimeout(this.write(start), this.deps.durationMs, signal);
+      const answered = this.deps.clock.now();
+      // Alive right up to this answer? If we lapsed while it was in flight, the speaker has
+      // withdrawn and must hear that it is back.
+      const until = this.aliveUntil();
+      const wasAlive = until !== undefined && answered < until;
+      this.cached = stored;
+      this.storedAt = Math.max(start, answered - answerGraceMs);
+      if (!wasAlive) this.deps.onAlive?.();
+      if (this.failures > 0) this.log.info({ event: 'leaseRenewed', after: this.failures }, 'renewing the Lease again');
+      this.failures = 0;
+      this.deps.metrics?.renewal('ok');
+      return true;
+    } catch (e: unknown) {
+      this.failures += 1;
+      this.deps.metrics?.renewal('failed');
+      // One line per failure streak at warn, the rest at debug: a partition must not flood the log.
+      const level = this.failures === 1 ? 'warn' : 'debug';
+      this.log[level]({ event: 'leaseRenewFailed', status: httpStatusOf(e), failures: this.failures, err: e }, 'could not renew the Lease');
+      return false;
+    }
+  }
+
+  /** Clears the holder (and the record) so peers take over at once. Best effort, bounded by `releaseTimeoutMs`. */
+  async release(): Promise<void> {
+    this.storedAt = undefined;
+    const current = this.cached;
+    if (current === undefined) return;
+    try {
+      const stored = await this.withTimeout(this.clearHolder(current), releaseTimeoutMs);
+      if (stored !== undefined) this.cached = stored;
+      this.log.info({ event: 'leaseReleased' }, 'released the Lease');
+    } catch (e: unknown) {
+      this.log.warn({ event: 'leaseReleaseFailed', status: httpStatusOf(e), err: e }, 'could not release the Lease; peers take over when it expires');
+    }
+  }
+
+  /**
+   * Writes the Lease with no holder. A renewal abandoned at SIGTERM may still have landed and
+   * moved the resourceVersion on: on a 409, read it once and retry if it is still ours.
+   */
+  private async clearHolder(current: k8s.V1Lease): Promise<k8s.V1Lease | undefined> {
+    const released = (lease: k8s.V1Lease): k8s.V1Lease => ({
+      ...lease,
+      metadata: { ...lease.metadata, annotations: { ...lease.metadata?.annotations, [this.deps.recordAnnotation]: '' } },
+      spec: { ...lease.spec, holderIdentity: '', renewTime: this.deps.clock.wallTime() },
+    });
+    const first = await this.deps.writer.replace(released(current));
+    if (first !== 'conflict') return first;
+    const fresh = await this.deps.writer.get(this.deps.name);
+    if (fresh?.spec?.holderIdentity !== this.deps.identity) return fresh; // someone else's now: nothing to release
+    const again = await this.deps.writer.replace(released(fresh));
+    if (again === 'conflict') throw new LeaseConflictError(this.deps.name);
+    return again;
+  }
+
+  private async write(start: number): Promise<k8s.V1Lease> {
+    const base = this.cached ?? (await this.deps.writer.get(this.deps.name));
+    if (base === undefined) {
+      const created = await this.deps.writer.create(this.next(undefined, start));
+      if (created !== 'conflict') return created;
+    } else {
+      const stored = await this.deps.writer.replace(this.next(base, start));
+      if (stored !== 'conflict') return stored;
+    }
+    // Someone else wrote it (our previous life, a retry that landed late): read once, try once more.
+    const fresh = await this.deps.writer.get(this.deps.name);
+    const again = fresh === undefined ? await this.deps.writer.create(this.next(undefined, start)) : await this.deps.writer.replace(this.next(fresh, start));
+    if (again === 'conflict') throw new LeaseConflictError(this.deps.name);
+    return again;
+  }
+
+  private next(current: k8s.V1Lease | undefined, start: number): k8s.V1Lease {
+    return renewedLease(current, {
+      name: this.deps.name,
+      identity: this.deps.identity,
+      durationMs: this.deps.durationMs,
+      now: this.deps.clock.wallTime(),
+      // No gap in our renewals longer than the duration (else peers saw us die: a new acquisition).
+      continuous: this.storedAt !== undefined && start - this.storedAt <= this.deps.durationMs,
+      annotations: { [this.deps.recordAnnotation]: this.record },
+    });
+  }
+
+  /** `work`, or a rejection once `limitMs` passed or `signal` aborted (the request itself is abandoned). */
+  private async withTimeout<T>(work: Promise<T>, limitMs: number, signal?: AbortSignal): Promise<T> {
+    const timer = new AbortController();
+    const both = signal === undefined ? timer.signal : AbortSignal.any([signal, timer.signal]);
+    const timeout = new Promise<never>((_, reject) => {
+      this.deps.clock.sleep(limitMs, both).then(
+        () => { reject(new LeaseRequestAbandonedError(`no answer within ${limitMs} ms`)); },
+        () => { if (signal?.aborted === true) reject(new LeaseRequestAbandonedError('stopped')); },
+      );
+    });
+    try {
+      return await Promise.race([work, timeout]);
+    } finally {
+      timer.abort();
+    }
+  }
+}
