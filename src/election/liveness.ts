@@ -91,7 +91,7 @@ export class LivenessTracker {
    */
   settled(now: number, holdDownMs: number = defaultHoldDownMs): ReadonlySet<NodeName> {
     const names = [...this.peers]
-      .filter(([, p]) => this.isAlive(p, now) && (p.upMs === undefined || p.upMs >= holdDownMs))
+      .filter(([, p]) => this.isAlive(p, now) && isSettled(p.upMs, holdDownMs))
       .map(([n]) => n);
     return new Set(names.sort(compareStrings));
   }
@@ -115,7 +115,16 @@ export class LivenessTracker {
   }
 }
 
-function upTime(acquireTime: string | undefined, renewTime: string | undefined): number | undefined {
+/**
+ * Whether a speaker up for `upMs` (see {@link upTime}) is past the hold-down. Unknown counts
+ * as settled: a Lease without usable times must not keep its node from owning forever.
+ */
+export function isSettled(upMs: number | undefined, holdDownMs: number): boolean {
+  return upMs === undefined || upMs >= holdDownMs;
+}
+
+/** How long a speaker has been up by its own Lease (`renewTime - acquireTime`, both its own clock), or undefined when unknown. */
+export function upTime(acquireTime: string | undefined, renewTime: string | undefined): number | undefined {
   if (acquireTime === undefined || renewTime === undefined) return undefined;
   const up = Date.parse(renewTime) - Date.parse(acquireTime);
   return Number.isFinite(up) ? up : undefined;

@@ -31,3 +31,30 @@ export function createSpeakerMetrics(registry: Registry): SpeakerMetrics {
     configStale: new Gauge({ name: 'ironlb_speaker_config_stale', help: '1 while the ConfigMap holds an invalid config and the last good one is used', registers }),
   };
 }
+
+/** One (service, ip) series of the announced gauge. */
+export interface AnnouncedPair {
+  readonly service: string;
+  readonly ip: string;
+}
+
+/** Keeps the announced gauge's series equal to the pairs announced now. */
+export interface AnnouncedSeries {
+  /** Sets the series of `pairs` to 1 and removes the ones no longer among them. */
+  update(pairs: Iterable<AnnouncedPair>): void;
+}
+
+/** Creates the bookkeeping of `gauge`'s series (it starts with none). */
+export function announcedSeries(gauge: SpeakerMetrics['announced']): AnnouncedSeries {
+  // `${service}|${ip}` -> its labels, one per series in the gauge
+  let current = new Map<string, AnnouncedPair>();
+  return {
+    update(pairs) {
+      const next = new Map<string, AnnouncedPair>();
+      for (const pair of pairs) next.set(`${pair.service}|${pair.ip}`, { service: pair.service, ip: pair.ip });
+      for (const [key, labels] of current) if (!next.has(key)) gauge.remove({ ...labels });
+      for (const [key, labels] of next) if (!current.has(key)) gauge.set({ ...labels }, 1);
+      current = next;
+    },
+  };
+}

@@ -11,7 +11,8 @@ import type { Result } from '../shared/result.js';
 import { desiredAnnouncements, diffAnnouncements, noAnnouncements, type DesiredAnnouncements, type IpDecision } from './desired.js';
 import { layer2Membership } from './layer2-pools.js';
 import { recordedOwners, type SpeakerLeaseView } from './lease-view.js';
-import type { SpeakerMetrics } from './metrics.js';
+import { membership, nextLivenessChange, peerTime, standing } from './membership.js';
+import { announcedSeries, type AnnouncedSeries, type SpeakerMetrics } from './metrics.js';
 
 /** A Service with ingress IPs as the speaker sees it, and the reference its Events go to. */
 export interface ServiceRecord {
@@ -101,8 +102,7 @@ class SpeakerLoop implements Speaker {
   // node -> latest Lease view
   private readonly leases = new Map<NodeName, SpeakerLeaseView>();
   private desired: DesiredAnnouncements = noAnnouncements;
-  // `${service}|${ip}` pairs in the announced metric
-  private announcedSeries = new Set<string>();
+  private readonly announced: AnnouncedSeries;
   // `${ip}|${mac}` -> local time of the last conflict line
   private readonly conflictLogged = new Map<string, number>();
   private silenced = false;
@@ -114,6 +114,7 @@ class SpeakerLoop implements Speaker {
   constructor(private readonly deps: SpeakerDeps) {
     this.log = deps.logger.child({ component: 'speaker', node: deps.self });
     this.alarm = createAlarm({ clock: deps.clock });
+    this.announced = announcedSeries(deps.metrics.announced);
   }
 
   observeLease(lease: SpeakerLeaseView): void {
@@ -172,44 +173,33 @@ class SpeakerLoop implements Speaker {
     }
   }
 
-  /**
-   * The local time at which peers are judged: now, or, while the Lease watch is down, the moment
-   * it went down. A speaker that cannot see its peers renew must not conclude that they died:
-   * after an API outage every speaker would otherwise find itself alone and announce every IP
-   * until its watch came back. Frozen, it keeps the view it had (and its peers' records).
-   */
   private peerTime(now: number): number {
-    const lost = this.deps.inputs.leaseViewLostAt();
-    return lost === undefined ? now : Math.min(now, lost);
+    return peerTime(now, this.deps.inputs.leaseViewLostAt());
   }
 
-  /** Alive and settled as this node sees them, itself judged by its own renewals. */
-  private membership(now: number): { alive: ReadonlySet<NodeName>; settled: ReadonlySet<NodeName> } {
-    const until = this.deps.membership.aliveUntil();
-    const selfAlive = !this.silenced && until !== undefined && now < until;
-    const peersAt = this.peerTime(now);
-    const alive = new Set([...this.tracker.alive(peersAt)].filter((n) => n !== this.deps.self));
-    if (selfAlive) alive.add(this.deps.self);
-    const holdDown = this.deps.options.holdDownMs ?? defaultHoldDownMs;
-    const settled = new Set([...this.tracker.settled(peersAt, holdDown)].filter((n) => alive.has(n) && n !== this.deps.self));
-    // Our own standing comes from our renewals, not from how fast the watch echoes them back.
-    if (selfAlive && upMs(this.leases.get(this.deps.self)) >= holdDown) settled.add(this.deps.self);
-    return { alive, settled };
+  private get holdDownMs(): number {
+    return this.deps.options.holdDownMs ?? defaultHoldDownMs;
   }
 
-  /** alive/settled standing of one node, to tell a plain renewal from a change. */
   private standing(node: NodeName, now: number): string {
-    const peersAt = this.peerTime(now);
-    const alive = this.tracker.alive(peersAt).has(node);
-    const settled = this.tracker.settled(peersAt, this.deps.options.holdDownMs ?? defaultHoldDownMs).has(node);
-    return `${alive}/${settled}`;
+    return standing(this.tracker, node, this.peerTime(now), this.holdDownMs);
   }
 
   /** One election; returns the local time at which liveness next changes (a timer), if any. */
   private elect(): number | undefined {
     const now = this.deps.clock.now();
     this.refreshConfig();
-    const { alive, settled } = this.membership(now);
+    const peersAt = this.peerTime(now);
+    const { alive, settled } = membership({
+      self: this.deps.self,
+      now,
+      peersAt,
+      tracker: this.tracker,
+      selfAliveUntil: this.deps.membership.aliveUntil(),
+      silenced: this.silenced,
+      selfLease: this.leases.get(this.deps.self),
+      holdDownMs: this.holdDownMs,
+    });
     const records = this.deps.inputs.services();
     const next = desiredAnnouncements({
       self: this.deps.self,
@@ -225,10 +215,7 @@ class SpeakerLoop implements Speaker {
     this.deps.metrics.aliveSpeakers.set(alive.size);
     const selfAlive = alive.has(this.deps.self);
     this.report(next, new Map(records.map((r) => [r.service.key, r.ref])), selfAlive);
-    const until = selfAlive ? this.deps.membership.aliveUntil() : undefined;
-    // Frozen peers change only when the watch is back, which wakes the loop (onHealthChange).
-    const peers = this.peerTime(now) < now ? undefined : this.tracker.nextChange(now);
-    return [until, peers].filter((t): t is number => t !== undefined).reduce<number | undefined>((a, b) => (a === undefined ? b : Math.min(a, b)), undefined);
+    return nextLivenessChange(now, peersAt, this.tracker, selfAlive ? this.deps.membership.aliveUntil() : undefined);
   }
 
   private refreshConfig(): void {
@@ -266,10 +253,7 @@ class SpeakerLoop implements Speaker {
     const set = this.deps.announcer.setOwned(owned);
     if (!set.ok) this.log.error({ event: 'announceFailed', err: set.error.message }, 'the packet engine refused the owned set');
     if (record) this.deps.membership.setRecord(owned);
-    const series = new Set(owned.flatMap((ip) => (next.ips.get(ip)?.serviceKeys ?? []).map((s) => `${s}|${ip}`)));
-    for (const key of this.announcedSeries) if (!series.has(key)) this.deps.metrics.announced.remove(labelsOf(key));
-    for (const key of series) if (!this.announcedSeries.has(key)) this.deps.metrics.announced.set(labelsOf(key), 1);
-    this.announcedSeries = series;
+    this.announced.update(owned.flatMap((ip) => (next.ips.get(ip)?.serviceKeys ?? []).map((service) => ({ service, ip }))));
     this.desired = next;
   }
 
@@ -291,15 +275,4 @@ class SpeakerLoop implements Speaker {
     const ms = at === undefined ? 3_600_000 : Math.max(0, at - this.deps.clock.now()) + 1;
     await this.alarm.wait(signal, ms);
   }
-}
-
-function labelsOf(key: string): { service: string; ip: string } {
-  const bar = key.lastIndexOf('|');
-  return { service: key.slice(0, bar), ip: key.slice(bar + 1) };
-}
-
-/** How long a speaker has been up by its own Lease (renewTime - acquireTime); unknown counts as settled, as in liveness.ts. */
-function upMs(lease: SpeakerLeaseView | undefined): number {
-  const up = Date.parse(lease?.renewTime ?? '') - Date.parse(lease?.acquireTime ?? '');
-  return Number.isFinite(up) ? up : Number.POSITIVE_INFINITY;
 }
