@@ -13,7 +13,6 @@ import { createRegistry } from '../obs/metrics.js';
 import type { NodeName } from '../shared/brand.js';
 import { describeError, UsageError } from '../shared/errors.js';
 import { ok } from '../shared/result.js';
-import { runConflictGuard } from '../speaker/conflict-guard.js';
 import { announcingAnnotation, leaseNameOf } from '../speaker/lease-view.js';
 import { createSpeakerMetrics } from '../speaker/metrics.js';
 import { createSpeakerReadiness, type SpeakerReadiness } from '../speaker/readiness.js';
@@ -58,10 +57,9 @@ function checkFlags(flags: SpeakerFlags): string {
   return node;
 }
 
-const silentAnnouncer: AnnouncerPort & { run(signal: AbortSignal): Promise<void>; announced(): ReadonlyMap<string, readonly string[]> } = {
+const silentAnnouncer: AnnouncerPort & { run(signal: AbortSignal): Promise<void> } = {
   setOwned: () => ok(undefined),
   run: async () => Promise.resolve(),
-  announced: () => new Map(),
 };
 
 /** `ironlb speaker --node-name NODE`: node Lease, election, layer2 announcements. */
@@ -78,8 +76,8 @@ export const speakerCommand: CommandRunner = {
   },
 };
 
-function createSpeakerAnnouncer(flags: SpeakerFlags, deps: Pick<AnnouncerDeps, 'conns' | 'interfaces' | 'metrics' | 'logger'>): Announcer {
-  const { conns, interfaces, metrics, logger } = deps;
+function createSpeakerAnnouncer(flags: SpeakerFlags, deps: Pick<AnnouncerDeps, 'conns' | 'interfaces' | 'metrics' | 'logger' | 'onConflict'>): Announcer {
+  const { conns, interfaces, metrics, logger, onConflict } = deps;
   const offloads = layer2Offloads(flags['layer2-mode'], metrics, logger);
   return createAnnouncer({
     conns,
@@ -90,6 +88,7 @@ function createSpeakerAnnouncer(flags: SpeakerFlags, deps: Pick<AnnouncerDeps, '
     policy: { patterns: flags.interfaces, explicit: false },
     timing: { ...defaultTiming, reannounceMs: flags['reannounce-interval'] * 1000 },
     fastPath: true,
+    onConflict,
     ...(offloads === undefined ? {} : { offloads }),
   });
 }
@@ -102,9 +101,19 @@ async function runSpeaker(flags: SpeakerFlags, node: NodeName, kubeConfig: KubeC
   readiness.fail('cachesNotSynced', 'caches not synced');
   const interfaces = watchedInterfaces(createSystemInterfaceSource(), readiness);
   const conns = flags['no-announce'] ? undefined : watchedConns(createAfPacketConns(), readiness);
-  const announcer = conns === undefined ? silentAnnouncer : createSpeakerAnnouncer(flags, { conns, interfaces, metrics: createLayer2Metrics(registry), logger });
-  // Late-bound: the Lease and the informers call into the speaker, which needs both.
+  // Late-bound: the announcer, the Lease and the informers call into the speaker, which needs them.
   const late: { speaker?: Speaker } = {};
+  const announcer =
+    conns === undefined
+      ? silentAnnouncer
+      : createSpeakerAnnouncer(flags, {
+          conns,
+          interfaces,
+          metrics: createLayer2Metrics(registry),
+          logger,
+          // The responder's `conflict` drops: the split-brain guard (docs/speaker.md).
+          onConflict: (ip, mac, iface) => { late.speaker?.conflict(ip, mac, iface); },
+        });
   const membership = new NodeLease({
     writer: leaseWriter(coordinationApi(kubeConfig), flags.namespace),
     name: leaseNameOf(node),
@@ -166,12 +175,6 @@ async function runSpeaker(flags: SpeakerFlags, node: NodeName, kubeConfig: KubeC
     announcer.run(running.signal),
     events.run(running.signal),
     obs.run(running.signal),
-    conns === undefined
-      ? Promise.resolve()
-      : runConflictGuard(
-          { conns, interfaces, announced: () => announcer.announced(), onConflict: (ip, mac, iface) => { speaker.conflict(ip, mac, iface); }, clock, logger, pollMs: defaultTiming.pollMs },
-          running.signal,
-        ),
   ];
   // A part that fails (the metrics port taken, say) stops the others, then the error is reported.
   const all = Promise.all(parts.map(async (part) => part.catch((e: unknown) => { onStop(); throw e; })));

@@ -4,7 +4,7 @@ import type { Clock } from '../shared/clock.js';
 import { err, ok, type Result } from '../shared/result.js';
 import { parseIp, parseMac, type IpBytes } from './packet/address.js';
 import { chooseInterfaces, type InterfacePolicy, type NetInterface } from './interfaces.js';
-import { InterfaceSession, type SessionDeps } from './interface-session.js';
+import { InterfaceSession, type ConflictHandler, type SessionDeps } from './interface-session.js';
 import type { Layer2Metrics } from './metrics.js';
 import type { NeighborOffloadFactory } from './neighbor-offload.js';
 import type { PacketConnFactory } from './packet-conn.js';
@@ -42,6 +42,8 @@ export interface AnnouncerDeps {
   readonly fastPath: boolean;
   /** Answer ARP and NDP in XDP first (--layer2-mode xdp); absent: AF_PACKET only. */
   readonly offloads?: NeighborOffloadFactory;
+  /** Told when another MAC claims an IP announced here (see {@link ConflictHandler}). */
+  readonly onConflict?: ConflictHandler | undefined;
 }
 
 /** An owned-set entry that is not an IP address. */
@@ -76,7 +78,7 @@ interface Due {
 /** Creates an announcer; it starts nothing until `run`. */
 export function createAnnouncer(deps: AnnouncerDeps): Announcer {
   const log = deps.logger.child({ component: 'layer2' });
-  const sessionDeps: SessionDeps = { conns: deps.conns, logger: log, metrics: deps.metrics, fastPath: deps.fastPath, ...(deps.offloads === undefined ? {} : { offloads: deps.offloads }) };
+  const sessionDeps: SessionDeps = { conns: deps.conns, logger: log, metrics: deps.metrics, fastPath: deps.fastPath, onConflict: deps.onConflict, ...(deps.offloads === undefined ? {} : { offloads: deps.offloads }) };
   // ip text -> ip
   let owned = new Map<string, IpBytes>();
   let ifaces: readonly NetInterface[] | undefined;

@@ -1,11 +1,19 @@
 import type { Logger } from 'pino';
-import { buildGratuitousArp } from './packet/arp.js';
+import { buildGratuitousArp, parseArp } from './packet/arp.js';
 import { formatIpv4, formatMac, type IpBytes } from './packet/address.js';
 import { buildUnsolicitedAdvertisement, multicastMac, solicitedNodeIp } from './packet/ndp.js';
 import type { Layer2Metrics } from './metrics.js';
 import type { NeighborOffload, NeighborOffloadFactory } from './neighbor-offload.js';
 import type { ArpOffloadCounters, PacketConn, PacketConnFactory, PacketKind } from './packet-conn.js';
 import { respondArp, respondNdp, type Decision, type ResponderView } from './responder.js';
+
+/**
+ * Someone else claims an IP this interface announces: `mac` sent ARP with `ip` as its sender
+ * address on `iface` (the request half of another node's gratuitous ARP; the socket filter
+ * passes requests only, and the native fast path leaves such frames to JavaScript). IPv6 is
+ * not watched: the NDP socket filter passes only solicitations, not advertisements.
+ */
+export type ConflictHandler = (ip: string, mac: string, iface: string) => void;
 
 /** What one interface session needs. */
 export interface SessionDeps {
@@ -16,6 +24,8 @@ export interface SessionDeps {
   readonly fastPath: boolean;
   /** Answer ARP and NDP in the kernel's datapath (XDP) first; absent: AF_PACKET only. */
   readonly offloads?: NeighborOffloadFactory;
+  /** Told of every frame the responder judges a `conflict`; it never answers them. */
+  readonly onConflict?: ConflictHandler | undefined;
 }
 
 /**
@@ -188,14 +198,15 @@ export class InterfaceSession implements ResponderView {
   private open(kind: PacketKind): PacketConn {
     const respond = kind === 'arp' ? respondArp : respondNdp;
     return this.deps.conns.open({ name: this.name, index: this.index }, kind, (frames, answered) => {
-      for (const frame of frames) this.handle(kind, respond(frame, this));
+      for (const frame of frames) this.handle(kind, respond(frame, this), frame);
       for (const frame of answered) this.logFastAnswer(frame);
     });
   }
 
-  private handle(kind: PacketKind, decision: Decision): void {
+  private handle(kind: PacketKind, decision: Decision, frame: Uint8Array): void {
     if (decision.kind === 'drop') {
       this.deps.metrics.drops.inc({ reason: decision.reason, interface: this.name });
+      if (decision.reason === 'conflict') this.reportConflict(frame);
       if (this.debug) this.deps.logger.debug({ event: 'requestDropped', reason: decision.reason, interface: this.name }, 'not answered');
       return;
     }
@@ -205,6 +216,12 @@ export class InterfaceSession implements ResponderView {
     if (conn?.send(decision.frame) !== true) return;
     this.deps.metrics.responsesSent.inc(labels);
     if (this.debug) this.deps.logger.debug({ event: 'requestAnswered', ip: decision.ip, interface: this.name, path: 'js' }, 'answered');
+  }
+
+  /** A conflict frame is rare: parsing it again here keeps the per-packet path free of it. */
+  private reportConflict(frame: Uint8Array): void {
+    const arp = parseArp(frame);
+    if (arp.ok) this.deps.onConflict?.(formatIpv4(arp.value.senderIp), formatMac(arp.value.senderMac), this.name);
   }
 
   private logFastAnswer(frame: Uint8Array): void {

@@ -59,8 +59,8 @@ export function respondArp(frame: Uint8Array, view: ResponderView): Decision {
   if (!parsed.ok) return drop('malformed');
   const arp = parsed.value;
   // Another MAC using an address we own as its sender (a gratuitous ARP, RFC 5227 "conflict"):
-  // not a question to answer, and never a reason to change who owns it (the speaker's conflict
-  // guard logs and counts it; ownership comes from the API only).
+  // not a question to answer, and never a reason to change who owns it (the interface session
+  // reports it; the speaker logs and counts it; ownership comes from the API only).
   if (view.ownsIpv4(ipv4Key(arp.senderIp)) && !sameBytes(arp.senderMac, view.mac)) return drop('conflict');
   if (arp.op !== arpRequest) return drop('notRequest');
   if (badArpSender(arp.ethSrc, arp.senderMac, arp.senderIp)) return drop('badSender');

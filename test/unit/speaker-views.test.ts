@@ -2,8 +2,6 @@ import type * as k8s from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { toEndpointView, toServiceRecord, toSpeakerLeaseView } from '../../src/k8s/speaker-views.js';
 import type { NodeName } from '../../src/shared/brand.js';
-import { buildGratuitousArp, buildArp, arpRequest } from '../../src/layer2/packet/arp.js';
-import { checkArpConflict } from '../../src/speaker/conflict-guard.js';
 import { nodeOfLease, recordedOwners, type SpeakerLeaseView } from '../../src/speaker/lease-view.js';
 
 const n = (s: string): NodeName => s as NodeName;
@@ -107,25 +105,5 @@ describe('speaker Leases', () => {
     },
   ])('recordedOwners: $name', ({ leases, alive, want }) => {
     expect(Object.fromEntries(recordedOwners(leases, new Set(alive.map(n))))).toEqual(want);
-  });
-});
-
-describe('checkArpConflict', () => {
-  const ours = '02:00:00:00:00:01';
-  const theirs = new Uint8Array([2, 0, 0, 0, 0, 2]);
-  const ip = new Uint8Array([192, 0, 2, 10]);
-  const owned = (x: string): boolean => x === '192.0.2.10';
-  it.each([
-    { name: 'gratuitous request from another MAC', frame: buildGratuitousArp(theirs, ip)[0], want: { ip: '192.0.2.10', mac: '02:00:00:00:00:02' } },
-    { name: 'our own gratuitous ARP', frame: buildGratuitousArp(new Uint8Array([2, 0, 0, 0, 0, 1]), ip)[0], want: undefined },
-    { name: 'an IP we do not announce', frame: buildGratuitousArp(theirs, new Uint8Array([192, 0, 2, 11]))[0], want: undefined },
-    {
-      name: 'an ordinary request for our IP from a client',
-      frame: buildArp({ op: arpRequest, ethSrc: theirs, ethDst: new Uint8Array(6).fill(255), senderMac: theirs, senderIp: new Uint8Array([192, 0, 2, 100]), targetMac: new Uint8Array(6), targetIp: ip }),
-      want: undefined,
-    },
-    { name: 'a truncated frame', frame: new Uint8Array(20), want: undefined },
-  ])('$name', ({ frame, want }) => {
-    expect(checkArpConflict(frame, ours, owned)).toEqual(want);
   });
 });

@@ -4,9 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { InterfaceSession } from '../../../src/layer2/interface-session.js';
 import { createLayer2Metrics } from '../../../src/layer2/metrics.js';
 import { formatIpv4, ipv4Key, parseIp } from '../../../src/layer2/packet/address.js';
-import type { ArpOffload, ArpOffloadCounters, PacketConn, PacketConnCounters, PacketConnFactory } from '../../../src/layer2/packet-conn.js';
+import type { ArpOffload, ArpOffloadCounters, FramesHandler, PacketConn, PacketConnCounters, PacketConnFactory, PacketKind } from '../../../src/layer2/packet-conn.js';
 import type { NeighborOffload, NeighborOffloadFactory, OffloadRefusal } from '../../../src/layer2/neighbor-offload.js';
 import { err, ok, type Result } from '../../../src/shared/result.js';
+import { arpRequest, buildArp, buildGratuitousArp } from '../../../src/layer2/packet/arp.js';
 import { hex } from './fixtures.js';
 
 /** Records the table the session pushes; returns counters the test sets. */
@@ -154,5 +155,44 @@ describe('InterfaceSession with a datapath (XDP) responder', () => {
     s.setIps(ips('10.0.0.100', '10.0.0.101'));
     expect(offloads.attached).toBe(0);
     expect(await registry.getSingleMetricAsString('ironlb_layer2_xdp_fallbacks_total')).toContain('{reason="attach"} 1');
+  });
+});
+
+/** One socket per kind whose received frames the test delivers by hand. */
+class HandFedConns implements PacketConnFactory {
+  readonly feeds = new Map<PacketKind, FramesHandler>();
+  open(_iface: { readonly name: string; readonly index: number }, kind: PacketKind, onFrames: FramesHandler): PacketConn {
+    this.feeds.set(kind, onFrames);
+    return { send: () => true, joinGroup: () => undefined, leaveGroup: () => undefined, arpOffload: undefined, takeCounters: () => ({ backlogDrops: 0, fastPath: undefined }), close: () => undefined };
+  }
+}
+
+describe('InterfaceSession reports conflicts (the split-brain guard)', () => {
+  const ours = hex('020000000001');
+  const theirs = new Uint8Array([2, 0, 0, 0, 0, 2]);
+  const ip = new Uint8Array([192, 0, 2, 10]);
+  it.each([
+    { name: 'gratuitous request from another MAC', frame: buildGratuitousArp(theirs, ip)[0], want: [['192.0.2.10', '02:00:00:00:00:02', 'eth0']] },
+    { name: 'our own gratuitous ARP', frame: buildGratuitousArp(ours, ip)[0], want: [] },
+    { name: 'an IP we do not announce', frame: buildGratuitousArp(theirs, new Uint8Array([192, 0, 2, 11]))[0], want: [] },
+    {
+      name: 'an ordinary request for our IP from a client',
+      frame: buildArp({ op: arpRequest, ethSrc: theirs, ethDst: new Uint8Array(6).fill(255), senderMac: theirs, senderIp: new Uint8Array([192, 0, 2, 100]), targetMac: new Uint8Array(6), targetIp: ip }),
+      want: [],
+    },
+    { name: 'a truncated frame', frame: new Uint8Array(20), want: [] },
+  ])('$name', ({ frame, want }) => {
+    const conns = new HandFedConns();
+    const seen: string[][] = [];
+    const s = new InterfaceSession('eth0', 2, ours, {
+      conns,
+      logger: pino({ level: 'silent' }),
+      metrics: createLayer2Metrics(new Registry()),
+      fastPath: true,
+      onConflict: (...args) => { seen.push(args); },
+    });
+    s.setIps(ips('192.0.2.10'));
+    conns.feeds.get('arp')?.([frame], []);
+    expect(seen).toEqual(want);
   });
 });
