@@ -1,6 +1,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
+import { waitUntilTrue } from './wait.js';
 
 const run = promisify(execFile);
 
@@ -101,11 +102,7 @@ export function nsSpawn(bed: Testbed, ns: string, args: readonly string[]): { ch
 
 /** Resolves when `predicate(output())` holds, or rejects after `timeoutMs`. */
 export async function waitFor(what: string, predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitUntilTrue(what, predicate, { timeoutMs });
 }
 
 /** Resolves with the exit code once the child has exited. */

@@ -6,6 +6,7 @@ import * as k8s from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApiServer, type TestApiServer } from '../helpers/apiserver.js';
 import { runKubectl } from '../helpers/kubectl.js';
+import { waitUntilTrue } from '../helpers/wait.js';
 
 function svc(name: string, extra: Partial<k8s.V1Service> = {}): k8s.V1Service {
   return { metadata: { name, labels: { app: 'demo' } }, spec: { type: 'LoadBalancer', ports: [{ port: 80 }] }, ...extra };
@@ -279,9 +280,5 @@ describe('sandbox API server over HTTPS', () => {
 });
 
 async function waitFor(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitUntilTrue('the condition', cond, { timeoutMs, intervalMs: 20 });
 }

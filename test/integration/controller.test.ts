@@ -4,6 +4,7 @@ import { writeKubeconfig } from '../../src/sandbox/apiserver/kubeconfig.js';
 import { startTestApiServer, type TestApiServer } from '../helpers/apiserver.js';
 import { runCli } from '../helpers/cli.js';
 import { startControllerProcess, type ControllerProcess } from '../helpers/controller-process.js';
+import { waitFor } from '../helpers/wait.js';
 
 const ns = 'ironlb-system';
 const twoPools = `address-pools:
@@ -56,18 +57,12 @@ async function ipsOf(e: Env, name: string): Promise<string[]> {
   return (svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip ?? '');
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+async function waitDefined<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  return waitFor(what, probe, (v): v is T => v !== undefined, { timeoutMs });
 }
 
 async function waitIps(e: Env, name: string, count = 1): Promise<string[]> {
-  return waitFor(`${String(count)} IP(s) on ${name}`, async () => {
+  return waitDefined(`${String(count)} IP(s) on ${name}`, async () => {
     const ips = await ipsOf(e, name);
     return ips.length === count ? ips : undefined;
   });
@@ -79,7 +74,7 @@ async function eventsOf(e: Env, name: string, namespace = 'default'): Promise<st
 }
 
 async function waitEvent(e: Env, name: string, pattern: RegExp, namespace = 'default'): Promise<string> {
-  return waitFor(`an Event ${String(pattern)} on ${name}`, async () => (await eventsOf(e, name, namespace)).find((m) => pattern.test(m)));
+  return waitDefined(`an Event ${String(pattern)} on ${name}`, async () => (await eventsOf(e, name, namespace)).find((m) => pattern.test(m)));
 }
 
 async function setConfig(e: Env, config: string): Promise<void> {
@@ -154,7 +149,7 @@ describe('ironlb controller against the sandbox API server', () => {
     const [ip] = await waitIps(e, 'changing');
     const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
     await e.core.patchNamespacedService({ name: 'changing', namespace: 'default', body: { spec: { type: 'ClusterIP' } } }, merge);
-    await waitFor('ingress cleared', async () => ((await ipsOf(e, 'changing')).length === 0 ? true : undefined));
+    await waitDefined('ingress cleared', async () => ((await ipsOf(e, 'changing')).length === 0 ? true : undefined));
     expect(await waitEvent(e, 'changing', /IPReleased/)).toBe(`Normal IPReleased: Released IP [${ip ?? ''}]: the Service is no longer of type LoadBalancer`);
     await e.core.createNamespacedService({ namespace: 'default', body: lb('foreign', { spec: { loadBalancerClass: 'example.com/other' } }) });
     await e.core.createNamespacedService({ namespace: 'default', body: lb('classed', { spec: { loadBalancerClass: 'ironlb.io/layer2' } }) });
@@ -192,7 +187,7 @@ describe('ironlb controller against the sandbox API server', () => {
     const dup = await e.core.createNamespacedService({ namespace: 'default', body: lb('dup') });
     await e.core.replaceNamespacedServiceStatus({ name: 'dup', namespace: 'default', body: { ...dup, status: { loadBalancer: { ingress: [{ ip: before.get('s0')?.[0] ?? '' }] } } } });
     await startController(e);
-    const [dupIp] = await waitFor('dup moved off s0\'s IP', async () => {
+    const [dupIp] = await waitDefined('dup moved off s0\'s IP', async () => {
       const ips = await ipsOf(e, 'dup');
       return ips.length === 1 && ips[0] !== before.get('s0')?.[0] ? ips : undefined;
     });

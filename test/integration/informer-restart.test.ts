@@ -7,13 +7,10 @@ import { createInformer } from '../../src/k8s/informer.js';
 import { createLogger } from '../../src/obs/logger.js';
 import { systemClock } from '../../src/sys/clock.js';
 import { startTestApiServer } from '../helpers/apiserver.js';
+import { waitUntilTrue } from '../helpers/wait.js';
 
 async function waitFor(cond: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitUntilTrue(what, cond, { timeoutMs, intervalMs: 20 });
 }
 
 describe('ironlb informer against a restarting sandbox API server', () => {

@@ -10,6 +10,7 @@ import { createLan, destroyLan, lanLayout, type LanLayout, type LanPlan } from '
 import { startTestApiServer, type TestApiServer } from '../helpers/apiserver.js';
 import { inNetns, macOf } from '../helpers/lan-netns.js';
 import { speakerNodeFlags } from '../../src/speaker/runtime.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * A LAN of node namespaces with one `ironlb speaker` process per node, against a sandbox API
@@ -224,14 +225,7 @@ async function stopAll(speakers: Map<string, SpeakerProcess>): Promise<void> {
 
 /** Polls `probe` until it returns a value `accept` likes, or throws after `timeoutMs`. */
 export async function waitUntil<T>(what: string, probe: () => Promise<T>, accept: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  for (;;) {
-    last = await probe();
-    if (accept(last)) return last;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return waitFor(what, probe, accept, { timeoutMs, intervalMs: 100 });
 }
 
 export { lanLayout };

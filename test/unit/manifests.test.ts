@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { speakerNodeFlags } from '../../src/speaker/runtime.js';
-import { repoRoot, runCli } from '../helpers/cli.js';
+import { repoRoot, runSourceCli as runCli, sourceCliTimeoutMs } from '../helpers/cli.js';
 
 type Doc = Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string } };
 
@@ -155,7 +155,7 @@ describe('pod wiring matches the CLIs', () => {
     expect(known.size).toBeGreaterThan(3);
     const set = podSpec(doc()).containers.flatMap((c) => (c.env ?? []).map((e) => e.name));
     expect(set.filter((n) => !known.has(n))).toEqual([]);
-  });
+  }, sourceCliTimeoutMs);
 
   it('gives the speaker its node name from spec.nodeName', () => {
     const env = podSpec(byKind('DaemonSet', 'speaker')).containers.flatMap((c) => c.env ?? []);

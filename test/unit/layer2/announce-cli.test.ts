@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../../helpers/cli.js';
+import { runSourceCli as runCli, sourceCliTimeoutMs } from '../../helpers/cli.js';
 
 describe('ironlb announce: usage errors (exit 2, one line, before any socket)', () => {
   it.each([
@@ -12,11 +12,11 @@ describe('ironlb announce: usage errors (exit 2, one line, before any socket)', 
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(message);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-  });
+  }, sourceCliTimeoutMs);
 
   it('prints its flags for --help', async () => {
     const r = await runCli(['announce', '--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('--reannounce-interval');
-  });
+  }, sourceCliTimeoutMs);
 });

@@ -4,9 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { InterfaceSession } from '../../../src/layer2/interface-session.js';
 import { createLayer2Metrics } from '../../../src/layer2/metrics.js';
 import { formatIpv4, ipv4Key, parseIp } from '../../../src/layer2/packet/address.js';
+import type { ArpOffload, ArpOffloadCounters, FramesHandler, PacketConn, PacketConnCounters, PacketConnFactory, PacketKind } from '../../../src/layer2/packet-conn.js';
 import type { NeighborOffload, NeighborOffloadFactory, OffloadRefusal } from '../../../src/layer2/neighbor-offload.js';
 import { err, ok, type Result } from '../../../src/shared/result.js';
-import type { ArpOffload, ArpOffloadCounters, FramesHandler, PacketConn, PacketConnCounters, PacketConnFactory, PacketKind } from '../../../src/layer2/packet-conn.js';
 import { arpRequest, buildArp, buildGratuitousArp } from '../../../src/layer2/packet/arp.js';
 import { hex } from './fixtures.js';
 
