@@ -11,6 +11,10 @@ WORKDIR /src
 # The official image keeps Node's headers under /usr/local/include/node: build the addon against
 # them instead of letting node-gyp download a header tarball (scripts/build-native.mjs).
 ENV npm_config_nodedir=/usr/local
+# clang and libbpf-dev build the XDP responder (native/xdp, docs/layer2.md "Modes"); without
+# them the build would skip it and --layer2-mode xdp would always fall back to AF_PACKET.
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends clang llvm libbpf-dev linux-libc-dev \
+ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 COPY scripts ./scripts
 COPY native ./native
@@ -22,14 +26,15 @@ COPY bin ./bin
 # here: a silent failure fails this step, not a later COPY, and no bad layer is cached.
 RUN npm ci && npm prune --omit=dev \
  && test -s dist/cli/main.js && test -s native/build/Release/afpacket.node && test -d node_modules/@kubernetes/client-node \
- || { echo "build: npm ci left no dist/cli/main.js, native/build/Release/afpacket.node or node_modules (see npm's log above)" >&2; exit 1; }
-# Native artefacts other than the addon (an XDP/BPF object, say) are built above by `npm ci` and
-# copied into the runtime stage next to the addon, below.
+ && test -s native/xdp/build/responder.bpf.o && test -s native/xdp/build/Release/xdp.node \
+ || { echo "build: npm ci left no dist/cli/main.js, native addons (afpacket, xdp), BPF object or node_modules (see npm's log above)" >&2; exit 1; }
 
 # Run: a slim Node image with only what runs (~95 MB of node_modules, mostly client-node).
 # The controller runs as UID 65534 (see the Deployment); the speaker's container overrides the
 # user to 0 and keeps CAP_NET_RAW only (see the DaemonSet and docs/security.md).
 FROM node:${NODE_VERSION}-bookworm-slim
+# libbpf1 (with libelf1, zlib1g) loads the XDP responder; only used with --layer2-mode xdp.
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends libbpf1 && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 ENV NODE_ENV=production
 COPY --from=build /src/package.json ./
@@ -37,7 +42,7 @@ COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY --from=build /src/bin ./bin
 COPY --from=build /src/native/build/Release/afpacket.node ./native/build/Release/
-# Further native artefacts go here, e.g.:
-# COPY --from=build /src/native/build/<name>.bpf.o ./native/build/
+COPY --from=build /src/native/xdp/build/responder.bpf.o ./native/xdp/build/
+COPY --from=build /src/native/xdp/build/Release/xdp.node ./native/xdp/build/Release/
 USER 65534:65534
 ENTRYPOINT ["node", "/app/bin/ironlb.js"]

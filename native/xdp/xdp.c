@@ -27,6 +27,8 @@ static int on_libbpf_log(enum libbpf_print_level level, const char *fmt, va_list
   if (level == LIBBPF_DEBUG) return 0;
   char line[512];
   int n = vsnprintf(line, sizeof line, fmt, args);
+  // vsnprintf returns the length it wanted, not what fits: clamp before indexing the buffer.
+  if (n >= (int)sizeof line) n = (int)sizeof line - 1;
   if (n > 0 && line[0] != '\n') {
     while (n > 0 && line[n - 1] == '\n') line[--n] = 0;
     snprintf(last_log, sizeof last_log, "%s", line);

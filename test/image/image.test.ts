@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,7 +9,7 @@ import { parseAllDocuments } from 'yaml';
 import { authorizerFromManifests } from '../../src/sandbox/apiserver/rbac.js';
 import { startTestApiServer } from '../helpers/apiserver.js';
 import { repoRoot } from '../helpers/cli.js';
-import { createTestbed, exited, sh, waitFor, type Testbed } from '../helpers/netns.js';
+import { createTestbed, exited, nsExec, sh, waitFor, type Testbed } from '../helpers/netns.js';
 import { canRunRootTests } from '../helpers/root.js';
 
 // The image users deploy, built from the unchanged Dockerfile by scripts/build-image.sh and run
@@ -17,8 +17,8 @@ import { canRunRootTests } from '../helpers/root.js';
 // container (read from the manifest here, not repeated).
 
 interface Capabilities { readonly add?: readonly string[]; readonly drop?: readonly string[] }
-interface SecurityContext { readonly runAsUser?: number; readonly runAsGroup?: number; readonly readOnlyRootFilesystem?: boolean; readonly allowPrivilegeEscalation?: boolean; readonly capabilities?: Capabilities }
-interface Container { readonly name: string; readonly image: string; readonly command?: readonly string[]; readonly args?: readonly string[]; readonly securityContext?: SecurityContext }
+interface SecurityContext { readonly seccompProfile?: { readonly type: string }; readonly runAsUser?: number; readonly runAsGroup?: number; readonly readOnlyRootFilesystem?: boolean; readonly allowPrivilegeEscalation?: boolean; readonly capabilities?: Capabilities }
+interface Container { readonly name: string; readonly image: string; readonly command?: readonly string[]; readonly args?: readonly string[]; readonly env?: readonly { readonly name: string; readonly value?: string }[]; readonly securityContext?: SecurityContext }
 interface Workload { readonly kind: string; readonly metadata: { readonly name: string }; readonly spec: { readonly template: { readonly spec: { readonly securityContext?: SecurityContext; readonly containers: readonly Container[] } } } }
 
 const version = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
@@ -30,6 +30,22 @@ function workload(kind: string, name: string): { pod: SecurityContext; container
   const container = w?.spec.template.spec.containers[0];
   if (w === undefined || container === undefined) throw new Error(`${kind} ${name} missing from manifests/ironlb.yaml`);
   return { pod: w.spec.template.spec.securityContext ?? {}, container };
+}
+
+/**
+ * What overlays/xdp changes for the speaker, as kubectl's kustomize renders it, as podman flags:
+ * the capabilities beyond the base manifest's, the plain IRONLB_ env values, and seccomp.
+ */
+function xdpOverlayFlags(): string[] {
+  const rendered = execFileSync('kubectl', ['kustomize', join(repoRoot, 'overlays', 'xdp')], { encoding: 'utf8' });
+  const ds = parseAllDocuments(rendered).map((d) => d.toJS() as Workload).find((d) => d.kind === 'DaemonSet' && d.metadata.name === 'speaker');
+  const speaker = ds?.spec.template.spec.containers[0];
+  if (ds === undefined || speaker === undefined) throw new Error('overlays/xdp renders no speaker DaemonSet');
+  const base = new Set(workload('DaemonSet', 'speaker').container.securityContext?.capabilities?.add ?? []);
+  const caps = (speaker.securityContext?.capabilities?.add ?? []).filter((c) => !base.has(c));
+  const env = (speaker.env ?? []).filter((e) => e.value !== undefined && e.name.startsWith('IRONLB_'));
+  const seccomp = ds.spec.template.spec.securityContext?.seccompProfile?.type === 'Unconfined' ? ['--security-opt', 'seccomp=unconfined'] : [];
+  return [...caps.flatMap((c) => ['--cap-add', c]), ...env.flatMap((e) => ['--env', `${e.name}=${e.value ?? ''}`]), ...seccomp];
 }
 
 /** How a test departs from the manifest: extra podman flags, other args, another entrypoint. */
@@ -68,6 +84,7 @@ async function podman(args: readonly string[], timeoutMs = 60_000): Promise<{ co
 
 describe.skipIf(!canRunRootTests('the ironlb image (podman)'))('the ironlb image, run as the manifests run it', () => {
   let bed: Testbed | undefined;
+  let xdpBed: Testbed | undefined;
   const containers: string[] = [];
 
   beforeAll(async () => {
@@ -89,6 +106,7 @@ describe.skipIf(!canRunRootTests('the ironlb image (podman)'))('the ironlb image
   afterAll(async () => {
     for (const c of containers) await podman(['rm', '-f', '-t', '0', c]);
     await bed?.cleanup();
+    await xdpBed?.cleanup();
   }, 60_000);
 
   it('--help and config validate, as the controller runs', async () => {
@@ -180,6 +198,29 @@ describe.skipIf(!canRunRootTests('the ironlb image (podman)'))('the ironlb image
     expect(arping.stdout.toLowerCase()).toContain(`[${bed.macA}]`);
     const ndisc = await sh('ip', ['netns', 'exec', bed.b, 'ndisc6', '-r', '2', '-w', '500', ip6, bed.ifB]);
     expect(ndisc.stdout.toLowerCase()).toContain(`target link-layer address: ${bed.macA}`);
+    await podman(['stop', '-t', '5', name]);
+    expect(await exited(run)).toBe(0);
+  }, 120_000);
+
+  it('the speaker with overlays/xdp answers ARP in XDP from the image', async () => {
+    xdpBed = await createTestbed('imgx');
+    const testbed = xdpBed;
+    const ip4 = `${testbed.v4}100`;
+    // On veth, XDP_TX frames reach the peer only when the peer runs NAPI: give it our object,
+    // unconfigured (it passes everything), as test/netns/xdp.test.ts does.
+    await nsExec(testbed.b, ['ip', 'link', 'set', testbed.ifB, 'xdp', 'obj', join(repoRoot, 'native', 'xdp', 'build', 'responder.bpf.o'), 'sec', 'xdp']);
+    const name = `ironlb-imgx-${String(process.pid)}`;
+    containers.push(name);
+    const args = runArgs('DaemonSet', 'speaker', { podman: ['--name', name, '--network', `ns:/run/netns/${testbed.a}`, ...xdpOverlayFlags()], args: ['announce', '--interface', testbed.ifA, '--ip', ip4] });
+    const run = spawn('podman', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    run.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    run.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+    await waitFor('XDP attached or refused in the container', () => out.includes('"xdpAttached"') || out.includes('"xdpFallback"') || run.exitCode !== null, 60_000);
+    expect(out).not.toContain('"xdpFallback"');
+    expect(out).toContain('"xdpAttached"');
+    const arping = await sh('ip', ['netns', 'exec', testbed.b, 'arping', '-c', '2', '-w', '3', '-I', testbed.ifB, ip4]);
+    expect(arping.stdout.toLowerCase()).toContain(`[${testbed.macA}]`);
     await podman(['stop', '-t', '5', name]);
     expect(await exited(run)).toBe(0);
   }, 120_000);

@@ -12,7 +12,7 @@ interface Container {
 interface Doc {
   kind: string;
   metadata: { name: string };
-  spec?: { template?: { spec?: { containers?: Container[] } } };
+  spec?: { template?: { spec?: { containers?: Container[]; securityContext?: { seccompProfile?: { type: string } } } } };
 }
 
 function speakerOf(yamlText: string): Container {
@@ -24,10 +24,18 @@ function speakerOf(yamlText: string): Container {
 
 // The real kubectl's built-in kustomize renders the overlay (TOOLCHAIN.md: kubectl v1.32).
 describe('overlays/xdp', () => {
-  it('adds exactly CAP_BPF and CAP_NET_ADMIN to the speaker and turns on --layer2-mode xdp', () => {
+  it('adds exactly CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON to the speaker and turns on --layer2-mode xdp', () => {
     const rendered = execFileSync('kubectl', ['kustomize', join(repoRoot, 'overlays', 'xdp')], { encoding: 'utf8' });
     const speaker = speakerOf(rendered);
-    expect(speaker.securityContext?.capabilities).toEqual({ drop: ['ALL'], add: ['NET_RAW', 'BPF', 'NET_ADMIN'] });
+    expect(speaker.securityContext?.capabilities).toEqual({ drop: ['ALL'], add: ['NET_RAW', 'BPF', 'NET_ADMIN', 'PERFMON'] });
     expect(speaker.env?.filter((e) => e.name === 'IRONLB_LAYER2_MODE')).toEqual([{ name: 'IRONLB_LAYER2_MODE', value: 'xdp' }]);
+  });
+
+  it('runs the speaker Unconfined (RuntimeDefault seccomp allows bpf(2) only with CAP_SYS_ADMIN), the controller still RuntimeDefault', () => {
+    const rendered = execFileSync('kubectl', ['kustomize', join(repoRoot, 'overlays', 'xdp')], { encoding: 'utf8' });
+    const docs = parseAllDocuments(rendered).map((d) => d.toJS() as Doc);
+    const podOf = (kind: string, name: string) => docs.find((d) => d.kind === kind && d.metadata.name === name)?.spec?.template?.spec?.securityContext;
+    expect(podOf('DaemonSet', 'speaker')?.seccompProfile).toEqual({ type: 'Unconfined' });
+    expect(podOf('Deployment', 'controller')?.seccompProfile).toEqual({ type: 'RuntimeDefault' });
   });
 });
