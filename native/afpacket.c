@@ -32,6 +32,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <node_api.h>
+#include "napi-throw.h"
 #include <uv.h>
 #include "arp-fast-path.h"
 
@@ -125,22 +126,9 @@ typedef struct {
 static napi_value throw_errno(napi_env env, const char *what, int err) {
   char msg[256];
   snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  const char *code = err == EPERM ? "EPERM" : err == EACCES ? "EACCES" : err == ENODEV ? "ENODEV" : "ESYSCALL";
-  napi_value ecode, emsg, error;
-  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &ecode);
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &emsg);
-  napi_create_error(env, ecode, emsg, &error);
-  napi_value errnoval;
-  napi_create_int32(env, err, &errnoval);
-  napi_set_named_property(env, error, "errno", errnoval);
-  napi_throw(env, error);
-  return NULL;
+  return throw_errno_message(env, msg, err);
 }
 
-static napi_value throw_type(napi_env env, const char *msg) {
-  napi_throw_type_error(env, NULL, msg);
-  return NULL;
-}
 
 // Returns 1 when the frame was fully handled (answered or dropped as not owned). Under mu.
 static int fast_arp(sock_t *s, const uint8_t *f, ssize_t len, int *answered) {

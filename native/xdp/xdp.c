@@ -16,6 +16,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <node_api.h>
+#include "../napi-throw.h"
 
 #define MAX_OWNED 65536
 #define REASONS 9
@@ -47,21 +48,9 @@ static napi_value throw_errno(napi_env env, const char *what, int err) {
   if (last_log[0] != 0) snprintf(msg, sizeof msg, "%s: %s (libbpf: %s)", what, strerror(err), last_log);
   else snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
   last_log[0] = 0;
-  const char *code = err == EPERM ? "EPERM" : err == EACCES ? "EACCES" : err == ENODEV ? "ENODEV" : err == EBUSY ? "EBUSY" : err == ENOENT ? "ENOENT" : "ESYSCALL";
-  napi_value ecode, emsg, error, errnoval;
-  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &ecode);
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &emsg);
-  napi_create_error(env, ecode, emsg, &error);
-  napi_create_int32(env, err, &errnoval);
-  napi_set_named_property(env, error, "errno", errnoval);
-  napi_throw(env, error);
-  return NULL;
+  return throw_errno_message(env, msg, err);
 }
 
-static napi_value throw_type(napi_env env, const char *msg) {
-  napi_throw_type_error(env, NULL, msg);
-  return NULL;
-}
 
 // libbpf 1.x reports errors as NULL + errno or as a negative errno.
 static int err_of(long ret) {

@@ -1,18 +1,9 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliPath, repoRoot } from '../helpers/cli.js';
+import { cliPath } from '../helpers/cli.js';
 import { createTestbed, nsExec, nsSpawn, pause, sh, waitFor, type Testbed } from '../helpers/netns.js';
+import { sendFromPeer } from '../helpers/raw-frames.js';
 import { canRunRootTests } from '../helpers/root.js';
-
-// Sends raw frames from the peer namespace through ironlb's own AF_PACKET addon.
-const senderSource = `
-import { createRequire } from 'node:module';
-const p = JSON.parse(process.env.FRAMES);
-const { PacketSocket } = createRequire(p.root + '/')('./native/build/Release/afpacket.node');
-const sock = new PacketSocket(p.ifindex, 'arp', () => {});
-for (const hex of p.frames) sock.send(Buffer.from(hex, 'hex'));
-setTimeout(() => { sock.close(); }, 200);
-`;
 
 const macBytes = (mac: string): number[] => mac.split(':').map((h) => parseInt(h, 16));
 const ipBytes = (ip: string): number[] => ip.split('.').map(Number);
@@ -66,10 +57,7 @@ describe.skipIf(!canRunRootTests('layer2 bad frames (netns)'))('ironlb announce 
       arpRequest({ ethSrc: peer, senderMac: peer, senderIp: [255, 255, 255, 255], targetIp: target }),
       arpRequest({ ethSrc: peer, senderMac: peer, senderIp: target, targetIp: target }), // another MAC's gratuitous ARP for our IP
     ];
-    const ifindex = Number((await nsExec(bed.b, ['cat', `/sys/class/net/${bed.ifB}/ifindex`])).trim());
-    const env = JSON.stringify({ root: repoRoot, ifindex, frames });
-    const sent = await sh('ip', ['netns', 'exec', bed.b, 'env', `FRAMES=${env}`, process.execPath, '--input-type=module', '-e', senderSource]);
-    expect(sent.code).toBe(0);
+    await sendFromPeer(bed, frames);
     await pause(1000);
     capture.child.kill('SIGINT');
     await pause(500);

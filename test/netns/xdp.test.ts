@@ -7,6 +7,7 @@ import { icmpv6Checksum } from '../../src/layer2/packet/ndp.js';
 import { respondArp, respondNdp, type ResponderView } from '../../src/layer2/responder.js';
 import { cliPath, repoRoot } from '../helpers/cli.js';
 import { createTestbed, exited, nsExec, nsSpawn, pause, sh, waitFor, type Testbed } from '../helpers/netns.js';
+import { sendFromPeer } from '../helpers/raw-frames.js';
 import { canRunRootTests } from '../helpers/root.js';
 
 // The XDP responder (--layer2-mode xdp) against the real kernel as peer. On veth, frames an XDP
@@ -14,16 +15,6 @@ import { canRunRootTests } from '../helpers/root.js';
 // XDP program there too (or GRO). The peer gets our own object, loaded unconfigured, which
 // passes every frame (its config map says "not enabled"). A physical NIC needs nothing of this.
 const objectPath = join(repoRoot, 'native', 'xdp', 'build', 'responder.bpf.o');
-
-// Sends raw frames from the peer namespace through ironlb's own AF_PACKET addon.
-const senderSource = `
-import { createRequire } from 'node:module';
-const p = JSON.parse(process.env.FRAMES);
-const { PacketSocket } = createRequire(p.root + '/')('./native/build/Release/afpacket.node');
-const sock = new PacketSocket(p.ifindex, 'arp', () => {});
-for (const hex of p.frames) sock.send(Buffer.from(hex, 'hex'));
-setTimeout(() => { sock.close(); }, 200);
-`;
 
 // Holds one XdpResponder on an interface; SIGUSR1 empties its owned set and prints "changed".
 const holderSource = `
@@ -75,9 +66,7 @@ async function ifindexOf(ns: string, ifname: string): Promise<number> {
 }
 
 async function send(bed: Testbed, frames: readonly string[]): Promise<void> {
-  const env = JSON.stringify({ root: repoRoot, ifindex: await ifindexOf(bed.b, bed.ifB), frames });
-  const sent = await sh('ip', ['netns', 'exec', bed.b, 'env', `FRAMES=${env}`, process.execPath, '--input-type=module', '-e', senderSource]);
-  if (sent.code !== 0) throw new Error(`sender failed: ${sent.stderr}`);
+  await sendFromPeer(bed, frames);
 }
 
 async function metrics(bed: Testbed, port: number): Promise<string> {
