@@ -1,4 +1,3 @@
-import type { EventSink } from '../shared/event-sink.js';
 import type { ConfigMapView } from '../config/config-map.js';
 import type { ServiceVersion, ServiceView } from '../service/service.js';
 
@@ -33,10 +32,7 @@ export interface LeaderRunner {
   run(signal: AbortSignal, lead: (leaderSignal: AbortSignal) => Promise<void>): Promise<void>;
 }
 
-/** An EventSink that writes in the background until `signal` aborts. */
-export interface EventRecorder extends EventSink {
-  run(signal: AbortSignal): Promise<void>;
-}
+export type { EventRecorder } from '../shared/event-sink.js';
 
 /** Opens the Service informer (cluster-wide); `onChange` only enqueues. */
 export type OpenServices = (onChange: (svc: ServiceView) => void) => ObjectCache<ServiceView>;

@@ -118,6 +118,12 @@ export function formatIp(ip: IpAddr): string {
   return ip.family === 4 ? formatIpv4(ip.value) : formatIpv6(ip.value);
 }
 
+/** {@link formatIp} of `text` (surrounding blanks ignored), or undefined when it is not an address. */
+export function canonicalIpText(text: string): string | undefined {
+  const ip = parseIp(text.trim());
+  return ip.ok ? formatIp(ip.value) : undefined;
+}
+
 /** Whether two addresses are the same. */
 export function ipEquals(a: IpAddr, b: IpAddr): boolean {
   return a.family === b.family && a.value === b.value;

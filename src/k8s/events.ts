@@ -2,7 +2,7 @@ import type * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { createAlarm } from '../shared/alarm.js';
 import type { Clock } from '../shared/clock.js';
-import type { EventSink, EventType, ObjectRef } from '../shared/event-sink.js';
+import type { EventRecorder, EventType, ObjectRef } from '../shared/event-sink.js';
 import { httpStatusOf } from './client.js';
 
 export interface EventRecorderDeps {
@@ -15,12 +15,6 @@ export interface EventRecorderDeps {
   readonly instance: string;
   /** Pending writes kept at most; beyond it the oldest are dropped (and logged). */
   readonly maxPending?: number;
-}
-
-/** An EventSink that writes core/v1 Events (what `kubectl describe` shows) in the background. */
-export interface EventRecorder extends EventSink {
-  /** Writes queued Events until `signal` aborts, then flushes what is queued (best effort) and settles. */
-  run(signal: AbortSignal): Promise<void>;
 }
 
 interface PendingEvent {
@@ -58,7 +52,7 @@ function toV1Event(e: PendingEvent, deps: EventRecorderDeps, seq: number): k8s.C
   };
 }
 
-/** Creates the recorder; nothing is written until `run` is called. */
+/** An EventRecorder that writes core/v1 Events (what `kubectl describe` shows); nothing is written until `run` is called. */
 export function createEventRecorder(deps: EventRecorderDeps): EventRecorder {
   const log = deps.logger.child({ component: 'events' });
   const maxPending = deps.maxPending ?? 1000;

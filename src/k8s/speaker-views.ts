@@ -1,6 +1,6 @@
 import type * as k8s from '@kubernetes/client-node';
 import type { ElectionService, EndpointView, NodeView } from '../election/views.js';
-import { formatIp, parseIp } from '../ip/ip-addr.js';
+import { canonicalIpText } from '../ip/ip-addr.js';
 import { ingressIpTexts, isOurs, serviceKeyOf, serviceRef, type ServiceView } from '../service/service.js';
 import type { NodeName } from '../shared/brand.js';
 import { announcingAnnotation, nodeOfLease, parseAnnouncing, type SpeakerLeaseView } from '../speaker/lease-view.js';
@@ -8,12 +8,6 @@ import type { ServiceRecord } from '../speaker/speaker.js';
 
 /** The label an EndpointSlice names its Service with. */
 export const serviceNameLabel = 'kubernetes.io/service-name';
-
-/** Canonical text of an address (RFC 5952 for IPv6), or undefined when it is not one. */
-function canonicalIp(text: string): string | undefined {
-  const ip = parseIp(text.trim());
-  return ip.ok ? formatIp(ip.value) : undefined;
-}
 
 /**
  * One endpoint's conditions as the EndpointSlice API defines them: nil `ready` means ready
@@ -84,7 +78,7 @@ export function toSpeakerLeaseView(lease: k8s.V1Lease): SpeakerLeaseView | undef
   const node = nodeOfLease(lease.metadata?.name ?? '');
   if (node === undefined) return undefined;
   const spec = lease.spec ?? {};
-  const announcing = parseAnnouncing(lease.metadata?.annotations?.[announcingAnnotation]).flatMap((ip) => [canonicalIp(ip) ?? []].flat());
+  const announcing = parseAnnouncing(lease.metadata?.annotations?.[announcingAnnotation]).flatMap((ip) => [canonicalIpText(ip) ?? []].flat());
   return {
     node,
     version: lease.metadata?.resourceVersion ?? timeText(spec.renewTime) ?? '',

@@ -16,3 +16,8 @@ export type EventType = 'Normal' | 'Warning';
 export interface EventSink {
   emit(ref: ObjectRef, type: EventType, reason: string, message: string): void;
 }
+
+/** An EventSink that writes in the background: `run` writes queued Events until `signal` aborts, then flushes what is queued (best effort) and settles. */
+export interface EventRecorder extends EventSink {
+  run(signal: AbortSignal): Promise<void>;
+}

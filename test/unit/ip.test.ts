@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { cidrContains, cidrLast, cidrSize, formatCidr, parseCidr } from '../../src/ip/cidr.js';
-import { compareIp, formatIp, ipFromValue, parseIp, type IpFamily } from '../../src/ip/ip-addr.js';
+import { canonicalIpText, compareIp, formatIp, ipFromValue, parseIp, type IpFamily } from '../../src/ip/ip-addr.js';
 import { formatRange, parseRange, rangeContains, rangeOfCidr, rangesOverlap, rangeToCidrs, type IpRange } from '../../src/ip/ip-range.js';
 
 function ip(text: string) {
@@ -94,6 +94,17 @@ describe('parseIp / formatIp', () => {
   it('orders IPv4 before IPv6, then by value', () => {
     const sorted = ['::1', '10.0.0.2', '10.0.0.1', '::'].map(ip).sort(compareIp).map(formatIp);
     expect(sorted).toEqual(['10.0.0.1', '10.0.0.2', '::', '::1']);
+  });
+});
+
+describe('canonicalIpText', () => {
+  it.each([
+    [' 192.0.2.1 ', '192.0.2.1'],
+    ['2001:DB8:0:0:0:0:0:1', '2001:db8::1'],
+    ['192.0.2.300', undefined],
+    ['', undefined],
+  ])('%j -> %j', (text, want) => {
+    expect(canonicalIpText(text)).toBe(want);
   });
 });
 
