@@ -347,14 +347,7 @@ static void finalize(napi_env env, void *data, void *hint) {
 }
 
 static sock_t *unwrap(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
-  napi_value self;
-  napi_get_cb_info(env, info, argc, argv, &self, NULL);
-  void *data = NULL;
-  if (napi_unwrap(env, self, &data) != napi_ok || data == NULL) {
-    throw_type(env, "not a PacketSocket");
-    return NULL;
-  }
-  return (sock_t *)data;
+  return unwrap_this(env, info, argc, argv, "not a PacketSocket");
 }
 
 // new PacketSocket(ifindex: number, kind: 'arp' | 'ndp', onFrames: (frames, answered) => void)

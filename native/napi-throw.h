@@ -24,4 +24,17 @@ static inline napi_value throw_type(napi_env env, const char *msg) {
   return NULL;
 }
 
+// The native object behind `this` of a method call (reading `*argc` arguments into `argv`), or
+// NULL after throwing a TypeError with `not_one` (e.g. "not a PacketSocket") when there is none.
+static inline void *unwrap_this(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv, const char *not_one) {
+  napi_value self;
+  napi_get_cb_info(env, info, argc, argv, &self, NULL);
+  void *data = NULL;
+  if (napi_unwrap(env, self, &data) != napi_ok || data == NULL) {
+    throw_type(env, not_one);
+    return NULL;
+  }
+  return data;
+}
+
 #endif

@@ -160,14 +160,8 @@ static napi_value ctor(napi_env env, napi_callback_info info) {
 }
 
 static xdp_t *unwrap(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
-  napi_value self;
-  napi_get_cb_info(env, info, argc, argv, &self, NULL);
-  void *data = NULL;
-  if (napi_unwrap(env, self, &data) != napi_ok || data == NULL) {
-    throw_type(env, "not an XdpResponder");
-    return NULL;
-  }
-  xdp_t *x = data;
+  xdp_t *x = unwrap_this(env, info, argc, argv, "not an XdpResponder");
+  if (x == NULL) return NULL;
   if (x->link == NULL) {
     throw_type(env, "XdpResponder is closed");
     return NULL;
