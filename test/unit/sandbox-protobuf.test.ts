@@ -39,6 +39,21 @@ describe('the protobuf codec of the sandbox API server', () => {
     });
   });
 
+  it('decodes the bytes kubectl v1.32 sends for `create deployment web --image=nginx:1.15-alpine --port=80`: selector, Pod template, containers, ports', () => {
+    expect(codec.decodeObject(fixture('kubectl-create-deployment.hex'))).toEqual({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'web', labels: { app: 'web' } },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: 'web' } },
+        template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'nginx', image: 'nginx:1.15-alpine', ports: [{ containerPort: 80 }], resources: {} }] } },
+        strategy: {},
+      },
+      status: {},
+    });
+  });
+
   const roundTrips = [
     {
       name: 'a Service with times, a named targetPort, pointer fields set to their zero value and a status',
@@ -94,6 +109,22 @@ describe('the protobuf codec of the sandbox API server', () => {
     ].join('');
     const patched = Buffer.from(`6b387300` + `0a0f0a0276311209436f6e6669674d6170` + `120d${raw}` + `1a002200`, 'hex');
     expect(codec.decodeObject(patched)).toEqual({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' } });
+  });
+
+  it('reads a repeated integer field packed or not, as the generated unmarshallers do', () => {
+    // PodSecurityContext.supplementalGroups (4): unpacked, as gogo writes proto2, then packed.
+    expect(codec.decodeMessage(Buffer.from('20012002', 'hex'), 'core.v1.PodSecurityContext')).toEqual({ supplementalGroups: [1, 2] });
+    expect(codec.decodeMessage(Buffer.from('22020102', 'hex'), 'core.v1.PodSecurityContext')).toEqual({ supplementalGroups: [1, 2] });
+  });
+
+  it('nests an embedded Go struct on the wire and inlines it in JSON (Probe.handler = 1)', () => {
+    const probe = { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 3 };
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: { containers: [{ name: 'c', readinessProbe: probe }] } };
+    const raw = codec.decodeMessage(Buffer.from(codec.encodeObject(pod) ?? []).subarray(4), 'runtime.Unknown');
+    const bytes = Buffer.from(String(raw.raw), 'base64');
+    // Probe { handler (1) { httpGet (2) { path (1) "/healthz", port (2) IntOrString } }, periodSeconds (4) 3 }
+    expect(bytes.toString('hex')).toContain('0a1812160a082f6865616c74687a120a080110001a04687474702003');
+    expect(codec.decodeObject(codec.encodeObject(pod) ?? new Uint8Array())).toEqual(pod);
   });
 
   it('refuses a body without the magic and a kind it does not serve, saying why', () => {

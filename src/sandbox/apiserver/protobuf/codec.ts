@@ -108,6 +108,10 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 
 function writeMessage(w: BinaryWriter, obj: JsonObject, m: MessageDef, env: CodecEnv): void {
   for (const f of m.fields) {
+    if (f.inline) {
+      writeValue(w, f, obj, env);
+      continue;
+    }
     const value = obj[f.json];
     if (value === undefined || value === null) continue;
     if (f.card === 'repeated') {
@@ -288,13 +292,24 @@ function readMessage(data: Uint8Array, m: MessageDef, env: CodecEnv): JsonObject
 }
 
 function readField(r: BinaryReader, wt: WireType, f: FieldDef, out: JsonObject, env: CodecEnv): void {
+  if (isPacked(f, wt)) {
+    readPackedField(r, f, out, env);
+    return;
+  }
   if (wt !== expectedWireType(f)) throw new ProtobufDecodeError(`proto: wrong wireType = ${String(wt)} for field ${f.json}`);
-  if (f.card === 'map') readMapField(r, f, out, env);
+  if (f.inline) readInlineField(r, f, out, env);
+  else if (f.card === 'map') readMapField(r, f, out, env);
   else if (f.card === 'repeated') readRepeatedField(r, f, out, env);
   else {
     const value = readValue(r, f, env);
     if (value !== undefined && (f.presence || !isZero(value))) out[f.json] = value;
   }
+}
+
+/** An embedded message: its fields join the parent's JSON object. */
+function readInlineField(r: BinaryReader, f: FieldDef, out: JsonObject, env: CodecEnv): void {
+  const nested = readValue(r, f, env);
+  if (isObject(nested)) Object.assign(out, nested);
 }
 
 function readMapField(r: BinaryReader, f: FieldDef, out: JsonObject, env: CodecEnv): void {
@@ -308,6 +323,22 @@ function readRepeatedField(r: BinaryReader, f: FieldDef, out: JsonObject, env: C
   const value = readValue(r, f, env);
   const list = Array.isArray(out[f.json]) ? (out[f.json] as unknown[]) : [];
   if (value !== undefined) list.push(value);
+  out[f.json] = list;
+}
+
+/**
+ * A repeated varint field sent packed. The generated marshallers of k8s.io/api write proto2
+ * repeated scalars unpacked, and their unmarshallers accept both forms (protobuf encoding guide,
+ * "Packed Repeated Fields": parsers must accept either).
+ */
+function isPacked(f: FieldDef, wt: WireType): boolean {
+  return f.card === 'repeated' && wt === WireType.LengthDelimited && typeof f.type !== 'object' && valueCodecs[f.type].wire === WireType.Varint;
+}
+
+function readPackedField(r: BinaryReader, f: FieldDef, out: JsonObject, env: CodecEnv): void {
+  const packed = new BinaryReader(r.bytes());
+  const list = Array.isArray(out[f.json]) ? (out[f.json] as unknown[]) : [];
+  while (packed.pos < packed.len) list.push(readValue(packed, f, env));
   out[f.json] = list;
 }
 

@@ -44,6 +44,8 @@ export const metaV1: GroupVersionSchema = groupVersion(
       reason: [5, 'string'],
       message: [6, 'string'],
     }),
+    message('meta.v1.LabelSelector', { matchLabels: [1, 'string{}'], matchExpressions: [2, 'meta.v1.LabelSelectorRequirement[]'] }),
+    message('meta.v1.LabelSelectorRequirement', { key: [1, 'string?'], operator: [2, 'string?'], values: [3, 'string[]'] }),
     message('meta.v1.Status', { metadata: [1, 'meta.v1.ListMeta'], status: [2, 'string'], message: [3, 'string'], reason: [4, 'string'], details: [5, 'meta.v1.StatusDetails?'], code: [6, 'int32'] }),
     message('meta.v1.StatusDetails', { name: [1, 'string'], group: [2, 'string'], kind: [3, 'string'], uid: [6, 'string'], causes: [4, 'meta.v1.StatusCause[]'], retryAfterSeconds: [5, 'int32'] }),
     message('meta.v1.StatusCause', { reason: [1, 'string'], message: [2, 'string'], field: [3, 'string'] }),
