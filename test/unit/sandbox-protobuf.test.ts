@@ -147,23 +147,9 @@ describe('the protobuf codec of the sandbox API server', () => {
   });
 });
 
-describe('content negotiation', () => {
+describe('protobuf request bodies', () => {
   const negotiator = createNegotiator(codec);
   const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' } };
-  it.each([
-    { name: 'client-go typed clients', accept: 'application/vnd.kubernetes.protobuf,application/json', want: 'application/vnd.kubernetes.protobuf' },
-    { name: 'kubectl get (Tables)', accept: 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json', want: 'application/json' },
-    { name: 'a Table asked for in protobuf', accept: 'application/vnd.kubernetes.protobuf;as=Table;v=v1;g=meta.k8s.io,application/json', want: 'application/json' },
-    { name: 'JSON first', accept: 'application/json, application/vnd.kubernetes.protobuf', want: 'application/json' },
-    { name: 'anything', accept: '*/*', want: 'application/json' },
-    { name: 'no Accept', accept: undefined, want: 'application/json' },
-  ])('$name -> $want', ({ accept, want }) => {
-    expect(negotiator.responseEncoding(accept).encode(cm).contentType).toBe(want);
-  });
-
-  it('answers a kind without a message (a discovery document) in JSON even when protobuf is preferred', () => {
-    expect(negotiator.responseEncoding('application/vnd.kubernetes.protobuf,application/json').encode({ kind: 'APIResourceList', groupVersion: 'v1' }).contentType).toBe('application/json');
-  });
 
   it('turns a truncated protobuf body into a 400 that says so', () => {
     const bytes = Buffer.from(codec.encodeObject(cm) ?? []);
