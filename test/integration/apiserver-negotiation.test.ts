@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { servedProtobufCodec } from '../../src/sandbox/apiserver/protobuf/served.js';
 import { renderTable } from '../../src/sandbox/apiserver/tables.js';
 import { startTestApiServer, type TestApiServer } from '../helpers/apiserver.js';
 
@@ -65,6 +66,21 @@ describe('media types a client can ask for, with curl (kube-apiserver negotiatio
     expect(JSON.parse(reply.body)).toEqual({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: `only the following media types are accepted: ${accepted}`, reason: 'NotAcceptable', code: 406 });
     const discovery = await curl(api, caFile, '/api/v1', ['-H', 'Accept: text/html']);
     expect(discovery.code).toBe(406);
+  });
+
+  it('serves discovery in protobuf when asked, and /version in JSON whatever is asked', async () => {
+    const pb = await new Promise<Buffer>((resolve, reject) => {
+      execFile('curl', ['-sS', '--cacert', caFile, '-H', `Authorization: Bearer ${api.token}`, '-H', 'Accept: application/vnd.kubernetes.protobuf', `${api.url}/apis/apps/v1`], { encoding: 'buffer', timeout: 10_000 }, (error, stdout) => {
+        if (error === null) resolve(stdout);
+        else reject(new Error(`curl failed: ${error.message}`));
+      });
+    });
+    const list = servedProtobufCodec().decodeObject(pb);
+    expect(list).toMatchObject({ apiVersion: 'v1', kind: 'APIResourceList', groupVersion: 'apps/v1' });
+    expect(list.resources).toContainEqual({ name: 'deployments/scale', singularName: '', namespaced: true, group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: ['get', 'patch', 'update'] });
+    const version = await curl(api, caFile, '/version', ['-H', 'Accept: text/html']);
+    expect(version).toMatchObject({ code: 200, contentType: 'application/json' });
+    expect(JSON.parse(version.body)).toMatchObject({ major: '1', minor: '32' });
   });
 
   it('refuses a YAML watch (YAML has no stream form) with the stream media types', async () => {

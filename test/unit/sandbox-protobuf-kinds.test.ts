@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { JsonObject } from '../../src/sandbox/apiserver/object.js';
 import { builtInSchemas, type OpenApiSchema, type SchemaIndex } from '../../src/sandbox/apiserver/openapi-schema.js';
 import { servedProtobufCodec } from '../../src/sandbox/apiserver/protobuf/served.js';
+import { discoveryDoc } from '../../src/sandbox/apiserver/discovery.js';
 import { apiVersionOf, resourceDefs, type ResourceDef } from '../../src/sandbox/apiserver/resources.js';
 
 const codec = servedProtobufCodec();
@@ -100,6 +101,16 @@ describe('protobuf for every kind the sandbox API server serves', () => {
   it.each(resourceDefs.flatMap((def) => def.subresources.map((sub) => ({ name: `${def.plural}/${sub}`, sub }))))('the body of $name round-trips', ({ sub }) => {
     const sample = subresourceSamples[sub];
     if (sample !== undefined) expect(roundTrip(sample)).toEqual(sample);
+  });
+
+  it.each([
+    { name: '/api (APIVersions, served without apiVersion: v1 in the envelope)', doc: discoveryDoc('api', '', '', resourceDefs), want: { ...discoveryDoc('api', '', '', resourceDefs), apiVersion: 'v1' } },
+    { name: '/apis (APIGroupList)', doc: discoveryDoc('apis', '', '', resourceDefs) },
+    { name: '/apis/apps (APIGroup)', doc: discoveryDoc('group', 'apps', '', resourceDefs) },
+    { name: '/api/v1 (APIResourceList, verbs a metav1.Verbs message)', doc: discoveryDoc('core', '', 'v1', resourceDefs) },
+    { name: '/apis/apps/v1 (APIResourceList with subresources)', doc: discoveryDoc('groupVersion', 'apps', 'v1', resourceDefs) },
+  ])('the discovery document $name round-trips', ({ doc, want }) => {
+    expect(roundTrip(doc)).toEqual(want ?? doc);
   });
 
   it('keeps a pointer field set to its zero value and drops a plain one, as Go decoding and omitempty do', () => {

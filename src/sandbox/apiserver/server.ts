@@ -18,7 +18,7 @@ import { patchTypeOf, type PatchType } from './patch.js';
 import { servedProtobufCodec } from './protobuf/served.js';
 import { createSaver, restoreState } from './persistence.js';
 import { checkListOptions, isDryRun, queryBool } from './query.js';
-import { parseApiPath, type ResourceTarget } from './request-path.js';
+import { parseApiPath, type ApiPath, type ResourceTarget } from './request-path.js';
 import { apiVersionOf, resourceDefs, type ResourceDef } from './resources.js';
 import { ApiStatusError } from './status.js';
 import type { Result } from '../../shared/result.js';
@@ -142,9 +142,14 @@ function encodingOf(ctx: RequestContext, negotiated: Result<ResponseEncoding, Ap
   return negotiated.ok ? negotiated.value : ctx.negotiator.json;
 }
 
-/** API documents and objects are negotiated: a refused `Accept` is a 406 there. */
-function throwIfRefused(negotiated: Result<ResponseEncoding, ApiStatusError>): void {
+/**
+ * The encoding of API documents and objects, which are negotiated: a refused `Accept` is a 406
+ * there. `/version` is not: kube-apiserver 1.32 writes it as raw JSON whatever the client accepts.
+ */
+function apiEncoding(ctx: RequestContext, negotiated: Result<ResponseEncoding, ApiStatusError>, path: ApiPath): ResponseEncoding {
+  if (path.kind === 'discovery' && path.doc === 'version') return ctx.negotiator.json;
   if (!negotiated.ok) throw negotiated.error;
+  return negotiated.value;
 }
 
 async function handleRequest(ctx: RequestContext, req: IncomingMessage, res: ServerResponse, negotiated: Result<ResponseEncoding, ApiStatusError>): Promise<void> {
@@ -168,13 +173,13 @@ async function handleRequest(ctx: RequestContext, req: IncomingMessage, res: Ser
   }
   const path = parseApiPath(url.pathname, resourceDefs);
   if (path.kind === 'unknown') throw new ApiStatusError('NotFound', 'the server could not find the requested resource');
-  throwIfRefused(negotiated);
+  const negotiatedEncoding = apiEncoding(ctx, negotiated, path);
   if (path.kind === 'discovery') {
     requireGet(req);
-    sendObject(res, 200, discoveryDoc(path.doc, path.group, path.version, resourceDefs), encoding);
+    sendObject(res, 200, discoveryDoc(path.doc, path.group, path.version, resourceDefs), negotiatedEncoding);
     return;
   }
-  await handleResource(ctx, user, { req, res, url, encoding }, path.target);
+  await handleResource(ctx, user, { req, res, url, encoding: negotiatedEncoding }, path.target);
 }
 
 /** One HTTP exchange: the request, its parsed URL, the response and its negotiated encoding. */

@@ -49,7 +49,8 @@ export function createProtobufCodec(schemas: readonly GroupVersionSchema[], extr
   const codec: ProtobufCodec = {
     knows: (apiVersion, kind) => kindMessage(apiVersion, kind) !== undefined,
     encodeObject(obj) {
-      const apiVersion = typeof obj.apiVersion === 'string' ? obj.apiVersion : '';
+      // The /api document (APIVersions) is served without an apiVersion; its envelope says v1.
+      const apiVersion = typeof obj.apiVersion === 'string' ? obj.apiVersion : 'v1';
       const kind = typeof obj.kind === 'string' ? obj.kind : '';
       const m = kindMessage(apiVersion, kind);
       if (m === undefined) return undefined;
@@ -231,6 +232,16 @@ const valueCodecs: Readonly<Record<ScalarType | SpecialType, ValueCodec>> = {
     },
     read: (r) => parseRawJson(readSingleBytes(r.bytes())),
   },
+  StringList: {
+    wire: LD,
+    write(w, no, v) {
+      if (!Array.isArray(v)) return;
+      w.tag(no, LD).fork();
+      for (const item of v) if (typeof item === 'string') w.tag(1, LD).string(item);
+      w.join();
+    },
+    read: (r) => readStringList(r.bytes()),
+  },
   // A RawExtension holds an enveloped object (a watch event's object); in JSON it is that object.
   RawExtension: {
     wire: LD,
@@ -405,6 +416,18 @@ function readIntOrString(data: Uint8Array): number | string {
     else r.skip(wt);
   }
   return type === 1 ? strVal : intVal;
+}
+
+/** The items (field 1) of a message wrapping a list of strings (metav1.Verbs). */
+function readStringList(data: Uint8Array): string[] {
+  const r = new BinaryReader(data);
+  const out: string[] = [];
+  while (r.pos < r.len) {
+    const [no, wt] = r.tag();
+    if (no === 1 && wt === WireType.LengthDelimited) out.push(r.string());
+    else r.skip(wt);
+  }
+  return out;
 }
 
 /** Field 1 of a one-field message holding bytes (Quantity, FieldsV1, RawExtension). */

@@ -59,15 +59,45 @@ export const metaV1: GroupVersionSchema = groupVersion(
       ignoreStoreReadErrorWithClusterBreakingPotential: [6, 'bool?'],
     }),
     message('meta.v1.Preconditions', { uid: [1, 'string?'], resourceVersion: [2, 'string?'] }),
+    message('meta.v1.APIVersions', { versions: [1, 'string[]'], serverAddressByClientCIDRs: [2, 'meta.v1.ServerAddressByClientCIDR[]'] }),
+    message('meta.v1.APIGroupList', { groups: [1, 'meta.v1.APIGroup[]'] }),
+    message('meta.v1.APIGroup', {
+      name: [1, 'string?'],
+      versions: [2, 'meta.v1.GroupVersionForDiscovery[]'],
+      preferredVersion: [3, 'meta.v1.GroupVersionForDiscovery'],
+      serverAddressByClientCIDRs: [4, 'meta.v1.ServerAddressByClientCIDR[]'],
+    }),
+    message('meta.v1.GroupVersionForDiscovery', { groupVersion: [1, 'string?'], version: [2, 'string?'] }),
+    message('meta.v1.ServerAddressByClientCIDR', { clientCIDR: [1, 'string?'], serverAddress: [2, 'string?'] }),
+    message('meta.v1.APIResourceList', { groupVersion: [1, 'string?'], resources: [2, 'meta.v1.APIResource[]'] }),
+    message('meta.v1.APIResource', {
+      name: [1, 'string?'],
+      singularName: [6, 'string?'],
+      namespaced: [2, 'bool?'],
+      group: [8, 'string'],
+      version: [9, 'string'],
+      kind: [3, 'string?'],
+      verbs: [4, 'StringList'],
+      shortNames: [5, 'string[]'],
+      categories: [7, 'string[]'],
+      storageVersionHash: [10, 'string'],
+    }),
     message('runtime.TypeMeta', { apiVersion: [1, 'string'], kind: [2, 'string'] }),
     message('runtime.Unknown', { typeMeta: [1, 'runtime.TypeMeta'], raw: [2, 'bytes'], contentEncoding: [3, 'string'], contentType: [4, 'string'] }),
   ],
   [],
 );
 
-/** Kinds of meta/v1 that any group-version serves (Status for errors, DeleteOptions in DELETE bodies). */
+/**
+ * Kinds of meta/v1 that any group-version serves (Status for errors, DeleteOptions in DELETE
+ * bodies), and the discovery documents.
+ */
 export const metaKinds = [
   { apiVersion: 'v1', kind: 'Status', message: 'meta.v1.Status' },
+  { apiVersion: 'v1', kind: 'APIVersions', message: 'meta.v1.APIVersions' },
+  { apiVersion: 'v1', kind: 'APIGroupList', message: 'meta.v1.APIGroupList' },
+  { apiVersion: 'v1', kind: 'APIGroup', message: 'meta.v1.APIGroup' },
+  { apiVersion: 'v1', kind: 'APIResourceList', message: 'meta.v1.APIResourceList' },
   { apiVersion: 'v1', kind: 'DeleteOptions', message: 'meta.v1.DeleteOptions' },
   { apiVersion: 'meta.k8s.io/v1', kind: 'DeleteOptions', message: 'meta.v1.DeleteOptions' },
 ] as const;

@@ -11,9 +11,10 @@ export type ScalarType = 'string' | 'int32' | 'int64' | 'bool' | 'bytes';
 /**
  * Types whose JSON form differs from their message: metav1.Time (RFC 3339 seconds) and MicroTime
  * (RFC 3339 microseconds) are `{seconds, nanos}`, IntOrString is `{type, intVal, strVal}`,
- * resource.Quantity is `{string}`, FieldsV1 and RawExtension carry raw JSON bytes.
+ * resource.Quantity is `{string}`, FieldsV1 and RawExtension carry raw JSON bytes, and a StringList
+ * (metav1.Verbs) is `{repeated string items = 1}` on the wire and a plain array in JSON.
  */
-export type SpecialType = 'Time' | 'MicroTime' | 'IntOrString' | 'Quantity' | 'FieldsV1' | 'RawExtension';
+export type SpecialType = 'Time' | 'MicroTime' | 'IntOrString' | 'Quantity' | 'FieldsV1' | 'RawExtension' | 'StringList';
 
 /** A field's value type: a scalar, a special type, or another message by its qualified name. */
 export type ValueType = ScalarType | SpecialType | { readonly message: string };
@@ -53,7 +54,7 @@ export interface MessageDef {
  */
 export type CompactField = readonly [number, string];
 
-const scalars: ReadonlySet<string> = new Set(['string', 'int32', 'int64', 'bool', 'bytes', 'Time', 'MicroTime', 'IntOrString', 'Quantity', 'FieldsV1', 'RawExtension']);
+const scalars: ReadonlySet<string> = new Set(['string', 'int32', 'int64', 'bool', 'bytes', 'Time', 'MicroTime', 'IntOrString', 'Quantity', 'FieldsV1', 'RawExtension', 'StringList']);
 
 /** Builds a message definition from the compact notation. */
 export function message(name: string, fields: Readonly<Record<string, CompactField>>): MessageDef {
