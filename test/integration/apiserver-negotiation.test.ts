@@ -6,6 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { servedProtobufCodec } from '../../src/sandbox/apiserver/protobuf/served.js';
 import { renderTable } from '../../src/sandbox/apiserver/tables.js';
 import { startTestApiServer, type TestApiServer } from '../helpers/apiserver.js';
+import { runKubectl } from '../helpers/kubectl.js';
 
 interface CurlReply {
   readonly code: number;
@@ -81,6 +82,19 @@ describe('media types a client can ask for, with curl (kube-apiserver negotiatio
     const version = await curl(api, caFile, '/version', ['-H', 'Accept: text/html']);
     expect(version).toMatchObject({ code: 200, contentType: 'application/json' });
     expect(JSON.parse(version.body)).toMatchObject({ major: '1', minor: '32' });
+  });
+
+  it('serves /openapi/v2 in protobuf to `kubectl explain --output=plaintext-openapiv2`, and 406 for what it cannot produce', async () => {
+    const explained = await runKubectl(api.kubeconfigPath, ['explain', 'deployment.spec.replicas', '--output=plaintext-openapiv2', '-v=8']);
+    expect(explained.code).toBe(0);
+    expect(explained.stderr).toContain('Accept: application/com.github.proto-openapi.spec.v2@v1.0+protobuf');
+    expect(explained.stdout).toMatch(/^KIND: +Deployment\nVERSION: +apps\/v1\n\nFIELD: +replicas <integer>\n\nDESCRIPTION:\n +Number of desired pods\./);
+    const ports = await runKubectl(api.kubeconfigPath, ['explain', 'service.spec.ports', '--output=plaintext-openapiv2']);
+    expect(ports.stdout).toMatch(/^ {3}protocol\t<string>$/m);
+    const json = await curl(api, caFile, '/openapi/v2', ['-H', 'Accept: application/json']);
+    expect(json).toMatchObject({ code: 200, contentType: 'application/json' });
+    expect(JSON.parse(json.body)).toMatchObject({ swagger: '2.0' });
+    expect(await curl(api, caFile, '/openapi/v2', ['-H', 'Accept: text/html'])).toMatchObject({ code: 406, body: '' });
   });
 
   it('refuses a YAML watch (YAML has no stream form) with the stream media types', async () => {

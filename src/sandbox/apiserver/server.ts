@@ -14,6 +14,7 @@ import type { JsonObject } from './object.js';
 import { ObjectHandler, type FieldRequest, type ListQuery, type ListResult } from './object-handler.js';
 import { buildOpenApiDocs, type OpenApiDocs } from './openapi-docs.js';
 import { builtInSchemas } from './openapi-schema.js';
+import { negotiateOpenApiV2, openApiV2ProtobufType } from './openapi-v2-protobuf.js';
 import { patchTypeOf, type PatchType } from './patch.js';
 import { servedProtobufCodec } from './protobuf/served.js';
 import { createSaver, restoreState } from './persistence.js';
@@ -293,11 +294,11 @@ function requireGet(req: IncomingMessage): void {
   if (req.method !== 'GET') throw new ApiStatusError('MethodNotAllowed', 'the server does not allow this method on the requested resource');
 }
 
-/** `/openapi/v2` (JSON), the `/openapi/v3` index, and `/openapi/v3/<group-version>` documents. */
+/** `/openapi/v2` (JSON or protobuf), the `/openapi/v3` index, and `/openapi/v3/<group-version>` documents. */
 function serveOpenApi(docs: OpenApiDocs, req: IncomingMessage, res: ServerResponse, url: URL): void {
   requireGet(req);
   if (url.pathname === '/openapi/v2') {
-    res.writeHead(200, { 'content-type': 'application/json' }).end(docs.v2);
+    serveOpenApiV2(docs, req, res);
     return;
   }
   if (url.pathname === '/openapi/v3' || url.pathname === '/openapi/v3/') {
@@ -309,6 +310,14 @@ function serveOpenApi(docs: OpenApiDocs, req: IncomingMessage, res: ServerRespon
   // kube-openapi's handler3: a request naming the current hash may be cached for good.
   const cache = url.searchParams.get('hash') === doc.hash ? 'public, immutable' : 'no-cache, private';
   res.writeHead(200, { 'content-type': 'application/json', etag: `"${doc.hash}"`, 'cache-control': cache }).end(doc.body);
+}
+
+/** kube-openapi's v2 handler: JSON or gnostic protobuf by `Accept`, else a bare 406. */
+function serveOpenApiV2(docs: OpenApiDocs, req: IncomingMessage, res: ServerResponse): void {
+  const format = negotiateOpenApiV2(req.headers.accept);
+  if (format === undefined) res.writeHead(406, { vary: 'Accept' }).end();
+  else if (format === 'json') res.writeHead(200, { 'content-type': 'application/json', vary: 'Accept' }).end(docs.v2);
+  else res.writeHead(200, { 'content-type': openApiV2ProtobufType, vary: 'Accept' }).end(docs.v2Protobuf);
 }
 
 function read(ctx: RequestContext, verb: 'get' | 'list', req: IncomingMessage, url: URL, t: ResourceTarget): HttpReply {

@@ -31,6 +31,8 @@ export interface ProtobufCodec {
   watchFrame(event: JsonObject): Uint8Array;
   /** Decodes one message by name (for frames and tests). */
   decodeMessage(data: Uint8Array, messageName: string): JsonObject;
+  /** Encodes one message by name, without envelope (documents that are not API objects). */
+  encodeMessage(obj: JsonObject, messageName: string): Uint8Array;
 }
 
 /** Builds a codec over the messages and kinds of the given group-versions. */
@@ -86,6 +88,11 @@ export function createProtobufCodec(schemas: readonly GroupVersionSchema[], extr
       return frame;
     },
     decodeMessage: (data, name) => readMessage(data, messageOf(name), env),
+    encodeMessage(obj, name) {
+      const w = new BinaryWriter();
+      writeMessage(w, obj, messageOf(name), env);
+      return w.finish();
+    },
   };
   const env: CodecEnv = { messageOf, encodeObject: (o) => codec.encodeObject(o), decodeObject: (d) => codec.decodeObject(d) };
   return codec;
