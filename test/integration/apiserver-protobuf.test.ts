@@ -122,6 +122,27 @@ describe('protobuf to and from the sandbox API server, without kubectl', () => {
     expect(events[0]).toMatchObject({ object: { kind: 'ConfigMap', metadata: { name: 'watched' }, data: { v: '2' } } });
   });
 
+  it('reads and writes the scale subresource as a protobuf autoscaling/v1 Scale', async () => {
+    const deployment = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'scaled' },
+      spec: { replicas: 2, selector: { matchLabels: { app: 'scaled' } }, template: { metadata: { labels: { app: 'scaled' } }, spec: { containers: [{ name: 'c', image: 'nginx' }] } } },
+    };
+    expect((await post('/apis/apps/v1/namespaces/default/deployments', deployment)).code).toBe(201);
+    const scalePath = '/apis/apps/v1/namespaces/default/deployments/scaled/scale';
+    const read = await send(api, 'GET', scalePath, { accept: `${protobuf},application/json` });
+    expect(read.contentType).toBe(protobuf);
+    const scale = decode(read);
+    expect(scale).toMatchObject({ apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: { name: 'scaled' }, spec: { replicas: 2 }, status: { replicas: 0, selector: 'app=scaled' } });
+    // Scale to 0: ScaleSpec.replicas has omitempty, so the 0 is not on the wire at all.
+    const written = await send(api, 'PUT', scalePath, { 'content-type': protobuf, accept: protobuf }, codec.encodeObject({ ...scale, spec: { replicas: 0 } }));
+    expect(written).toMatchObject({ code: 200, contentType: protobuf });
+    expect(decode(written)).toMatchObject({ kind: 'Scale', status: { replicas: 0 } });
+    const stored = JSON.parse((await send(api, 'GET', '/apis/apps/v1/namespaces/default/deployments/scaled', { accept: 'application/json' })).body.toString()) as { spec: { replicas: number } };
+    expect(stored.spec.replicas).toBe(0);
+  });
+
   it('validates but does not persist with dryRun=All', async () => {
     const reply = await post('/api/v1/namespaces/default/configmaps', configMap('dry', { a: 'b' }), '?dryRun=All');
     expect(reply.code).toBe(200);

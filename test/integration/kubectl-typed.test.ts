@@ -3,7 +3,9 @@ import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServiceAdmission } from '../../src/sandbox/apiserver/service.js';
-import { renderTable } from '../../src/sandbox/apiserver/tables.js';
+import { tableRenderer } from '../../src/sandbox/apiserver/tables.js';
+import { createWorkloadAdmission } from '../../src/sandbox/workloads/admission.js';
+import { workloadColumns } from '../../src/sandbox/workloads/tables.js';
 import { startTestApiServer, type TestApiServer } from '../helpers/apiserver.js';
 import { runKubectl } from '../helpers/kubectl.js';
 
@@ -13,6 +15,30 @@ const kubectlVersion = execFileSync('kubectl', ['version', '--client'], { encodi
 async function untilOutput(read: () => string, done: (out: string) => boolean): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (!done(read()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+}
+
+interface Exchange {
+  request: string;
+  accept: string;
+  contentType: string;
+}
+
+/** The requests kubectl -v=8 logs: `METHOD URL`, the Accept it sent and the Content-Type of the reply. */
+function exchanges(stderr: string): Exchange[] {
+  const out: Exchange[] = [];
+  let replied = false;
+  for (const line of stderr.split('\n')) {
+    const request = /\] ((?:GET|POST|PUT|PATCH|DELETE) \S+)$/.exec(line);
+    const header = /^\S+ \S+ +\d+ round_trippers\.go:\d+\] +(Accept|Content-Type): (.*)$/.exec(line);
+    const current = out.at(-1);
+    if (request?.[1] !== undefined) {
+      out.push({ request: request[1], accept: '', contentType: '' });
+      replied = false;
+    } else if (line.includes('Response Status:')) replied = true;
+    else if (current !== undefined && header?.[1] === 'Accept' && !replied) current.accept = header[2] ?? '';
+    else if (current !== undefined && header?.[1] === 'Content-Type' && replied) current.contentType = header[2] ?? '';
+  }
+  return out;
 }
 
 /**
@@ -28,7 +54,7 @@ describe(`typed kubectl commands against the sandbox API server (${kubectlVersio
 
   beforeAll(async () => {
     console.log(`kubectl under test:\n${kubectlVersion}`);
-    api = await startTestApiServer({ admission: new Map([['/services', createServiceAdmission()]]), table: renderTable });
+    api = await startTestApiServer({ admission: new Map([['/services', createServiceAdmission()], ...createWorkloadAdmission()]), table: tableRenderer(workloadColumns) });
     dir = api.kubeconfigPath.replace(/kubeconfig$/, '');
   });
   afterAll(async () => {
@@ -117,6 +143,43 @@ describe(`typed kubectl commands against the sandbox API server (${kubectlVersio
     expect(await kubectl('-n', 'shop', 'get', 'secret', 'creds')).toMatchObject({ code: 1, stderr: 'Error from server (NotFound): secrets "creds" not found\n' });
   });
 
-  // Comes with the workloads kinds (apps/v1 Deployment in the server and in the protobuf schema).
-  it.todo('creates a deployment with `kubectl create deployment`');
+  it('creates deployments with `kubectl create deployment`, sent as protobuf, and keeps an explicit 0 replicas', async () => {
+    expect(await kubectl('-n', 'shop', 'create', 'deployment', 'web', '--image=nginx:1.15-alpine', '--port=80')).toMatchObject({ code: 0, stdout: 'deployment.apps/web created\n' });
+    expect(await kubectl('-n', 'shop', 'create', 'deployment', 'idle', '--image=nginx:1.15-alpine', '--replicas=0')).toMatchObject({ code: 0, stdout: 'deployment.apps/idle created\n' });
+    expect(sentProtobuf('deployments')).toBe(true);
+    const web = JSON.parse((await kubectl('-n', 'shop', 'get', 'deployment', 'web', '-o', 'json')).stdout) as {
+      spec: { replicas: number; selector: unknown; strategy: unknown; template: { spec: { containers: Array<{ name: string; image: string; ports: unknown[] }> } } };
+    };
+    expect(web.spec).toMatchObject({ replicas: 1, selector: { matchLabels: { app: 'web' } }, strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: '25%' } } });
+    expect(web.spec.template.spec.containers).toMatchObject([{ name: 'nginx', image: 'nginx:1.15-alpine', ports: [{ containerPort: 80, protocol: 'TCP' }] }]);
+    // replicas is a pointer in Go: a protobuf 0 is kept, not defaulted to 1.
+    expect((await kubectl('-n', 'shop', 'get', 'deployment', 'idle', '-o', 'jsonpath={.spec.replicas}')).stdout).toBe('0');
+  });
+
+  // kubectl describe and rollout history read through client-go's typed clients, which ask for protobuf.
+  it('describes a deployment and a pod, and lists rollout history, from protobuf responses (-v=8 shows the content types)', async () => {
+    const protobufReply = (stderr: string, path: string): boolean =>
+      exchanges(stderr).some((x) => x.request.startsWith(`GET ${api.url}${path}`) && x.accept.startsWith('application/vnd.kubernetes.protobuf') && x.contentType === 'application/vnd.kubernetes.protobuf');
+    const described = await kubectl('-n', 'shop', 'describe', 'deployment', 'web', '-v=8');
+    expect(described.code).toBe(0);
+    expect(protobufReply(described.stderr, '/apis/apps/v1/namespaces/shop/deployments/web')).toBe(true);
+    expect(protobufReply(described.stderr, '/apis/apps/v1/namespaces/shop/replicasets?')).toBe(true);
+    expect(described.stdout).toMatch(/^Replicas:\s+1 desired \| 0 updated \| 0 total \| 0 available \| 0 unavailable$/m);
+    expect(described.stdout).toMatch(/^RollingUpdateStrategy:\s+25% max unavailable, 25% max surge$/m);
+    expect(described.stdout).toMatch(/^\s+Image:\s+nginx:1.15-alpine$/m);
+    expect(described.stdout).toMatch(/^\s+Port:\s+80\/TCP$/m);
+
+    expect(await kubectl('-n', 'shop', 'run', 'solo', '--image=nginx:1.15-alpine', '--port=8080', '--labels=app=solo')).toMatchObject({ code: 0, stdout: 'pod/solo created\n' });
+    const pod = await kubectl('-n', 'shop', 'describe', 'pod', 'solo', '-v=8');
+    expect(pod.code).toBe(0);
+    expect(protobufReply(pod.stderr, '/api/v1/namespaces/shop/pods/solo')).toBe(true);
+    expect(pod.stdout).toMatch(/^Labels:\s+app=solo$/m);
+    expect(pod.stdout).toMatch(/^QoS Class:\s+BestEffort$/m);
+    expect(pod.stdout).toMatch(/^Tolerations:\s+node.kubernetes.io\/not-ready:NoExecute op=Exists for 300s$/m);
+
+    // No controllers run here, so the Deployment has no ReplicaSets yet: an empty protobuf list.
+    const history = await kubectl('-n', 'shop', 'rollout', 'history', 'deployment/web', '-v=8');
+    expect(history).toMatchObject({ code: 0, stdout: 'deployment.apps/web \nNo rollout history found.\n' });
+    expect(protobufReply(history.stderr, '/apis/apps/v1/namespaces/shop/replicasets?labelSelector=app%3Dweb')).toBe(true);
+  });
 });

@@ -4,6 +4,9 @@ import { fieldComplaints, parseFieldValidation, scanJsonKeys, strictDecodingMess
 import { isObject, type JsonObject } from '../../src/sandbox/apiserver/object.js';
 import { buildOpenApiDocs, groupVersionPath } from '../../src/sandbox/apiserver/openapi-docs.js';
 import { builtInSchemas } from '../../src/sandbox/apiserver/openapi-schema.js';
+import { encodeOpenApiV2, negotiateOpenApiV2 } from '../../src/sandbox/apiserver/openapi-v2-protobuf.js';
+import { createProtobufCodec } from '../../src/sandbox/apiserver/protobuf/codec.js';
+import { openApiV2 } from '../../src/sandbox/apiserver/protobuf/openapi-v2.js';
 import { resourceDefs } from '../../src/sandbox/apiserver/resources.js';
 
 const index = builtInSchemas();
@@ -75,5 +78,69 @@ describe('OpenAPI documents', () => {
     const doc = JSON.parse(docs.v2) as { swagger: string; definitions: Record<string, JsonObject> };
     expect(doc.swagger).toBe('2.0');
     expect(JSON.stringify(doc.definitions['io.k8s.api.core.v1.Service'])).toContain('#/definitions/io.k8s.api.core.v1.ServiceSpec');
+  });
+});
+
+describe('/openapi/v2 in protobuf (gnostic openapi.v2.Document)', () => {
+  const codec = createProtobufCodec([openApiV2], []);
+  const doc = {
+    swagger: '2.0',
+    info: { title: 'Kubernetes', version: 'v1.32.0' },
+    paths: { '/api/v1/namespaces/{namespace}/services': { post: { operationId: 'postService', 'x-kubernetes-action': 'post', consumes: ['application/json'], parameters: [{ name: 'body', in: 'body', required: true, schema: { $ref: '#/definitions/io.k8s.api.core.v1.Service' } }, { name: 'dryRun', in: 'query', type: 'string', uniqueItems: true }], responses: { '200': { description: 'OK', schema: { $ref: '#/definitions/io.k8s.api.core.v1.Service' } } } } } },
+    definitions: {
+      'io.k8s.api.core.v1.ServicePort': { type: 'object', required: ['port'], properties: { protocol: { type: 'string', default: 'TCP' }, port: { type: 'integer', format: 'int32' } }, 'x-kubernetes-map-type': 'atomic' },
+      'io.k8s.api.core.v1.ServiceSpec': { type: 'object', properties: { ports: { type: 'array', items: { $ref: '#/definitions/io.k8s.api.core.v1.ServicePort' }, 'x-kubernetes-list-map-keys': ['port', 'protocol'] }, selector: { type: 'object', additionalProperties: { type: 'string' } } } },
+    },
+  };
+
+  it('turns maps into Named lists, $ref into _ref, types into TypeItems and x- keys into YAML vendor extensions', () => {
+    const decoded = codec.decodeMessage(encodeOpenApiV2(doc), 'openapi.v2.Document');
+    expect(decoded).toMatchObject({ swagger: '2.0', info: { title: 'Kubernetes', version: 'v1.32.0' } });
+    expect(decoded.definitions).toEqual({
+      additionalProperties: [
+        {
+          name: 'io.k8s.api.core.v1.ServicePort',
+          value: {
+            required: ['port'],
+            type: { value: ['object'] },
+            properties: { additionalProperties: [{ name: 'protocol', value: { type: { value: ['string'] }, default: { yaml: 'TCP\n' } } }, { name: 'port', value: { format: 'int32', type: { value: ['integer'] } } }] },
+            vendorExtension: [{ name: 'x-kubernetes-map-type', value: { yaml: 'atomic\n' } }],
+          },
+        },
+        {
+          name: 'io.k8s.api.core.v1.ServiceSpec',
+          value: {
+            type: { value: ['object'] },
+            properties: {
+              additionalProperties: [
+                { name: 'ports', value: { type: { value: ['array'] }, items: { schema: [{ _ref: '#/definitions/io.k8s.api.core.v1.ServicePort' }] }, vendorExtension: [{ name: 'x-kubernetes-list-map-keys', value: { yaml: '- port\n- protocol\n' } }] } },
+                { name: 'selector', value: { type: { value: ['object'] }, additionalProperties: { schema: { type: { value: ['string'] } } } } },
+              ],
+            },
+          },
+        },
+      ],
+    });
+    const post = ((decoded.paths as { path: Array<{ value: { post: JsonObject } }> }).path[0]?.value.post ?? {});
+    expect(post).toMatchObject({
+      operationId: 'postService',
+      consumes: ['application/json'],
+      parameters: [
+        { parameter: { bodyParameter: { name: 'body', in: 'body', required: true, schema: { _ref: '#/definitions/io.k8s.api.core.v1.Service' } } } },
+        { parameter: { nonBodyParameter: { queryParameterSubSchema: { name: 'dryRun', in: 'query', type: 'string', uniqueItems: true } } } },
+      ],
+      responses: { responseCode: [{ name: '200', value: { response: { description: 'OK', schema: { schema: { _ref: '#/definitions/io.k8s.api.core.v1.Service' } } } } }] },
+      vendorExtension: [{ name: 'x-kubernetes-action', value: { yaml: 'post\n' } }],
+    });
+  });
+
+  it.each([
+    { name: 'kubectl and client-go', accept: 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf', want: 'protobuf' },
+    { name: 'the newer protobuf name', accept: 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf', want: 'protobuf' },
+    { name: 'JSON', accept: 'application/json', want: 'json' },
+    { name: 'no Accept', accept: undefined, want: 'json' },
+    { name: 'HTML', accept: 'text/html', want: undefined },
+  ])('answers $name with $want', ({ accept, want }) => {
+    expect(negotiateOpenApiV2(accept)).toBe(want);
   });
 });

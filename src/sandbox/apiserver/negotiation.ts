@@ -1,7 +1,9 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { err, ok, type Result } from '../../shared/result.js';
 import type { JsonObject } from './object.js';
+import type { PatchType } from './patch.js';
 import { ProtobufDecodeError, type ProtobufCodec } from './protobuf/codec.js';
 import { ApiStatusError, statusBody } from './status.js';
 
@@ -15,6 +17,19 @@ import { ApiStatusError, statusBody } from './status.js';
 /** kube-apiserver's protobuf media type (k8s.io/apimachinery runtime.ContentTypeProtobuf). */
 export const protobufMediaType = 'application/vnd.kubernetes.protobuf';
 
+/**
+ * The media types kube-apiserver reads and writes objects in, in the order of its codec factory
+ * (k8s.io/apimachinery serializer.CodecFactory: JSON, YAML, protobuf; CBOR is behind the
+ * CBORServingAndStorage feature gate, off by default). The first is the default.
+ */
+export const servedMediaTypes = ['application/json', 'application/yaml', protobufMediaType] as const;
+
+/** One of the media types objects are served in. */
+export type ServedMediaType = (typeof servedMediaTypes)[number];
+
+/** Those with a stream serializer, as a watch names them (YAML has none). */
+const streamMediaTypes: readonly string[] = ['application/json;stream=watch', `${protobufMediaType};stream=watch`];
+
 /** One encoded body and its `Content-Type`. */
 export interface Encoded {
   readonly contentType: string;
@@ -23,6 +38,9 @@ export interface Encoded {
 
 /** How responses are written for one client. */
 export interface ResponseEncoding {
+  readonly mediaType: ServedMediaType;
+  /** The client asked for a meta.k8s.io Table (`as=Table;g=meta.k8s.io;v=v1`) in the clause that won. */
+  readonly table: boolean;
   /** One whole response body. */
   encode(body: JsonObject): Encoded;
 }
@@ -38,64 +56,144 @@ export type BodyPresence = 'required' | 'optional';
 
 /** Negotiates media types for requests and responses. */
 export interface Negotiator {
-  /** The encoding of responses for a request's `Accept` header. */
-  responseEncoding(accept: string | undefined): ResponseEncoding;
-  /** The encoding of a watch stream of objects of this apiVersion and kind. */
-  watchEncoding(accept: string | undefined, apiVersion: string, kind: string): WatchEncoding;
   /**
-   * Decodes a request body by its `Content-Type`: protobuf, or JSON (also the patch media types,
-   * whose patch semantics are patch.ts's). An empty optional body decodes to undefined.
+   * The encoding of responses for a request's `Accept`, as kube-apiserver's
+   * NegotiateOutputMediaType chooses it; a 406 NotAcceptable when nothing served is acceptable.
+   */
+  negotiate(accept: string | undefined): Result<ResponseEncoding, ApiStatusError>;
+  /** JSON, for what is not negotiated (and errors when negotiation failed, as kube-apiserver writes them). */
+  readonly json: ResponseEncoding;
+  /** The encoding of a watch stream (NegotiateOutputMediaTypeStream); a 406 when it has no stream form. */
+  watchEncoding(accept: string | undefined): WatchEncoding;
+  /**
+   * Decodes an object body (create, update, DeleteOptions) by its `Content-Type`: JSON (also when
+   * absent), YAML or protobuf, else 415. An empty optional body decodes to undefined.
    */
   decodeBody(contentType: string | undefined, body: Buffer, presence: BodyPresence): unknown;
+  /** Decodes a patch body of a type patch.ts read: JSON, or YAML for server-side apply. */
+  decodePatch(type: PatchType, body: Buffer): unknown;
 }
-
-const jsonResponses: ResponseEncoding = {
-  encode: (body) => ({ contentType: 'application/json', data: JSON.stringify(body) }),
-};
 
 // kube-apiserver streams JSON watch events as one JSON document per line.
 const jsonWatch: WatchEncoding = { contentType: 'application/json', frame: (event) => `${JSON.stringify(event)}\n` };
 
+/** What the server can do beyond encoding objects. */
+export interface NegotiatorOptions {
+  /** Whether `as=Table` can be served (a Table renderer is configured). */
+  readonly tables: boolean;
+}
+
 /** Builds the negotiator of a server over its protobuf codec. */
-export function createNegotiator(codec: ProtobufCodec): Negotiator {
-  const protobufResponses: ResponseEncoding = {
-    encode(body) {
+export function createNegotiator(codec: ProtobufCodec, options: NegotiatorOptions = { tables: true }): Negotiator {
+  const encoders: Readonly<Record<ServedMediaType, (body: JsonObject) => Encoded>> = {
+    'application/json': (body) => ({ contentType: 'application/json', data: JSON.stringify(body) }),
+    'application/yaml': (body) => ({ contentType: 'application/yaml', data: stringifyYaml(body) }),
+    // Only the sandbox's own admin documents have no message; they stay JSON.
+    [protobufMediaType]: (body) => {
       const data = codec.encodeObject(body);
-      // Kinds without a message (Tables, discovery documents) stay JSON, which clients also accept.
-      return data === undefined ? jsonResponses.encode(body) : { contentType: protobufMediaType, data };
+      return data === undefined ? encoders['application/json'](body) : { contentType: protobufMediaType, data };
     },
   };
+  const encoding = (mediaType: ServedMediaType, table: boolean): ResponseEncoding => ({ mediaType, table, encode: encoders[mediaType] });
   const protobufWatch: WatchEncoding = { contentType: `${protobufMediaType};stream=watch`, frame: (event) => codec.watchFrame(event) };
   return {
-    responseEncoding: (accept) => (prefersProtobuf(accept) ? protobufResponses : jsonResponses),
-    watchEncoding: (accept, apiVersion, kind) => (prefersProtobuf(accept) && codec.knows(apiVersion, kind) ? protobufWatch : jsonWatch),
+    negotiate(accept) {
+      const choice = negotiateMediaType(accept, options);
+      return choice === undefined ? err(notAcceptable(servedMediaTypes)) : ok(encoding(choice.mediaType, choice.table));
+    },
+    json: encoding('application/json', false),
+    watchEncoding(accept) {
+      const choice = negotiateMediaType(accept, options);
+      if (choice?.mediaType === 'application/json') return jsonWatch;
+      if (choice?.mediaType === protobufMediaType) return protobufWatch;
+      throw notAcceptable(streamMediaTypes);
+    },
     decodeBody(contentType, body, presence) {
       if (presence === 'optional' && body.toString('utf8').trim() === '') return undefined;
-      if (mediaTypeOf(contentType) === protobufMediaType) return decodeProtobuf(codec, body);
-      if (mediaTypeOf(contentType) === 'application/apply-patch+yaml') return decodeYaml(body.toString('utf8'));
-      return decodeJson(body, presence);
+      const type = mediaTypeOf(contentType);
+      if (type === '' || type === 'application/json') return decodeJson(body, presence);
+      if (type === 'application/yaml') return decodeYaml(body.toString('utf8'));
+      if (type === protobufMediaType) return decodeProtobuf(codec, body);
+      throw new ApiStatusError('UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${servedMediaTypes.join(', ')}`);
     },
+    decodePatch: (type, body) => (type === 'apply' ? decodeYaml(body.toString('utf8')) : decodeJson(body, 'required')),
   };
+}
+
+/** kube-apiserver's 406 (k8s.io/apiserver handlers/negotiation errNotAcceptable). */
+function notAcceptable(types: readonly string[]): ApiStatusError {
+  return new ApiStatusError('NotAcceptable', `only the following media types are accepted: ${types.join(', ')}`);
 }
 
 /** `application/json; charset=utf-8` -> `application/json`. */
-function mediaTypeOf(header: string | undefined): string {
+export function mediaTypeOf(header: string | undefined): string {
   return (header ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
 }
 
+/** One clause of an `Accept` header: `type/subType;param=value;q=0.5`. */
+export interface AcceptClause {
+  readonly type: string;
+  readonly subType: string;
+  readonly q: number;
+  readonly params: Readonly<Record<string, string>>;
+}
+
 /**
- * Whether the first media type of `Accept` that the server can produce is protobuf. Clients list
- * their preference in order (client-go: `application/vnd.kubernetes.protobuf,application/json`);
- * a Table request (`as=Table`) is answered in JSON.
+ * Parses `Accept` as goautoneg.ParseAccept does (the parser kube-apiserver uses): clauses sorted
+ * by quality, then the specific before wildcards, otherwise in the order given.
  */
-function prefersProtobuf(accept: string | undefined): boolean {
-  for (const range of (accept ?? '').split(',')) {
-    const [type = '', ...params] = range.split(';').map((p) => p.trim().toLowerCase());
-    if (params.some((p) => p.startsWith('as='))) return false;
-    if (type === protobufMediaType) return true;
-    if (type === 'application/json' || type === '*/*' || type === 'application/*') return false;
+export function parseAccept(header: string): AcceptClause[] {
+  const clauses = header.split(',').flatMap((part) => parseClause(part) ?? []);
+  const rank = (c: AcceptClause): number => (c.type === '*' ? 2 : c.subType === '*' ? 1 : 0);
+  return clauses.map((c, i) => ({ c, i })).sort((a, b) => b.c.q - a.c.q || rank(a.c) - rank(b.c) || a.i - b.i).map(({ c }) => c);
+}
+
+function parseClause(part: string): AcceptClause | undefined {
+  const [range, ...rest] = part.split(';').map((p) => p.trim());
+  const [type, subType] = (range ?? '').toLowerCase().split('/').map((p) => p.trim());
+  if (type === undefined || type === '') return undefined;
+  const { q, ...params } = Object.fromEntries(rest.map(parseParam).filter(([key]) => key !== ''));
+  return { type, subType: subType === undefined || subType === '' ? '*' : subType, q: q === undefined ? 1 : Number.parseFloat(q) || 0, params };
+}
+
+function parseParam(param: string): [string, string] {
+  const at = param.indexOf('=');
+  return at < 0 ? [param.trim(), ''] : [param.slice(0, at).trim(), param.slice(at + 1).trim()];
+}
+
+/**
+ * The served media type for `Accept`, as NegotiateMediaTypeOptions picks it: the first clause
+ * (in parseAccept's order) that names a served type, or a wildcard covering one, and whose
+ * parameters the endpoint allows: `as=Table;g=meta.k8s.io;v=v1|v1beta1` in JSON or YAML only
+ * (Table has no protobuf form), no other conversion, `stream=watch` only where a stream form
+ * exists. No `Accept` is JSON.
+ */
+export function negotiateMediaType(accept: string | undefined, options: NegotiatorOptions): { readonly mediaType: ServedMediaType; readonly table: boolean } | undefined {
+  if (accept === undefined || accept.trim() === '') return { mediaType: 'application/json', table: false };
+  for (const clause of parseAccept(accept)) {
+    for (const mediaType of servedMediaTypes) {
+      const [type, subType] = mediaType.split('/');
+      const covers = clause.type === '*' || (clause.type === type && (clause.subType === '*' || clause.subType === subType));
+      const table = clause.params.as === 'Table';
+      if (covers && allows(clause.params, mediaType, options)) return { mediaType, table };
+    }
   }
-  return false;
+  return undefined;
+}
+
+function allows(params: Readonly<Record<string, string>>, mediaType: ServedMediaType, options: NegotiatorOptions): boolean {
+  const { stream = '', sv = '' } = params;
+  if (stream !== '' && (stream !== 'watch' || mediaType === 'application/yaml')) return false;
+  if (sv !== '') return false;
+  return allowsTransform(params, mediaType, options);
+}
+
+/** k8s.io/apiserver RequestScope.AllowsMediaTypeTransform: no conversion, or a Table in JSON or YAML. */
+function allowsTransform(params: Readonly<Record<string, string>>, mediaType: ServedMediaType, options: NegotiatorOptions): boolean {
+  const { as, g, v } = params;
+  if (as === undefined && g === undefined && v === undefined) return true;
+  const isTable = as === 'Table' && g === 'meta.k8s.io' && (v === 'v1' || v === 'v1beta1');
+  return isTable && options.tables && mediaType !== protobufMediaType;
 }
 
 function decodeProtobuf(codec: ProtobufCodec, body: Buffer): unknown {
@@ -136,7 +234,7 @@ export function sendError(res: ServerResponse, e: unknown, encoding: ResponseEnc
   sendObject(res, 500, statusBody('InternalError', e instanceof Error ? e.message : String(e)), encoding);
 }
 
-/** A server-side apply body: YAML (JSON being YAML too), as kube-apiserver reads `application/apply-patch+yaml`. */
+/** A YAML body (JSON being YAML too): `application/yaml` objects and `application/apply-patch+yaml` patches. */
 function decodeYaml(text: string): unknown {
   try {
     return parseYaml(text) as unknown;

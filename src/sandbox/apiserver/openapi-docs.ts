@@ -1,12 +1,15 @@
 import { createHash } from 'node:crypto';
 import { isObject, type JsonObject } from './object.js';
 import type { SchemaIndex } from './openapi-schema.js';
+import { encodeOpenApiV2 } from './openapi-v2-protobuf.js';
 import type { ResourceDef } from './resources.js';
 
 /** The OpenAPI documents of one server: built once from its resources and their schemas. */
 export interface OpenApiDocs {
   /** `GET /openapi/v2` (JSON). */
   readonly v2: string;
+  /** `GET /openapi/v2` in protobuf: the gnostic openapi.v2.Document of the same document. */
+  readonly v2Protobuf: Uint8Array;
   /** `GET /openapi/v3`: `{"paths": {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=..."}}}`. */
   readonly v3Index: string;
   /** `api/v1`, `apis/coordination.k8s.io/v1` -> the serialised document and its hash. */
@@ -43,7 +46,8 @@ export function buildOpenApiDocs(defs: readonly ResourceDef[], index: SchemaInde
     v3.set(gv, { body, hash: createHash('sha512').update(body).digest('hex').toUpperCase() });
   }
   const paths = Object.fromEntries([...v3].map(([gv, doc]) => [gv, { serverRelativeURL: `/openapi/v3/${gv}?hash=${doc.hash}` }]));
-  return { v2: JSON.stringify(v2Document(withSchema, index, version)), v3Index: JSON.stringify({ paths }), v3 };
+  const v2 = v2Document(withSchema, index, version);
+  return { v2: JSON.stringify(v2), v2Protobuf: encodeOpenApiV2(v2), v3Index: JSON.stringify({ paths }), v3 };
 }
 
 function gvkOf(d: ResourceDef): { group: string; version: string; kind: string } {

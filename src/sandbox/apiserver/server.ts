@@ -14,13 +14,15 @@ import type { JsonObject } from './object.js';
 import { ObjectHandler, type FieldRequest, type ListQuery, type ListResult } from './object-handler.js';
 import { buildOpenApiDocs, type OpenApiDocs } from './openapi-docs.js';
 import { builtInSchemas } from './openapi-schema.js';
-import { patchTypeOf } from './patch.js';
+import { negotiateOpenApiV2, openApiV2ProtobufType } from './openapi-v2-protobuf.js';
+import { patchTypeOf, type PatchType } from './patch.js';
 import { servedProtobufCodec } from './protobuf/served.js';
 import { createSaver, restoreState } from './persistence.js';
 import { checkListOptions, isDryRun, queryBool } from './query.js';
-import { parseApiPath, type ResourceTarget } from './request-path.js';
+import { parseApiPath, type ApiPath, type ResourceTarget } from './request-path.js';
 import { apiVersionOf, resourceDefs, type ResourceDef } from './resources.js';
 import { ApiStatusError } from './status.js';
+import type { Result } from '../../shared/result.js';
 import { Store } from './store.js';
 import { serveWatch, type WatchRender, type WatchRequest } from './watch.js';
 
@@ -94,11 +96,11 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
   const schemas = builtInSchemas();
   const handler = new ObjectHandler(store, admission, createFieldManager({ schemas }), now);
   const openapi = buildOpenApiDocs(resourceDefs, schemas, serverVersion.gitVersion);
-  const ctx: RequestContext = { options, store, negotiator: createNegotiator(servedProtobufCodec()), handler, openapi, faults, requests, watches, now, random: options.random ?? Math.random };
+  const ctx: RequestContext = { options, store, negotiator: createNegotiator(servedProtobufCodec(), { tables: options.table !== undefined }), handler, openapi, faults, requests, watches, now, random: options.random ?? Math.random };
   const listener: RequestListener = (req, res) => {
-    const encoding = ctx.negotiator.responseEncoding(req.headers.accept);
-    handleRequest(ctx, req, res, encoding).catch((e: unknown) => {
-      sendError(res, e, encoding, options.logger);
+    const negotiated = ctx.negotiator.negotiate(req.headers.accept);
+    handleRequest(ctx, req, res, negotiated).catch((e: unknown) => {
+      sendError(res, e, encodingOf(ctx, negotiated), options.logger);
     });
   };
   const server: Server = options.tls === undefined ? createServer(listener) : createTlsServer({ cert: options.tls.cert, key: options.tls.key }, listener);
@@ -136,7 +138,23 @@ interface RequestContext {
   readonly random: () => number;
 }
 
-async function handleRequest(ctx: RequestContext, req: IncomingMessage, res: ServerResponse, encoding: ResponseEncoding): Promise<void> {
+/** The negotiated encoding; JSON when negotiation failed, as kube-apiserver's WriteObjectNegotiated falls back. */
+function encodingOf(ctx: RequestContext, negotiated: Result<ResponseEncoding, ApiStatusError>): ResponseEncoding {
+  return negotiated.ok ? negotiated.value : ctx.negotiator.json;
+}
+
+/**
+ * The encoding of API documents and objects, which are negotiated: a refused `Accept` is a 406
+ * there. `/version` is not: kube-apiserver 1.32 writes it as raw JSON whatever the client accepts.
+ */
+function apiEncoding(ctx: RequestContext, negotiated: Result<ResponseEncoding, ApiStatusError>, path: ApiPath): ResponseEncoding {
+  if (path.kind === 'discovery' && path.doc === 'version') return ctx.negotiator.json;
+  if (!negotiated.ok) throw negotiated.error;
+  return negotiated.value;
+}
+
+async function handleRequest(ctx: RequestContext, req: IncomingMessage, res: ServerResponse, negotiated: Result<ResponseEncoding, ApiStatusError>): Promise<void> {
+  const encoding = encodingOf(ctx, negotiated);
   const url = new URL(req.url ?? '/', 'http://sandbox');
   if (['/healthz', '/readyz', '/livez'].includes(url.pathname)) {
     res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
@@ -156,12 +174,13 @@ async function handleRequest(ctx: RequestContext, req: IncomingMessage, res: Ser
   }
   const path = parseApiPath(url.pathname, resourceDefs);
   if (path.kind === 'unknown') throw new ApiStatusError('NotFound', 'the server could not find the requested resource');
+  const negotiatedEncoding = apiEncoding(ctx, negotiated, path);
   if (path.kind === 'discovery') {
     requireGet(req);
-    sendObject(res, 200, discoveryDoc(path.doc, path.group, path.version, resourceDefs), encoding);
+    sendObject(res, 200, discoveryDoc(path.doc, path.group, path.version, resourceDefs), negotiatedEncoding);
     return;
   }
-  await handleResource(ctx, user, { req, res, url, encoding }, path.target);
+  await handleResource(ctx, user, { req, res, url, encoding: negotiatedEncoding }, path.target);
 }
 
 /** One HTTP exchange: the request, its parsed URL, the response and its negotiated encoding. */
@@ -184,7 +203,7 @@ async function handleResource(ctx: RequestContext, user: string, x: Exchange, ta
     await injectFaults(ctx.faults, attrs, ctx.random);
     if (verb === 'watch') {
       record(200);
-      serveWatch(res, watchRequest(ctx, req, url, target), { store: ctx.store, bookmarkIntervalMs: ctx.options.bookmarkIntervalMs ?? 10_000, track: trackIn(ctx.watches), encoding: ctx.negotiator.watchEncoding(req.headers.accept, apiVersionOf(target.def), target.def.kind) });
+      serveWatch(res, watchRequest(ctx, req, url, target), { store: ctx.store, bookmarkIntervalMs: ctx.options.bookmarkIntervalMs ?? 10_000, track: trackIn(ctx.watches), encoding: ctx.negotiator.watchEncoding(req.headers.accept) });
       return;
     }
     const reply = await dispatch(ctx, verb, req, url, target);
@@ -227,7 +246,7 @@ async function patch(ctx: RequestContext, req: IncomingMessage, url: URL, t: Res
   const type = patchType(req);
   if (type !== 'apply') {
     // A JSON patch is a list of operations: its keys are not the object's.
-    const { body, fields } = await fieldBody(ctx, req, url, type !== 'json');
+    const { body, fields } = await fieldBody(ctx, req, url, type);
     return new HttpReply(200, ctx.handler.patch(t, type, body, dryRun, fields), fields.warnings);
   }
   const fields = fieldRequest(req, url, undefined);
@@ -238,7 +257,7 @@ async function patch(ctx: RequestContext, req: IncomingMessage, url: URL, t: Res
       causes: [{ reason: 'FieldValueRequired', field: 'fieldManager', message: 'Required value: is required for apply patch' }],
     });
   }
-  const applied = ctx.handler.apply(t, await requestBody(ctx, req, 'required'), dryRun, fields);
+  const applied = ctx.handler.apply(t, ctx.negotiator.decodePatch('apply', await readBody(req)), dryRun, fields);
   return new HttpReply(applied.created && !dryRun ? 201 : 200, applied.object, fields.warnings);
 }
 
@@ -258,12 +277,15 @@ function fieldRequest(req: IncomingMessage, url: URL, keys: JsonKeys | undefined
   return { fieldValidation, fieldManager, force, warnings: [], ...(keys === undefined ? {} : { keys }) };
 }
 
-/** The body of a create, update or patch, with its field options; a JSON body's keys are scanned for duplicates. */
-async function fieldBody(ctx: RequestContext, req: IncomingMessage, url: URL, scanKeys = true): Promise<{ body: unknown; fields: FieldRequest }> {
+/**
+ * The body of a create, update or (JSON) patch, with its field options; a JSON body's keys are
+ * scanned for duplicates, except a JSON patch's (a list of operations: its keys are not the object's).
+ */
+async function fieldBody(ctx: RequestContext, req: IncomingMessage, url: URL, patch?: PatchType): Promise<{ body: unknown; fields: FieldRequest }> {
   const raw = await readBody(req);
   const contentType = req.headers['content-type'];
-  const body = ctx.negotiator.decodeBody(contentType, raw, 'required');
-  const json = scanKeys && /json/.test(contentType ?? 'application/json');
+  const body = patch === undefined ? ctx.negotiator.decodeBody(contentType, raw, 'required') : ctx.negotiator.decodePatch(patch, raw);
+  const json = patch !== 'json' && /json/.test(contentType ?? 'application/json');
   return { body, fields: fieldRequest(req, url, json ? scanJsonKeys(raw.toString('utf8')) : undefined) };
 }
 
@@ -272,11 +294,11 @@ function requireGet(req: IncomingMessage): void {
   if (req.method !== 'GET') throw new ApiStatusError('MethodNotAllowed', 'the server does not allow this method on the requested resource');
 }
 
-/** `/openapi/v2` (JSON), the `/openapi/v3` index, and `/openapi/v3/<group-version>` documents. */
+/** `/openapi/v2` (JSON or protobuf), the `/openapi/v3` index, and `/openapi/v3/<group-version>` documents. */
 function serveOpenApi(docs: OpenApiDocs, req: IncomingMessage, res: ServerResponse, url: URL): void {
   requireGet(req);
   if (url.pathname === '/openapi/v2') {
-    res.writeHead(200, { 'content-type': 'application/json' }).end(docs.v2);
+    serveOpenApiV2(docs, req, res);
     return;
   }
   if (url.pathname === '/openapi/v3' || url.pathname === '/openapi/v3/') {
@@ -288,6 +310,14 @@ function serveOpenApi(docs: OpenApiDocs, req: IncomingMessage, res: ServerRespon
   // kube-openapi's handler3: a request naming the current hash may be cached for good.
   const cache = url.searchParams.get('hash') === doc.hash ? 'public, immutable' : 'no-cache, private';
   res.writeHead(200, { 'content-type': 'application/json', etag: `"${doc.hash}"`, 'cache-control': cache }).end(doc.body);
+}
+
+/** kube-openapi's v2 handler: JSON or gnostic protobuf by `Accept`, else a bare 406. */
+function serveOpenApiV2(docs: OpenApiDocs, req: IncomingMessage, res: ServerResponse): void {
+  const format = negotiateOpenApiV2(req.headers.accept);
+  if (format === undefined) res.writeHead(406, { vary: 'Accept' }).end();
+  else if (format === 'json') res.writeHead(200, { 'content-type': 'application/json', vary: 'Accept' }).end(docs.v2);
+  else res.writeHead(200, { 'content-type': openApiV2ProtobufType, vary: 'Accept' }).end(docs.v2Protobuf);
 }
 
 function read(ctx: RequestContext, verb: 'get' | 'list', req: IncomingMessage, url: URL, t: ResourceTarget): HttpReply {
@@ -306,7 +336,8 @@ type TableFn = (def: ResourceDef, objects: readonly JsonObject[]) => JsonObject;
 /** A Table renderer when the client asked for `as=Table` and one is configured. */
 function tableMode(ctx: RequestContext, req: IncomingMessage, url: URL): TableFn | undefined {
   const render = ctx.options.table;
-  if (render === undefined || !(req.headers.accept ?? '').includes('as=Table')) return undefined;
+  const negotiated = ctx.negotiator.negotiate(req.headers.accept);
+  if (render === undefined || !negotiated.ok || !negotiated.value.table) return undefined;
   const param = url.searchParams.get('includeObject');
   const include = param === 'None' || param === 'Object' ? param : 'Metadata';
   return (def, objects) => render(def, objects, ctx.now(), include);
@@ -378,7 +409,8 @@ async function requestBody(ctx: RequestContext, req: IncomingMessage, presence: 
 function patchType(req: IncomingMessage): ReturnType<typeof patchTypeOf> & string {
   const type = patchTypeOf(req.headers['content-type']);
   if (type === undefined) {
-    throw new ApiStatusError('UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`);
+    // In k8s.io/apiserver's order (endpoints/installer.go supportedTypes).
+    throw new ApiStatusError('UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml`);
   }
   return type;
 }

@@ -31,6 +31,8 @@ export interface ProtobufCodec {
   watchFrame(event: JsonObject): Uint8Array;
   /** Decodes one message by name (for frames and tests). */
   decodeMessage(data: Uint8Array, messageName: string): JsonObject;
+  /** Encodes one message by name, without envelope (documents that are not API objects). */
+  encodeMessage(obj: JsonObject, messageName: string): Uint8Array;
 }
 
 /** Builds a codec over the messages and kinds of the given group-versions. */
@@ -49,7 +51,8 @@ export function createProtobufCodec(schemas: readonly GroupVersionSchema[], extr
   const codec: ProtobufCodec = {
     knows: (apiVersion, kind) => kindMessage(apiVersion, kind) !== undefined,
     encodeObject(obj) {
-      const apiVersion = typeof obj.apiVersion === 'string' ? obj.apiVersion : '';
+      // The /api document (APIVersions) is served without an apiVersion; its envelope says v1.
+      const apiVersion = typeof obj.apiVersion === 'string' ? obj.apiVersion : 'v1';
       const kind = typeof obj.kind === 'string' ? obj.kind : '';
       const m = kindMessage(apiVersion, kind);
       if (m === undefined) return undefined;
@@ -85,6 +88,11 @@ export function createProtobufCodec(schemas: readonly GroupVersionSchema[], extr
       return frame;
     },
     decodeMessage: (data, name) => readMessage(data, messageOf(name), env),
+    encodeMessage(obj, name) {
+      const w = new BinaryWriter();
+      writeMessage(w, obj, messageOf(name), env);
+      return w.finish();
+    },
   };
   const env: CodecEnv = { messageOf, encodeObject: (o) => codec.encodeObject(o), decodeObject: (d) => codec.decodeObject(d) };
   return codec;
@@ -108,6 +116,10 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 
 function writeMessage(w: BinaryWriter, obj: JsonObject, m: MessageDef, env: CodecEnv): void {
   for (const f of m.fields) {
+    if (f.inline) {
+      writeValue(w, f, obj, env);
+      continue;
+    }
     const value = obj[f.json];
     if (value === undefined || value === null) continue;
     if (f.card === 'repeated') {
@@ -227,6 +239,16 @@ const valueCodecs: Readonly<Record<ScalarType | SpecialType, ValueCodec>> = {
     },
     read: (r) => parseRawJson(readSingleBytes(r.bytes())),
   },
+  StringList: {
+    wire: LD,
+    write(w, no, v) {
+      if (!Array.isArray(v)) return;
+      w.tag(no, LD).fork();
+      for (const item of v) if (typeof item === 'string') w.tag(1, LD).string(item);
+      w.join();
+    },
+    read: (r) => readStringList(r.bytes()),
+  },
   // A RawExtension holds an enveloped object (a watch event's object); in JSON it is that object.
   RawExtension: {
     wire: LD,
@@ -288,13 +310,24 @@ function readMessage(data: Uint8Array, m: MessageDef, env: CodecEnv): JsonObject
 }
 
 function readField(r: BinaryReader, wt: WireType, f: FieldDef, out: JsonObject, env: CodecEnv): void {
+  if (isPacked(f, wt)) {
+    readPackedField(r, f, out, env);
+    return;
+  }
   if (wt !== expectedWireType(f)) throw new ProtobufDecodeError(`proto: wrong wireType = ${String(wt)} for field ${f.json}`);
-  if (f.card === 'map') readMapField(r, f, out, env);
+  if (f.inline) readInlineField(r, f, out, env);
+  else if (f.card === 'map') readMapField(r, f, out, env);
   else if (f.card === 'repeated') readRepeatedField(r, f, out, env);
   else {
     const value = readValue(r, f, env);
     if (value !== undefined && (f.presence || !isZero(value))) out[f.json] = value;
   }
+}
+
+/** An embedded message: its fields join the parent's JSON object. */
+function readInlineField(r: BinaryReader, f: FieldDef, out: JsonObject, env: CodecEnv): void {
+  const nested = readValue(r, f, env);
+  if (isObject(nested)) Object.assign(out, nested);
 }
 
 function readMapField(r: BinaryReader, f: FieldDef, out: JsonObject, env: CodecEnv): void {
@@ -308,6 +341,22 @@ function readRepeatedField(r: BinaryReader, f: FieldDef, out: JsonObject, env: C
   const value = readValue(r, f, env);
   const list = Array.isArray(out[f.json]) ? (out[f.json] as unknown[]) : [];
   if (value !== undefined) list.push(value);
+  out[f.json] = list;
+}
+
+/**
+ * A repeated varint field sent packed. The generated marshallers of k8s.io/api write proto2
+ * repeated scalars unpacked, and their unmarshallers accept both forms (protobuf encoding guide,
+ * "Packed Repeated Fields": parsers must accept either).
+ */
+function isPacked(f: FieldDef, wt: WireType): boolean {
+  return f.card === 'repeated' && wt === WireType.LengthDelimited && typeof f.type !== 'object' && valueCodecs[f.type].wire === WireType.Varint;
+}
+
+function readPackedField(r: BinaryReader, f: FieldDef, out: JsonObject, env: CodecEnv): void {
+  const packed = new BinaryReader(r.bytes());
+  const list = Array.isArray(out[f.json]) ? (out[f.json] as unknown[]) : [];
+  while (packed.pos < packed.len) list.push(readValue(packed, f, env));
   out[f.json] = list;
 }
 
@@ -374,6 +423,18 @@ function readIntOrString(data: Uint8Array): number | string {
     else r.skip(wt);
   }
   return type === 1 ? strVal : intVal;
+}
+
+/** The items (field 1) of a message wrapping a list of strings (metav1.Verbs). */
+function readStringList(data: Uint8Array): string[] {
+  const r = new BinaryReader(data);
+  const out: string[] = [];
+  while (r.pos < r.len) {
+    const [no, wt] = r.tag();
+    if (no === 1 && wt === WireType.LengthDelimited) out.push(r.string());
+    else r.skip(wt);
+  }
+  return out;
 }
 
 /** Field 1 of a one-field message holding bytes (Quantity, FieldsV1, RawExtension). */
