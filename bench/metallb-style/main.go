@@ -14,7 +14,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -22,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/mdlayher/arp"
@@ -73,12 +73,14 @@ func gratuitous(c *arp.Client, mac net.HardwareAddr, ip netip.Addr) error {
 	return nil
 }
 
-// serve answers requests until the client is closed.
-func serve(c *arp.Client, mac net.HardwareAddr, o *owned) {
+// serve answers requests until stopping is set and the client closed.
+func serve(c *arp.Client, mac net.HardwareAddr, o *owned, stopping *atomic.Bool) {
 	for {
 		pkt, eth, err := c.Read()
 		if err != nil {
-			if errors.Is(err, os.ErrClosed) || errors.Is(err, net.ErrClosed) {
+			// A closed mdlayher/socket Conn reads EBADF, not io.EOF: without the flag this
+			// loop would spin after Close.
+			if stopping.Load() {
 				return
 			}
 			continue // MetalLB counts other read errors and reads on
@@ -121,9 +123,10 @@ func main() {
 	for _, ip := range ips {
 		o.ips[ip] = true
 	}
+	var stopping atomic.Bool
 	done := make(chan struct{})
 	go func() {
-		serve(c, ifi.HardwareAddr, o)
+		serve(c, ifi.HardwareAddr, o, &stopping)
 		close(done)
 	}()
 	for _, ip := range ips {
@@ -135,6 +138,7 @@ func main() {
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
 	<-stop
+	stopping.Store(true)
 	c.Close()
 	<-done
 	o.mu.RLock()
