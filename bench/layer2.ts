@@ -2,10 +2,12 @@ import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliPath, repoRoot } from '../test/helpers/cli.js';
 import { createTestbed, exited, nsExec, nsSpawn, pause, sh, waitFor, type Testbed } from '../test/helpers/netns.js';
+import { buildMetallbStyle } from './metallb-style.js';
 import type { BenchContext, BenchResult, BenchSuite } from './types.js';
 
 // Every mode on one veth testbed in one run, interleaved round by round: the peer's kernel,
-// ironlb's XDP responder, its AF_PACKET native fast path and its JavaScript responder. The
+// ironlb's XDP responder, its AF_PACKET native fast path, its JavaScript responder and a
+// MetalLB-style responder (bench/metallb-style: Go, mdlayher/arp, as MetalLB answers ARP). The
 // prober in the peer namespace only *sends* requests (through our AF_PACKET addon), each from
 // its own sender address; tcpdump in the peer (--immediate-mode, -U, nanosecond stamps) writes
 // request-out and reply-in, and the pcap is read back once tcpdump has exited (flushed), so
@@ -206,6 +208,15 @@ async function startAnnouncer(bed: Testbed, ips: readonly string[], extra: reado
   return a;
 }
 
+/** The MetalLB-style responder (bench/metallb-style/main.go) answering ARP for `ips`. */
+async function startMetallbStyle(bed: Testbed, binary: string, ips: readonly string[]): Promise<Announcer> {
+  const a = nsSpawn(bed, bed.a, [binary, '-interface', bed.ifA, ...ips.flatMap((ip) => ['-ip', ip])]);
+  await waitFor('the MetalLB-style responder', () => a.output().includes('ready') || a.child.exitCode !== null);
+  if (!a.output().includes('ready')) throw new Error(`the MetalLB-style responder did not start: ${a.output()}`);
+  await pause(500);
+  return a;
+}
+
 async function stop(a: Announcer): Promise<void> {
   a.child.kill('SIGTERM');
   await exited(a.child);
@@ -237,19 +248,42 @@ function percentile(xs: readonly number[], q: number): number {
   return Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0);
 }
 
+/** Who answers: the peer's kernel for its own address, `ironlb announce` with flags, or a binary. */
+type Responder = { readonly kind: 'kernel' } | { readonly kind: 'ironlb'; readonly flags: readonly string[] } | { readonly kind: 'metallbStyle'; readonly binary: string };
+
 interface ModeRun {
   readonly name: string;
-  /** announce flags; undefined = the peer's kernel answers for its own address */
-  readonly flags: readonly string[] | undefined;
+  readonly responder: Responder;
   readonly ndp: boolean;
 }
 
-const modes: readonly ModeRun[] = [
-  { name: 'kernel', flags: undefined, ndp: true },
-  { name: 'xdp', flags: ['--layer2-mode', 'xdp'], ndp: true },
-  { name: 'ironlb', flags: [], ndp: true },
-  { name: 'ironlb_js', flags: ['--js-arp'], ndp: false },
+const ironlbModes: readonly ModeRun[] = [
+  { name: 'kernel', responder: { kind: 'kernel' }, ndp: true },
+  { name: 'xdp', responder: { kind: 'ironlb', flags: ['--layer2-mode', 'xdp'] }, ndp: true },
+  { name: 'ironlb', responder: { kind: 'ironlb', flags: [] }, ndp: true },
+  { name: 'ironlb_js', responder: { kind: 'ironlb', flags: ['--js-arp'] }, ndp: false },
 ];
+
+/** The modes of this run: ironlb's, and the MetalLB-style one (ARP only) when it could be built. */
+async function modesOf(ctx: BenchContext): Promise<readonly ModeRun[]> {
+  const built = await buildMetallbStyle();
+  if (!built.ok) {
+    ctx.log(`layer2: SKIPPING the metallb_style rows (MetalLB-style responder not available): ${built.why}`);
+    return ironlbModes;
+  }
+  return [...ironlbModes, { name: 'metallb_style', responder: { kind: 'metallbStyle', binary: built.binary }, ndp: false }];
+}
+
+async function startResponder(bed: Testbed, responder: Responder, ips: readonly string[]): Promise<Announcer | undefined> {
+  switch (responder.kind) {
+    case 'kernel':
+      return undefined;
+    case 'ironlb':
+      return startAnnouncer(bed, ips, responder.flags);
+    case 'metallbStyle':
+      return startMetallbStyle(bed, responder.binary, ips.filter((ip) => !ip.includes(':')));
+  }
+}
 
 const rounds = 3;
 const probesPerRound = 200;
@@ -265,9 +299,10 @@ function add(totals: Totals, key: string, r: Replies): void {
 }
 
 async function oneMode(ctx: BenchContext, bed: Testbed, mode: ModeRun, round: number, totals: Totals): Promise<void> {
-  const ip4 = mode.flags === undefined ? `${bed.v4}1` : `${bed.v4}100`;
-  const ip6 = mode.flags === undefined ? `${bed.v6}1` : `${bed.v6}100`;
-  const a = mode.flags === undefined ? undefined : await startAnnouncer(bed, [ip4, ip6], mode.flags);
+  const kernel = mode.responder.kind === 'kernel';
+  const ip4 = kernel ? `${bed.v4}1` : `${bed.v4}100`;
+  const ip6 = kernel ? `${bed.v6}1` : `${bed.v6}100`;
+  const a = await startResponder(bed, mode.responder, [ip4, ip6]);
   try {
     add(totals, `arp.${mode.name}`, await replyTimes(ctx, bed, 'arp', ip4, probesPerRound, `arp-${mode.name}-${String(round)}`));
     if (mode.ndp) add(totals, `ndp.${mode.name}`, await replyTimes(ctx, bed, 'ndp', ip6, probesPerRound, `ndp-${mode.name}-${String(round)}`));
@@ -287,7 +322,8 @@ function flood(bed: Testbed, ifindex: number): Announcer {
 /** Reply p99 and misses with the responder's process throttled to 5% of a CPU under a 5,000/s flood. */
 async function throttled(ctx: BenchContext, bed: Testbed, mode: ModeRun, totals: Totals): Promise<void> {
   const ip = `${bed.v4}100`;
-  const a = await startAnnouncer(bed, [ip], mode.flags ?? []);
+  const a = await startResponder(bed, mode.responder, [ip]);
+  if (a === undefined) throw new Error(`${mode.name}: only a responder process can be throttled`);
   const release = throttle(a.child.pid ?? 0, 5);
   const load = flood(bed, await peerIfindex(bed));
   try {
@@ -315,11 +351,15 @@ function rowsFor(totals: Totals): BenchResult[] {
     out.push({ name: `layer2.${kind}_missed.${mode}`, value: t.sent - t.samples.length, unit: `of ${String(t.sent)}`, target: '<= 0' });
     if (t.seen !== t.sent) out.push({ name: `layer2.${kind}_capture_lost.${mode}`, value: t.sent - t.seen, unit: 'probes' });
   }
+  const metallb = median(totals.get('arp.metallb_style')?.samples ?? []);
+  // The issue's target: ironlb's AF_PACKET path at most 0.6x the MetalLB-style responder's median.
+  if (metallb > 0) out.push({ name: 'layer2.arp_reply_ratio.ironlb_vs_metallb_style', value: Math.round((median(totals.get('arp.ironlb')?.samples ?? []) / metallb) * 100) / 100, unit: 'x', target: '<= 0.6' });
   return out;
 }
 
 async function measure(ctx: BenchContext, bed: Testbed): Promise<BenchResult[]> {
   await nsExec(bed.b, ['ip', 'link', 'set', bed.ifB, 'xdp', 'obj', join(repoRoot, 'native', 'xdp', 'build', 'responder.bpf.o'), 'sec', 'xdp']);
+  const modes = await modesOf(ctx);
   const totals: Totals = new Map();
   for (let round = 1; round <= rounds; round++) {
     for (const mode of modes) {
@@ -327,7 +367,7 @@ async function measure(ctx: BenchContext, bed: Testbed): Promise<BenchResult[]> 
       await oneMode(ctx, bed, mode, round, totals);
     }
   }
-  for (const mode of modes.filter((m) => m.name === 'xdp' || m.name === 'ironlb')) {
+  for (const mode of modes.filter((m) => m.name === 'xdp' || m.name === 'ironlb' || m.name === 'metallb_style')) {
     ctx.log(`layer2: ${mode.name} throttled to 5% CPU under a 5,000/s ARP flood`);
     await throttled(ctx, bed, mode, totals);
   }
@@ -356,7 +396,7 @@ async function measure(ctx: BenchContext, bed: Testbed): Promise<BenchResult[]> 
 export const layer2Suite: BenchSuite & { readonly notes: string } = {
   name: 'layer2',
   needsRoot: true,
-  notes: `Modes: \`kernel\` is the peer namespace's own kernel answering for its address; \`xdp\` is \`--layer2-mode xdp\`; \`ironlb\` is the AF_PACKET socket with the native ARP fast path (NDP answered in JavaScript); \`ironlb_js\` answers ARP in JavaScript (\`--js-arp\`). ${String(rounds)} interleaved rounds of ${String(probesPerRound)} probes per mode, one every 4 ms, each from its own sender address; times are request-out to answer-in in a tcpdump capture in the peer. \`missed\` counts probes sent (as the prober's socket took them) without an answer in the capture. \`*_throttled\`: the responder's process in a CPU cgroup with 5 ms per 100 ms (cpu.max 5%) while the peer sends 5,000 ARP requests/s for unowned addresses. The peer's veth carries a pass-everything XDP program in every mode (XDP_TX on veth needs NAPI on the receiving side). The MetalLB-style responder (mdlayher/arp, Go) is not in this run: no Go toolchain or module proxy is reachable on these machines.`,
+  notes: `Modes: \`kernel\` is the peer namespace's own kernel answering for its address; \`xdp\` is \`--layer2-mode xdp\`; \`ironlb\` is the AF_PACKET socket with the native ARP fast path (NDP answered in JavaScript); \`ironlb_js\` answers ARP in JavaScript (\`--js-arp\`); \`metallb_style\` is bench/metallb-style/main.go, a responder on github.com/mdlayher/arp written the way MetalLB's speaker answers ARP (one goroutine blocked in \`Client.Read\`, the owned set behind a \`sync.RWMutex\`, \`Client.Reply\`), built with Debian's Go 1.19 and \`golang-github-mdlayher-arp-dev\` (scripts/ensure-bench-tools.sh installs them; when they cannot be had the run says so and has no \`metallb_style\` rows). ${String(rounds)} interleaved rounds of ${String(probesPerRound)} probes per mode, one every 4 ms, each from its own sender address; times are request-out to answer-in in a tcpdump capture in the peer. \`missed\` counts probes sent (as the prober's socket took them) without an answer in the capture. \`*_throttled\`: each responder's process in a CPU cgroup with 5 ms per 100 ms (cpu.max 5%) while the peer sends 5,000 ARP requests/s for unowned addresses. The peer's veth carries a pass-everything XDP program in every mode (XDP_TX on veth needs NAPI on the receiving side). \`arp_reply_ratio.ironlb_vs_metallb_style\` is the AF_PACKET path's median over the MetalLB-style median.`,
   async run(ctx) {
     if (!ctx.isRoot) {
       ctx.log('layer2: skipped (needs root for network namespaces)');

@@ -3,7 +3,7 @@ import { buildGratuitousArp, parseArp } from './packet/arp.js';
 import { formatIpv4, formatMac, type IpBytes } from './packet/address.js';
 import { buildUnsolicitedAdvertisement, multicastMac, solicitedNodeIp } from './packet/ndp.js';
 import type { Layer2Metrics } from './metrics.js';
-import type { NeighborOffload, NeighborOffloadFactory } from './neighbor-offload.js';
+import type { NeighborOffload, NeighborOffloadFactory, OffloadCounts } from './neighbor-offload.js';
 import type { ArpOffloadCounters, PacketConn, PacketConnFactory, PacketKind } from './packet-conn.js';
 import { respondArp, respondNdp, type Decision, type ResponderView } from './responder.js';
 
@@ -93,16 +93,20 @@ export class InterfaceSession implements ResponderView {
     const backlog = arp.backlogDrops + (this.ndp?.takeCounters() ?? none).backlogDrops;
     if (backlog > 0) this.deps.metrics.drops.inc({ reason: 'backlog', interface: this.name }, backlog);
     if (arp.fastPath !== undefined && this.deps.fastPath) this.flushFastPath(arp.fastPath);
-    if (typeof this.offload === 'object') this.flushAnswered(this.offload.take());
+    if (typeof this.offload === 'object') this.flushOffload(this.offload.take());
   }
 
-  /** Counts answers the datapath responder sent: each was one request received and one answer. */
-  private flushAnswered(answered: ReadonlyMap<string, number>): void {
-    for (const [ip, n] of answered) {
+  /**
+   * Counts what the datapath responder did: each answer was one request received and one
+   * answer sent; each frame it judged and passed up is a drop by the same reasons as here.
+   */
+  private flushOffload(counts: OffloadCounts): void {
+    for (const [ip, n] of counts.answered) {
       const labels = { ip, interface: this.name };
       this.deps.metrics.requestsReceived.inc(labels, n);
       this.deps.metrics.responsesSent.inc(labels, n);
     }
+    for (const [reason, n] of counts.drops) this.deps.metrics.drops.inc({ reason, interface: this.name }, n);
   }
 
   private flushFastPath(counts: ArpOffloadCounters): void {
@@ -111,7 +115,9 @@ export class InterfaceSession implements ResponderView {
       this.deps.metrics.requestsReceived.inc(labels, n);
       this.deps.metrics.responsesSent.inc(labels, n);
     }
-    if (counts.notOwned > 0) this.deps.metrics.drops.inc({ reason: 'notOwned', interface: this.name }, counts.notOwned);
+    // Behind an attached datapath responder, every request the fast path finds unowned was
+    // judged notOwned there first and is counted from its counters.
+    if (counts.notOwned > 0 && typeof this.offload !== 'object') this.deps.metrics.drops.inc({ reason: 'notOwned', interface: this.name }, counts.notOwned);
     if (counts.sendErrors > 0) this.deps.metrics.sendErrors.inc({ interface: this.name }, counts.sendErrors);
   }
 
@@ -190,7 +196,7 @@ export class InterfaceSession implements ResponderView {
       this.offload = attached.value;
       this.deps.logger.info({ event: 'xdpAttached', interface: this.name }, 'XDP responder attached');
     } else {
-      this.flushAnswered(this.offload.take());
+      this.flushOffload(this.offload.take());
     }
     this.offload.set(this.mac, ips);
   }
@@ -205,7 +211,8 @@ export class InterfaceSession implements ResponderView {
 
   private handle(kind: PacketKind, decision: Decision, frame: Uint8Array): void {
     if (decision.kind === 'drop') {
-      this.deps.metrics.drops.inc({ reason: decision.reason, interface: this.name });
+      // A frame the datapath responder judged before passing it up is counted from its counters.
+      if (typeof this.offload !== 'object' || !this.offload.judged(kind, frame)) this.deps.metrics.drops.inc({ reason: decision.reason, interface: this.name });
       if (decision.reason === 'conflict') this.reportConflict(frame);
       if (this.debug) this.deps.logger.debug({ event: 'requestDropped', reason: decision.reason, interface: this.name }, 'not answered');
       return;

@@ -1,5 +1,15 @@
 import type { Result } from '../shared/result.js';
 import type { IpBytes } from './packet/address.js';
+import type { PacketKind } from './packet-conn.js';
+import type { DropReason } from './responder.js';
+
+/** What a datapath responder did since the previous `take`. */
+export interface OffloadCounts {
+  /** IP text -> requests answered (each one request received and one answer sent) */
+  readonly answered: ReadonlyMap<string, number>;
+  /** reason -> frames judged and passed up unanswered, by the reasons the AF_PACKET responder uses */
+  readonly drops: ReadonlyMap<DropReason, number>;
+}
 
 /**
  * A responder in the kernel's datapath for one interface (the XDP program of native/xdp/): it
@@ -9,8 +19,14 @@ import type { IpBytes } from './packet/address.js';
 export interface NeighborOffload {
   /** The owned addresses and the MAC to answer from; in force for every frame once this returns. */
   set(mac: Uint8Array, ips: readonly IpBytes[]): void;
-  /** Answers sent since the previous call, by IP text. */
-  take(): ReadonlyMap<string, number>;
+  /** Answers and drops counted since the previous call. */
+  take(): OffloadCounts;
+  /**
+   * Whether the datapath judged this frame, which it passed up unanswered, and counted it in
+   * `take().drops`: then the AF_PACKET responder must not count it again. False for the forms
+   * it leaves to userspace to judge.
+   */
+  judged(kind: PacketKind, frame: Uint8Array): boolean;
   /** Stops answering and detaches. Idempotent. */
   close(): void;
 }

@@ -41,23 +41,26 @@ function ipv6Bytes(text: string): number[] {
   return all.flatMap((g) => [g >> 8, g & 0xff]);
 }
 
-function arpRequest(f: { ethSrc: number[]; senderMac: number[]; senderIp: number[]; targetIp: number[] }): string {
-  const bytes = [...Array<number>(6).fill(0xff), ...f.ethSrc, 0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1, ...f.senderMac, ...f.senderIp, 0, 0, 0, 0, 0, 0, ...f.targetIp];
+/** An ARP request (or, with `op: 2`, a reply) broadcast from `ethSrc`. */
+function arpRequest(f: { ethSrc: number[]; senderMac: number[]; senderIp: number[]; targetIp: number[]; op?: number }): string {
+  const bytes = [...Array<number>(6).fill(0xff), ...f.ethSrc, 0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, f.op ?? 1, ...f.senderMac, ...f.senderIp, 0, 0, 0, 0, 0, 0, ...f.targetIp];
   return Buffer.from(bytes).toString('hex');
 }
 
 /**
  * A Neighbor Solicitation: to the target's solicited-node group (or unicast `to`), with a source
- * link-layer option unless told otherwise; `spoilChecksum` breaks the checksum.
+ * link-layer option unless told otherwise, then `padOptions` 8-byte options of an unknown type
+ * (RFC 4861 4.6: ignored); `spoilChecksum` breaks the checksum; hop limit 255 unless given.
  */
-function solicitation(f: { mac: number[]; src: number[]; target: number[]; to?: { mac: number[]; ip: number[] }; noSourceLinkAddress?: boolean; spoilChecksum?: boolean }): string {
+function solicitation(f: { mac: number[]; src: number[]; target: number[]; to?: { mac: number[]; ip: number[] }; noSourceLinkAddress?: boolean; spoilChecksum?: boolean; hopLimit?: number; padOptions?: number }): string {
   const dst = f.to?.ip ?? [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, ...f.target.slice(13)];
   const ethDst = f.to?.mac ?? [0x33, 0x33, ...dst.slice(12)];
-  const icmp = new Uint8Array([135, 0, 0, 0, 0, 0, 0, 0, ...f.target, ...(f.noSourceLinkAddress === true ? [] : [1, 1, ...f.mac])]);
+  const pad = Array.from({ length: f.padOptions ?? 0 }, () => [200, 1, 0, 0, 0, 0, 0, 0]).flat();
+  const icmp = new Uint8Array([135, 0, 0, 0, 0, 0, 0, 0, ...f.target, ...(f.noSourceLinkAddress === true ? [] : [1, 1, ...f.mac]), ...pad]);
   const sum = icmpv6Checksum(new Uint8Array(f.src), new Uint8Array(dst), icmp) ^ (f.spoilChecksum === true ? 0x0101 : 0);
   icmp[2] = sum >> 8;
   icmp[3] = sum & 0xff;
-  const ip = [0x60, 0, 0, 0, 0, icmp.length, 58, 255, ...f.src, ...dst];
+  const ip = [0x60, 0, 0, 0, icmp.length >> 8, icmp.length & 0xff, 58, f.hopLimit ?? 255, ...f.src, ...dst];
   return Buffer.from([...ethDst, ...f.mac, 0x86, 0xdd, ...ip, ...icmp]).toString('hex');
 }
 
@@ -183,7 +186,7 @@ describe.skipIf(!canRunRootTests('layer2 XDP responder (netns)'))('ironlb announ
         solicitation({ mac: peer, src: src6, target: ipv6Bytes(v6), spoilChecksum: true }),
         solicitation({ mac: peer, src: src6, target: ipv6Bytes(`${bed.v6}77`) }), // not owned
       ]);
-      await pause(1500);
+      await pause(2500); // XDP's counters reach the metrics on the announcer's poll (every 2 s)
       capture.child.kill('SIGINT');
       await exited(capture.child);
       const decoded = (await sh('tcpdump', ['-r', pcap, '-n', '-e'])).stdout;
@@ -202,6 +205,30 @@ describe.skipIf(!canRunRootTests('layer2 XDP responder (netns)'))('ironlb announ
       capture.child.kill('SIGKILL');
       await sh('rm', ['-f', pcap]);
     }
+  }, 30_000);
+
+  it('counts what XDP judged in ironlb_layer2_drops_total, each frame once, with what only it sees', async () => {
+    const before = await metrics(bed, port);
+    const peer = macBytes(bed.macB);
+    const self = ipBytes(`${bed.v4}2`);
+    const src6 = ipv6Bytes(`${bed.v6}2`);
+    await send(bed, [
+      // Judged notOwned in XDP, then seen again by the native fast path: counted once each.
+      ...[77, 78, 79].map((n) => arpRequest({ ethSrc: peer, senderMac: peer, senderIp: self, targetIp: ipBytes(`${bed.v4}${String(n)}`) })),
+      // Longer than the program parses (136 bytes): left to userspace, which counts it notOwned.
+      solicitation({ mac: peer, src: src6, target: ipv6Bytes(`${bed.v6}77`), padOptions: 13 }),
+      // Seen only by XDP: the NDP socket's filter drops other hop limits, the ARP socket's replies.
+      solicitation({ mac: peer, src: src6, target: ipv6Bytes(v6), hopLimit: 64 }),
+      arpRequest({ ethSrc: peer, senderMac: peer, senderIp: ipBytes(v4), targetIp: ipBytes(v4), op: 2 }), // another MAC's gratuitous reply for our IP
+    ]);
+    await pause(2500); // the announcer folds counters into the metrics every 2 s
+    const after = await metrics(bed, port);
+    const drops = (text: string, reason: string): number => sumOf(text, new RegExp(`^ironlb_layer2_drops_total\\{reason="${reason}",[^}]*\\} (\\d+)`, 'gm'));
+    expect({
+      notOwned: drops(after, 'notOwned') - drops(before, 'notOwned'),
+      badHopLimit: drops(after, 'badHopLimit') - drops(before, 'badHopLimit'),
+      conflict: drops(after, 'conflict') - drops(before, 'conflict'),
+    }).toEqual({ notOwned: 4, badHopLimit: 1, conflict: 1 });
   }, 30_000);
 
   it('detaches on exit', async () => {
@@ -266,5 +293,40 @@ describe.skipIf(!canRunRootTests('layer2 XDP fallback (netns)'))('--layer2-mode 
     expect(await xdpProgram(bed.a, bed.ifA)).toBeUndefined();
     a.child.kill('SIGTERM');
     await exited(a.child);
+  }, 30_000);
+});
+
+describe.skipIf(!canRunRootTests('layer2 XDP with the speaker stopped (netns)'))('the XDP responder while its process gets no CPU', () => {
+  let bed: Testbed;
+
+  beforeAll(async () => {
+    bed = await createTestbed('xdps');
+    await peerPassProgram(bed);
+  }, 30_000);
+
+  afterAll(async () => {
+    await bed.cleanup(); // SIGKILL ends stopped processes too
+  });
+
+  // The limit of a throttled or starved speaker (docs/layer2.md, "Modes"): SIGSTOP freezes every
+  // thread of the process, the AF_PACKET receiver thread included.
+  it.each([
+    { name: 'XDP answers every request while the process is stopped', mode: 'xdp', host: 100, want: 3 },
+    { name: 'AF_PACKET (the contrast) answers none', mode: 'af-packet', host: 101, want: 0 },
+  ])('$name', async ({ mode, host, want }) => {
+    const ip = `${bed.v4}${String(host)}`;
+    const a = nsSpawn(bed, bed.a, [process.execPath, cliPath, 'announce', '--layer2-mode', mode, '--interface', bed.ifA, '--ip', ip, '--reannounce-interval', '0']);
+    await waitFor('announce', () => a.output().includes('"interfaceAnnouncing"'));
+    if (mode === 'xdp') await waitFor('the XDP responder to attach', () => a.output().includes('"xdpAttached"'));
+    await pause(2500); // the start-up gratuitous bursts are over
+    expect(await arping(bed, ip, 1)).toBe(1);
+    a.child.kill('SIGSTOP');
+    try {
+      expect(await arping(bed, ip, 3)).toBe(want);
+    } finally {
+      a.child.kill('SIGCONT');
+      a.child.kill('SIGTERM');
+      await exited(a.child);
+    }
   }, 30_000);
 });

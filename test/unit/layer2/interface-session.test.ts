@@ -8,6 +8,7 @@ import type { ArpOffload, ArpOffloadCounters, FramesHandler, PacketConn, PacketC
 import type { NeighborOffload, NeighborOffloadFactory, OffloadRefusal } from '../../../src/layer2/neighbor-offload.js';
 import { err, ok, type Result } from '../../../src/shared/result.js';
 import { arpRequest, buildArp, buildGratuitousArp } from '../../../src/layer2/packet/arp.js';
+import type { DropReason } from '../../../src/layer2/responder.js';
 import { hex } from './fixtures.js';
 
 /** Records the table the session pushes; returns counters the test sets. */
@@ -96,6 +97,9 @@ class FakeDatapath implements NeighborOffloadFactory {
   closed = 0;
   owned: string[] = [];
   answered = new Map<string, number>();
+  drops = new Map<DropReason, number>();
+  /** Which frames the datapath says it judged (and counted) before passing them up. */
+  judges: (kind: PacketKind, frame: Uint8Array) => boolean = () => false;
   refuse: OffloadRefusal | undefined;
   attach(): Result<NeighborOffload, OffloadRefusal> {
     if (this.refuse !== undefined) return err(this.refuse);
@@ -105,10 +109,12 @@ class FakeDatapath implements NeighborOffloadFactory {
         this.owned = owned.map((ip) => ip.text);
       },
       take: () => {
-        const out = this.answered;
+        const out = { answered: this.answered, drops: this.drops };
         this.answered = new Map();
+        this.drops = new Map();
         return out;
       },
+      judged: (kind, frame) => this.judges(kind, frame),
       close: () => {
         this.closed += 1;
       },
@@ -119,8 +125,9 @@ class FakeDatapath implements NeighborOffloadFactory {
 function datapathSession() {
   const offloads = new FakeDatapath();
   const registry = new Registry();
-  const s = new InterfaceSession('eth0', 2, hex('020000000001'), { conns: new OffloadConns(), logger: pino({ level: 'silent' }), metrics: createLayer2Metrics(registry), fastPath: true, offloads });
-  return { offloads, registry, s };
+  const conns = new OffloadConns();
+  const s = new InterfaceSession('eth0', 2, hex('020000000001'), { conns, logger: pino({ level: 'silent' }), metrics: createLayer2Metrics(registry), fastPath: true, offloads });
+  return { offloads, registry, s, conns };
 }
 
 describe('InterfaceSession with a datapath (XDP) responder', () => {
@@ -146,6 +153,33 @@ describe('InterfaceSession with a datapath (XDP) responder', () => {
     s.flushCounters();
     expect(await registry.getSingleMetricAsString('ironlb_layer2_responses_sent_total')).toContain('{ip="fd00::1",interface="eth0"} 4');
     expect(await registry.getSingleMetricAsString('ironlb_layer2_requests_received_total')).toContain('{ip="fd00::1",interface="eth0"} 4');
+  });
+
+  it('counts the frames it judged and passed up as drops by reason, and the fast path does not count them again', async () => {
+    const { conns, offloads, registry, s } = datapathSession();
+    s.setIps(ips('10.0.0.100'));
+    offloads.drops = new Map([['notOwned', 6], ['badHopLimit', 2]]);
+    conns.offload.next = { answered: new Map(), notOwned: 6, sendErrors: 0 }; // the same six, seen again behind XDP
+    s.flushCounters();
+    const drops = await registry.getSingleMetricAsString('ironlb_layer2_drops_total');
+    expect(drops).toContain('{reason="notOwned",interface="eth0"} 6');
+    expect(drops).toContain('{reason="badHopLimit",interface="eth0"} 2');
+  });
+
+  it.each([
+    { name: 'a frame the datapath judged is counted once, from its counters', judged: true, want: 0 },
+    { name: 'a frame it left to userspace is counted by the AF_PACKET responder', judged: false, want: 1 },
+  ])('$name', async ({ judged, want }) => {
+    const offloads = new FakeDatapath();
+    offloads.judges = () => judged;
+    const conns = new HandFedConns();
+    const registry = new Registry();
+    const s = new InterfaceSession('eth0', 2, hex('020000000001'), { conns, logger: pino({ level: 'silent' }), metrics: createLayer2Metrics(registry), fastPath: true, offloads });
+    s.setIps(ips('192.0.2.10'));
+    const theirs = new Uint8Array([2, 0, 0, 0, 0, 2]);
+    conns.feeds.get('arp')?.([buildArp({ op: arpRequest, ethSrc: theirs, ethDst: new Uint8Array(6).fill(255), senderMac: theirs, senderIp: new Uint8Array([192, 0, 2, 100]), targetMac: new Uint8Array(6), targetIp: new Uint8Array([192, 0, 2, 77]) })], []);
+    const drops = (await registry.getMetricsAsJSON()).find((m) => m.name === 'ironlb_layer2_drops_total');
+    expect(drops?.values.find((v) => v.labels.reason === 'notOwned')?.value ?? 0).toBe(want);
   });
 
   it('falls back to AF_PACKET once when the interface refuses it, and says so in the metrics', async () => {
