@@ -1,36 +1,26 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { authorizerFromManifests } from '../../src/sandbox/apiserver/rbac.js';
+import { destroyLan, lanLayout, type LanHost, type LanPlan } from '../../src/sandbox/lan.js';
+import { sandboxPaths } from '../../src/sandbox/state-dir.js';
 import { startTestApiServer } from '../helpers/apiserver.js';
-import { repoRoot } from '../helpers/cli.js';
-import { createTestbed, exited, nsExec, sh, waitFor, type Testbed } from '../helpers/netns.js';
+import { repoRoot, runCli } from '../helpers/cli.js';
+import { runKubectl } from '../helpers/kubectl.js';
+import { createTestbed, exited, nsExec, pause, sh, waitFor as waitUntilTrue, type Testbed } from '../helpers/netns.js';
+import { stopProcessesMentioning } from '../helpers/processes.js';
 import { canRunRootTests } from '../helpers/root.js';
+import { waitFor } from '../helpers/wait.js';
+import { envFlags, image, inClusterFrom, podman, readinessProbe, runArgs, workload, type InCluster, type RunOptions, type Workload } from './pod-spec.js';
 
 // The image users deploy, built from the unchanged Dockerfile by scripts/build-image.sh and run
 // with the user, capabilities, filesystem and command that manifests/ironlb.yaml gives each
-// container (read from the manifest here, not repeated).
-
-interface Capabilities { readonly add?: readonly string[]; readonly drop?: readonly string[] }
-interface SecurityContext { readonly seccompProfile?: { readonly type: string }; readonly runAsUser?: number; readonly runAsGroup?: number; readonly readOnlyRootFilesystem?: boolean; readonly allowPrivilegeEscalation?: boolean; readonly capabilities?: Capabilities }
-interface Container { readonly name: string; readonly image: string; readonly command?: readonly string[]; readonly args?: readonly string[]; readonly env?: readonly { readonly name: string; readonly value?: string }[]; readonly securityContext?: SecurityContext }
-interface Workload { readonly kind: string; readonly metadata: { readonly name: string }; readonly spec: { readonly template: { readonly spec: { readonly securityContext?: SecurityContext; readonly containers: readonly Container[] } } } }
-
-const version = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
-const image = `localhost/ironlb:${version}`;
-
-function workload(kind: string, name: string): { pod: SecurityContext; container: Container } {
-  const docs = parseAllDocuments(readFileSync(join(repoRoot, 'manifests', 'ironlb.yaml'), 'utf8')).map((d) => d.toJS() as Workload);
-  const w = docs.find((d) => d.kind === kind && d.metadata.name === name);
-  const container = w?.spec.template.spec.containers[0];
-  if (w === undefined || container === undefined) throw new Error(`${kind} ${name} missing from manifests/ironlb.yaml`);
-  return { pod: w.spec.template.spec.securityContext ?? {}, container };
-}
+// container (read from the manifest here, not repeated: ./pod-spec.ts).
 
 /**
  * What overlays/xdp changes for the speaker, as kubectl's kustomize renders it, as podman flags:
@@ -46,40 +36,6 @@ function xdpOverlayFlags(): string[] {
   const env = (speaker.env ?? []).filter((e) => e.value !== undefined && e.name.startsWith('IRONLB_'));
   const seccomp = ds.spec.template.spec.securityContext?.seccompProfile?.type === 'Unconfined' ? ['--security-opt', 'seccomp=unconfined'] : [];
   return [...caps.flatMap((c) => ['--cap-add', c]), ...env.flatMap((e) => ['--env', `${e.name}=${e.value ?? ''}`]), ...seccomp];
-}
-
-/** How a test departs from the manifest: extra podman flags, other args, another entrypoint. */
-interface RunOptions {
-  readonly podman?: readonly string[];
-  /** Replaces the manifest's `args` (the subcommand). */
-  readonly args?: readonly string[];
-  /** Replaces the manifest's `command` (or the image's entrypoint). */
-  readonly entrypoint?: readonly string[];
-}
-
-/**
- * `podman run` flags for a container as Kubernetes would run it: user and group (container over
- * pod), read-only root, capabilities, no privilege escalation; the manifest's `command` replaces
- * the image's entrypoint and its `args` follow (Kubernetes' rule).
- */
-function runArgs(kind: string, name: string, options: RunOptions = {}): string[] {
-  const { pod, container } = workload(kind, name);
-  const sc = { ...pod, ...container.securityContext };
-  const out = ['run', '--rm', '--pull=never'];
-  if (sc.runAsUser !== undefined) out.push('--user', `${String(sc.runAsUser)}${sc.runAsGroup === undefined ? '' : `:${String(sc.runAsGroup)}`}`);
-  if (sc.readOnlyRootFilesystem === true) out.push('--read-only');
-  if (sc.allowPrivilegeEscalation === false) out.push('--security-opt', 'no-new-privileges');
-  for (const c of sc.capabilities?.drop ?? []) out.push('--cap-drop', c);
-  for (const c of sc.capabilities?.add ?? []) out.push('--cap-add', c);
-  out.push(...(options.podman ?? []));
-  const entrypoint = options.entrypoint ?? container.command;
-  if (entrypoint !== undefined) out.push('--entrypoint', JSON.stringify(entrypoint));
-  out.push(image, ...(options.args ?? container.args ?? []));
-  return out;
-}
-
-async function podman(args: readonly string[], timeoutMs = 60_000): Promise<{ code: number; stdout: string; stderr: string }> {
-  return sh('podman', args, timeoutMs);
 }
 
 describe.skipIf(!canRunRootTests('the ironlb image (podman)'))('the ironlb image, run as the manifests run it', () => {
@@ -161,7 +117,7 @@ describe.skipIf(!canRunRootTests('the ironlb image (podman)'))('the ironlb image
       expect(started.code, started.stderr).toBe(0);
       await core.createNamespacedService({ namespace: 'default', body: { metadata: { name: 'web' }, spec: { type: 'LoadBalancer', ports: [{ port: 80, protocol: 'TCP' }], selector: { app: 'web' } } } });
       let ip = '';
-      await waitFor('an IP on the Service', () => {
+      await waitUntilTrue('an IP on the Service', () => {
         const svc = api.server.store.list('/services', 'default')[0] as { status?: { loadBalancer?: { ingress?: { ip: string }[] } } } | undefined;
         ip = svc?.status?.loadBalancer?.ingress?.[0]?.ip ?? '';
         return ip !== '';
@@ -192,7 +148,7 @@ describe.skipIf(!canRunRootTests('the ironlb image (podman)'))('the ironlb image
     let out = '';
     run.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     run.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
-    await waitFor('announcer in the container', () => out.includes('"interfaceAnnouncing"') || run.exitCode !== null, 60_000);
+    await waitUntilTrue('announcer in the container', () => out.includes('"interfaceAnnouncing"') || run.exitCode !== null, 60_000);
     expect(out).toContain('"interfaceAnnouncing"');
     const arping = await sh('ip', ['netns', 'exec', bed.b, 'arping', '-c', '2', '-w', '3', '-I', bed.ifB, ip4]);
     expect(arping.stdout.toLowerCase()).toContain(`[${bed.macA}]`);
@@ -216,7 +172,7 @@ describe.skipIf(!canRunRootTests('the ironlb image (podman)'))('the ironlb image
     let out = '';
     run.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     run.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
-    await waitFor('XDP attached or refused in the container', () => out.includes('"xdpAttached"') || out.includes('"xdpFallback"') || run.exitCode !== null, 60_000);
+    await waitUntilTrue('XDP attached or refused in the container', () => out.includes('"xdpAttached"') || out.includes('"xdpFallback"') || run.exitCode !== null, 60_000);
     expect(out).not.toContain('"xdpFallback"');
     expect(out).toContain('"xdpAttached"');
     const arping = await sh('ip', ['netns', 'exec', testbed.b, 'arping', '-c', '2', '-w', '3', '-I', testbed.ifB, ip4]);
@@ -224,4 +180,193 @@ describe.skipIf(!canRunRootTests('the ironlb image (podman)'))('the ironlb image
     await podman(['stop', '-t', '5', name]);
     expect(await exited(run)).toBe(0);
   }, 120_000);
+
+  // The DaemonSet and the Deployment as a cluster runs them, on the sandbox's LAN: `sandbox up`
+  // without its own controller and speakers gives the API server (the manifests' RBAC, the
+  // service-account tokens), node namespaces with the kube-proxy stand-in and a backend
+  // answering its node name, and the client namespace. The controller container runs in the
+  // host's network; one speaker container per node in that node's namespace (hostNetwork),
+  // each with in-cluster credentials and the env the kubelet would give it.
+  describe('the controller and two speaker containers on the sandbox LAN', () => {
+    const tag = `${(process.pid % 1296).toString(36)}${Math.floor(Math.random() * 36 ** 2).toString(36)}`;
+    const plan: LanPlan = { prefix: `img${tag}`, nodes: 2, v4Net: `10.215.${String(process.pid % 250)}`, v6Net: `fd00:215:${((process.pid % 65534) + 1).toString(16)}::`, hostLink: true };
+    const layout = lanLayout(plan);
+    const namespace = 'ironlb-system';
+    // Crash failover is the speaker's Lease duration (3 s by default; the manifest sets none),
+    // plus the watch and the gratuitous ARP; the rest is room for a loaded CI machine.
+    const failoverBudgetMs = 10_000;
+    let dir = '';
+    let kubeconfig = '';
+    let controllerSa: InCluster = { flags: [] };
+    let speakerSa: InCluster = { flags: [] };
+    let ip = '';
+    let crashTakeoverMs = Number.NaN;
+    // node name -> the speaker container running there
+    const speakers = new Map<string, RunningContainer>();
+    const started: RunningContainer[] = [];
+
+    interface RunningContainer { readonly name: string; readonly child: ChildProcess; output(): string }
+
+    /** `podman run` attached (so its output is the container's log, and its exit code the container's). */
+    function startContainer(name: string, args: readonly string[]): RunningContainer {
+      const child = spawn('podman', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+      const c = { name, child, output: () => out };
+      started.push(c);
+      return c;
+    }
+
+    const nodeOf = (name: string): LanHost => {
+      const node = layout.nodes.find((n) => n.name === name);
+      if (node === undefined) throw new Error(`no node ${name}`);
+      return node;
+    };
+
+    /** The speaker container for `node`, as the DaemonSet's Pod on that node would run. */
+    function startSpeaker(node: LanHost, options: RunOptions = {}): RunningContainer {
+      const name = `ironlb-img-spk-${tag}-${node.name}`;
+      const { container } = workload('DaemonSet', 'speaker');
+      const pod = ['--name', name, '--network', `ns:/run/netns/${node.netns}`, ...speakerSa.flags, ...envFlags(container, { 'spec.nodeName': node.name, 'metadata.namespace': namespace })];
+      return startContainer(name, runArgs('DaemonSet', 'speaker', { ...options, podman: [...pod, ...(options.podman ?? [])] }));
+    }
+
+    /** What the kubelet's readinessProbe gets from `node`'s speaker: the HTTP code (`000`: no answer) and body. */
+    async function probe(node: LanHost, path?: string): Promise<{ code: string; body: string }> {
+      const p = readinessProbe(workload('DaemonSet', 'speaker').container);
+      const r = await sh('ip', ['netns', 'exec', node.netns, 'curl', '-s', '-m', '2', '-w', '\n%{http_code}', `http://${node.v4}:${String(p.port)}${path ?? p.path}`], 5000);
+      const lines = r.stdout.split('\n');
+      return { code: lines.pop() ?? '', body: lines.join('\n') };
+    }
+
+    const curl = async (): Promise<{ code: number; answer: string }> => {
+      const r = await sh('ip', ['netns', 'exec', layout.client.netns, 'curl', '-s', '-m', '1', `http://${ip}:8090/`], 5000);
+      return { code: r.code, answer: r.stdout.trim() };
+    };
+
+    /**
+     * Runs `act` and polls curl from the client until a node other than `from` answers; returns
+     * how long that took from the start of `act`, and how many curls failed meanwhile.
+     */
+    async function takeover(from: string, act: () => Promise<unknown>): Promise<{ ms: number; failed: number; by: string }> {
+      const t0 = performance.now();
+      const acting = act();
+      let failed = 0;
+      for (;;) {
+        const r = await curl();
+        if (r.code !== 0 || r.answer === '') failed++;
+        else if (r.answer !== from) {
+          const ms = Math.round(performance.now() - t0);
+          await acting;
+          return { ms, failed, by: r.answer };
+        }
+        if (performance.now() - t0 > 30_000) throw new Error(`no node other than ${from} answered within 30 s (${String(failed)} curls failed)`);
+        await pause(50);
+      }
+    }
+
+    const lease = async (node: string): Promise<{ holder: string; resourceVersion: string }> => {
+      const r = await runKubectl(kubeconfig, ['-n', namespace, 'get', 'lease', `ironlb-speaker-${node}`, '-o', 'jsonpath={.spec.holderIdentity}|{.metadata.resourceVersion}']);
+      const [holder = '', resourceVersion = ''] = r.stdout.split('|');
+      return { holder, resourceVersion };
+    };
+
+    beforeAll(async () => {
+      await destroyLan(plan);
+      dir = await mkdtemp(join(tmpdir(), 'ironlb-img-lan-'));
+      const stateDir = join(dir, 'state');
+      const up = await runCli(['sandbox', 'up', '--nodes', '2', '--no-controller', '--no-speakers', '--state-dir', stateDir, '--lan-prefix', plan.prefix, '--lan-v4', plan.v4Net, '--lan-v6', plan.v6Net], { timeoutMs: 120_000 });
+      if (up.code !== 0) throw new Error(`sandbox up failed (${String(up.code)}): ${up.stderr}`);
+      const paths = sandboxPaths(stateDir);
+      kubeconfig = paths.kubeconfig;
+      controllerSa = await inClusterFrom(paths.controllerKubeconfig, join(dir, 'sa-controller'), namespace);
+      speakerSa = await inClusterFrom(paths.speakerKubeconfig, join(dir, 'sa-speaker'), namespace);
+      const ctlName = `ironlb-img-ctl-${tag}`;
+      const ctl = workload('Deployment', 'controller').container;
+      startContainer(ctlName, runArgs('Deployment', 'controller', {
+        podman: ['--name', ctlName, '--network', 'host', ...controllerSa.flags, ...envFlags(ctl, { 'metadata.name': ctlName, 'metadata.namespace': namespace })],
+        // Its monitoring port would be the host's 7472: any free one instead.
+        args: [...(ctl.args ?? []), '--metrics-port', '0'],
+      }));
+      for (const node of layout.nodes) speakers.set(node.name, startSpeaker(node));
+    }, 180_000);
+
+    afterAll(async () => {
+      for (const c of started) await podman(['rm', '-f', '-t', '0', c.name]);
+      for (const c of started) if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL');
+      if (dir === '') return;
+      const stateDir = join(dir, 'state');
+      await runCli(['sandbox', 'down', '--state-dir', stateDir], { timeoutMs: 60_000 });
+      const leftover = await stopProcessesMentioning(stateDir);
+      if (leftover > 0) console.error(`image LAN test: stopped ${String(leftover)} processes that sandbox down left`);
+      await destroyLan(plan);
+      await rm(dir, { recursive: true, force: true });
+    }, 120_000);
+
+    it('the controller gives the demo Service an IP; curl from the client reaches the announcing node; both speakers pass their readiness probe', async () => {
+      expect((await runKubectl(kubeconfig, ['apply', '-f', join(repoRoot, 'config', 'sandbox-demo.yaml')])).stdout).toBe('service/demo created\n');
+      ip = await waitFor('an EXTERNAL-IP from the controller container', async () => (await runKubectl(kubeconfig, ['get', 'svc', 'demo', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}'])).stdout, (v) => v !== '', { timeoutMs: 60_000, intervalMs: 250 });
+      expect(ip).toBe(`${plan.v4Net}.200`);
+      const first = await waitFor('an answer through the Service IP', curl, (r) => r.code === 0 && /^node-\d$/.test(r.answer), { timeoutMs: 60_000, intervalMs: 200 });
+      expect(speakers.get(first.answer)?.output()).toContain('"event":"announceStarted"');
+      for (const node of layout.nodes) expect((await waitFor(`${node.name}'s speaker ready`, () => probe(node), (p) => p.code === '200', { timeoutMs: 30_000, intervalMs: 250 })).code).toBe('200');
+    }, 120_000);
+
+    it('podman kill of the owning speaker: the other container takes over within the failover time, and curl keeps answering', async () => {
+      const from = (await curl()).answer;
+      const owner = speakers.get(from);
+      if (owner === undefined) throw new Error(`no speaker container on "${from}"`);
+      const result = await takeover(from, () => podman(['kill', owner.name]));
+      console.log(`image: takeover after podman kill of ${from}'s speaker: ${String(result.ms)} ms, by ${result.by}, ${String(result.failed)} failed curls`);
+      expect(result.failed).toBe(0);
+      expect(result.ms).toBeLessThan(failoverBudgetMs);
+      expect(speakers.get(result.by)?.output()).toContain('"event":"announceStarted"');
+      expect(await exited(owner.child)).toBe(137);
+      crashTakeoverMs = result.ms;
+    }, 60_000);
+
+    it('podman stop (SIGTERM) of the new owner: the restarted speaker takes over, faster than after the kill', async () => {
+      const from = (await curl()).answer;
+      const back = layout.nodes.find((n) => n.name !== from);
+      const owner = speakers.get(from);
+      if (back === undefined || owner === undefined) throw new Error(`no speaker container on "${from}"`);
+      speakers.set(back.name, startSpeaker(back));
+      await waitFor(`${back.name}'s speaker ready again`, () => probe(back), (p) => p.code === '200', { timeoutMs: 30_000, intervalMs: 250 });
+      // The owner must count the restarted speaker alive, or its release would leave nobody eligible.
+      await waitFor(`${from} counting two speakers alive`, () => probe(nodeOf(from), '/metrics'), (p) => /^ironlb_speaker_alive_speakers 2$/m.test(p.body), { timeoutMs: 30_000, intervalMs: 250 });
+      const result = await takeover(from, () => podman(['stop', '-t', '5', owner.name]));
+      console.log(`image: takeover after podman stop of ${from}'s speaker: ${String(result.ms)} ms (after podman kill: ${String(crashTakeoverMs)} ms), by ${result.by}`);
+      expect(result.by).toBe(back.name);
+      expect(result.failed).toBe(0);
+      expect(result.ms).toBeLessThan(crashTakeoverMs);
+      expect(await exited(owner.child)).toBe(0);
+      expect(owner.output()).toContain('"event":"leaseReleased"');
+    }, 90_000);
+
+    it('without NET_RAW the speaker container exits 1 with one line before touching its Lease, and its readiness probe fails', async () => {
+      const node = layout.nodes.find((n) => speakers.get(n.name)?.child.exitCode !== null);
+      if (node === undefined) throw new Error('no node without a running speaker');
+      const before = await lease(node.name);
+      expect(before.holder).toBe('');
+      const denied = startSpeaker(node, { withoutCaps: ['NET_RAW'] });
+      expect(await exited(denied.child)).toBe(1);
+      expect(denied.output().trim()).toMatch(/^ironlb speaker: .*needs CAP_NET_RAW/);
+      expect(denied.output().trim().split('\n')).toHaveLength(1);
+      expect(await lease(node.name)).toEqual(before);
+      expect((await probe(node)).code).toBe('000');
+    }, 60_000);
+
+    it('no request of the containers was forbidden by the manifests\' RBAC', async () => {
+      const kc = (await readFile(kubeconfig, 'utf8')).split('\n');
+      const server = kc.find((l) => l.includes('server:'))?.split('server:')[1]?.trim() ?? '';
+      const token = kc.find((l) => l.includes('token:'))?.split('token:')[1]?.trim() ?? '';
+      const r = await sh('curl', ['-sk', '-H', `Authorization: Bearer ${token}`, `${server}/sandbox/v1/requests`]);
+      const body = JSON.parse(r.stdout) as { counts: Record<string, number>; forbidden: string[] };
+      expect(Object.keys(body.counts).some((k) => k.startsWith('system:serviceaccount:ironlb-system:speaker update leases'))).toBe(true);
+      expect(Object.keys(body.counts).some((k) => k.startsWith('system:serviceaccount:ironlb-system:controller patch services/status'))).toBe(true);
+      expect(body.forbidden).toEqual([]);
+    });
+  });
+
 });
