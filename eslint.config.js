@@ -112,14 +112,14 @@ export default tseslint.config(
   },
   {
     // The pure files of the processes: decisions over values, no I/O, no clock, no globals.
-    files: ['src/controller/decide.ts', 'src/controller/config-decision.ts', 'src/controller/ports.ts'],
+    files: ['src/controller/decide.ts', 'src/controller/config-decision.ts', 'src/controller/ports.ts', 'src/controller/quarantine.ts'],
     rules: {
       'no-restricted-imports': ['error', { paths: impureModules, patterns: layer([...edges, 'speaker', 'layer2']) }],
       'no-restricted-globals': ['error', ...impureGlobals],
     },
   },
   {
-    files: ['src/speaker/desired.ts', 'src/speaker/lease-view.ts', 'src/speaker/layer2-pools.ts', 'src/speaker/membership.ts'],
+    files: ['src/speaker/desired.ts', 'src/speaker/lease-view.ts', 'src/speaker/layer2-pools.ts', 'src/speaker/membership.ts', 'src/speaker/conflicts.ts'],
     rules: {
       'no-restricted-imports': ['error', { paths: impureModules, patterns: layer([...edges, 'controller', 'layer2']) }],
       'no-restricted-globals': ['error', ...impureGlobals],

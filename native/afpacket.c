@@ -1,8 +1,8 @@
 // AF_PACKET sockets for ironlb's layer2 responder (ARP and NDP), as a plain Node-API addon.
 //
 // One PacketSocket = one AF_PACKET SOCK_RAW socket bound to (ifindex, ETH_P_ARP | ETH_P_IPV6),
-// with a classic BPF filter so only ARP requests / ICMPv6 Neighbor Solicitations with hop limit
-// 255 reach userspace, PACKET_IGNORE_OUTGOING and a raised SO_RCVBUF.
+// with a classic BPF filter so only ARP requests and replies / ICMPv6 Neighbor Solicitations and
+// Advertisements with hop limit 255 reach userspace, PACKET_IGNORE_OUTGOING and a raised SO_RCVBUF.
 //
 // Each socket has its own receiver thread blocked in recv(): waking one thread that sleeps in
 // the socket is much quicker than waking the Node event loop through epoll (docs/layer2.md).
@@ -53,26 +53,33 @@
 // and thread outlive close() (they answer and deliver nothing meanwhile).
 #define RECV_TIMEOUT_MS 200
 
-// ARP requests only: ethertype 0x0806 and operation 1.
+// ARP requests and replies: ethertype 0x0806 and operation 1 or 2. Replies reach userspace
+// (the fast path leaves them to JS) so another host answering one of our RFC 5227 probes, or
+// a gratuitous ARP reply claiming an owned address, is seen; the socket is not promiscuous,
+// so only broadcast replies and replies to this host arrive.
 static struct sock_filter arp_filter[] = {
     {0x28, 0, 0, 12},     // ldh [12]            ethertype
-    {0x15, 0, 3, 0x0806}, // jeq #0x806 ? next : drop
+    {0x15, 0, 4, 0x0806}, // jeq #0x806 ? next : drop
     {0x28, 0, 0, 20},     // ldh [20]            ARP operation
-    {0x15, 0, 1, 1},      // jeq #1 ? accept : drop
+    {0x15, 1, 0, 1},      // jeq #1 ? accept : next
+    {0x15, 0, 1, 2},      // jeq #2 ? accept : drop
     {0x06, 0, 0, 0x40000},// ret #262144         accept whole frame
     {0x06, 0, 0, 0},      // ret #0              drop
 };
 
-// ICMPv6 Neighbor Solicitations with hop limit 255 (RFC 4861 7.1.1), no extension headers.
+// ICMPv6 Neighbor Solicitations and Advertisements with hop limit 255 (RFC 4861 7.1.1,
+// 7.1.2), no extension headers. Advertisements are how another host answers our DAD probe
+// (RFC 4862 5.4.4) or claims an owned address.
 static struct sock_filter ndp_filter[] = {
     {0x28, 0, 0, 12},     // ldh [12]            ethertype
-    {0x15, 0, 7, 0x86dd}, // jeq #0x86dd
+    {0x15, 0, 8, 0x86dd}, // jeq #0x86dd
     {0x30, 0, 0, 20},     // ldb [20]            IPv6 next header
-    {0x15, 0, 5, 58},     // jeq #58 (ICMPv6)
+    {0x15, 0, 6, 58},     // jeq #58 (ICMPv6)
     {0x30, 0, 0, 21},     // ldb [21]            IPv6 hop limit
-    {0x15, 0, 3, 255},    // jeq #255
+    {0x15, 0, 4, 255},    // jeq #255
     {0x30, 0, 0, 54},     // ldb [54]            ICMPv6 type
-    {0x15, 0, 1, 135},    // jeq #135 (Neighbor Solicitation)
+    {0x15, 1, 0, 135},    // jeq #135 (Neighbor Solicitation) ? accept : next
+    {0x15, 0, 1, 136},    // jeq #136 (Neighbor Advertisement) ? accept : drop
     {0x06, 0, 0, 0x40000},// accept
     {0x06, 0, 0, 0},      // drop
 };

@@ -3,7 +3,7 @@ import { createController } from '../controller/controller.js';
 import { createControllerMetrics } from '../controller/metrics.js';
 import { defaultLoadBalancerClass } from '../service/service.js';
 import { coordinationApi, coreApi, loadKubeConfig } from '../k8s/client.js';
-import { configMapInformer, serviceInformer, serviceStatusWriter } from '../k8s/controller-io.js';
+import { configMapInformer, leaseInformer, serviceInformer, serviceStatusWriter } from '../k8s/controller-io.js';
 import { createEventRecorder } from '../k8s/events.js';
 import { LeaderElector } from '../k8s/leader-election.js';
 import { leaseWriter } from '../k8s/lease-api.js';
@@ -53,6 +53,7 @@ export const controllerCommand: CommandRunner = {
     const controller = createController({
       openServices: (onChange) => serviceInformer(kc, logger, clock, onChange),
       openConfigMap: (onChange) => configMapInformer(kc, namespace, flags['config-name'], logger, clock, onChange),
+      openSpeakerLeases: (onChange) => leaseInformer(kc, namespace, logger, clock, onChange),
       status: serviceStatusWriter(kc),
       events: createEventRecorder({ core: coreApi(kc), clock, logger, component: 'ironlb-controller', instance: identity }),
       leader: new LeaderElector({

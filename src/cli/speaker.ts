@@ -39,6 +39,8 @@ const flagSpec = {
   'ignore-exclude-label': { type: 'boolean', description: 'ignore node.kubernetes.io/exclude-from-external-load-balancers (single-node clusters)' },
   'no-announce': { type: 'boolean', description: 'elect and keep the Lease, but send and answer nothing (no CAP_NET_RAW needed)' },
   'reannounce-interval': { type: 'number', default: 60, min: 0, description: 'seconds between gratuitous re-announcements while owning (MetalLB #2910)' },
+  'conflict-reprobe': { type: 'number', default: 30, min: 1, description: 'seconds between probes of an address another host answers for (the quarantine lifts after a clear one)' },
+  'self-check-interval': { type: 'number', default: 60, min: 0, description: 'seconds between probes of owned addresses, counting other answerers (0: never)' },
   'metrics-port': { type: 'number', default: 7473, min: 0, max: 65535, description: 'port of /metrics, /healthz, /readyz (0: any free port)' },
   'metrics-host': { type: 'string', default: '0.0.0.0', description: 'address the metrics server listens on' },
 } as const;
@@ -59,6 +61,9 @@ function checkFlags(flags: SpeakerFlags): string {
 
 const silentAnnouncer: AnnouncerPort & { run(signal: AbortSignal): Promise<void> } = {
   setOwned: () => ok(undefined),
+  // Sends nothing, so sees nobody: every address is clear.
+  probe: () => Promise.resolve({ kind: 'clear' }),
+  defend: () => undefined,
   run: async () => Promise.resolve(),
 };
 
@@ -150,7 +155,11 @@ async function runSpeaker(flags: SpeakerFlags, node: NodeName, kubeConfig: KubeC
     metrics,
     clock,
     logger,
-    options: { ignoreExcludeLabel: flags['ignore-exclude-label'], holdDownMs: flags['hold-down'] * 1000 },
+    options: {
+      ignoreExcludeLabel: flags['ignore-exclude-label'],
+      holdDownMs: flags['hold-down'] * 1000,
+      conflicts: { reprobeMs: flags['conflict-reprobe'] * 1000, selfCheckMs: flags['self-check-interval'] * 1000 },
+    },
   });
   late.speaker = speaker;
   const running = new AbortController();

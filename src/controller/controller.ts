@@ -12,12 +12,15 @@ import { createWorkQueue, type WorkQueue } from '../shared/work-queue.js';
 import { applyConfig } from './config-decision.js';
 import { decideDeleted, decideService, type EventIntent, type ServiceDecision } from './decide.js';
 import type { ControllerMetrics } from './metrics.js';
-import type { EventRecorder, LeaderRunner, OpenConfigMap, OpenServices, StatusWriteOutcome, StatusWriter } from './ports.js';
+import type { EventRecorder, LeaderRunner, OpenConfigMap, OpenServices, OpenSpeakerLeases, StatusWriteOutcome, StatusWriter } from './ports.js';
+import { quarantinedAddresses, reassignedMessage, type Quarantined } from './quarantine.js';
 
 /** What the controller is built from: its ports (`ports.ts`, implemented in `k8s/`) and settings. */
 export interface ControllerDeps {
   readonly openServices: OpenServices;
   readonly openConfigMap: OpenConfigMap;
+  /** The speakers' Leases, for the quarantine; absent: nothing is ever quarantined. */
+  readonly openSpeakerLeases?: OpenSpeakerLeases;
   readonly status: StatusWriter;
   readonly events: EventRecorder;
   readonly leader: LeaderRunner;
@@ -42,7 +45,9 @@ export interface Controller {
 
 /** The work-queue key of the config; Service keys always contain a '/'. */
 const configQueueKey = 'config';
-type QueueKey = ServiceKey | typeof configQueueKey;
+/** The work-queue key of the quarantine (docs/controller.md "Quarantine"). */
+const quarantineQueueKey = 'quarantine';
+type QueueKey = ServiceKey | typeof configQueueKey | typeof quarantineQueueKey;
 
 /** One leadership term: state rebuilt from the API every time this replica becomes leader. */
 interface Term {
@@ -55,6 +60,8 @@ interface Term {
   readonly failures: Map<ServiceKey, string>;
   /** The last config problem reported, so a resync does not repeat the Event. */
   lastConfigProblem: string | undefined;
+  /** ip text -> quarantined address, as last applied to the allocator. */
+  quarantine: ReadonlyMap<string, Quarantined>;
 }
 
 /**
@@ -67,6 +74,7 @@ export function createController(deps: ControllerDeps): Controller {
   let term: Term | undefined;
   let configParses = false;
   const services = deps.openServices((svc) => term?.queue.add(serviceKeyOf(svc)));
+  const leases = deps.openSpeakerLeases?.(() => term?.queue.add(quarantineQueueKey));
   const configMap = deps.openConfigMap(() => {
     configParses = applyConfig(new Allocator(emptyConfig), configText(currentConfigMap()), undefined).kind !== 'invalid';
     term?.queue.add(configQueueKey);
@@ -198,17 +206,54 @@ export function createController(deps: ControllerDeps): Controller {
     for (const waiting of t.failures.keys()) if (waiting !== changed) t.queue.add(waiting);
   }
 
+  /**
+   * Applies the speakers' conflict reports: quarantined addresses leave the allocator's free
+   * space, Services holding one they did not ask for are requeued (and get another), and a
+   * lifted quarantine retries the Services waiting for an address.
+   */
+  function syncQuarantine(t: Term): SyncResult {
+    const next = quarantinedAddresses(leases?.list() ?? []);
+    const added = [...next.values()].filter((q) => !t.quarantine.has(q.text));
+    const lifted = [...t.quarantine.keys()].filter((ip) => !next.has(ip));
+    t.quarantine = next;
+    if (added.length === 0 && lifted.length === 0) return 'ok';
+    const moved = t.allocator.setBlocked([...next.values()].map((q) => q.ip));
+    for (const q of added) log.warn({ event: 'addressQuarantined', ip: q.text, mac: q.mac, node: q.reporter, interface: q.iface }, 'another host answers for this address; not allocated until a speaker finds it free');
+    for (const ip of lifted) log.info({ event: 'quarantineLifted', ip }, 'no other host answers for this address any more');
+    deps.metrics.quarantined.reset();
+    for (const ip of next.keys()) deps.metrics.quarantined.set({ ip }, 1);
+    // Moved Services get another address; a lifted one may serve a Service that waits.
+    for (const key of [...moved, ...(lifted.length > 0 ? t.failures.keys() : [])]) t.queue.add(key);
+    deps.metrics.setPools(t.allocator.stats());
+    return 'ok';
+  }
+
+  function heldTexts(t: Term, key: ServiceKey): readonly string[] {
+    return t.allocator.assignmentOf(key)?.ips.map((i) => i.text) ?? [];
+  }
+
+  /** A Warning Event when a Service was moved off a quarantined address (once: the move happens once). */
+  function reportMove(t: Term, svc: ServiceView, before: readonly string[], decision: ServiceDecision): void {
+    if (decision.kind !== 'write' || decision.ips.length === 0) return;
+    const from = before.map((ip) => t.quarantine.get(ip)).find((q) => q !== undefined && !decision.ips.includes(q.text));
+    if (from === undefined) return;
+    log.warn({ event: 'ipReassigned', service: serviceKeyOf(svc), from: from.text, to: decision.ips }, reassignedMessage(from, decision.ips));
+    deps.events.emit(serviceRef(svc), 'Warning', 'AddressConflict', reassignedMessage(from, decision.ips));
+  }
+
   async function syncService(t: Term, key: ServiceKey): Promise<SyncResult> {
     if (t.configInForce === undefined) return 'ok'; // reprocessed when a config loads
     const [namespace = '', name = ''] = key.split('/');
     const svc = services.get(name, namespace);
-    const heldBefore = t.allocator.assignmentOf(key) !== undefined;
+    const heldIps = heldTexts(t, key);
+    const heldBefore = heldIps.length > 0;
     const decision = svc === undefined ? decideDeleted(t.allocator, key) : decideService(t.allocator, key, svc, deps.lbClass);
     // A Service that held IPs and was decided without a refusal may have freed an address, a
     // port or a sharing key that a waiting Service needs. A refused one changed nothing, which
     // also keeps two waiting holders from requeueing each other forever.
     if (heldBefore && decision.kind !== 'failed') retryWaiting(t, key);
     const result = svc === undefined ? (t.failures.delete(key), 'ok' as const) : await apply(t, key, svc, decision);
+    if (result === 'ok' && svc !== undefined) reportMove(t, svc, heldIps, decision);
     deps.metrics.setPools(t.allocator.stats());
     return result;
   }
@@ -217,7 +262,7 @@ export function createController(deps: ControllerDeps): Controller {
     const timer = deps.metrics.reconcileSeconds.startTimer();
     let result: SyncResult = 'retry';
     try {
-      result = key === configQueueKey ? syncConfig(t) : await syncService(t, key);
+      result = key === configQueueKey ? syncConfig(t) : key === quarantineQueueKey ? syncQuarantine(t) : await syncService(t, key);
     } catch (e: unknown) {
       log.warn({ event: 'reconcileFailed', key, err: e }, 'reconcile failed; retrying with backoff');
     } finally {
@@ -230,9 +275,10 @@ export function createController(deps: ControllerDeps): Controller {
   async function lead(leaderSignal: AbortSignal): Promise<void> {
     deps.metrics.leader.set(1);
     const queue = createWorkQueue<QueueKey>({ clock: deps.clock, random: deps.random, listAllKeys: () => services.list().map(serviceKeyOf) });
-    const t: Term = { allocator: new Allocator(emptyConfig), queue, signal: leaderSignal, configInForce: undefined, failures: new Map(), lastConfigProblem: undefined };
+    const t: Term = { allocator: new Allocator(emptyConfig), queue, signal: leaderSignal, configInForce: undefined, failures: new Map(), lastConfigProblem: undefined, quarantine: new Map() };
     term = t;
     queue.add(configQueueKey);
+    if (leases !== undefined) queue.add(quarantineQueueKey);
     try {
       await queue.run(leaderSignal, (key) => handle(t, key), deps.concurrency ?? 4);
     } finally {
@@ -243,12 +289,12 @@ export function createController(deps: ControllerDeps): Controller {
 
   return {
     notReadyReason() {
-      if (!services.hasSynced() || !configMap.hasSynced()) return 'caches not synced';
+      if (!services.hasSynced() || !configMap.hasSynced() || leases?.hasSynced() === false) return 'caches not synced';
       return configParses ? undefined : `config ${deps.namespace}/${deps.configName} missing or invalid`;
     },
     async run(signal) {
-      const running = [services.run(signal), configMap.run(signal), deps.events.run(signal)];
-      await Promise.all([services.synced, configMap.synced]);
+      const running = [services.run(signal), configMap.run(signal), deps.events.run(signal), ...(leases === undefined ? [] : [leases.run(signal)])];
+      await Promise.all([services.synced, configMap.synced, leases?.synced]);
       if (!signal.aborted) {
         log.info({ event: 'cachesSynced', services: services.list().length }, 'caches synced');
         await deps.leader.run(signal, lead);

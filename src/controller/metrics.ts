@@ -13,6 +13,8 @@ export interface ControllerMetrics {
   readonly reconcileSeconds: Histogram<'result'>;
   readonly leader: Gauge;
   readonly queueDepth: Gauge;
+  /** 1 per quarantined address (another host on the LAN answers for it). */
+  readonly quarantined: Gauge<'ip'>;
   /** Sets the per-pool gauges from the allocator. */
   setPools(stats: readonly PoolStats[]): void;
 }
@@ -36,6 +38,7 @@ export function createControllerMetrics(registry: Registry): ControllerMetrics {
     }),
     leader: new Gauge({ name: 'ironlb_controller_leader', help: '1 while this replica holds the ironlb-controller Lease', registers }),
     queueDepth: new Gauge({ name: 'ironlb_controller_queue_depth', help: 'Keys waiting in the work queue', registers }),
+    quarantined: new Gauge({ name: 'ironlb_addresses_quarantined', help: 'Addresses another host on the LAN answers for, kept out of allocation (1 per IP)', labelNames: ['ip'], registers }),
     setPools(stats) {
       addressesInUse.reset();
       addressesTotal.reset();

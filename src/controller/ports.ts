@@ -1,5 +1,6 @@
 import type { ConfigMapView } from '../config/config-map.js';
 import type { ServiceVersion, ServiceView } from '../service/service.js';
+import type { SpeakerLeaseView } from './quarantine.js';
 
 /**
  * The controller's ports: everything it needs from the Kubernetes API, declared here and
@@ -36,6 +37,9 @@ export type { EventRecorder } from '../shared/event-sink.js';
 
 /** Opens the Service informer (cluster-wide); `onChange` only enqueues. */
 export type OpenServices = (onChange: (svc: ServiceView) => void) => ObjectCache<ServiceView>;
+
+/** Opens the informer of the speakers' Leases in the namespace (their conflict reports); `onChange` only enqueues. */
+export type OpenSpeakerLeases = (onChange: () => void) => ObjectCache<SpeakerLeaseView>;
 
 /** Opens the informer of the one config ConfigMap; `onChange` only enqueues. */
 export type OpenConfigMap = (onChange: () => void) => ObjectCache<ConfigMapView>;

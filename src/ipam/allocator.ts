@@ -164,6 +164,12 @@ export class Allocator {
   private readonly inUse = new InUseIndex<Holding>();
   /** service -> its holding; every IP in use of a holding lists the service among its users */
   private readonly holdings = new Map<ServiceKey, Holding>();
+  /**
+   * ip text -> address quarantined (another host on the LAN uses it): never picked for a
+   * Service that did not ask for it, and taken out of its pool's free space while no Service
+   * holds it. A Service that holds one without having asked for it is moved on its next assign.
+   */
+  private readonly blocked = new Map<string, IpAddr>();
 
   /** Starts with `config` and nothing assigned. */
   constructor(config: Config) {
@@ -229,10 +235,39 @@ export class Allocator {
       if (found === undefined || !found.space.take(use.value)) throw new Error(`allocator: ${use.text} vanished while switching config`);
       use.pool = found.pool.name;
     }
+    for (const ip of this.blocked.values()) if (this.inUse.get(ip) === undefined) this.takeBlocked(pools, ip);
     this.config = config;
     this.pools = pools;
     this.autoPools = autoAssignPools(config);
     return ok(undefined);
+  }
+
+  /**
+   * Makes `ips` the quarantined set (docs/controller.md "Quarantine"). Returns the Services that
+   * hold a newly quarantined IP without having asked for it: the caller reassigns them.
+   */
+  setBlocked(ips: readonly IpAddr[]): readonly ServiceKey[] {
+    const next = new Map(ips.map((ip) => [formatIp(ip), ip]));
+    for (const [text, ip] of this.blocked) {
+      if (next.has(text)) continue;
+      this.blocked.delete(text);
+      if (this.inUse.get(ip) === undefined) poolCovering(this.pools, ip)?.space.give(ip.value);
+    }
+    const moved: ServiceKey[] = [];
+    for (const [text, ip] of next) {
+      if (this.blocked.has(text)) continue;
+      this.blocked.set(text, ip);
+      const use = this.inUse.get(ip);
+      if (use === undefined) this.takeBlocked(this.pools, ip);
+      else moved.push(...use.users.filter((h) => h.request.requestedIps.length === 0).map((h) => h.request.key));
+    }
+    return moved;
+  }
+
+  /** Takes a quarantined, unheld address out of the free space of its pool in `pools`, if it has one. */
+  private takeBlocked(pools: ReadonlyMap<PoolName, PoolSpaces>, ip: IpAddr): boolean {
+    const found = poolCovering(pools, ip);
+    return found !== undefined && found.space.usable(ip.value) && found.space.take(ip.value);
   }
 
   /** The IPs a Service holds, if any. */
@@ -273,7 +308,8 @@ export class Allocator {
     const problems: string[] = [];
     let taken = 0n;
     for (const { spaces } of this.pools.values()) for (const s of spaces.values()) taken += s.inUse;
-    if (taken !== BigInt(this.inUse.size)) problems.push(`spaces mark ${taken} IPs taken, ${this.inUse.size} in use`);
+    const blockedFree = [...this.blocked.values()].filter((ip) => this.inUse.get(ip) === undefined && poolCovering(this.pools, ip)?.space.usable(ip.value) === true).length;
+    if (taken !== BigInt(this.inUse.size + blockedFree)) problems.push(`spaces mark ${taken} IPs taken, ${this.inUse.size} in use and ${blockedFree} quarantined`);
     problems.push(...this.inUse.verify());
     for (const use of this.inUse.values()) problems.push(...this.verifyUse(use));
     for (const [key, holding] of this.holdings) problems.push(...this.verifyHolding(key, holding));
@@ -307,6 +343,7 @@ export class Allocator {
     if (ips.some((u) => unusableReason(this.pools, u) !== undefined)) return false;
     if (req.requestedPool !== undefined && holding.ips.some((u) => u.pool !== req.requestedPool)) return false;
     if (req.requestedIps.length > 0) return sameIpSet(ips, req.requestedIps);
+    if (ips.some((u) => this.blocked.has(u.text))) return false;
     const wanted = [...plan.required, ...plan.optional];
     return ips.every((ip) => wanted.includes(ip.family)) && plan.required.every((f) => ips.some((ip) => ip.family === f));
   }
@@ -455,7 +492,8 @@ export class Allocator {
     }
     const { family, value } = pick;
     const space = this.pools.get(pick.pool)?.spaces.get(family);
-    if (space?.take(value) !== true) throw new Error(`allocator: ${formatIp(pick)} is not free in pool ${pick.pool}`);
+    // A quarantined address is already out of the free space (only a request or a restore reaches it).
+    if (!this.blocked.has(formatIp(pick)) && space?.take(value) !== true) throw new Error(`allocator: ${formatIp(pick)} is not free in pool ${pick.pool}`);
     const use = new IpUse(family, value, pick.pool, holding.request.sharingKey, backend, [holding]);
     this.inUse.add(use);
     return use;
@@ -467,7 +505,7 @@ export class Allocator {
       removeUser(use, holding);
       if (use.users.length > 0) continue;
       this.inUse.remove(use);
-      this.pools.get(use.pool)?.spaces.get(use.family)?.give(use.value);
+      if (!this.blocked.has(use.text)) this.pools.get(use.pool)?.spaces.get(use.family)?.give(use.value);
     }
     this.holdings.delete(holding.request.key);
   }
@@ -479,7 +517,7 @@ export class Allocator {
       if (live !== undefined && live !== use) throw new Error(`allocator: ${use.text} changed hands during a failed re-allocation`);
       if (live === undefined) {
         const space = this.pools.get(use.pool)?.spaces.get(use.family);
-        if (space?.take(use.value) !== true) throw new Error(`allocator: cannot take back ${use.text}`);
+        if (!this.blocked.has(use.text) && space?.take(use.value) !== true) throw new Error(`allocator: cannot take back ${use.text}`);
         use.sharingKey = holding.request.sharingKey;
         this.inUse.add(use);
       }

@@ -41,6 +41,21 @@ export function configMapInformer(kc: k8s.KubeConfig, namespace: string, name: s
   });
 }
 
+/** The informer of the Leases in the namespace (the speakers' conflict reports; controller/quarantine.ts reads only speaker Leases). */
+export function leaseInformer(kc: k8s.KubeConfig, namespace: string, logger: Logger, clock: Clock, onChange: () => void): Informer<k8s.V1Lease> {
+  const coordination = kc.makeApiClient(k8s.CoordinationV1Api);
+  return createInformer<k8s.V1Lease>({
+    kubeConfig: kc,
+    path: `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
+    list: () => coordination.listNamespacedLease({ namespace }),
+    logger,
+    clock,
+    onChange: () => {
+      onChange();
+    },
+  });
+}
+
 /** Status writes through the status subresource (see service-status.ts). */
 export function serviceStatusWriter(kc: k8s.KubeConfig): StatusWriter {
   const core = kc.makeApiClient(k8s.CoreV1Api);

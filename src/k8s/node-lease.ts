@@ -60,7 +60,8 @@ export class NodeLease {
   private cached: k8s.V1Lease | undefined;
   // local time from which the last successful renewal counts (see the class comment)
   private storedAt: number | undefined;
-  private record = '';
+  // annotation -> value this node records on its Lease (the announced IPs, the conflicts seen)
+  private readonly record = new Map<string, string>();
   private readonly alarm: Alarm;
   private failures = 0;
   private readonly log: Logger;
@@ -77,10 +78,18 @@ export class NodeLease {
 
   /** Sets the announced IPs to record; written at once (not waiting for the next renewal) when it changed. */
   setRecord(ips: readonly string[]): void {
-    const text = ips.join(',');
-    if (text === this.record) return;
-    this.record = text;
+    this.setAnnotation(this.deps.recordAnnotation, ips.join(','));
+  }
+
+  /** Sets another annotation this node keeps on its Lease (e.g. the conflicts it sees); written at once when it changed, cleared on release. */
+  setAnnotation(key: string, value: string): void {
+    if ((this.record.get(key) ?? '') === value) return;
+    this.record.set(key, value);
     this.alarm.ring();
+  }
+
+  private annotations(): Record<string, string> {
+    return { [this.deps.recordAnnotation]: '', ...Object.fromEntries(this.record) };
   }
 
   /** Renews every `renewMs` until `signal` aborts, then releases the Lease (holder cleared). */
@@ -144,7 +153,7 @@ export class NodeLease {
   private async clearHolder(current: k8s.V1Lease): Promise<k8s.V1Lease | undefined> {
     const released = (lease: k8s.V1Lease): k8s.V1Lease => ({
       ...lease,
-      metadata: { ...lease.metadata, annotations: { ...lease.metadata?.annotations, [this.deps.recordAnnotation]: '' } },
+      metadata: { ...lease.metadata, annotations: { ...lease.metadata?.annotations, ...Object.fromEntries(Object.keys(this.annotations()).map((k) => [k, ''])) } },
       spec: { ...lease.spec, holderIdentity: '', renewTime: this.deps.clock.wallTime() },
     });
     const first = await this.deps.writer.replace(released(current));
@@ -180,7 +189,7 @@ export class NodeLease {
       now: this.deps.clock.wallTime(),
       // No gap in our renewals longer than the duration (else peers saw us die: a new acquisition).
       continuous: this.storedAt !== undefined && start - this.storedAt <= this.deps.durationMs,
-      annotations: { [this.deps.recordAnnotation]: this.record },
+      annotations: this.annotations(),
     });
   }
 

@@ -8,6 +8,7 @@ import { InterfaceSession, type ConflictHandler, type SessionDeps } from './inte
 import type { Layer2Metrics } from './metrics.js';
 import type { NeighborOffloadFactory } from './neighbor-offload.js';
 import type { PacketConnFactory } from './packet-conn.js';
+import { defaultProbeTiming, type ProbeTiming } from './probe.js';
 
 /** Reads the host's interfaces (src/sys reads /sys and /proc; tests hand a fixed list). */
 export interface InterfaceSource {
@@ -25,6 +26,8 @@ export interface AnnouncerTiming {
   readonly reannounceMs: number;
   /** How often interfaces are re-read (links appearing, going down, coming back). */
   readonly pollMs: number;
+  /** Probes before a first announcement (layer2/probe.ts); default {@link defaultProbeTiming}. */
+  readonly probe?: ProbeTiming;
 }
 
 /** Default timing: bursts at 0, 1 and 2 s; re-announce every 60 s; interfaces every 2 s. */
@@ -53,6 +56,17 @@ export interface InvalidIp {
   readonly message: string;
 }
 
+/**
+ * What probing an address found (RFC 5227 2.1.1, RFC 4862 5.4): nobody else (`clear`, on
+ * these interfaces), another host (`conflict`: the first claimant's MAC and where it was
+ * seen), or nowhere to probe (`noInterface`, the address would not be announced either).
+ */
+export type ProbeOutcome =
+  | { readonly kind: 'clear'; readonly interfaces: readonly string[] }
+  | { readonly kind: 'conflict'; readonly mac: string; readonly iface: string }
+  | { readonly kind: 'noInterface' }
+  | InvalidIp;
+
 /** The layer2 announcer: owned IPs in, ARP/NDP answers and gratuitous announcements out. */
 export interface Announcer {
   /**
@@ -60,6 +74,18 @@ export interface Announcer {
    * answered before this returns; new ones are announced as soon as `run` gets to them.
    */
   setOwned(ips: Iterable<string>): Result<void, InvalidIp>;
+  /**
+   * Probes `ip` on the interfaces it would be announced on, without answering for it: the
+   * probes of `timing.probe`, then the answer window (cut short by the first claimant).
+   * Works for owned addresses too (a self-check: only other hosts answer). Settles early,
+   * as `clear`, when `signal` aborts.
+   */
+  probe(ip: string, signal?: AbortSignal): Promise<ProbeOutcome>;
+  /**
+   * Sends one gratuitous announcement for an owned `ip` now (defending it, RFC 5227 2.4 (b));
+   * the caller keeps to one per 10 s (DEFEND_INTERVAL).
+   */
+  defend(ip: string): void;
   /** (ip -> interface names) currently announced, for logs and tests. */
   announced(): ReadonlyMap<string, readonly string[]>;
   /** Polls interfaces, answers, announces; settles after closing every socket once `signal` aborts. */
@@ -88,6 +114,8 @@ export function createAnnouncer(deps: AnnouncerDeps): Announcer {
   };
   // ip text -> ip
   let owned = new Map<string, IpBytes>();
+  // ip text -> (ip, probes in progress): their interfaces' sessions stay open while probing
+  const probing = new Map<string, { readonly ip: IpBytes; count: number }>();
   let ifaces: readonly NetInterface[] | undefined;
   // interface name -> session
   const sessions = new Map<string, InterfaceSession>();
@@ -97,6 +125,7 @@ export function createAnnouncer(deps: AnnouncerDeps): Announcer {
 
   const desired = (list: readonly NetInterface[]): Map<string, { iface: NetInterface; ips: IpBytes[] }> => {
     const out = new Map<string, { iface: NetInterface; ips: IpBytes[] }>();
+    for (const { ip } of probing.values()) for (const iface of chooseInterfaces(ip, list, deps.policy)) out.set(iface.name, out.get(iface.name) ?? { iface, ips: [] });
     for (const ip of owned.values()) {
       const chosen = chooseInterfaces(ip, list, deps.policy);
       if (chosen.length === 0) log.debug({ event: 'noInterface', ip: ip.text }, 'no usable interface for this address');
@@ -167,7 +196,56 @@ export function createAnnouncer(deps: AnnouncerDeps): Announcer {
     await alarm.wait(signal, ms);
   };
 
+  const probeTiming = deps.timing.probe ?? defaultProbeTiming;
+
+  /** Sends the probes of `probeTiming` on `on` and waits out the window; stops early once `done` aborts. */
+  const probeRounds = async (ip: IpBytes, on: readonly InterfaceSession[], done: AbortSignal): Promise<void> => {
+    const start = deps.clock.now();
+    for (const at of [...probeTiming.sendAtMs, probeTiming.windowMs]) {
+      await deps.clock.sleep(Math.max(0, start + at - deps.clock.now()), done).catch(() => undefined);
+      if (done.aborted || at === probeTiming.windowMs) return;
+      for (const session of on) session.sendProbe(ip);
+    }
+  };
+
+  const probe = async (text: string, signal?: AbortSignal): Promise<ProbeOutcome> => {
+    const ip = parseIp(text.trim());
+    if (ip === undefined) return { kind: 'invalidIp', ip: text, message: `"${text}" is not an IPv4 or IPv6 address` };
+    if (ifaces === undefined) await refresh();
+    const chosen = chooseInterfaces(ip, ifaces ?? [], deps.policy);
+    if (chosen.length === 0) return { kind: 'noInterface' };
+    const entry = probing.get(ip.text) ?? { ip, count: 0 };
+    entry.count += 1;
+    probing.set(ip.text, entry);
+    const claimed = new AbortController();
+    let claim: { mac: string; iface: string } | undefined;
+    const on = chosen.map(sessionFor);
+    const stops = on.map((session) =>
+      session.startProbe(ip, (mac) => {
+        claim ??= { mac, iface: session.name };
+        claimed.abort();
+      }),
+    );
+    try {
+      await probeRounds(ip, on, signal === undefined ? claimed.signal : AbortSignal.any([signal, claimed.signal]));
+    } finally {
+      for (const stop of stops) stop();
+      entry.count -= 1;
+      if (entry.count === 0) probing.delete(ip.text);
+      reconcile();
+    }
+    return claim === undefined ? { kind: 'clear', interfaces: on.map((s) => s.name) } : { kind: 'conflict', ...claim };
+  };
+
   return {
+    probe,
+
+    defend(text) {
+      const ip = parseIp(text.trim());
+      if (ip === undefined) return;
+      for (const [key, d] of due) if (d.ip.text === ip.text) sessions.get(key.slice(0, key.indexOf('|')))?.announce(d.ip);
+    },
+
     setOwned(ips) {
       const next = new Map<string, IpBytes>();
       for (const text of ips) {

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import { buildGratuitousArp, parseArp } from './packet/arp.js';
-import { formatIpv4, formatMac, type IpBytes } from './packet/address.js';
-import { buildUnsolicitedAdvertisement, multicastMac, solicitedNodeIp } from './packet/ndp.js';
+import { formatIpv4, formatIpv6, formatMac, type IpBytes } from './packet/address.js';
+import { buildUnsolicitedAdvertisement, icmpv6NeighborAdvertisement, multicastMac, parseNeighborAdvertisement, solicitedNodeIp } from './packet/ndp.js';
+import { buildProbe, claimant } from './probe.js';
 import type { Layer2Metrics } from './metrics.js';
 import type { NeighborOffload, NeighborOffloadFactory, OffloadCounts } from './neighbor-offload.js';
 import type { ArpOffloadCounters, PacketConn, PacketConnFactory, PacketKind } from './packet-conn.js';
@@ -9,9 +10,8 @@ import { respondArp, respondNdp, type Decision, type ResponderView } from './res
 
 /**
  * Someone else claims an IP this interface announces: `mac` sent ARP with `ip` as its sender
- * address on `iface` (the request half of another node's gratuitous ARP; the socket filter
- * passes requests only, and the native fast path leaves such frames to JavaScript). IPv6 is
- * not watched: the NDP socket filter passes only solicitations, not advertisements.
+ * address on `iface` (a gratuitous ARP, a reply, or a request from a host using it; the native
+ * fast path leaves such frames to JavaScript), or a Neighbor Advertisement for `ip`.
  */
 export type ConflictHandler = (ip: string, mac: string, iface: string) => void;
 
@@ -43,6 +43,8 @@ export class InterfaceSession implements ResponderView {
   private readonly groups = new Map<string, number>();
   private arp: PacketConn | undefined;
   private ndp: PacketConn | undefined;
+  // ip text -> a probe in progress for it (not owned here while probed)
+  private readonly probes = new Map<string, { readonly ip: IpBytes; readonly onClaim: (mac: string) => void }>();
   // attached on the first owned IP; 'failed' after a refusal (AF_PACKET answers alone then)
   private offload: NeighborOffload | 'failed' | undefined;
   private readonly debug: boolean;
@@ -84,6 +86,35 @@ export class InterfaceSession implements ResponderView {
     for (const frame of frames) conn.send(frame);
     this.deps.metrics.gratuitousSent.inc({ ip: ip.text, interface: this.name });
     this.deps.logger.debug({ event: 'gratuitousSent', ip: ip.text, interface: this.name }, 'announced');
+  }
+
+  /**
+   * Watches for other hosts claiming `ip` (layer2/probe.ts `claimant`) until the returned stop
+   * function is called; `onClaim` gets each claimant's MAC. Opens the family's socket (and, for
+   * IPv6, joins the solicited-node group, where other hosts' DAD probes go) without owning the
+   * address. While an IPv4 probe runs the native fast path is off, so requests a host using the
+   * address sends reach the check too.
+   */
+  startProbe(ip: IpBytes, onClaim: (mac: string) => void): () => void {
+    this.probes.set(ip.text, { ip, onClaim });
+    if (ip.family === 4) this.arp ??= this.open('arp');
+    else {
+      this.ndp ??= this.open('ndp');
+      this.joinSolicited(ip);
+    }
+    this.syncArp();
+    return () => {
+      if (this.probes.get(ip.text)?.onClaim !== onClaim) return;
+      this.probes.delete(ip.text);
+      if (ip.family === 6) this.leaveSolicited(ip);
+      this.syncArp();
+    };
+  }
+
+  /** Sends one probe for `ip` (an ARP probe or a DAD solicitation, RFC 5227 / RFC 4862). */
+  sendProbe(ip: IpBytes): void {
+    const conn = ip.family === 4 ? this.arp : this.ndp;
+    if (conn?.send(buildProbe(this.mac, ip)) === true) this.deps.metrics.probesSent.inc({ interface: this.name });
   }
 
   /** Folds the sockets' own counters (native fast path, backlog drops) into the metrics. */
@@ -133,6 +164,7 @@ export class InterfaceSession implements ResponderView {
     this.v4.clear();
     this.v6.clear();
     this.groups.clear();
+    this.probes.clear();
   }
 
   private add(ip: IpBytes): void {
@@ -143,19 +175,18 @@ export class InterfaceSession implements ResponderView {
     }
     this.v6.set(ip.key, ip);
     this.ndp ??= this.open('ndp');
+    this.joinSolicited(ip);
+  }
+
+  private joinSolicited(ip: IpBytes): void {
     const group = multicastMac(solicitedNodeIp(ip.bytes));
     const key = formatMac(group);
     const count = this.groups.get(key) ?? 0;
-    if (count === 0) this.ndp.joinGroup(group);
+    if (count === 0) this.ndp?.joinGroup(group);
     this.groups.set(key, count + 1);
   }
 
-  private remove(ip: IpBytes): void {
-    if (ip.family === 4) {
-      this.v4.delete(ip.key);
-      return;
-    }
-    this.v6.delete(ip.key);
+  private leaveSolicited(ip: IpBytes): void {
     const group = multicastMac(solicitedNodeIp(ip.bytes));
     const key = formatMac(group);
     const count = (this.groups.get(key) ?? 1) - 1;
@@ -166,12 +197,22 @@ export class InterfaceSession implements ResponderView {
     }
   }
 
+  private remove(ip: IpBytes): void {
+    if (ip.family === 4) {
+      this.v4.delete(ip.key);
+      return;
+    }
+    this.v6.delete(ip.key);
+    this.leaveSolicited(ip);
+  }
+
   /** Pushes the IPv4 table into the native fast path (read its counters first). */
   private syncArp(): void {
     const offload = this.arp?.arpOffload;
     if (offload === undefined || !this.deps.fastPath) return;
     this.flushCounters();
-    offload.set(this.mac, [...this.v4.values()].map((ip) => ip.bytes), this.debug);
+    if ([...this.probes.values()].some((p) => p.ip.family === 4)) offload.disable();
+    else offload.set(this.mac, [...this.v4.values()].map((ip) => ip.bytes), this.debug);
   }
 
   /**
@@ -204,7 +245,7 @@ export class InterfaceSession implements ResponderView {
   private open(kind: PacketKind): PacketConn {
     const respond = kind === 'arp' ? respondArp : respondNdp;
     return this.deps.conns.open({ name: this.name, index: this.index }, kind, (frames, answered) => {
-      for (const frame of frames) this.handle(kind, respond(frame, this), frame);
+      for (const frame of frames) if (this.probes.size === 0 || !this.claimed(frame)) this.handle(kind, respond(frame, this), frame);
       for (const frame of answered) this.logFastAnswer(frame);
     });
   }
@@ -225,8 +266,25 @@ export class InterfaceSession implements ResponderView {
     if (this.debug) this.deps.logger.debug({ event: 'requestAnswered', ip: decision.ip, interface: this.name, path: 'js' }, 'answered');
   }
 
+  /** Whether a probe in progress takes `frame` as another host's claim (it is then not answered). */
+  private claimed(frame: Uint8Array): boolean {
+    for (const probe of this.probes.values()) {
+      const mac = claimant(frame, probe.ip, this.mac);
+      if (mac !== undefined) {
+        probe.onClaim(mac);
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** A conflict frame is rare: parsing it again here keeps the per-packet path free of it. */
   private reportConflict(frame: Uint8Array): void {
+    if (frame[54] === icmpv6NeighborAdvertisement) {
+      const na = parseNeighborAdvertisement(frame);
+      if (na.ok) this.deps.onConflict?.(formatIpv6(na.value.target), formatMac(na.value.targetLinkAddress ?? na.value.ethSrc), this.name);
+      return;
+    }
     const arp = parseArp(frame);
     if (arp.ok) this.deps.onConflict?.(formatIpv4(arp.value.senderIp), formatMac(arp.value.senderMac), this.name);
   }

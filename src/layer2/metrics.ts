@@ -14,6 +14,8 @@ export interface Layer2Metrics {
   readonly sendErrors: Counter<'interface'>;
   /** Times the XDP responder was asked for and AF_PACKET answered instead, by reason (noCapability, noProgram, kernel, attach). */
   readonly xdpFallbacks: Counter<'reason'>;
+  /** ARP probes / DAD solicitations sent before announcing an address (RFC 5227, RFC 4862), by interface. */
+  readonly probesSent: Counter<'interface'>;
 }
 
 /** Creates and registers the ironlb_layer2_* counters on `registry`. */
@@ -26,5 +28,6 @@ export function createLayer2Metrics(registry: Registry): Layer2Metrics {
     drops: new Counter({ name: 'ironlb_layer2_drops_total', help: 'Received frames not answered, by reason.', labelNames: ['reason', 'interface'], registers }),
     sendErrors: new Counter({ name: 'ironlb_layer2_send_errors_total', help: 'Answers the kernel refused to send (native fast path).', labelNames: ['interface'], registers }),
     xdpFallbacks: new Counter({ name: 'ironlb_layer2_xdp_fallbacks_total', help: 'Times --layer2-mode xdp fell back to AF_PACKET (at start, or on one interface), by reason.', labelNames: ['reason'], registers }),
+    probesSent: new Counter({ name: 'ironlb_layer2_probes_sent_total', help: 'ARP probes and DAD Neighbor Solicitations sent to check that no other host uses an address.', labelNames: ['interface'], registers }),
   };
 }

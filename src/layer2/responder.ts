@@ -1,6 +1,6 @@
 import { arpRequest, buildArpReply, parseArp } from './packet/arp.js';
 import { formatIpv4, formatIpv6, ipv4Key, ipv6Key } from './packet/address.js';
-import { buildSolicitedAdvertisement, parseNeighborSolicitation } from './packet/ndp.js';
+import { buildSolicitedAdvertisement, icmpv6NeighborAdvertisement, parseNeighborAdvertisement, parseNeighborSolicitation } from './packet/ndp.js';
 
 /** Why a received frame got no answer; counted in `ironlb_layer2_drops_total{reason}`. */
 export type DropReason =
@@ -69,11 +69,24 @@ export function respondArp(frame: Uint8Array, view: ResponderView): Decision {
 }
 
 /**
+ * A Neighbor Advertisement is never answered; one for an owned address from another MAC (its
+ * target link-layer option, else the Ethernet source) is another host claiming it: `conflict`,
+ * as the ARP side does for gratuitous ARP (RFC 4862 5.4.4).
+ */
+function advertisementDrop(frame: Uint8Array, view: ResponderView): Decision {
+  const na = parseNeighborAdvertisement(frame);
+  if (!na.ok) return drop(na.error === 'notIcmpv6' || na.error === 'truncated' ? 'malformed' : na.error === 'notSolicitation' ? 'notRequest' : na.error);
+  if (!view.ownsIpv6(ipv6Key(na.value.target))) return drop('notRequest');
+  return sameBytes(na.value.targetLinkAddress ?? na.value.ethSrc, view.mac) ? drop('notRequest') : drop('conflict');
+}
+
+/**
  * Decides the answer to an IPv6 frame: a Neighbor Advertisement for a valid Neighbor
  * Solicitation (multicast or unicast, with or without a source link-layer option, or DAD)
  * whose target is owned here, else a drop reason. Pure.
  */
 export function respondNdp(frame: Uint8Array, view: ResponderView): Decision {
+  if (frame[54] === icmpv6NeighborAdvertisement) return advertisementDrop(frame, view);
   const parsed = parseNeighborSolicitation(frame);
   if (!parsed.ok) {
     switch (parsed.error) {

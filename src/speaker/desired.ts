@@ -3,6 +3,7 @@ import { compareStrings, type EligibilityOptions, type Ineligible } from '../ele
 import { electOwners } from '../election/election.js';
 import type { HashFn } from '../election/rendezvous.js';
 import type { ElectionService, NodeView } from '../election/views.js';
+import type { WithheldReason } from './conflicts.js';
 
 /** One consistent view of API state plus local liveness, as the speaker holds it. */
 export interface SpeakerSnapshot {
@@ -24,9 +25,10 @@ export interface SpeakerSnapshot {
 /**
  * Why this node does or does not announce an IP. Only `owner` announces; the others are the
  * reason of the debug line (or, for `noEndpoints` / `noEligibleNode`, the info line that
- * says why nobody announces the IP).
+ * says why nobody announces the IP). `probing` / `addressConflict`: elected here, but withheld
+ * (speaker/conflicts.ts).
  */
-export type AnnounceReason = 'owner' | 'notOwner' | 'noEndpoints' | 'noEligibleNode' | 'notLayer2';
+export type AnnounceReason = 'owner' | 'notOwner' | 'noEndpoints' | 'noEligibleNode' | 'notLayer2' | WithheldReason;
 
 /** The decision for one Service IP. */
 export interface IpDecision {

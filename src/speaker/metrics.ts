@@ -10,8 +10,10 @@ export interface SpeakerMetrics {
   readonly evaluations: Counter;
   /** Ownership changes of this node, by direction. */
   readonly ownershipChanges: Counter<'change'>;
-  /** Gratuitous ARP (or ARP from an owned IP) seen from another MAC for an IP this node announces. */
+  /** Another MAC claiming an IP: a probe answered, or gratuitous ARP / ARP / NA from another MAC for an IP this node announces. */
   readonly ipConflicts: Counter<'ip'>;
+  /** 1 per IP this node sees another host answering for (a probe answered, or a claim while owning); removed once a probe finds it clear. */
+  readonly addressConflicts: Gauge<'ip'>;
   /** Renewals of this node's Lease, by result. */
   readonly leaseRenewals: Counter<'result'>;
   /** 1 while the config in the ConfigMap is invalid and the last good one is in force. */
@@ -26,7 +28,8 @@ export function createSpeakerMetrics(registry: Registry): SpeakerMetrics {
     aliveSpeakers: new Gauge({ name: 'ironlb_speaker_alive_speakers', help: 'Speakers whose Lease this node sees alive', registers }),
     evaluations: new Counter({ name: 'ironlb_speaker_evaluations_total', help: 'Elections computed', registers }),
     ownershipChanges: new Counter({ name: 'ironlb_speaker_ownership_changes_total', help: 'IPs this node started or stopped announcing', labelNames: ['change'], registers }),
-    ipConflicts: new Counter({ name: 'ironlb_speaker_ip_conflicts_total', help: 'ARP from another MAC claiming an IP this node announces', labelNames: ['ip'], registers }),
+    ipConflicts: new Counter({ name: 'ironlb_speaker_ip_conflicts_total', help: 'Another MAC claiming an IP this node announces or probes (ARP, NA, an answered probe)', labelNames: ['ip'], registers }),
+    addressConflicts: new Gauge({ name: 'ironlb_address_conflicts', help: 'IPs another host on the LAN answers for, as this node sees them (1 per IP)', labelNames: ['ip'], registers }),
     leaseRenewals: new Counter({ name: 'ironlb_speaker_lease_renewals_total', help: 'Renewals of this node Lease', labelNames: ['result'], registers }),
     configStale: new Gauge({ name: 'ironlb_speaker_config_stale', help: '1 while the ConfigMap holds an invalid config and the last good one is used', registers }),
   };

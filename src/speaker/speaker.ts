@@ -8,6 +8,7 @@ import { createAlarm, type Alarm } from '../shared/alarm.js';
 import type { Clock } from '../shared/clock.js';
 import type { EventSink, ObjectRef } from '../shared/event-sink.js';
 import type { Result } from '../shared/result.js';
+import { claimSeen, conflictMessage, conflictsAnnotation, conflictsRecord, defaultConflictTiming, gate, noAddressState, probeFinished, type AddressState, type ConflictTiming, type ProbeResult } from './conflicts.js';
 import { desiredAnnouncements, diffAnnouncements, noAnnouncements, type DesiredAnnouncements, type IpDecision } from './desired.js';
 import { layer2Membership } from './layer2-pools.js';
 import { recordedOwners, type SpeakerLeaseView } from './lease-view.js';
@@ -34,9 +35,20 @@ export interface SpeakerInputs {
   leaseViewLostAt(): number | undefined;
 }
 
+/** What probing an address found (layer2/announcer.ts ProbeOutcome, as far as the speaker reads it). */
+export type ProbeOutcome =
+  | { readonly kind: 'clear' }
+  | { readonly kind: 'conflict'; readonly mac: string; readonly iface: string }
+  | { readonly kind: 'noInterface' }
+  | { readonly kind: 'invalidIp' };
+
 /** The packet engine, as far as the speaker drives it (layer2/announcer.ts, or a no-op). */
 export interface AnnouncerPort {
   setOwned(ips: Iterable<string>): Result<void, { readonly message: string }>;
+  /** Probes `ip` (RFC 5227 / RFC 4862 DAD) without answering for it; settles as clear when `signal` aborts. */
+  probe(ip: string, signal?: AbortSignal): Promise<ProbeOutcome>;
+  /** One gratuitous announcement of an owned `ip`, now. */
+  defend(ip: string): void;
 }
 
 /** This node's own membership Lease (k8s/node-lease.ts NodeLease). */
@@ -45,6 +57,8 @@ export interface MembershipPort {
   aliveUntil(): number | undefined;
   /** The IPs this node announces, recorded on its Lease for peers (stickiness). */
   setRecord(ips: readonly string[]): void;
+  /** Another annotation on this node's Lease (the conflicts it sees, for the controller). */
+  setAnnotation(key: string, value: string): void;
 }
 
 export interface SpeakerOptions {
@@ -53,6 +67,8 @@ export interface SpeakerOptions {
   readonly holdDownMs?: number;
   /** Changes arriving within this window are folded into one election. */
   readonly debounceMs?: number;
+  /** Re-probes of conflicts and self-checks of owned IPs (speaker/conflicts.ts). */
+  readonly conflicts?: ConflictTiming;
 }
 
 export interface SpeakerDeps {
@@ -65,6 +81,8 @@ export interface SpeakerDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly options: SpeakerOptions;
+  /** MAC (lower-case) -> the node whose interface has it, from the speakers' Lease records; empty until published. */
+  readonly macOwners?: () => ReadonlyMap<string, NodeName>;
 }
 
 /** The speaker's control loop: API state + liveness -> election -> packet engine, Lease record, Events. */
@@ -76,8 +94,9 @@ export interface Speaker {
   /** Something in the API state changed: elect again soon. */
   changed(): void;
   /**
-   * Another MAC claims `ip` (gratuitous ARP). Logged and counted; the speaker elects again
-   * from API state and does not answer with a burst of its own (no fighting).
+   * Another MAC claims `ip` (gratuitous ARP, ARP reply, NA). Logged and counted; the first claim
+   * is answered with one gratuitous announcement, a second within 10 s is a conflict
+   * (speaker/conflicts.ts `claimSeen`); never a burst (no ARP war).
    */
   conflict(ip: string, mac: string, iface: string): void;
   /** Stops announcing at once (SIGTERM, before the Lease is released). Final. */
@@ -106,6 +125,10 @@ class SpeakerLoop implements Speaker {
   // `${ip}|${mac}` -> local time of the last conflict line
   private readonly conflictLogged = new Map<string, number>();
   private silenced = false;
+  private address: AddressState = noAddressState;
+  // ip -> `${mac}|${node}` of the conflict last reported (Event, log), so each is reported once
+  private readonly reported = new Map<string, string>();
+  private runSignal: AbortSignal | undefined;
   private readonly alarm: Alarm;
   private config: Config | undefined;
   private isLayer2: (ip: string) => boolean = () => false;
@@ -145,9 +168,37 @@ class SpeakerLoop implements Speaker {
     const last = this.conflictLogged.get(key);
     if (last === undefined || now - last >= conflictLogEveryMs) {
       this.conflictLogged.set(key, now);
-      this.log.warn({ event: 'ipConflict', ip, mac, interface: iface }, 'another MAC announces an IP this node owns; electing again from API state (not fighting)');
+      this.log.warn({ event: 'ipConflict', ip, mac, interface: iface }, 'another MAC announces an IP this node owns; defending once, electing again from API state (no ARP war)');
     }
+    const claimed = claimSeen(this.address, { ip, mac, iface }, now, this.conflictTiming.reprobeMs, this.macOwners());
+    this.address = claimed.state;
+    if (claimed.defend) this.deps.announcer.defend(ip);
     this.changed();
+  }
+
+  private get conflictTiming(): ConflictTiming {
+    return this.deps.options.conflicts ?? defaultConflictTiming;
+  }
+
+  private macOwners(): ReadonlyMap<string, NodeName> {
+    return this.deps.macOwners?.() ?? new Map();
+  }
+
+  /** Probes `ip` in the background; its result goes into the address state and wakes the loop. */
+  private startProbe(ip: string): void {
+    const finish = (result: ProbeResult): void => {
+      if (result.kind === 'conflict') this.deps.metrics.ipConflicts.inc({ ip });
+      this.address = probeFinished(this.address, ip, result, this.deps.clock.now(), this.conflictTiming.reprobeMs, this.macOwners());
+      this.changed();
+    };
+    this.deps.announcer.probe(ip, this.runSignal).then(
+      // Nowhere to probe means nowhere to announce either: nothing stands in the way.
+      (outcome) => { finish(outcome.kind === 'conflict' ? outcome : { kind: 'clear' }); },
+      (e: unknown) => {
+        this.log.warn({ event: 'probeFailed', ip, err: e }, 'probing failed; announcing without a probe');
+        finish({ kind: 'clear' });
+      },
+    );
   }
 
   silence(): void {
@@ -162,6 +213,7 @@ class SpeakerLoop implements Speaker {
 
   async run(signal: AbortSignal, ready: Promise<void>): Promise<void> {
     const stopped = (): boolean => signal.aborted || this.silenced;
+    this.runSignal = signal;
     await Promise.race([ready, new Promise<void>((resolve) => { signal.addEventListener('abort', () => { resolve(); }, { once: true }); })]);
     while (!stopped()) {
       this.alarm.arm();
@@ -201,21 +253,54 @@ class SpeakerLoop implements Speaker {
       holdDownMs: this.holdDownMs,
     });
     const records = this.deps.inputs.services();
-    const next = desiredAnnouncements({
+    const currentOwners = recordedOwners(this.leases.values(), alive);
+    const elected = desiredAnnouncements({
       self: this.deps.self,
       services: records.map((r) => r.service),
       nodes: this.deps.inputs.nodes(),
       alive,
       settled,
-      currentOwners: recordedOwners(this.leases.values(), alive),
+      currentOwners,
       isLayer2: this.isLayer2,
       options: { ignoreExcludeLabel: this.deps.options.ignoreExcludeLabel },
     });
+    const gated = gate(this.address, { elected, recorded: currentOwners.keys(), now, timing: this.conflictTiming });
+    this.address = gated.state;
     this.deps.metrics.evaluations.inc();
     this.deps.metrics.aliveSpeakers.set(alive.size);
     const selfAlive = alive.has(this.deps.self);
-    this.report(next, new Map(records.map((r) => [r.service.key, r.ref])), selfAlive);
-    return nextLivenessChange(now, peersAt, this.tracker, selfAlive ? this.deps.membership.aliveUntil() : undefined);
+    const refs = new Map(records.map((r) => [r.service.key, r.ref]));
+    this.report(gated.desired, refs, selfAlive);
+    this.reportConflicts(gated.desired, refs);
+    if (!this.silenced) for (const ip of gated.probe) this.startProbe(ip);
+    const liveness = nextLivenessChange(now, peersAt, this.tracker, selfAlive ? this.deps.membership.aliveUntil() : undefined);
+    return liveness === undefined ? gated.nextAt : gated.nextAt === undefined ? liveness : Math.min(liveness, gated.nextAt);
+  }
+
+  /**
+   * Conflicts out to the world, each once: a Warning Event on the Services of the IP, a log line,
+   * the `ironlb_address_conflicts` gauge, and the Lease annotation the controller quarantines by.
+   */
+  private reportConflicts(desired: DesiredAnnouncements, refs: ReadonlyMap<ServiceKey, ObjectRef>): void {
+    const conflicts = this.address.conflicts;
+    for (const [ip, c] of conflicts) {
+      const key = `${c.mac}|${c.node ?? ''}`;
+      if (this.reported.get(ip) === key) continue;
+      this.reported.set(ip, key);
+      this.deps.metrics.addressConflicts.set({ ip }, 1);
+      this.log.warn({ event: 'addressConflict', ip, mac: c.mac, interface: c.iface, node: c.node }, conflictMessage(c));
+      for (const serviceKey of desired.ips.get(ip)?.serviceKeys ?? []) {
+        const ref = refs.get(serviceKey);
+        if (ref !== undefined) this.deps.events.emit(ref, 'Warning', 'AddressConflict', conflictMessage(c));
+      }
+    }
+    for (const ip of [...this.reported.keys()]) {
+      if (conflicts.has(ip)) continue;
+      this.reported.delete(ip);
+      this.deps.metrics.addressConflicts.remove({ ip });
+      this.log.info({ event: 'addressConflictCleared', ip }, 'no other host answers for this IP any more');
+    }
+    this.deps.membership.setAnnotation(conflictsAnnotation, conflictsRecord(conflicts.values()));
   }
 
   private refreshConfig(): void {

@@ -110,6 +110,8 @@ const calls: readonly { readonly name: string; readonly a: RequestAttributes }[]
   { name: 'controller: read leader Lease (k8s/leader-election.ts)', a: attrs(controller, 'get', 'leases', 'ironlb-system', { name: 'ironlb-controller' }) },
   { name: 'controller: create leader Lease (k8s/leader-election.ts)', a: attrs(controller, 'create', 'leases', 'ironlb-system') },
   { name: 'controller: renew leader Lease (k8s/leader-election.ts)', a: attrs(controller, 'update', 'leases', 'ironlb-system', { name: 'ironlb-controller' }) },
+  { name: 'controller: list speaker Leases, for conflicts (k8s/controller-io.ts)', a: attrs(controller, 'list', 'leases', 'ironlb-system') },
+  { name: 'controller: watch speaker Leases, for conflicts (k8s/controller-io.ts)', a: attrs(controller, 'watch', 'leases', 'ironlb-system') },
   { name: 'speaker: list Services (k8s/speaker-watch.ts)', a: attrs(speaker, 'list', 'services', '') },
   { name: 'speaker: watch Services (k8s/speaker-watch.ts)', a: attrs(speaker, 'watch', 'services', '') },
   { name: 'speaker: list EndpointSlices (k8s/speaker-watch.ts)', a: attrs(speaker, 'list', 'endpointslices', '') },

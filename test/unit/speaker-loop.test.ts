@@ -10,7 +10,7 @@ import type { EventSink, EventType, ObjectRef } from '../../src/shared/event-sin
 import { ok, type Result } from '../../src/shared/result.js';
 import type { SpeakerLeaseView } from '../../src/speaker/lease-view.js';
 import { createSpeakerMetrics } from '../../src/speaker/metrics.js';
-import { createSpeaker, type ServiceRecord, type Speaker } from '../../src/speaker/speaker.js';
+import { createSpeaker, type ProbeOutcome, type ServiceRecord, type Speaker } from '../../src/speaker/speaker.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 
 const n = (s: string): NodeName => s as NodeName;
@@ -39,9 +39,21 @@ class FakeInputs {
 
 class FakeAnnouncer {
   sets: string[][] = [];
+  probes: string[] = [];
+  defended: string[] = [];
+  /** ip -> MAC of a host that answers probes for it */
+  rogues = new Map<string, string>();
   setOwned(ips: Iterable<string>): Result<void, { message: string }> {
     this.sets.push([...ips]);
     return ok(undefined);
+  }
+  probe(ip: string): Promise<ProbeOutcome> {
+    this.probes.push(ip);
+    const mac = this.rogues.get(ip);
+    return Promise.resolve(mac === undefined ? { kind: 'clear' } : { kind: 'conflict', mac, iface: 'eth0' });
+  }
+  defend(ip: string): void {
+    this.defended.push(ip);
   }
   get current(): string[] {
     return this.sets.at(-1) ?? [];
@@ -51,11 +63,15 @@ class FakeAnnouncer {
 class FakeMembership {
   until: number | undefined = 1_000_000;
   records: string[][] = [];
+  annotations = new Map<string, string>();
   aliveUntil(): number | undefined {
     return this.until;
   }
   setRecord(ips: readonly string[]): void {
     this.records.push([...ips]);
+  }
+  setAnnotation(key: string, value: string): void {
+    this.annotations.set(key, value);
   }
 }
 
@@ -249,7 +265,9 @@ describe('speaker loop', () => {
     r.speaker.changed();
     await r.clock.advance(20);
     expect(r.announcer.current).toEqual([ip]);
-    expect(r.membership.records.every((x) => x.length === 1 && x[0] === ip)).toBe(true);
+    // From its first announcement on (before it, the probe ran and the record was empty).
+    const records = r.membership.records;
+    expect(records.slice(records.findIndex((x) => x.length > 0)).every((x) => x.length === 1 && x[0] === ip)).toBe(true);
     await r.stop();
   });
 
@@ -306,5 +324,100 @@ describe('speaker loop', () => {
     await r.clock.advance(20);
     expect(r.events.emitted).toEqual(['ns/web Normal nodeAssigned: announcing from node b with protocol layer2']);
     await r.stop();
+  });
+
+  describe('address conflicts (speaker/conflicts.ts)', () => {
+    const ip = '192.0.2.10';
+    const rogue = '02:00:00:00:00:99';
+
+    it('probes an IP nobody announced before its first announcement; a takeover of a recorded IP is not probed', async () => {
+      const owner = await hashOwner(ip, ['a', 'b', 'c']);
+      const r = await rig(owner, [record('web', [ip], [ready('a')])]);
+      r.speaker.changed();
+      await r.clock.advance(20);
+      expect(r.announcer.probes).toEqual([ip]);
+      expect(r.announcer.current).toEqual([ip]);
+      await r.stop();
+      // Another node's record lists the IP: announced before, so taken over at once when it goes.
+      const other = ['a', 'b', 'c'].find((x) => x !== owner)!;
+      const t = await rig(owner, []);
+      t.speaker.observeLease(lease(other, '2', { announcing: [ip] }));
+      t.inputs.services = [record('web', [ip], [ready('a')])];
+      t.speaker.changed();
+      await t.clock.advance(20);
+      expect(t.announcer.current).toEqual([]);
+      t.speaker.forgetLease(n(other));
+      await t.clock.advance(20);
+      expect(t.announcer.probes).toEqual([]);
+      expect(t.announcer.current).toEqual([ip]);
+      await t.stop();
+    });
+
+    it('an answered probe: not announced, a Warning Event, the gauge and the Lease record; a clear re-probe lifts it', async () => {
+      const owner = await hashOwner(ip, ['a', 'b', 'c']);
+      const r = await rig(owner, []);
+      r.announcer.rogues.set(ip, rogue);
+      r.inputs.services = [record('web', [ip], [ready('a')])];
+      r.speaker.changed();
+      await r.clock.advance(50);
+      expect(r.announcer.current).toEqual([]);
+      expect(r.events.emitted).toEqual([`ns/web Warning AddressConflict: IP ${ip} is in use by another host on the LAN (MAC ${rogue}, seen on eth0); not announced until it leaves`]);
+      expect(await r.registry.getSingleMetricAsString('ironlb_address_conflicts')).toContain(`ironlb_address_conflicts{ip="${ip}"} 1`);
+      expect(JSON.parse(r.membership.annotations.get('ironlb.io/conflicts') ?? '')).toEqual([{ ip, mac: rogue, interface: 'eth0' }]);
+      // Still there at the next re-probe (30 s): still withheld, no second Event.
+      await r.clock.advance(30_000);
+      expect(r.announcer.probes).toEqual([ip, ip]);
+      expect(r.announcer.current).toEqual([]);
+      expect(r.events.emitted).toHaveLength(1);
+      r.announcer.rogues.delete(ip);
+      await r.clock.advance(30_000);
+      expect(r.announcer.current).toEqual([ip]);
+      expect(r.membership.annotations.get('ironlb.io/conflicts')).toBe('');
+      expect(await r.registry.getSingleMetricAsString('ironlb_address_conflicts')).not.toContain(ip);
+      await r.stop();
+    });
+
+    it('a claim while owning is defended once; a second one within 10 s is a conflict (no ARP war)', async () => {
+      const r = await announcingOwner(ip);
+      expect(r.announcer.current).toEqual([ip]);
+      r.speaker.conflict(ip, rogue, 'eth0');
+      await r.clock.advance(20);
+      expect(r.announcer.defended).toEqual([ip]);
+      expect(r.announcer.current).toEqual([ip]);
+      r.speaker.conflict(ip, rogue, 'eth0');
+      r.speaker.conflict(ip, rogue, 'eth0');
+      await r.clock.advance(20);
+      expect(r.announcer.defended).toEqual([ip]);
+      expect(r.announcer.current).toEqual([]);
+      expect(r.events.emitted.filter((e) => e.includes('AddressConflict'))).toHaveLength(1);
+      await r.stop();
+    });
+
+    it('a claim by a known node\'s MAC is reported naming the node, and does not stop the announcement', async () => {
+      const owner = await hashOwner(ip, ['a', 'b', 'c']);
+      const other = ['a', 'b', 'c'].find((x) => x !== owner)!;
+      const clock = new FakeClock(0);
+      const announcer = new FakeAnnouncer();
+      const membership = new FakeMembership();
+      const events = new RecordingEvents();
+      const speaker = createSpeaker({
+        self: n(owner),
+        inputs: { services: () => [record('web', [ip], [ready('a')])], nodes: () => ['a', 'b', 'c'].map((x) => ({ name: n(x), labels: {}, conditions: {} })), config, leaseViewLostAt: () => undefined },
+        announcer, membership, events, metrics: createSpeakerMetrics(new Registry()), clock, logger: pino({ level: 'silent' }),
+        options: { ignoreExcludeLabel: false, holdDownMs: 0, debounceMs: 10 },
+        macOwners: () => new Map([['02:00:00:00:00:0b', n(other)]]),
+      });
+      for (const x of ['a', 'b', 'c']) speaker.observeLease(lease(x, '1'));
+      const ac = new AbortController();
+      const running = speaker.run(ac.signal, Promise.resolve());
+      await clock.advance(50);
+      for (let i = 0; i < 2; i++) speaker.conflict(ip, '02:00:00:00:00:0b', 'eth0');
+      await clock.advance(20);
+      expect(announcer.current).toEqual([ip]);
+      expect(events.emitted.at(-1)).toContain(`AddressConflict: IP ${ip} is also answered by node ${other}`);
+      expect(JSON.parse(membership.annotations.get('ironlb.io/conflicts') ?? '')).toEqual([{ ip, mac: '02:00:00:00:00:0b', interface: 'eth0', node: other }]);
+      ac.abort();
+      await running;
+    });
   });
 });

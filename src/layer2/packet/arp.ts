@@ -85,3 +85,14 @@ export function buildGratuitousArp(mac: Uint8Array, ip: Uint8Array): readonly [U
   const common = { ethDst: broadcastMac, ethSrc: mac, senderMac: mac, senderIp: ip, targetIp: ip };
   return [buildArp({ ...common, op: arpRequest, targetMac: zeroMac }), buildArp({ ...common, op: arpReply, targetMac: broadcastMac })];
 }
+
+const unspecifiedIpv4 = new Uint8Array(4);
+
+/**
+ * An ARP probe for `ip` from `mac` (RFC 5227 2.1.1): a broadcast request with sender IP
+ * 0.0.0.0, so that no peer's cache is touched, and target hardware address zero. Any host
+ * using `ip` answers it.
+ */
+export function buildArpProbe(mac: Uint8Array, ip: Uint8Array): Uint8Array {
+  return buildArp({ ethDst: broadcastMac, ethSrc: mac, op: arpRequest, senderMac: mac, senderIp: unspecifiedIpv4, targetMac: zeroMac, targetIp: ip });
+}

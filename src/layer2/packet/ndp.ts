@@ -69,27 +69,27 @@ function isSolicitedNodeGroup(ip: Uint8Array): boolean {
   return hasBytes(ip, 0, [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff]);
 }
 
-/** Walks NDP options; returns the source link-layer address, null when one is malformed. */
-function readSourceLinkAddress(options: Uint8Array): Uint8Array | undefined | null {
+/** Walks NDP options; returns the link-layer address option of `type`, null when one is malformed. */
+function readLinkAddress(options: Uint8Array, type = optionSourceLinkAddress): Uint8Array | undefined | null {
   let found: Uint8Array | undefined;
   for (let at = 0; at < options.length; ) {
     const units = u8(options, at + 1);
     // RFC 4861 4.6: a zero length is invalid and the packet must be dropped.
     if (units === 0 || at + units * 8 > options.length) return null;
-    if (options[at] === optionSourceLinkAddress && units === 1) found = options.subarray(at + 2, at + 8);
+    if (options[at] === type && units === 1) found = options.subarray(at + 2, at + 8);
     at += units * 8;
   }
   return found;
 }
 
-/** Header checks before the ICMPv6 body; returns the ICMPv6 message or a reason. */
-function icmpv6Message(frame: Uint8Array): Result<Uint8Array, NsParseError> {
+/** Header checks before the ICMPv6 body of an ND message of `type`; returns the ICMPv6 message or a reason. */
+function icmpv6Message(frame: Uint8Array, type = icmpv6NeighborSolicitation): Result<Uint8Array, NsParseError> {
   if (frame.length < icmpOffset + ndFixedLength) return err('truncated');
   const isIpv6 = u16(frame, 12) === etherTypeIpv6 && u8(frame, 14) >> 4 === 6;
   if (!isIpv6 || frame[20] !== nextHeaderIcmpv6) return err('notIcmpv6');
   const payloadLength = u16(frame, 18);
   if (payloadLength < ndFixedLength || icmpOffset + payloadLength > frame.length) return err('truncated');
-  if (frame[icmpOffset] !== icmpv6NeighborSolicitation) return err('notSolicitation');
+  if (frame[icmpOffset] !== type) return err('notSolicitation');
   if (frame[21] !== ndHopLimit) return err('badHopLimit');
   return ok(frame.subarray(icmpOffset, icmpOffset + payloadLength));
 }
@@ -108,7 +108,7 @@ export function parseNeighborSolicitation(frame: Uint8Array): Result<NeighborSol
   const dstIp = frame.subarray(38, 54);
   if (icmpv6Checksum(srcIp, dstIp, icmp) !== 0) return err('badChecksum');
   const target = icmp.subarray(8, 24);
-  const sourceLinkAddress = readSourceLinkAddress(icmp.subarray(ndFixedLength));
+  const sourceLinkAddress = readLinkAddress(icmp.subarray(ndFixedLength));
   if (icmp[1] !== 0 || target[0] === 0xff || sourceLinkAddress === null) return err('invalidSolicitation');
   if (isUnspecified(srcIp) && (!isSolicitedNodeGroup(dstIp) || sourceLinkAddress !== undefined)) return err('invalidSolicitation');
   return ok({ ethSrc: frame.subarray(6, 12), srcIp, dstIp, target, sourceLinkAddress });
@@ -170,4 +170,52 @@ export function buildSolicitedAdvertisement(ns: NeighborSolicitation, mac: Uint8
     flags: naFlagSolicited | naFlagOverride,
     targetMac: mac,
   });
+}
+
+/** A parsed, validated Neighbor Advertisement, as views into the frame. */
+export interface NeighborAdvertisement {
+  readonly ethSrc: Uint8Array;
+  readonly target: Uint8Array;
+  /** The target link-layer address option, when present (RFC 4861 4.4). */
+  readonly targetLinkAddress: Uint8Array | undefined;
+}
+
+/**
+ * Parses and validates an Ethernet frame carrying an ICMPv6 Neighbor Advertisement as RFC 4861
+ * 7.1.2 requires (hop limit 255, valid checksum, code 0, target not multicast, options well
+ * formed). Another host's answer to a DAD probe, or its unsolicited claim of an address.
+ * Never throws.
+ */
+export function parseNeighborAdvertisement(frame: Uint8Array): Result<NeighborAdvertisement, NsParseError> {
+  const message = icmpv6Message(frame, icmpv6NeighborAdvertisement);
+  if (!message.ok) return message;
+  const icmp = message.value;
+  if (icmpv6Checksum(frame.subarray(22, 38), frame.subarray(38, 54), icmp) !== 0) return err('badChecksum');
+  const target = icmp.subarray(8, 24);
+  const targetLinkAddress = readLinkAddress(icmp.subarray(ndFixedLength), optionTargetLinkAddress);
+  if (icmp[1] !== 0 || target[0] === 0xff || targetLinkAddress === null) return err('invalidSolicitation');
+  return ok({ ethSrc: frame.subarray(6, 12), target, targetLinkAddress });
+}
+
+const unspecifiedIp = new Uint8Array(16);
+
+/**
+ * A Duplicate Address Detection probe for `target` from `mac` (RFC 4862 5.4.2): a Neighbor
+ * Solicitation from the unspecified address to the target's solicited-node group, hop limit
+ * 255, without a source link-layer option (RFC 4861 7.1.1 forbids one from ::). 78 bytes.
+ */
+export function buildDadSolicitation(mac: Uint8Array, target: Uint8Array): Uint8Array {
+  const group = solicitedNodeIp(target);
+  const out = new Uint8Array(icmpOffset + ndFixedLength);
+  writeEthernetHeader(out, multicastMac(group), mac, etherTypeIpv6);
+  out.set([0x60, 0, 0, 0, 0, ndFixedLength, nextHeaderIcmpv6, ndHopLimit], 14);
+  out.set(unspecifiedIp, 22);
+  out.set(group, 38);
+  const icmp = out.subarray(icmpOffset);
+  icmp[0] = icmpv6NeighborSolicitation;
+  icmp.set(target.subarray(0, 16), 8);
+  const sum = icmpv6Checksum(unspecifiedIp, group, icmp);
+  icmp[2] = sum >> 8;
+  icmp[3] = sum & 0xff;
+  return out;
 }

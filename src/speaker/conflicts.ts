@@ -1,0 +1,227 @@
+import type { NodeName } from '../shared/brand.js';
+import { compareStrings } from '../election/eligibility.js';
+import type { DesiredAnnouncements, IpDecision } from './desired.js';
+
+/**
+ * Address conflicts with other hosts on the LAN (docs/speaker.md "Address conflicts"): when to
+ * probe before announcing, what a claim by another MAC does, when to look again. Pure: the
+ * speaker loop (speaker.ts) runs the probes and applies the results.
+ */
+
+/** Another host seen using an address. */
+export interface Conflict {
+  readonly ip: string;
+  /** The other host's MAC (lower-case, colon-separated). */
+  readonly mac: string;
+  /** The interface it was seen on. */
+  readonly iface: string;
+  /** The cluster node that MAC belongs to, when it is one (split brain, IPVS without strictARP). */
+  readonly node: NodeName | undefined;
+  /** Local time of the first sighting. */
+  readonly since: number;
+  /** Local time of the next re-probe. */
+  readonly nextProbeAt: number;
+}
+
+/** The speaker's knowledge about addresses, besides the election. */
+export interface AddressState {
+  /**
+   * IPs announced (by this node or a peer's Lease record) since they were assigned: taking one
+   * over does not probe, so failover stays as fast as before. Dropped once no Service has it.
+   */
+  readonly announced: ReadonlySet<string>;
+  /** ip -> conflict seen and not cleared by a probe since. */
+  readonly conflicts: ReadonlyMap<string, Conflict>;
+  /** IPs with a probe in flight. */
+  readonly probing: ReadonlySet<string>;
+  /** ip -> local time this node last defended it with a gratuitous announcement. */
+  readonly defended: ReadonlyMap<string, number>;
+  /** ip -> local time of the next self-check probe of an owned IP. */
+  readonly nextCheckAt: ReadonlyMap<string, number>;
+}
+
+/** Nothing known yet. */
+export const noAddressState: AddressState = { announced: new Set(), conflicts: new Map(), probing: new Set(), defended: new Map(), nextCheckAt: new Map() };
+
+/** Timing of re-probes and self-checks. */
+export interface ConflictTiming {
+  /** How often an address in conflict is probed again (the quarantine lifts after a clear probe). */
+  readonly reprobeMs: number;
+  /** How often an owned address is probed to find other answerers; 0 = never. */
+  readonly selfCheckMs: number;
+}
+
+/**
+ * RFC 5227 2.4 DEFEND_INTERVAL: a host defends an address at most once per 10 s; a second claim
+ * inside that time means it gives the address up (here: reports and stops announcing it) rather
+ * than trade gratuitous ARP with the other host.
+ */
+export const defendIntervalMs = 10_000;
+
+/** Default timing: re-probe conflicts every 30 s, self-check owned IPs every 60 s. */
+export const defaultConflictTiming: ConflictTiming = { reprobeMs: 30_000, selfCheckMs: 60_000 };
+
+/** Why an IP elected for this node is not announced (yet). */
+export type WithheldReason = 'probing' | 'addressConflict';
+
+/** What the loop should do after one election. */
+export interface Gated {
+  /** The election's result with withheld IPs taken out of `owned` and their reason set. */
+  readonly desired: DesiredAnnouncements;
+  /** IPs to probe now (first announcement, re-probe of a conflict, or self-check of an owned IP). */
+  readonly probe: readonly string[];
+  readonly state: AddressState;
+  /** Local time of the next re-probe or self-check, if any. */
+  readonly nextAt: number | undefined;
+}
+
+/** Inputs of {@link gate} besides the state. */
+export interface GateInputs {
+  readonly elected: DesiredAnnouncements;
+  /** IPs recorded as announced on alive speakers' Leases (this node's included). */
+  readonly recorded: Iterable<string>;
+  readonly now: number;
+  readonly timing: ConflictTiming;
+}
+
+/** A conflict with a host outside the cluster stops this node announcing the IP; one with a node does not (the election settles it). */
+export function withholds(c: Conflict | undefined): boolean {
+  return c !== undefined && c.node === undefined;
+}
+
+/**
+ * Decides, after an election, which elected IPs this node announces and which it probes first:
+ * an IP not yet announced by anyone since it was assigned is probed and announced only once the
+ * probe comes back clear; an IP in conflict with a host outside the cluster is not announced;
+ * conflicts are re-probed every `reprobeMs`; owned IPs are self-checked every `selfCheckMs`.
+ */
+export function gate(state: AddressState, inputs: GateInputs): Gated {
+  const { elected, now, timing } = inputs;
+  const assigned = new Set(elected.ips.keys());
+  const announced = new Set([...state.announced, ...inputs.recorded].filter((ip) => assigned.has(ip)));
+  const { owned, withheld, probe } = sortElected(state, elected.owned, announced);
+  for (const c of state.conflicts.values()) if (c.nextProbeAt <= now && !state.probing.has(c.ip) && !probe.includes(c.ip)) probe.push(c.ip);
+  const nextCheckAt = selfChecks(state, owned, now, timing.selfCheckMs, probe);
+  const times = [...[...state.conflicts.values()].map((c) => c.nextProbeAt), ...nextCheckAt.values()].filter((t) => t > now);
+  return {
+    desired: withhold(elected, owned, withheld),
+    probe: probe.sort(compareStrings),
+    state: { ...state, announced: new Set([...announced, ...owned]), probing: new Set([...state.probing, ...probe]), nextCheckAt },
+    nextAt: times.length === 0 ? undefined : Math.min(...times),
+  };
+}
+
+/** Elected IPs into announced now, withheld (and why), and to probe first. */
+function sortElected(state: AddressState, elected: ReadonlySet<string>, announced: ReadonlySet<string>): { owned: Set<string>; withheld: Map<string, WithheldReason>; probe: string[] } {
+  const owned = new Set<string>();
+  const withheld = new Map<string, WithheldReason>();
+  const probe: string[] = [];
+  for (const ip of elected) {
+    if (withholds(state.conflicts.get(ip))) withheld.set(ip, 'addressConflict');
+    else if (announced.has(ip)) owned.add(ip);
+    else {
+      withheld.set(ip, 'probing');
+      if (!state.probing.has(ip)) probe.push(ip);
+    }
+  }
+  return { owned, withheld, probe };
+}
+
+/** ip -> next self-check of each owned IP; the ones due now are added to `probe`. */
+function selfChecks(state: AddressState, owned: ReadonlySet<string>, now: number, everyMs: number, probe: string[]): Map<string, number> {
+  const next = new Map<string, number>();
+  if (everyMs <= 0) return next;
+  for (const ip of owned) {
+    const at = state.nextCheckAt.get(ip) ?? now + everyMs;
+    const due = at <= now && !state.probing.has(ip) && !probe.includes(ip);
+    if (due) probe.push(ip);
+    next.set(ip, due ? now + everyMs : at);
+  }
+  return next;
+}
+
+function withhold(elected: DesiredAnnouncements, owned: ReadonlySet<string>, withheld: ReadonlyMap<string, WithheldReason>): DesiredAnnouncements {
+  if (withheld.size === 0) return elected;
+  const ips = new Map<string, IpDecision>();
+  for (const [ip, d] of elected.ips) {
+    const reason = withheld.get(ip);
+    ips.set(ip, reason === undefined ? d : { ...d, reason });
+  }
+  return { ips, owned };
+}
+
+/** What a probe of one IP found, in speaker terms (layer2's ProbeOutcome, narrowed). */
+export type ProbeResult = { readonly kind: 'clear' } | { readonly kind: 'conflict'; readonly mac: string; readonly iface: string };
+
+/**
+ * Applies a finished probe: clear lifts the conflict and lets the IP be announced (it counts as
+ * announced from now on); a claimant records or refreshes the conflict, to be probed again in
+ * `reprobeMs`.
+ */
+export function probeFinished(state: AddressState, ip: string, result: ProbeResult, now: number, reprobeMs: number, nodeOfMac: ReadonlyMap<string, NodeName>): AddressState {
+  const probing = new Set(state.probing);
+  probing.delete(ip);
+  const conflicts = new Map(state.conflicts);
+  const announced = new Set(state.announced);
+  if (result.kind === 'clear') {
+    conflicts.delete(ip);
+    announced.add(ip);
+  } else {
+    const before = conflicts.get(ip);
+    const since = before?.mac === result.mac ? before.since : now;
+    conflicts.set(ip, { ip, mac: result.mac, iface: result.iface, node: nodeOfMac.get(result.mac), since, nextProbeAt: now + reprobeMs });
+  }
+  return { ...state, probing, conflicts, announced };
+}
+
+/** What to do about another MAC claiming an owned IP. */
+export interface ClaimOutcome {
+  readonly state: AddressState;
+  /** Send one gratuitous announcement now (RFC 5227 2.4 (b)). */
+  readonly defend: boolean;
+}
+
+/**
+ * Another MAC claims an IP this node announces (a gratuitous ARP, a reply, an NA). RFC 5227
+ * 2.4 (b): the first claim is answered with one gratuitous announcement; a claim within
+ * {@link defendIntervalMs} of that defence records a conflict (this node then stops announcing
+ * it unless the MAC is a cluster node's). Never more than one announcement per interval: no
+ * ARP war.
+ */
+export function claimSeen(state: AddressState, claim: { ip: string; mac: string; iface: string }, now: number, reprobeMs: number, nodeOfMac: ReadonlyMap<string, NodeName>): ClaimOutcome {
+  const last = state.defended.get(claim.ip);
+  if (last === undefined || now - last >= defendIntervalMs) {
+    return { state: { ...state, defended: new Map([...state.defended, [claim.ip, now]]) }, defend: true };
+  }
+  const conflicts = new Map(state.conflicts);
+  const before = conflicts.get(claim.ip);
+  const since = before?.mac === claim.mac ? before.since : now;
+  conflicts.set(claim.ip, { ...claim, node: nodeOfMac.get(claim.mac), since, nextProbeAt: now + reprobeMs });
+  return { state: { ...state, conflicts }, defend: false };
+}
+
+/** The annotation a speaker keeps on its own Lease with the conflicts it sees (docs/speaker.md). */
+export const conflictsAnnotation = 'ironlb.io/conflicts';
+
+/** One entry of {@link conflictsAnnotation}: JSON, so `kubectl get lease -o yaml` reads plainly. */
+export interface ConflictEntry {
+  readonly ip: string;
+  readonly mac: string;
+  readonly interface: string;
+  /** Present when the MAC is a cluster node's. */
+  readonly node?: string;
+}
+
+/** The annotation value for `conflicts`: a JSON array sorted by IP, '' for none. */
+export function conflictsRecord(conflicts: Iterable<Conflict>): string {
+  const entries: ConflictEntry[] = [...conflicts]
+    .sort((a, b) => compareStrings(a.ip, b.ip))
+    .map((c) => ({ ip: c.ip, mac: c.mac, interface: c.iface, ...(c.node === undefined ? {} : { node: c.node }) }));
+  return entries.length === 0 ? '' : JSON.stringify(entries);
+}
+
+/** The message of the Warning Event on a Service whose IP is in conflict. */
+export function conflictMessage(c: Conflict): string {
+  if (c.node !== undefined) return `IP ${c.ip} is also answered by node ${c.node} (MAC ${c.mac}, seen on ${c.iface}): two answerers; check kube-proxy strictARP (IPVS) or a split brain`;
+  return `IP ${c.ip} is in use by another host on the LAN (MAC ${c.mac}, seen on ${c.iface}); not announced until it leaves`;
+}
