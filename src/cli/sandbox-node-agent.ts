@@ -1,5 +1,6 @@
-import { existsSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { loadKubeConfig } from '../k8s/client.js';
+import { standInRuntime } from '../sandbox/kubelet/stand-in-runtime.js';
 import { runNodeAgent } from '../sandbox/node-agent.js';
 import { dummyInterfaceAddresses, serviceInterfaceName } from '../sandbox/proxy.js';
 import { UsageError } from '../shared/errors.js';
@@ -10,48 +11,50 @@ import { commonFlags, printUsage, readFlags } from './flags.js';
 const flagSpec = {
   ...commonFlags,
   node: { type: 'string', description: 'this node\'s name, e.g. node-1' },
-  'node-ip': { type: 'string', description: 'this node\'s LAN address; the backend listens on it, port 8080' },
-  'node-ips': { type: 'strings', description: 'NAME=IP of every sandbox node (repeat or comma list): where to forward Services whose endpoints are elsewhere' },
+  'node-ip': { type: 'string', description: 'this node\'s LAN address (status.hostIP; node ports listen on it)' },
+  netns: { type: 'string', description: 'this node\'s network namespace (Pod namespaces are named after it); without it no kubelet runs' },
+  'pod-cidr': { type: 'string', description: 'this node\'s Pod CIDR (spec.podCIDR), e.g. 10.244.1.0/24' },
+  'pod-log-dir': { type: 'string', description: 'root of the container log files (the API server serves pods/log from it)' },
+  'restart-backoff-ms': { type: 'number', default: 10_000, min: 0, description: 'first crash-loop back-off (kubelet: 10 s, doubling)' },
+  'restart-backoff-max-ms': { type: 'number', default: 300_000, min: 0, description: 'longest crash-loop back-off (kubelet: 5 min)' },
   kubeconfig: { type: 'string', env: 'KUBECONFIG', description: 'kubeconfig of the sandbox API server' },
   'service-interface': { type: 'string', description: 'interface for Service IPs (default kube-ipvs0 if present, else lo)' },
 } as const;
 
-/** Parses `node-1=172.31.213.11` entries into a map, naming the bad entry. */
-export function parseNodeIps(entries: readonly string[]): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const entry of entries) {
-    const [name, ip, ...rest] = entry.split('=');
-    if (name === undefined || name === '' || ip === undefined || ip === '' || rest.length > 0) {
-      throw new UsageError(`--node-ips: "${entry}" is not NAME=IP`);
-    }
-    out.set(name, ip);
-  }
-  return out;
+/** Whether this process's network namespace has the interface (/proc/self/net/dev is per namespace, unlike /sys). */
+function hasInterface(name: string): boolean {
+  const dev = readFileSync('/proc/self/net/dev', 'utf8');
+  return dev.split('\n').some((line) => line.trim().startsWith(`${name}:`));
+}
+
+function required(value: string | undefined, flag: string): string {
+  if (value === undefined || value === '') throw new UsageError(`--${flag} is required`);
+  return value;
 }
 
 /** `ironlb sandbox node-agent`: internal; `sandbox up` runs one per node inside the node's namespace. */
 export const sandboxNodeAgentCommand: CommandRunner = {
   async run(ctx) {
     const { flags } = readFlags(flagSpec, ctx.argv, ctx.env);
-    if (flags.help) return printUsage(ctx.stdout, 'ironlb sandbox node-agent --node NAME --node-ip IP [--node-ips NAME=IP ...] [--kubeconfig FILE]', flagSpec);
-    if (flags.node === undefined) throw new UsageError('--node is required');
-    if (flags['node-ip'] === undefined) throw new UsageError('--node-ip is required');
-    const nodeIps = parseNodeIps(flags['node-ips']);
-    nodeIps.set(flags.node, flags['node-ip']);
+    if (flags.help) return printUsage(ctx.stdout, 'ironlb sandbox node-agent --node NAME --node-ip IP [--netns NS --pod-cidr CIDR --pod-log-dir DIR] [--kubeconfig FILE]', flagSpec);
+    const node = required(flags.node, 'node');
+    const nodeIp = required(flags['node-ip'], 'node-ip');
     const logger = ctx.makeLogger(flags['log-level'], flags['log-format']);
-    const iface = flags['service-interface'] ?? serviceInterfaceName((i) => existsSync(`/sys/class/net/${i}`));
-    await runNodeAgent(
-      {
-        kubeConfig: loadKubeConfig({ kubeconfigPath: flags.kubeconfig }),
-        nodeName: flags.node,
-        nodeIp: flags['node-ip'],
-        nodeIps,
-        addresses: dummyInterfaceAddresses(iface),
-        logger,
-        clock: systemClock,
-      },
-      ctx.signal,
-    );
+    const iface = flags['service-interface'] ?? serviceInterfaceName(hasInterface);
+    const kubeConfig = loadKubeConfig({ kubeconfigPath: flags.kubeconfig });
+    const server = new URL(kubeConfig.getCurrentCluster()?.server ?? 'https://127.0.0.1:443');
+    const standIn = standInRuntime({ ironlb: [process.execPath, process.argv[1] ?? 'ironlb'], path: ctx.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' });
+    const kubelet = flags.netns === undefined ? undefined : {
+      node: { node, netns: flags.netns, lanIp: nodeIp, cidr: required(flags['pod-cidr'], 'pod-cidr') },
+      hostIp: nodeIp,
+      // Every image runs as the stand-in web server until other runtimes join (chosen by image).
+      runtimes: () => standIn,
+      logRoot: required(flags['pod-log-dir'], 'pod-log-dir'),
+      apiServer: { host: server.hostname, port: server.port === '' ? '443' : server.port },
+      restartBackoff: { baseMs: flags['restart-backoff-ms'], maxMs: flags['restart-backoff-max-ms'] },
+      shutdownGraceMs: 2000,
+    };
+    await runNodeAgent({ kubeConfig, nodeName: node, nodeIp, addresses: dummyInterfaceAddresses(iface), kubelet, logger, clock: systemClock }, ctx.signal);
     return exitCode.ok;
   },
 };

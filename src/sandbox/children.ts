@@ -11,6 +11,12 @@ export interface ChildSpec {
   readonly argv: readonly string[];
   /** Run inside this network namespace (`ip netns exec`). */
   readonly netns?: string;
+  /**
+   * `exec` (default): `ip netns exec`, which also gives the child a mount namespace of its own
+   * with the namespace's /sys. `enter`: `nsenter --net` only, so that namespaces the child makes
+   * with `ip netns add` (the kubelet's Pod namespaces) are visible to the whole machine.
+   */
+  readonly netnsMode?: 'exec' | 'enter';
   readonly logPath: string;
   readonly env?: Readonly<Record<string, string>>;
 }
@@ -59,9 +65,15 @@ export async function superviseChild(spec: ChildSpec, deps: ChildDeps, signal: A
   }
 }
 
+function commandOf(spec: ChildSpec): [string, string[]] {
+  if (spec.netns === undefined) return [spec.argv[0] ?? '', spec.argv.slice(1)];
+  if (spec.netnsMode === 'enter') return ['nsenter', [`--net=/run/netns/${spec.netns}`, ...spec.argv]];
+  return ['ip', ['netns', 'exec', spec.netns, ...spec.argv]];
+}
+
 function start(spec: ChildSpec): ChildProcess {
   const fd = openSync(spec.logPath, 'a');
-  const [command, args] = spec.netns === undefined ? [spec.argv[0] ?? '', spec.argv.slice(1)] : ['ip', ['netns', 'exec', spec.netns, ...spec.argv]];
+  const [command, args] = commandOf(spec);
   try {
     return spawn(command, args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...spec.env } });
   } finally {

@@ -1,89 +1,107 @@
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { httpStatusOf } from '../k8s/client.js';
-import { createInformer } from '../k8s/informer.js';
+import { createInformer, type Informer } from '../k8s/informer.js';
 import type { Clock } from '../shared/clock.js';
-import { desiredEndpointSlice, type BackendNode, type EndpointSliceBody } from './endpoints.js';
-import { toEndpointServiceView } from './k8s-views.js';
+import { child, isObject, jsonEqual, list, meta, str, type JsonObject } from './apiserver/object.js';
 import { createReconcileLoop } from './reconcile-loop.js';
+import { createJsonClient, sendOk, type JsonClient } from './workloads/json-client.js';
+import { desiredPodEndpointSlices, endpointSliceManager } from './workloads/pod-endpoints.js';
 
-/** The client-node model of a slice (mutable arrays), copied from the pure body. */
-function toV1EndpointSlice(slice: EndpointSliceBody, resourceVersion?: string): k8s.V1EndpointSlice {
-  return {
-    apiVersion: slice.apiVersion,
-    kind: slice.kind,
-    metadata: { ...slice.metadata, labels: { ...slice.metadata.labels }, ...(resourceVersion === undefined ? {} : { resourceVersion }) },
-    addressType: slice.addressType,
-    endpoints: slice.endpoints.map((e) => ({ addresses: [...e.addresses], nodeName: e.nodeName, conditions: { ...e.conditions } })),
-    ports: slice.ports.map((p) => ({ ...p })),
-  };
-}
-
-/** What the sandbox's EndpointSlice writer needs; it runs once per sandbox, host side. */
+/** What the sandbox's EndpointSlice controller stand-in needs; it runs once per sandbox, host side. */
 export interface EndpointWriterDeps {
   readonly kubeConfig: k8s.KubeConfig;
-  readonly backendLabels: Readonly<Record<string, string>>;
-  readonly nodes: readonly BackendNode[];
   readonly logger: Logger;
   readonly clock: Clock;
 }
 
+const managedByLabel = 'endpointslice.kubernetes.io/managed-by';
+
+function keyOf(obj: JsonObject): string {
+  const m = meta(obj);
+  return `${str(m, 'namespace') ?? ''}/${str(m, 'name') ?? ''}`;
+}
+
+function slicePath(namespace: string, name?: string): string {
+  return `/apis/discovery.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/endpointslices${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
+}
+
+/** Whether the stored slice already says what the desired one says (server-set metadata aside). */
+function sameSlice(current: JsonObject, desired: JsonObject): boolean {
+  const cm = meta(current);
+  const dm = meta(desired);
+  return (
+    jsonEqual(child(cm, 'labels'), child(dm, 'labels')) &&
+    jsonEqual(list(cm, 'ownerReferences'), list(dm, 'ownerReferences')) &&
+    current.addressType === desired.addressType &&
+    jsonEqual(list(current, 'endpoints'), list(desired, 'endpoints')) &&
+    jsonEqual(list(current, 'ports'), list(desired, 'ports'))
+  );
+}
+
+function listVia(client: JsonClient, path: string): () => Promise<k8s.KubernetesListObject<k8s.KubernetesObject>> {
+  return async () => {
+    const body = await sendOk(client, 'GET', path);
+    // Wire JSON is what client-node's ListWatch expects; only items and metadata are read.
+    return { apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: str(child(body, 'metadata'), 'resourceVersion') ?? '' }, items: list(body, 'items').filter(isObject) };
+  };
+}
+
 /**
- * Keeps one EndpointSlice per Service whose selector matches the backends (see endpoints.ts),
- * creating or replacing it when it differs. Slices of deleted Services are deleted with them.
+ * The EndpointSlice controller stand-in: keeps, for every Service with a selector, the slices
+ * workloads/pod-endpoints.ts builds from its namespace's Pods (ready/serving/terminating,
+ * nodeName, targetRef, named targetPorts resolved per Pod), and deletes the slices it manages
+ * that no Service wants any more (a deleted Service's, or those left from before a restart).
  */
 export async function runEndpointWriter(deps: EndpointWriterDeps, signal: AbortSignal): Promise<void> {
-  const log = deps.logger.child({ component: 'sandbox-endpoints' });
-  const core = deps.kubeConfig.makeApiClient(k8s.CoreV1Api);
-  const discovery = deps.kubeConfig.makeApiClient(k8s.DiscoveryV1Api);
-  const written = new Map<string, string>(); // namespace/name -> JSON of the slice last written
-
-  async function write(svc: k8s.V1Service): Promise<void> {
-    const slice = desiredEndpointSlice(toEndpointServiceView(svc), deps.backendLabels, deps.nodes);
-    if (slice === undefined) return;
-    const { name, namespace } = slice.metadata;
-    const key = `${namespace}/${name}`;
-    const json = JSON.stringify(slice);
-    if (written.get(key) === json) return;
-    try {
-      const current = await discovery.readNamespacedEndpointSlice({ name, namespace });
-      const body = toV1EndpointSlice(slice, current.metadata?.resourceVersion);
-      await discovery.replaceNamespacedEndpointSlice({ name, namespace, body });
-    } catch (e: unknown) {
-      if (httpStatusOf(e) !== 404) throw e;
-      await discovery.createNamespacedEndpointSlice({ namespace, body: toV1EndpointSlice(slice) });
-    }
-    written.set(key, json);
-    log.info({ event: 'endpointSliceWritten', service: key, nodes: slice.endpoints.map((ep) => ep.nodeName) }, 'endpoint slice written');
-  }
-
-  async function remove(key: string): Promise<void> {
-    const [namespace = '', name = ''] = key.split('/');
-    await discovery.deleteNamespacedEndpointSlice({ name, namespace }).catch((e: unknown) => {
-      if (httpStatusOf(e) !== 404) throw e;
-    });
-    written.delete(key);
-  }
+  const log = deps.logger.child({ component: 'sandbox-endpointslices' });
+  const client = createJsonClient(deps.kubeConfig);
 
   const loop = createReconcileLoop(
     async () => {
-      const present = new Set<string>();
-      for (const svc of services.list()) {
-        present.add(`${svc.metadata?.namespace ?? 'default'}/${svc.metadata?.name ?? ''}`);
-        await write(svc);
+      if (![services, pods, slices].every((i) => i.hasSynced())) return;
+      // By name, so that endpoints keep their order from one run to the next (no needless writes).
+      const allPods = pods.list().map((p) => ({ ...p })).sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
+      const desired = new Map<string, JsonObject>();
+      for (const svc of services.list().map((s) => ({ ...s }))) {
+        const ns = str(meta(svc), 'namespace') ?? 'default';
+        for (const slice of desiredPodEndpointSlices(svc, allPods.filter((p) => str(meta(p), 'namespace') === ns))) desired.set(keyOf(slice), slice);
       }
-      for (const key of [...written.keys()].filter((k) => !present.has(k))) await remove(key);
+      const current = new Map(slices.list().map((s) => [keyOf({ ...s }), { ...s }]));
+      for (const [key, slice] of desired) await write(slice, current.get(key));
+      for (const [key, slice] of current) if (!desired.has(key)) await remove(slice);
     },
-    (e) => { log.warn({ event: 'endpointSliceFailed', err: e }, 'cannot write endpoint slices; retrying on next change'); },
+    (e) => {
+      log.warn({ event: 'endpointSliceFailed', err: e }, 'cannot write endpoint slices; retrying');
+      setTimeout(() => { loop.poke(); }, 1000).unref();
+    },
   );
-  const services = createInformer<k8s.V1Service>({
-    kubeConfig: deps.kubeConfig,
-    path: '/api/v1/services',
-    list: () => core.listServiceForAllNamespaces(),
-    logger: log,
-    clock: deps.clock,
-    onChange: () => { loop.poke(); },
-  });
-  await services.run(signal);
+
+  async function write(slice: JsonObject, current: JsonObject | undefined): Promise<void> {
+    const ns = str(meta(slice), 'namespace') ?? 'default';
+    if (current !== undefined && sameSlice(current, slice)) return;
+    if (current === undefined) await sendOk(client, 'POST', slicePath(ns), slice, 'application/json', [409]);
+    else await sendOk(client, 'PUT', slicePath(ns, str(meta(slice), 'name')), { ...slice, metadata: { ...meta(slice), resourceVersion: str(meta(current), 'resourceVersion') ?? '' } }, 'application/json', [409]);
+    log.info({ event: 'endpointSliceWritten', slice: keyOf(slice), endpoints: list(slice, 'endpoints').length }, 'endpoint slice written');
+  }
+
+  async function remove(slice: JsonObject): Promise<void> {
+    await sendOk(client, 'DELETE', slicePath(str(meta(slice), 'namespace') ?? 'default', str(meta(slice), 'name')), undefined, 'application/json', [404]);
+    log.info({ event: 'endpointSliceDeleted', slice: keyOf(slice) }, 'endpoint slice deleted');
+  }
+
+  const inform = (path: string, labelSelector?: string): Informer<k8s.KubernetesObject> =>
+    createInformer<k8s.KubernetesObject>({
+      kubeConfig: deps.kubeConfig,
+      path,
+      list: listVia(client, labelSelector === undefined ? path : `${path}?labelSelector=${encodeURIComponent(labelSelector)}`),
+      ...(labelSelector === undefined ? {} : { labelSelector }),
+      logger: log,
+      clock: deps.clock,
+      onChange: () => { loop.poke(); },
+    });
+  const services = inform('/api/v1/services');
+  const pods = inform('/api/v1/pods');
+  const slices = inform('/apis/discovery.k8s.io/v1/endpointslices', `${managedByLabel}=${endpointSliceManager}`);
+  await Promise.all([services.run(signal), pods.run(signal), slices.run(signal)]);
   await loop.idle();
 }

@@ -1,8 +1,8 @@
 import type * as k8s from '@kubernetes/client-node';
-import { serviceNameLabel, type EndpointServiceView } from './endpoints.js';
-import type { ServicePortView, ServiceRouteView } from './service-routing.js';
+import type { Backend, ServicePortView, ServiceRouteView } from './service-routing.js';
+import { serviceNameLabel } from './workloads/pod-endpoints.js';
 
-/** The thin adapter between Kubernetes objects and the sandbox's pure views. */
+/** The thin adapter between Kubernetes objects and the kube-proxy stand-in's pure views. */
 
 function keyOf(namespace: string | undefined, name: string | undefined): string {
   return `${namespace ?? 'default'}/${name ?? ''}`;
@@ -19,21 +19,17 @@ function slicesByService(slices: readonly k8s.V1EndpointSlice[]): Map<string, k8
   return out;
 }
 
-function readyNodes(slices: readonly k8s.V1EndpointSlice[]): string[] {
-  const nodes = new Set<string>();
+/** Ready endpoints of one Service port, with the port each slice resolved for it (by port name). */
+function backendsOf(p: k8s.V1ServicePort, slices: readonly k8s.V1EndpointSlice[]): Backend[] {
+  const out: Backend[] = [];
   for (const s of slices) {
-    for (const e of s.endpoints) {
-      // Kubernetes: a nil `ready` means ready.
-      if (e.conditions?.ready !== false && e.nodeName !== undefined) nodes.add(e.nodeName);
-    }
+    const port = (s.ports ?? []).find((sp) => (sp.name ?? '') === (p.name ?? ''))?.port;
+    if (port === undefined) continue;
+    // Kubernetes: a nil `ready` means ready.
+    const ready = s.endpoints.filter((e) => e.conditions?.ready !== false);
+    for (const e of ready) out.push(...e.addresses.map((host) => ({ host, port, node: e.nodeName })));
   }
-  return [...nodes].sort();
-}
-
-function targetPortOf(p: k8s.V1ServicePort, slices: readonly k8s.V1EndpointSlice[], fallback: number): number {
-  const fromSlice = slices.flatMap((s) => s.ports ?? []).find((sp) => (sp.name ?? '') === (p.name ?? ''))?.port;
-  if (fromSlice !== undefined) return fromSlice;
-  return typeof p.targetPort === 'number' ? p.targetPort : fallback;
+  return out.sort((a, b) => (a.host === b.host ? a.port - b.port : a.host < b.host ? -1 : 1));
 }
 
 function ingressIpsOf(svc: k8s.V1Service): string[] {
@@ -41,31 +37,27 @@ function ingressIpsOf(svc: k8s.V1Service): string[] {
   return (svc.status?.loadBalancer?.ingress ?? []).flatMap((i) => (i.ip === undefined ? [] : [i.ip]));
 }
 
-function portViews(svc: k8s.V1Service, own: readonly k8s.V1EndpointSlice[], backendPort: number): ServicePortView[] {
-  return (svc.spec?.ports ?? []).map((p) => ({ port: p.port, protocol: p.protocol ?? 'TCP', targetPort: targetPortOf(p, own, backendPort) }));
+function clusterIpsOf(svc: k8s.V1Service): string[] {
+  const ips = svc.spec?.clusterIPs ?? (svc.spec?.clusterIP === undefined ? [] : [svc.spec.clusterIP]);
+  return ips.filter((ip) => ip !== '' && ip !== 'None');
 }
 
-/** LoadBalancer Services with ingress IPs, joined with their EndpointSlices. */
-export function toServiceRouteViews(services: readonly k8s.V1Service[], slices: readonly k8s.V1EndpointSlice[], backendPort: number): ServiceRouteView[] {
+function portViews(svc: k8s.V1Service, own: readonly k8s.V1EndpointSlice[]): ServicePortView[] {
+  return (svc.spec?.ports ?? []).map((p) => ({
+    port: p.port,
+    protocol: p.protocol ?? 'TCP',
+    ...(p.nodePort === undefined ? {} : { nodePort: p.nodePort }),
+    backends: backendsOf(p, own),
+  }));
+}
+
+/** Services joined with their EndpointSlices (ExternalName Services have nothing to route). */
+export function toServiceRouteViews(services: readonly k8s.V1Service[], slices: readonly k8s.V1EndpointSlice[]): ServiceRouteView[] {
   const bySvc = slicesByService(slices);
   return services.flatMap((svc) => {
-    const ingressIps = ingressIpsOf(svc);
-    if (ingressIps.length === 0) return [];
+    if (svc.spec?.type === 'ExternalName') return [];
     const key = keyOf(svc.metadata?.namespace, svc.metadata?.name);
     const own = bySvc.get(key) ?? [];
-    return [{ key, ingressIps, ports: portViews(svc, own, backendPort), endpointNodes: readyNodes(own) }];
+    return [{ key, clusterIps: clusterIpsOf(svc), ingressIps: ingressIpsOf(svc), externalLocal: svc.spec?.externalTrafficPolicy === 'Local', ports: portViews(svc, own) }];
   });
-}
-
-/** A Service as the EndpointSlice rule sees it. */
-export function toEndpointServiceView(svc: k8s.V1Service): EndpointServiceView {
-  const meta = svc.metadata ?? {};
-  const spec = svc.spec ?? {};
-  return {
-    namespace: meta.namespace ?? 'default',
-    name: meta.name ?? '',
-    selector: spec.selector ?? {},
-    annotations: meta.annotations ?? {},
-    ports: (spec.ports ?? []).map((p) => ({ name: p.name, protocol: p.protocol ?? 'TCP', targetPort: p.targetPort })),
-  };
 }

@@ -1,6 +1,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { AppError } from '../shared/errors.js';
+import { createNodePodNetwork, killNetnsProcesses, type NodePodNet } from './kubelet/pod-network.js';
+import { podCidrOf } from './seed.js';
 
 const run = promisify(execFile);
 
@@ -165,11 +167,18 @@ export async function createLan(plan: LanPlan): Promise<LanLayout> {
     if (plan.hostLink !== false) await addHostLink(layout);
     for (const [i, node] of layout.nodes.entries()) await addMember(layout, node, i + 1, true);
     await addMember(layout, layout.client, 0, false);
+    const podNets = nodePodNets(layout);
+    for (const net of podNets) await createNodePodNetwork(net, podNets);
   } catch (e: unknown) {
     await destroyLan(plan);
     throw e;
   }
   return layout;
+}
+
+/** Each node's share of the Pod network (kubelet/pod-network.ts): its Pod CIDR, routed via its LAN address. */
+export function nodePodNets(layout: LanLayout): NodePodNet[] {
+  return layout.nodes.map((n, i) => ({ node: n.name, netns: n.netns, lanIp: n.v4, cidr: podCidrOf(i) }));
 }
 
 async function listNetns(): Promise<readonly string[]> {
@@ -184,11 +193,13 @@ async function listNetns(): Promise<readonly string[]> {
 export async function destroyLan(plan: LanPlan): Promise<void> {
   const layout = lanLayout(plan);
   const ours = new Set([layout.lanNetns, layout.client.netns, ...layout.nodes.map((n) => n.netns)]);
-  const nodePattern = new RegExp(`^${plan.prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-node-\\d+$`);
-  const present = await listNetns();
-  for (const name of present) {
-    if (ours.has(name) || nodePattern.test(name)) await ip(['netns', 'del', name]).catch(() => undefined);
-  }
+  const prefix = plan.prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  // Node namespaces, and the Pod namespaces of each (kubelet/pod-network.ts: `<node netns>-p-<id>`).
+  const nodePattern = new RegExp(`^${prefix}-node-\\d+(-p-[a-z0-9]+)?$`);
+  const present = (await listNetns()).filter((name) => ours.has(name) || nodePattern.test(name));
+  // Processes keep a deleted namespace alive: stop containers and agents a crash left behind first.
+  for (const name of present) await killNetnsProcesses(name);
+  for (const name of present) await ip(['netns', 'del', name]).catch(() => undefined);
   // Deleting the LAN namespace destroys the veth pair, host end included; this covers a crash before it moved.
   await ip(['link', 'del', layout.hostLink]).catch(() => undefined);
 }

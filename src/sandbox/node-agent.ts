@@ -2,30 +2,29 @@ import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { createInformer } from '../k8s/informer.js';
 import type { Clock } from '../shared/clock.js';
-import { runBackend } from './backend.js';
-import { backendPort } from './endpoints.js';
+import { runKubelet, type KubeletDeps } from './kubelet/kubelet.js';
 import { toServiceRouteViews } from './k8s-views.js';
 import { createServiceProxy, type ServiceAddressPort } from './proxy.js';
 import { createReconcileLoop } from './reconcile-loop.js';
 import { desiredRouting } from './service-routing.js';
 
-/** What one sandbox node agent needs (it runs inside the node's namespace). */
+/** What one sandbox node agent needs (it runs inside the node's network namespace). */
 export interface NodeAgentDeps {
   readonly kubeConfig: k8s.KubeConfig;
   readonly nodeName: string;
-  /** This node's LAN address: the backend listens on it. */
+  /** This node's LAN address: node ports listen on it. */
   readonly nodeIp: string;
-  /** node name -> LAN IP of every node (targets for Services whose endpoints are elsewhere). */
-  readonly nodeIps: ReadonlyMap<string, string>;
   readonly addresses: ServiceAddressPort;
+  /** The node's kubelet; undefined runs the kube-proxy stand-in alone. */
+  readonly kubelet: Omit<KubeletDeps, 'kubeConfig' | 'logger' | 'clock'> | undefined;
   readonly logger: Logger;
   readonly clock: Clock;
 }
 
 /**
- * One sandbox node: the backend answering its node name on nodeIp:8080, and the kube-proxy
- * stand-in that follows Services and EndpointSlices. Settles when `signal` aborts and every
- * listener and Service address is gone.
+ * One sandbox node: its kubelet stand-in (kubelet/kubelet.ts) and the kube-proxy stand-in that
+ * follows Services and EndpointSlices. Settles when `signal` aborts and every Pod, listener and
+ * Service address is gone.
  */
 export async function runNodeAgent(deps: NodeAgentDeps, signal: AbortSignal): Promise<void> {
   const log = deps.logger.child({ component: 'sandbox-node-agent', node: deps.nodeName });
@@ -35,8 +34,8 @@ export async function runNodeAgent(deps: NodeAgentDeps, signal: AbortSignal): Pr
   const loop = createReconcileLoop(
     async () => {
       if (!services.hasSynced() || !slices.hasSynced()) return;
-      const views = toServiceRouteViews(services.list(), slices.list(), backendPort);
-      const { routing, skipped } = desiredRouting(deps.nodeName, views, deps.nodeIps);
+      const views = toServiceRouteViews(services.list(), slices.list());
+      const { routing, skipped } = desiredRouting(deps.nodeName, [deps.nodeIp], views);
       for (const s of skipped) log.debug({ event: 'portSkipped', service: s.service, reason: s.reason }, 'no listener for service port');
       await proxy.apply(routing);
     },
@@ -49,11 +48,8 @@ export async function runNodeAgent(deps: NodeAgentDeps, signal: AbortSignal): Pr
     path: '/apis/discovery.k8s.io/v1/endpointslices',
     list: () => discovery.listEndpointSliceForAllNamespaces(),
   });
-  const running = [
-    runBackend({ nodeName: deps.nodeName, host: deps.nodeIp, port: backendPort }, signal),
-    services.run(signal),
-    slices.run(signal),
-  ];
+  const running = [services.run(signal), slices.run(signal)];
+  if (deps.kubelet !== undefined) running.push(runKubelet({ ...deps.kubelet, kubeConfig: deps.kubeConfig, logger: deps.logger, clock: deps.clock }, signal));
   void Promise.all([services.synced, slices.synced]).then(() => { loop.poke(); });
   log.info({ event: 'nodeAgentStarted', nodeIp: deps.nodeIp }, 'sandbox node agent running');
   await Promise.all(running);

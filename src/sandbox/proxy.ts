@@ -38,8 +38,10 @@ export function dummyInterfaceAddresses(iface: string): ServiceAddressPort {
 
 interface LiveListener {
   readonly server: Server;
-  /** Mutable so a changed target does not need a new listener. */
-  target: ProxyTarget;
+  /** Mutable so changed endpoints do not need a new listener. */
+  targets: ProxyTarget;
+  /** Connections so far: the next one goes to targets[next % length] (round robin). */
+  next: number;
   readonly sockets: Set<Socket>;
 }
 
@@ -51,7 +53,14 @@ export interface ServiceProxy {
   close(): Promise<void>;
 }
 
-function pipe(client: Socket, target: ProxyTarget, sockets: Set<Socket>): void {
+function pipe(client: Socket, live: LiveListener): void {
+  const { sockets } = live;
+  const target = live.targets[live.next % Math.max(1, live.targets.length)];
+  live.next += 1;
+  if (target === undefined) {
+    client.destroy();
+    return;
+  }
   const upstream = connect(target.port, target.host);
   sockets.add(client);
   sockets.add(upstream);
@@ -68,8 +77,8 @@ function pipe(client: Socket, target: ProxyTarget, sockets: Set<Socket>): void {
 }
 
 async function listen(l: ProxyListener): Promise<LiveListener> {
-  const live: LiveListener = { server: createServer(), target: l.target, sockets: new Set() };
-  live.server.on('connection', (socket: Socket) => { pipe(socket, live.target, live.sockets); });
+  const live: LiveListener = { server: createServer(), targets: l.targets, next: 0, sockets: new Set() };
+  live.server.on('connection', (socket: Socket) => { pipe(socket, live); });
   live.server.listen(l.port, l.ip);
   await once(live.server, 'listening');
   return live;
@@ -89,7 +98,7 @@ export function createServiceProxy(deps: { readonly addresses: ServiceAddressPor
   async function openListener(key: string, l: ProxyListener): Promise<void> {
     try {
       listeners.set(key, await listen(l));
-      log.info({ event: 'listenerOpened', listener: key, target: l.target }, 'forwarding service port');
+      log.info({ event: 'listenerOpened', listener: key, targets: l.targets.map((t) => `${t.host}:${String(t.port)}`) }, 'forwarding service port');
     } catch (e: unknown) {
       log.warn({ event: 'listenerFailed', listener: key, err: e }, 'cannot listen on service port');
     }
@@ -117,7 +126,7 @@ export function createServiceProxy(deps: { readonly addresses: ServiceAddressPor
       for (const [key, l] of wanted) {
         const live = listeners.get(key);
         if (live === undefined) await openListener(key, l);
-        else live.target = l.target;
+        else live.targets = l.targets;
       }
     },
     async close() {

@@ -1,39 +1,49 @@
 /**
- * The kube-proxy stand-in's decision, pure: from the Services this node sees, which Service IPs
- * go on its dummy interface and which TCP listeners forward where.
+ * The kube-proxy stand-in's decision, pure: from the Services and their ready endpoints, which
+ * Service IPs go on this node's dummy interface and which TCP listeners forward to which Pods
+ * (https://kubernetes.io/docs/reference/networking/virtual-ips/).
  */
+
+/** One ready endpoint of a Service port: a Pod address and its resolved port. */
+export interface Backend {
+  readonly host: string;
+  readonly port: number;
+  /** The endpoint's nodeName (externalTrafficPolicy: Local keeps this node's only). */
+  readonly node: string | undefined;
+}
 
 /** One Service port as the stand-in needs it. */
 export interface ServicePortView {
   readonly port: number;
   readonly protocol: string;
-  /** Where backends listen (the endpoint port). */
-  readonly targetPort: number;
+  /** The allocated node port (NodePort and LoadBalancer Services), if any. */
+  readonly nodePort?: number;
+  /** Ready endpoints for this port. */
+  readonly backends: readonly Backend[];
 }
 
-/** A LoadBalancer Service reduced to what routing needs. */
+/** A Service reduced to what routing needs. */
 export interface ServiceRouteView {
   /** `namespace/name`. */
   readonly key: string;
+  /** ClusterIPs (none for headless Services). */
+  readonly clusterIps: readonly string[];
+  /** `status.loadBalancer.ingress` IPs of a LoadBalancer Service. */
   readonly ingressIps: readonly string[];
+  /** `externalTrafficPolicy: Local`: LoadBalancer and NodePort traffic goes to this node's endpoints only. */
+  readonly externalLocal: boolean;
   readonly ports: readonly ServicePortView[];
-  /** Nodes with a ready endpoint for this Service. */
-  readonly endpointNodes: readonly string[];
 }
 
-/** Where a listener sends its connections. */
-export interface ProxyTarget {
-  readonly node: string;
-  readonly host: string;
-  readonly port: number;
-}
+/** Where a listener sends its connections: one of the backends per connection, in turn. */
+export type ProxyTarget = readonly Backend[];
 
-/** One TCP listener on a Service IP and port. */
+/** One TCP listener on a Service IP (or this node's address, for a node port) and port. */
 export interface ProxyListener {
   readonly service: string;
   readonly ip: string;
   readonly port: number;
-  readonly target: ProxyTarget;
+  readonly targets: ProxyTarget;
 }
 
 /** What the node should have: addresses on the dummy, listeners with targets. */
@@ -47,44 +57,53 @@ export interface DesiredRouting {
 /** Why a Service port got no listener: logged at debug by the shell. */
 export interface RoutingSkip {
   readonly service: string;
-  readonly reason: 'notTcp' | 'noEndpoints' | 'unknownNodeIp';
+  readonly reason: 'notTcp' | 'noEndpoints' | 'noLocalEndpoints';
 }
 
-function pickTarget(self: string, endpointNodes: readonly string[], nodeIps: ReadonlyMap<string, string>): string | undefined {
-  if (endpointNodes.includes(self) && nodeIps.has(self)) return self;
-  // Deterministic: every run picks the same remote node.
-  return [...endpointNodes].sort().find((node) => nodeIps.has(node));
+function externalTargets(svc: ServiceRouteView, p: ServicePortView, self: string): ProxyTarget {
+  return svc.externalLocal ? p.backends.filter((b) => b.node === self) : p.backends;
+}
+
+function portListeners(svc: ServiceRouteView, p: ServicePortView, self: string, selfIps: readonly string[], skipped: RoutingSkip[]): ProxyListener[] {
+  if (p.protocol !== 'TCP') {
+    skipped.push({ service: svc.key, reason: 'notTcp' });
+    return [];
+  }
+  if (p.backends.length === 0) {
+    skipped.push({ service: svc.key, reason: 'noEndpoints' });
+    return [];
+  }
+  const out: ProxyListener[] = svc.clusterIps.map((ip) => ({ service: svc.key, ip, port: p.port, targets: p.backends }));
+  const external = externalTargets(svc, p, self);
+  if (external.length === 0) {
+    skipped.push({ service: svc.key, reason: 'noLocalEndpoints' });
+    return out;
+  }
+  for (const ip of svc.ingressIps) out.push({ service: svc.key, ip, port: p.port, targets: external });
+  const nodePort = p.nodePort;
+  if (nodePort !== undefined) for (const ip of selfIps) out.push({ service: svc.key, ip, port: nodePort, targets: external });
+  return out;
 }
 
 /**
- * Every Service IP goes on the dummy (a node accepts traffic for every Service, as with kube-proxy);
- * each TCP port forwards to this node's backend when it has an endpoint, else to the first
- * other node (by name) that has one. Ports of Services with no endpoints get no listener, so
+ * Every ClusterIP and LoadBalancer IP goes on the dummy (a node accepts traffic for every
+ * Service, as with kube-proxy in IPVS mode). Each TCP port of a Service with ready endpoints
+ * gets a listener on each ClusterIP (to all endpoints), each ingress IP and this node's own
+ * addresses at the node port (to all endpoints, or only this node's with
+ * `externalTrafficPolicy: Local`). A port with no endpoint to send to gets no listener, so
  * connections are refused, as kube-proxy rejects them.
  */
 export function desiredRouting(
   self: string,
+  selfIps: readonly string[],
   services: readonly ServiceRouteView[],
-  nodeIps: ReadonlyMap<string, string>,
 ): { readonly routing: DesiredRouting; readonly skipped: readonly RoutingSkip[] } {
   const ips = new Set<string>();
   const listeners: ProxyListener[] = [];
   const skipped: RoutingSkip[] = [];
   for (const svc of services) {
-    for (const ip of svc.ingressIps) ips.add(ip);
-    const node = pickTarget(self, svc.endpointNodes, nodeIps);
-    if (node === undefined) {
-      skipped.push({ service: svc.key, reason: svc.endpointNodes.length === 0 ? 'noEndpoints' : 'unknownNodeIp' });
-      continue;
-    }
-    const host = nodeIps.get(node) ?? '';
-    for (const p of svc.ports) {
-      if (p.protocol !== 'TCP') {
-        skipped.push({ service: svc.key, reason: 'notTcp' });
-        continue;
-      }
-      for (const ip of svc.ingressIps) listeners.push({ service: svc.key, ip, port: p.port, target: { node, host, port: p.targetPort } });
-    }
+    for (const ip of [...svc.clusterIps, ...svc.ingressIps]) ips.add(ip);
+    for (const p of svc.ports) listeners.push(...portListeners(svc, p, self, selfIps, skipped));
   }
   listeners.sort((a, b) => (a.ip === b.ip ? a.port - b.port : a.ip < b.ip ? -1 : 1));
   return { routing: { serviceIps: [...ips].sort(), listeners }, skipped };

@@ -12,7 +12,7 @@ import { speakerNodeFlags } from '../speaker/runtime.js';
 import { superviseChild, type ChildSpec } from './children.js';
 import { runEndpointWriter } from './endpoint-writer.js';
 import { runWorkloadControllers } from './workloads/controllers.js';
-import { createLan, destroyLan, lanLayout, type LanHost, type LanLayout, type LanPlan } from './lan.js';
+import { createLan, destroyLan, lanLayout, nodePodNets, type LanHost, type LanLayout, type LanPlan } from './lan.js';
 import { configMapObject, ironlbNamespace, namespaceObject, nodeObject, sandboxConfigYaml } from './seed.js';
 import { recordWriter, writeJsonFile, type ReadyRecord, type SandboxPaths, type SandboxRecord } from './state-dir.js';
 
@@ -71,6 +71,7 @@ export async function runSandbox(opts: SandboxOptions, signal: AbortSignal): Pro
       tokens: new Map([[tokens.admin, 'admin'], [tokens.controller, controllerUser], [tokens.speaker, speakerUser]]),
       adminUsers: ['admin'],
       statePath: opts.paths.apiState,
+      ...(opts.lan ? { podLogRoot: podLogRoot(opts.paths) } : {}),
       ...opts.plugins,
       logger: log,
     });
@@ -87,7 +88,7 @@ export async function runSandbox(opts: SandboxOptions, signal: AbortSignal): Pro
       });
     };
     for (const spec of childSpecs(opts, layout)) tasks.push(superviseChild(spec, { logger: opts.logger, clock: opts.clock, onPid }, running.signal));
-    if (layout.nodes.length > 0) tasks.push(runEndpointWriter(endpointWriterDeps(opts, layout, log), running.signal));
+    tasks.push(runEndpointWriter({ kubeConfig: adminKubeConfig(opts), logger: opts.logger, clock: opts.clock }, running.signal));
     tasks.push(runWorkloadControllers({ kubeConfig: adminKubeConfig(opts), logger: opts.logger, clock: opts.clock }, running.signal));
     await waitReady(server, opts, layout.nodes, signal);
     const ready: ReadyRecord = { url: server.url, plan: opts.plan, kubeconfig: opts.paths.kubeconfig, nodes: layout.nodes.map((n) => n.name), lan: opts.lan, controller: opts.controller, speakers: opts.speakers };
@@ -134,10 +135,9 @@ async function seed(server: RunningApiServer, plan: LanPlan, nodes: readonly Lan
 function childSpecs(opts: SandboxOptions, layout: LanLayout): ChildSpec[] {
   const log = (name: string): string => `${opts.paths.logs}/${name}.log`;
   const specs: ChildSpec[] = [];
-  const nodeIps = layout.nodes.flatMap((n) => ['--node-ips', `${n.name}=${n.v4}`]);
-  for (const node of opts.lan ? layout.nodes : []) {
-    const argv = [...opts.ironlb, 'sandbox', 'node-agent', '--node', node.name, '--node-ip', node.v4, ...nodeIps, '--kubeconfig', opts.paths.kubeconfig];
-    specs.push({ name: `node-agent-${node.name}`, argv, netns: node.netns, logPath: log(`node-agent-${node.name}`) });
+  for (const net of opts.lan ? nodePodNets(layout) : []) {
+    const argv = [...opts.ironlb, 'sandbox', 'node-agent', '--node', net.node, '--node-ip', net.lanIp, '--netns', net.netns, '--pod-cidr', net.cidr, '--pod-log-dir', podLogRoot(opts.paths), '--kubeconfig', opts.paths.kubeconfig];
+    specs.push({ name: `node-agent-${net.node}`, argv, netns: net.netns, netnsMode: 'enter', logPath: log(`node-agent-${net.node}`) });
   }
   if (opts.controller) {
     specs.push({ name: 'controller', argv: [...opts.ironlb, 'controller', '--kubeconfig', opts.paths.controllerKubeconfig, '--metrics-port', '0'], logPath: log('controller') });
@@ -157,9 +157,9 @@ function adminKubeConfig(opts: SandboxOptions): k8s.KubeConfig {
   return kubeConfig;
 }
 
-function endpointWriterDeps(opts: SandboxOptions, layout: LanLayout, log: Logger): Parameters<typeof runEndpointWriter>[0] {
-  const kubeConfig = adminKubeConfig(opts);
-  return { kubeConfig, backendLabels: { app: 'demo' }, nodes: layout.nodes.map((n) => ({ name: n.name, ip: n.v4 })), logger: log, clock: opts.clock };
+/** Where the kubelets write container logs and the API server reads them for pods/log. */
+export function podLogRoot(paths: SandboxPaths): string {
+  return `${paths.logs}/pods`;
 }
 
 /** The Leases that show the controller and each speaker are up. */

@@ -25,24 +25,21 @@ export async function macOf(netns: string, iface: string): Promise<string> {
 }
 
 /**
- * Starts, inside `netns`, a node process made of the built backend and service proxy (dist/),
- * applying `routing` once; resolves when it prints `ready`.
+ * Starts, inside `netns`, a node process made of the built service proxy (dist/), applying
+ * `routing` once; resolves when it prints `ready`.
  */
-export async function startNodeProcess(netns: string, node: string, nodeIp: string, routing: DesiredRouting): Promise<ChildProcess> {
+export async function startNodeProcess(netns: string, routing: DesiredRouting): Promise<ChildProcess> {
   const code = `
-    import { runBackend } from ${JSON.stringify(`${dist}backend.js`)};
     import { createServiceProxy, dummyInterfaceAddresses, serviceInterfaceName } from ${JSON.stringify(`${dist}proxy.js`)};
     import { pino } from 'pino';
     import { existsSync } from 'node:fs';
     const ac = new AbortController();
     process.on('SIGTERM', () => ac.abort());
-    const backend = runBackend({ nodeName: ${JSON.stringify(node)}, host: ${JSON.stringify(nodeIp)}, port: 8080 }, ac.signal);
     const proxy = createServiceProxy({ addresses: dummyInterfaceAddresses(serviceInterfaceName((i) => existsSync('/sys/class/net/' + i))), logger: pino({ level: 'silent' }) });
     await proxy.apply(${JSON.stringify(routing)});
     console.log('ready');
     await new Promise((r) => ac.signal.addEventListener('abort', r));
     await proxy.close();
-    await backend;
   `;
   const child = spawn('ip', ['netns', 'exec', netns, process.execPath, '--input-type=module', '-e', code], {
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -1,8 +1,16 @@
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLan, destroyLan, lanLayout, type LanLayout, type LanPlan } from '../../src/sandbox/lan.js';
-import { desiredRouting } from '../../src/sandbox/service-routing.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startProcessContainer } from '../../src/sandbox/kubelet/process-container.js';
+import { createPodSandbox, type PodSandbox } from '../../src/sandbox/kubelet/pod-network.js';
+import type { RunningContainer } from '../../src/sandbox/kubelet/runtime.js';
+import { createLan, destroyLan, lanLayout, nodePodNets, type LanLayout, type LanPlan } from '../../src/sandbox/lan.js';
+import { desiredRouting, type Backend, type ServiceRouteView } from '../../src/sandbox/service-routing.js';
+import { repoRoot } from '../helpers/cli.js';
 import { inNetns, macOf, startNodeProcess, stopProcess } from '../helpers/lan-netns.js';
 import { canRunRootTests } from '../helpers/root.js';
 
@@ -22,7 +30,21 @@ function ourLeftovers(): string[] {
 describe.skipIf(!canRunRootTests('sandbox LAN'))('sandbox LAN (real namespaces)', () => {
   let lan: LanLayout;
   const children: ChildProcess[] = [];
+  const pods: { sandbox: PodSandbox; container: RunningContainer }[] = [];
+  const logs = mkdtempSync(join(tmpdir(), 'ironlb-lan-pods-'));
   const node = (i: number) => lan.nodes[i]!;
+
+  /** A Pod as the kubelet makes it: its namespace, veth and address on node `i`, the stand-in web server in it. */
+  async function startPod(i: number, name: string): Promise<PodSandbox> {
+    const net = nodePodNets(lan)[i]!;
+    const sandbox = await createPodSandbox(net, `uid-${name}`, net.cidr.replace('.0/24', '.2'));
+    const launch = { pod: { namespace: 'default', name, uid: `uid-${name}` }, nodeName: net.node, container: { name: 'web', image: 'nginx', command: [], args: [], ports: [{ containerPort: 8080, protocol: 'TCP' }], security: {} }, env: [], netns: sandbox.netns, hostNetwork: false, podIp: sandbox.ip, hostIp: net.lanIp, logPath: join(logs, `${name}.log`), serviceAccountDir: undefined };
+    const argv = [process.execPath, join(repoRoot, 'bin', 'ironlb.js'), 'sandbox', 'stand-in', '--pod', name, '--node', net.node, '--port', '8080'];
+    pods.push({ sandbox, container: startProcessContainer(launch, { argv, env: { PATH: process.env.PATH ?? '' } }, new AbortController().signal) });
+    // Ready when it answers from its own namespace.
+    for (let t = 0; t < 50 && (await inNetns(sandbox.netns, 'curl', ['-s', '-m', '1', `http://${sandbox.ip}:8080/`])).code !== 0; t++) await new Promise((r) => setTimeout(r, 100));
+    return sandbox;
+  }
 
   beforeAll(async () => {
     await destroyLan(plan);
@@ -31,7 +53,9 @@ describe.skipIf(!canRunRootTests('sandbox LAN'))('sandbox LAN (real namespaces)'
 
   afterAll(async () => {
     await Promise.all(children.map(stopProcess));
+    await Promise.all(pods.map((p) => p.container.stop(0)));
     await destroyLan(plan);
+    rmSync(logs, { recursive: true, force: true });
   });
 
   it.each([
@@ -43,14 +67,25 @@ describe.skipIf(!canRunRootTests('sandbox LAN'))('sandbox LAN (real namespaces)'
     expect(r.code).toBe(0);
   });
 
-  it('nodes run the backend and the stand-in; the kernel answers no ARP or NS for Service IPs', async () => {
-    const nodeIps = new Map(lan.nodes.map((n) => [n.name, n.v4]));
-    const services = [
-      { key: 'default/web', ingressIps: [v4Svc, v6Svc], ports: [{ port: 80, protocol: 'TCP', targetPort: 8080 }], endpointNodes: ['node-1', 'node-2'] },
-      { key: 'default/remote', ingressIps: [v4Remote], ports: [{ port: 80, protocol: 'TCP', targetPort: 8080 }], endpointNodes: ['node-2'] },
+  it('Pods on each node reach each other over the LAN routes (host-gateway Pod network)', async () => {
+    const a = await startPod(0, 'pod-a');
+    const b = await startPod(1, 'pod-b');
+    expect([a.ip, b.ip]).toEqual(['10.244.1.2', '10.244.2.2']);
+    // Pod to Pod across nodes: pod-a's node routes 10.244.2.0/24 via node-2's LAN address.
+    expect((await inNetns(a.netns, 'curl', ['-sS', '-m', '3', `http://${b.ip}:8080/`])).stdout).toBe('pod-b on node-2\n');
+    // Node to its own Pod over cni0, and to the other node's Pod.
+    expect((await inNetns(node(0).netns, 'curl', ['-sS', '-m', '3', `http://${b.ip}:8080/`])).stdout).toBe('pod-b on node-2\n');
+    expect((await inNetns(node(1).netns, 'curl', ['-sS', '-m', '3', `http://${b.ip}:8080/`])).stdout).toBe('pod-b on node-2\n');
+  });
+
+  it('nodes run the kube-proxy stand-in; the kernel answers no ARP or NS for Service IPs', async () => {
+    const [a, b] = pods.map((p): Backend => ({ host: p.sandbox.ip, port: 8080, node: p.sandbox.ip.startsWith('10.244.1.') ? 'node-1' : 'node-2' }));
+    const services: ServiceRouteView[] = [
+      { key: 'default/web', clusterIps: [], ingressIps: [v4Svc, v6Svc], externalLocal: true, ports: [{ port: 80, protocol: 'TCP', backends: [a!, b!] }] },
+      { key: 'default/remote', clusterIps: [], ingressIps: [v4Remote], externalLocal: false, ports: [{ port: 80, protocol: 'TCP', backends: [b!] }] },
     ];
     for (const n of lan.nodes) {
-      children.push(await startNodeProcess(n.netns, n.name, n.v4, desiredRouting(n.name, services, nodeIps).routing));
+      children.push(await startNodeProcess(n.netns, desiredRouting(n.name, [n.v4], services).routing));
     }
     // Controls first, so that the negative checks below can fail: the kernel answers for node addresses.
     expect((await inNetns(lan.client.netns, 'arping', ['-c', '1', '-w', '2', '-I', 'eth0', node(0).v4])).code).toBe(0);
@@ -61,27 +96,26 @@ describe.skipIf(!canRunRootTests('sandbox LAN'))('sandbox LAN (real namespaces)'
   });
 
   it.each([
-    { name: 'backend of node-1 answers its name', url: () => `http://${node(0).v4}:8080/`, via: undefined, want: 'node-1' },
-    { name: 'backend of node-2 answers its name', url: () => `http://${node(1).v4}:8080/`, via: undefined, want: 'node-2' },
-    { name: 'Service IP announced by node-1 -> local backend', url: () => `http://${v4Svc}/`, via: 0, want: 'node-1' },
-    { name: 'Service IP announced by node-2 -> local backend', url: () => `http://${v4Svc}/`, via: 1, want: 'node-2' },
-    { name: 'IPv6 Service IP announced by node-2 -> local backend', url: () => `http://[${v6Svc}]/`, via: 1, want: 'node-2' },
-    { name: 'endpoint only on node-2, announced by node-1 -> forwarded', url: () => `http://${v4Remote}/`, via: 0, want: 'node-2' },
+    { name: 'Local Service IP announced by node-1 -> the Pod on node-1', url: () => `http://${v4Svc}/`, via: 0, want: 'pod-a on node-1' },
+    { name: 'Local Service IP announced by node-2 -> the Pod on node-2', url: () => `http://${v4Svc}/`, via: 1, want: 'pod-b on node-2' },
+    { name: 'IPv6 Service IP announced by node-2 -> the IPv4 Pod on node-2', url: () => `http://[${v6Svc}]/`, via: 1, want: 'pod-b on node-2' },
+    { name: 'endpoint only on node-2, announced by node-1 -> forwarded to the Pod over the LAN', url: () => `http://${v4Remote}/`, via: 0, want: 'pod-b on node-2' },
   ])('$name', async ({ url, via, want }) => {
-    if (via !== undefined) {
-      // Stand in for the speaker: point the client's neighbour entries at the announcing node.
-      const mac = await macOf(node(via).netns, 'eth0');
-      for (const ip of [v4Svc, v6Svc, v4Remote]) {
-        await inNetns(lan.client.netns, 'ip', ['neigh', 'replace', ip, 'lladdr', mac, 'dev', 'eth0', 'nud', 'permanent']);
-      }
+    // Stand in for the speaker: point the client's neighbour entries at the announcing node.
+    const mac = await macOf(node(via).netns, 'eth0');
+    for (const ip of [v4Svc, v6Svc, v4Remote]) {
+      await inNetns(lan.client.netns, 'ip', ['neigh', 'replace', ip, 'lladdr', mac, 'dev', 'eth0', 'nud', 'permanent']);
     }
     const r = await inNetns(lan.client.netns, 'curl', ['-sS', '-g', '--max-time', '5', url()]);
     expect(r.stdout).toBe(`${want}\n`);
   });
 
-  it('destroy leaves no namespace or link behind, and is idempotent', async () => {
+  it('destroy leaves no namespace, link or Pod process behind (Pods still running), and is idempotent', async () => {
     await Promise.all(children.map(stopProcess));
+    const pids = pods.map((p) => p.container.pid);
     await destroyLan(plan);
+    await Promise.all(pods.map((p) => p.container.exited));
+    expect(pids.filter((pid) => pid !== undefined && existsSync(`/proc/${String(pid)}`))).toEqual([]);
     await destroyLan(plan);
     expect(ourLeftovers()).toEqual([]);
   });

@@ -1,44 +1,43 @@
 import { describe, expect, it } from 'vitest';
-import { desiredRouting, listenerKey, type ServiceRouteView } from '../../src/sandbox/service-routing.js';
+import { desiredRouting, listenerKey, type Backend, type ServiceRouteView } from '../../src/sandbox/service-routing.js';
 
-const nodeIps = new Map([
-  ['node-1', '172.31.213.11'],
-  ['node-2', '172.31.213.12'],
-]);
-const web = (endpointNodes: readonly string[], extra: Partial<ServiceRouteView> = {}): ServiceRouteView => ({
+const pod = (host: string, node: string): Backend => ({ host, port: 8080, node });
+const web = (backends: readonly Backend[], extra: Partial<ServiceRouteView> = {}): ServiceRouteView => ({
   key: 'default/web',
+  clusterIps: ['10.96.0.10'],
   ingressIps: ['172.31.213.200'],
-  ports: [{ port: 80, protocol: 'TCP', targetPort: 8080 }],
-  endpointNodes,
+  externalLocal: false,
+  ports: [{ port: 80, protocol: 'TCP', nodePort: 30080, backends }],
   ...extra,
 });
+const a = pod('10.244.1.2', 'node-1');
+const b = pod('10.244.2.2', 'node-2');
 
 describe('desiredRouting', () => {
   it.each([
-    { name: 'local endpoint: forward to own backend', self: 'node-1', svc: web(['node-2', 'node-1']), target: 'node-1:172.31.213.11:8080', skipped: [] },
-    { name: 'remote endpoint only: forward to that node', self: 'node-1', svc: web(['node-2']), target: 'node-2:172.31.213.12:8080', skipped: [] },
-    { name: 'remote endpoints: lowest node name wins', self: 'node-3', svc: web(['node-2', 'node-1']), target: 'node-1:172.31.213.11:8080', skipped: [] },
-    { name: 'no endpoints: IP on dummy, no listener', self: 'node-1', svc: web([]), target: undefined, skipped: ['noEndpoints'] },
-    { name: 'endpoint on a node of unknown IP', self: 'node-1', svc: web(['node-9']), target: undefined, skipped: ['unknownNodeIp'] },
-    { name: 'UDP port skipped', self: 'node-1', svc: web(['node-1'], { ports: [{ port: 53, protocol: 'UDP', targetPort: 53 }] }), target: undefined, skipped: ['notTcp'] },
-  ])('$name', ({ self, svc, target, skipped }) => {
-    const { routing, skipped: why } = desiredRouting(self, [svc], nodeIps);
-    expect(routing.serviceIps).toEqual(['172.31.213.200']);
-    const got = routing.listeners.map((l) => `${l.target.node}:${l.target.host}:${l.target.port}`);
-    expect(got).toEqual(target === undefined ? [] : [target]);
+    { name: 'Cluster: every address forwards to every endpoint', self: 'node-1', svc: web([a, b]), want: { '10.96.0.10:80': [a, b], '172.31.213.11:30080': [a, b], '172.31.213.200:80': [a, b] }, skipped: [] },
+    { name: 'Local: external addresses forward to this node\'s endpoints, the ClusterIP to all', self: 'node-2', svc: web([a, b], { externalLocal: true }), want: { '10.96.0.10:80': [a, b], '172.31.213.11:30080': [b], '172.31.213.200:80': [b] }, skipped: [] },
+    { name: 'Local without a local endpoint: ClusterIP only', self: 'node-3', svc: web([a, b], { externalLocal: true }), want: { '10.96.0.10:80': [a, b] }, skipped: ['noLocalEndpoints'] },
+    { name: 'no endpoints: IPs on the dummy, no listener', self: 'node-1', svc: web([]), want: {}, skipped: ['noEndpoints'] },
+    { name: 'UDP port skipped', self: 'node-1', svc: web([a], { ports: [{ port: 53, protocol: 'UDP', backends: [a] }] }), want: {}, skipped: ['notTcp'] },
+  ])('$name', ({ self, svc, want, skipped }) => {
+    const { routing, skipped: why } = desiredRouting(self, ['172.31.213.11'], [svc]);
+    expect(routing.serviceIps).toEqual(['10.96.0.10', '172.31.213.200']);
+    expect(Object.fromEntries(routing.listeners.map((l) => [listenerKey(l), l.targets]))).toEqual(want);
     expect(why.map((s) => s.reason)).toEqual(skipped);
   });
 
   it('dual stack and several ports: one listener per IP and port, sorted, IPs unique', () => {
-    const svc = web(['node-1'], {
+    const svc = web([a], {
+      clusterIps: [],
       ingressIps: ['fd00:213::200', '172.31.213.200'],
       ports: [
-        { port: 443, protocol: 'TCP', targetPort: 8080 },
-        { port: 80, protocol: 'TCP', targetPort: 8080 },
+        { port: 443, protocol: 'TCP', backends: [a] },
+        { port: 80, protocol: 'TCP', backends: [a] },
       ],
     });
-    const other: ServiceRouteView = { ...web(['node-2']), key: 'default/other', ingressIps: ['172.31.213.200'], ports: [{ port: 81, protocol: 'TCP', targetPort: 8080 }] };
-    const { routing } = desiredRouting('node-1', [svc, other], nodeIps);
+    const other: ServiceRouteView = { ...web([b]), key: 'default/other', clusterIps: [], ingressIps: ['172.31.213.200'], ports: [{ port: 81, protocol: 'TCP', backends: [b] }] };
+    const { routing } = desiredRouting('node-1', [], [svc, other]);
     expect(routing.serviceIps).toEqual(['172.31.213.200', 'fd00:213::200']);
     expect(routing.listeners.map(listenerKey)).toEqual(['172.31.213.200:80', '172.31.213.200:81', '172.31.213.200:443', '[fd00:213::200]:80', '[fd00:213::200]:443']);
   });

@@ -199,18 +199,18 @@ export class ObjectHandler {
   }
 
   /**
-   * GET pods/<name>/log. No container runs in the sandbox yet, so every request ends in the
-   * error kube-apiserver (no host assigned, container choice) or the kubelet (waiting to start)
-   * gives for a Pod whose containers have not started.
+   * The Pod and container a GET pods/<name>/log names, checked as kube-apiserver checks them
+   * (the container choice, a host assigned); pod-log.ts serves the log itself.
    */
-  log(t: ResourceTarget, container: string | null): never {
-    const spec = child(this.mustGet(t), 'spec');
+  logTarget(t: ResourceTarget, container: string | null): { readonly pod: JsonObject; readonly container: string } {
+    const pod = this.mustGet(t);
+    const spec = child(pod, 'spec');
     const names = list(spec, 'containers').flatMap((c) => (isObject(c) && typeof c.name === 'string' ? [c.name] : []));
     const chosen = container ?? (names.length === 1 ? names[0] : undefined);
     if (chosen === undefined) throw new ApiStatusError('BadRequest', `a container name must be specified for pod ${t.name}, choose one of: [${names.join(' ')}]`);
     if (!names.includes(chosen)) throw new ApiStatusError('BadRequest', `container ${chosen} is not valid for pod ${t.name}`);
     if ((str(spec, 'nodeName') ?? '') === '') throw new ApiStatusError('BadRequest', `pod ${t.name} does not have a host assigned`);
-    throw new ApiStatusError('BadRequest', `container "${chosen}" in pod "${t.name}" is waiting to start: ContainerCreating`);
+    return { pod, container: chosen };
   }
 
   /** A write of the scale subresource: sets spec.replicas of the object, returns its new Scale. */

@@ -24,6 +24,7 @@ import { apiVersionOf, resourceDefs, type ResourceDef } from './resources.js';
 import { ApiStatusError } from './status.js';
 import type { Result } from '../../shared/result.js';
 import { Store } from './store.js';
+import { servePodLog } from './pod-log.js';
 import { serveWatch, type WatchRender, type WatchRequest } from './watch.js';
 
 /** Renders `kubectl get` output: a meta.k8s.io/v1 Table of the given objects. */
@@ -47,6 +48,8 @@ export interface ApiServerOptions {
   /** Absent: every authenticated request is allowed. */
   readonly authorizer?: Authorizer;
   readonly table?: TableRenderer;
+  /** Root of the kubelets' container log files (kubelet/log-files.ts), for pods/log; absent: no log content. */
+  readonly podLogRoot?: string;
   readonly logger?: Logger;
   /** Watch events kept per resource for resumption (default 1000). */
   readonly eventLogSize?: number;
@@ -206,6 +209,12 @@ async function handleResource(ctx: RequestContext, user: string, x: Exchange, ta
       serveWatch(res, watchRequest(ctx, req, url, target), { store: ctx.store, bookmarkIntervalMs: ctx.options.bookmarkIntervalMs ?? 10_000, track: trackIn(ctx.watches), encoding: ctx.negotiator.watchEncoding(req.headers.accept) });
       return;
     }
+    if (target.subresource === 'log' && verb === 'get') {
+      const chosen = ctx.handler.logTarget(target, url.searchParams.get('container'));
+      record(200);
+      await servePodLog({ root: ctx.options.podLogRoot, store: ctx.store, def: target.def }, chosen, { req, res, query: url.searchParams });
+      return;
+    }
     const reply = await dispatch(ctx, verb, req, url, target);
     record(reply.code);
     // RFC 7234 Warning headers, code 299 and agent "-", as kube-apiserver sends them (kubectl prints them).
@@ -326,7 +335,6 @@ function read(ctx: RequestContext, verb: 'get' | 'list', req: IncomingMessage, u
     checkListOptions(url.searchParams);
     return new HttpReply(200, listBody(t.def, ctx.handler.list(t, listQuery(url)), table));
   }
-  if (t.subresource === 'log') ctx.handler.log(t, url.searchParams.get('container'));
   const obj = ctx.handler.get(t);
   return new HttpReply(200, table === undefined ? obj : table(t.def, [obj]));
 }
