@@ -6,7 +6,8 @@
 //
 // Input: the models @kubernetes/client-node generates from Kubernetes' OpenAPI document.
 // dist/gen/models/<Model>.js carries each property's type (attributeTypeMap), <Model>.d.ts its
-// description (TSDoc) and whether it is optional. What client-node leaves out is written below as
+// description (TSDoc) and whether it is optional; the descriptions client-node leaves out (fields
+// whose type is another definition, IntOrString fields) come from kubernetes-models' .d.ts. What client-node leaves out is written below as
 // tables of Kubernetes API facts: the package of each type, which strings are Quantities, and the
 // list, map and patch extensions of the fields that carry them.
 //
@@ -17,7 +18,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-const modelsDir = join(dirname(createRequire(import.meta.url).resolve('@kubernetes/client-node')), 'gen', 'models');
+const requireHere = createRequire(import.meta.url);
+const modelsDir = join(dirname(requireHere.resolve('@kubernetes/client-node')), 'gen', 'models');
 const output = new URL('../src/sandbox/apiserver/generated/openapi-schemas.json', import.meta.url);
 
 /** The served kinds: client-node model -> group (version v1 throughout). */
@@ -206,6 +208,33 @@ function readDocs(model) {
   return docs;
 }
 
+/**
+ * kubernetes-models (a dev dependency, installed whenever `npm ci` builds) documents every field
+ * in its .d.ts, also those whose type is another definition (`spec`, `metadata`, `template`) or
+ * an IntOrString, which client-node leaves undocumented or documents with its type's text:
+ * property -> description of one definition, {} when the package has no such file.
+ */
+const modelsGroups = { apps: 'apps', autoscaling: 'autoscaling', coordination: 'coordination.k8s.io', core: 'v1', discovery: 'discovery.k8s.io', events: 'events.k8s.io' };
+function modelsDocs(name) {
+  const api = /^io\.k8s\.api\.(\w+)\.v1\.(\w+)$/.exec(name);
+  const metaType = /^io\.k8s\.apimachinery\.pkg\.apis\.meta\.v1\.(\w+)$/.exec(name);
+  // The packages' exports hide their .d.ts files from resolution: read them next to package.json.
+  const file = api !== null && modelsGroups[api[1]] !== undefined
+    ? ['kubernetes-models', `${modelsGroups[api[1]]}${api[1] === 'core' ? '' : '/v1'}/${api[2]}.d.ts`]
+    : metaType !== null ? ['@kubernetes-models/apimachinery', `apis/meta/v1/${metaType[1]}.d.ts`] : undefined;
+  let text;
+  try {
+    text = file === undefined ? '' : readFileSync(join(dirname(requireHere.resolve(`${file[0]}/package.json`)), file[1]), 'utf8');
+  } catch {
+    return {};
+  }
+  const docs = {};
+  for (const [, body, prop] of text.matchAll(/\/\*\*\n((?:\s*\*.*\n)*?)\s*\*\/\n\s*"(\w+)"\??:/g)) {
+    docs[prop] ??= body.split('\n').map((l) => l.replace(/^\s*\*\s?/, '')).join('\n').trim();
+  }
+  return docs;
+}
+
 /** client-node's TSDoc escapes quotes and backslashes as its TypeScript generator writes them. */
 function unescape(text) {
   return text.replace(/\\(["'\\])/g, '$1');
@@ -244,12 +273,15 @@ function withFormat(type, format) {
 async function definitionOf(model, onModel) {
   const name = definitionName(model);
   const docs = readDocs(model);
+  const fieldDocs = modelsDocs(name);
   const key = short(name);
   const properties = {};
   for (const { name: prop, type, format } of await readModel(model)) {
     const leaf = quantities[key]?.includes(prop) ? quantity : anyRefs[key]?.[prop] === undefined ? undefined : `#/definitions/${anyRefs[key][prop]}`;
-    // client-node documents an IntOrString or MicroTime field with its type's text, not the field's.
-    const description = type === 'IntOrString' || type === 'V1MicroTime' ? undefined : docs.properties[prop];
+    // client-node documents an IntOrString or MicroTime field with its type's text, not the
+    // field's, and a field whose type is another definition not at all: kubernetes-models has them.
+    const own = type === 'IntOrString' || type === 'V1MicroTime' ? undefined : docs.properties[prop];
+    const description = own ?? fieldDocs[prop];
     properties[prop] = {
       ...(description === undefined ? {} : { description }),
       ...schemaOf(type, format, leaf, onModel),

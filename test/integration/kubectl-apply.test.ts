@@ -74,6 +74,17 @@ describe('kubectl apply with validation on, and server-side apply, against the s
     expect(out.stdout.replace(/\s+/g, ' ')).toContain('loadBalancerClass is the class of the load balancer implementation this Service belongs to.');
   });
 
+  it.each([
+    { field: 'deployment.spec', doc: 'Specification of the desired behavior of the Deployment.' },
+    { field: 'deployment.spec.replicas', doc: 'Number of desired pods.' },
+    { field: 'deployment.spec.strategy.rollingUpdate.maxSurge', doc: 'The maximum number of pods that can be scheduled above the desired number of pods.' },
+    { field: 'pod.spec.containers.livenessProbe', doc: 'Periodic probe of container liveness.' },
+  ])('explains $field with the field\'s own description', async ({ field, doc }) => {
+    const out = await kubectl('explain', field);
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stdout.replace(/\s+/g, ' ')).toContain(`DESCRIPTION: ${doc}`);
+  });
+
   it('applies server-side twice without a change, then refuses a conflicting manager until --force-conflicts', async () => {
     const file = await write('ssa.yaml', service('ssa', '  sessionAffinity: None\n'));
     expect(await kubectl('apply', '--server-side', '-f', file)).toMatchObject({ code: 0, stdout: 'service/ssa serverside-applied\n' });

@@ -74,6 +74,18 @@ describe('OpenAPI documents', () => {
     expect(props.ports).toMatchObject({ items: { $ref: '#/components/schemas/io.k8s.api.core.v1.ServicePort' }, 'x-kubernetes-list-map-keys': ['port', 'protocol'] });
   });
 
+  it('documents fields whose type is another definition or an IntOrString, wrapping a $ref with siblings in allOf in v3', () => {
+    const doc = JSON.parse(docs.v3.get('apis/apps/v1')?.body ?? '{}') as { components: { schemas: Record<string, { properties: Record<string, JsonObject> }> } };
+    const schemas = doc.components.schemas;
+    expect(schemas['io.k8s.api.apps.v1.Deployment']?.properties.spec).toEqual({
+      description: 'Specification of the desired behavior of the Deployment.',
+      allOf: [{ $ref: '#/components/schemas/io.k8s.api.apps.v1.DeploymentSpec' }],
+    });
+    expect(schemas['io.k8s.api.apps.v1.RollingUpdateDeployment']?.properties.maxSurge?.description).toMatch(/^The maximum number of pods that can be scheduled above the desired number of pods\./);
+    const v2 = JSON.parse(docs.v2) as { definitions: Record<string, { properties: Record<string, JsonObject> }> };
+    expect(v2.definitions['io.k8s.api.apps.v1.Deployment']?.properties.spec).toEqual({ description: 'Specification of the desired behavior of the Deployment.', $ref: '#/definitions/io.k8s.api.apps.v1.DeploymentSpec' });
+  });
+
   it('keeps v2 references in the v2 document', () => {
     const doc = JSON.parse(docs.v2) as { swagger: string; definitions: Record<string, JsonObject> };
     expect(doc.swagger).toBe('2.0');

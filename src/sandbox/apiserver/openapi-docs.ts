@@ -75,13 +75,20 @@ function closure(index: SchemaIndex, roots: readonly string[]): string[] {
   return [...seen].sort();
 }
 
-/** A copy of a schema with its `$ref`s pointing into `#/components/schemas/` (OpenAPI v3). */
+/**
+ * A copy of a schema with its `$ref`s pointing into `#/components/schemas/` (OpenAPI v3). A `$ref`
+ * with siblings (a field's description next to its type) becomes `allOf: [{$ref}]` beside them,
+ * as kube-openapi's v3 builder writes it: OpenAPI 3.0 ignores siblings of `$ref`, and so does
+ * `kubectl explain`, which then printed the type's description instead of the field's.
+ */
 function toV3Refs(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(toV3Refs);
   if (!isObject(value)) return value;
   const out: JsonObject = {};
   for (const [key, v] of Object.entries(value)) out[key] = key === '$ref' && typeof v === 'string' ? v.replace('#/definitions/', '#/components/schemas/') : toV3Refs(v);
-  return out;
+  if (typeof out.$ref !== 'string' || Object.keys(out).length === 1) return out;
+  const { $ref, ...siblings } = out;
+  return { ...siblings, allOf: [{ $ref }] };
 }
 
 function collectionPath(d: ResourceDef): string {
