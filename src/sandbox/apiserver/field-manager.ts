@@ -1,6 +1,7 @@
 import type { FieldValidation } from './field-validation.js';
 import { dropUnknownFields, fieldComplaints, strictDecodingMessage, unknownFields, type JsonKeys } from './field-validation.js';
-import { applyConfig, conflictMessage, decodeManagedFields, trackUpdate, type FieldContext } from './managed-fields.js';
+import type { FieldSet } from './field-set.js';
+import { applyConfig, conflictMessage, decodeManagedFields, encodeManagedFields, trackUpdate, type FieldContext, type ManagerFields } from './managed-fields.js';
 import { isObject, jsonEqual, meta, removeKey, type JsonObject } from './object.js';
 import type { SchemaIndex } from './openapi-schema.js';
 import { apiVersionOf, type ResourceDef } from './resources.js';
@@ -42,9 +43,9 @@ export interface FieldManager {
   apply(def: ResourceDef, subresource: string, live: JsonObject | undefined, config: JsonObject, options: FieldOptions, now: Date): JsonObject;
 }
 
-/** Builds the field manager over a schema index. */
-export function createFieldManager(deps: { readonly schemas: SchemaIndex }): FieldManager {
-  const { schemas } = deps;
+/** Builds the field manager over a schema index and the served resources. */
+export function createFieldManager(deps: { readonly schemas: SchemaIndex; readonly defs: readonly ResourceDef[] }): FieldManager {
+  const { schemas, defs } = deps;
   const context = (def: ResourceDef, subresource: string, now: Date): FieldContext | undefined => {
     const schema = schemas.schemaOf({ group: def.group, version: def.version, kind: def.kind });
     return schema === undefined ? undefined : { index: schemas, schema, apiVersion: apiVersionOf(def), subresource, hasStatus: def.hasStatus, now };
@@ -65,25 +66,65 @@ export function createFieldManager(deps: { readonly schemas: SchemaIndex }): Fie
       const incoming = meta(next).managedFields;
       // A writer that sends managedFields different from the stored ones replaces them (kube-apiserver honours such resets).
       const base = incoming !== undefined && (old === undefined || !jsonEqual(incoming, meta(old).managedFields)) ? next : (old ?? next);
-      const previous = decodeManagedFields(base);
-      setManagedFields(next, trackUpdate(ctx, old, withoutManagedFields(next), previous, manager));
+      const versions = versionsOf(defs, def);
+      const previous = versions.toRequest(decodeManagedFields(base));
+      setManagedFields(next, versions.toOwn(trackUpdate(ctx, old, withoutManagedFields(next), previous, manager)));
     },
     apply(def, subresource, live, config, options, now) {
       const ctx = context(def, subresource, now);
       if (ctx === undefined) throw new ApiStatusError('UnsupportedMediaType', `server-side apply is not available for ${def.plural}: the sandbox has no schema for ${def.kind}`);
       const unknown = unknownFields(schemas, ctx.schema, config);
       if (unknown.length > 0) throw typedPatchError(def, config, unknown);
-      const previous = live === undefined ? [] : decodeManagedFields(live);
+      const versions = versionsOf(defs, def);
+      const previous = live === undefined ? [] : versions.toRequest(decodeManagedFields(live));
       const result = applyConfig(ctx, live === undefined ? undefined : withoutManagedFields(live), withoutManagedFields(config), previous, options.fieldManager, options.force);
       if (result.kind === 'conflicts') {
         throw new ApiStatusError('Conflict', conflictMessage(result.conflicts), {
           causes: result.conflicts.map((c) => ({ reason: 'FieldManagerConflict', message: `conflict with ${c.manager}`, field: c.field })),
         });
       }
-      setManagedFields(result.object, result.managedFields);
+      setManagedFields(result.object, versions.toOwn(result.managedFields));
       return result.object;
     },
   };
+}
+
+/** Converts managers' field sets to the request's version and back. */
+interface VersionConversion {
+  /** Every manager's fields in the request's version, for comparing with the write. */
+  toRequest(managers: readonly ManagerFields[]): ManagerFields[];
+  /** Encoded entries with each manager's fields back in the version it wrote with. */
+  toOwn(entries: readonly JsonObject[]): JsonObject[];
+}
+
+/**
+ * How managed fields recorded through another version of the same storage (core/v1 and
+ * events.k8s.io/v1 Events) are read for a request to `def`: kube-apiserver converts each
+ * manager's set to the request's version before comparing (structured-merge-diff's
+ * Updater with a version converter) and keeps each entry in its own version.
+ */
+function versionsOf(defs: readonly ResourceDef[], def: ResourceDef): VersionConversion {
+  const siblings = defs.filter((d) => d.storage === def.storage);
+  const renamesOf = (apiVersion: string): ReadonlyArray<readonly [string, string]> => siblings.find((d) => apiVersionOf(d) === apiVersion)?.fieldRenames ?? [];
+  const convert = (fields: FieldSet, from: string, to: string): FieldSet => (from === to ? fields : renameFields(renameFields(fields, renamesOf(from).map(([a, b]) => [b, a] as const)), renamesOf(to)));
+  const here = apiVersionOf(def);
+  if (siblings.length < 2) return { toRequest: (managers) => [...managers], toOwn: (entries) => [...entries] };
+  return {
+    toRequest: (managers) => managers.map((m) => ({ ...m, fields: convert(m.fields, m.apiVersion, here) })),
+    toOwn: (entries) => encodeManagedFields(decodeManagedFields({ metadata: { managedFields: [...entries] } }).map((m) => ({ ...m, fields: convert(m.fields, here, m.apiVersion) }))),
+  };
+}
+
+/** Renames the first element of each path (`f:involvedObject` -> `f:regarding`). */
+function renameFields(fields: FieldSet, renames: ReadonlyArray<readonly [string, string]>): FieldSet {
+  if (renames.length === 0) return fields;
+  const byName = new Map(renames.map(([from, to]) => [`f:${from}`, `f:${to}`]));
+  return new Set(
+    [...fields].map((path) => {
+      const [first = '', ...rest] = path.split('\u0001');
+      return [byName.get(first) ?? first, ...rest].join('\u0001');
+    }),
+  );
 }
 
 function withoutManagedFields(obj: JsonObject): JsonObject {

@@ -26,6 +26,11 @@ export interface ResourceDef {
   readonly toWire: (stored: JsonObject) => JsonObject;
   /** Converts a written object of this version to the stored shape. */
   readonly fromWire: (wire: JsonObject) => JsonObject;
+  /**
+   * The top-level fields toWire renames, `[stored name, name in this version]`: field ownership
+   * (managedFields) recorded in one version is converted with them to another.
+   */
+  readonly fieldRenames: ReadonlyArray<readonly [string, string]>;
 }
 
 /** `v1` or `discovery.k8s.io/v1`. */
@@ -46,6 +51,7 @@ function def(partial: Pick<ResourceDef, 'group' | 'version' | 'plural' | 'kind' 
     subresources: [],
     toWire: identity,
     fromWire: identity,
+    fieldRenames: [],
     ...partial,
   };
 }
@@ -129,6 +135,7 @@ export const resourceDefs: readonly ResourceDef[] = [
     storage: 'events',
     toWire: eventToV1Events,
     fromWire: eventFromV1Events,
+    fieldRenames: eventFieldPairs,
   }),
 ];
 

@@ -97,7 +97,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
   const faults = createFaults(store, watches);
   const requests = new RequestLog();
   const schemas = builtInSchemas();
-  const handler = new ObjectHandler(store, admission, createFieldManager({ schemas }), now);
+  const handler = new ObjectHandler(store, admission, createFieldManager({ schemas, defs: resourceDefs }), now);
   const openapi = buildOpenApiDocs(resourceDefs, schemas, serverVersion.gitVersion);
   const ctx: RequestContext = { options, store, negotiator: createNegotiator(servedProtobufCodec(), { tables: options.table !== undefined }), handler, openapi, faults, requests, watches, now, random: options.random ?? Math.random };
   const listener: RequestListener = (req, res) => {
