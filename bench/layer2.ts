@@ -348,7 +348,10 @@ function rowsFor(totals: Totals): BenchResult[] {
     const p99Target = mode === 'xdp_throttled' ? `<= ${String(2 * xdpP99)} (2x unthrottled p99)` : undefined;
     out.push({ name: `layer2.${kind}_reply_us.${mode}`, value: median(t.samples), unit: 'us', ...(target === undefined ? {} : { target }) });
     out.push({ name: `layer2.${kind}_reply_p99_us.${mode}`, value: percentile(t.samples, 0.99), unit: 'us', ...(p99Target === undefined ? {} : { target: p99Target }) });
-    out.push({ name: `layer2.${kind}_missed.${mode}`, value: t.sent - t.samples.length, unit: `of ${String(t.sent)}`, target: '<= 0' });
+    // The issue's "0 missed" is a target for ironlb's modes and the kernel; the MetalLB-style
+    // responder is a reference, measured and shown without one.
+    const missedTarget = mode.startsWith('metallb_style') ? {} : { target: '<= 0' };
+    out.push({ name: `layer2.${kind}_missed.${mode}`, value: t.sent - t.samples.length, unit: `of ${String(t.sent)}`, ...missedTarget });
     if (t.seen !== t.sent) out.push({ name: `layer2.${kind}_capture_lost.${mode}`, value: t.sent - t.seen, unit: 'probes' });
   }
   const metallb = median(totals.get('arp.metallb_style')?.samples ?? []);
