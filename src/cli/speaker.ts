@@ -39,6 +39,7 @@ const flagSpec = {
   'ignore-exclude-label': { type: 'boolean', description: 'ignore node.kubernetes.io/exclude-from-external-load-balancers (single-node clusters)' },
   'no-announce': { type: 'boolean', description: 'elect and keep the Lease, but send and answer nothing (no CAP_NET_RAW needed)' },
   'reannounce-interval': { type: 'number', default: 60, min: 0, description: 'seconds between gratuitous re-announcements while owning (MetalLB #2910)' },
+  'no-probe': { type: 'boolean', description: 'announce an address at once, without first probing that no other host uses it (RFC 5227)' },
   'conflict-reprobe': { type: 'number', default: 30, min: 1, description: 'seconds between probes of an address another host answers for (the quarantine lifts after a clear one)' },
   'self-check-interval': { type: 'number', default: 60, min: 0, description: 'seconds between probes of owned addresses, counting other answerers (0: never)' },
   'metrics-port': { type: 'number', default: 7473, min: 0, max: 65535, description: 'port of /metrics, /healthz, /readyz (0: any free port)' },
@@ -158,7 +159,7 @@ async function runSpeaker(flags: SpeakerFlags, node: NodeName, kubeConfig: KubeC
     options: {
       ignoreExcludeLabel: flags['ignore-exclude-label'],
       holdDownMs: flags['hold-down'] * 1000,
-      conflicts: { reprobeMs: flags['conflict-reprobe'] * 1000, selfCheckMs: flags['self-check-interval'] * 1000 },
+      conflicts: { reprobeMs: flags['conflict-reprobe'] * 1000, selfCheckMs: flags['self-check-interval'] * 1000, probeFirst: !flags['no-probe'] },
     },
   });
   late.speaker = speaker;

@@ -49,6 +49,8 @@ export interface ConflictTiming {
   readonly reprobeMs: number;
   /** How often an owned address is probed to find other answerers; 0 = never. */
   readonly selfCheckMs: number;
+  /** Probe before a first announcement (default true; `--no-probe` announces at once, as before). */
+  readonly probeFirst?: boolean;
 }
 
 /**
@@ -99,7 +101,7 @@ export function gate(state: AddressState, inputs: GateInputs): Gated {
   const { elected, now, timing } = inputs;
   const assigned = new Set(elected.ips.keys());
   const announced = new Set([...state.announced, ...inputs.recorded].filter((ip) => assigned.has(ip)));
-  const { owned, withheld, probe } = sortElected(state, elected.owned, announced);
+  const { owned, withheld, probe } = sortElected(state, elected.owned, timing.probeFirst === false ? new Set(elected.owned) : announced);
   for (const c of state.conflicts.values()) if (c.nextProbeAt <= now && !state.probing.has(c.ip) && !probe.includes(c.ip)) probe.push(c.ip);
   const nextCheckAt = selfChecks(state, owned, now, timing.selfCheckMs, probe);
   const times = [...[...state.conflicts.values()].map((c) => c.nextProbeAt), ...nextCheckAt.values()].filter((t) => t > now);
