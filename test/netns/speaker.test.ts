@@ -32,7 +32,7 @@ describe.skipIf(!canRunRootTests('speaker'))('ironlb speaker: three processes on
   };
 
   beforeAll(async () => {
-    c = await startSpeakerCluster(plan, ['--log-level', 'debug']);
+    c = await startSpeakerCluster(plan, ['--log-level', 'debug', '--conflict-reprobe', '2']);
     for (const n of c.lan.nodes) await c.startSpeaker(n.name);
   }, 60_000);
 
@@ -68,7 +68,10 @@ describe.skipIf(!canRunRootTests('speaker'))('ironlb speaker: three processes on
     expect(ndisc.stdout.toLowerCase()).toContain(c.macs.get(owner));
   }, 40_000);
 
-  it('split-brain guard: the owner logs and counts gratuitous ARP from another MAC for its IP, and keeps its IP', async () => {
+  // Until speakers publish their interface MACs, the other node's MAC counts as a host outside the
+  // cluster: the owner defends once, then withholds the IP, and takes it back at the re-probe
+  // (every 2 s here) once the other answerer is gone (docs/speaker.md "Address conflicts").
+  it('split-brain guard: the owner logs and counts gratuitous ARP from another MAC for its IP, and has its IP back once that MAC is gone', async () => {
     const owner = await recordedOwner(ipLocal);
     const rogueNode = c.lan.nodes.find((n) => n.name !== owner)!;
     const rogue = spawn('ip', ['netns', 'exec', rogueNode.netns, process.execPath, cliPath, 'announce', '--interface', c.lan.lanInterface, '--ip', ipLocal], { stdio: 'ignore' });
