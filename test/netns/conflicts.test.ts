@@ -27,7 +27,7 @@ describe.skipIf(!canRunRootTests('address conflicts'))('address conflicts with a
   const v6 = (n: number): string => `${plan.v6Net}${n}`;
 
   beforeAll(async () => {
-    c = await startSpeakerCluster(plan, ['--conflict-reprobe', '2', '--log-level', 'debug']);
+    c = await startSpeakerCluster(plan, ['--conflict-reprobe', '2', '--self-check-interval', '2', '--log-level', 'debug']);
     try {
       await c.setConfig(`address-pools:\n- name: default\n  protocol: layer2\n  addresses:\n  - ${v4(200)}-${v4(250)}\n  - ${v6(200)}-${v6(250)}\n`);
       core = c.kc.makeApiClient(k8s.CoreV1Api);
@@ -142,4 +142,23 @@ describe.skipIf(!canRunRootTests('address conflicts'))('address conflicts with a
     const owner = await waitUntil(`a node answering ${taken}`, () => macs(taken), (m) => m.length === 1 && m[0] !== rogueMac, 30_000);
     expect([...c.macs.values()]).toContain(owner[0]);
   }, 180_000);
+
+  it('another node\'s kernel answering for an announced IP (IPVS without strictARP) is found by the owner\'s self-check and reported with that MAC', async () => {
+    const name = 'ipvs-like';
+    await createService(name, 'IPv4');
+    const [ip] = await waitUntil(`${name} given an IP`, () => statusIps(name), (ips) => ips.length === 1, 60_000);
+    const ownerMac = (await waitUntil(`a node answering ${ip!}`, () => arpMacs(ip!), (m) => m.length === 1, 30_000))[0];
+    const other = c.lan.nodes.find((n) => c.macs.get(n.name) !== ownerMac)!;
+    const otherMac = c.macs.get(other.name)!;
+    // A second address on the node's LAN interface, arp_ignore 0 (the default): its kernel answers ARP for it.
+    const add = await inNetns(other.netns, 'ip', ['addr', 'add', `${ip!}/32`, 'dev', c.lan.lanInterface]);
+    expect(add.code).toBe(0);
+    try {
+      const seen = await waitUntil(`a Warning naming ${otherMac}`, () => warnings(name), (w) => w.some((m) => m.includes(otherMac)), 30_000);
+      expect(seen.some((m) => m.includes(`IP ${ip!}`) && m.includes(otherMac))).toBe(true);
+      expect(speakerLines('addressConflict').some((l) => l.includes(ip!) && l.includes(otherMac))).toBe(true);
+    } finally {
+      await inNetns(other.netns, 'ip', ['addr', 'del', `${ip!}/32`, 'dev', c.lan.lanInterface]);
+    }
+  }, 120_000);
 });
