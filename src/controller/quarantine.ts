@@ -12,7 +12,7 @@ const speakerLeasePrefix = 'ironlb-speaker-';
 
 /** A speaker Lease as far as the quarantine reads it (structurally a V1Lease). */
 export interface SpeakerLeaseView {
-  readonly metadata?: { readonly name?: string; readonly annotations?: Readonly<Record<string, string>> };
+  readonly metadata?: { readonly name?: string; readonly namespace?: string; readonly annotations?: Readonly<Record<string, string>> };
   readonly spec?: { readonly holderIdentity?: string };
 }
 

@@ -5,11 +5,12 @@ import { createController } from '../../src/controller/controller.js';
 import { createControllerMetrics } from '../../src/controller/metrics.js';
 import type { LeaderRunner, ObjectCache, StatusWriteOutcome, StatusWriter } from '../../src/controller/ports.js';
 import type { ConfigMapView } from '../../src/config/config-map.js';
+import type { SpeakerLeaseView } from '../../src/controller/quarantine.js';
 import type { ServiceView } from '../../src/service/service.js';
 import type { EventSink, EventType, ObjectRef } from '../../src/shared/event-sink.js';
 import { FakeClock, flushPromises } from '../helpers/fake-clock.js';
 
-type Obj = ServiceView | ConfigMapView;
+type Obj = ServiceView | ConfigMapView | SpeakerLeaseView;
 
 /** An informer over a map: `put`/`remove` change it and call the handler, like a watch event would. */
 class FakeInformer<T extends Obj> implements ObjectCache<T> {
@@ -117,6 +118,7 @@ function configMap(config: string): ConfigMapView {
 interface Harness {
   readonly services: FakeInformer<ServiceView>;
   readonly configs: FakeInformer<ConfigMapView>;
+  readonly leases: FakeInformer<SpeakerLeaseView>;
   readonly status: FakeStatus;
   readonly events: FakeEvents;
   readonly leader: FakeLeader;
@@ -137,6 +139,7 @@ afterEach(async () => {
 async function start(config: string | undefined, existing: readonly ServiceView[]): Promise<Harness> {
   const services = new FakeInformer<ServiceView>();
   const configs = new FakeInformer<ConfigMapView>();
+  const leases = new FakeInformer<SpeakerLeaseView>();
   for (const s of existing) services.put(s);
   if (config !== undefined) configs.put(configMap(config));
   const status = new FakeStatus(services);
@@ -146,6 +149,7 @@ async function start(config: string | undefined, existing: readonly ServiceView[
   const controller = createController({
     openServices: (onChange) => { services.onChange = onChange; return services; },
     openConfigMap: (onChange) => { configs.onChange = onChange; return configs; },
+    openSpeakerLeases: (onChange) => { leases.onChange = onChange; return leases; },
     status,
     events,
     leader,
@@ -159,7 +163,7 @@ async function start(config: string | undefined, existing: readonly ServiceView[
   });
   const stop = new AbortController();
   const running = controller.run(stop.signal);
-  current = { services, configs, status, events, leader, clock, stop, running };
+  current = { services, configs, leases, status, events, leader, clock, stop, running };
   await flushPromises();
   return current;
 }
@@ -171,6 +175,25 @@ describe('the controller shell over fake informers, status writer, Events and le
     const h = await start(pool('10.0.0.1-10.0.0.2'), [svc('fresh', { created: '2025-01-01T00:00:00Z' }), svc('holder', { created: '2026-06-01T00:00:00Z', ips: ['10.0.0.1'] })]);
     expect(h.status.writes).toEqual(['fresh [10.0.0.2]']);
     expect(serviceEvents(h)).toEqual(['Service fresh Normal IPAllocated: Assigned IP [10.0.0.2] from pool p']);
+  });
+
+  it('quarantine: a reported address is moved off with a Warning and never given out; once lifted, a waiting Service gets it', async () => {
+    const h = await start(pool('10.0.0.1-10.0.0.3'), []);
+    h.services.put(svc('a'));
+    await flushPromises();
+    expect(h.status.writes).toEqual(['a [10.0.0.1]']);
+    const report = (conflicts: string) => ({ metadata: { namespace: 'ironlb-system', name: 'ironlb-speaker-n1', annotations: { 'ironlb.io/conflicts': conflicts } }, spec: { holderIdentity: 'n1' } });
+    h.leases.put(report(JSON.stringify([{ ip: '10.0.0.1', mac: '02:00:00:00:00:99', interface: 'eth0' }])));
+    await flushPromises();
+    expect(h.status.writes.at(-1)).toBe('a [10.0.0.2]');
+    expect(serviceEvents(h).at(-1)).toBe('Service a Warning AddressConflict: IP 10.0.0.1 is in use by another host on the LAN (MAC 02:00:00:00:00:99, seen by node n1 on eth0); assigned [10.0.0.2] instead');
+    h.services.put(svc('b'));
+    h.services.put(svc('c'));
+    await flushPromises();
+    expect(h.status.writes.filter((w) => w.startsWith('b ') || w.startsWith('c '))).toEqual(['b [10.0.0.3]']);
+    h.leases.put(report(''));
+    await h.clock.advance(1_000);
+    expect(h.status.writes.at(-1)).toBe('c [10.0.0.1]');
   });
 
   it('writes nothing once leadership is lost', async () => {
