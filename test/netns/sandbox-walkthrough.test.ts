@@ -172,9 +172,8 @@ describe.skipIf(!canRunRootTests('sandbox walk-through (netns)'))('ironlb sandbo
     expect((await kubectl('delete', 'pod', victim?.name ?? '')).code).toBe(0);
     const replaced = await eventually('a ready replacement', async () => { const p = await pods(); return p.length === 2 && p.every((x) => x.ready && x.name !== victim?.name) ? p : undefined; });
     for (const p of replaced) expect((await podGet(p.node, p.ip, '/')).stdout).toBe(`${p.name} on ${p.node}\n`);
-    // The deleted Pod's namespace went with it.
-    const left = (await sh('ip', ['netns', 'list'])).stdout.split('\n').filter((l) => l.startsWith(`${prefix}-node-`) && l.includes('-p-'));
-    expect(left).toHaveLength(2);
+    // The deleted and scaled-down Pods' namespaces went with them.
+    await eventually('one Pod namespace per Pod', async () => ((await sh('ip', ['netns', 'list'])).stdout.split('\n').filter((l) => l.startsWith(`${prefix}-node-`) && l.includes('-p-')).length === 2 ? true : undefined));
   }, 120_000);
 
   it('restarts a container whose liveness probe fails, and kubectl shows RESTARTS', async () => {
