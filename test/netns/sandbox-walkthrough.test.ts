@@ -28,7 +28,18 @@ describe.skipIf(!canRunRootTests('sandbox walk-through (netns)'))('ironlb sandbo
   let externalIp = '';
 
   const kubectl = (...args: string[]) => runKubectl(kubeconfig, args);
-  const curl = async (): Promise<{ code: number; stdout: string }> => sh('ip', ['netns', 'exec', client, 'curl', '-s', '-m', '2', `http://${externalIp}:8090/`], 5000);
+  /**
+   * The Service's IP as it is now: the controller moves a Service whose address a speaker's probe
+   * found in conflict (RFC 5227), so the tests follow the status rather than the first IP.
+   */
+  const refreshIp = async (): Promise<void> => {
+    const ip = (await kubectl('get', 'svc', 'demo', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}')).stdout.trim();
+    if (ip !== '') externalIp = ip;
+  };
+  const curl = async (): Promise<{ code: number; stdout: string }> => {
+    await refreshIp();
+    return sh('ip', ['netns', 'exec', client, 'curl', '-s', '-m', '2', `http://${externalIp}:8090/`], 5000);
+  };
   const status = async (): Promise<string> => (await runCli(['sandbox', 'status', '--state-dir', stateDir])).stdout;
   /** The demo's Pods as `kubectl get pods -o json` shows them. */
   const pods = async (selector = 'app=demo'): Promise<{ name: string; node: string; ip: string; ready: boolean; restarts: number }[]> => {
@@ -37,7 +48,7 @@ describe.skipIf(!canRunRootTests('sandbox walk-through (netns)'))('ironlb sandbo
   };
   /** An HTTP GET to a Pod from its node's namespace, as the kubelet's probes reach it. */
   const podGet = async (node: string, ip: string, path: string) => sh('ip', ['netns', 'exec', `${prefix}-${node}`, 'curl', '-s', '-m', '2', `http://${ip}:8080${path}`], 5000);
-  const owner = async (): Promise<string | undefined> => new RegExp(`default/demo\\s+${externalIp.replace(/\./g, '\\.')}\\S*\\s+(node-\\d+)`).exec(await status())?.[1];
+  const owner = async (): Promise<string | undefined> => (await refreshIp(), new RegExp(`default/demo\\s+${externalIp.replace(/\./g, '\\.')}\\S*\\s+(node-\\d+)`).exec(await status())?.[1]);
 
   async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
     const deadline = Date.now() + timeoutMs;
