@@ -88,7 +88,7 @@ export async function runSandbox(opts: SandboxOptions, signal: AbortSignal): Pro
       });
     };
     for (const spec of childSpecs(opts, layout)) tasks.push(superviseChild(spec, { logger: opts.logger, clock: opts.clock, onPid }, running.signal));
-    tasks.push(runEndpointWriter({ kubeConfig: adminKubeConfig(opts), logger: opts.logger, clock: opts.clock }, running.signal));
+    if (layout.nodes.length > 0) tasks.push(runEndpointWriter({ kubeConfig: adminKubeConfig(opts), logger: opts.logger, clock: opts.clock }, running.signal));
     tasks.push(runWorkloadControllers({ kubeConfig: adminKubeConfig(opts), logger: opts.logger, clock: opts.clock }, running.signal));
     await waitReady(server, opts, layout.nodes, signal);
     const ready: ReadyRecord = { url: server.url, plan: opts.plan, kubeconfig: opts.paths.kubeconfig, nodes: layout.nodes.map((n) => n.name), lan: opts.lan, controller: opts.controller, speakers: opts.speakers };

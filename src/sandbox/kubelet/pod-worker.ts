@@ -122,7 +122,8 @@ export class PodWorker {
     const log = this.deps.logger.child({ pod: `${this.pod.id.namespace}/${this.pod.id.name}`, container: c.spec.name });
     let failures = 0;
     while (!signal.aborted) {
-      const delay = restartDelayMs(failures, this.deps.restartBackoff);
+      // `failures` counts exits; the first start is no restart, and the first restart is at once.
+      const delay = restartDelayMs(failures - 1, this.deps.restartBackoff);
       if (delay > 0) this.set(slot, { state: { waiting: { reason: 'CrashLoopBackOff', message: `back-off ${String(Math.round(delay / 1000))}s restarting failed container=${c.spec.name} pod=${this.pod.id.name}_${this.pod.id.namespace}(${this.pod.id.uid})` } } });
       if (!(await this.deps.clock.sleep(delay, signal).then(() => true, () => false))) break;
       const startedAt = this.deps.clock.now();
