@@ -10,7 +10,7 @@ function median(values: readonly number[]): number {
   return Math.round(sorted[Math.floor(sorted.length / 2)] ?? 0);
 }
 
-function rssMb(pid: number): number {
+export function rssMb(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:')) ?? '';
   return Math.round((Number(line.replace(/\D+/g, ' ').trim()) / 1024) * 10) / 10;
 }
@@ -26,7 +26,7 @@ async function ownerOf(c: SpeakerCluster, ip: string): Promise<string> {
  * node's MAC (switched by that node's gratuitous ARP) is the figure. The victim is restarted
  * and the cluster left to settle before the next round.
  */
-async function failover(c: SpeakerCluster, ip: string, signal: 'SIGKILL' | 'SIGTERM'): Promise<number> {
+export async function failover(c: SpeakerCluster, ip: string, signal: 'SIGKILL' | 'SIGTERM'): Promise<number> {
   const victim = await ownerOf(c, ip);
   await c.pinNeighbour(ip, victim);
   const started = performance.now();

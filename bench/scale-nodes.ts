@@ -1,0 +1,226 @@
+/**
+ * One worker process of the scale benchmark (bench/scale.ts): many simulated speakers in one
+ * Node.js process, each running the speaker's real liveness code against the sandbox API
+ * server: `NodeLease` (renewal, release), the speaker's Lease informer and `LivenessTracker`.
+ * What a simulated speaker leaves out: the Service/EndpointSlice/Node/ConfigMap informers, the
+ * election itself and the packet engine (the real-speaker rows of the benchmark cover those).
+ *
+ * Driven over the IPC channel by bench/scale.ts; see {@link WorkerRequest}.
+ */
+import * as k8s from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { LivenessTracker } from '../src/election/liveness.js';
+import { loadKubeConfig } from '../src/k8s/client.js';
+import { createInformer, type Informer } from '../src/k8s/informer.js';
+import { leaseWriter, type LeaseWriter } from '../src/k8s/lease-api.js';
+import { NodeLease } from '../src/k8s/node-lease.js';
+import { toSpeakerLeaseView } from '../src/k8s/speaker-views.js';
+import type { NodeName } from '../src/shared/brand.js';
+import { announcingAnnotation, leaseNameOf } from '../src/speaker/lease-view.js';
+import { systemClock } from '../src/sys/clock.js';
+
+/** What the bench asks a worker. */
+export type WorkerRequest =
+  | { readonly type: 'start'; readonly kubeconfig: string; readonly namespace: string; readonly renew: readonly string[]; readonly watch: readonly string[]; readonly renewMs: number; readonly durationMs: number }
+  /** Start timing how long each watcher of this worker takes to see `node` dead. */
+  | { readonly type: 'observe'; readonly node: string }
+  /** Crash (renewals stop, nothing released) or SIGTERM (released at once) one renewing node; answers with the time. */
+  | { readonly type: 'fail'; readonly node: string; readonly how: 'crash' | 'term' }
+  /** Start renewing `node` again (after a fail). */
+  | { readonly type: 'restart'; readonly node: string }
+  | { readonly type: 'cpu' }
+  | { readonly type: 'stop' };
+
+/** What a worker answers. */
+export type WorkerReply =
+  | { readonly type: 'ready' }
+  | { readonly type: 'observing' }
+  | { readonly type: 'failed'; readonly at: number }
+  /** Date.now() at which each watcher saw the node dead (watchers that did not within the limit are left out). */
+  | { readonly type: 'gone'; readonly node: string; readonly at: readonly number[] }
+  | { readonly type: 'restarted' }
+  | { readonly type: 'cpu'; readonly micros: number }
+  | { readonly type: 'stopped' };
+
+interface Renewer {
+  readonly lease: NodeLease;
+  readonly stop: AbortController;
+  readonly crash: { crashed: boolean };
+  readonly done: Promise<void>;
+}
+
+interface Watcher {
+  readonly node: string;
+  readonly tracker: LivenessTracker;
+  readonly informer: Informer<k8s.V1Lease>;
+}
+
+const logger = pino({ level: 'silent' });
+const reply = (r: WorkerReply): void => {
+  process.send?.(r);
+};
+
+/** A LeaseWriter whose every call fails once `crash.crashed` is set: a process that died, seen from the API. */
+function crashable(writer: LeaseWriter, crash: { crashed: boolean }): LeaseWriter {
+  const guard = async <T>(work: () => Promise<T>): Promise<T> => {
+    if (crash.crashed) throw new Error('crashed');
+    return work();
+  };
+  return {
+    get: (name) => guard(() => writer.get(name)),
+    create: (lease) => guard(() => writer.create(lease)),
+    replace: (lease) => guard(() => writer.replace(lease)),
+  };
+}
+
+class Worker {
+  private readonly renewers = new Map<string, Renewer>();
+  private readonly watchers: Watcher[] = [];
+  private readonly watchStop = new AbortController();
+  private readonly running: Promise<void>[] = [];
+  private readonly kc: k8s.KubeConfig;
+  private readonly writer: LeaseWriter;
+  private readonly coordination: k8s.CoordinationV1Api;
+
+  constructor(private readonly start: Extract<WorkerRequest, { type: 'start' }>) {
+    this.kc = loadKubeConfig({ kubeconfigPath: start.kubeconfig });
+    this.coordination = this.kc.makeApiClient(k8s.CoordinationV1Api);
+    this.writer = leaseWriter(this.coordination, start.namespace);
+  }
+
+  renew(node: string): Renewer {
+    const crash = { crashed: false };
+    const stop = new AbortController();
+    const lease = new NodeLease({
+      writer: crashable(this.writer, crash),
+      name: leaseNameOf(node),
+      identity: node,
+      durationMs: this.start.durationMs,
+      renewMs: this.start.renewMs,
+      recordAnnotation: announcingAnnotation,
+      clock: systemClock,
+      logger,
+    });
+    const renewer = { lease, stop, crash, done: lease.run(stop.signal) };
+    this.renewers.set(node, renewer);
+    return renewer;
+  }
+
+  watch(node: string): Watcher {
+    const tracker = new LivenessTracker();
+    const ns = this.start.namespace;
+    const informer = createInformer<k8s.V1Lease>({
+      kubeConfig: this.kc,
+      path: `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`,
+      list: () => this.coordination.listNamespacedLease({ namespace: ns }),
+      logger,
+      clock: systemClock,
+      onChange: (kind, lease) => {
+        const view = toSpeakerLeaseView(lease);
+        if (view === undefined) return;
+        if (kind === 'delete') tracker.remove(view.node);
+        else tracker.observe({ ...view, observedAt: systemClock.now() });
+      },
+    });
+    this.running.push(informer.run(this.watchStop.signal));
+    const w = { node, tracker, informer };
+    this.watchers.push(w);
+    return w;
+  }
+
+  async boot(): Promise<void> {
+    for (const node of this.start.renew) this.renew(node);
+    // Renewed once (each Lease exists) before the watches list, so they start from a full set.
+    await until(() => [...this.renewers.values()].every((r) => r.lease.aliveUntil() !== undefined), 120_000);
+    for (const node of this.start.watch) this.watch(node);
+    await Promise.all(this.watchers.map((w) => w.informer.synced));
+  }
+
+  /** Resolves with the Date.now() at which each watcher saw `node` dead, within `limitMs`. */
+  async observe(node: string, limitMs: number): Promise<number[]> {
+    const name = node as NodeName;
+    const pending = new Set(this.watchers.filter((w) => w.node !== node));
+    const seen: number[] = [];
+    const deadline = Date.now() + limitMs;
+    while (pending.size > 0 && Date.now() < deadline) {
+      const now = systemClock.now();
+      for (const w of pending) {
+        if (!w.tracker.isAlive(name, now)) {
+          seen.push(Date.now());
+          pending.delete(w);
+        }
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return seen;
+  }
+
+  async fail(node: string, how: 'crash' | 'term'): Promise<number> {
+    const r = this.renewers.get(node);
+    if (r === undefined) throw new Error(`not renewing ${node}`);
+    const at = Date.now();
+    if (how === 'crash') r.crash.crashed = true;
+    r.stop.abort();
+    await r.done;
+    return at;
+  }
+
+  async stop(): Promise<void> {
+    for (const r of this.renewers.values()) r.stop.abort();
+    this.watchStop.abort();
+    await Promise.allSettled([...this.running, ...[...this.renewers.values()].map((r) => r.done)]);
+  }
+}
+
+async function until(cond: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('scale worker: timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+let worker: Worker | undefined;
+
+async function handle(m: WorkerRequest): Promise<void> {
+  switch (m.type) {
+    case 'start':
+      worker = new Worker(m);
+      await worker.boot();
+      reply({ type: 'ready' });
+      return;
+    case 'observe': {
+      const w = worker;
+      reply({ type: 'observing' });
+      const at = w === undefined ? [] : await w.observe(m.node, 30_000);
+      reply({ type: 'gone', node: m.node, at });
+      return;
+    }
+    case 'fail':
+      reply({ type: 'failed', at: (await worker?.fail(m.node, m.how)) ?? Date.now() });
+      return;
+    case 'restart':
+      worker?.renew(m.node);
+      reply({ type: 'restarted' });
+      return;
+    case 'cpu': {
+      const u = process.cpuUsage();
+      reply({ type: 'cpu', micros: u.user + u.system });
+      return;
+    }
+    case 'stop':
+      await worker?.stop();
+      reply({ type: 'stopped' });
+      process.exit(0);
+  }
+}
+
+process.on('message', (m: WorkerRequest) => {
+  handle(m).catch((e: unknown) => {
+    process.stderr.write(`scale worker: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(1);
+  });
+});
+process.on('disconnect', () => {
+  process.exit(0);
+});

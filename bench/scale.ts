@@ -1,0 +1,301 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import * as k8s from '@kubernetes/client-node';
+import { startTestApiServer, type TestApiServer } from '../test/helpers/apiserver.js';
+import { inNetns } from '../test/helpers/lan-netns.js';
+import { startSpeakerCluster, uniquePlan, waitUntil, type SpeakerCluster } from '../test/netns/speaker-cluster.js';
+import { failover as clientFailover, rssMb } from './speaker.js';
+import type { WorkerReply, WorkerRequest } from './scale-nodes.js';
+import type { BenchContext, BenchResult, BenchSuite } from './types.js';
+
+const ns = 'ironlb-system';
+const sizes = [10, 100, 300, 1000] as const;
+const workerCount = 2;
+const settleMs = 5000;
+const windowMs = 10_000;
+const failoverRounds = 3;
+/**
+ * Today every speaker watches every speaker Lease. 1,000 full watchers would need ~1,000,000
+ * events/s, more than this machine can deliver while it also runs the writers, so at most this
+ * many simulated speakers watch; the delivered rate is scaled to N watchers (see the notes).
+ */
+const maxWatchers = 50;
+const workerPath = fileURLToPath(new URL('./scale-nodes.ts', import.meta.url));
+
+/** A liveness design the benchmark runs: renewal timings of every simulated speaker. */
+interface Design {
+  readonly name: string;
+  readonly renewMs: number;
+  readonly durationMs: number;
+}
+
+const today: Design = { name: 'today', renewMs: 1000, durationMs: 3000 };
+
+const round2 = (n: number): number => Math.round(n * 100) / 100;
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
+const nodeName = (i: number): string => `node-${String(i).padStart(4, '0')}`;
+
+/** One worker process and a typed request/answer channel to it. */
+class WorkerProc {
+  private readonly waiting: { type: WorkerReply['type']; resolve: (r: WorkerReply) => void; reject: (e: Error) => void }[] = [];
+  readonly child: ChildProcess;
+
+  constructor() {
+    this.child = fork(workerPath, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    this.child.on('message', (m: WorkerReply) => {
+      const i = this.waiting.findIndex((w) => w.type === m.type);
+      if (i < 0) return;
+      const [w] = this.waiting.splice(i, 1);
+      w?.resolve(m);
+    });
+    this.child.on('exit', (code) => {
+      for (const w of this.waiting.splice(0)) w.reject(new Error(`scale worker exited (${String(code)}) while waiting for ${w.type}`));
+    });
+  }
+
+  send(m: WorkerRequest): void {
+    this.child.send(m);
+  }
+
+  next<T extends WorkerReply['type']>(type: T, timeoutMs = 180_000): Promise<Extract<WorkerReply, { type: T }>> {
+    return new Promise((resolve, reject) => {
+      const entry = {
+        type,
+        resolve: (r: WorkerReply) => {
+          clearTimeout(timer);
+          resolve(r as Extract<WorkerReply, { type: T }>);
+        },
+        reject: (e: Error) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiting.splice(this.waiting.indexOf(entry), 1);
+        reject(new Error(`scale worker: no ${type} within ${String(timeoutMs)} ms`));
+      }, timeoutMs);
+      this.waiting.push(entry);
+    });
+  }
+
+  async request<T extends WorkerReply['type']>(m: WorkerRequest, type: T): Promise<Extract<WorkerReply, { type: T }>> {
+    const answer = this.next(type);
+    this.send(m);
+    return answer;
+  }
+
+  async cpuMicros(): Promise<number> {
+    return (await this.request({ type: 'cpu' }, 'cpu')).micros;
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const exited = new Promise((r) => this.child.once('exit', r));
+    this.send({ type: 'stop' });
+    const timedOut = await Promise.race([exited.then(() => false), new Promise<boolean>((r) => setTimeout(() => { r(true); }, 5000))]);
+    if (timedOut) this.child.kill('SIGKILL');
+  }
+}
+
+interface Window {
+  readonly writesPerS: number;
+  readonly eventsPerS: number;
+  readonly apiCpuPct: number;
+  readonly workersCpuPct: number;
+}
+
+/** Counts API writes and delivered watch events over `windowMs`, with the API server's (this process's) and the workers' CPU. */
+async function measureWindow(api: TestApiServer, workers: readonly WorkerProc[]): Promise<Window> {
+  const cpu0 = process.cpuUsage();
+  const w0 = await Promise.all(workers.map((w) => w.cpuMicros()));
+  api.server.requests.reset();
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, windowMs));
+  const seconds = (performance.now() - t0) / 1000;
+  const writes = [...api.server.requests.counts()]
+    .filter(([key]) => / (create|update|patch|delete) leases$/.test(key))
+    .reduce((sum, [, n]) => sum + n, 0);
+  const events = api.server.requests.watchEvents();
+  const cpu = process.cpuUsage(cpu0);
+  const w1 = await Promise.all(workers.map((w) => w.cpuMicros()));
+  const workersMicros = w1.reduce((s, v, i) => s + v - (w0[i] ?? 0), 0);
+  return {
+    writesPerS: writes / seconds,
+    eventsPerS: events / seconds,
+    apiCpuPct: ((cpu.user + cpu.system) / 1e6 / seconds) * 100,
+    workersCpuPct: (workersMicros / 1e6 / seconds) * 100,
+  };
+}
+
+/**
+ * One failover of `victim`, as the other (simulated) speakers' liveness sees it: every watcher
+ * starts looking, the victim crashes or is stopped, and each watcher's time to count it dead is
+ * a sample. Returns the median over watchers, then brings the victim back.
+ */
+async function failover(workers: readonly WorkerProc[], owner: WorkerProc, victim: string, how: 'crash' | 'term'): Promise<number> {
+  const gone = workers.map((w) => w.next('gone', 60_000));
+  await Promise.all(workers.map((w) => w.request({ type: 'observe', node: victim }, 'observing')));
+  const { at } = await owner.request({ type: 'fail', node: victim, how }, 'failed');
+  const seen = (await Promise.all(gone)).flatMap((g) => g.at.map((t) => t - at));
+  await owner.request({ type: 'restart', node: victim }, 'restarted');
+  // Renewed and seen alive again by every watcher before the next round.
+  await new Promise((r) => setTimeout(r, 2500));
+  return median(seen);
+}
+
+async function runSize(ctx: BenchContext, design: Design, n: number): Promise<BenchResult[]> {
+  const api = await startTestApiServer({ eventLogSize: 50_000 });
+  const workers = Array.from({ length: workerCount }, () => new WorkerProc());
+  try {
+    await api.kubeConfig().makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
+    const names = Array.from({ length: n }, (_, i) => nodeName(i));
+    const watchers = Math.min(n, maxWatchers);
+    const share = <T>(list: readonly T[], i: number): T[] => list.filter((_, j) => j % workerCount === i);
+    await Promise.all(
+      workers.map((w, i) =>
+        w.request({ type: 'start', kubeconfig: api.kubeconfigPath, namespace: ns, renew: share(names, i), watch: share(names.slice(0, watchers), i), renewMs: design.renewMs, durationMs: design.durationMs }, 'ready'),
+      ),
+    );
+    await new Promise((r) => setTimeout(r, settleMs));
+    const win = await measureWindow(api, workers);
+    const prefix = `scale.${design.name}`;
+    const tag = `n${String(n)}`;
+    const atTarget = n === 1000;
+    const victim = names[0] ?? '';
+    const owner = workers[0];
+    if (owner === undefined) throw new Error('no worker');
+    const results: BenchResult[] = [
+      { name: `${prefix}.api_writes_per_s.${tag}`, value: round2(win.writesPerS), unit: '/s', ...(atTarget ? { target: '<= 100' } : {}) },
+      { name: `${prefix}.watch_events_per_s.${tag}`, value: Math.round((win.eventsPerS * n) / watchers), unit: '/s', ...(atTarget ? { target: '<= 2000' } : {}) },
+      { name: `${prefix}.watchers_run.${tag}`, value: watchers, unit: 'speakers' },
+      { name: `${prefix}.apiserver_cpu_pct.${tag}`, value: round2(win.apiCpuPct), unit: '%' },
+      { name: `${prefix}.speaker_cpu_pct.${tag}`, value: round2(win.workersCpuPct / n), unit: '% (simulated, per speaker)' },
+    ];
+    for (const [how, name] of [['crash', 'failover_crash_ms'], ['term', 'failover_graceful_ms']] as const) {
+      const samples: number[] = [];
+      for (let i = 0; i < failoverRounds; i += 1) samples.push(await failover(workers, owner, victim, how));
+      ctx.log(`scale ${design.name} n=${String(n)}: ${how}: ${samples.map((s) => Math.round(s)).join(', ')} ms`);
+      results.push({ name: `${prefix}.${name}.${tag}`, value: Math.round(median(samples)), unit: 'ms (liveness, simulated)' });
+    }
+    ctx.log(`scale ${design.name} n=${String(n)}: ${JSON.stringify(win)}; load ${loadavg().map(round2).join(' ')}`);
+    return results;
+  } finally {
+    await Promise.all(workers.map((w) => w.stop()));
+    await api.close();
+  }
+}
+
+const realNodes = 10;
+const services = 1000;
+
+/** CPU time (user + system) of a process so far, in seconds, from /proc/PID/stat. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${String(pid)}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  // After "pid (comm) ": state is field 0, utime field 11, stime field 12 (proc(5)).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** 1,000 Services: `web` on the LAN's own prefix (the client watches it), the rest in 10.250.0.0/20 (an address on every node). */
+async function createServices(c: SpeakerCluster, webIp: string): Promise<void> {
+  for (const [i, node] of c.lan.nodes.entries()) await inNetns(node.netns, 'ip', ['addr', 'add', `10.250.0.${String(i + 1)}/20`, 'dev', c.lan.lanInterface]);
+  const lanPool = webIp.replace(/\.\d+$/, '');
+  await c.setConfig(`address-pools:\n- name: lan\n  protocol: layer2\n  addresses: [${lanPool}.200-${lanPool}.250]\n- name: big\n  protocol: layer2\n  addresses: [10.250.0.10-10.250.15.250]\n`);
+  const all = c.lan.nodes.map((n) => n.name);
+  await c.createService('web', webIp, all);
+  const ips = Array.from({ length: services - 1 }, (_, i) => `10.250.${String(Math.floor((i + 10) / 250))}.${String(((i + 10) % 250) + 1)}`);
+  for (let i = 0; i < ips.length; i += 25) await Promise.all(ips.slice(i, i + 25).map((ip, j) => c.createService(`svc-${String(i + j)}`, ip, all)));
+}
+
+/**
+ * Real \`ironlb speaker\` processes in node namespaces, 1,000 Services: API writes and watch
+ * events (all resources) over the window, per-speaker CPU and RSS, and failover as the client
+ * on the LAN sees it (bench/speaker.ts).
+ */
+async function runReal(ctx: BenchContext, design: Design, extraArgs: readonly string[]): Promise<BenchResult[]> {
+  const plan = uniquePlan('ibk', realNodes);
+  const webIp = `${plan.v4Net}.200`;
+  const c = await startSpeakerCluster(plan, extraArgs);
+  try {
+    await createServices(c, webIp);
+    for (const n of c.lan.nodes) await c.startSpeaker(n.name);
+    const announced = async (): Promise<number> => [...(await c.records()).values()].reduce((s, ips) => s + ips.length, 0);
+    await waitUntil('1,000 IPs announced', announced, (n) => n === services, 180_000);
+    await new Promise((r) => setTimeout(r, settleMs));
+    const pids = [...c.speakers.values()].map((s) => s.child.pid ?? 0);
+    const cpu0 = pids.map(cpuSeconds);
+    const api0 = process.cpuUsage();
+    c.api.server.requests.reset();
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, windowMs));
+    const seconds = (performance.now() - t0) / 1000;
+    const writes = [...c.api.server.requests.counts()].filter(([key]) => / (create|update|patch|delete) /.test(key)).reduce((sum, [, n]) => sum + n, 0);
+    const events = c.api.server.requests.watchEvents();
+    const apiCpu = process.cpuUsage(api0);
+    const speakerCpu = pids.map((p, i) => cpuSeconds(p) - (cpu0[i] ?? 0));
+    const rss = median(pids.map(rssMb));
+    const prefix = `scale.${design.name}`;
+    const tag = `n${String(realNodes)}_real`;
+    const results: BenchResult[] = [
+      { name: `${prefix}.api_writes_per_s.${tag}`, value: round2(writes / seconds), unit: '/s' },
+      { name: `${prefix}.watch_events_per_s.${tag}`, value: Math.round(events / seconds), unit: '/s' },
+      { name: `${prefix}.apiserver_cpu_pct.${tag}`, value: round2(((apiCpu.user + apiCpu.system) / 1e6 / seconds) * 100), unit: '%' },
+      { name: `${prefix}.speaker_cpu_pct.${tag}`, value: round2((median(speakerCpu) / seconds) * 100), unit: '% (median speaker)' },
+      { name: `${prefix}.speaker_rss_mb.${tag}`, value: rss, unit: 'MB (median speaker)' },
+    ];
+    for (const [signal, name] of [['SIGKILL', 'failover_crash_ms'], ['SIGTERM', 'failover_graceful_ms']] as const) {
+      const samples: number[] = [];
+      for (let i = 0; i < failoverRounds; i += 1) samples.push(await clientFailover(c, webIp, signal));
+      ctx.log(`scale ${design.name} ${tag}: ${signal}: ${samples.map((s) => Math.round(s)).join(', ')} ms`);
+      results.push({ name: `${prefix}.${name}.${tag}`, value: Math.round(median(samples)), unit: 'ms (client-observed)' });
+    }
+    return results;
+  } finally {
+    await c.close();
+  }
+}
+
+const notes = `
+\`n10_real\` rows: ${String(realNodes)} real \`ironlb speaker\` processes in node namespaces on one bridge
+(test/netns/speaker-cluster.ts), ${String(services)} LoadBalancer Services with IPs and endpoints on every node,
+counted over a ${String(windowMs / 1000)} s window once all IPs are announced (writes and watch events of every
+resource, not only Leases); failover as the client on the LAN sees it (its neighbour entry, as
+in the \`speaker\` suite), median of ${String(failoverRounds)} rounds. Run under \`flock /work/netns.lock\`.
+
+Simulated speakers: ${String(workerCount)} worker processes (bench/scale-nodes.ts) run, per node,
+the speaker's real liveness code against the sandbox API server over HTTPS: \`NodeLease\`
+(renewal and release), the Lease informer and \`LivenessTracker\`. Left out: the other informers
+(Services, EndpointSlices, Nodes, config), the election and the packet engine. After every Lease
+exists and every watch synced, ${String(settleMs / 1000)} s of settling, then a ${String(windowMs / 1000)} s window
+counted in the API server: \`api_writes_per_s\` (Lease create/update/patch/delete requests) and
+\`watch_events_per_s\` (ADDED/MODIFIED/DELETED events written to watch streams, counted by the
+server, \`GET /sandbox/v1/requests\`). At most ${String(maxWatchers)} simulated speakers watch
+(\`watchers_run\`); the delivered rate is scaled by N / watchers_run to N watchers, as every
+speaker watches in the real design. \`apiserver_cpu_pct\` is the CPU of the process that serves
+the API (100% = one core); \`speaker_cpu_pct\` the workers' CPU divided by N (renewing nodes and
+watchers together). Failover rows are liveness only: the median over watchers of the time from
+the crash (renewals stop, nothing released) or SIGTERM (Lease released) of one node until a
+watcher counts it dead; median of ${String(failoverRounds)} rounds. The client-observed figures come from real speakers
+(the \`n10_real\` rows). The machine is shared (see load average in the bench log): counts are
+robust, CPU figures are not.
+`;
+
+/** `npm run bench -- --only scale`: liveness cost and failover for 10 to 1,000 nodes. */
+export const scaleSuite: BenchSuite & { readonly notes: string } = {
+  name: 'scale',
+  notes,
+  needsRoot: false,
+  async run(ctx) {
+    const results: BenchResult[] = [];
+    for (const n of sizes) results.push(...(await runSize(ctx, today, n)));
+    if (ctx.isRoot) results.push(...(await runReal(ctx, today, [])));
+    else ctx.log('scale: not root: the real-speaker rows (network namespaces) are skipped; their previous figures stay');
+    return results;
+  },
+};
