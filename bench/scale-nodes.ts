@@ -56,6 +56,8 @@ interface Watcher {
 }
 
 const logger = pino({ level: 'silent' });
+/** Leases started together at boot. */
+const bootBatch = 25;
 const reply = (r: WorkerReply): void => {
   process.send?.(r);
 };
@@ -129,11 +131,20 @@ class Worker {
   }
 
   async boot(): Promise<void> {
-    for (const node of this.start.renew) this.renew(node);
-    // Renewed once (each Lease exists) before the watches list, so they start from a full set.
-    await until(() => [...this.renewers.values()].every((r) => r.lease.aliveUntil() !== undefined), 120_000);
+    // In batches, each renewed once before the next starts: a whole cluster's first renewals at
+    // once would time out (a renewal is abandoned after one duration) and be retried forever.
+    for (let i = 0; i < this.start.renew.length; i += bootBatch) {
+      const batch = this.start.renew.slice(i, i + bootBatch).map((node) => this.renew(node));
+      await until(() => batch.every((r) => r.lease.aliveUntil() !== undefined), 120_000);
+    }
     for (const node of this.start.watch) this.watch(node);
     await Promise.all(this.watchers.map((w) => w.informer.synced));
+  }
+
+  /** Resolves once every watcher sees `node` alive (the previous round's restart reached them all). */
+  async seenAlive(node: string): Promise<void> {
+    const others = this.watchers.filter((w) => w.node !== node);
+    await until(() => others.every((w) => w.tracker.isAlive(node as NodeName, systemClock.now())), 60_000);
   }
 
   /** Resolves with the Date.now() at which each watcher saw `node` dead, within `limitMs`. */
@@ -191,6 +202,7 @@ async function handle(m: WorkerRequest): Promise<void> {
       return;
     case 'observe': {
       const w = worker;
+      await w?.seenAlive(m.node);
       reply({ type: 'observing' });
       const at = w === undefined ? [] : await w.observe(m.node, 30_000);
       reply({ type: 'gone', node: m.node, at });
