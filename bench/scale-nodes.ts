@@ -7,12 +7,13 @@
  *
  * Driven over the IPC channel by bench/scale.ts; see {@link WorkerRequest}.
  */
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { LivenessTracker } from '../src/election/liveness.js';
-import { loadKubeConfig } from '../src/k8s/client.js';
 import { createInformer, type Informer } from '../src/k8s/informer.js';
-import { leaseWriter, type LeaseWriter } from '../src/k8s/lease-api.js';
+import { createKubeRest, loadKubeEndpoint, type KubeRest } from '../src/k8s/kube-rest.js';
+import { restLeaseWriter, type LeaseWriter } from '../src/k8s/lease-api.js';
+import { restListWatch } from '../src/k8s/rest-list-watch.js';
 import { NodeLease } from '../src/k8s/node-lease.js';
 import { toSpeakerLeaseView } from '../src/k8s/speaker-views.js';
 import type { NodeName } from '../src/shared/brand.js';
@@ -21,7 +22,19 @@ import { systemClock } from '../src/sys/clock.js';
 
 /** What the bench asks a worker. */
 export type WorkerRequest =
-  | { readonly type: 'start'; readonly kubeconfig: string; readonly namespace: string; readonly renew: readonly string[]; readonly watch: readonly string[]; readonly renewMs: number; readonly durationMs: number }
+  | {
+      readonly type: 'start';
+      readonly kubeconfig: string;
+      readonly namespace: string;
+      /** Nodes whose Leases this worker keeps. */
+      readonly renew: readonly string[];
+      /** Nodes that watch every speaker Lease (today) or every membership Lease (split). */
+      readonly watch: readonly string[];
+      readonly renewMs: number;
+      readonly durationMs: number;
+      /** The split prototype (docs/election.md, "1,000 nodes"), when set: see {@link SplitDesign}. */
+      readonly split?: SplitDesign;
+    }
   /** Start timing how long each watcher of this worker takes to see `node` dead. */
   | { readonly type: 'observe'; readonly node: string }
   /** Crash (renewals stop, nothing released) or SIGTERM (released at once) one renewing node; answers with the time. */
@@ -30,6 +43,22 @@ export type WorkerRequest =
   | { readonly type: 'restart'; readonly node: string }
   | { readonly type: 'cpu' }
   | { readonly type: 'stop' };
+
+/**
+ * The design of docs/election.md "1,000 nodes", as far as the API sees it: a membership Lease
+ * per node written only when it changes (start, record, release; modelled as a NodeLease with
+ * an hour-long period), a heartbeat Lease per node renewed at the kubelet's NodeLease rate,
+ * and per node one watch on the membership Leases and one on the heartbeats of the owners it
+ * stands by for (`standbyFor` nodes, by label). The LAN probe is not modelled.
+ */
+export interface SplitDesign {
+  readonly heartbeatRenewMs: number;
+  readonly heartbeatDurationMs: number;
+  /** Every node n watches the heartbeats of nodes n+1..n+standbyFor (all nodes, in order). */
+  readonly standbyFor: number;
+  /** Every node in order, to find each node's standby targets. */
+  readonly all: readonly string[];
+}
 
 /** What a worker answers. */
 export type WorkerReply =
@@ -44,6 +73,8 @@ export type WorkerReply =
 
 interface Renewer {
   readonly lease: NodeLease;
+  /** The split design's heartbeat Lease. */
+  readonly heartbeat?: NodeLease;
   readonly stop: AbortController;
   readonly crash: { crashed: boolean };
   readonly done: Promise<void>;
@@ -62,6 +93,15 @@ const reply = (r: WorkerReply): void => {
   process.send?.(r);
 };
 
+/** A LeaseWriter that sets `labels` on every Lease it writes (so watches can select them). */
+function labelling(writer: LeaseWriter, labels: Readonly<Record<string, string>>): LeaseWriter {
+  const labelled = (lease: k8s.V1Lease): k8s.V1Lease => ({ ...lease, metadata: { ...lease.metadata, labels: { ...lease.metadata?.labels, ...labels } } });
+  return { get: (name) => writer.get(name), create: (lease) => writer.create(labelled(lease)), replace: (lease) => writer.replace(labelled(lease)) };
+}
+
+const leasesPath = (ns: string): string => `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`;
+const heartbeatPrefix = 'ironlb-heartbeat-';
+
 /** A LeaseWriter whose every call fails once `crash.crashed` is set: a process that died, seen from the API. */
 function crashable(writer: LeaseWriter, crash: { crashed: boolean }): LeaseWriter {
   const guard = async <T>(work: () => Promise<T>): Promise<T> => {
@@ -78,43 +118,37 @@ function crashable(writer: LeaseWriter, crash: { crashed: boolean }): LeaseWrite
 class Worker {
   private readonly renewers = new Map<string, Renewer>();
   private readonly watchers: Watcher[] = [];
+  private readonly heartbeatWatchers: Informer<k8s.V1Lease>[] = [];
   private readonly watchStop = new AbortController();
   private readonly running: Promise<void>[] = [];
-  private readonly kc: k8s.KubeConfig;
+  private readonly rest: KubeRest;
   private readonly writer: LeaseWriter;
-  private readonly coordination: k8s.CoordinationV1Api;
 
   constructor(private readonly start: Extract<WorkerRequest, { type: 'start' }>) {
-    this.kc = loadKubeConfig({ kubeconfigPath: start.kubeconfig });
-    this.coordination = this.kc.makeApiClient(k8s.CoordinationV1Api);
-    this.writer = leaseWriter(this.coordination, start.namespace);
+    this.rest = createKubeRest(loadKubeEndpoint({ kubeconfigPath: start.kubeconfig, env: {} }));
+    this.writer = restLeaseWriter(this.rest, start.namespace);
   }
 
   renew(node: string): Renewer {
     const crash = { crashed: false };
     const stop = new AbortController();
-    const lease = new NodeLease({
-      writer: crashable(this.writer, crash),
-      name: leaseNameOf(node),
-      identity: node,
-      durationMs: this.start.durationMs,
-      renewMs: this.start.renewMs,
-      recordAnnotation: announcingAnnotation,
-      clock: systemClock,
-      logger,
-    });
-    const renewer = { lease, stop, crash, done: lease.run(stop.signal) };
+    const split = this.start.split;
+    const nodeLease = (name: string, labels: Record<string, string>, renewMs: number, durationMs: number): NodeLease =>
+      new NodeLease({ writer: labelling(crashable(this.writer, crash), labels), name, identity: node, durationMs, renewMs, recordAnnotation: announcingAnnotation, clock: systemClock, logger });
+    const lease = nodeLease(leaseNameOf(node), { 'ironlb.io/lease': 'membership' }, this.start.renewMs, this.start.durationMs);
+    const heartbeat = split === undefined ? undefined : nodeLease(`${heartbeatPrefix}${node}`, { 'ironlb.io/lease': 'heartbeat', 'ironlb.io/node': node }, split.heartbeatRenewMs, split.heartbeatDurationMs);
+    const done = Promise.all([lease.run(stop.signal), heartbeat?.run(stop.signal)]).then(() => undefined);
+    const renewer = { lease, ...(heartbeat === undefined ? {} : { heartbeat }), stop, crash, done };
     this.renewers.set(node, renewer);
     return renewer;
   }
 
   watch(node: string): Watcher {
     const tracker = new LivenessTracker();
-    const ns = this.start.namespace;
+    const path = leasesPath(this.start.namespace);
     const informer = createInformer<k8s.V1Lease>({
-      kubeConfig: this.kc,
-      path: `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`,
-      list: () => this.coordination.listNamespacedLease({ namespace: ns }),
+      source: restListWatch<k8s.V1Lease>(this.rest, path, this.start.split === undefined ? {} : { labelSelector: 'ironlb.io/lease=membership' }),
+      path,
       logger,
       clock: systemClock,
       onChange: (kind, lease) => {
@@ -130,15 +164,39 @@ class Worker {
     return w;
   }
 
+  /** The split design's second watch: the heartbeats of the owners `node` stands by for. */
+  watchHeartbeats(node: string, split: SplitDesign): void {
+    const tracker = new LivenessTracker();
+    const at = split.all.indexOf(node);
+    const targets = Array.from({ length: split.standbyFor }, (_, i) => split.all[(at + 1 + i) % split.all.length] ?? '').filter((t) => t !== node);
+    const path = leasesPath(this.start.namespace);
+    const informer = createInformer<k8s.V1Lease>({
+      source: restListWatch<k8s.V1Lease>(this.rest, path, { labelSelector: `ironlb.io/lease=heartbeat,ironlb.io/node in (${targets.join(',')})` }),
+      path,
+      logger,
+      clock: systemClock,
+      onChange: (kind, lease) => {
+        const view = toSpeakerLeaseView({ ...lease, metadata: { ...lease.metadata, name: (lease.metadata?.name ?? '').replace(heartbeatPrefix, 'ironlb-speaker-') } });
+        if (view === undefined) return;
+        if (kind === 'delete') tracker.remove(view.node);
+        else tracker.observe({ ...view, observedAt: systemClock.now() });
+      },
+    });
+    this.running.push(informer.run(this.watchStop.signal));
+    this.heartbeatWatchers.push(informer);
+  }
+
   async boot(): Promise<void> {
     // In batches, each renewed once before the next starts: a whole cluster's first renewals at
     // once would time out (a renewal is abandoned after one duration) and be retried forever.
     for (let i = 0; i < this.start.renew.length; i += bootBatch) {
       const batch = this.start.renew.slice(i, i + bootBatch).map((node) => this.renew(node));
-      await until(() => batch.every((r) => r.lease.aliveUntil() !== undefined), 120_000);
+      await until(() => batch.every((r) => r.lease.aliveUntil() !== undefined && (r.heartbeat === undefined || r.heartbeat.aliveUntil() !== undefined)), 120_000);
     }
     for (const node of this.start.watch) this.watch(node);
-    await Promise.all(this.watchers.map((w) => w.informer.synced));
+    const split = this.start.split;
+    if (split !== undefined) for (const node of this.start.renew) this.watchHeartbeats(node, split);
+    await Promise.all([...this.watchers.map((w) => w.informer.synced), ...this.heartbeatWatchers.map((i) => i.synced)]);
   }
 
   /** Resolves once every watcher sees `node` alive (the previous round's restart reached them all). */

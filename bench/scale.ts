@@ -29,9 +29,20 @@ interface Design {
   readonly name: string;
   readonly renewMs: number;
   readonly durationMs: number;
+  /** The split prototype (bench/scale-nodes.ts SplitDesign), without the node list. */
+  readonly split?: { readonly heartbeatRenewMs: number; readonly heartbeatDurationMs: number; readonly standbyFor: number };
 }
 
 const today: Design = { name: 'today', renewMs: 1000, durationMs: 3000 };
+/**
+ * docs/election.md "1,000 nodes": membership Leases written only on change (an hour-long
+ * period stands for "never" in a 10 s window), heartbeats at the kubelet's NodeLease timings
+ * (10 s / 40 s), each node watching the heartbeats of the two owners it stands by for.
+ */
+const split: Design = { name: 'split', renewMs: 3_600_000, durationMs: 7_200_000, split: { heartbeatRenewMs: 10_000, heartbeatDurationMs: 40_000, standbyFor: 2 } };
+
+/** Which speaker code the \`scale-real\` rows ran: this branch's small Kubernetes client (docs/speaker.md, "Memory"). */
+const realLabel = 'small_client';
 
 const round2 = (n: number): number => Math.round(n * 100) / 100;
 
@@ -85,8 +96,8 @@ class WorkerProc {
     });
   }
 
-  async request<T extends WorkerReply['type']>(m: WorkerRequest, type: T): Promise<Extract<WorkerReply, { type: T }>> {
-    const answer = this.next(type);
+  async request<T extends WorkerReply['type']>(m: WorkerRequest, type: T, timeoutMs?: number): Promise<Extract<WorkerReply, { type: T }>> {
+    const answer = this.next(type, timeoutMs);
     this.send(m);
     return answer;
   }
@@ -161,7 +172,20 @@ async function runSize(ctx: BenchContext, design: Design, n: number): Promise<Be
     const share = <T>(list: readonly T[], i: number): T[] => list.filter((_, j) => j % workerCount === i);
     await Promise.all(
       workers.map((w, i) =>
-        w.request({ type: 'start', kubeconfig: api.kubeconfigPath, namespace: ns, renew: share(names, i), watch: share(names.slice(0, watchers), i), renewMs: design.renewMs, durationMs: design.durationMs }, 'ready'),
+        w.request(
+          {
+            type: 'start',
+            kubeconfig: api.kubeconfigPath,
+            namespace: ns,
+            renew: share(names, i),
+            watch: share(names.slice(0, watchers), i),
+            renewMs: design.renewMs,
+            durationMs: design.durationMs,
+            ...(design.split === undefined ? {} : { split: { ...design.split, all: names } }),
+          },
+          'ready',
+          600_000,
+        ),
       ),
     );
     await new Promise((r) => setTimeout(r, settleMs));
@@ -181,7 +205,9 @@ async function runSize(ctx: BenchContext, design: Design, n: number): Promise<Be
       { name: `${prefix}.apiserver_cpu_pct.${tag}`, value: round2(win.apiCpuPct), unit: '%' },
       { name: `${prefix}.speaker_cpu_pct.${tag}`, value: round2(win.workersCpuPct / n), unit: '% (simulated, per speaker)' },
     ];
-    for (const [how, name] of [['crash', 'failover_crash_ms'], ['term', 'failover_graceful_ms']] as const) {
+    // The split design detects a crash on the LAN (not modelled here): only its graceful path runs.
+    const kinds = design.split === undefined ? ([['crash', 'failover_crash_ms'], ['term', 'failover_graceful_ms']] as const) : ([['term', 'failover_graceful_ms']] as const);
+    for (const [how, name] of kinds) {
       const samples: number[] = [];
       for (let i = 0; i < failoverRounds; i += 1) samples.push(await failover(workers, owner, victim, how));
       ctx.log(`scale ${design.name} n=${String(n)}: ${how}: ${samples.map((s) => Math.round(s)).join(', ')} ms`);
@@ -221,7 +247,7 @@ async function createServices(c: SpeakerCluster, webIp: string): Promise<void> {
  * events (all resources) over the window, per-speaker CPU and RSS, and failover as the client
  * on the LAN sees it (bench/speaker.ts).
  */
-async function runReal(ctx: BenchContext, design: Design, extraArgs: readonly string[]): Promise<BenchResult[]> {
+async function runReal(ctx: BenchContext, label: string, extraArgs: readonly string[]): Promise<BenchResult[]> {
   const plan = uniquePlan('ibk', realNodes);
   const webIp = `${plan.v4Net}.200`;
   const c = await startSpeakerCluster(plan, extraArgs);
@@ -243,8 +269,8 @@ async function runReal(ctx: BenchContext, design: Design, extraArgs: readonly st
     const apiCpu = process.cpuUsage(api0);
     const speakerCpu = pids.map((p, i) => cpuSeconds(p) - (cpu0[i] ?? 0));
     const rss = median(pids.map(rssMb));
-    const prefix = `scale.${design.name}`;
-    const tag = `n${String(realNodes)}_real`;
+    const prefix = `scale-real.${label}`;
+    const tag = `n${String(realNodes)}`;
     const results: BenchResult[] = [
       { name: `${prefix}.api_writes_per_s.${tag}`, value: round2(writes / seconds), unit: '/s' },
       { name: `${prefix}.watch_events_per_s.${tag}`, value: Math.round(events / seconds), unit: '/s' },
@@ -255,7 +281,7 @@ async function runReal(ctx: BenchContext, design: Design, extraArgs: readonly st
     for (const [signal, name] of [['SIGKILL', 'failover_crash_ms'], ['SIGTERM', 'failover_graceful_ms']] as const) {
       const samples: number[] = [];
       for (let i = 0; i < failoverRounds; i += 1) samples.push(await clientFailover(c, webIp, signal));
-      ctx.log(`scale ${design.name} ${tag}: ${signal}: ${samples.map((s) => Math.round(s)).join(', ')} ms`);
+      ctx.log(`scale-real ${label}: ${signal}: ${samples.map((s) => Math.round(s)).join(', ')} ms`);
       results.push({ name: `${prefix}.${name}.${tag}`, value: Math.round(median(samples)), unit: 'ms (client-observed)' });
     }
     return results;
@@ -264,13 +290,17 @@ async function runReal(ctx: BenchContext, design: Design, extraArgs: readonly st
   }
 }
 
-const notes = `
-\`n10_real\` rows: ${String(realNodes)} real \`ironlb speaker\` processes in node namespaces on one bridge
-(test/netns/speaker-cluster.ts), ${String(services)} LoadBalancer Services with IPs and endpoints on every node,
-counted over a ${String(windowMs / 1000)} s window once all IPs are announced (writes and watch events of every
-resource, not only Leases); failover as the client on the LAN sees it (its neighbour entry, as
-in the \`speaker\` suite), median of ${String(failoverRounds)} rounds. Run under \`flock /work/netns.lock\`.
+const realNotes = `
+${String(realNodes)} real \`ironlb speaker\` processes in node namespaces on one bridge (test/netns/speaker-cluster.ts),
+${String(services)} LoadBalancer Services with IPs and endpoints on every node, counted over a ${String(windowMs / 1000)} s window once all
+IPs are announced (writes and watch events of every resource, not only Leases); failover as the
+client on the LAN sees it (its neighbour entry, as in the \`speaker\` suite), median of ${String(failoverRounds)} rounds.
+The second part of a row's name says which speaker code ran: \`today\` is the speaker before this
+branch (client-node), \`small_client\` with the small Kubernetes client (docs/speaker.md, "Memory").
+Run under \`flock /work/netns.lock\`; the simulated 10-1,000 node rows are the \`scale\` suite.
+`;
 
+const notes = `
 Simulated speakers: ${String(workerCount)} worker processes (bench/scale-nodes.ts) run, per node,
 the speaker's real liveness code against the sandbox API server over HTTPS: \`NodeLease\`
 (renewal and release), the Lease informer and \`LivenessTracker\`. Left out: the other informers
@@ -287,10 +317,25 @@ the crash (renewals stop, nothing released) or SIGTERM (Lease released) of one n
 watcher counts it dead (each round starts once every watcher sees the victim alive again);
 median of ${String(failoverRounds)} rounds. \`renewals_achieved_pct\` is the measured write rate as a share of N / renewal period:
 below 100% the machine could not keep up and the other rows understate the design's load. The
-sandbox API server serves plain HTTP here (TLS would only add CPU that says nothing of the design). The client-observed figures come from real speakers
-(the \`n10_real\` rows). The machine is shared (see load average in the bench log): counts are
+sandbox API server serves plain HTTP here (TLS would only add CPU that says nothing of the design). Designs: \`today\` (every speaker renews its Lease every 1 s, 3 s duration,
+and watches every speaker Lease) and \`split\` (docs/election.md "1,000 nodes": membership Leases
+written only on change, heartbeats every 10 s with a 40 s duration, each node watching the
+membership Leases (label \`ironlb.io/lease=membership\`; at most ${String(maxWatchers)} run, their steady-state
+events are none) and the heartbeats of the 2 owners it stands by for (label selector, every node);
+its events are not scaled). The split design's crash path is a LAN probe, not modelled: it has
+no crash row. The client-observed figures come from real speakers (the \`scale-real\` suite). The machine is shared (see load average in the bench log): counts are
 robust, CPU figures are not.
 `;
+
+/** One part of the suite; a failure is logged and leaves only that part's rows out (their previous figures stay). */
+async function guarded(ctx: BenchContext, what: string, part: () => Promise<BenchResult[]>): Promise<BenchResult[]> {
+  try {
+    return await part();
+  } catch (e: unknown) {
+    ctx.log(`scale ${what} failed, its rows are left out: ${e instanceof Error ? e.message : String(e)}`);
+    return [];
+  }
+}
 
 /** `npm run bench -- --only scale`: liveness cost and failover for 10 to 1,000 nodes. */
 export const scaleSuite: BenchSuite & { readonly notes: string } = {
@@ -299,9 +344,17 @@ export const scaleSuite: BenchSuite & { readonly notes: string } = {
   needsRoot: false,
   async run(ctx) {
     const results: BenchResult[] = [];
-    for (const n of sizes) results.push(...(await runSize(ctx, today, n)));
-    if (ctx.isRoot) results.push(...(await runReal(ctx, today, [])));
-    else ctx.log('scale: not root: the real-speaker rows (network namespaces) are skipped; their previous figures stay');
+    for (const design of [today, split]) {
+      for (const n of sizes) results.push(...(await guarded(ctx, `${design.name} n=${String(n)}`, () => runSize(ctx, design, n))));
+    }
     return results;
   },
+};
+
+/** `npm run bench -- --only scale-real` (root, under the netns lock): 10 real speakers, 1,000 Services. */
+export const scaleRealSuite: BenchSuite & { readonly notes: string } = {
+  name: 'scale-real',
+  notes: realNotes,
+  needsRoot: true,
+  run: (ctx) => runReal(ctx, realLabel, []),
 };
