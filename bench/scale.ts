@@ -320,7 +320,9 @@ the API (100% = one core); \`speaker_cpu_pct\` the workers' CPU divided by N (re
 watchers together). Failover rows are liveness only: the median over watchers of the time from
 the crash (renewals stop, nothing released) or SIGTERM (Lease released) of one node until a
 watcher counts it dead (each round starts once every watcher sees the victim alive again);
-median of ${String(failoverRounds)} rounds. \`renewals_achieved_pct\` is the measured write rate as a share of N / renewal period:
+median of ${String(failoverRounds)} rounds. A negative sample means watchers had already counted the
+victim dead before it failed: its renewals reached them more than a duration apart, a false
+expiry that a real speaker would act on (another node takes the IP). \`renewals_achieved_pct\` is the measured write rate as a share of N / renewal period:
 below 100% the machine could not keep up and the other rows understate the design's load. The
 sandbox API server serves plain HTTP here (TLS would only add CPU that says nothing of the design). Designs: \`today\` (every speaker renews its Lease every 1 s, 3 s duration,
 and watches every speaker Lease) and \`split\` (docs/election.md "1,000 nodes": membership Leases
