@@ -97,9 +97,9 @@ peers last saw a renewal, so samples spread over ~2-3 s.
 
 \`speaker.rss_mb\`: the speaker does not load \`@kubernetes/client-node\` (its KubeConfig alone pulls
 in every generated model and API class, most of the speaker's memory before); it uses its own
-small client (src/k8s/kube-rest.ts, docs/speaker.md "Memory"). The figure with
-client-node, for comparison, is \`scale-real.today.speaker_rss_mb.n10\` against
-\`scale-real.small_client.speaker_rss_mb.n10\` (10 speakers, 1,000 Services). The CLI loads only the
+small client (src/k8s/kube-rest.ts, docs/speaker.md "Memory"). The figure with client-node, for
+comparison, is this row as the bench recorded it before that change (git history of
+docs/benchmarks.json). The CLI loads only the
 running command's module, so a speaker carries no controller or sandbox code. The speaker is
 started as \`node --optimize-for-size --max-semi-space-size=1 bin/ironlb.js speaker\`
 (src/speaker/runtime.ts; the DaemonSet's command, the sandbox and these benchmarks alike). V8's
