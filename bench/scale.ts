@@ -306,8 +306,10 @@ ${String(services)} LoadBalancer Services with IPs and endpoints on every node, 
 IPs are announced (writes and watch events of every resource, not only Leases); failover as the
 client on the LAN sees it (its neighbour entry, as in the \`speaker\` suite), median of ${String(failoverRounds)} rounds.
 The second part of a row's name says which speaker code ran: \`small_client\` is the speaker with
-its small Kubernetes client (docs/speaker.md, "Memory"); \`today\`, the speaker before it, did not
-announce all 1,000 IPs within 3 minutes on this machine, so it has no rows. A failover row
+its small Kubernetes client (docs/speaker.md, "Memory"); \`today\`, the speaker before it (client-node), has no
+rows: of its two runs on this (shared, loaded) machine, the first failed on its failover (the
+suite then still failed as a whole) and the second did not see all 1,000 IPs announced within
+3 minutes. A failover row
 is left out when the client's neighbour entry did not move within 15 s (see the bench log).
 Run under \`flock /work/netns.lock\`; the simulated 10-1,000 node rows are the \`scale\` suite.
 `;
