@@ -156,8 +156,9 @@ async function runSuites(selected: readonly BenchSuite[], only: readonly string[
     ctx.log(`running suite ${suite.name}`);
     const tokens = only.filter((t) => selects(t, suite));
     const wanted = (r: BenchResult): boolean => tokens.length === 0 || tokens.some((t) => t === suite.name || r.name.startsWith(t));
+    const wants = (prefix: string): boolean => tokens.length === 0 || tokens.some((t) => t === suite.name || prefix.startsWith(t) || t.startsWith(prefix));
     try {
-      const produced = await suite.run(ctx);
+      const produced = await suite.run({ ...ctx, wants });
       results.push(...produced.filter(wanted).map((result) => ({ suite: suite.name, result })));
     } catch (e: unknown) {
       failed = true;

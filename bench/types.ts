@@ -13,6 +13,11 @@ export interface BenchContext {
   readonly isRoot: boolean;
   /** Progress and skip messages go here, never to stdout. */
   log(message: string): void;
+  /**
+   * Whether `--only` asks for any result under `prefix` (all when no token names this suite's
+   * results), so a suite can skip work whose rows would be dropped. Absent: everything.
+   */
+  wants?(prefix: string): boolean;
 }
 
 /** A group of benchmarks; `npm run bench -- --only NAME` matches a suite name or a result-name prefix. */

@@ -2,9 +2,9 @@ import type { Logger } from 'pino';
 import { createAnnouncer, defaultTiming, type Announcer, type AnnouncerDeps, type InterfaceSource } from '../layer2/announcer.js';
 import type { PacketConnFactory } from '../layer2/packet-conn.js';
 import { createLayer2Metrics } from '../layer2/metrics.js';
-import { coordinationApi, coreApi, loadKubeConfig, type KubeConfig } from '../k8s/client.js';
-import { createEventRecorder } from '../k8s/events.js';
-import { leaseWriter } from '../k8s/lease-api.js';
+import { createEventRecorder, restEventApi } from '../k8s/events.js';
+import { createKubeRest, loadKubeEndpoint, type KubeRest } from '../k8s/kube-rest.js';
+import { restLeaseWriter } from '../k8s/lease-api.js';
 import { NodeLease } from '../k8s/node-lease.js';
 import { createSpeakerWatch } from '../k8s/speaker-watch.js';
 import { defaultLoadBalancerClass } from '../service/service.js';
@@ -75,9 +75,10 @@ export const speakerCommand: CommandRunner = {
     if (flags.help) return printUsage(ctx.stdout, 'ironlb speaker --node-name NODE [flags]', flagSpec);
     const node = checkFlags(flags) as NodeName;
     const logger = ctx.makeLogger(flags['log-level'], flags['log-format']).child({ node });
-    const kubeConfig = loadKubeConfig({ kubeconfigPath: flags.kubeconfig });
+    // The speaker's small client, not client-node: it runs on every node (docs/speaker.md, "Memory").
+    const rest = createKubeRest(loadKubeEndpoint({ kubeconfigPath: flags.kubeconfig, env: ctx.env }));
     if (!flags['no-announce']) checkPacketCapability();
-    await runSpeaker(flags, node, kubeConfig, logger, ctx.signal);
+    await runSpeaker(flags, node, rest, logger, ctx.signal);
     return exitCode.ok;
   },
 };
@@ -99,7 +100,7 @@ function createSpeakerAnnouncer(flags: SpeakerFlags, deps: Pick<AnnouncerDeps, '
   });
 }
 
-async function runSpeaker(flags: SpeakerFlags, node: NodeName, kubeConfig: KubeConfig, logger: Logger, stop: AbortSignal): Promise<void> {
+async function runSpeaker(flags: SpeakerFlags, node: NodeName, rest: KubeRest, logger: Logger, stop: AbortSignal): Promise<void> {
   const clock = systemClock;
   const registry = createRegistry();
   const metrics = createSpeakerMetrics(registry);
@@ -123,7 +124,7 @@ async function runSpeaker(flags: SpeakerFlags, node: NodeName, kubeConfig: KubeC
           },
         });
   const membership = new NodeLease({
-    writer: leaseWriter(coordinationApi(kubeConfig), flags.namespace),
+    writer: restLeaseWriter(rest, flags.namespace),
     name: leaseNameOf(node),
     identity: node,
     durationMs: flags['lease-duration'] * 1000,
@@ -135,7 +136,7 @@ async function runSpeaker(flags: SpeakerFlags, node: NodeName, kubeConfig: KubeC
     onAlive: () => late.speaker?.changed(),
   });
   const watch = createSpeakerWatch({
-    kubeConfig,
+    rest,
     namespace: flags.namespace,
     configMap: flags['config-map'],
     lbClass: flags['lb-class'],
@@ -146,7 +147,7 @@ async function runSpeaker(flags: SpeakerFlags, node: NodeName, kubeConfig: KubeC
     onChange: () => late.speaker?.changed(),
     onConfigStale: (stale) => { metrics.configStale.set(stale ? 1 : 0); },
   });
-  const events = createEventRecorder({ core: coreApi(kubeConfig), clock, logger, component: 'ironlb-speaker', instance: node });
+  const events = createEventRecorder({ core: restEventApi(rest), clock, logger, component: 'ironlb-speaker', instance: node });
   const speaker = createSpeaker({
     self: node,
     inputs: watch,

@@ -78,9 +78,15 @@ export class LivenessTracker {
     this.peers.delete(node);
   }
 
+  /** Whether one peer is alive at local time `now` (unknown peers are not). */
+  isAlive(node: NodeName, now: number): boolean {
+    const peer = this.peers.get(node);
+    return peer !== undefined && this.isPeerAlive(peer, now);
+  }
+
   /** Peers alive at local time `now`. */
   alive(now: number): ReadonlySet<NodeName> {
-    const names = [...this.peers].filter(([, p]) => this.isAlive(p, now)).map(([n]) => n);
+    const names = [...this.peers].filter(([, p]) => this.isPeerAlive(p, now)).map(([n]) => n);
     return new Set(names.sort(compareStrings));
   }
 
@@ -91,7 +97,7 @@ export class LivenessTracker {
    */
   settled(now: number, holdDownMs: number = defaultHoldDownMs): ReadonlySet<NodeName> {
     const names = [...this.peers]
-      .filter(([, p]) => this.isAlive(p, now) && isSettled(p.upMs, holdDownMs))
+      .filter(([, p]) => this.isPeerAlive(p, now) && isSettled(p.upMs, holdDownMs))
       .map(([n]) => n);
     return new Set(names.sort(compareStrings));
   }
@@ -101,7 +107,7 @@ export class LivenessTracker {
     let next: number | undefined;
     for (const peer of this.peers.values()) {
       const expiry = this.expiry(peer);
-      if (this.isAlive(peer, now) && (next === undefined || expiry < next)) next = expiry;
+      if (this.isPeerAlive(peer, now) && (next === undefined || expiry < next)) next = expiry;
     }
     return next;
   }
@@ -110,7 +116,7 @@ export class LivenessTracker {
     return peer.changedAt + peer.durationMs + this.graceMs;
   }
 
-  private isAlive(peer: PeerState, now: number): boolean {
+  private isPeerAlive(peer: PeerState, now: number): boolean {
     return !peer.released && peer.durationMs > 0 && now < this.expiry(peer);
   }
 }

@@ -3,20 +3,13 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent, type AgentOptions } from 'node:https';
 import * as k8s from '@kubernetes/client-node';
 import { AppError } from '../shared/errors.js';
+import type { ChangeKind, ListWatchSource } from './informer.js';
+
+export { httpStatusOf, isAbortError, KubeApiError } from './kube-rest.js';
 
 /** Where to find the cluster: an explicit kubeconfig file, else the library's defaults (KUBECONFIG, ~/.kube/config, in-cluster). */
 export interface KubeConfigSource {
   readonly kubeconfigPath?: string | undefined;
-}
-
-/** A failure to talk to the API server that is not an expected HTTP status. */
-export class KubeApiError extends AppError {
-  /** HTTP status, or 0 when the request never got an answer. */
-  readonly status: number;
-  constructor(message: string, status: number, cause?: unknown) {
-    super('ERR_KUBE_API', message, { cause });
-    this.status = status;
-  }
 }
 
 /** The TLS settings that decide whether two requests may share a connection. */
@@ -96,16 +89,30 @@ export function loadKubeConfig(source: KubeConfigSource): k8s.KubeConfig {
   return kc;
 }
 
-/** The HTTP status of a client-node error (ApiException or a watch error), or 0 if there is none. */
-export function httpStatusOf(e: unknown): number {
-  if (typeof e !== 'object' || e === null) return 0;
-  const record = e as { code?: unknown; statusCode?: unknown };
-  if (typeof record.code === 'number') return record.code;
-  if (typeof record.statusCode === 'number') return record.statusCode;
-  return 0;
-}
-
-/** Whether an error is the AbortError that client-node raises when we stop an informer ourselves. */
-export function isAbortError(e: unknown): boolean {
-  return e instanceof Error && (e.name === 'AbortError' || /aborted/i.test(e.message));
+/**
+ * client-node's ListWatch (list through `list`, watch `path`) as an informer source: for the
+ * controller and the sandbox, which use client-node anyway. It relists after a 410 and stops
+ * on any other error, which it reports on `onError`.
+ */
+export function clientNodeListWatch<T extends k8s.KubernetesObject>(
+  kc: k8s.KubeConfig,
+  path: string,
+  list: () => Promise<k8s.KubernetesListObject<T>>,
+  selectors: { readonly labelSelector?: string; readonly fieldSelector?: string } = {},
+): ListWatchSource<T> {
+  const lw = new k8s.ListWatch<T>(path, new k8s.Watch(kc), list, false, selectors.labelSelector, selectors.fieldSelector);
+  return {
+    on: (verb: ChangeKind, cb: (obj: T) => void) => {
+      lw.on(verb, cb);
+    },
+    onError: (cb) => {
+      lw.on('error', (e?: unknown) => {
+        cb(e);
+      });
+    },
+    start: () => lw.start(),
+    stop: () => lw.stop(),
+    list: () => lw.list(),
+    get: (name, namespace) => lw.get(name, namespace),
+  };
 }

@@ -2,6 +2,7 @@ import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { StatusWriter } from '../controller/ports.js';
 import type { Clock } from '../shared/clock.js';
+import { clientNodeListWatch } from './client.js';
 import { createInformer, type Informer } from './informer.js';
 import { writeServiceIngress } from './service-status.js';
 
@@ -13,9 +14,8 @@ import { writeServiceIngress } from './service-status.js';
 export function serviceInformer(kc: k8s.KubeConfig, logger: Logger, clock: Clock, onChange: (svc: k8s.V1Service) => void): Informer<k8s.V1Service> {
   const core = kc.makeApiClient(k8s.CoreV1Api);
   return createInformer<k8s.V1Service>({
-    kubeConfig: kc,
+    source: clientNodeListWatch(kc, '/api/v1/services', () => core.listServiceForAllNamespaces()),
     path: '/api/v1/services',
-    list: () => core.listServiceForAllNamespaces(),
     logger,
     clock,
     onChange: (_kind, obj) => {
@@ -29,10 +29,8 @@ export function configMapInformer(kc: k8s.KubeConfig, namespace: string, name: s
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const fieldSelector = `metadata.name=${name}`;
   return createInformer<k8s.V1ConfigMap>({
-    kubeConfig: kc,
+    source: clientNodeListWatch(kc, `/api/v1/namespaces/${namespace}/configmaps`, () => core.listNamespacedConfigMap({ namespace, fieldSelector }), { fieldSelector }),
     path: `/api/v1/namespaces/${namespace}/configmaps`,
-    list: () => core.listNamespacedConfigMap({ namespace, fieldSelector }),
-    fieldSelector,
     logger,
     clock,
     onChange: () => {
@@ -45,9 +43,8 @@ export function configMapInformer(kc: k8s.KubeConfig, namespace: string, name: s
 export function leaseInformer(kc: k8s.KubeConfig, namespace: string, logger: Logger, clock: Clock, onChange: () => void): Informer<k8s.V1Lease> {
   const coordination = kc.makeApiClient(k8s.CoordinationV1Api);
   return createInformer<k8s.V1Lease>({
-    kubeConfig: kc,
+    source: clientNodeListWatch(kc, `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`, () => coordination.listNamespacedLease({ namespace })),
     path: `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
-    list: () => coordination.listNamespacedLease({ namespace }),
     logger,
     clock,
     onChange: () => {

@@ -3,10 +3,22 @@ import type { Logger } from 'pino';
 import { createAlarm } from '../shared/alarm.js';
 import type { Clock } from '../shared/clock.js';
 import type { EventRecorder, EventType, ObjectRef } from '../shared/event-sink.js';
-import { httpStatusOf } from './client.js';
+import { httpStatusOf, type KubeRest } from './kube-rest.js';
+
+/** The one call the recorder makes; client-node's CoreV1Api has it, and {@link restEventApi} makes it over the speaker's small client. */
+export interface EventApi {
+  createNamespacedEvent(param: { readonly namespace: string; readonly body: k8s.CoreV1Event }): Promise<unknown>;
+}
+
+/** {@link EventApi} over kube-rest.ts (the speaker). */
+export function restEventApi(rest: KubeRest): EventApi {
+  return {
+    createNamespacedEvent: ({ namespace, body }) => rest.request('POST', `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`, body),
+  };
+}
 
 export interface EventRecorderDeps {
-  readonly core: k8s.CoreV1Api;
+  readonly core: EventApi;
   readonly clock: Clock;
   readonly logger: Logger;
   /** `reportingComponent`/`source.component`, e.g. `ironlb-controller`. */

@@ -1,20 +1,32 @@
-import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { backoffDelay, defaultBackoff, type BackoffPolicy } from '../shared/backoff.js';
 import type { Clock } from '../shared/clock.js';
-import { httpStatusOf, isAbortError } from './client.js';
+import { httpStatusOf, isAbortError } from './kube-rest.js';
 
 /** A change seen by an informer. Handlers must only enqueue work (client-node does not await them). */
 export type ChangeKind = 'add' | 'update' | 'delete';
 
-export interface InformerDeps<T extends k8s.KubernetesObject> {
-  readonly kubeConfig: k8s.KubeConfig;
-  /** The watch path, e.g. `/api/v1/services` or `/api/v1/namespaces/ns/configmaps`. */
+/**
+ * A list+watch cache that stops on errors other than 410: client-node's ListWatch (through
+ * `clientNodeListWatch` in client.ts, for the controller and the sandbox) or `restListWatch`
+ * (rest-list-watch.ts, for the speaker, which does not load client-node).
+ */
+export interface ListWatchSource<T> {
+  on(verb: ChangeKind, cb: (obj: T) => void): void;
+  /** Called when the list or the watch fails (not for 410, which relists); the source is then stopped. */
+  onError(cb: (e: unknown) => void): void;
+  /** Lists (reporting differences to the cache) and starts watching. Failures go to `onError`. */
+  start(): Promise<void>;
+  stop(): Promise<void> | void;
+  list(): readonly T[];
+  get(name: string, namespace?: string): T | undefined;
+}
+
+export interface InformerDeps<T> {
+  /** The list+watch this informer restarts. */
+  readonly source: ListWatchSource<T>;
+  /** The watch path, e.g. `/api/v1/services` (for logs). */
   readonly path: string;
-  /** Lists the same objects as `path` (client-node relists through it after a 410). */
-  readonly list: () => Promise<k8s.KubernetesListObject<T>>;
-  readonly labelSelector?: string;
-  readonly fieldSelector?: string;
   readonly logger: Logger;
   readonly clock: Clock;
   readonly backoff?: BackoffPolicy;
@@ -54,8 +66,8 @@ function waitForErrorOrAbort(signal: AbortSignal, setWake: (wake: () => void) =>
 }
 
 /** Creates an informer; nothing is requested until `run` is called. */
-export function createInformer<T extends k8s.KubernetesObject>(deps: InformerDeps<T>): Informer<T> {
-  const lw = new k8s.ListWatch<T>(deps.path, new k8s.Watch(deps.kubeConfig), deps.list, false, deps.labelSelector, deps.fieldSelector);
+export function createInformer<T>(deps: InformerDeps<T>): Informer<T> {
+  const lw = deps.source;
   const policy = deps.backoff ?? defaultBackoff;
   const random = deps.random ?? Math.random;
   const log = deps.logger.child({ informer: deps.path });
@@ -83,7 +95,7 @@ export function createInformer<T extends k8s.KubernetesObject>(deps: InformerDep
     async run(signal) {
       // Written by the error callback, read by the loop (an object, so the narrowing stays honest).
       const state: { failure: unknown; wake: () => void } = { failure: undefined, wake: () => undefined };
-      lw.on('error', (e: unknown) => {
+      lw.onError((e: unknown) => {
         if (signal.aborted && isAbortError(e)) return;
         state.failure = e ?? new Error('watch failed');
         setLostAt(lostAt ?? deps.clock.now());

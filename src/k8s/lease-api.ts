@@ -1,6 +1,6 @@
 import type * as k8s from '@kubernetes/client-node';
 import { AppError } from '../shared/errors.js';
-import { httpStatusOf } from './client.js';
+import { httpStatusOf, type KubeRest } from './kube-rest.js';
 
 /**
  * The Lease calls ironlb makes, on one namespace: the one writer for leader election and node
@@ -14,12 +14,13 @@ export interface LeaseWriter {
   replace(lease: k8s.V1Lease): Promise<k8s.V1Lease | 'conflict'>;
 }
 
-/** A LeaseWriter over client-node's CoordinationV1Api. */
+const conflictOr = (e: unknown, statuses: readonly number[]): 'conflict' => {
+  if (statuses.includes(httpStatusOf(e))) return 'conflict';
+  throw e;
+};
+
+/** A LeaseWriter over client-node's CoordinationV1Api (the controller's leader election). */
 export function leaseWriter(api: k8s.CoordinationV1Api, namespace: string): LeaseWriter {
-  const conflictOr = (e: unknown, statuses: readonly number[]): 'conflict' => {
-    if (statuses.includes(httpStatusOf(e))) return 'conflict';
-    throw e;
-  };
   return {
     async get(name) {
       try {
@@ -39,6 +40,36 @@ export function leaseWriter(api: k8s.CoordinationV1Api, namespace: string): Leas
     async replace(lease) {
       try {
         return await api.replaceNamespacedLease({ name: lease.metadata?.name ?? '', namespace, body: lease });
+      } catch (e: unknown) {
+        return conflictOr(e, [409, 404]);
+      }
+    },
+  };
+}
+
+/** A LeaseWriter over the speaker's small client (kube-rest.ts): the same calls, as plain JSON. */
+export function restLeaseWriter(rest: KubeRest, namespace: string): LeaseWriter {
+  const base = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`;
+  const named = (name: string): string => `${base}/${encodeURIComponent(name)}`;
+  return {
+    async get(name) {
+      try {
+        return await rest.request<k8s.V1Lease>('GET', named(name));
+      } catch (e: unknown) {
+        if (httpStatusOf(e) === 404) return undefined;
+        throw e;
+      }
+    },
+    async create(lease) {
+      try {
+        return await rest.request<k8s.V1Lease>('POST', base, lease);
+      } catch (e: unknown) {
+        return conflictOr(e, [409]);
+      }
+    },
+    async replace(lease) {
+      try {
+        return await rest.request<k8s.V1Lease>('PUT', named(lease.metadata?.name ?? ''), lease);
       } catch (e: unknown) {
         return conflictOr(e, [409, 404]);
       }

@@ -2,7 +2,7 @@ import type * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { createAlarm, type Alarm } from '../shared/alarm.js';
 import type { Clock } from '../shared/clock.js';
-import { httpStatusOf } from './client.js';
+import { httpStatusOf } from './kube-rest.js';
 import { LeaseConflictError, LeaseRequestAbandonedError, renewedLease, type LeaseWriter } from './lease-api.js';
 
 /** Counters a NodeLease reports (wired to prom-client by the caller). */

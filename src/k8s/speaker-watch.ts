@@ -1,4 +1,4 @@
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { configText, keepLastGoodConfig, type ConfigOutcome } from '../config/config-map.js';
@@ -9,10 +9,13 @@ import type { Clock } from '../shared/clock.js';
 import type { SpeakerLeaseView } from '../speaker/lease-view.js';
 import type { ServiceRecord, SpeakerInputs } from '../speaker/speaker.js';
 import { createInformer, type Informer } from './informer.js';
+import type { KubeRest } from './kube-rest.js';
+import { restListWatch } from './rest-list-watch.js';
 import { toNodeView, toServiceRecords, toSpeakerLeaseView } from './speaker-views.js';
 
 export interface SpeakerWatchDeps {
-  readonly kubeConfig: k8s.KubeConfig;
+  /** The speaker's small client (kube-rest.ts): no client-node at run time. */
+  readonly rest: KubeRest;
   /** Where the speaker Leases and the config ConfigMap live (ironlb-system). */
   readonly namespace: string;
   /** The ConfigMap name (`config`, key `config`). */
@@ -41,13 +44,14 @@ export interface SpeakerWatch extends SpeakerInputs {
 
 /** Creates the informers; nothing is requested until `run`. */
 export function createSpeakerWatch(deps: SpeakerWatchDeps): SpeakerWatch {
-  const core = deps.kubeConfig.makeApiClient(k8s.CoreV1Api);
-  const discovery = deps.kubeConfig.makeApiClient(k8s.DiscoveryV1Api);
-  const coordination = deps.kubeConfig.makeApiClient(k8s.CoordinationV1Api);
   const log = deps.logger.child({ component: 'speaker-watch' });
   // Retry failed watches within 5 s at most (not the default 30 s): after an API outage a
   // speaker announces from a frozen view until its Lease watch is back (docs/speaker.md).
-  const base = { kubeConfig: deps.kubeConfig, logger: deps.logger, clock: deps.clock, backoff: speakerWatchBackoff };
+  const base = { logger: deps.logger, clock: deps.clock, backoff: speakerWatchBackoff };
+  const source = <T extends k8s.KubernetesObject>(path: string, fieldSelector?: string): { path: string; source: ReturnType<typeof restListWatch<T>> } => ({
+    path,
+    source: restListWatch<T>(deps.rest, path, fieldSelector === undefined ? {} : { fieldSelector }),
+  });
   const changed = (): void => { deps.onChange(); };
   let config: Config | undefined;
   /** The text of the config in force, and the last text seen (a repeat of it is not read again). */
@@ -84,18 +88,12 @@ export function createSpeakerWatch(deps: SpeakerWatchDeps): SpeakerWatch {
     }
   };
 
-  const services = createInformer<k8s.V1Service>({ ...base, path: '/api/v1/services', list: () => core.listServiceForAllNamespaces(), onChange: changed });
-  const slices = createInformer<k8s.V1EndpointSlice>({
-    ...base,
-    path: '/apis/discovery.k8s.io/v1/endpointslices',
-    list: () => discovery.listEndpointSliceForAllNamespaces(),
-    onChange: changed,
-  });
-  const nodes = createInformer<k8s.V1Node>({ ...base, path: '/api/v1/nodes', list: () => core.listNode(), onChange: changed });
+  const services = createInformer<k8s.V1Service>({ ...base, ...source('/api/v1/services'), onChange: changed });
+  const slices = createInformer<k8s.V1EndpointSlice>({ ...base, ...source('/apis/discovery.k8s.io/v1/endpointslices'), onChange: changed });
+  const nodes = createInformer<k8s.V1Node>({ ...base, ...source('/api/v1/nodes'), onChange: changed });
   const leases = createInformer<k8s.V1Lease>({
     ...base,
-    path: `/apis/coordination.k8s.io/v1/namespaces/${deps.namespace}/leases`,
-    list: () => coordination.listNamespacedLease({ namespace: deps.namespace }),
+    ...source(`/apis/coordination.k8s.io/v1/namespaces/${deps.namespace}/leases`),
     onHealthChange: changed,
     onChange: (kind, lease) => {
       const view = toSpeakerLeaseView(lease);
@@ -106,9 +104,7 @@ export function createSpeakerWatch(deps: SpeakerWatchDeps): SpeakerWatch {
   });
   const configMaps: Informer<k8s.V1ConfigMap> = createInformer<k8s.V1ConfigMap>({
     ...base,
-    path: `/api/v1/namespaces/${deps.namespace}/configmaps`,
-    list: () => core.listNamespacedConfigMap({ namespace: deps.namespace, fieldSelector: `metadata.name=${deps.configMap}` }),
-    fieldSelector: `metadata.name=${deps.configMap}`,
+    ...source(`/api/v1/namespaces/${deps.namespace}/configmaps`, `metadata.name=${deps.configMap}`),
     onChange: (kind, cm) => {
       if (cm.metadata?.name !== deps.configMap) return;
       readConfig(kind === 'delete' ? undefined : cm);

@@ -1,5 +1,6 @@
 import type * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { clientNodeListWatch } from '../k8s/client.js';
 import { createInformer, type Informer } from '../k8s/informer.js';
 import type { Clock } from '../shared/clock.js';
 import { child, isObject, jsonEqual, list, meta, str, type JsonObject } from './apiserver/object.js';
@@ -91,10 +92,13 @@ export async function runEndpointWriter(deps: EndpointWriterDeps, signal: AbortS
 
   const inform = (path: string, labelSelector?: string): Informer<k8s.KubernetesObject> =>
     createInformer<k8s.KubernetesObject>({
-      kubeConfig: deps.kubeConfig,
+      source: clientNodeListWatch(
+        deps.kubeConfig,
+        path,
+        listVia(client, labelSelector === undefined ? path : `${path}?labelSelector=${encodeURIComponent(labelSelector)}`),
+        labelSelector === undefined ? {} : { labelSelector },
+      ),
       path,
-      list: listVia(client, labelSelector === undefined ? path : `${path}?labelSelector=${encodeURIComponent(labelSelector)}`),
-      ...(labelSelector === undefined ? {} : { labelSelector }),
       logger: log,
       clock: deps.clock,
       onChange: () => { loop.poke(); },

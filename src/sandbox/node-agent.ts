@@ -1,5 +1,6 @@
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { clientNodeListWatch } from '../k8s/client.js';
 import { createInformer } from '../k8s/informer.js';
 import type { Clock } from '../shared/clock.js';
 import { runKubelet, type KubeletDeps } from './kubelet/kubelet.js';
@@ -41,12 +42,12 @@ export async function runNodeAgent(deps: NodeAgentDeps, signal: AbortSignal): Pr
     },
     (e) => { log.warn({ event: 'applyFailed', err: e }, 'cannot apply service routing; retrying on next change'); },
   );
-  const common = { kubeConfig: deps.kubeConfig, logger: log, clock: deps.clock, onChange: () => { loop.poke(); } };
-  const services = createInformer<k8s.V1Service>({ ...common, path: '/api/v1/services', list: () => core.listServiceForAllNamespaces() });
+  const common = { logger: log, clock: deps.clock, onChange: () => { loop.poke(); } };
+  const services = createInformer<k8s.V1Service>({ ...common, path: '/api/v1/services', source: clientNodeListWatch(deps.kubeConfig, '/api/v1/services', () => core.listServiceForAllNamespaces()) });
   const slices = createInformer<k8s.V1EndpointSlice>({
     ...common,
     path: '/apis/discovery.k8s.io/v1/endpointslices',
-    list: () => discovery.listEndpointSliceForAllNamespaces(),
+    source: clientNodeListWatch(deps.kubeConfig, '/apis/discovery.k8s.io/v1/endpointslices', () => discovery.listEndpointSliceForAllNamespaces()),
   });
   const running = [services.run(signal), slices.run(signal)];
   if (deps.kubelet !== undefined) running.push(runKubelet({ ...deps.kubelet, kubeConfig: deps.kubeConfig, logger: deps.logger, clock: deps.clock }, signal));

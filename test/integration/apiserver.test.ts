@@ -215,6 +215,24 @@ describe('sandbox API server over HTTP with client-node', () => {
     expect(counts.counts['admin list services']).toBeGreaterThanOrEqual(2);
   });
 
+  it('counts watch events delivered, once per matching stream, in the admin endpoint', async () => {
+    const read = async (): Promise<number> =>
+      ((await (await fetch(`${api.url}/sandbox/v1/requests`, { headers: { authorization: `Bearer ${api.token}` } })).json()) as { watchEvents: number }).watchEvents;
+    const before = await read();
+    const rv = (await coord.listNamespacedLease({ namespace: 'default' })).metadata?.resourceVersion ?? '';
+    // Two streams see both Leases; the third selects one of them by name.
+    const streams = [
+      watchLines(api.url, api.token, `/apis/coordination.k8s.io/v1/namespaces/default/leases?watch=true&resourceVersion=${rv}`, 2),
+      watchLines(api.url, api.token, `/apis/coordination.k8s.io/v1/namespaces/default/leases?watch=true&resourceVersion=${rv}`, 2),
+      watchLines(api.url, api.token, `/apis/coordination.k8s.io/v1/namespaces/default/leases?watch=true&resourceVersion=${rv}&fieldSelector=metadata.name%3Dcounted-b`, 1),
+    ];
+    await new Promise((r) => setTimeout(r, 200));
+    for (const name of ['counted-a', 'counted-b']) await coord.createNamespacedLease({ namespace: 'default', body: { metadata: { name }, spec: { holderIdentity: 'x', leaseDurationSeconds: 3 } } });
+    await Promise.all(streams);
+    expect((await read()) - before).toBe(5);
+    for (const name of ['counted-a', 'counted-b']) await coord.deleteNamespacedLease({ name, namespace: 'default' });
+  });
+
   it('serves Leases for optimistic-concurrency leader election', async () => {
     const lease = await coord.createNamespacedLease({ namespace: 'default', body: { metadata: { name: 'l' }, spec: { holderIdentity: 'a', leaseDurationSeconds: 3 } } });
     const renewed = await coord.replaceNamespacedLease({ name: 'l', namespace: 'default', body: { ...lease, spec: { ...lease.spec, holderIdentity: 'b' } } });

@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { createInformer } from '../../src/k8s/informer.js';
+import { clientNodeListWatch } from '../../src/k8s/client.js';
+import { createInformer, type ListWatchSource } from '../../src/k8s/informer.js';
+import { createKubeRest, loadKubeEndpoint } from '../../src/k8s/kube-rest.js';
+import { restListWatch } from '../../src/k8s/rest-list-watch.js';
 import { createLogger } from '../../src/obs/logger.js';
 import { systemClock } from '../../src/sys/clock.js';
 import { startTestApiServer } from '../helpers/apiserver.js';
@@ -13,8 +16,13 @@ async function waitFor(cond: () => boolean, what: string, timeoutMs = 15_000): P
   await waitUntilTrue(what, cond, { timeoutMs, intervalMs: 20 });
 }
 
+type SourceOf = (kc: k8s.KubeConfig, kubeconfigPath: string) => ListWatchSource<k8s.V1Service>;
+
 describe('ironlb informer against a restarting sandbox API server', () => {
-  it('keeps its cache through an API server restart, a 500 storm and a compaction', async () => {
+  it.each<{ name: string; source: SourceOf }>([
+    { name: "client-node's ListWatch (controller)", source: (kc) => clientNodeListWatch(kc, '/api/v1/services', () => kc.makeApiClient(k8s.CoreV1Api).listServiceForAllNamespaces()) },
+    { name: 'restListWatch (speaker)', source: (_kc, path) => restListWatch(createKubeRest(loadKubeEndpoint({ kubeconfigPath: path, env: {} })), '/api/v1/services') },
+  ])('$name keeps its cache through an API server restart, a 500 storm and a compaction', async ({ source }) => {
     const dir = await mkdtemp(join(tmpdir(), 'ironlb-informer-'));
     const statePath = join(dir, 'state.json');
     let api = await startTestApiServer({ statePath, eventLogSize: 5 });
@@ -25,9 +33,8 @@ describe('ironlb informer against a restarting sandbox API server', () => {
     const seen: string[] = [];
     let healthChanges = 0;
     const informer = createInformer<k8s.V1Service>({
-      kubeConfig: kc,
+      source: source(kc, api.kubeconfigPath),
       path: '/api/v1/services',
-      list: () => core.listServiceForAllNamespaces(),
       logger: createLogger({ level: 'silent', format: 'json' }),
       clock: systemClock,
       backoff: { baseMs: 50, maxMs: 500, jitter: 0 },

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { NodeName, ServiceKey } from '../../src/shared/brand.js';
 import { electOwners, type ElectionInput } from '../../src/election/election.js';
 import { serviceEligibility, usableEndpoints, type ClusterView } from '../../src/election/eligibility.js';
-import { rendezvousOwner, sha256Hex, type HashFn } from '../../src/election/rendezvous.js';
+import { rendezvousOrder, rendezvousOwner, sha256Hex, type HashFn } from '../../src/election/rendezvous.js';
 import { excludeLabel, type ElectionService, type EndpointView, type NodeView } from '../../src/election/views.js';
 
 const n = (name: string): NodeName => name as NodeName;
@@ -89,6 +89,30 @@ describe('serviceEligibility', () => {
     { name: 'only not-ready endpoints', eps: [{ nodeName: n('a'), ready: false, serving: false, terminating: false }] },
   ])('noEndpoints: $name', ({ eps }) => {
     expect(serviceEligibility(svc('ns/a', [v4], eps), cluster(three)).kind).toBe('noEndpoints');
+  });
+});
+
+describe('rendezvousOrder (the standbys of docs/election.md "1,000 nodes")', () => {
+  const byLetter: HashFn = (s) => s; // rank = "node#ip": the node name decides
+  it.each([
+    { name: 'owner first, then the runner-ups', nodes: ['d', 'b', 'a', 'c'], count: 3, want: ['a', 'b', 'c'] },
+    { name: 'fewer nodes than asked', nodes: ['b', 'a'], count: 3, want: ['a', 'b'] },
+    { name: 'none asked', nodes: ['a'], count: 0, want: [] },
+    { name: 'no nodes', nodes: [], count: 2, want: [] },
+  ])('$name', ({ nodes, count, want }) => {
+    expect(rendezvousOrder(nodes.map(n), v4, byLetter, count)).toEqual(want);
+  });
+
+  it('the standby is the owner once the owner is gone, for random clusters and IPs', () => {
+    for (let i = 0; i < 200; i += 1) {
+      const nodes = Array.from({ length: 1 + (i % 17) }, (_, j) => n(`node-${String((i * 7 + j * 13) % 50)}`));
+      const ip = `10.0.${String(i % 256)}.${String((i * 3) % 256)}`;
+      const [owner, standby, second] = rendezvousOrder(nodes, ip, sha256Hex, 3);
+      expect(owner).toBe(rendezvousOwner(nodes, ip, sha256Hex));
+      const withoutOwner = nodes.filter((x) => x !== owner);
+      expect(standby).toBe(rendezvousOwner(withoutOwner, ip, sha256Hex));
+      expect(second).toBe(rendezvousOwner(withoutOwner.filter((x) => x !== standby), ip, sha256Hex));
+    }
   });
 });
 

@@ -92,6 +92,9 @@ describe('LivenessTracker.alive', () => {
     },
   ])('$name', ({ steps, now, want }) => {
     expect([...replay(steps).alive(now)]).toEqual(want);
+    // isAlive answers the same for one peer, and no for a peer never seen.
+    const tracker = replay(steps);
+    for (const node of ['a', 'b', 'c']) expect(tracker.isAlive(n(node), now)).toBe(want.includes(node));
   });
 });
 

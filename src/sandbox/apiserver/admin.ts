@@ -18,7 +18,7 @@ export interface AdminRequest {
 
 /**
  * The sandbox's own admin API, for tests and `ironlb sandbox`: `GET /sandbox/v1/requests` (request
- * counts and the 403s) and `POST /sandbox/v1/faults` (set latency, failures, cut watches, compact).
+ * counts, watch events delivered and the 403s) and `POST /sandbox/v1/faults` (set latency, failures, cut watches, compact).
  * The caller has checked that the user is an administrator.
  */
 export async function handleAdmin(deps: AdminDeps, req: AdminRequest): Promise<JsonObject> {
@@ -27,7 +27,7 @@ export async function handleAdmin(deps: AdminDeps, req: AdminRequest): Promise<J
       .entries()
       .filter((r) => r.code === 403)
       .map((r) => `${r.user} ${r.verb} ${r.resource}${r.subresource === '' ? '' : `/${r.subresource}`} ${r.namespace}`);
-    return { total: deps.requests.total(), counts: Object.fromEntries(deps.requests.counts()), forbidden };
+    return { total: deps.requests.total(), counts: Object.fromEntries(deps.requests.counts()), watchEvents: deps.requests.watchEvents(), forbidden };
   }
   if (req.path === '/sandbox/v1/faults' && req.method === 'POST') {
     applyFaultRequest(deps.faults, await req.body());

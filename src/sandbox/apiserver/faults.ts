@@ -47,6 +47,8 @@ export class RequestLog {
   private readonly recent: LoggedRequest[] = [];
   private readonly byKey = new Map<string, number>();
   private count = 0;
+  // watch events (ADDED/MODIFIED/DELETED, not BOOKMARK) written to watch streams, all watchers together
+  private watchEventCount = 0;
 
   constructor(private readonly keep = 10_000) {}
 
@@ -56,6 +58,16 @@ export class RequestLog {
     this.byKey.set(key, (this.byKey.get(key) ?? 0) + 1);
     this.recent.push(entry);
     if (this.recent.length > this.keep * 2) this.recent.splice(0, this.recent.length - this.keep);
+  }
+
+  /** Counts one watch event written to one stream: the fan-out cost the scale benchmark reports. */
+  watchEventSent(): void {
+    this.watchEventCount += 1;
+  }
+
+  /** Watch events (not BOOKMARKs) written to all watch streams since start (or the last reset). */
+  watchEvents(): number {
+    return this.watchEventCount;
   }
 
   /** Requests since start (or the last reset). */
@@ -75,6 +87,7 @@ export class RequestLog {
 
   reset(): void {
     this.count = 0;
+    this.watchEventCount = 0;
     this.byKey.clear();
     this.recent.length = 0;
   }

@@ -206,7 +206,7 @@ async function handleResource(ctx: RequestContext, user: string, x: Exchange, ta
     await injectFaults(ctx.faults, attrs, ctx.random);
     if (verb === 'watch') {
       record(200);
-      serveWatch(res, watchRequest(ctx, req, url, target), { store: ctx.store, bookmarkIntervalMs: ctx.options.bookmarkIntervalMs ?? 10_000, track: trackIn(ctx.watches), encoding: ctx.negotiator.watchEncoding(req.headers.accept) });
+      serveWatch(res, watchRequest(ctx, req, url, target), { store: ctx.store, bookmarkIntervalMs: ctx.options.bookmarkIntervalMs ?? 10_000, track: trackIn(ctx.watches), encoding: ctx.negotiator.watchEncoding(req.headers.accept), onEventSent: () => { ctx.requests.watchEventSent(); } });
       return;
     }
     if (target.subresource === 'log' && verb === 'get') {

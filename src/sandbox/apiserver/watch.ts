@@ -31,6 +31,8 @@ export interface WatchDeps {
   readonly track: (close: () => void) => () => void;
   /** The negotiated encoding of the stream's events. */
   readonly encoding: WatchEncoding;
+  /** Called for every ADDED/MODIFIED/DELETED event written (not BOOKMARKs): the server counts fan-out. */
+  readonly onEventSent?: () => void;
 }
 
 /**
@@ -52,7 +54,9 @@ export function serveWatch(res: ServerResponse, req: WatchRequest, deps: WatchDe
   };
   const onEvent = (e: StoreEvent): void => {
     const wire = toWire(target.def, e.object);
-    if (matches(wire)) send(e.type, req.render(wire));
+    if (!matches(wire)) return;
+    send(e.type, req.render(wire));
+    deps.onEventSent?.();
   };
   const start = fromRv === undefined ? initialState(deps.store, target, onEvent) : fromRv;
   const started = deps.store.watch(target.def.storage, start, onEvent);

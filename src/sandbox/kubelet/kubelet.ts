@@ -1,5 +1,6 @@
 import type * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { clientNodeListWatch } from '../../k8s/client.js';
 import { createInformer } from '../../k8s/informer.js';
 import type { Clock } from '../../shared/clock.js';
 import { child, isObject, jsonEqual, list, meta, str, type JsonObject } from '../apiserver/object.js';
@@ -164,7 +165,7 @@ export async function runKubelet(deps: KubeletDeps, signal: AbortSignal): Promis
       setTimeout(() => { syncLoop.poke(); }, 2000).unref();
     },
   );
-  const informer = createInformer<k8s.KubernetesObject>({ kubeConfig: deps.kubeConfig, path: '/api/v1/pods', list: listPods(client), logger: log, clock: deps.clock, onChange: () => { syncLoop.poke(); } });
+  const informer = createInformer<k8s.KubernetesObject>({ source: clientNodeListWatch(deps.kubeConfig, '/api/v1/pods', listPods(client)), path: '/api/v1/pods', logger: log, clock: deps.clock, onChange: () => { syncLoop.poke(); } });
   void informer.synced.then(() => { syncLoop.poke(); });
   log.info({ event: 'kubeletStarted', podCidr: deps.node.cidr }, 'sandbox kubelet running');
   await informer.run(signal);

@@ -1,5 +1,6 @@
 import type * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { clientNodeListWatch } from '../../k8s/client.js';
 import { createInformer, type Informer } from '../../k8s/informer.js';
 import type { Clock } from '../../shared/clock.js';
 import { child, isObject, jsonEqual, list, meta, str, type JsonObject } from '../apiserver/object.js';
@@ -246,7 +247,7 @@ export async function runWorkloadControllers(deps: WorkloadControllersDeps, sign
     for (const loop of loops) loop.poke();
   };
   const informers = Object.fromEntries(
-    (Object.keys(kinds) as KindName[]).map((kind) => [kind, createInformer<k8s.KubernetesObject>({ kubeConfig: deps.kubeConfig, path: kinds[kind].collection, list: listVia(client, kinds[kind].collection), logger: log, clock: deps.clock, onChange: pokeAll })]),
+    (Object.keys(kinds) as KindName[]).map((kind) => [kind, createInformer<k8s.KubernetesObject>({ source: clientNodeListWatch(deps.kubeConfig, kinds[kind].collection, listVia(client, kinds[kind].collection)), path: kinds[kind].collection, logger: log, clock: deps.clock, onChange: pokeAll })]),
   ) as Record<KindName, Informer<k8s.KubernetesObject>>;
   const views = Object.fromEntries(Object.entries(informers).map(([kind, inf]) => [kind, new View(inf)])) as Record<KindName, View>;
   const w = new Writer(client, views);

@@ -1,0 +1,378 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import * as k8s from '@kubernetes/client-node';
+import { startTestApiServer, type TestApiServer } from '../test/helpers/apiserver.js';
+import { inNetns } from '../test/helpers/lan-netns.js';
+import { startSpeakerCluster, uniquePlan, waitUntil, type SpeakerCluster } from '../test/netns/speaker-cluster.js';
+import { failover as clientFailover, rssMb } from './speaker.js';
+import type { WorkerReply, WorkerRequest } from './scale-nodes.js';
+import type { BenchContext, BenchResult, BenchSuite } from './types.js';
+
+const ns = 'ironlb-system';
+const sizes = [10, 100, 300, 1000] as const;
+const workerCount = 2;
+const settleMs = 5000;
+const windowMs = 10_000;
+const failoverRounds = 3;
+/**
+ * Today every speaker watches every speaker Lease. 1,000 full watchers would need ~1,000,000
+ * events/s, more than this machine can deliver while it also runs the writers, so at most this
+ * many simulated speakers watch; the delivered rate is scaled to N watchers (see the notes).
+ */
+const maxWatchers = 30;
+const workerPath = fileURLToPath(new URL('./scale-nodes.ts', import.meta.url));
+
+/** A liveness design the benchmark runs: renewal timings of every simulated speaker. */
+interface Design {
+  readonly name: string;
+  readonly renewMs: number;
+  readonly durationMs: number;
+  /** The split prototype (bench/scale-nodes.ts SplitDesign), without the node list. */
+  readonly split?: { readonly heartbeatRenewMs: number; readonly heartbeatDurationMs: number; readonly standbyFor: number };
+}
+
+const today: Design = { name: 'today', renewMs: 1000, durationMs: 3000 };
+/**
+ * docs/election.md "1,000 nodes": membership Leases written only on change (an hour-long
+ * period stands for "never" in a 10 s window), heartbeats at the kubelet's NodeLease timings
+ * (10 s / 40 s), each node watching the heartbeats of the two owners it stands by for.
+ */
+const split: Design = { name: 'split', renewMs: 3_600_000, durationMs: 7_200_000, split: { heartbeatRenewMs: 10_000, heartbeatDurationMs: 40_000, standbyFor: 2 } };
+
+/** Which speaker code the \`scale-real\` rows ran: this branch's small Kubernetes client (docs/speaker.md, "Memory"). */
+const realLabel = 'small_client';
+
+/** The period of the Lease writes a design makes at steady state: the heartbeat's in the split design. */
+const renewedEveryMs = (d: Design): number => d.split?.heartbeatRenewMs ?? d.renewMs;
+
+const round2 = (n: number): number => Math.round(n * 100) / 100;
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
+const nodeName = (i: number): string => `node-${String(i).padStart(4, '0')}`;
+
+/** One worker process and a typed request/answer channel to it. */
+class WorkerProc {
+  private readonly waiting: { type: WorkerReply['type']; resolve: (r: WorkerReply) => void; reject: (e: Error) => void }[] = [];
+  readonly child: ChildProcess;
+
+  constructor() {
+    this.child = fork(workerPath, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    this.child.on('message', (m: WorkerReply) => {
+      const i = this.waiting.findIndex((w) => w.type === m.type);
+      if (i < 0) return;
+      const [w] = this.waiting.splice(i, 1);
+      w?.resolve(m);
+    });
+    this.child.on('exit', (code) => {
+      for (const w of this.waiting.splice(0)) w.reject(new Error(`scale worker exited (${String(code)}) while waiting for ${w.type}`));
+    });
+  }
+
+  send(m: WorkerRequest): void {
+    this.child.send(m);
+  }
+
+  next<T extends WorkerReply['type']>(type: T, timeoutMs = 180_000): Promise<Extract<WorkerReply, { type: T }>> {
+    return new Promise((resolve, reject) => {
+      const entry = {
+        type,
+        resolve: (r: WorkerReply) => {
+          clearTimeout(timer);
+          resolve(r as Extract<WorkerReply, { type: T }>);
+        },
+        reject: (e: Error) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiting.splice(this.waiting.indexOf(entry), 1);
+        reject(new Error(`scale worker: no ${type} within ${String(timeoutMs)} ms`));
+      }, timeoutMs);
+      this.waiting.push(entry);
+    });
+  }
+
+  async request<T extends WorkerReply['type']>(m: WorkerRequest, type: T, timeoutMs?: number): Promise<Extract<WorkerReply, { type: T }>> {
+    const answer = this.next(type, timeoutMs);
+    this.send(m);
+    return answer;
+  }
+
+  async cpuMicros(): Promise<number> {
+    return (await this.request({ type: 'cpu' }, 'cpu')).micros;
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const exited = new Promise((r) => this.child.once('exit', r));
+    this.send({ type: 'stop' });
+    const timedOut = await Promise.race([exited.then(() => false), new Promise<boolean>((r) => setTimeout(() => { r(true); }, 5000))]);
+    if (timedOut) this.child.kill('SIGKILL');
+  }
+}
+
+interface Window {
+  readonly writesPerS: number;
+  readonly eventsPerS: number;
+  readonly apiCpuPct: number;
+  readonly workersCpuPct: number;
+}
+
+/** Counts API writes and delivered watch events over `windowMs`, with the API server's (this process's) and the workers' CPU. */
+async function measureWindow(api: TestApiServer, workers: readonly WorkerProc[]): Promise<Window> {
+  const cpu0 = process.cpuUsage();
+  const w0 = await Promise.all(workers.map((w) => w.cpuMicros()));
+  api.server.requests.reset();
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, windowMs));
+  const seconds = (performance.now() - t0) / 1000;
+  const writes = [...api.server.requests.counts()]
+    .filter(([key]) => / (create|update|patch|delete) leases$/.test(key))
+    .reduce((sum, [, n]) => sum + n, 0);
+  const events = api.server.requests.watchEvents();
+  const cpu = process.cpuUsage(cpu0);
+  const w1 = await Promise.all(workers.map((w) => w.cpuMicros()));
+  const workersMicros = w1.reduce((s, v, i) => s + v - (w0[i] ?? 0), 0);
+  return {
+    writesPerS: writes / seconds,
+    eventsPerS: events / seconds,
+    apiCpuPct: ((cpu.user + cpu.system) / 1e6 / seconds) * 100,
+    workersCpuPct: (workersMicros / 1e6 / seconds) * 100,
+  };
+}
+
+/**
+ * One failover of `victim`, as the other (simulated) speakers' liveness sees it: every watcher
+ * starts looking, the victim crashes or is stopped, and each watcher's time to count it dead is
+ * a sample. Returns the median over watchers, then brings the victim back.
+ */
+async function failover(workers: readonly WorkerProc[], owner: WorkerProc, victim: string, how: 'crash' | 'term'): Promise<number> {
+  const gone = workers.map((w) => w.next('gone', 60_000));
+  await Promise.all(workers.map((w) => w.request({ type: 'observe', node: victim }, 'observing')));
+  const { at } = await owner.request({ type: 'fail', node: victim, how }, 'failed');
+  const seen = (await Promise.all(gone)).flatMap((g) => g.at.map((t) => t - at));
+  await owner.request({ type: 'restart', node: victim }, 'restarted');
+  // Renewed and seen alive again by every watcher before the next round.
+  await new Promise((r) => setTimeout(r, 2500));
+  return median(seen);
+}
+
+async function runSize(ctx: BenchContext, design: Design, n: number): Promise<BenchResult[]> {
+  // Plain HTTP: TLS would cost this crowded machine CPU that says nothing about the design.
+  const api = await startTestApiServer({ eventLogSize: 50_000, tls: false });
+  const workers = Array.from({ length: workerCount }, () => new WorkerProc());
+  try {
+    await api.kubeConfig().makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
+    const names = Array.from({ length: n }, (_, i) => nodeName(i));
+    const watchers = Math.min(n, maxWatchers);
+    const share = <T>(list: readonly T[], i: number): T[] => list.filter((_, j) => j % workerCount === i);
+    await Promise.all(
+      workers.map((w, i) =>
+        w.request(
+          {
+            type: 'start',
+            kubeconfig: api.kubeconfigPath,
+            namespace: ns,
+            renew: share(names, i),
+            watch: share(names.slice(0, watchers), i),
+            renewMs: design.renewMs,
+            durationMs: design.durationMs,
+            ...(design.split === undefined ? {} : { split: { ...design.split, all: names } }),
+          },
+          'ready',
+          600_000,
+        ),
+      ),
+    );
+    await new Promise((r) => setTimeout(r, settleMs));
+    const win = await measureWindow(api, workers);
+    const prefix = `scale.${design.name}`;
+    const tag = `n${String(n)}`;
+    const atTarget = n === 1000;
+    const victim = names[0] ?? '';
+    const owner = workers[0];
+    if (owner === undefined) throw new Error('no worker');
+    const results: BenchResult[] = [
+      { name: `${prefix}.api_writes_per_s.${tag}`, value: round2(win.writesPerS), unit: '/s', ...(atTarget ? { target: '<= 100' } : {}) },
+      // Below 100%: the machine could not keep up (renewals starved), so the other rows understate the design's load.
+      { name: `${prefix}.renewals_achieved_pct.${tag}`, value: Math.round((win.writesPerS / (n / (renewedEveryMs(design) / 1000))) * 100), unit: '% of N/renew' },
+      // Today every speaker watches every Lease: scaled from the sampled watchers to N. The split
+      // design's heartbeat watchers all run and its membership watchers see no steady-state event: as counted.
+      { name: `${prefix}.watch_events_per_s.${tag}`, value: Math.round(design.split === undefined ? (win.eventsPerS * n) / watchers : win.eventsPerS), unit: '/s', ...(atTarget ? { target: '<= 2000' } : {}) },
+      { name: `${prefix}.watchers_run.${tag}`, value: watchers, unit: 'speakers' },
+      { name: `${prefix}.apiserver_cpu_pct.${tag}`, value: round2(win.apiCpuPct), unit: '%' },
+      { name: `${prefix}.speaker_cpu_pct.${tag}`, value: round2(win.workersCpuPct / n), unit: '% (simulated, per speaker)' },
+    ];
+    // The split design detects a crash on the LAN (not modelled here): only its graceful path runs.
+    const kinds = design.split === undefined ? ([['crash', 'failover_crash_ms'], ['term', 'failover_graceful_ms']] as const) : ([['term', 'failover_graceful_ms']] as const);
+    for (const [how, name] of kinds) {
+      const samples: number[] = [];
+      for (let i = 0; i < failoverRounds; i += 1) samples.push(await failover(workers, owner, victim, how));
+      ctx.log(`scale ${design.name} n=${String(n)}: ${how}: ${samples.map((s) => Math.round(s)).join(', ')} ms`);
+      results.push({ name: `${prefix}.${name}.${tag}`, value: Math.round(median(samples)), unit: 'ms (liveness, simulated)' });
+    }
+    ctx.log(`scale ${design.name} n=${String(n)}: ${JSON.stringify(win)}; load ${loadavg().map(round2).join(' ')}`);
+    return results;
+  } finally {
+    await Promise.all(workers.map((w) => w.stop()));
+    await api.close();
+  }
+}
+
+const realNodes = 10;
+const services = 1000;
+
+/** CPU time (user + system) of a process so far, in seconds, from /proc/PID/stat. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${String(pid)}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  // After "pid (comm) ": state is field 0, utime field 11, stime field 12 (proc(5)).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** 1,000 Services: `web` on the LAN's own prefix (the client watches it), the rest in 10.250.0.0/20 (an address on every node). */
+async function createServices(c: SpeakerCluster, webIp: string): Promise<void> {
+  for (const [i, node] of c.lan.nodes.entries()) await inNetns(node.netns, 'ip', ['addr', 'add', `10.250.0.${String(i + 1)}/20`, 'dev', c.lan.lanInterface]);
+  const lanPool = webIp.replace(/\.\d+$/, '');
+  await c.setConfig(`address-pools:\n- name: lan\n  protocol: layer2\n  addresses: [${lanPool}.200-${lanPool}.250]\n- name: big\n  protocol: layer2\n  addresses: [10.250.0.10-10.250.15.250]\n`);
+  const all = c.lan.nodes.map((n) => n.name);
+  await c.createService('web', webIp, all);
+  const ips = Array.from({ length: services - 1 }, (_, i) => `10.250.${String(Math.floor((i + 10) / 250))}.${String(((i + 10) % 250) + 1)}`);
+  for (let i = 0; i < ips.length; i += 25) await Promise.all(ips.slice(i, i + 25).map((ip, j) => c.createService(`svc-${String(i + j)}`, ip, all)));
+}
+
+/**
+ * Real \`ironlb speaker\` processes in node namespaces, 1,000 Services: API writes and watch
+ * events (all resources) over the window, per-speaker CPU and RSS, and failover as the client
+ * on the LAN sees it (bench/speaker.ts).
+ */
+async function runReal(ctx: BenchContext, label: string, extraArgs: readonly string[]): Promise<BenchResult[]> {
+  const plan = uniquePlan('ibk', realNodes);
+  const webIp = `${plan.v4Net}.200`;
+  const c = await startSpeakerCluster(plan, extraArgs);
+  try {
+    await createServices(c, webIp);
+    for (const n of c.lan.nodes) await c.startSpeaker(n.name);
+    const announced = async (): Promise<number> => [...(await c.records()).values()].reduce((s, ips) => s + ips.length, 0);
+    await waitUntil('1,000 IPs announced', announced, (n) => n === services, 180_000);
+    await new Promise((r) => setTimeout(r, settleMs));
+    const pids = [...c.speakers.values()].map((s) => s.child.pid ?? 0);
+    const cpu0 = pids.map(cpuSeconds);
+    const api0 = process.cpuUsage();
+    c.api.server.requests.reset();
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, windowMs));
+    const seconds = (performance.now() - t0) / 1000;
+    const writes = [...c.api.server.requests.counts()].filter(([key]) => / (create|update|patch|delete) /.test(key)).reduce((sum, [, n]) => sum + n, 0);
+    const events = c.api.server.requests.watchEvents();
+    const apiCpu = process.cpuUsage(api0);
+    const speakerCpu = pids.map((p, i) => cpuSeconds(p) - (cpu0[i] ?? 0));
+    const rss = median(pids.map(rssMb));
+    const prefix = `scale-real.${label}`;
+    const tag = `n${String(realNodes)}`;
+    const results: BenchResult[] = [
+      { name: `${prefix}.api_writes_per_s.${tag}`, value: round2(writes / seconds), unit: '/s' },
+      { name: `${prefix}.watch_events_per_s.${tag}`, value: Math.round(events / seconds), unit: '/s' },
+      { name: `${prefix}.apiserver_cpu_pct.${tag}`, value: round2(((apiCpu.user + apiCpu.system) / 1e6 / seconds) * 100), unit: '%' },
+      { name: `${prefix}.speaker_cpu_pct.${tag}`, value: round2((median(speakerCpu) / seconds) * 100), unit: '% (median speaker)' },
+      { name: `${prefix}.speaker_rss_mb.${tag}`, value: rss, unit: 'MB (median speaker)' },
+    ];
+    for (const [signal, name] of [['SIGKILL', 'failover_crash_ms'], ['SIGTERM', 'failover_graceful_ms']] as const) {
+      // A failover that never shows at the client leaves its row out (logged) but keeps the rows above.
+      results.push(
+        ...(await guarded(ctx, `${label} ${signal}`, async () => {
+          const samples: number[] = [];
+          for (let i = 0; i < failoverRounds; i += 1) samples.push(await clientFailover(c, webIp, signal));
+          ctx.log(`scale-real ${label}: ${signal}: ${samples.map((x) => Math.round(x)).join(', ')} ms`);
+          return [{ name: `${prefix}.${name}.${tag}`, value: Math.round(median(samples)), unit: 'ms (client-observed)' }];
+        })),
+      );
+    }
+    return results;
+  } finally {
+    await c.close();
+  }
+}
+
+const realNotes = `
+${String(realNodes)} real \`ironlb speaker\` processes in node namespaces on one bridge (test/netns/speaker-cluster.ts),
+${String(services)} LoadBalancer Services with IPs and endpoints on every node, counted over a ${String(windowMs / 1000)} s window once all
+IPs are announced (writes and watch events of every resource, not only Leases); failover as the
+client on the LAN sees it (its neighbour entry, as in the \`speaker\` suite), median of ${String(failoverRounds)} rounds.
+The second part of a row's name says which speaker code ran: \`small_client\` is the speaker with
+its small Kubernetes client (docs/speaker.md, "Memory"); \`today\`, the speaker before it (client-node), has no
+rows: of its two runs on this (shared, loaded) machine, the first failed on its failover (the
+suite then still failed as a whole) and the second did not see all 1,000 IPs announced within
+3 minutes. A failover row
+is left out when the client's neighbour entry did not move within 15 s (see the bench log).
+Run under \`flock /work/netns.lock\`; the simulated 10-1,000 node rows are the \`scale\` suite.
+`;
+
+const notes = `
+Simulated speakers: ${String(workerCount)} worker processes (bench/scale-nodes.ts) run, per node,
+the speaker's real liveness code against the sandbox API server over HTTPS: \`NodeLease\`
+(renewal and release), the Lease informer and \`LivenessTracker\`. Left out: the other informers
+(Services, EndpointSlices, Nodes, config), the election and the packet engine. After every Lease
+exists and every watch synced, ${String(settleMs / 1000)} s of settling, then a ${String(windowMs / 1000)} s window
+counted in the API server: \`api_writes_per_s\` (Lease create/update/patch/delete requests) and
+\`watch_events_per_s\` (ADDED/MODIFIED/DELETED events written to watch streams, counted by the
+server, \`GET /sandbox/v1/requests\`). At most ${String(maxWatchers)} simulated speakers watch
+(\`watchers_run\`); the delivered rate is scaled by N / watchers_run to N watchers, as every
+speaker watches in the real design. \`apiserver_cpu_pct\` is the CPU of the process that serves
+the API (100% = one core); \`speaker_cpu_pct\` the workers' CPU divided by N (renewing nodes and
+watchers together). Failover rows are liveness only: the median over watchers of the time from
+the crash (renewals stop, nothing released) or SIGTERM (Lease released) of one node until a
+watcher counts it dead (each round starts once every watcher sees the victim alive again);
+median of ${String(failoverRounds)} rounds. A negative sample means watchers had already counted the
+victim dead before it failed: its renewals reached them more than a duration apart, a false
+expiry that a real speaker would act on (another node takes the IP). \`renewals_achieved_pct\` is the measured write rate as a share of N / renewal period:
+below 100% the machine could not keep up and the other rows understate the design's load. The
+sandbox API server serves plain HTTP here (TLS would only add CPU that says nothing of the design). Designs: \`today\` (every speaker renews its Lease every 1 s, 3 s duration,
+and watches every speaker Lease) and \`split\` (docs/election.md "1,000 nodes": membership Leases
+written only on change, heartbeats every 10 s with a 40 s duration, each node watching the
+membership Leases (label \`ironlb.io/lease=membership\`; at most ${String(maxWatchers)} run, their steady-state
+events are none) and the heartbeats of the 2 owners it stands by for (label selector, every node);
+its events are not scaled). The split design's crash path is a LAN probe, not modelled: it has
+no crash row. The client-observed figures come from real speakers (the \`scale-real\` suite). The machine is shared (see load average in the bench log): counts are
+robust, CPU figures are not.
+`;
+
+/** One part of the suite; a failure is logged and leaves only that part's rows out (their previous figures stay). */
+async function guarded(ctx: BenchContext, what: string, part: () => Promise<BenchResult[]>): Promise<BenchResult[]> {
+  try {
+    return await part();
+  } catch (e: unknown) {
+    ctx.log(`scale ${what} failed, its rows are left out: ${e instanceof Error ? e.message : String(e)}`);
+    return [];
+  }
+}
+
+/** `npm run bench -- --only scale`: liveness cost and failover for 10 to 1,000 nodes. */
+export const scaleSuite: BenchSuite & { readonly notes: string } = {
+  name: 'scale',
+  notes,
+  needsRoot: false,
+  async run(ctx) {
+    const results: BenchResult[] = [];
+    for (const design of [today, split]) {
+      // `--only scale.split` runs that design alone.
+      if (ctx.wants?.(`scale.${design.name}.`) === false) continue;
+      for (const n of sizes) results.push(...(await guarded(ctx, `${design.name} n=${String(n)}`, () => runSize(ctx, design, n))));
+    }
+    return results;
+  },
+};
+
+/** `npm run bench -- --only scale-real` (root, under the netns lock): 10 real speakers, 1,000 Services. */
+export const scaleRealSuite: BenchSuite & { readonly notes: string } = {
+  name: 'scale-real',
+  notes: realNotes,
+  needsRoot: true,
+  run: (ctx) => runReal(ctx, realLabel, []),
+};
