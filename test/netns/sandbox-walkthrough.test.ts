@@ -1,4 +1,6 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,6 +30,13 @@ describe.skipIf(!canRunRootTests('sandbox walk-through (netns)'))('ironlb sandbo
   const kubectl = (...args: string[]) => runKubectl(kubeconfig, args);
   const curl = async (): Promise<{ code: number; stdout: string }> => sh('ip', ['netns', 'exec', client, 'curl', '-s', '-m', '2', `http://${externalIp}:8090/`], 5000);
   const status = async (): Promise<string> => (await runCli(['sandbox', 'status', '--state-dir', stateDir])).stdout;
+  /** The demo's Pods as `kubectl get pods -o json` shows them. */
+  const pods = async (selector = 'app=demo'): Promise<{ name: string; node: string; ip: string; ready: boolean; restarts: number }[]> => {
+    const out = JSON.parse((await kubectl('get', 'pods', '-l', selector, '-o', 'json')).stdout) as { items: { metadata: { name: string }; spec: { nodeName?: string }; status: { podIP?: string; conditions?: { type: string; status: string }[]; containerStatuses?: { restartCount: number }[] } }[] };
+    return out.items.map((p) => ({ name: p.metadata.name, node: p.spec.nodeName ?? '', ip: p.status.podIP ?? '', ready: (p.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'), restarts: p.status.containerStatuses?.[0]?.restartCount ?? 0 }));
+  };
+  /** An HTTP GET to a Pod from its node's namespace, as the kubelet's probes reach it. */
+  const podGet = async (node: string, ip: string, path: string) => sh('ip', ['netns', 'exec', `${prefix}-${node}`, 'curl', '-s', '-m', '2', `http://${ip}:8080${path}`], 5000);
   const owner = async (): Promise<string | undefined> => new RegExp(`default/demo\\s+${externalIp.replace(/\./g, '\\.')}\\S*\\s+(node-\\d+)`).exec(await status())?.[1];
 
   async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
@@ -60,7 +69,7 @@ describe.skipIf(!canRunRootTests('sandbox walk-through (netns)'))('ironlb sandbo
   }, 90_000);
 
   it('gives the demo Service an EXTERNAL-IP from the pool', async () => {
-    expect((await kubectl('apply', '-f', join(repoRoot, 'config', 'sandbox-demo.yaml'))).stdout).toBe('service/demo created\n');
+    expect((await kubectl('apply', '-f', join(repoRoot, 'config', 'sandbox-demo.yaml'))).stdout).toBe('deployment.apps/demo created\nservice/demo created\n');
     const row = await eventually('an EXTERNAL-IP', async () => {
       const line = (await kubectl('get', 'svc', 'demo')).stdout.split('\n')[1] ?? '';
       return line.includes(`${v4}.2`) ? line : undefined;
@@ -70,6 +79,18 @@ describe.skipIf(!canRunRootTests('sandbox walk-through (netns)'))('ironlb sandbo
     expect((await kubectl('describe', 'svc', 'demo')).stdout).toMatch(/IPAllocated .*Assigned IP \[.*\] from pool default/);
   });
 
+  it('runs the Deployment\'s Pods: Running and Ready, each with an address from its node\'s Pod CIDR', async () => {
+    const rollout = await kubectl('rollout', 'status', 'deployment/demo', '--timeout=60s');
+    expect(rollout.stdout).toContain('deployment "demo" successfully rolled out');
+    const rows = (await kubectl('get', 'pods', '-o', 'wide')).stdout.trim().split('\n').slice(1).map((l) => l.split(/\s+/));
+    expect(rows.map((r) => [r[1], r[2], r[3]])).toEqual([['1/1', 'Running', '0'], ['1/1', 'Running', '0']]);
+    for (const p of await pods()) {
+      expect(p.ip).toMatch(new RegExp(`^10\\.244\\.${p.node.slice('node-'.length)}\\.\\d+$`));
+      expect((await podGet(p.node, p.ip, '/')).stdout).toBe(`${p.name} on ${p.node}\n`);
+    }
+    expect((await pods()).map((p) => p.node).sort()).toEqual(['node-2', 'node-3']);
+  }, 90_000);
+
   it('answers curl from the client namespace with the name of the announcing node', async () => {
     const announcing = await eventually('an announcing node', owner);
     const answer = await eventually('an HTTP answer', async () => {
@@ -78,6 +99,42 @@ describe.skipIf(!canRunRootTests('sandbox walk-through (netns)'))('ironlb sandbo
     });
     expect(answer).toContain(announcing);
     expect((await kubectl('describe', 'svc', 'demo')).stdout).toContain(`announcing from node ${announcing} with protocol layer2`);
+  });
+
+  it('serves kubectl logs from the container, with --tail and -f', async () => {
+    const [pod] = await pods();
+    const all = await kubectl('logs', pod?.name ?? '');
+    expect(all.stdout).toContain(`stand-in web server for pod ${pod?.name ?? ''} on node ${pod?.node ?? ''}: listening on port 8080`);
+    expect(all.stdout).toContain('"GET /healthz HTTP/1.1" 200');
+    const tail = await kubectl('logs', pod?.name ?? '', '--tail=1');
+    expect(tail.stdout.trim().split('\n')).toHaveLength(1);
+    const follower = spawn('kubectl', ['--kubeconfig', kubeconfig, 'logs', '-f', '--tail=0', pod?.name ?? '']);
+    let followed = '';
+    follower.stdout.on('data', (d: Buffer) => { followed += d.toString(); });
+    try {
+      await eventually('kubectl logs -f to stream a new line', async () => {
+        await podGet(pod?.node ?? '', pod?.ip ?? '', '/followed-by-the-test');
+        return followed.includes('GET /followed-by-the-test') ? true : undefined;
+      });
+    } finally {
+      follower.kill();
+    }
+  });
+
+  it('readiness gates the EndpointSlice: a Pod failing its probe stops getting traffic and the IP moves to the node with a ready Pod', async () => {
+    const before = await eventually('an announcing node', owner);
+    const victim = (await pods()).find((p) => p.node === before);
+    expect(victim).toBeDefined();
+    expect((await podGet(victim?.node ?? '', victim?.ip ?? '', '/standin/fail')).code).toBe(0);
+    await eventually('the Pod to turn unready', async () => ((await pods()).find((p) => p.name === victim?.name)?.ready === false ? true : undefined));
+    const slices = JSON.parse((await kubectl('get', 'endpointslices', '-l', 'kubernetes.io/service-name=demo', '-o', 'json')).stdout) as { items: { endpoints: { targetRef: { name: string }; conditions: { ready: boolean } }[] }[] };
+    expect(slices.items.flatMap((s) => s.endpoints).find((e) => e.targetRef.name === victim?.name)?.conditions.ready).toBe(false);
+    const after = await eventually('another announcing node', async () => { const o = await owner(); return o !== undefined && o !== before ? o : undefined; });
+    const answer = await eventually('an answer from the other Pod', async () => { const r = await curl(); return r.code === 0 && r.stdout.includes(after) ? r.stdout : undefined; });
+    expect(answer).not.toContain(victim?.name ?? '');
+    // Healthy again: Ready again (the IP stays where it is: no flapping back).
+    expect((await podGet(victim?.node ?? '', victim?.ip ?? '', '/standin/ok')).code).toBe(0);
+    await eventually('the Pod to turn ready again', async () => ((await pods()).find((p) => p.name === victim?.name)?.ready === true ? true : undefined));
   });
 
   it('keeps answering when the announcing speaker is killed: another node takes over', async () => {
@@ -104,6 +161,43 @@ describe.skipIf(!canRunRootTests('sandbox walk-through (netns)'))('ironlb sandbo
     expect(r.stdout).toMatch(/node-\d/);
   });
 
+  it('scales the Deployment up and down, and replaces a deleted Pod with one that serves', async () => {
+    expect((await kubectl('scale', 'deployment/demo', '--replicas=3')).code).toBe(0);
+    expect((await kubectl('rollout', 'status', 'deployment/demo', '--timeout=60s')).code).toBe(0);
+    const three = await eventually('3 ready Pods', async () => { const p = await pods(); return p.length === 3 && p.every((x) => x.ready) ? p : undefined; });
+    for (const p of three) expect((await podGet(p.node, p.ip, '/')).stdout).toBe(`${p.name} on ${p.node}\n`);
+    expect((await kubectl('scale', 'deployment/demo', '--replicas=2')).code).toBe(0);
+    await eventually('2 Pods', async () => ((await pods()).length === 2 ? true : undefined));
+    const [victim] = await pods();
+    expect((await kubectl('delete', 'pod', victim?.name ?? '')).code).toBe(0);
+    const replaced = await eventually('a ready replacement', async () => { const p = await pods(); return p.length === 2 && p.every((x) => x.ready && x.name !== victim?.name) ? p : undefined; });
+    for (const p of replaced) expect((await podGet(p.node, p.ip, '/')).stdout).toBe(`${p.name} on ${p.node}\n`);
+    // The deleted Pod's namespace went with it.
+    const left = (await sh('ip', ['netns', 'list'])).stdout.split('\n').filter((l) => l.startsWith(`${prefix}-node-`) && l.includes('-p-'));
+    expect(left).toHaveLength(2);
+  }, 120_000);
+
+  it('restarts a container whose liveness probe fails, and kubectl shows RESTARTS', async () => {
+    const manifest = join(dir, 'live.yaml');
+    await writeFile(manifest, [
+      'apiVersion: apps/v1', 'kind: Deployment', 'metadata: {name: live, namespace: default}',
+      'spec:', '  replicas: 1', '  selector: {matchLabels: {app: live}}', '  template:', '    metadata: {labels: {app: live}}', '    spec:',
+      '      terminationGracePeriodSeconds: 1',
+      '      containers:', '      - name: web', '        image: registry.example/live:1', '        ports: [{containerPort: 8080}]',
+      '        livenessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 1, failureThreshold: 2}', '',
+    ].join('\n'));
+    expect((await kubectl('apply', '-f', manifest)).code).toBe(0);
+    expect((await kubectl('rollout', 'status', 'deployment/live', '--timeout=60s')).code).toBe(0);
+    const [pod] = await pods('app=live');
+    expect((await podGet(pod?.node ?? '', pod?.ip ?? '', '/standin/fail')).code).toBe(0);
+    await eventually('a restart', async () => ((await pods('app=live'))[0]?.restarts === 1 ? true : undefined), 30_000);
+    const row = (await kubectl('get', 'pod', pod?.name ?? '')).stdout.split('\n')[1]?.split(/\s+/) ?? [];
+    expect(row[3]).toBe('1');
+    // The new container is healthy again and serves; the old one's log is --previous.
+    await eventually('the restarted container to answer', async () => ((await podGet(pod?.node ?? '', pod?.ip ?? '', '/healthz')).stdout.includes(pod?.name ?? '') ? true : undefined));
+    expect((await kubectl('logs', pod?.name ?? '', '--previous')).stdout).toContain('GET /standin/fail');
+  }, 90_000);
+
   it('ran the controller and the speakers with the manifests\' RBAC, and none of their requests was forbidden', async () => {
     const kc = (await readFile(kubeconfig, 'utf8')).split('\n');
     const server = kc.find((l) => l.includes('server:'))?.split('server:')[1]?.trim() ?? '';
@@ -115,10 +209,18 @@ describe.skipIf(!canRunRootTests('sandbox walk-through (netns)'))('ironlb sandbo
     expect(body.forbidden).toEqual([]);
   });
 
-  it('down removes every namespace it made', async () => {
+  it('down after a crash (kill -9 of the supervisor) removes every namespace, Pod process and link it made', async () => {
+    const record = JSON.parse(await readFile(join(stateDir, 'sandbox.json'), 'utf8')) as { pid: number };
+    const podNetns = (await sh('ip', ['netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(`${prefix}-node-`) && n.includes('-p-'));
+    expect(podNetns.length).toBeGreaterThan(0);
+    const podPids = (await Promise.all(podNetns.map(async (n) => (await sh('ip', ['netns', 'pids', n])).stdout.trim().split('\n')))).flat().filter((p) => p !== '');
+    expect(podPids.length).toBeGreaterThan(0);
+    process.kill(record.pid, 'SIGKILL');
     expect((await runCli(['sandbox', 'down', '--state-dir', stateDir], { timeoutMs: 60_000 })).stdout).toMatch(/^sandbox removed/);
     const left = (await sh('ip', ['netns', 'list'])).stdout.split('\n').filter((l) => l.startsWith(`${prefix}-`));
     expect(left).toEqual([]);
+    await eventually('Pod processes to be gone', () => Promise.resolve(podPids.every((p) => !existsSync(`/proc/${p}`)) ? true : undefined), 5000);
+    expect(existsSync(stateDir)).toBe(false);
     expect((await sh('ip', ['link', 'show', `${prefix}-host`])).code).not.toBe(0);
   });
 });
