@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { imageConfigOf } from '../../src/sandbox/kubelet/image-config.js';
-import { containerArgv, effectiveCapabilities, ironlbCommand } from '../../src/sandbox/kubelet/ironlb-runtime.js';
+import { containerArgv, effectiveCapabilities, ironlbCommand, isIronlbImage } from '../../src/sandbox/kubelet/ironlb-runtime.js';
 import type { ContainerLaunch, ContainerSecurity } from '../../src/sandbox/kubelet/runtime.js';
 import { repoRoot } from '../helpers/cli.js';
 
@@ -79,5 +79,17 @@ describe('ironlb containers run from the checkout', () => {
 
   it('refuses runAsNonRoot for root with the kubelet\'s words', () => {
     expect(ironlbCommand(launch([], ['controller'], { runAsNonRoot: true, runAsUser: 0 }), deps)).toEqual({ ok: false, error: 'container c of pod ironlb-system/p: container has runAsNonRoot and image will run as root' });
+  });
+});
+
+describe('which images run ironlb', () => {
+  it.each([
+    { name: 'the manifests\' image', image: 'ironlb/ironlb:0.1.0', want: true },
+    { name: 'a registry mirror of it', image: 'registry.example.com/ironlb/ironlb:0.1.0', want: true },
+    { name: 'the local podman build', image: 'localhost/ironlb:0.1.0', want: true },
+    { name: 'nginx', image: 'nginx:1.15-alpine', want: false },
+    { name: 'a look-alike', image: 'example/ironlb-ui:1', want: false },
+  ])('$name', ({ image, want }) => {
+    expect(isIronlbImage(image)).toBe(want);
   });
 });

@@ -164,3 +164,9 @@ export async function removeServiceAccountMountPoint(): Promise<void> {
     if (!gone) return;
   }
 }
+
+/** Whether an image is ironlb's own (`ironlb/ironlb:TAG`, `localhost/ironlb:TAG`, with or without a registry). */
+export function isIronlbImage(image: string): boolean {
+  const name = image.split('@')[0]?.replace(/:[^/:]+$/, '') ?? '';
+  return /(^|\/)ironlb\/ironlb$/.test(name) || name === 'localhost/ironlb' || name === 'ironlb';
+}
