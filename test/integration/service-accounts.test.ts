@@ -125,8 +125,8 @@ describe('service accounts and RBAC applied with kubectl', () => {
 
   it('takes rights away when the binding is deleted, and the token away when the ServiceAccount is', async () => {
     const client = createJsonClient(api.kubeConfig());
-    // `kubectl create serviceaccount` sends protobuf, which the sandbox does not decode for ServiceAccounts yet (docs/sandbox.md).
-    const created = await runKubectl(api.kubeconfigPath, ['apply', '-f', '-'], 'apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: temp, namespace: ironlb-system}\n');
+    // kubectl's typed command: sends the ServiceAccount in protobuf.
+    const created = await kubectl('create', 'serviceaccount', 'temp', '-n', 'ironlb-system');
     expect(created.stdout).toBe('serviceaccount/temp created\n');
     const binding = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'temp', namespace: 'ironlb-system' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'speaker' }, subjects: [{ kind: 'ServiceAccount', name: 'temp' }] };
     expect((await client.send('POST', '/apis/rbac.authorization.k8s.io/v1/namespaces/ironlb-system/rolebindings', binding)).code).toBe(201);
