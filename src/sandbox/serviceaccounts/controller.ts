@@ -77,6 +77,9 @@ export async function runNamespaceControllers(deps: NamespaceControllersDeps, si
     },
   );
   poke = () => { loop.poke(); };
+  // The first events arrive before every cache has synced, when the loop does nothing: run it once
+  // more when all three have, or objects that existed at start would wait for an unrelated change.
+  void Promise.all([namespaces.synced, serviceAccounts.synced, configMaps.synced]).then(poke);
   await Promise.all([namespaces.run(signal), serviceAccounts.run(signal), configMaps.run(signal)]);
   await loop.idle();
 }
