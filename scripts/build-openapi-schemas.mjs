@@ -38,6 +38,11 @@ const roots = {
   V1Deployment: 'apps',
   V1ReplicaSet: 'apps',
   V1DaemonSet: 'apps',
+  V1ServiceAccount: '',
+  V1ClusterRole: 'rbac.authorization.k8s.io',
+  V1ClusterRoleBinding: 'rbac.authorization.k8s.io',
+  V1Role: 'rbac.authorization.k8s.io',
+  V1RoleBinding: 'rbac.authorization.k8s.io',
 };
 
 const meta = 'io.k8s.apimachinery.pkg.apis.meta.v1';
@@ -49,9 +54,10 @@ const packages = {
     'ReplicaSetSpec', 'ReplicaSetStatus', 'RollingUpdateDaemonSet', 'RollingUpdateDeployment'),
   ...inPackage('io.k8s.api.coordination.v1', 'Lease', 'LeaseSpec'),
   ...inPackage('io.k8s.api.discovery.v1', 'Endpoint', 'EndpointConditions', 'EndpointHints', 'EndpointSlice', 'ForNode', 'ForZone'),
+  ...inPackage('io.k8s.api.rbac.v1', 'AggregationRule', 'ClusterRole', 'ClusterRoleBinding', 'PolicyRule', 'Role', 'RoleBinding', 'RoleRef'),
 };
 /** client-node's group prefixes (CoreV1Event, DiscoveryV1EndpointPort) -> package. */
-const prefixes = { Core: 'io.k8s.api.core.v1', Discovery: 'io.k8s.api.discovery.v1', Events: 'io.k8s.api.events.v1' };
+const prefixes = { Core: 'io.k8s.api.core.v1', Discovery: 'io.k8s.api.discovery.v1', Events: 'io.k8s.api.events.v1', Rbac: 'io.k8s.api.rbac.v1' };
 
 /** The scalar types client-node turns into plain strings, dates or `any`. */
 const scalars = {
@@ -144,6 +150,7 @@ const fieldExtensions = {
   'core.v1.ResourceStatus': { resources: listMap(['resourceID']) },
   'core.v1.SecretProjection': { items: atomic },
   'core.v1.SecretVolumeSource': { items: atomic },
+  'core.v1.ServiceAccount': { imagePullSecrets: atomic, secrets: patch('merge', 'name') },
   'core.v1.ServiceSpec': { clusterIPs: atomic, externalIPs: atomic, ipFamilies: atomic, loadBalancerSourceRanges: atomic, ports: listMap(['port','protocol'], 'merge'), selector: atomicMap },
   'core.v1.ServiceStatus': { conditions: listMap(['type'], 'merge') },
   'core.v1.TopologySpreadConstraint': { matchLabelKeys: atomic },
@@ -151,6 +158,12 @@ const fieldExtensions = {
   'discovery.v1.EndpointHints': { forNodes: atomic, forZones: atomic },
   'discovery.v1.EndpointSlice': { endpoints: atomic, ports: atomic },
   'meta.v1.LabelSelector': { matchExpressions: atomic },
+  'rbac.v1.AggregationRule': { clusterRoleSelectors: atomic },
+  'rbac.v1.ClusterRole': { rules: atomic },
+  'rbac.v1.ClusterRoleBinding': { subjects: atomic },
+  'rbac.v1.PolicyRule': { apiGroups: atomic, nonResourceURLs: atomic, resourceNames: atomic, resources: atomic, verbs: atomic },
+  'rbac.v1.Role': { rules: atomic },
+  'rbac.v1.RoleBinding': { subjects: atomic },
   'meta.v1.LabelSelectorRequirement': { values: atomic },
   'meta.v1.ObjectMeta': { finalizers: { ...set, ...patch('merge') }, managedFields: atomic, ownerReferences: listMap(['uid'], 'merge') },
 };
@@ -172,6 +185,8 @@ const definitionExtensions = {
   'discovery.v1.EndpointPort': atomicMap,
   'meta.v1.LabelSelector': atomicMap,
   'meta.v1.OwnerReference': atomicMap,
+  'rbac.v1.RoleRef': atomicMap,
+  'rbac.v1.Subject': atomicMap,
   'core.v1.AppArmorProfile': {'x-kubernetes-unions':[{'discriminator': 'type','fields-to-discriminateBy': {'localhostProfile': 'LocalhostProfile'}}]},
   'core.v1.SeccompProfile': {'x-kubernetes-unions':[{'discriminator': 'type','fields-to-discriminateBy': {'localhostProfile': 'LocalhostProfile'}}]},
 };

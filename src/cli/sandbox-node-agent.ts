@@ -1,6 +1,14 @@
 import { readFileSync } from 'node:fs';
-import { loadKubeConfig } from '../k8s/client.js';
+import type { Logger } from 'pino';
+import { dirname, join, resolve } from 'node:path';
+import { loadKubeConfig, type KubeConfig } from '../k8s/client.js';
+import type { PodView } from '../sandbox/kubelet/pod-view.js';
+import type { RuntimeChooser } from '../sandbox/kubelet/runtime.js';
+import { imageConfigOf } from '../sandbox/kubelet/image-config.js';
+import { ironlbCheckoutRuntime, isIronlbImage } from '../sandbox/kubelet/ironlb-runtime.js';
 import { standInRuntime } from '../sandbox/kubelet/stand-in-runtime.js';
+import { serviceAccountVolumes } from '../sandbox/serviceaccounts/pod-volumes.js';
+import { createJsonClient } from '../sandbox/workloads/json-client.js';
 import { runNodeAgent } from '../sandbox/node-agent.js';
 import { dummyInterfaceAddresses, serviceInterfaceName } from '../sandbox/proxy.js';
 import { UsageError } from '../shared/errors.js';
@@ -32,6 +40,33 @@ function required(value: string | undefined, flag: string): string {
   return value;
 }
 
+/**
+ * What the kubelet runs containers with: ironlb's own image runs ironlb from this checkout
+ * (bin/ironlb.js is <checkout>/bin/ironlb.js), every other image the stand-in web server; the
+ * service account volumes live beside the container logs, in the sandbox's state dir.
+ */
+function containerRuntimes(kubeConfig: KubeConfig, path: string, podLogDir: string, logger: Logger): { readonly runtimes: RuntimeChooser; readonly serviceAccountDir: (pod: PodView) => Promise<string | undefined> } {
+  const standIn = standInRuntime({ ironlb: [process.execPath, process.argv[1] ?? 'ironlb'], path });
+  const checkout = dirname(dirname(resolve(process.argv[1] ?? 'bin/ironlb.js')));
+  const ironlb = ironlbCheckoutRuntime({ checkout, nodePath: process.execPath, image: imageConfigOf(readFileSync(join(checkout, 'Dockerfile'), 'utf8')), path });
+  const volumes = serviceAccountVolumes({ client: createJsonClient(kubeConfig), root: join(dirname(podLogDir), 'pod-volumes'), now: () => systemClock.wallTime() });
+  return {
+    runtimes: (image) => (isIronlbImage(image) ? ironlb : standIn),
+    // Only ironlb reads its token (the stand-in does not); a volume that cannot be made yet (the
+    // ServiceAccount not created yet) leaves the container without it: ironlb then exits, and the
+    // kubelet's restart tries again, as a real kubelet retries MountVolume.SetUp.
+    serviceAccountDir: async (pod) => {
+      if (!pod.containers.some((c) => isIronlbImage(c.spec.image))) return undefined;
+      try {
+        return await volumes({ ...pod.id, serviceAccountName: pod.serviceAccountName });
+      } catch (e: unknown) {
+        logger.warn({ event: 'serviceAccountVolumeFailed', pod: `${pod.id.namespace}/${pod.id.name}`, err: e }, 'cannot make the service account volume; starting without it');
+        return undefined;
+      }
+    },
+  };
+}
+
 /** `ironlb sandbox node-agent`: internal; `sandbox up` runs one per node inside the node's namespace. */
 export const sandboxNodeAgentCommand: CommandRunner = {
   async run(ctx) {
@@ -43,13 +78,13 @@ export const sandboxNodeAgentCommand: CommandRunner = {
     const iface = flags['service-interface'] ?? serviceInterfaceName(hasInterface);
     const kubeConfig = loadKubeConfig({ kubeconfigPath: flags.kubeconfig });
     const server = new URL(kubeConfig.getCurrentCluster()?.server ?? 'https://127.0.0.1:443');
-    const standIn = standInRuntime({ ironlb: [process.execPath, process.argv[1] ?? 'ironlb'], path: ctx.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' });
+    const { runtimes, serviceAccountDir } = containerRuntimes(kubeConfig, ctx.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', flags['pod-log-dir'] ?? '.', logger);
     const kubelet = flags.netns === undefined ? undefined : {
       node: { node, netns: flags.netns, lanIp: nodeIp, cidr: required(flags['pod-cidr'], 'pod-cidr') },
       hostIp: nodeIp,
-      // Every image runs as the stand-in web server until other runtimes join (chosen by image).
-      runtimes: () => standIn,
+      runtimes,
       logRoot: required(flags['pod-log-dir'], 'pod-log-dir'),
+      serviceAccountDir,
       apiServer: { host: server.hostname, port: server.port === '' ? '443' : server.port },
       restartBackoff: { baseMs: flags['restart-backoff-ms'], maxMs: flags['restart-backoff-max-ms'] },
       shutdownGraceMs: 2000,

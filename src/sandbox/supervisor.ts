@@ -7,7 +7,9 @@ import type { Admission, Authorizer } from './apiserver/admission.js';
 import { writeKubeconfig } from './apiserver/kubeconfig.js';
 import { child, str, type JsonObject } from './apiserver/object.js';
 import { startApiServer, type RunningApiServer, type TableRenderer } from './apiserver/server.js';
+import { createServiceAccountTokens } from './apiserver/service-account-tokens.js';
 import { generateServingCert } from './apiserver/tls.js';
+import { runNamespaceControllers } from './serviceaccounts/controller.js';
 import { speakerNodeFlags } from '../speaker/runtime.js';
 import { superviseChild, type ChildSpec } from './children.js';
 import { runEndpointWriter } from './endpoint-writer.js';
@@ -70,6 +72,7 @@ export async function runSandbox(opts: SandboxOptions, signal: AbortSignal): Pro
       port: opts.port,
       tokens: new Map([[tokens.admin, 'admin'], [tokens.controller, controllerUser], [tokens.speaker, speakerUser]]),
       adminUsers: ['admin'],
+      serviceAccountTokens: await createServiceAccountTokens({ now: () => opts.clock.wallTime() }),
       statePath: opts.paths.apiState,
       ...(opts.lan ? { podLogRoot: podLogRoot(opts.paths) } : {}),
       ...opts.plugins,
@@ -90,6 +93,7 @@ export async function runSandbox(opts: SandboxOptions, signal: AbortSignal): Pro
     for (const spec of childSpecs(opts, layout)) tasks.push(superviseChild(spec, { logger: opts.logger, clock: opts.clock, onPid }, running.signal));
     if (layout.nodes.length > 0) tasks.push(runEndpointWriter({ kubeConfig: adminKubeConfig(opts), logger: opts.logger, clock: opts.clock }, running.signal));
     tasks.push(runWorkloadControllers({ kubeConfig: adminKubeConfig(opts), logger: opts.logger, clock: opts.clock }, running.signal));
+    tasks.push(runNamespaceControllers({ kubeConfig: adminKubeConfig(opts), caCert: tls.cert, logger: opts.logger, clock: opts.clock }, running.signal));
     await waitReady(server, opts, layout.nodes, signal);
     const ready: ReadyRecord = { url: server.url, plan: opts.plan, kubeconfig: opts.paths.kubeconfig, nodes: layout.nodes.map((n) => n.name), lan: opts.lan, controller: opts.controller, speakers: opts.speakers };
     await writeJsonFile(opts.paths.ready, ready);

@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Clock } from '../shared/clock.js';
+import { removeServiceAccountMountPoint } from './kubelet/ironlb-runtime.js';
 import { destroyLan } from './lan.js';
 import { processAlive, readRecord, removeStateDir, type SandboxPaths, type SandboxRecord } from './state-dir.js';
 
@@ -66,6 +67,7 @@ export async function teardownSandbox(paths: SandboxPaths, clock: Clock, isRoot:
   const supervisorStopped = await stopProcess(record.pid, clock);
   const killed = await killChildren(record, clock);
   if (record.lan && isRoot) await destroyLan(record.plan);
+  if (isRoot) await removeServiceAccountMountPoint();
   await removeStateDir(paths);
   return { found: true, supervisorStopped, killed };
 }

@@ -18,6 +18,8 @@ export interface TestApiServerOptions {
   readonly statePath?: string;
   readonly admission?: ReadonlyMap<string, Admission>;
   readonly authorizer?: Authorizer;
+  readonly storeAuthorizer?: NonNullable<ApiServerOptions['storeAuthorizer']>;
+  readonly serviceAccountTokens?: NonNullable<ApiServerOptions['serviceAccountTokens']>;
   readonly table?: TableRenderer;
   readonly eventLogSize?: number;
   readonly bookmarkIntervalMs?: number;

@@ -82,7 +82,7 @@ describe('sandbox API server over HTTP with client-node', () => {
     const versions = await api.kubeConfig().makeApiClient(k8s.CoreApi).getAPIVersions();
     expect(versions.versions).toEqual(['v1']);
     const groups = await api.kubeConfig().makeApiClient(k8s.ApisApi).getAPIVersions();
-    expect(groups.groups.map((g) => g.name).sort()).toEqual(['apps', 'coordination.k8s.io', 'discovery.k8s.io', 'events.k8s.io']);
+    expect(groups.groups.map((g) => g.name).sort()).toEqual(['apps', 'coordination.k8s.io', 'discovery.k8s.io', 'events.k8s.io', 'rbac.authorization.k8s.io']);
     const resources = await core.getAPIResources();
     expect(resources.resources.map((r) => r.name)).toEqual(expect.arrayContaining(['services', 'services/status', 'configmaps', 'nodes']));
   });

@@ -76,6 +76,13 @@ const subresourceSamples: Readonly<Record<ResourceDef['subresources'][number], J
   binding: { apiVersion: 'v1', kind: 'Binding', metadata: { name: 'web-1', namespace: 'default' }, target: { kind: 'Node', name: 'node-2', apiVersion: 'v1' } },
   // pods/log answers plain text.
   log: undefined,
+  token: {
+    apiVersion: 'authentication.k8s.io/v1',
+    kind: 'TokenRequest',
+    metadata: { name: 'speaker', namespace: 'ironlb-system', creationTimestamp: '2026-12-04T12:00:00Z' },
+    spec: { audiences: ['https://kubernetes.default.svc.cluster.local'], expirationSeconds: 3607, boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: 'speaker-x', uid: 'u-2' } },
+    status: { token: 'eyJ...', expirationTimestamp: '2026-12-04T13:00:07Z' },
+  },
 };
 
 const roundTrip = (obj: JsonObject): JsonObject => {

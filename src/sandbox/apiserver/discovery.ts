@@ -60,9 +60,10 @@ function resourceList(group: string, version: string, defs: readonly ResourceDef
 }
 
 /** Discovery of a subresource: Scale lives in autoscaling/v1, which kubectl scale reads from here. */
-function subresourceEntry(d: ResourceDef, sub: 'scale' | 'binding' | 'log'): JsonObject {
+function subresourceEntry(d: ResourceDef, sub: ResourceDef['subresources'][number]): JsonObject {
   const base = { name: `${d.plural}/${sub}`, singularName: '', namespaced: d.namespaced };
   if (sub === 'scale') return { ...base, group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: ['get', 'patch', 'update'] };
   if (sub === 'log') return { ...base, kind: 'Pod', verbs: ['get'] };
+  if (sub === 'token') return { ...base, group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest', verbs: ['create'] };
   return { ...base, kind: 'Binding', verbs: ['create'] };
 }

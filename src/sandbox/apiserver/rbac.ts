@@ -57,14 +57,15 @@ function subjectUser(raw: unknown, bindingNamespace: string): string | undefined
   return kind === 'User' ? text(raw, 'name') : undefined;
 }
 
-function toBinding(doc: JsonObject, kind: 'RoleBinding' | 'ClusterRoleBinding'): BindingObject {
+/** A binding, or why it is not one (kube-apiserver's ValidateRoleBinding refuses such objects). */
+function toBinding(doc: JsonObject, kind: 'RoleBinding' | 'ClusterRoleBinding'): BindingObject | string {
   const namespace = kind === 'RoleBinding' ? text(child(doc, 'metadata'), 'namespace') : '';
   const ref = child(doc, 'roleRef');
   const subjects = Array.isArray(doc.subjects) ? doc.subjects : [];
   const name = text(child(doc, 'metadata'), 'name');
   const roleKind = text(ref, 'kind');
-  if (roleKind !== 'Role' && roleKind !== 'ClusterRole') throw new AppError('ERR_RBAC', `${kind} ${name}: roleRef.kind must be Role or ClusterRole, got "${roleKind}"`);
-  if (kind === 'ClusterRoleBinding' && roleKind === 'Role') throw new AppError('ERR_RBAC', `ClusterRoleBinding ${name}: roleRef.kind Role is not allowed`);
+  if (roleKind !== 'Role' && roleKind !== 'ClusterRole') return `${kind} ${name}: roleRef.kind must be Role or ClusterRole, got "${roleKind}"`;
+  if (kind === 'ClusterRoleBinding' && roleKind === 'Role') return `ClusterRoleBinding ${name}: roleRef.kind Role is not allowed`;
   const users = subjects.map((s) => subjectUser(s, namespace)).filter((u): u is string => u !== undefined);
   return { kind, namespace, roleKind, roleName: text(ref, 'name'), users };
 }
@@ -85,7 +86,11 @@ export function parseRbac(yamlText: string): { readonly roles: readonly RoleObje
     if (!isObject(doc) || text(doc, 'apiVersion') !== 'rbac.authorization.k8s.io/v1') continue;
     const kind = text(doc, 'kind');
     if (kind === 'Role' || kind === 'ClusterRole') roles.push(toRole(doc, kind));
-    if (kind === 'RoleBinding' || kind === 'ClusterRoleBinding') bindings.push(toBinding(doc, kind));
+    if (kind === 'RoleBinding' || kind === 'ClusterRoleBinding') {
+      const binding = toBinding(doc, kind);
+      if (typeof binding === 'string') throw new AppError('ERR_RBAC', binding);
+      bindings.push(binding);
+    }
   }
   return { roles, bindings };
 }
@@ -105,24 +110,59 @@ export function ruleAllows(rule: PolicyRule, a: RequestAttributes): boolean {
   return rule.resourceNames.length === 0 || (a.name !== '' && rule.resourceNames.includes(a.name));
 }
 
+/** The RBAC objects, as roles and bindings. */
+interface RbacObjects {
+  readonly roles: readonly RoleObject[];
+  readonly bindings: readonly BindingObject[];
+}
+
 /**
- * An Authorizer that evaluates RBAC objects as kube-apiserver does: a ClusterRoleBinding grants
- * its ClusterRole everywhere; a RoleBinding grants its Role, or a ClusterRole's rules, only in
- * its own namespace. Everything not granted is denied. The sandbox uses it with the objects of
- * manifests/ironlb.yaml, so the controller and speakers run with exactly the rights a real
- * cluster gives them. `extraAdmins` (the sandbox's own admin user) bypass RBAC, as members of
- * `system:masters` do on a real cluster.
+ * RBAC's decision as kube-apiserver makes it: a ClusterRoleBinding grants its ClusterRole
+ * everywhere; a RoleBinding grants its Role, or a ClusterRole's rules, only in its own namespace.
+ * Everything not granted is denied.
  */
-export function authorizerFromManifests(yamlText: string, extraAdmins: readonly string[] = []): Authorizer {
-  const { roles, bindings } = parseRbac(yamlText);
-  const admins = new Set(extraAdmins);
+function rbacAllows({ roles, bindings }: RbacObjects, a: RequestAttributes): boolean {
   const roleRules = (kind: 'Role' | 'ClusterRole', name: string, namespace: string): readonly PolicyRule[] =>
     roles.find((r) => r.kind === kind && r.name === name && (kind === 'ClusterRole' || r.namespace === namespace))?.rules ?? [];
-  return (a) =>
-    admins.has(a.user) ||
-    bindings.some((b) => {
-      if (!b.users.includes(a.user)) return false;
-      if (b.kind === 'RoleBinding' && b.namespace !== a.namespace) return false;
-      return roleRules(b.roleKind, b.roleName, b.namespace).some((rule) => ruleAllows(rule, a));
-    });
+  return bindings.some((b) => {
+    if (!b.users.includes(a.user)) return false;
+    if (b.kind === 'RoleBinding' && b.namespace !== a.namespace) return false;
+    return roleRules(b.roleKind, b.roleName, b.namespace).some((rule) => ruleAllows(rule, a));
+  });
+}
+
+/**
+ * An Authorizer over the RBAC objects of a YAML text (manifests/ironlb.yaml), for tests and tools
+ * that run ironlb against a server without those objects applied. `extraAdmins` bypass RBAC, as
+ * members of `system:masters` do on a real cluster.
+ */
+export function authorizerFromManifests(yamlText: string, extraAdmins: readonly string[] = []): Authorizer {
+  const objects = parseRbac(yamlText);
+  const admins = new Set(extraAdmins);
+  return (a) => admins.has(a.user) || rbacAllows(objects, a);
+}
+
+/** The storage keys of the rbac.authorization.k8s.io/v1 kinds (resources.ts). */
+const rbacStorages = {
+  roles: 'rbac.authorization.k8s.io/roles',
+  clusterRoles: 'rbac.authorization.k8s.io/clusterroles',
+  roleBindings: 'rbac.authorization.k8s.io/rolebindings',
+  clusterRoleBindings: 'rbac.authorization.k8s.io/clusterrolebindings',
+} as const;
+
+/**
+ * An Authorizer over the Roles, ClusterRoles and bindings stored in the API server itself, read at
+ * every request, so `kubectl apply -f manifests/` grants the service accounts their rights the
+ * way it does on a cluster, and deleting a binding takes them away at once. A binding with an
+ * invalid roleRef grants nothing.
+ */
+export function authorizerFromStore(objects: (storage: string) => readonly JsonObject[]): Authorizer {
+  return (a) => {
+    const roles = [...objects(rbacStorages.roles).map((d) => toRole(d, 'Role')), ...objects(rbacStorages.clusterRoles).map((d) => toRole(d, 'ClusterRole'))];
+    const bindings = [
+      ...objects(rbacStorages.roleBindings).map((d) => toBinding(d, 'RoleBinding')),
+      ...objects(rbacStorages.clusterRoleBindings).map((d) => toBinding(d, 'ClusterRoleBinding')),
+    ].filter((b): b is BindingObject => typeof b !== 'string');
+    return rbacAllows({ roles, bindings }, a);
+  };
 }

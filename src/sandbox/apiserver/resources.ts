@@ -20,8 +20,8 @@ export interface ResourceDef {
   readonly hasStatus: boolean;
   /** Serving a resource read-only (Endpoints) refuses writes with 405. */
   readonly readOnly: boolean;
-  /** Subresources other than status: `scale` (Deployments, ReplicaSets), `binding` and `log` (Pods). */
-  readonly subresources: readonly ('scale' | 'binding' | 'log')[];
+  /** Subresources other than status: `scale` (Deployments, ReplicaSets), `binding` and `log` (Pods), `token` (ServiceAccounts). */
+  readonly subresources: readonly ('scale' | 'binding' | 'log' | 'token')[];
   /** Converts a stored object to this version's shape. */
   readonly toWire: (stored: JsonObject) => JsonObject;
   /** Converts a written object of this version to the stored shape. */
@@ -119,12 +119,17 @@ export const resourceDefs: readonly ResourceDef[] = [
   def({ group: '', version: 'v1', plural: 'endpoints', singular: 'endpoints', kind: 'Endpoints', namespaced: true, shortNames: ['ep'] }),
   def({ group: '', version: 'v1', plural: 'nodes', kind: 'Node', namespaced: false, shortNames: ['no'], hasStatus: true }),
   def({ group: '', version: 'v1', plural: 'events', kind: 'Event', namespaced: true, shortNames: ['ev'], storage: 'events' }),
+  def({ group: '', version: 'v1', plural: 'serviceaccounts', kind: 'ServiceAccount', namespaced: true, shortNames: ['sa'], subresources: ['token'] }),
   def({ group: '', version: 'v1', plural: 'pods', kind: 'Pod', namespaced: true, shortNames: ['po'], categories: ['all'], hasStatus: true, subresources: ['binding', 'log'] }),
   def({ group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment', namespaced: true, shortNames: ['deploy'], categories: ['all'], hasStatus: true, subresources: ['scale'] }),
   def({ group: 'apps', version: 'v1', plural: 'replicasets', kind: 'ReplicaSet', namespaced: true, shortNames: ['rs'], categories: ['all'], hasStatus: true, subresources: ['scale'] }),
   def({ group: 'apps', version: 'v1', plural: 'daemonsets', kind: 'DaemonSet', namespaced: true, shortNames: ['ds'], categories: ['all'], hasStatus: true }),
   def({ group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', kind: 'EndpointSlice', namespaced: true }),
   def({ group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease', namespaced: true }),
+  def({ group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterrolebindings', kind: 'ClusterRoleBinding', namespaced: false }),
+  def({ group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterroles', kind: 'ClusterRole', namespaced: false }),
+  def({ group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'rolebindings', kind: 'RoleBinding', namespaced: true }),
+  def({ group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'roles', kind: 'Role', namespaced: true }),
   def({
     group: 'events.k8s.io',
     version: 'v1',

@@ -21,6 +21,7 @@ import { createSaver, restoreState } from './persistence.js';
 import { checkListOptions, isDryRun, queryBool } from './query.js';
 import { parseApiPath, type ApiPath, type ResourceTarget } from './request-path.js';
 import { apiVersionOf, resourceDefs, type ResourceDef } from './resources.js';
+import type { ObjectLookup, ServiceAccountTokens } from './service-account-tokens.js';
 import { ApiStatusError } from './status.js';
 import type { Result } from '../../shared/result.js';
 import { Store } from './store.js';
@@ -47,6 +48,13 @@ export interface ApiServerOptions {
   readonly admission?: ReadonlyMap<string, Admission>;
   /** Absent: every authenticated request is allowed. */
   readonly authorizer?: Authorizer;
+  /**
+   * An authorizer over the server's own objects (RBAC Roles and bindings applied to it), given a
+   * reader of one storage; used instead of `authorizer` when present.
+   */
+  readonly storeAuthorizer?: (objects: (storage: string) => readonly JsonObject[]) => Authorizer;
+  /** Service account tokens: the `serviceaccounts/token` subresource and their authentication. */
+  readonly serviceAccountTokens?: ServiceAccountTokens;
   readonly table?: TableRenderer;
   /** Root of the kubelets' container log files (kubelet/log-files.ts), for pods/log; absent: no log content. */
   readonly podLogRoot?: string;
@@ -99,7 +107,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
   const schemas = builtInSchemas();
   const handler = new ObjectHandler(store, admission, createFieldManager({ schemas, defs: resourceDefs }), now);
   const openapi = buildOpenApiDocs(resourceDefs, schemas, serverVersion.gitVersion);
-  const ctx: RequestContext = { options, store, negotiator: createNegotiator(servedProtobufCodec(), { tables: options.table !== undefined }), handler, openapi, faults, requests, watches, now, random: options.random ?? Math.random };
+  const ctx: RequestContext = { options: withAuthorizer(options, store), store, negotiator: createNegotiator(servedProtobufCodec(), { tables: options.table !== undefined }), handler, openapi, faults, requests, watches, now, random: options.random ?? Math.random };
   const listener: RequestListener = (req, res) => {
     const negotiated = ctx.negotiator.negotiate(req.headers.accept);
     handleRequest(ctx, req, res, negotiated).catch((e: unknown) => {
@@ -126,6 +134,12 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
       await saver.flush();
     },
   };
+}
+
+/** The options with `storeAuthorizer`, when given, turned into the authorizer over `store`. */
+function withAuthorizer(options: ApiServerOptions, store: Store): ApiServerOptions {
+  const authorizer = options.storeAuthorizer?.((storage) => store.list(storage, undefined));
+  return authorizer === undefined ? options : { ...options, authorizer };
 }
 
 interface RequestContext {
@@ -163,7 +177,8 @@ async function handleRequest(ctx: RequestContext, req: IncomingMessage, res: Ser
     res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
     return;
   }
-  const user = authenticate(ctx.options, req);
+  const lookup: ObjectLookup = (storage, namespace, name) => ctx.store.get(storage, namespace, name);
+  const user = await authenticate(ctx.options, req, lookup);
   if (user === undefined) throw new ApiStatusError('Unauthorized', 'Unauthorized');
   if (url.pathname.startsWith('/sandbox/v1/')) {
     if (!isAdmin(ctx.options, user)) throw new ApiStatusError('Forbidden', `User "${user}" cannot use the sandbox admin API`);
@@ -232,10 +247,8 @@ async function dispatch(ctx: RequestContext, verb: RequestVerb, req: IncomingMes
     case 'get':
     case 'list':
       return read(ctx, verb, req, url, t);
-    case 'create': {
-      const { body, fields } = await fieldBody(ctx, req, url);
-      return new HttpReply(dryRun ? 200 : 201, ctx.handler.create(t, body, dryRun, fields), fields.warnings);
-    }
+    case 'create':
+      return t.subresource === 'token' ? tokenRequest(ctx, req, t) : create(ctx, req, url, t, dryRun);
     case 'update': {
       const { body, fields } = await fieldBody(ctx, req, url);
       return new HttpReply(200, ctx.handler.update(t, body, dryRun, fields), fields.warnings);
@@ -249,6 +262,21 @@ async function dispatch(ctx: RequestContext, verb: RequestVerb, req: IncomingMes
     case 'watch':
       throw new Error('watch is streamed, not dispatched');
   }
+}
+
+/** POST to a collection (or pods/<name>/binding). */
+async function create(ctx: RequestContext, req: IncomingMessage, url: URL, t: ResourceTarget, dryRun: boolean): Promise<HttpReply> {
+  const { body, fields } = await fieldBody(ctx, req, url);
+  return new HttpReply(dryRun ? 200 : 201, ctx.handler.create(t, body, dryRun, fields), fields.warnings);
+}
+
+/** POST serviceaccounts/<name>/token (authentication.k8s.io/v1 TokenRequest), as `kubectl create token` and kubelets use it. */
+async function tokenRequest(ctx: RequestContext, req: IncomingMessage, t: ResourceTarget): Promise<HttpReply> {
+  const tokens = ctx.options.serviceAccountTokens;
+  if (tokens === undefined) throw new ApiStatusError('NotFound', 'the server could not find the requested resource');
+  const body = await requestBody(ctx, req, 'required');
+  const lookup: ObjectLookup = (storage, namespace, name) => ctx.store.get(storage, namespace, name);
+  return new HttpReply(201, await tokens.issue(t.namespace, t.name, body, lookup));
 }
 
 async function patch(ctx: RequestContext, req: IncomingMessage, url: URL, t: ResourceTarget, dryRun: boolean): Promise<HttpReply> {
@@ -397,7 +425,7 @@ const verbs: Readonly<Record<string, readonly [RequestVerb | undefined, RequestV
 
 /** The verb of a method on a target; a Binding is created on the Pod it binds (POST pods/<name>/binding). */
 function methodVerb(method: string, t: ResourceTarget): RequestVerb | undefined {
-  if (t.subresource === 'binding') return method === 'POST' ? 'create' : undefined;
+  if (t.subresource === 'binding' || t.subresource === 'token') return method === 'POST' ? 'create' : undefined;
   const verb = verbs[method]?.[t.name === '' ? 0 : 1];
   return verb === 'create' && t.subresource !== '' ? undefined : verb;
 }
