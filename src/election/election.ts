@@ -83,7 +83,8 @@ type GroupOutcome = (
 /**
  * Elects one owner per IP. IPs linked by a Service (dual stack) or by sharing form a group
  * that moves as one; the group's candidates are the nodes eligible for all of its Services
- * that can be served at all (or, if no node is, for any of them); the recorded current owner
+ * that can be served at all (or, if no node is, for any of them), narrowed to those with an
+ * interface on the group's subnets (reach.ts; `noInterface` for the others); the recorded current owner
  * keeps the group while it is a candidate, otherwise the settled candidate with the lowest
  * sha256(node + "#" + anchor) wins. Pure and order-independent: every speaker computes the
  * same map from the same state.
