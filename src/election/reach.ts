@@ -22,7 +22,7 @@ export interface IpReach {
    */
   readonly fallback: boolean;
   /** The alive nodes that published a prefix containing the IP. */
-  readonly onLink: readonly NodeName[];
+  readonly onLink: ReadonlySet<NodeName>;
 }
 
 function publishedContains(reach: NodeReach, ip: IpAddr): boolean {
@@ -39,19 +39,19 @@ function publishedContains(reach: NodeReach, ip: IpAddr): boolean {
 export function ipReach(ip: string, alive: Iterable<NodeName>, reach: ReadonlyMap<NodeName, NodeReach>): IpReach {
   const addr = parseIp(ip);
   let published = false;
-  const onLink: NodeName[] = [];
+  const onLink = new Set<NodeName>();
   for (const node of alive) {
     const r = reach.get(node) ?? unknownReach;
     published ||= r.kind === 'prefixes';
     // Election only sees canonical IPs; a text that is not one is judged as before (fallback).
-    if (addr.ok && publishedContains(r, addr.value)) onLink.push(node);
+    if (addr.ok && publishedContains(r, addr.value)) onLink.add(node);
   }
-  return { ip, fallback: published && onLink.length === 0, onLink };
+  return { ip, fallback: published && onLink.size === 0, onLink };
 }
 
 /** Whether `node` counts for the IP: on link, of unknown reach, or anyone under the fallback. */
 export function reachesIp(node: NodeName, ipReachOf: IpReach, reach: ReadonlyMap<NodeName, NodeReach>): boolean {
-  return ipReachOf.fallback || ipReachOf.onLink.includes(node) || (reach.get(node) ?? unknownReach).kind === 'unknown';
+  return ipReachOf.fallback || ipReachOf.onLink.has(node) || (reach.get(node) ?? unknownReach).kind === 'unknown';
 }
 
 /** The candidates of a group split by reach. */

@@ -168,8 +168,8 @@ describe('ipReach and groupReach', () => {
   const reach = new Map(Object.entries(lan).map(([k, v]) => [n(k), v]));
   const alive = new Set([n('a'), n('b'), n('c')]);
   it('lists the alive nodes on link', () => {
-    expect(ipReach('192.0.2.200', alive, reach)).toEqual({ ip: '192.0.2.200', fallback: false, onLink: ['a', 'b'] });
-    expect(ipReach('192.0.3.1', alive, reach)).toEqual({ ip: '192.0.3.1', fallback: true, onLink: [] });
+    expect(ipReach('192.0.2.200', alive, reach)).toEqual({ ip: '192.0.2.200', fallback: false, onLink: new Set(['a', 'b']) });
+    expect(ipReach('192.0.3.1', alive, reach)).toEqual({ ip: '192.0.3.1', fallback: true, onLink: new Set() });
   });
   it('splits candidates and names the IPs under the fallback', () => {
     expect(groupReach(['192.0.2.1', '2001:db8:ffff::1'], alive, alive, reach)).toEqual({ reaching: ['a', 'b'], noInterface: ['c'], fallback: ['2001:db8:ffff::1'] });
