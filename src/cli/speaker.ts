@@ -135,8 +135,11 @@ async function runSpeaker(flags: SpeakerFlags, node: NodeName, kubeConfig: KubeC
     metrics: { renewal: (result) => { metrics.leaseRenewals.inc({ result }); } },
     onAlive: () => late.speaker?.changed(),
   });
-  // What this node can announce on, for peers' elections (docs/election.md, "Reach").
-  const publisher = createInterfacesPublisher({
+  // What this node can announce on, for peers' elections (docs/election.md, "Reach"). A speaker
+  // that sends nothing announces on no interface and publishes none: peers count it as before
+  // (reaching everything), and a sandbox without root, whose speakers share the host's
+  // interfaces, is not told that no node is on its LAN.
+  const publisher = conns === undefined ? undefined : createInterfacesPublisher({
     source: interfaces,
     patterns: flags.interfaces,
     publish: (value) => { membership.setAnnotation(interfacesAnnotation, value); },
@@ -190,9 +193,9 @@ async function runSpeaker(flags: SpeakerFlags, node: NodeName, kubeConfig: KubeC
   void watch.synced.then(() => { readiness.clear('cachesNotSynced'); }, () => undefined);
   logger.info({ event: 'speakerStarting', lease: leaseNameOf(node), namespace: flags.namespace, announce: conns !== undefined }, 'speaker starting');
   // Before the first Lease write, so peers never see this node without its interfaces.
-  await publisher.refresh();
+  await publisher?.refresh();
   const parts = [
-    publisher.run(running.signal),
+    publisher?.run(running.signal) ?? Promise.resolve(),
     watch.run(running.signal),
     membership.run(running.signal),
     speaker.run(running.signal, watch.synced),
