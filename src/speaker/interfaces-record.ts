@@ -132,6 +132,23 @@ export function nodeOfMac(leases: Iterable<InterfacesOfNode>, mac: string): Node
   return found;
 }
 
+/**
+ * MAC -> the node whose speaker published it, over every Lease given: {@link nodeOfMac} for
+ * all MACs at once (a lookup per conflicting frame without walking the Leases). Two nodes
+ * listing one MAC give the lower node name, as `nodeOfMac` does.
+ */
+export function macOwners(leases: Iterable<InterfacesOfNode>): ReadonlyMap<string, NodeName> {
+  const out = new Map<string, NodeName>();
+  for (const lease of leases) {
+    if (lease.interfaces?.kind !== 'published') continue;
+    for (const { mac } of lease.interfaces.interfaces) {
+      const other = out.get(mac);
+      if (other === undefined || compareStrings(lease.node, other) < 0) out.set(mac, lease.node);
+    }
+  }
+  return out;
+}
+
 /** node -> what election may conclude of its reach, from every Lease given. */
 export function reachOfLeases(leases: Iterable<InterfacesOfNode>): ReadonlyMap<NodeName, NodeReach> {
   return new Map([...leases].map((l) => [l.node, reachOf(l.interfaces)]));

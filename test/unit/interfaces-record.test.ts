@@ -5,6 +5,7 @@ import type { NodeName } from '../../src/shared/brand.js';
 import {
   formatInterfacesRecord,
   interfacesAnnotation,
+  macOwners,
   nodeOfMac,
   parseInterfacesRecord,
   reachOf,
@@ -109,5 +110,16 @@ describe('nodeOfMac', () => {
     { name: 'two nodes with one MAC: the lower name', mac: '02:00:00:00:00:0c', want: 'clone-a' },
   ])('$name', ({ mac, want }) => {
     expect(nodeOfMac(leases, mac)).toBe(want);
+  });
+
+  it('macOwners: every published MAC at once, the same answers', () => {
+    const owners = macOwners(leases);
+    expect(Object.fromEntries(owners)).toEqual({
+      '02:00:00:00:00:02': 'node-2',
+      '02:00:00:00:02:02': 'node-2',
+      '02:00:00:00:00:01': 'node-1',
+      '02:00:00:00:00:0c': 'clone-a',
+    });
+    for (const mac of owners.keys()) expect(nodeOfMac(leases, mac)).toBe(owners.get(mac));
   });
 });
