@@ -11,7 +11,7 @@ import type { Result } from '../shared/result.js';
 import { claimSeen, conflictMessage, conflictsAnnotation, conflictsRecord, defaultConflictTiming, gate, noAddressState, probeFinished, type AddressState, type ConflictTiming, type ProbeResult } from './conflicts.js';
 import { desiredAnnouncements, diffAnnouncements, noAnnouncements, type DesiredAnnouncements, type IpDecision } from './desired.js';
 import { layer2Membership } from './layer2-pools.js';
-import { reachOfLeases, type InterfacesRecord } from './interfaces-record.js';
+import { macOwners as publishedMacOwners, reachOfLeases, type InterfacesRecord } from './interfaces-record.js';
 import { recordedOwners, type SpeakerLeaseView } from './lease-view.js';
 import { membership, nextLivenessChange, peerTime, standing } from './membership.js';
 import { announcedSeries, type AnnouncedSeries, type SpeakerMetrics } from './metrics.js';
@@ -82,8 +82,6 @@ export interface SpeakerDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly options: SpeakerOptions;
-  /** MAC (lower-case) -> the node whose interface has it, from the speakers' Lease records; empty until published. */
-  readonly macOwners?: () => ReadonlyMap<string, NodeName>;
 }
 
 /** The speaker's control loop: API state + liveness -> election -> packet engine, Lease record, Events. */
@@ -192,8 +190,9 @@ class SpeakerLoop implements Speaker {
     return this.deps.options.conflicts ?? defaultConflictTiming;
   }
 
+  /** MAC (lower-case) -> the node whose speaker published it in its interfaces record (interfaces-record.ts). */
   private macOwners(): ReadonlyMap<string, NodeName> {
-    return this.deps.macOwners?.() ?? new Map();
+    return publishedMacOwners(this.leases.values());
   }
 
   /** Probes `ip` in the background; its result goes into the address state and wakes the loop. */

@@ -406,9 +406,9 @@ describe('speaker loop', () => {
         inputs: { services: () => [record('web', [ip], [ready('a')])], nodes: () => ['a', 'b', 'c'].map((x) => ({ name: n(x), labels: {}, conditions: {} })), config, leaseViewLostAt: () => undefined },
         announcer, membership, events, metrics: createSpeakerMetrics(new Registry()), clock, logger: pino({ level: 'silent' }),
         options: { ignoreExcludeLabel: false, holdDownMs: 0, debounceMs: 10 },
-        macOwners: () => new Map([['02:00:00:00:00:0b', n(other)]]),
       });
-      for (const x of ['a', 'b', 'c']) speaker.observeLease(lease(x, '1'));
+      // the other node's speaker publishes the MAC in its interfaces record
+      for (const x of ['a', 'b', 'c']) speaker.observeLease(lease(x, '1', x === other ? { interfaces: toInterfacesRecord('eth0=02:00:00:00:00:0b;192.0.2.0/24') } : {}));
       const ac = new AbortController();
       const running = speaker.run(ac.signal, Promise.resolve());
       await clock.advance(50);
