@@ -109,8 +109,10 @@ describe.skipIf(!canRunRootTests('speaker reach'))('election by reach: a node on
 
   it('each speaker publishes its interface, MAC and subnets on its Lease', async () => {
     const records = await waitUntil('three interface records', interfaceRecords, (r) => [...r.values()].filter((v) => v !== undefined).length === 3);
-    expect(records.get('node-1')).toBe(`eth0=${c.macs.get('node-1')};${netA}.0/24,${plan.v6Net}/64`);
-    expect(records.get('node-3')).toBe(`eth0=${node3Mac};${netB}.0/24`);
+    // (the nodes' pod bridges, cni0, are announceable too and listed beside eth0)
+    expect(records.get('node-1')?.split(' ')).toContain(`eth0=${c.macs.get('node-1')};${netA}.0/24,${plan.v6Net}/64`);
+    expect(records.get('node-3')?.split(' ')).toContain(`eth0=${node3Mac};${netB}.0/24`);
+    expect(records.get('node-3')).not.toContain(`${netA}.0/24`);
   }, 30_000);
 
   it('node-3 never wins the IPs of subnet A, even those the hash gives it', async () => {
@@ -158,7 +160,7 @@ describe.skipIf(!canRunRootTests('speaker reach'))('election by reach: a node on
     expect(service('b0')).toMatchObject({ owners: ['node-3'], noInterface: ['node-1', 'node-2'], interfaceFallback: false });
     expect(service('c0')).toMatchObject({ noInterface: [], interfaceFallback: true });
     const text = formatSandboxStatus(status);
-    expect(text).toMatch(new RegExp(`node-3 +alive +- +${netB.replace(/\./g, '\\.')}\\.200 +eth0 ${netB.replace(/\./g, '\\.')}\\.0/24\n`));
+    expect(text).toMatch(new RegExp(`node-3 +alive +- +${netB.replace(/\./g, '\\.')}\\.200 +.*eth0 ${netB.replace(/\./g, '\\.')}\\.0/24\n`));
     expect(text).toMatch(/demo\/c0 +\S+ +\S+ +fallback\n/);
     expect(text).toMatch(/demo\/b0 +\S+ +node-3 +node-1,node-2\n/);
   }, 20_000);
