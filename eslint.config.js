@@ -119,7 +119,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/speaker/desired.ts', 'src/speaker/lease-view.ts', 'src/speaker/layer2-pools.ts', 'src/speaker/membership.ts', 'src/speaker/conflicts.ts'],
+    files: ['src/speaker/desired.ts', 'src/speaker/lease-view.ts', 'src/speaker/layer2-pools.ts', 'src/speaker/membership.ts', 'src/speaker/conflicts.ts', 'src/speaker/interfaces-record.ts'],
     rules: {
       'no-restricted-imports': ['error', { paths: impureModules, patterns: layer([...edges, 'controller', 'layer2']) }],
       'no-restricted-globals': ['error', ...impureGlobals],

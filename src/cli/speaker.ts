@@ -14,6 +14,8 @@ import type { NodeName } from '../shared/brand.js';
 import { describeError, UsageError } from '../shared/errors.js';
 import { ok } from '../shared/result.js';
 import { announcingAnnotation, leaseNameOf } from '../speaker/lease-view.js';
+import { createInterfacesPublisher } from '../speaker/interfaces-publisher.js';
+import { interfacesAnnotation } from '../speaker/interfaces-record.js';
 import { createSpeakerMetrics } from '../speaker/metrics.js';
 import { createSpeakerReadiness, type SpeakerReadiness } from '../speaker/readiness.js';
 import { createSpeaker, type AnnouncerPort, type Speaker } from '../speaker/speaker.js';
@@ -135,6 +137,17 @@ async function runSpeaker(flags: SpeakerFlags, node: NodeName, rest: KubeRest, l
     metrics: { renewal: (result) => { metrics.leaseRenewals.inc({ result }); } },
     onAlive: () => late.speaker?.changed(),
   });
+  // What this node can announce on, for peers' elections (docs/election.md, "Reach"). A speaker
+  // that sends nothing announces on no interface and publishes none: peers count it as before
+  // (reaching everything), and a sandbox without root, whose speakers share the host's
+  // interfaces, is not told that no node is on its LAN.
+  const publisher = conns === undefined ? undefined : createInterfacesPublisher({
+    source: interfaces,
+    patterns: flags.interfaces,
+    publish: (value) => { membership.setAnnotation(interfacesAnnotation, value); },
+    clock,
+    logger,
+  });
   const watch = createSpeakerWatch({
     rest,
     namespace: flags.namespace,
@@ -181,7 +194,10 @@ async function runSpeaker(flags: SpeakerFlags, node: NodeName, rest: KubeRest, l
   });
   void watch.synced.then(() => { readiness.clear('cachesNotSynced'); }, () => undefined);
   logger.info({ event: 'speakerStarting', lease: leaseNameOf(node), namespace: flags.namespace, announce: conns !== undefined }, 'speaker starting');
+  // Before the first Lease write, so peers never see this node without its interfaces.
+  await publisher?.refresh();
   const parts = [
+    publisher?.run(running.signal) ?? Promise.resolve(),
     watch.run(running.signal),
     membership.run(running.signal),
     speaker.run(running.signal, watch.synced),

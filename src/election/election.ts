@@ -7,6 +7,7 @@ import {
   type Ineligible,
   type ServiceEligibility,
 } from './eligibility.js';
+import { groupReach, type NodeReach } from './reach.js';
 import { rendezvousOwner, sha256Hex, type HashFn } from './rendezvous.js';
 import type { ElectionService } from './views.js';
 
@@ -41,15 +42,28 @@ interface IpFacts {
   readonly serviceKeys: readonly ServiceKey[];
 }
 
+/** What reach (the nodes' published interfaces, reach.ts) did to the election of an IP's group. */
+interface ReachFacts {
+  /** Candidates left out because they have no interface on the group's subnets, sorted. */
+  readonly noInterface: readonly NodeName[];
+  /**
+   * No alive node published an interface whose prefix contains this IP: it was elected as
+   * before interfaces were published (any eligible node, announcing on its default-route
+   * interface), and the speakers say so.
+   */
+  readonly interfaceFallback: boolean;
+}
+
 /** The outcome for one IP. */
 export type IpElection =
-  | (IpFacts & { readonly owner: NodeName; readonly choice: OwnerChoice })
-  | (IpFacts & {
-      readonly owner: undefined;
-      readonly reason: NoOwnerReason;
-      /** Every known node and why it was out (empty for noEndpoints). */
-      readonly ineligible: readonly Ineligible[];
-    });
+  | (IpFacts & ReachFacts & { readonly owner: NodeName; readonly choice: OwnerChoice })
+  | (IpFacts &
+      ReachFacts & {
+        readonly owner: undefined;
+        readonly reason: NoOwnerReason;
+        /** Every known node and why it was out (empty for noEndpoints). */
+        readonly ineligible: readonly Ineligible[];
+      });
 
 interface Group {
   readonly anchor: string;
@@ -57,14 +71,20 @@ interface Group {
   readonly services: readonly ElectionService[];
 }
 
-type GroupOutcome =
+type GroupOutcome = (
   | { readonly owner: NodeName; readonly choice: OwnerChoice }
-  | { readonly owner: undefined; readonly reason: NoOwnerReason; readonly ineligible: readonly Ineligible[] };
+  | { readonly owner: undefined; readonly reason: NoOwnerReason; readonly ineligible: readonly Ineligible[] }
+) & {
+  readonly noInterface: readonly NodeName[];
+  /** IPs of the group elected under the interface fallback. */
+  readonly fallback: readonly string[];
+};
 
 /**
  * Elects one owner per IP. IPs linked by a Service (dual stack) or by sharing form a group
  * that moves as one; the group's candidates are the nodes eligible for all of its Services
- * that can be served at all (or, if no node is, for any of them); the recorded current owner
+ * that can be served at all (or, if no node is, for any of them), narrowed to those with an
+ * interface on the group's subnets (reach.ts; `noInterface` for the others); the recorded current owner
  * keeps the group while it is a candidate, otherwise the settled candidate with the lowest
  * sha256(node + "#" + anchor) wins. Pure and order-independent: every speaker computes the
  * same map from the same state.
@@ -80,31 +100,39 @@ export function electOwners(input: ElectionInput, hash: HashFn = sha256Hex): Rea
       // An IP whose own Services have no usable endpoint is not announced, even when its
       // group (through a dual-stack partner or a sharing neighbour) has an owner.
       const servable = serviceKeys.some((key) => eligibility.get(key)?.kind === 'judged');
-      const own = servable ? outcome : noEndpoints;
-      result.set(ip, { ip, anchor: group.anchor, serviceKeys, ...own });
+      const { fallback, ...own } = servable ? outcome : noEndpoints;
+      result.set(ip, { ip, anchor: group.anchor, serviceKeys, ...own, interfaceFallback: own.owner !== undefined && fallback.includes(ip) });
     }
   }
   return result;
 }
 
-const noEndpoints: GroupOutcome = { owner: undefined, reason: 'noEndpoints', ineligible: [] };
+const noEndpoints: GroupOutcome = { owner: undefined, reason: 'noEndpoints', ineligible: [], noInterface: [], fallback: [] };
+const noReach: ReadonlyMap<NodeName, NodeReach> = new Map();
 
 function electGroup(group: Group, eligibility: readonly ServiceEligibility[], input: ElectionInput, hash: HashFn): GroupOutcome {
   const judged = eligibility.flatMap((e) => (e.kind === 'judged' ? [e] : []));
   if (judged.length === 0) return noEndpoints;
   const servable = judged.filter((e) => e.eligible.length > 0).map((e) => e.eligible);
+  const judgedOut = judged.flatMap((e) => e.ineligible);
   if (servable.length === 0) {
-    return { owner: undefined, reason: 'noEligibleNode', ineligible: firstReasons(judged.flatMap((e) => e.ineligible)) };
+    return { owner: undefined, reason: 'noEligibleNode', ineligible: firstReasons(judgedOut), noInterface: [], fallback: [] };
   }
-  const candidates = candidateNodes(servable);
+  const { reaching, noInterface, fallback } = groupReach(group.ips, candidateNodes(servable), input.cluster.alive, input.cluster.reach ?? noReach);
+  const reach = { noInterface: [...noInterface].sort(compareStrings), fallback };
+  if (reaching.length === 0) {
+    // Candidates exist but none has an interface on the subnet, while some other alive node does.
+    const out = [...noInterface.map((node): Ineligible => ({ node, reason: 'noInterface' })), ...judgedOut];
+    return { owner: undefined, reason: 'noEligibleNode', ineligible: firstReasons(out), ...reach };
+  }
+  const candidates = new Set(reaching);
   const kept = group.ips.map((ip) => input.currentOwners.get(ip)).find((n) => n !== undefined && candidates.has(n));
-  if (kept !== undefined) return { owner: kept, choice: 'kept' };
-  const settled = [...candidates].filter((n) => input.settled.has(n));
-  const pool = settled.length > 0 ? settled : candidates;
-  const owner = rendezvousOwner(pool, group.anchor, hash);
-  // candidates is never empty here: servable lists are non-empty.
+  if (kept !== undefined) return { owner: kept, choice: 'kept', ...reach };
+  const settled = reaching.filter((n) => input.settled.has(n));
+  const owner = rendezvousOwner(settled.length > 0 ? settled : reaching, group.anchor, hash);
+  // reaching is never empty here.
   if (owner === undefined) throw new Error(`bug: no owner among candidates for ${group.anchor}`);
-  return { owner, choice: 'hashed' };
+  return { owner, choice: 'hashed', ...reach };
 }
 
 /**

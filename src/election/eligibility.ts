@@ -1,4 +1,5 @@
 import type { NodeName } from '../shared/brand.js';
+import type { NodeReach } from './reach.js';
 import { excludeLabel, type ElectionService, type EndpointView, type NodeView } from './views.js';
 
 /** Why a node may not announce a Service's IPs. */
@@ -12,7 +13,12 @@ export type IneligibleReason =
   /** The node has condition `NetworkUnavailable=True`. */
   | 'networkUnavailable'
   /** `externalTrafficPolicy: Local` and no usable endpoint runs on the node. */
-  | 'noLocalEndpoints';
+  | 'noLocalEndpoints'
+  /**
+   * The node published no interface whose prefix contains the IP while another alive node did
+   * (reach.ts): announcing from it would reach no client on the IP's subnet.
+   */
+  | 'noInterface';
 
 /** Switches that change who may announce. */
 export interface EligibilityOptions {
@@ -29,6 +35,11 @@ export interface ClusterView {
   readonly nodes: ReadonlyMap<NodeName, NodeView>;
   /** Nodes whose speaker Lease is alive (liveness.ts). */
   readonly alive: ReadonlySet<NodeName>;
+  /**
+   * node -> the prefixes its speaker published (reach.ts). A node missing here is of unknown
+   * reach and counts as reaching every IP; leaving the map out judges every node so.
+   */
+  readonly reach?: ReadonlyMap<NodeName, NodeReach>;
   readonly options: EligibilityOptions;
 }
 

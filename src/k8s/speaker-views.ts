@@ -3,6 +3,7 @@ import type { ElectionService, EndpointView, NodeView } from '../election/views.
 import { canonicalIpText } from '../ip/ip-addr.js';
 import { ingressIpTexts, isOurs, serviceKeyOf, serviceRef, type ServiceView } from '../service/service.js';
 import type { NodeName } from '../shared/brand.js';
+import { interfacesAnnotation, toInterfacesRecord } from '../speaker/interfaces-record.js';
 import { announcingAnnotation, nodeOfLease, parseAnnouncing, type SpeakerLeaseView } from '../speaker/lease-view.js';
 import type { ServiceRecord } from '../speaker/speaker.js';
 
@@ -78,7 +79,8 @@ export function toSpeakerLeaseView(lease: k8s.V1Lease): SpeakerLeaseView | undef
   const node = nodeOfLease(lease.metadata?.name ?? '');
   if (node === undefined) return undefined;
   const spec = lease.spec ?? {};
-  const announcing = parseAnnouncing(lease.metadata?.annotations?.[announcingAnnotation]).flatMap((ip) => [canonicalIpText(ip) ?? []].flat());
+  const annotations = lease.metadata?.annotations ?? {};
+  const announcing = parseAnnouncing(annotations[announcingAnnotation]).flatMap((ip) => [canonicalIpText(ip) ?? []].flat());
   return {
     node,
     version: lease.metadata?.resourceVersion ?? timeText(spec.renewTime) ?? '',
@@ -87,5 +89,6 @@ export function toSpeakerLeaseView(lease: k8s.V1Lease): SpeakerLeaseView | undef
     acquireTime: timeText(spec.acquireTime),
     renewTime: timeText(spec.renewTime),
     announcing,
+    interfaces: toInterfacesRecord(annotations[interfacesAnnotation]),
   };
 }

@@ -1,6 +1,7 @@
 import type { NodeName, ServiceKey } from '../shared/brand.js';
 import { compareStrings, type EligibilityOptions, type Ineligible } from '../election/eligibility.js';
 import { electOwners } from '../election/election.js';
+import type { NodeReach } from '../election/reach.js';
 import type { HashFn } from '../election/rendezvous.js';
 import type { ElectionService, NodeView } from '../election/views.js';
 import type { WithheldReason } from './conflicts.js';
@@ -17,6 +18,8 @@ export interface SpeakerSnapshot {
   readonly settled: ReadonlySet<NodeName>;
   /** ip -> node recorded in API state as announcing it. */
   readonly currentOwners: ReadonlyMap<string, NodeName>;
+  /** node -> prefixes its speaker published (lease records); a node missing here reaches every IP. */
+  readonly reach?: ReadonlyMap<NodeName, NodeReach>;
   /** True for IPs of a layer2 pool; other IPs are never announced by the speaker. */
   readonly isLayer2: (ip: string) => boolean;
   readonly options: EligibilityOptions;
@@ -40,6 +43,10 @@ export interface IpDecision {
   readonly reason: AnnounceReason;
   /** For noEligibleNode: each node and why it was out. */
   readonly ineligible: readonly Ineligible[];
+  /** Nodes left out for lack of an interface on the IP's subnet (`noInterface`), sorted. */
+  readonly noInterface: readonly NodeName[];
+  /** Elected although no alive node published an interface on the IP's subnet (election.ts). */
+  readonly interfaceFallback: boolean;
 }
 
 /** What this node should announce, plus the decision for every IP (for logs and Events). */
@@ -62,7 +69,12 @@ export function desiredAnnouncements(snapshot: SpeakerSnapshot, hash?: HashFn): 
   const elected = electOwners(
     {
       services: layer2Services,
-      cluster: { nodes: new Map(snapshot.nodes.map((n) => [n.name, n])), alive: snapshot.alive, options: snapshot.options },
+      cluster: {
+        nodes: new Map(snapshot.nodes.map((n) => [n.name, n])),
+        alive: snapshot.alive,
+        ...(snapshot.reach === undefined ? {} : { reach: snapshot.reach }),
+        options: snapshot.options,
+      },
       settled: snapshot.settled,
       currentOwners: snapshot.currentOwners,
     },
@@ -70,11 +82,12 @@ export function desiredAnnouncements(snapshot: SpeakerSnapshot, hash?: HashFn): 
   );
   const decisions: IpDecision[] = [];
   for (const e of elected.values()) {
+    const reach = { noInterface: e.noInterface, interfaceFallback: e.interfaceFallback };
     if (e.owner === undefined) {
-      decisions.push({ ip: e.ip, serviceKeys: e.serviceKeys, owner: undefined, reason: e.reason, ineligible: e.ineligible });
+      decisions.push({ ip: e.ip, serviceKeys: e.serviceKeys, owner: undefined, reason: e.reason, ineligible: e.ineligible, ...reach });
     } else {
       const reason = e.owner === snapshot.self ? 'owner' : 'notOwner';
-      decisions.push({ ip: e.ip, serviceKeys: e.serviceKeys, owner: e.owner, reason, ineligible: [] });
+      decisions.push({ ip: e.ip, serviceKeys: e.serviceKeys, owner: e.owner, reason, ineligible: [], ...reach });
     }
   }
   decisions.push(...notLayer2Decisions(snapshot));
@@ -96,6 +109,8 @@ function notLayer2Decisions(snapshot: SpeakerSnapshot): readonly IpDecision[] {
     owner: undefined,
     reason: 'notLayer2' as const,
     ineligible: [],
+    noInterface: [],
+    interfaceFallback: false,
   }));
 }
 

@@ -1,6 +1,7 @@
 import type { NodeName } from '../shared/brand.js';
 import { compareStrings } from '../election/eligibility.js';
 import type { LeaseObservation } from '../election/liveness.js';
+import type { InterfacesRecord } from './interfaces-record.js';
 
 /** The prefix of every speaker's membership Lease: `ironlb-speaker-<node>`. */
 export const speakerLeasePrefix = 'ironlb-speaker-';
@@ -16,6 +17,8 @@ export const announcingAnnotation = 'ironlb.io/announcing';
 export interface SpeakerLeaseView extends Omit<LeaseObservation, 'observedAt'> {
   /** IPs recorded in `announcingAnnotation`, canonical text. */
   readonly announcing: readonly string[];
+  /** The interfaces recorded in `interfacesAnnotation` (interfaces-record.ts); absent when not given. */
+  readonly interfaces?: InterfacesRecord;
 }
 
 /** The node of a speaker Lease name, or undefined for other Leases. */

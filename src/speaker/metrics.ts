@@ -18,6 +18,10 @@ export interface SpeakerMetrics {
   readonly leaseRenewals: Counter<'result'>;
   /** 1 while the config in the ConfigMap is invalid and the last good one is in force. */
   readonly configStale: Gauge;
+  /** Service IPs this node may not announce because it has no interface on their subnet (`noInterface`). */
+  readonly noInterfaceIps: Gauge;
+  /** Service IPs no alive node has an interface for, elected under the fallback (docs/election.md). */
+  readonly interfaceFallbackIps: Gauge;
 }
 
 /** Registers the speaker's metrics on `registry`. */
@@ -32,6 +36,8 @@ export function createSpeakerMetrics(registry: Registry): SpeakerMetrics {
     addressConflicts: new Gauge({ name: 'ironlb_address_conflicts', help: 'IPs another host on the LAN answers for, as this node sees them (1 per IP)', labelNames: ['ip'], registers }),
     leaseRenewals: new Counter({ name: 'ironlb_speaker_lease_renewals_total', help: 'Renewals of this node Lease', labelNames: ['result'], registers }),
     configStale: new Gauge({ name: 'ironlb_speaker_config_stale', help: '1 while the ConfigMap holds an invalid config and the last good one is used', registers }),
+    noInterfaceIps: new Gauge({ name: 'ironlb_speaker_no_interface_ips', help: 'Service IPs this node may not announce: no interface of it has a prefix containing them (noInterface)', registers }),
+    interfaceFallbackIps: new Gauge({ name: 'ironlb_speaker_interface_fallback_ips', help: 'Service IPs no alive node has an interface for, elected among all eligible nodes (fallback)', registers }),
   };
 }
 

@@ -11,6 +11,7 @@ import type { Result } from '../shared/result.js';
 import { claimSeen, conflictMessage, conflictsAnnotation, conflictsRecord, defaultConflictTiming, gate, noAddressState, probeFinished, type AddressState, type ConflictTiming, type ProbeResult } from './conflicts.js';
 import { desiredAnnouncements, diffAnnouncements, noAnnouncements, type DesiredAnnouncements, type IpDecision } from './desired.js';
 import { layer2Membership } from './layer2-pools.js';
+import { macOwners as publishedMacOwners, reachOfLeases, type InterfacesRecord } from './interfaces-record.js';
 import { recordedOwners, type SpeakerLeaseView } from './lease-view.js';
 import { membership, nextLivenessChange, peerTime, standing } from './membership.js';
 import { announcedSeries, type AnnouncedSeries, type SpeakerMetrics } from './metrics.js';
@@ -81,8 +82,6 @@ export interface SpeakerDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly options: SpeakerOptions;
-  /** MAC (lower-case) -> the node whose interface has it, from the speakers' Lease records; empty until published. */
-  readonly macOwners?: () => ReadonlyMap<string, NodeName>;
 }
 
 /** The speaker's control loop: API state + liveness -> election -> packet engine, Lease record, Events. */
@@ -146,8 +145,19 @@ class SpeakerLoop implements Speaker {
     const previous = this.leases.get(lease.node);
     this.leases.set(lease.node, lease);
     this.tracker.observe({ ...lease, observedAt: now });
+    const interfacesChanged = recordKey(previous?.interfaces) !== recordKey(lease.interfaces);
+    if ((previous === undefined || interfacesChanged) && lease.holderIdentity !== undefined && lease.holderIdentity !== '') this.logInterfaces(lease.node, lease.interfaces);
     // A plain renewal changes nothing election reads: skip the election (one per peer per second otherwise).
-    if (before !== this.standing(lease.node, now) || previous?.announcing.join(',') !== lease.announcing.join(',')) this.changed();
+    if (before !== this.standing(lease.node, now) || previous?.announcing.join(',') !== lease.announcing.join(',') || interfacesChanged) this.changed();
+  }
+
+  /** One line when a speaker's interfaces record turns unknown or unreadable (ignored: it counts as reaching every IP). */
+  private logInterfaces(node: NodeName, record: InterfacesRecord | undefined): void {
+    if (record === undefined || record.kind === 'absent') {
+      this.log.info({ event: 'peerInterfacesUnknown', peer: node }, 'a speaker publishes no interfaces (an older ironlb?): it counts as reaching every address');
+    } else if (record.kind === 'invalid') {
+      this.log.warn({ event: 'peerInterfacesInvalid', peer: node, value: record.text.slice(0, 200), err: record.message }, 'ignoring an unreadable interfaces record: the speaker counts as reaching every address');
+    }
   }
 
   forgetLease(node: NodeName): void {
@@ -180,8 +190,9 @@ class SpeakerLoop implements Speaker {
     return this.deps.options.conflicts ?? defaultConflictTiming;
   }
 
+  /** MAC (lower-case) -> the node whose speaker published it in its interfaces record (interfaces-record.ts). */
   private macOwners(): ReadonlyMap<string, NodeName> {
-    return this.deps.macOwners?.() ?? new Map();
+    return publishedMacOwners(this.leases.values());
   }
 
   /** Probes `ip` in the background; its result goes into the address state and wakes the loop. */
@@ -261,6 +272,7 @@ class SpeakerLoop implements Speaker {
       alive,
       settled,
       currentOwners,
+      reach: reachOfLeases(this.leases.values()),
       isLayer2: this.isLayer2,
       options: { ignoreExcludeLabel: this.deps.options.ignoreExcludeLabel },
     });
@@ -323,7 +335,29 @@ class SpeakerLoop implements Speaker {
       const ref = refs.get(serviceKey);
       if (ref !== undefined) this.deps.events.emit(ref, 'Normal', 'nodeAssigned', `announcing from node ${this.deps.self} with protocol layer2`);
     }
+    this.reportFallback(previous, next, refs);
     for (const decision of next.ips.values()) this.logDecision(previous.ips.get(decision.ip), decision);
+    const decisions = [...next.ips.values()];
+    this.deps.metrics.noInterfaceIps.set(decisions.filter((d) => d.noInterface.includes(this.deps.self)).length);
+    this.deps.metrics.interfaceFallbackIps.set(decisions.filter((d) => d.interfaceFallback).length);
+  }
+
+  /**
+   * The owner of an IP that no alive node has an interface for says so, once per change: a log
+   * line and a Warning Event on each of its Services (docs/election.md, "Reach").
+   */
+  private reportFallback(previous: DesiredAnnouncements, next: DesiredAnnouncements, refs: ReadonlyMap<ServiceKey, ObjectRef>): void {
+    for (const ip of next.owned) {
+      const now = next.ips.get(ip);
+      if (now?.interfaceFallback !== true) continue;
+      if (previous.owned.has(ip) && previous.ips.get(ip)?.interfaceFallback === true) continue;
+      this.log.info({ event: 'noInterfaceFallback', ip, services: now.serviceKeys }, 'no node has an interface on this address\'s subnet; announcing it from this node on its default-route interface');
+      for (const key of now.serviceKeys) {
+        const ref = refs.get(key);
+        const message = `no node has an interface whose prefix contains ${ip}; announcing it from node ${this.deps.self} on its default-route interface, where clients may not reach it`;
+        if (ref !== undefined) this.deps.events.emit(ref, 'Warning', 'noInterfaceFallback', message);
+      }
+    }
   }
 
   /**
@@ -344,8 +378,8 @@ class SpeakerLoop implements Speaker {
 
   /** Info once per change for IPs nobody announces; debug for the rest. */
   private logDecision(before: IpDecision | undefined, now: IpDecision): void {
-    if (before?.reason === now.reason && before.owner === now.owner) return;
-    const fields = { ip: now.ip, services: now.serviceKeys, owner: now.owner, reason: now.reason };
+    if (before?.reason === now.reason && before.owner === now.owner && before.noInterface.join(',') === now.noInterface.join(',')) return;
+    const fields = { ip: now.ip, services: now.serviceKeys, owner: now.owner, reason: now.reason, ...(now.noInterface.length === 0 ? {} : { noInterface: now.noInterface.join(' ') }) };
     if (now.reason === 'noEligibleNode') {
       this.log.info({ ...fields, event: 'noEligibleNode', ineligible: now.ineligible.map((i) => `${i.node}:${i.reason}`).join(' ') }, 'no node may announce this IP');
     } else if (now.reason === 'noEndpoints') {
@@ -360,4 +394,11 @@ class SpeakerLoop implements Speaker {
     const ms = at === undefined ? 3_600_000 : Math.max(0, at - this.deps.clock.now()) + 1;
     await this.alarm.wait(signal, ms);
   }
+}
+
+/** Tells records apart cheaply: a peer renews every second and its record rarely changes. */
+function recordKey(record: InterfacesRecord | undefined): string {
+  if (record === undefined || record.kind === 'absent') return 'absent';
+  if (record.kind === 'invalid') return `invalid:${record.text}`;
+  return `published:${record.interfaces.map((i) => `${i.name}=${i.mac};${i.prefixes.map((p) => `${p.base}/${p.prefix}`).join(',')}`).join(' ')}`;
 }

@@ -185,6 +185,27 @@ describe('NodeLease', () => {
     await running;
   });
 
+  it('sets another annotation (the interfaces record): a change is written at once, an unchanged value costs no write', async () => {
+    const { clock, writer, lease } = setup();
+    lease.setAnnotation('ironlb.io/interfaces', 'eth0=02:00:00:00:00:01;192.0.2.0/24');
+    const ac = new AbortController();
+    const running = lease.run(ac.signal);
+    await flushPromises();
+    expect(writer.stored?.metadata?.annotations?.['ironlb.io/interfaces']).toBe('eth0=02:00:00:00:00:01;192.0.2.0/24');
+    const writes = writer.calls.length;
+    lease.setAnnotation('ironlb.io/interfaces', 'eth0=02:00:00:00:00:01;192.0.2.0/24');
+    await flushPromises();
+    expect(writer.calls.length).toBe(writes);
+    lease.setAnnotation('ironlb.io/interfaces', 'eth0=02:00:00:00:00:01;192.0.2.0/24,2001:db8::/64');
+    await flushPromises();
+    expect(writer.calls.length).toBe(writes + 1);
+    expect(writer.stored?.metadata?.annotations?.['ironlb.io/interfaces']).toBe('eth0=02:00:00:00:00:01;192.0.2.0/24,2001:db8::/64');
+    expect(writer.stored?.metadata?.annotations?.['ironlb.io/announcing']).toBe('');
+    expect(clock.now()).toBe(1000);
+    ac.abort();
+    await running;
+  });
+
   it('a record change during an in-flight renewal is written right after it, not a period later', async () => {
     const { clock, writer, lease } = setup();
     await lease.renew();

@@ -1,4 +1,4 @@
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/config.js';
@@ -8,6 +8,7 @@ import { defaultExpiryGraceMs } from '../../src/election/liveness.js';
 import type { NodeName, ServiceKey } from '../../src/shared/brand.js';
 import type { EventSink, EventType, ObjectRef } from '../../src/shared/event-sink.js';
 import { ok, type Result } from '../../src/shared/result.js';
+import { toInterfacesRecord } from '../../src/speaker/interfaces-record.js';
 import type { SpeakerLeaseView } from '../../src/speaker/lease-view.js';
 import { createSpeakerMetrics } from '../../src/speaker/metrics.js';
 import { createSpeaker, type ProbeOutcome, type ServiceRecord, type Speaker } from '../../src/speaker/speaker.js';
@@ -105,7 +106,7 @@ interface Rig {
 }
 
 /** A speaker for node `self` with peers a, b, c alive (the hash is sha256: owners come out as computed). */
-async function rig(self: string, services: ServiceRecord[]): Promise<Rig> {
+async function rig(self: string, services: ServiceRecord[], opts: { logger?: Logger; leases?: SpeakerLeaseView[] } = {}): Promise<Rig> {
   const clock = new FakeClock(0);
   const inputs = new FakeInputs();
   inputs.services = services;
@@ -121,10 +122,10 @@ async function rig(self: string, services: ServiceRecord[]): Promise<Rig> {
     events,
     metrics: createSpeakerMetrics(registry),
     clock,
-    logger: pino({ level: 'silent' }),
+    logger: opts.logger ?? pino({ level: 'silent' }),
     options: { ignoreExcludeLabel: false, holdDownMs: 0, debounceMs: 10 },
   });
-  for (const x of ['a', 'b', 'c']) speaker.observeLease(lease(x, '1'));
+  for (const l of opts.leases ?? ['a', 'b', 'c'].map((x) => lease(x, '1'))) speaker.observeLease(l);
   const ac = new AbortController();
   const running = speaker.run(ac.signal, Promise.resolve());
   await clock.advance(20);
@@ -405,9 +406,9 @@ describe('speaker loop', () => {
         inputs: { services: () => [record('web', [ip], [ready('a')])], nodes: () => ['a', 'b', 'c'].map((x) => ({ name: n(x), labels: {}, conditions: {} })), config, leaseViewLostAt: () => undefined },
         announcer, membership, events, metrics: createSpeakerMetrics(new Registry()), clock, logger: pino({ level: 'silent' }),
         options: { ignoreExcludeLabel: false, holdDownMs: 0, debounceMs: 10 },
-        macOwners: () => new Map([['02:00:00:00:00:0b', n(other)]]),
       });
-      for (const x of ['a', 'b', 'c']) speaker.observeLease(lease(x, '1'));
+      // the other node's speaker publishes the MAC in its interfaces record
+      for (const x of ['a', 'b', 'c']) speaker.observeLease(lease(x, '1', x === other ? { interfaces: toInterfacesRecord('eth0=02:00:00:00:00:0b;192.0.2.0/24') } : {}));
       const ac = new AbortController();
       const running = speaker.run(ac.signal, Promise.resolve());
       await clock.advance(50);
@@ -419,5 +420,71 @@ describe('speaker loop', () => {
       ac.abort();
       await running;
     });
+  });
+});
+
+describe('speaker loop: reach (published interfaces)', () => {
+  const ip = '192.0.2.10';
+  const onLan = (node: string, version = '1'): SpeakerLeaseView => lease(node, version, { interfaces: toInterfacesRecord(`eth0=02:00:00:00:00:0${node === 'a' ? 1 : 2};192.0.2.0/24`) });
+  const offLan = (node: string, version = '1'): SpeakerLeaseView => lease(node, version, { interfaces: toInterfacesRecord('eth0=02:00:00:00:00:03;198.51.100.0/24') });
+  const metric = async (r: Rig, name: string): Promise<string> => (await r.registry.getSingleMetricAsString(name)).split('\n').filter((l) => l.startsWith(name)).join('\n');
+
+  it('a node without an interface on the subnet does not announce, though the hash prefers it', async () => {
+    expect(await hashOwner(ip, ['a', 'b', 'c'])).toBe('c');
+    const c = await rig('c', [record('web', [ip], [ready('a')])], { leases: [onLan('a'), onLan('b'), offLan('c')] });
+    expect(c.announcer.current).toEqual([]);
+    expect(await metric(c, 'ironlb_speaker_no_interface_ips')).toBe('ironlb_speaker_no_interface_ips 1');
+    await c.stop();
+    const owner = await hashOwner(ip, ['a', 'b']);
+    const o = await rig(owner, [record('web', [ip], [ready('a')])], { leases: [onLan('a'), onLan('b'), offLan('c')] });
+    expect(o.announcer.current).toEqual([ip]);
+    expect(await metric(o, 'ironlb_speaker_no_interface_ips')).toBe('ironlb_speaker_no_interface_ips 0');
+    await o.stop();
+  });
+
+  it('a changed record elects again: the node that lost its interface stops announcing', async () => {
+    const r = await rig('c', [record('web', [ip], [ready('a')])]);
+    expect(r.announcer.current).toEqual([ip]);
+    r.speaker.observeLease(offLan('c', '2'));
+    r.speaker.observeLease(onLan('a', '2'));
+    await r.clock.advance(20);
+    expect(r.announcer.current).toEqual([]);
+    await r.stop();
+  });
+
+  it('nobody on the subnet: the owner announces under the fallback, with one Warning Event and a log line', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+    const r = await rig('c', [record('web', [ip], [ready('a')])], { logger, leases: [offLan('a'), offLan('b'), offLan('c')] });
+    expect(r.announcer.current).toEqual([ip]);
+    r.speaker.changed();
+    await r.clock.advance(20);
+    expect(r.events.emitted).toEqual([
+      'ns/web Normal nodeAssigned: announcing from node c with protocol layer2',
+      `ns/web Warning noInterfaceFallback: no node has an interface whose prefix contains ${ip}; announcing it from node c on its default-route interface, where clients may not reach it`,
+    ]);
+    expect(lines.filter((l) => l.includes('"event":"noInterfaceFallback"'))).toHaveLength(1);
+    expect(await metric(r, 'ironlb_speaker_interface_fallback_ips')).toBe('ironlb_speaker_interface_fallback_ips 1');
+    await r.stop();
+  });
+
+  it('an unreadable record is ignored with one line (the peer reaches everything); an absent one is said once', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+    const bad = (version: string): SpeakerLeaseView => lease('c', version, { interfaces: toInterfacesRecord('eth0=zz;') });
+    const r = await rig('c', [record('web', [ip], [ready('a')])], { logger, leases: [onLan('a'), onLan('b'), bad('1')] });
+    r.speaker.observeLease(bad('2'));
+    r.speaker.observeLease(bad('3'));
+    await r.clock.advance(20);
+    expect(r.announcer.current).toEqual([ip]);
+    const invalid = lines.filter((l) => l.includes('"event":"peerInterfacesInvalid"'));
+    expect(invalid).toHaveLength(1);
+    expect(invalid[0]).toContain('MAC \\"zz\\" is not of the form');
+    r.speaker.observeLease(lease('c', '4'));
+    r.speaker.observeLease(lease('c', '5'));
+    r.speaker.observeLease(lease('d', '1'));
+    r.speaker.observeLease(lease('d', '2'));
+    expect(lines.filter((l) => l.includes('"event":"peerInterfacesUnknown"')).map((l) => (JSON.parse(l) as { peer: string }).peer)).toEqual(['c', 'd']);
+    await r.stop();
   });
 });

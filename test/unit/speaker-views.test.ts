@@ -70,6 +70,7 @@ describe('speaker Leases', () => {
       acquireTime: '2026-01-01T00:00:00.000Z',
       renewTime: '2026-01-01T00:00:05.000Z',
       announcing: ['192.0.2.1', '2001:db8::1'],
+      interfaces: { kind: 'absent' },
     });
   });
 
