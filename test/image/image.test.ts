@@ -12,6 +12,7 @@ import { sandboxPaths } from '../../src/sandbox/state-dir.js';
 import { startTestApiServer } from '../helpers/apiserver.js';
 import { repoRoot, runCli } from '../helpers/cli.js';
 import { runKubectl } from '../helpers/kubectl.js';
+import { macOf } from '../helpers/lan-netns.js';
 import { createTestbed, exited, nsExec, pause, sh, waitFor as waitUntilTrue, type Testbed } from '../helpers/netns.js';
 import { stopProcessesMentioning } from '../helpers/processes.js';
 import { canRunRootTests } from '../helpers/root.js';
@@ -312,6 +313,17 @@ describe.skipIf(!canRunRootTests('the ironlb image (podman)'))('the ironlb image
       expect(speakers.get(first.answer)?.output()).toContain('"event":"announceStarted"');
       for (const node of layout.nodes) expect((await waitFor(`${node.name}'s speaker ready`, () => probe(node), (p) => p.code === '200', { timeoutMs: 30_000, intervalMs: 250 })).code).toBe('200');
     }, 120_000);
+
+    it('a dual-stack Service: the announcing speaker container answers NDP for its IPv6 IP, and curl over IPv6 reaches that node', async () => {
+      const svc = 'apiVersion: v1\nkind: Service\nmetadata: {name: demo6, namespace: default}\nspec:\n  type: LoadBalancer\n  ipFamilyPolicy: RequireDualStack\n  ipFamilies: [IPv4, IPv6]\n  selector: {app: demo}\n  ports: [{name: http, port: 8090, targetPort: 8080, protocol: TCP}]\n';
+      expect((await runKubectl(kubeconfig, ['apply', '-f', '-'], svc)).stdout).toBe('service/demo6 created\n');
+      const ips = await waitFor('two IPs on demo6', async () => (await runKubectl(kubeconfig, ['get', 'svc', 'demo6', '-o', 'jsonpath={.status.loadBalancer.ingress[*].ip}'])).stdout.split(' ').filter((s) => s !== ''), (v) => v.length === 2, { timeoutMs: 60_000, intervalMs: 250 });
+      const ip6 = ips.find((a) => a.includes(':')) ?? '';
+      expect(ip6.startsWith(plan.v6Net)).toBe(true);
+      const answer = await waitFor('an answer through the IPv6 Service IP', async () => (await sh('ip', ['netns', 'exec', layout.client.netns, 'curl', '-s', '-m', '1', `http://[${ip6}]:8090/`], 5000)).stdout.trim(), (a) => /^node-\d$/.test(a), { timeoutMs: 30_000, intervalMs: 200 });
+      const ndisc = await sh('ip', ['netns', 'exec', layout.client.netns, 'ndisc6', '-r', '2', '-w', '1000', ip6, layout.lanInterface]);
+      expect(ndisc.stdout.toLowerCase()).toContain(`target link-layer address: ${await macOf(nodeOf(answer).netns, layout.lanInterface)}`);
+    }, 90_000);
 
     it('podman kill of the owning speaker: the other container takes over within the failover time, and curl keeps answering', async () => {
       const from = (await curl()).answer;
