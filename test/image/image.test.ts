@@ -274,7 +274,12 @@ describe.skipIf(!canRunRootTests('the ironlb image (podman)'))('the ironlb image
           await acting;
           return { ms, failed, by: r.answer };
         }
-        if (performance.now() - t0 > 30_000) throw new Error(`no node other than ${from} answered within 30 s (${String(failed)} curls failed)`);
+        if (performance.now() - t0 > 30_000) {
+          // What a reader needs to tell a missing takeover from a broken data path.
+          const neigh = (await sh('ip', ['netns', 'exec', layout.client.netns, 'ip', 'neigh', 'show', ip])).stdout.trim();
+          const logs = [...speakers].map(([node, c]) => `${node}:\n${c.output().trim().split('\n').slice(-4).join('\n')}`).join('\n');
+          throw new Error(`no node other than ${from} answered within 30 s (${String(failed)} curls failed, last ${JSON.stringify(r)}); client neighbour: ${neigh}\n${logs}`);
+        }
         await pause(50);
       }
     }
