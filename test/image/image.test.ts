@@ -322,14 +322,15 @@ describe.skipIf(!canRunRootTests('the ironlb image (podman)'))('the ironlb image
       await rm(dir, { recursive: true, force: true });
     }, 120_000);
 
+    // The DaemonSet's Pods start on a loaded machine after the image build: allow minutes.
     it('the controller gives the demo Service an IP; curl from the client reaches the announcing node; both speakers pass their readiness probe', async () => {
       expect((await runKubectl(kubeconfig, ['apply', '-f', '-'], demoManifests)).stdout).toBe('daemonset.apps/demo created\nservice/demo created\n');
       ip = await waitFor('an EXTERNAL-IP from the controller container', async () => (await runKubectl(kubeconfig, ['get', 'svc', 'demo', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}'])).stdout, (v) => v !== '', { timeoutMs: 60_000, intervalMs: 250 });
       expect(ip).toBe(`${plan.v4Net}.200`);
-      const first = await waitFor('an answer through the Service IP', () => curl(), (r) => r.code === 0 && r.answer !== '', { timeoutMs: 90_000, intervalMs: 200 });
+      const first = await waitFor('an answer through the Service IP', () => curl(), (r) => r.code === 0 && r.answer !== '', { timeoutMs: 180_000, intervalMs: 200 });
       expect(speakers.get(first.answer)?.output()).toContain('"event":"announceStarted"');
       for (const node of layout.nodes) expect((await waitFor(`${node.name}'s speaker ready`, () => probe(node), (p) => p.code === '200', { timeoutMs: 30_000, intervalMs: 250 })).code).toBe('200');
-    }, 120_000);
+    }, 300_000);
 
     it('a dual-stack Service: the announcing speaker container answers NDP for its IPv6 IP with its node\'s MAC', async () => {
       const svc = 'apiVersion: v1\nkind: Service\nmetadata: {name: demo6, namespace: default}\nspec:\n  type: LoadBalancer\n  externalTrafficPolicy: Local\n  ipFamilyPolicy: RequireDualStack\n  ipFamilies: [IPv4, IPv6]\n  selector: {app: demo}\n  ports: [{name: http, port: 8090, targetPort: 8080, protocol: TCP}]\n';
