@@ -34,7 +34,10 @@ RUN npm ci && npm prune --omit=dev \
 # user to 0 and keeps CAP_NET_RAW only (see the DaemonSet and docs/security.md).
 FROM node:${NODE_VERSION}-bookworm-slim
 # libbpf1 (with libelf1, zlib1g) loads the XDP responder; only used with --layer2-mode xdp.
-RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends libbpf1 && rm -rf /var/lib/apt/lists/*
+# `apt-get clean` and the package caches too: a base without Docker's apt "docker-clean" hook (the
+# offline stand-in bases) otherwise keeps ~80 MB of .deb files and pkgcache.bin in this layer.
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends libbpf1 \
+ && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 WORKDIR /app
 ENV NODE_ENV=production
 COPY --from=build /src/package.json ./
