@@ -108,6 +108,38 @@ describe('kubectl apply with validation on, and server-side apply, against the s
     expect(owners.get('kubectl')).not.toContain('"f:sessionAffinity"');
   });
 
+  it('applies a ConfigMap and a Deployment server-side, twice without a change, and refuses a conflicting manager', async () => {
+    const deployment = (replicas: number): string => `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ssa-web, namespace: default}
+spec:
+  replicas: ${replicas}
+  selector: {matchLabels: {app: ssa-web}}
+  template:
+    metadata: {labels: {app: ssa-web}}
+    spec:
+      containers: [{name: nginx, image: nginx:1.15-alpine, ports: [{containerPort: 80}]}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: ssa-cm, namespace: default}
+data: {replicas: "${replicas}"}
+`;
+    const file = await write('ssa-workload.yaml', deployment(2));
+    const applied = await kubectl('apply', '--server-side', '-f', file);
+    expect(applied, applied.stderr).toMatchObject({ code: 0, stdout: 'deployment.apps/ssa-web serverside-applied\nconfigmap/ssa-cm serverside-applied\n' });
+    const apps = api.kubeConfig().makeApiClient(k8s.AppsV1Api);
+    const first = await apps.readNamespacedDeployment({ name: 'ssa-web', namespace: 'default' });
+    expect(first.metadata?.managedFields?.map((m) => [m.manager, m.operation])).toEqual([['kubectl', 'Apply']]);
+    expect(await kubectl('apply', '--server-side', '-f', file)).toMatchObject({ code: 0 });
+    expect((await apps.readNamespacedDeployment({ name: 'ssa-web', namespace: 'default' })).metadata?.resourceVersion).toBe(first.metadata?.resourceVersion);
+
+    const refused = await kubectl('apply', '--server-side', '--field-manager=other', '-f', await write('ssa-workload-3.yaml', deployment(3)));
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('conflict with "kubectl": .spec.replicas');
+    expect((await apps.readNamespacedDeployment({ name: 'ssa-web', namespace: 'default' })).spec?.replicas).toBe(2);
+  });
+
   it('takes over a client-side applied object server-side (kubectl upgrades its managedFields) without changing the spec', async () => {
     const file = await write('upgrade.yaml', service('upgrade', ''));
     expect((await kubectl('apply', '-f', file)).code).toBe(0);
