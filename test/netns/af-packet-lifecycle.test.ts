@@ -76,6 +76,24 @@ const check = () => {
 check();
 `;
 
+// The receiver thread asks for a short EEVDF slice (native/afpacket.c, prefer_short_slice): read
+// back from /proc (se.slice, ns; the nice value is field 19 of stat) for every thread.
+const slices = `
+import { createRequire } from 'node:module';
+import { readdirSync, readFileSync } from 'node:fs';
+const { PacketSocket } = createRequire(process.env.ROOT + '/')('./native/build/Release/afpacket.node');
+const sock = new PacketSocket(0, 'arp', () => {});
+setTimeout(() => {
+  for (const tid of readdirSync('/proc/self/task')) {
+    const comm = readFileSync('/proc/self/task/' + tid + '/comm', 'utf8').trim();
+    const slice = /se\\.slice\\s*:\\s*(\\d+)/.exec(readFileSync('/proc/self/task/' + tid + '/sched', 'utf8'))?.[1];
+    const nice = readFileSync('/proc/self/task/' + tid + '/stat', 'utf8').split(') ')[1].split(' ')[16];
+    console.log('thread ' + comm + ' slice ' + slice + ' nice ' + nice);
+  }
+  sock.close();
+}, 100);
+`;
+
 describe.skipIf(!canRunRootTests('AF_PACKET addon lifecycle (netns)'))('AF_PACKET addon lifecycle', () => {
   let bed: Testbed;
   beforeAll(async () => {
@@ -93,6 +111,16 @@ describe.skipIf(!canRunRootTests('AF_PACKET addon lifecycle (netns)'))('AF_PACKE
     await waitFor('frames to reach JS', () => /seen [3-9]/.test(child.output()), 3000);
     child.child.kill('SIGTERM');
     expect(child.output()).toMatch(/seen [3-9]/);
+  });
+
+  it('gives the receiver thread a 0.1 ms scheduler slice and keeps its nice value', async () => {
+    const child = nsSpawn(bed, bed.a, ['env', `ROOT=${repoRoot}`, 'nice', '-n', '5', process.execPath, '--input-type=module', '-e', slices]);
+    expect(await exited(child.child)).toBe(0);
+    const threads = [...child.output().matchAll(/thread (\S+) slice (\d+) nice (-?\d+)/g)].map((m) => ({ comm: m[1], slice: Number(m[2]), nice: Number(m[3]) }));
+    const receiver = threads.find((t) => t.comm === 'ironlb-arp');
+    expect(receiver, child.output()).toEqual({ comm: 'ironlb-arp', slice: 100_000, nice: 5 });
+    // Only the receiver: the event loop and libuv's threads keep the default slice.
+    expect(threads.filter((t) => t.slice === 100_000)).toHaveLength(1);
   });
 
   it('close() ends the socket thread and closes its fds within a second', async () => {
