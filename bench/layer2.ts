@@ -159,6 +159,9 @@ function v6Hex(ip: string): string {
   return [...h, ...Array<number>(8 - h.length - t.length).fill(0), ...t].map((g) => g.toString(16).padStart(4, '0')).join('');
 }
 
+/** The peer's source addresses for Neighbor Solicitations, one per probe in turn. */
+const ndpSenders = (bed: Testbed): string[] => Array.from({ length: 250 }, (_, i) => `${bed.v6}a:${(i + 1).toString(16)}`);
+
 /** Probes `ip` `count` times, one probe every 4 ms, and pairs requests and answers in a capture. */
 async function replyTimes(ctx: BenchContext, bed: Testbed, kind: Kind, ip: string, count: number, label: string): Promise<Replies> {
   const pcap = join('/tmp', `${bed.b}-${label}.pcap`);
@@ -168,7 +171,7 @@ async function replyTimes(ctx: BenchContext, bed: Testbed, kind: Kind, ip: strin
   const cap = nsSpawn(bed, bed.b, ['tcpdump', '-i', bed.ifB, '--immediate-mode', '-U', '--time-stamp-precision', 'nano', '-n', '-B', '16384', '-w', pcap, filter]);
   try {
     await waitFor('tcpdump', () => cap.output().includes('listening'));
-    const senders = kind === 'arp' ? Array.from({ length: 250 }, (_, i) => `${bed.v4}${String(3 + i)}`).filter((s) => s !== `${bed.v4}100`) : Array.from({ length: 250 }, (_, i) => `${bed.v6}a:${(i + 1).toString(16)}`);
+    const senders = kind === 'arp' ? Array.from({ length: 250 }, (_, i) => `${bed.v4}${String(3 + i)}`).filter((s) => s !== `${bed.v4}100`) : ndpSenders(bed);
     const sent = await probe(bed, { kind, targets: [ip], senders, count, batch: 1, gapMs: 4 });
     await pause(500); // answers still in flight
     cap.child.kill('SIGINT');
@@ -177,7 +180,7 @@ async function replyTimes(ctx: BenchContext, bed: Testbed, kind: Kind, ip: strin
     if (dropped > 0) throw new Error(`${label}: tcpdump dropped ${String(dropped)} packets: the figures would not account for every probe`);
     const wanted = kind === 'arp' ? v4Hex(ip) : v6Hex(ip);
     const { samples, seen } = pairReplies(readPcap(readFileSync(pcap)), (key) => key.startsWith(`${wanted}|`));
-    ctx.log(`layer2: ${label}: ${String(sent)} probes sent, ${String(seen)} seen leaving, ${String(samples.length)} answered`);
+    ctx.log(`layer2: ${label}: ${String(sent)} probes sent, ${String(seen)} seen leaving, ${String(samples.length)} answered, median ${String(median(samples))} us`);
     return { samples, sent, seen };
   } finally {
     cap.child.kill('SIGKILL');
@@ -198,9 +201,9 @@ function rssMb(pid: number): number {
 
 type Announcer = ReturnType<typeof nsSpawn>;
 
-async function startAnnouncer(bed: Testbed, ips: readonly string[], extra: readonly string[] = []): Promise<Announcer> {
+async function startAnnouncer(bed: Testbed, ips: readonly string[], extra: readonly string[] = [], cli = cliPath): Promise<Announcer> {
   const args = ['announce', '--interface', bed.ifA, ...ips.flatMap((ip) => ['--ip', ip]), '--reannounce-interval', '0', ...extra];
-  const a = nsSpawn(bed, bed.a, [process.execPath, cliPath, ...args]);
+  const a = nsSpawn(bed, bed.a, [process.execPath, cli, ...args]);
   await waitFor('announcer', () => a.output().includes('"interfaceAnnouncing"'));
   if (extra.includes('xdp')) await waitFor('the XDP responder', () => a.output().includes('"xdpAttached"') || a.output().includes('"xdpFallback"'));
   if (a.output().includes('"xdpFallback"')) throw new Error(`the XDP responder did not load: ${a.output()}`);
@@ -208,7 +211,7 @@ async function startAnnouncer(bed: Testbed, ips: readonly string[], extra: reado
   return a;
 }
 
-/** The MetalLB-style responder (bench/metallb-style/main.go) answering ARP for `ips`. */
+/** The MetalLB-style responder (bench/metallb-style/main.go) answering ARP and NDP for `ips`. */
 async function startMetallbStyle(bed: Testbed, binary: string, ips: readonly string[]): Promise<Announcer> {
   const a = nsSpawn(bed, bed.a, [binary, '-interface', bed.ifA, ...ips.flatMap((ip) => ['-ip', ip])]);
   await waitFor('the MetalLB-style responder', () => a.output().includes('ready') || a.child.exitCode !== null);
@@ -248,8 +251,14 @@ function percentile(xs: readonly number[], q: number): number {
   return Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0);
 }
 
-/** Who answers: the peer's kernel for its own address, `ironlb announce` with flags, or a binary. */
-type Responder = { readonly kind: 'kernel' } | { readonly kind: 'ironlb'; readonly flags: readonly string[] } | { readonly kind: 'metallbStyle'; readonly binary: string };
+/**
+ * Who answers: the responder namespace's kernel for its own address, `ironlb announce` with flags
+ * (`cli`: this checkout's, or another build's for a side-by-side comparison), or a binary.
+ */
+type Responder =
+  | { readonly kind: 'kernel' }
+  | { readonly kind: 'ironlb'; readonly flags: readonly string[]; readonly cli: string }
+  | { readonly kind: 'metallbStyle'; readonly binary: string };
 
 interface ModeRun {
   readonly name: string;
@@ -259,19 +268,42 @@ interface ModeRun {
 
 const ironlbModes: readonly ModeRun[] = [
   { name: 'kernel', responder: { kind: 'kernel' }, ndp: true },
-  { name: 'xdp', responder: { kind: 'ironlb', flags: ['--layer2-mode', 'xdp'] }, ndp: true },
-  { name: 'ironlb', responder: { kind: 'ironlb', flags: [] }, ndp: true },
-  { name: 'ironlb_js', responder: { kind: 'ironlb', flags: ['--js-arp'] }, ndp: false },
+  { name: 'xdp', responder: { kind: 'ironlb', flags: ['--layer2-mode', 'xdp'], cli: cliPath }, ndp: true },
+  { name: 'ironlb', responder: { kind: 'ironlb', flags: [], cli: cliPath }, ndp: true },
+  { name: 'ironlb_js', responder: { kind: 'ironlb', flags: ['--js-arp'], cli: cliPath }, ndp: false },
 ];
 
-/** The modes of this run: ironlb's, and the MetalLB-style one (ARP only) when it could be built. */
+/**
+ * Other builds of ironlb measured beside this one, from `IRONLB_BENCH_LAYER2_COMPARE=NAME=DIR,...`
+ * (DIR holds bin/, dist/ and native/build of that build): mode `ironlb_NAME`, AF_PACKET default
+ * flags, and a row `layer2.arp_reply_ratio.ironlb_vs_NAME`. How a change to the answering path
+ * is judged: both builds in one run, interleaved, on the same machine load.
+ */
+function comparedBuilds(spec: string): ModeRun[] {
+  return spec
+    .split(',')
+    .filter((entry) => entry.trim() !== '')
+    .map((entry) => {
+      const [name = '', dir = ''] = entry.split('=');
+      if (!/^[a-z0-9_]+$/.test(name) || dir === '') throw new Error(`IRONLB_BENCH_LAYER2_COMPARE: "${entry}" is not NAME=DIR (NAME: a-z, 0-9, _)`);
+      return { name: `ironlb_${name}`, responder: { kind: 'ironlb', flags: [], cli: join(dir, 'bin', 'ironlb.js') }, ndp: true };
+    });
+}
+
+/**
+ * The modes of this run: ironlb's, other builds to compare, and the MetalLB-style one when it
+ * could be built. `IRONLB_BENCH_LAYER2_MODES=a,b,...` keeps only those (quicker runs while
+ * working on one path; the full set is what docs/benchmarks.md records).
+ */
 async function modesOf(ctx: BenchContext): Promise<readonly ModeRun[]> {
+  const modes = [...ironlbModes, ...comparedBuilds(process.env.IRONLB_BENCH_LAYER2_COMPARE ?? '')];
   const built = await buildMetallbStyle();
-  if (!built.ok) {
-    ctx.log(`layer2: SKIPPING the metallb_style rows (MetalLB-style responder not available): ${built.why}`);
-    return ironlbModes;
-  }
-  return [...ironlbModes, { name: 'metallb_style', responder: { kind: 'metallbStyle', binary: built.binary }, ndp: false }];
+  if (built.ok) modes.push({ name: 'metallb_style', responder: { kind: 'metallbStyle', binary: built.binary }, ndp: true });
+  else ctx.log(`layer2: SKIPPING the metallb_style rows (MetalLB-style responder not available): ${built.why}`);
+  const keep = (process.env.IRONLB_BENCH_LAYER2_MODES ?? '').split(',').filter((m) => m !== '');
+  const unknown = keep.filter((m) => !modes.some((mode) => mode.name === m));
+  if (unknown.length > 0) throw new Error(`IRONLB_BENCH_LAYER2_MODES: no mode ${unknown.join(', ')} (modes: ${modes.map((m) => m.name).join(', ')})`);
+  return keep.length === 0 ? modes : modes.filter((m) => keep.includes(m.name));
 }
 
 async function startResponder(bed: Testbed, responder: Responder, ips: readonly string[]): Promise<Announcer | undefined> {
@@ -279,36 +311,80 @@ async function startResponder(bed: Testbed, responder: Responder, ips: readonly 
     case 'kernel':
       return undefined;
     case 'ironlb':
-      return startAnnouncer(bed, ips, responder.flags);
+      return startAnnouncer(bed, ips, responder.flags, responder.cli);
     case 'metallbStyle':
-      return startMetallbStyle(bed, responder.binary, ips.filter((ip) => !ip.includes(':')));
+      return startMetallbStyle(bed, responder.binary, ips);
   }
 }
 
-const rounds = 3;
-const probesPerRound = 200;
+// Many short rounds, the order of the modes rotated each round, so that a change in the machine's
+// load (other work on a shared host) falls on every mode alike; ratios are taken within a round.
+const rounds = 6;
+const probesPerRound = 100;
 
-type Totals = Map<string, { samples: number[]; sent: number; seen: number }>;
+/** key (`arp.ironlb`) -> every sample, the median of each round, probes sent and seen */
+type Totals = Map<string, { samples: number[]; roundMedians: number[]; sent: number; seen: number }>;
 
 function add(totals: Totals, key: string, r: Replies): void {
-  const t = totals.get(key) ?? { samples: [], sent: 0, seen: 0 };
+  const t = totals.get(key) ?? { samples: [], roundMedians: [], sent: 0, seen: 0 };
   t.samples.push(...r.samples);
+  if (r.samples.length > 0) t.roundMedians.push(median(r.samples));
   t.sent += r.sent;
   t.seen += r.seen;
   totals.set(key, t);
 }
 
-async function oneMode(ctx: BenchContext, bed: Testbed, mode: ModeRun, round: number, totals: Totals): Promise<void> {
+/** What a run measures, from `--only` (ctx.wants): replies per family, the throttled rows, memory and CPU. */
+interface Wanted {
+  readonly arp: boolean;
+  readonly ndp: boolean;
+  throttled(mode: string): boolean;
+  readonly flood: boolean;
+}
+
+function wantedOf(ctx: BenchContext): Wanted {
+  const wants = (prefix: string): boolean => ctx.wants?.(prefix) ?? true;
+  return {
+    arp: wants('layer2.arp_reply_us.') || wants('layer2.arp_reply_ratio.') || wants('layer2.arp_missed.'),
+    ndp: wants('layer2.ndp_reply_us.') || wants('layer2.ndp_reply_ratio.') || wants('layer2.ndp_missed.'),
+    throttled: (mode) => wants(`layer2.arp_reply_us.${mode}_throttled`) || wants(`layer2.arp_reply_p99_us.${mode}_throttled`),
+    flood: wants('layer2.responder_rss_mb') || wants('layer2.flood_cpu_pct'),
+  };
+}
+
+async function oneMode(ctx: BenchContext, bed: Testbed, mode: ModeRun, round: number, totals: Totals, wanted: Wanted): Promise<void> {
   const kernel = mode.responder.kind === 'kernel';
   const ip4 = kernel ? `${bed.v4}1` : `${bed.v4}100`;
   const ip6 = kernel ? `${bed.v6}1` : `${bed.v6}100`;
   const a = await startResponder(bed, mode.responder, [ip4, ip6]);
   try {
-    add(totals, `arp.${mode.name}`, await replyTimes(ctx, bed, 'arp', ip4, probesPerRound, `arp-${mode.name}-${String(round)}`));
-    if (mode.ndp) add(totals, `ndp.${mode.name}`, await replyTimes(ctx, bed, 'ndp', ip6, probesPerRound, `ndp-${mode.name}-${String(round)}`));
+    if (wanted.arp) add(totals, `arp.${mode.name}`, await replyTimes(ctx, bed, 'arp', ip4, probesPerRound, `arp-${mode.name}-${String(round)}`));
+    if (mode.ndp && wanted.ndp) add(totals, `ndp.${mode.name}`, await replyTimes(ctx, bed, 'ndp', ip6, probesPerRound, `ndp-${mode.name}-${String(round)}`));
   } finally {
     if (a !== undefined) await stop(a);
   }
+}
+
+/** The modes in round `round` (1-based): the list rotated by one more place each round. */
+export function roundOrder<T>(modes: readonly T[], round: number): T[] {
+  const k = modes.length === 0 ? 0 : (round - 1) % modes.length;
+  return [...modes.slice(k), ...modes.slice(0, k)];
+}
+
+/**
+ * `a` over `b` as the median of the per-round ratios of their medians (both measured in the same
+ * round, minutes apart at most), rounded to 0.01; undefined unless both have rounds.
+ */
+export function roundRatio(a: readonly number[], b: readonly number[]): { value: number; perRound: number[] } | undefined {
+  const perRound = a.slice(0, Math.min(a.length, b.length)).flatMap((x, i) => {
+    const y = b[i] ?? 0;
+    return y > 0 ? [x / y] : [];
+  });
+  if (perRound.length === 0) return undefined;
+  const sorted = [...perRound].sort((x, y) => x - y);
+  const mid = sorted.length / 2;
+  const m = sorted.length % 2 === 1 ? (sorted[Math.floor(mid)] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+  return { value: Math.round(m * 100) / 100, perRound: perRound.map((r) => Math.round(r * 100) / 100) };
 }
 
 /** A steady ARP flood for unowned addresses from the peer, keeping the responder's socket busy. */
@@ -337,7 +413,25 @@ async function throttled(ctx: BenchContext, bed: Testbed, mode: ModeRun, totals:
   }
 }
 
-function rowsFor(totals: Totals): BenchResult[] {
+/** The ratio rows: ironlb's AF_PACKET path over the MetalLB-style responder, and over other builds. */
+function ratioRows(ctx: BenchContext, totals: Totals): BenchResult[] {
+  const out: BenchResult[] = [];
+  const others = [...new Set([...totals.keys()].map((k) => k.split('.')[1] ?? ''))].filter((m) => m === 'metallb_style' || (m.startsWith('ironlb_') && m !== 'ironlb_js' && !m.endsWith('_throttled')));
+  for (const kind of ['arp', 'ndp']) {
+    for (const other of others) {
+      const r = roundRatio(totals.get(`${kind}.ironlb`)?.roundMedians ?? [], totals.get(`${kind}.${other}`)?.roundMedians ?? []);
+      if (r === undefined) continue;
+      const name = `layer2.${kind}_reply_ratio.ironlb_vs_${other.replace(/^ironlb_/, '')}`;
+      ctx.log(`${name}: ${String(r.value)} (per round: ${r.perRound.join(', ')})`);
+      // The issue's target: ironlb's AF_PACKET ARP path at most 0.6x the MetalLB-style responder.
+      const target = kind === 'arp' && other === 'metallb_style' ? { target: '<= 0.6' } : {};
+      out.push({ name, value: r.value, unit: 'x', ...target });
+    }
+  }
+  return out;
+}
+
+function rowsFor(ctx: BenchContext, totals: Totals): BenchResult[] {
   const out: BenchResult[] = [];
   const kernel = { arp: median(totals.get('arp.kernel')?.samples ?? []), ndp: median(totals.get('ndp.kernel')?.samples ?? []) };
   const xdpP99 = percentile(totals.get('arp.xdp')?.samples ?? [], 0.99);
@@ -354,27 +448,57 @@ function rowsFor(totals: Totals): BenchResult[] {
     out.push({ name: `layer2.${kind}_missed.${mode}`, value: t.sent - t.samples.length, unit: `of ${String(t.sent)}`, ...missedTarget });
     if (t.seen !== t.sent) out.push({ name: `layer2.${kind}_capture_lost.${mode}`, value: t.sent - t.seen, unit: 'probes' });
   }
-  const metallb = median(totals.get('arp.metallb_style')?.samples ?? []);
-  // The issue's target: ironlb's AF_PACKET path at most 0.6x the MetalLB-style responder's median.
-  if (metallb > 0) out.push({ name: 'layer2.arp_reply_ratio.ironlb_vs_metallb_style', value: Math.round((median(totals.get('arp.ironlb')?.samples ?? []) / metallb) * 100) / 100, unit: 'x', target: '<= 0.6' });
-  return out;
+  return [...out, ...ratioRows(ctx, totals)];
+}
+
+/** The 1-minute load average (/proc/loadavg): how busy the machine was around the figures. */
+function loadAverage(): number {
+  return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+}
+
+/**
+ * Gives the peer the sender addresses the NDP probes use, and fills the responder namespace's
+ * neighbour cache with them (one solicitation each for its own address, which its kernel answers
+ * and learns the sender from): the MetalLB-style responder writes its advertisement through the
+ * IPv6 stack, which must know the soliciter's MAC first; a node talking to its clients already
+ * does. ironlb and XDP answer to the frame's link-layer address and need neither.
+ */
+async function prepareNdpPeer(bed: Testbed): Promise<void> {
+  const batch = ndpSenders(bed).map((ip) => `address add ${ip}/64 dev ${bed.ifB} nodad`).join('\n');
+  const file = join('/tmp', `${bed.b}-senders`);
+  writeFileSync(file, `${batch}\n`);
+  try {
+    await nsExec(bed.b, ['ip', '-6', '-batch', file]);
+  } finally {
+    await sh('rm', ['-f', file]);
+  }
+  await probe(bed, { kind: 'ndp', targets: [`${bed.v6}1`], senders: ndpSenders(bed), count: ndpSenders(bed).length, batch: 1, gapMs: 2 });
 }
 
 async function measure(ctx: BenchContext, bed: Testbed): Promise<BenchResult[]> {
   await nsExec(bed.b, ['ip', 'link', 'set', bed.ifB, 'xdp', 'obj', join(repoRoot, 'native', 'xdp', 'build', 'responder.bpf.o'), 'sec', 'xdp']);
   const modes = await modesOf(ctx);
+  const wanted = wantedOf(ctx);
+  const loadBefore = loadAverage();
+  if (wanted.ndp) await prepareNdpPeer(bed);
   const totals: Totals = new Map();
   for (let round = 1; round <= rounds; round++) {
-    for (const mode of modes) {
+    for (const mode of roundOrder(modes, round)) {
       ctx.log(`layer2: round ${String(round)}/${String(rounds)}: ${mode.name}`);
-      await oneMode(ctx, bed, mode, round, totals);
+      await oneMode(ctx, bed, mode, round, totals, wanted);
     }
   }
-  for (const mode of modes.filter((m) => m.name === 'xdp' || m.name === 'ironlb' || m.name === 'metallb_style')) {
+  for (const mode of modes.filter((m) => (m.name === 'xdp' || m.name === 'ironlb' || m.name === 'metallb_style') && wanted.throttled(m.name))) {
     ctx.log(`layer2: ${mode.name} throttled to 5% CPU under a 5,000/s ARP flood`);
     await throttled(ctx, bed, mode, totals);
   }
-  const results = rowsFor(totals);
+  const results = [
+    ...rowsFor(ctx, totals),
+    // How busy the shared machine was: figures from a loaded run are not comparable across runs.
+    { name: 'layer2.load_average_1m.start', value: loadBefore, unit: 'load' },
+    { name: 'layer2.load_average_1m.end', value: loadAverage(), unit: 'load' },
+  ];
+  if (!wanted.flood) return results;
 
   ctx.log('layer2: 1,000 IPs, RSS and a 20,000 req/s flood for unowned IPs');
   const many = Array.from({ length: 1000 }, (_, i) => `10.${bed.v4.split('.')[1] ?? '0'}.${String(200 + Math.floor(i / 250))}.${String(1 + (i % 250))}`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pairReplies, readPcap } from '../../bench/layer2.js';
+import { pairReplies, readPcap, roundOrder, roundRatio } from '../../bench/layer2.js';
 import { hex, packet } from './layer2/fixtures.js';
 
 const request = Buffer.from(packet('arp-request')); // who-has 10.0.0.100 tell 10.0.0.2
@@ -51,5 +51,29 @@ describe('the layer2 bench pairs every probe with its answer', () => {
     expect(frames).toHaveLength(1);
     expect(frames[0]?.t).toBeCloseTo(7.0000005, 9);
     expect(frames[0]?.data.equals(request)).toBe(true);
+  });
+});
+
+describe('the layer2 bench compares modes within rounds', () => {
+  it.each([
+    { name: 'first round as listed', round: 1, order: ['a', 'b', 'c'] },
+    { name: 'second round starts one later', round: 2, order: ['b', 'c', 'a'] },
+    { name: 'wraps around', round: 4, order: ['a', 'b', 'c'] },
+  ])('rotates the modes: $name', ({ round, order }) => {
+    expect(roundOrder(['a', 'b', 'c'], round)).toEqual(order);
+  });
+
+  it.each([
+    // One loaded round (both slow) moves a ratio of pooled medians; the median of per-round ratios holds.
+    { name: 'one loaded round', a: [40, 42, 400], b: [80, 80, 500], ratio: 0.53, perRound: [0.5, 0.53, 0.8] },
+    { name: 'even count: the middle two averaged', a: [10, 30], b: [20, 20], ratio: 1, perRound: [0.5, 1.5] },
+    { name: 'rounds beyond the shorter list ignored', a: [10, 10, 10], b: [20], ratio: 0.5, perRound: [0.5] },
+  ])('takes the median of per-round ratios: $name', ({ a, b, ratio, perRound }) => {
+    expect(roundRatio(a, b)).toEqual({ value: ratio, perRound });
+  });
+
+  it('has no ratio without rounds to compare', () => {
+    expect(roundRatio([], [10])).toBeUndefined();
+    expect(roundRatio([10], [0])).toBeUndefined();
   });
 });
