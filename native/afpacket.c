@@ -443,6 +443,9 @@ static napi_value ctor(napi_env env, napi_callback_info info) {
 
   sock_t *s = calloc(1, sizeof *s);
   if (s == NULL) { close(fd); return throw_errno(env, "PacketSocket", ENOMEM); }
+  // The event loop thread answers what the receiver hands to JS (all of NDP): a short slice for
+  // it too (idempotent). 0.83x the NDP answer time of the receiver-only build (docs/layer2.md).
+  prefer_short_slice();
   s->fd = fd;
   s->env = env;
   s->state = S_OPEN;

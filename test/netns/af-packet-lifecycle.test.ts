@@ -88,7 +88,7 @@ setTimeout(() => {
     const comm = readFileSync('/proc/self/task/' + tid + '/comm', 'utf8').trim();
     const slice = /se\\.slice\\s*:\\s*(\\d+)/.exec(readFileSync('/proc/self/task/' + tid + '/sched', 'utf8'))?.[1];
     const nice = readFileSync('/proc/self/task/' + tid + '/stat', 'utf8').split(') ')[1].split(' ')[16];
-    console.log('thread ' + comm + ' slice ' + slice + ' nice ' + nice);
+    console.log('thread ' + (tid === String(process.pid) ? 'main' : comm) + ' slice ' + slice + ' nice ' + nice);
   }
   sock.close();
 }, 100);
@@ -113,14 +113,15 @@ describe.skipIf(!canRunRootTests('AF_PACKET addon lifecycle (netns)'))('AF_PACKE
     expect(child.output()).toMatch(/seen [3-9]/);
   });
 
-  it('gives the receiver thread a 0.1 ms scheduler slice and keeps its nice value', async () => {
+  it('gives the receiver thread and the event loop a 0.1 ms scheduler slice and keeps their nice value', async () => {
     const child = nsSpawn(bed, bed.a, ['env', `ROOT=${repoRoot}`, 'nice', '-n', '5', process.execPath, '--input-type=module', '-e', slices]);
     expect(await exited(child.child)).toBe(0);
     const threads = [...child.output().matchAll(/thread (\S+) slice (\d+) nice (-?\d+)/g)].map((m) => ({ comm: m[1], slice: Number(m[2]), nice: Number(m[3]) }));
     const receiver = threads.find((t) => t.comm === 'ironlb-arp');
     expect(receiver, child.output()).toEqual({ comm: 'ironlb-arp', slice: 100_000, nice: 5 });
-    // Only the receiver: the event loop and libuv's threads keep the default slice.
-    expect(threads.filter((t) => t.slice === 100_000)).toHaveLength(1);
+    expect(threads.find((t) => t.comm === 'main')).toEqual({ comm: 'main', slice: 100_000, nice: 5 });
+    // Only those two: V8's and libuv's worker threads keep the default slice.
+    expect(threads.filter((t) => t.slice === 100_000)).toHaveLength(2);
   });
 
   it('close() ends the socket thread and closes its fds within a second', async () => {
