@@ -21,6 +21,7 @@ export const commands: readonly Command[] = [
   lazy('sandbox up', 'start a local cluster: API server, nodes in network namespaces, controller, speakers', async () => (await import('./sandbox.js')).sandboxUpCommand),
   lazy('sandbox down', 'stop the sandbox and remove its namespaces, processes and files', async () => (await import('./sandbox.js')).sandboxDownCommand),
   lazy('sandbox status', 'show the sandbox: nodes, speakers alive, Service IPs and their owners', async () => (await import('./sandbox.js')).sandboxStatusCommand),
+  lazy('sandbox rogue', 'make the client namespace a host that uses a LAN address (add IP | remove IP | list), to see conflicts', async () => (await import('./sandbox.js')).sandboxRogueCommand),
   lazy('sandbox serve', '(internal) run the sandbox in the foreground; `sandbox up` starts it in the background', async () => (await import('./sandbox.js')).sandboxServeCommand),
   lazy('sandbox node-agent', '(internal) a sandbox node\'s backend and kube-proxy stand-in; run by `sandbox up` in the node namespace', async () => (await import('./sandbox-node-agent.js')).sandboxNodeAgentCommand),
   lazy('sandbox stand-in', '(internal) the stand-in web server the sandbox kubelet runs for images it cannot run', async () => (await import('./sandbox-stand-in.js')).sandboxStandInCommand),

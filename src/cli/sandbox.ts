@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadKubeConfig } from '../k8s/client.js';
 import { defaultLanPlan, type LanPlan } from '../sandbox/lan.js';
+import { listRogue, parseRogueAddress, setRogue, type RogueAction } from '../sandbox/rogue.js';
 import { formatSandboxStatus, readSandboxStatus } from '../sandbox/sandbox-status.js';
 import { defaultStateDir, prepareStateDir, processAlive, readReady, readRecord, sandboxPaths, type ReadyRecord, type SandboxPaths } from '../sandbox/state-dir.js';
 import { runSandbox } from '../sandbox/supervisor.js';
@@ -217,3 +218,56 @@ export const sandboxStatusCommand: CommandRunner = {
     return exitCode.ok;
   },
 };
+
+const rogueUsage = 'ironlb sandbox rogue add IP | remove IP | list [--state-dir DIR]';
+
+/**
+ * `ironlb sandbox rogue`: makes the client namespace a host outside the cluster that holds (or
+ * lets go of) an address on the LAN, to watch ironlb's conflict handling (docs/speaker.md
+ * "Address conflicts").
+ */
+export const sandboxRogueCommand: CommandRunner = {
+  async run(ctx) {
+    const { flags, positionals } = readFlags(plainFlags, ctx.argv, ctx.env);
+    if (flags.help) return printUsage(ctx.stdout, rogueUsage, plainFlags);
+    const request = rogueRequest(positionals);
+    const ready = await runningLan(ctx, flags['state-dir']);
+    if (request.action === 'list') {
+      const held = await listRogue(ready.plan);
+      ctx.stdout.write(held.length === 0 ? 'the client holds no rogue address\n' : `${held.join('\n')}\n`);
+      return exitCode.ok;
+    }
+    const { action } = request;
+    const address = parseRogueAddress(request.ip, ready.plan);
+    if (!address.ok) throw new UsageError(`IP: ${address.error}`);
+    await setRogue(ready.plan, action, address.value);
+    const netns = `${ready.plan.prefix}-client`;
+    ctx.stdout.write(action === 'add'
+      ? `${netns} now holds ${address.value.ip}: its kernel answers ARP/NDP for it, as another host on the LAN would.\nironlb does not announce it; a Service given it is moved: kubectl get events -A --field-selector reason=AddressConflict\n`
+      : `${netns} let go of ${address.value.ip}; the quarantine lifts at the speakers' next re-probe (--conflict-reprobe, 30 s).\n`);
+    return exitCode.ok;
+  },
+};
+
+function isRogueWord(word: string | undefined): word is RogueAction | 'list' {
+  return word === 'add' || word === 'remove' || word === 'list';
+}
+
+/** The words after `sandbox rogue`: `add IP`, `remove IP` or `list`; anything else is a usage error. */
+function rogueRequest(positionals: readonly string[]): { readonly action: 'list' } | { readonly action: RogueAction; readonly ip: string } {
+  const [action, ip, ...extra] = positionals;
+  if (!isRogueWord(action)) throw new UsageError(`expected add, remove or list, got "${action ?? ''}"; usage: ${rogueUsage}`);
+  if (action === 'list' && ip === undefined) return { action };
+  if (action !== 'list' && ip !== undefined && extra.length === 0) return { action, ip };
+  throw new UsageError(`${action} takes ${action === 'list' ? 'no argument' : 'one IP address'}; usage: ${rogueUsage}`);
+}
+
+/** The running sandbox's ready record, when it has a LAN (root, network namespaces); else a clear error. */
+async function runningLan(ctx: CommandContext, dir: string | undefined): Promise<ReadyRecord> {
+  const paths = pathsFrom(ctx, dir);
+  const record = await readRecord(paths);
+  const ready = await readReady(paths);
+  if (record === undefined || !processAlive(record.pid) || ready === undefined) throw new AppError('ERR_SANDBOX_NOT_RUNNING', `no sandbox running with state dir ${paths.dir} (\`ironlb sandbox up\` starts one)`);
+  if (!ready.lan || !isRoot()) throw new AppError('ERR_SANDBOX_NO_LAN', ready.lan ? 'needs root: the rogue host is the client network namespace' : 'this sandbox has no network namespaces (started without root or with --no-netns): there is no LAN for a rogue host');
+  return ready;
+}

@@ -7,6 +7,7 @@ export interface ControllerMetrics {
   readonly configStale: Gauge;
   /** 1 once a config has been loaded. */
   readonly configLoaded: Gauge;
+  /** Per pool: addresses assigned to Services or quarantined (not free to give out). */
   readonly addressesInUse: Gauge<'pool'>;
   readonly addressesTotal: Gauge<'pool'>;
   readonly allocationFailures: Counter<'reason'>;
@@ -21,7 +22,9 @@ export interface ControllerMetrics {
 
 export function createControllerMetrics(registry: Registry): ControllerMetrics {
   const registers = [registry];
-  const addressesInUse = new Gauge({ name: 'ironlb_addresses_in_use', help: 'Addresses assigned to Services, per pool', labelNames: ['pool'], registers });
+  // A quarantined address counts as in use (docs/controller.md "Metrics"): total minus in use is
+  // what can still be given out, the figure an admin plans capacity with.
+  const addressesInUse = new Gauge({ name: 'ironlb_addresses_in_use', help: 'Addresses that cannot be given out, per pool: assigned to Services, or quarantined (another host on the LAN answers for them); total minus this is what is left', labelNames: ['pool'], registers });
   const addressesTotal = new Gauge({ name: 'ironlb_addresses_total', help: 'Usable addresses per pool (a /64 is about 1.8e19)', labelNames: ['pool'], registers });
   return {
     configStale: new Gauge({ name: 'ironlb_config_stale', help: '1 when the ConfigMap holds a config that is not in force (invalid or orphaning IPs)', registers }),

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { createAlarm } from '../shared/alarm.js';
@@ -40,10 +41,21 @@ interface PendingEvent {
 /** Events longer than this are cut, as the API server refuses messages over 1 KiB in events.k8s.io. */
 const maxMessageLength = 1024;
 
-function toV1Event(e: PendingEvent, deps: EventRecorderDeps, seq: number): k8s.CoreV1Event {
+/**
+ * The Event's name: the object's name, the time and a per-recorder sequence (client-go uses
+ * `name.<UnixNano hex>`), plus 8 hex digits of the reporting instance's hash. Without these, two
+ * processes reporting on one object in the same millisecond with equal sequence numbers (two
+ * speakers that see each other's frames, a split brain) wrote the same name, and the second
+ * Event was refused with 409 AlreadyExists.
+ */
+function eventName(e: PendingEvent, instanceTag: string, seq: number): string {
+  return `${e.ref.name}.${e.at.getTime().toString(16)}${instanceTag}${seq.toString(16)}`;
+}
+
+function toV1Event(e: PendingEvent, deps: EventRecorderDeps, name: string): k8s.CoreV1Event {
   const namespace = e.ref.namespace ?? 'default';
   return {
-    metadata: { name: `${e.ref.name}.${e.at.getTime().toString(16)}${seq.toString(16)}`, namespace },
+    metadata: { name, namespace },
     involvedObject: {
       apiVersion: e.ref.apiVersion,
       kind: e.ref.kind,
@@ -71,9 +83,10 @@ export function createEventRecorder(deps: EventRecorderDeps): EventRecorder {
   const queue: PendingEvent[] = [];
   const alarm = createAlarm({ clock: deps.clock });
   let seq = 0;
+  const instanceTag = createHash('sha256').update(deps.instance).digest('hex').slice(0, 8);
 
   const write = async (e: PendingEvent): Promise<void> => {
-    const body = toV1Event(e, deps, seq++);
+    const body = toV1Event(e, deps, eventName(e, instanceTag, seq++));
     try {
       await deps.core.createNamespacedEvent({ namespace: body.metadata.namespace ?? 'default', body });
     } catch (err: unknown) {

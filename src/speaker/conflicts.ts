@@ -101,16 +101,30 @@ export function gate(state: AddressState, inputs: GateInputs): Gated {
   const { elected, now, timing } = inputs;
   const assigned = new Set(elected.ips.keys());
   const announced = new Set([...state.announced, ...inputs.recorded].filter((ip) => assigned.has(ip)));
-  const { owned, withheld, probe } = sortElected(state, elected.owned, timing.probeFirst === false ? new Set(elected.owned) : announced);
-  for (const c of state.conflicts.values()) if (c.nextProbeAt <= now && !state.probing.has(c.ip) && !probe.includes(c.ip)) probe.push(c.ip);
-  const nextCheckAt = selfChecks(state, owned, now, timing.selfCheckMs, probe);
-  const times = [...[...state.conflicts.values()].map((c) => c.nextProbeAt), ...nextCheckAt.values()].filter((t) => t > now);
+  const conflicts = settledByElection(state.conflicts, elected.owned);
+  const current = { ...state, conflicts };
+  const { owned, withheld, probe } = sortElected(current, elected.owned, timing.probeFirst === false ? new Set(elected.owned) : announced);
+  for (const c of conflicts.values()) if (c.nextProbeAt <= now && !state.probing.has(c.ip) && !probe.includes(c.ip)) probe.push(c.ip);
+  const nextCheckAt = selfChecks(current, owned, now, timing.selfCheckMs, probe);
+  const times = [...[...conflicts.values()].map((c) => c.nextProbeAt), ...nextCheckAt.values()].filter((t) => t > now);
   return {
     desired: withhold(elected, owned, withheld),
     probe: probe.sort(compareStrings),
-    state: { ...state, announced: new Set([...announced, ...owned]), probing: new Set([...state.probing, ...probe]), nextCheckAt },
+    state: { ...current, announced: new Set([...announced, ...owned]), probing: new Set([...state.probing, ...probe]), nextCheckAt },
     nextAt: times.length === 0 ? undefined : Math.min(...times),
   };
+}
+
+/**
+ * The conflicts still worth keeping: one with a cluster node matters only while this node is
+ * elected for the IP (two answerers). Once the election gives the IP to another node, that
+ * node answering is the intended state, not a conflict: the report is dropped at once rather
+ * than re-probed (a re-probe would hear the rightful owner and report it again, for ever).
+ * Conflicts with hosts outside the cluster stay, whoever owns the IP: they quarantine it.
+ */
+function settledByElection(conflicts: ReadonlyMap<string, Conflict>, elected: ReadonlySet<string>): ReadonlyMap<string, Conflict> {
+  const kept = [...conflicts].filter(([ip, c]) => c.node === undefined || elected.has(ip));
+  return kept.length === conflicts.size ? conflicts : new Map(kept);
 }
 
 /** Elected IPs into announced now, withheld (and why), and to probe first. */
@@ -159,6 +173,13 @@ export type ProbeResult = { readonly kind: 'clear' } | { readonly kind: 'conflic
  * Applies a finished probe: clear lifts the conflict and lets the IP be announced (it counts as
  * announced from now on); a claimant records or refreshes the conflict, to be probed again in
  * `reprobeMs`.
+ *
+ * A probe before the first announcement that hears a cluster node's MAC heard the previous
+ * owner (a node that announced the IP before this one's view recorded it, or is still letting
+ * go): the address belongs to the cluster, so this is not a conflict with another host. The IP
+ * counts as announced, and is taken over as any takeover is, without a report; if that node
+ * keeps answering, its gratuitous announcements (claims) and the self-check report it by name.
+ * Without this, such an IP was probed again and again and never announced.
  */
 export function probeFinished(state: AddressState, ip: string, result: ProbeResult, now: number, reprobeMs: number, nodeOfMac: ReadonlyMap<string, NodeName>): AddressState {
   const probing = new Set(state.probing);
@@ -167,6 +188,8 @@ export function probeFinished(state: AddressState, ip: string, result: ProbeResu
   const announced = new Set(state.announced);
   if (result.kind === 'clear') {
     conflicts.delete(ip);
+    announced.add(ip);
+  } else if (!state.announced.has(ip) && nodeOfMac.has(result.mac)) {
     announced.add(ip);
   } else {
     const before = conflicts.get(ip);

@@ -233,6 +233,31 @@ describe('sandbox API server over HTTP with client-node', () => {
     for (const name of ['counted-a', 'counted-b']) await coord.deleteNamespacedLease({ name, namespace: 'default' });
   });
 
+  it('stalls the watches of one user and resource: open, but silent (no event, no BOOKMARK), until cleared', async () => {
+    const rv = (await coord.listNamespacedLease({ namespace: 'default' })).metadata?.resourceVersion ?? '';
+    api.server.faults.stallWatches = { user: 'admin', resource: 'leases' };
+    try {
+      const leases = watchLines(api.url, api.token, `/apis/coordination.k8s.io/v1/namespaces/default/leases?watch=true&allowWatchBookmarks=true&resourceVersion=${rv}`, 1);
+      const configMaps = watchLines(api.url, api.token, `/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${rv}`, 1);
+      await new Promise((r) => setTimeout(r, 100));
+      await coord.createNamespacedLease({ namespace: 'default', body: { metadata: { name: 'stalled-a' }, spec: { holderIdentity: 'x', leaseDurationSeconds: 3 } } });
+      await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'not-stalled' } } });
+      // Another resource of the same user still flows.
+      expect((await configMaps).map((e) => `${e.type} ${String((e.object.metadata as { name?: string }).name)}`)).toEqual(['ADDED not-stalled']);
+      const silent = await Promise.race([leases.then(() => 'delivered'), new Promise((r) => setTimeout(() => { r('silent'); }, 500))]);
+      expect(silent).toBe('silent');
+      api.server.faults.stallWatches = undefined;
+      await coord.createNamespacedLease({ namespace: 'default', body: { metadata: { name: 'stalled-b' }, spec: { holderIdentity: 'x', leaseDurationSeconds: 3 } } });
+      // The stream is alive again; what it missed stays missed (the client resumes after a cut to catch up).
+      expect((await leases).map((e) => `${e.type} ${String((e.object.metadata as { name?: string }).name)}`)).toEqual(['ADDED stalled-b']);
+    } finally {
+      api.server.faults.stallWatches = undefined;
+      api.server.faults.closeWatches();
+      for (const name of ['stalled-a', 'stalled-b']) await coord.deleteNamespacedLease({ name, namespace: 'default' }).catch(() => undefined);
+      await core.deleteCollectionNamespacedConfigMap({ namespace: 'default' });
+    }
+  });
+
   it('serves Leases for optimistic-concurrency leader election', async () => {
     const lease = await coord.createNamespacedLease({ namespace: 'default', body: { metadata: { name: 'l' }, spec: { holderIdentity: 'a', leaseDurationSeconds: 3 } } });
     const renewed = await coord.replaceNamespacedLease({ name: 'l', namespace: 'default', body: { ...lease, spec: { ...lease.spec, holderIdentity: 'b' } } });

@@ -1,4 +1,6 @@
+import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { createControllerMetrics } from '../../src/controller/metrics.js';
 import { Allocator } from '../../src/ipam/allocator.js';
 import { quarantinedAddresses } from '../../src/controller/quarantine.js';
 import { held, ip, key, pools, request } from './allocator-harness.js';
@@ -40,6 +42,38 @@ describe('allocator: quarantined addresses (setBlocked)', () => {
     expect(a.verify()).toEqual([]);
     expect(texts(a.assign(request({ name: 'api' })))).toEqual(['10.0.0.0']);
     expect(held(a, 'web')).toEqual(['10.0.0.1']);
+    expect(a.verify()).toEqual([]);
+  });
+});
+
+describe('ironlb_addresses_in_use counts quarantined addresses: total minus in use is what can still be given out', () => {
+  const gauges = async (a: Allocator): Promise<string> => {
+    const registry = new Registry();
+    const metrics = createControllerMetrics(registry);
+    metrics.setPools(a.stats());
+    const text = await registry.metrics();
+    return text.split('\n').filter((l) => l.startsWith('ironlb_addresses_in_use{') || l.startsWith('ironlb_addresses_total{')).join(' ');
+  };
+
+  it('a quarantined address nobody holds is in use; one a Service holds counts once; lifting frees it', async () => {
+    const a = new Allocator(pools('p: 10.0.0.0/30'));
+    expect(texts(a.assign(request({ name: 'web' })))).toEqual(['10.0.0.0']);
+    expect(await gauges(a)).toBe('ironlb_addresses_in_use{pool="p"} 1 ironlb_addresses_total{pool="p"} 4');
+    // .1 is another host's, .0 too (web holds it and is moved).
+    expect(a.setBlocked([ip('10.0.0.0'), ip('10.0.0.1')])).toEqual([key('web')]);
+    expect(await gauges(a)).toBe('ironlb_addresses_in_use{pool="p"} 2 ironlb_addresses_total{pool="p"} 4');
+    expect(texts(a.assign(request({ name: 'web' })))).toEqual(['10.0.0.2']);
+    expect(await gauges(a)).toBe('ironlb_addresses_in_use{pool="p"} 3 ironlb_addresses_total{pool="p"} 4');
+    // 4 - 3 = 1 left: exactly one more Service gets an address.
+    expect(texts(a.assign(request({ name: 'api' })))).toEqual(['10.0.0.3']);
+    expect(texts(a.assign(request({ name: 'db' })))).toEqual(['poolExhausted']);
+    expect(await gauges(a)).toBe('ironlb_addresses_in_use{pool="p"} 4 ironlb_addresses_total{pool="p"} 4');
+    // A Service that asked for a quarantined address holds it: counted once.
+    a.release(key('api'));
+    expect(texts(a.assign(request({ name: 'pinned', ips: ['10.0.0.1'] })))).toEqual(['10.0.0.1']);
+    expect(await gauges(a)).toBe('ironlb_addresses_in_use{pool="p"} 3 ironlb_addresses_total{pool="p"} 4');
+    a.setBlocked([]);
+    expect(await gauges(a)).toBe('ironlb_addresses_in_use{pool="p"} 2 ironlb_addresses_total{pool="p"} 4');
     expect(a.verify()).toEqual([]);
   });
 });

@@ -14,11 +14,25 @@ export interface FailureRule {
   readonly user?: string;
 }
 
-/** Fault injection, for reliability tests: latency, failures, cut watches, compaction. */
+/**
+ * Watch streams that go silent: open, but delivering no event and no BOOKMARK, as behind a
+ * proxy or load balancer that holds a half-dead connection. The client is not told; it keeps
+ * a stale cache (a split brain for a speaker that stops seeing its peers' Lease renewals).
+ */
+export interface WatchStall {
+  /** Only watches of this user. */
+  readonly user: string;
+  /** Only watches of this resource (plural, e.g. `leases`); all when absent. */
+  readonly resource?: string;
+}
+
+/** Fault injection, for reliability tests: latency, failures, stalled or cut watches, compaction. */
 export interface FaultSwitch {
   /** Added before every API request is handled. */
   latencyMs: number;
   fail: FailureRule | undefined;
+  /** Watches to keep silent while set; clearing it resumes nothing by itself: cut them ({@link closeWatches}) so their clients resume and catch up. */
+  stallWatches: WatchStall | undefined;
   /** Ends every open watch stream now (clients see the connection close mid-stream). */
   closeWatches(): void;
   /** Forgets the watch history, so resuming from an older resourceVersion gets 410 Gone. */
@@ -31,6 +45,11 @@ export function shouldFail(rule: FailureRule | undefined, attrs: RequestAttribut
   if (rule.verbs !== undefined && !rule.verbs.includes(attrs.verb)) return false;
   if (rule.user !== undefined && rule.user !== attrs.user) return false;
   return random() < rule.rate;
+}
+
+/** Whether a watch of `attrs` is silenced by `stall`. */
+export function watchStalled(stall: WatchStall | undefined, attrs: RequestAttributes): boolean {
+  return stall !== undefined && stall.user === attrs.user && (stall.resource === undefined || stall.resource === attrs.resource);
 }
 
 /** One request as the log keeps it. */
@@ -101,6 +120,7 @@ export function createFaults(store: Store, watches: Set<() => void>): FaultSwitc
   return {
     latencyMs: 0,
     fail: undefined,
+    stallWatches: undefined,
     closeWatches() {
       for (const close of [...watches]) close();
     },

@@ -7,7 +7,7 @@ import { authenticate, authorize, isAdmin } from './auth.js';
 import { discoveryDoc, serverVersion } from './discovery.js';
 import { createFieldManager } from './field-manager.js';
 import { parseFieldValidation, scanJsonKeys, type JsonKeys } from './field-validation.js';
-import { createFaults, injectFaults, RequestLog, type FaultSwitch } from './faults.js';
+import { createFaults, injectFaults, RequestLog, watchStalled, type FaultSwitch } from './faults.js';
 import { listen, readBody, serverUrl } from './http.js';
 import { createNegotiator, sendError, sendObject, type BodyPresence, type Negotiator, type ResponseEncoding } from './negotiation.js';
 import type { JsonObject } from './object.js';
@@ -221,7 +221,7 @@ async function handleResource(ctx: RequestContext, user: string, x: Exchange, ta
     await injectFaults(ctx.faults, attrs, ctx.random);
     if (verb === 'watch') {
       record(200);
-      serveWatch(res, watchRequest(ctx, req, url, target), { store: ctx.store, bookmarkIntervalMs: ctx.options.bookmarkIntervalMs ?? 10_000, track: trackIn(ctx.watches), encoding: ctx.negotiator.watchEncoding(req.headers.accept), onEventSent: () => { ctx.requests.watchEventSent(); } });
+      serveWatch(res, watchRequest(ctx, req, url, target), { store: ctx.store, bookmarkIntervalMs: ctx.options.bookmarkIntervalMs ?? 10_000, track: trackIn(ctx.watches), encoding: ctx.negotiator.watchEncoding(req.headers.accept), onEventSent: () => { ctx.requests.watchEventSent(); }, stalled: () => watchStalled(ctx.faults.stallWatches, attrs) });
       return;
     }
     if (target.subresource === 'log' && verb === 'get') {

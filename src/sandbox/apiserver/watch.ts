@@ -33,6 +33,8 @@ export interface WatchDeps {
   readonly encoding: WatchEncoding;
   /** Called for every ADDED/MODIFIED/DELETED event written (not BOOKMARKs): the server counts fan-out. */
   readonly onEventSent?: () => void;
+  /** True while fault injection keeps this stream silent (faults.ts `WatchStall`): nothing is written. */
+  readonly stalled?: () => boolean;
 }
 
 /**
@@ -50,11 +52,12 @@ export function serveWatch(res: ServerResponse, req: WatchRequest, deps: WatchDe
   res.writeHead(200, { 'content-type': deps.encoding.contentType, 'cache-control': 'no-cache, private' });
   res.flushHeaders();
   const send = (type: string, object: JsonObject): void => {
+    if (deps.stalled?.() === true) return;
     res.write(deps.encoding.frame({ type, object }));
   };
   const onEvent = (e: StoreEvent): void => {
     const wire = toWire(target.def, e.object);
-    if (!matches(wire)) return;
+    if (!matches(wire) || deps.stalled?.() === true) return;
     send(e.type, req.render(wire));
     deps.onEventSent?.();
   };

@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import type { NodeName, ServiceKey } from '../../src/shared/brand.js';
+import { gate, noAddressState, probeFinished, type AddressState, type ConflictTiming } from '../../src/speaker/conflicts.js';
+import type { DesiredAnnouncements, IpDecision } from '../../src/speaker/desired.js';
+
+/**
+ * The pure conflict rules of the speaker (src/speaker/conflicts.ts) at the moments an IP changes
+ * hands: a takeover, a probe that hears the previous owner, a split brain settled by the election.
+ */
+const ip = '192.0.2.10';
+const self = 'node-b' as NodeName;
+const peer = 'node-a' as NodeName;
+const peerMac = '02:00:00:00:00:0a';
+const rogueMac = '02:00:00:00:00:99';
+const nodeOfMac: ReadonlyMap<string, NodeName> = new Map([[peerMac, peer]]);
+const timing: ConflictTiming = { reprobeMs: 30_000, selfCheckMs: 60_000 };
+
+/** The election's result for one IP: `owner` announces it. */
+function elected(owner: NodeName): DesiredAnnouncements {
+  const d: IpDecision = { ip, serviceKeys: ['ns/web' as ServiceKey], owner, reason: owner === self ? 'owner' : 'notOwner', ineligible: [], noInterface: [], interfaceFallback: false };
+  return { ips: new Map([[ip, d]]), owned: owner === self ? new Set([ip]) : new Set() };
+}
+
+const step = (state: AddressState, owner: NodeName, now: number, recorded: string[] = []): ReturnType<typeof gate> => gate(state, { elected: elected(owner), recorded, now, timing });
+
+describe('speaker conflicts: handing an IP over', () => {
+  it.each([
+    { name: 'the previous owner\'s Lease still records it', announced: [], recorded: [ip] },
+    { name: 'seen recorded earlier (the previous owner crashed, its Lease is gone)', announced: [ip], recorded: [] },
+  ])('a takeover is not probed: $name', ({ announced, recorded }) => {
+    const g = step({ ...noAddressState, announced: new Set(announced) }, self, 0, recorded);
+    expect(g.probe).toEqual([]);
+    expect([...g.desired.owned]).toEqual([ip]);
+  });
+
+  it('an IP nobody announced since it was assigned is probed and withheld until the probe ends', () => {
+    const g = step(noAddressState, self, 0);
+    expect(g.probe).toEqual([ip]);
+    expect([...g.desired.owned]).toEqual([]);
+    expect(g.desired.ips.get(ip)?.reason).toBe('probing');
+  });
+
+  it('a first probe that hears a known node (the previous owner) is no conflict: announced at once, nothing reported, no probe loop', () => {
+    const probing = step(noAddressState, self, 0).state;
+    const after = probeFinished(probing, ip, { kind: 'conflict', mac: peerMac, iface: 'eth0' }, 600, timing.reprobeMs, nodeOfMac);
+    expect([...after.conflicts.keys()]).toEqual([]);
+    const g = step(after, self, 610);
+    expect([...g.desired.owned]).toEqual([ip]);
+    expect(g.probe).toEqual([]);
+  });
+
+  it('a first probe that hears a MAC of no node is a conflict with another host: withheld, re-probed later', () => {
+    const probing = step(noAddressState, self, 0).state;
+    const after = probeFinished(probing, ip, { kind: 'conflict', mac: rogueMac, iface: 'eth0' }, 600, timing.reprobeMs, nodeOfMac);
+    expect(after.conflicts.get(ip)).toMatchObject({ mac: rogueMac, node: undefined, nextProbeAt: 30_600 });
+    const g = step(after, self, 610);
+    expect([...g.desired.owned]).toEqual([]);
+    expect(g.desired.ips.get(ip)?.reason).toBe('addressConflict');
+    expect(g.probe).toEqual([]);
+  });
+
+  it('a self-check of an owned IP that hears a known node reports that node and keeps announcing (split brain)', () => {
+    const owning = step({ ...noAddressState, announced: new Set([ip]) }, self, 0).state;
+    const after = probeFinished(owning, ip, { kind: 'conflict', mac: peerMac, iface: 'eth0' }, 60_000, timing.reprobeMs, nodeOfMac);
+    expect(after.conflicts.get(ip)).toMatchObject({ mac: peerMac, node: peer });
+    const g = step(after, self, 60_010);
+    expect([...g.desired.owned]).toEqual([ip]);
+    expect([...g.state.conflicts.keys()]).toEqual([ip]);
+  });
+
+  it('a split brain settled by the election: the node that loses the IP drops its report at once and never re-probes it', () => {
+    const owning = step({ ...noAddressState, announced: new Set([ip]) }, self, 0).state;
+    const split = probeFinished(owning, ip, { kind: 'conflict', mac: peerMac, iface: 'eth0' }, 1_000, timing.reprobeMs, nodeOfMac);
+    // The views agree again: the peer is the owner.
+    const g = step(split, peer, 2_000);
+    expect([...g.state.conflicts.keys()]).toEqual([]);
+    expect([...g.desired.owned]).toEqual([]);
+    // Nothing left to re-probe when the re-probe would have been due.
+    expect(step(g.state, peer, 40_000).probe).toEqual([]);
+  });
+
+  it('a conflict with a host outside the cluster stays when the IP goes to another node: it still quarantines the address', () => {
+    const owning = step({ ...noAddressState, announced: new Set([ip]) }, self, 0).state;
+    const rogue = probeFinished(owning, ip, { kind: 'conflict', mac: rogueMac, iface: 'eth0' }, 1_000, timing.reprobeMs, nodeOfMac);
+    const g = step(rogue, peer, 2_000);
+    expect(g.state.conflicts.get(ip)).toMatchObject({ mac: rogueMac, node: undefined });
+    expect(step(g.state, peer, 31_000).probe).toEqual([ip]);
+  });
+});
