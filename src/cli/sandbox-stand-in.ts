@@ -8,6 +8,7 @@ const flagSpec = {
   pod: { type: 'string', description: 'the Pod this container belongs to' },
   node: { type: 'string', description: 'the node the Pod runs on' },
   port: { type: 'strings', description: 'a TCP port to listen on (repeat or comma list; default 80)' },
+  'drain-seconds': { type: 'number', default: 0, min: 0, max: 3600, description: 'keep serving this long after SIGTERM before closing (an app that drains; a Pod sets IRONLB_DRAIN_SECONDS in its env)' },
 } as const;
 
 /** Parses `--port` values, naming the bad one. */
@@ -27,7 +28,8 @@ export const sandboxStandInCommand: CommandRunner = {
     if (flags.pod === undefined) throw new UsageError('--pod is required');
     if (flags.node === undefined) throw new UsageError('--node is required');
     const ports = parsePorts(flags.port);
-    await runStandInServer({ pod: flags.pod, node: flags.node, ports, write: (line) => ctx.stdout.write(line), now: () => new Date() }, ctx.signal);
+    const drainMs = flags['drain-seconds'] * 1000;
+    await runStandInServer({ pod: flags.pod, node: flags.node, ports, drainMs, write: (line) => ctx.stdout.write(line), now: () => new Date() }, ctx.signal);
     return exitCode.ok;
   },
 };

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Admission } from './admission.js';
 import type { FieldManager, FieldOptions } from './field-manager.js';
 import { dependentsOf, directDependents, propagationPolicyOf, withoutOwner, type PropagationPolicy, type StoredObject } from './garbage.js';
+import { nodeLeaseLive, nodeLeaseNamespace, podDeletion, requestedGracePeriod, type PodDeletion } from './graceful-delete.js';
 import { keepEquivalentManagedFields } from './managed-fields.js';
 import { child, clone, isObject, jsonEqual, list, meta, str, type JsonObject } from './object.js';
 import { applyPatch, type PatchType } from './patch.js';
@@ -33,6 +34,10 @@ export interface ListResult {
  * AllowUnconditionalUpdate is false for them).
  */
 const conditionalOnly = new Set(['/services']);
+
+/** Storage keys of Pods (deleted gracefully) and of Leases (a node's kubelet renews one). */
+const podStorage = '/pods';
+const leaseStorage = 'coordination.k8s.io/leases';
 
 // kube-apiserver's generateName suffix alphabet (no vowels, no confusable digits)
 const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
@@ -228,13 +233,28 @@ export class ObjectHandler {
    * dry run (`dryRun=All` in the query or in the DeleteOptions) checks and deletes nothing.
    * Dependents go as `propagation` (query) or the DeleteOptions' propagationPolicy says.
    */
-  delete(t: ResourceTarget, body: unknown, dryRun = false, propagation: string | null = null): JsonObject {
+  delete(t: ResourceTarget, body: unknown, dryRun = false, propagation: string | null = null, gracePeriod: string | null = null): JsonObject {
     const current = this.mustGet(t);
     checkPreconditions(t, current, body);
     const policy = propagationPolicyOf(body, propagation);
-    if (dryRun || isDryRunBody(body)) return toWire(t.def, current);
+    const deletion = this.deletionOf(t.def.storage, current, requestedGracePeriod(body, gracePeriod));
+    if (dryRun || isDryRunBody(body)) return toWire(t.def, deletion.kind === 'mark' ? markDeleted(current, deletion) : current);
+    // A graceful Pod deletion returns the Pod, still stored, as kube-apiserver does (200).
+    if (deletion.kind === 'pending') return toWire(t.def, current);
+    if (deletion.kind === 'mark') return toWire(t.def, this.store.update(t.def.storage, markDeleted(current, deletion)));
     if (t.def.plural === 'namespaces') this.deleteNamespaceContents(t.name);
     return toWire(t.def, this.deleteWithDependents(t, current, policy));
+  }
+
+  /**
+   * How a DELETE goes: Pods gracefully (graceful-delete.ts), judging their node's kubelet by its
+   * Lease in kube-node-lease; every other kind at once.
+   */
+  private deletionOf(storage: string, current: JsonObject, requested: number | undefined): PodDeletion {
+    if (storage !== podStorage) return { kind: 'now' };
+    const node = str(child(current, 'spec'), 'nodeName') ?? '';
+    const lease = node === '' ? undefined : this.store.get(leaseStorage, nodeLeaseNamespace, node);
+    return podDeletion(current, requested, nodeLeaseLive(lease, this.now()), this.now());
   }
 
   /**
@@ -257,9 +277,13 @@ export class ObjectHandler {
     return this.store.storages().flatMap((storage) => this.store.list(storage, ns).map((obj) => ({ storage, obj })));
   }
 
+  /** Deletes dependents as the garbage collector does: with default options, so Pods gracefully. */
   private deleteAll(objects: readonly StoredObject[]): void {
     for (const { storage, obj } of objects) {
       const m = meta(obj);
+      const deletion = this.deletionOf(storage, obj, undefined);
+      if (deletion.kind === 'mark') this.store.update(storage, markDeleted(obj, deletion));
+      if (deletion.kind !== 'now') continue;
       const gone = this.store.delete(storage, str(m, 'namespace') ?? '', str(m, 'name') ?? '');
       if (gone !== undefined) this.admission.get(storage)?.deleted(gone);
     }
@@ -351,19 +375,30 @@ function nameForCreate(t: ResourceTarget, obj: JsonObject): string {
 /** Drops what the server owns on create: identity, timestamps and (for Services) status. */
 function resetForCreate(t: ResourceTarget, obj: JsonObject): void {
   const m = meta(obj);
-  for (const key of ['uid', 'resourceVersion', 'creationTimestamp', 'deletionTimestamp']) Reflect.deleteProperty(m, key);
+  for (const key of ['uid', 'resourceVersion', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds']) Reflect.deleteProperty(m, key);
   if (t.def.plural === 'services') Reflect.deleteProperty(obj, 'status');
   if (t.def.plural === 'namespaces') obj.status = { phase: 'Active' };
 }
 
-/** Keeps identity across an update. */
+/** Keeps identity across an update; only a DELETE sets or changes the deletion fields. */
 function carryMetadata(t: ResourceTarget, old: JsonObject, next: JsonObject): void {
   const oldMeta = meta(old);
   const m = meta(next);
   for (const key of ['uid', 'creationTimestamp', 'namespace', 'name', 'generation']) {
     if (oldMeta[key] !== undefined) m[key] = oldMeta[key];
   }
+  for (const key of ['deletionTimestamp', 'deletionGracePeriodSeconds']) {
+    if (oldMeta[key] === undefined) Reflect.deleteProperty(m, key);
+    else m[key] = oldMeta[key];
+  }
   m.resourceVersion = oldMeta.resourceVersion;
+}
+
+/** The object marked for graceful deletion (generation bumped the first time, as BeforeDelete does). */
+function markDeleted(obj: JsonObject, d: Extract<PodDeletion, { kind: 'mark' }>): JsonObject {
+  const m: JsonObject = { ...meta(obj), deletionTimestamp: d.deletionTimestamp, deletionGracePeriodSeconds: d.gracePeriodSeconds };
+  if (d.bumpGeneration && typeof m.generation === 'number') m.generation += 1;
+  return { ...obj, metadata: m };
 }
 
 /**

@@ -256,7 +256,7 @@ async function dispatch(ctx: RequestContext, verb: RequestVerb, req: IncomingMes
     case 'patch':
       return patch(ctx, req, url, t, dryRun);
     case 'delete':
-      return new HttpReply(200, ctx.handler.delete(t, await requestBody(ctx, req, 'optional'), dryRun, url.searchParams.get('propagationPolicy')));
+      return new HttpReply(200, ctx.handler.delete(t, await requestBody(ctx, req, 'optional'), dryRun, url.searchParams.get('propagationPolicy'), url.searchParams.get('gracePeriodSeconds')));
     case 'deletecollection':
       return new HttpReply(200, listBody(t.def, ctx.handler.deleteCollection(t, listQuery(url)), undefined));
     case 'watch':

@@ -6,6 +6,7 @@ import type { Clock } from '../../shared/clock.js';
 import { child, isObject, jsonEqual, list, meta, str, type JsonObject } from '../apiserver/object.js';
 import { createReconcileLoop } from '../reconcile-loop.js';
 import { createJsonClient, sendOk, type JsonClient } from '../workloads/json-client.js';
+import { runNodeLease } from './node-lease.js';
 import { createPodSandbox, listPodNetns, pickPodIp, removePodSandbox, type NodePodNet, type PodSandbox } from './pod-network.js';
 import { podStatus } from './pod-status.js';
 import { toPodView, type PodView } from './pod-view.js';
@@ -51,6 +52,18 @@ function uidOf(pod: JsonObject): string {
 function runsHere(pod: JsonObject, node: string): boolean {
   const phase = str(child(pod, 'status'), 'phase');
   return str(child(pod, 'spec'), 'nodeName') === node && phase !== 'Succeeded' && phase !== 'Failed';
+}
+
+/** The grace a Pod being deleted gets: metadata.deletionGracePeriodSeconds, else its spec's. */
+export function deletionGraceMs(pod: JsonObject, view: PodView): number | undefined {
+  const m = meta(pod);
+  if (str(m, 'deletionTimestamp') === undefined) return undefined;
+  const grace = m.deletionGracePeriodSeconds;
+  return (typeof grace === 'number' ? Math.max(0, grace) : view.terminationGracePeriodSeconds) * 1000;
+}
+
+function podPath(pod: PodView): string {
+  return `/api/v1/namespaces/${encodeURIComponent(pod.id.namespace)}/pods/${encodeURIComponent(pod.id.name)}`;
 }
 
 function statusPath(pod: PodView): string {
@@ -131,12 +144,20 @@ export async function runKubelet(deps: KubeletDeps, signal: AbortSignal): Promis
     statusLoop.poke();
   }
 
+  const stopping = new Set<string>(); // uids being stopped
+
+  /**
+   * Stops a Pod's containers (SIGTERM, SIGKILL after `graceMs`) and removes its namespace. Its
+   * status keeps being written meanwhile (readiness probes keep running, as the kubelet's do).
+   */
   async function stopPod(uid: string, graceMs: number): Promise<void> {
     const r = pods.get(uid);
-    if (r === undefined) return;
+    if (r === undefined || stopping.has(uid)) return;
+    stopping.add(uid);
+    await r.worker.stop(graceMs);
     pods.delete(uid);
     written.delete(uid);
-    await r.worker.stop(graceMs);
+    stopping.delete(uid);
     if (r.sandbox !== undefined) {
       await removePodSandbox(deps.node, r.sandbox);
       usedIps.delete(r.sandbox.ip);
@@ -144,19 +165,51 @@ export async function runKubelet(deps: KubeletDeps, signal: AbortSignal): Promis
     log.info({ event: 'podStopped', pod: `${r.worker.view.id.namespace}/${r.worker.view.id.name}` }, 'pod stopped');
   }
 
+  /**
+   * A Pod being deleted: stop it within its deletion grace period, then remove it from the API
+   * with grace 0 and its uid as precondition, as the kubelet's status manager does once the
+   * containers are gone (pkg/kubelet/status/status_manager.go).
+   */
+  const finishing = new Set<string>(); // uids whose final delete is under way
+  async function finishDeletion(pod: JsonObject, graceMs: number): Promise<void> {
+    const view = toPodView(pod);
+    if (finishing.has(view.id.uid)) return;
+    finishing.add(view.id.uid);
+    try {
+      log.info({ event: 'podTerminating', pod: `${view.id.namespace}/${view.id.name}`, graceMs }, 'pod deleted: stopping its containers');
+      await stopPod(view.id.uid, graceMs);
+      const reply = await client.send('DELETE', podPath(view), { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0, preconditions: { uid: view.id.uid } });
+      if (reply.code >= 300 && reply.code !== 404 && reply.code !== 409) throw new Error(`DELETE ${podPath(view)}: HTTP ${String(reply.code)} ${String(reply.body.message)}`);
+    } catch (e: unknown) {
+      log.warn({ event: 'podDeleteFailed', pod: `${view.id.namespace}/${view.id.name}`, err: e }, 'cannot remove a terminated pod; retrying');
+      setTimeout(() => { syncLoop.poke(); }, 2000).unref();
+    } finally {
+      finishing.delete(view.id.uid);
+    }
+  }
+
+  /** A Pod this kubelet runs, as the API has it now (undefined: gone). */
+  function syncRunning(uid: string, r: Running, pod: JsonObject | undefined): void {
+    if (pod === undefined || !runsHere(pod, deps.node.node)) {
+      // Gone without a graceful deletion (forced, or its namespace deleted): stop with the grace period the Pod had.
+      void stopPod(uid, r.worker.view.terminationGracePeriodSeconds * 1000);
+      return;
+    }
+    r.worker.update(toPodView(pod), pod);
+    const graceMs = deletionGraceMs(pod, r.worker.view);
+    if (graceMs !== undefined) void finishDeletion(pod, graceMs);
+  }
+
   const syncLoop = createReconcileLoop(
     async () => {
       if (!informer.hasSynced()) return;
       const present = new Map(informer.list().map((o) => [uidOf({ ...o }), { ...o }]));
-      for (const [uid, r] of [...pods]) {
-        const pod = present.get(uid);
-        if (pod === undefined || !runsHere(pod, deps.node.node)) {
-          // Deleted (the sandbox API server deletes at once): stop with the grace period the Pod had.
-          void stopPod(uid, r.worker.view.terminationGracePeriodSeconds * 1000);
-        } else r.worker.update(toPodView(pod), pod);
-      }
+      for (const [uid, r] of [...pods]) syncRunning(uid, r, present.get(uid));
       for (const [uid, pod] of present) {
-        if (!pods.has(uid) && runsHere(pod, deps.node.node) && !hard.signal.aborted && !signal.aborted) await startPod(pod);
+        if (pods.has(uid) || !runsHere(pod, deps.node.node)) continue;
+        // Deleted before it ran here (or while this kubelet was down): nothing to stop, remove it.
+        if (str(meta(pod), 'deletionTimestamp') !== undefined) void finishDeletion(pod, 0);
+        else if (!hard.signal.aborted && !signal.aborted) await startPod(pod);
       }
       statusLoop.poke();
     },
@@ -168,7 +221,9 @@ export async function runKubelet(deps: KubeletDeps, signal: AbortSignal): Promis
   const informer = createInformer<k8s.KubernetesObject>({ source: clientNodeListWatch(deps.kubeConfig, '/api/v1/pods', listPods(client)), path: '/api/v1/pods', logger: log, clock: deps.clock, onChange: () => { syncLoop.poke(); } });
   void informer.synced.then(() => { syncLoop.poke(); });
   log.info({ event: 'kubeletStarted', podCidr: deps.node.cidr }, 'sandbox kubelet running');
+  const lease = runNodeLease({ client, node: deps.node.node, clock: deps.clock, logger: log }, signal);
   await informer.run(signal);
+  await lease;
   await syncLoop.idle();
   await Promise.all([...pods.keys()].map((uid) => stopPod(uid, Math.min(deps.shutdownGraceMs, (pods.get(uid)?.worker.view.terminationGracePeriodSeconds ?? 30) * 1000))));
   hard.abort();

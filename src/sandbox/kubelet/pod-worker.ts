@@ -184,6 +184,8 @@ export class PodWorker {
     const probes = new AbortController();
     const target = { podIp: this.placement.podIp, ports: c.spec.ports };
     const kill = (why: string, spec: ProbeSpec): void => {
+      // A Pod being stopped is not restarted: the kubelet stops liveness probing on deletion.
+      if (this.stopping.signal.aborted) return;
       log.warn({ event: 'probeFailed', probe: why }, `container ${c.spec.name} failed ${why} probe, will be restarted`);
       const grace = spec.terminationGracePeriodSeconds ?? this.pod.terminationGracePeriodSeconds;
       void running.stop(grace * 1000);

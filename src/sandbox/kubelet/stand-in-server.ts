@@ -14,6 +14,8 @@ export interface StandInServerDeps {
   readonly node: string;
   /** Ports to listen on; empty means 80. */
   readonly ports: readonly number[];
+  /** How long to keep serving after SIGTERM, as an application that drains does (0: close at once). */
+  readonly drainMs?: number;
   /** Where access log lines go (the process's stdout). */
   readonly write: (line: string) => void;
   readonly now: () => Date;
@@ -31,7 +33,7 @@ function accessLine(req: IncomingMessage, status: number, bytes: number, now: Da
   return `${from} - - [${now.toISOString()}] "${req.method ?? ''} ${req.url ?? ''} HTTP/${req.httpVersion}" ${status} ${bytes} "-" "${agent}"\n`;
 }
 
-/** Listens until `signal` aborts (SIGTERM); settles once every listener is closed. */
+/** Listens until `signal` aborts (SIGTERM) and `drainMs` more; settles once every listener is closed. */
 export async function runStandInServer(deps: StandInServerDeps, signal: AbortSignal): Promise<void> {
   let healthy = true;
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -56,6 +58,11 @@ export async function runStandInServer(deps: StandInServerDeps, signal: AbortSig
       deps.write(`stand-in web server for pod ${deps.pod} on node ${deps.node}: listening on port ${port}\n`);
     }
     if (!signal.aborted) await once(signal, 'abort');
+    const drainMs = deps.drainMs ?? 0;
+    if (drainMs > 0) {
+      deps.write(`stand-in web server: SIGTERM, serving ${String(drainMs / 1000)} s more before stopping\n`);
+      await new Promise((resolve) => setTimeout(resolve, drainMs));
+    }
     deps.write('stand-in web server: stopping\n');
   } finally {
     for (const server of servers) server.closeAllConnections();

@@ -222,7 +222,8 @@ async function collectGarbage(w: Writer, client: JsonClient): Promise<void> {
   for (const kind of ['replicasets', 'pods'] as const) {
     for (const obj of w.views[kind].list()) {
       const refs = list(meta(obj), 'ownerReferences').filter(isObject);
-      if (refs.length === 0) continue;
+      // Already being deleted (a Pod in its grace period): its kubelet finishes it.
+      if (refs.length === 0 || str(meta(obj), 'deletionTimestamp') !== undefined) continue;
       let present = false;
       for (const ref of refs) present ||= await ownerPresent(w, client, namespaceOf(obj), ref);
       if (!present) await w.delete(kind, obj);

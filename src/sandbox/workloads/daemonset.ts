@@ -3,6 +3,7 @@ import { omitZeros, scaledValue } from './deployment.js';
 import { placementReason } from './placement.js';
 import { podAvailable, podCounts, podFromTemplate, podReady, templateHash } from './pods.js';
 import { ownedPods } from './replicaset.js';
+import { podActive } from './scheduler.js';
 
 /**
  * The DaemonSet controller stand-in's decision (k8s.io/kubernetes pkg/controller/daemon): one
@@ -64,12 +65,21 @@ interface NodePlan {
   readonly node: string;
   readonly shouldRun: boolean;
   readonly pods: readonly JsonObject[];
+  /** One of ours is being deleted there: the controller waits for it to go before creating another. */
+  readonly terminating: boolean;
 }
 
 function nodePlans(ds: JsonObject, nodes: readonly JsonObject[], pods: readonly JsonObject[]): NodePlan[] {
   const spec = daemonPodSpec(ds);
-  const mine = ownedPods(ds, pods).filter(podCounts);
-  return nodes.map((n) => ({ node: nameOf(n), shouldRun: placementReason(spec, n) === '', pods: mine.filter((p) => daemonPodNode(p) === nameOf(n)) }));
+  const owned = ownedPods(ds, pods);
+  const mine = owned.filter(podCounts);
+  const leaving = owned.filter((p) => podActive(p) && !podCounts(p));
+  return nodes.map((n) => ({
+    node: nameOf(n),
+    shouldRun: placementReason(spec, n) === '',
+    pods: mine.filter((p) => daemonPodNode(p) === nameOf(n)),
+    terminating: leaving.some((p) => daemonPodNode(p) === nameOf(n)),
+  }));
 }
 
 function newDaemonPod(ds: JsonObject, node: string, hash: string): JsonObject {
@@ -100,7 +110,7 @@ function rollingDeletes(ds: JsonObject, plans: readonly NodePlan[], hash: string
 export function decideDaemonSet(ds: JsonObject, nodes: readonly JsonObject[], pods: readonly JsonObject[], now: Date): DaemonSetDecision {
   const hash = templateHash(child(child(ds, 'spec'), 'template'));
   const plans = nodePlans(ds, nodes, pods);
-  const create = plans.filter((p) => p.shouldRun && p.pods.length === 0).map((p) => newDaemonPod(ds, p.node, hash));
+  const create = plans.filter((p) => p.shouldRun && p.pods.length === 0 && !p.terminating).map((p) => newDaemonPod(ds, p.node, hash));
   const extra = plans.flatMap((p) => (p.shouldRun ? p.pods.slice(1) : p.pods)).map(nameOf);
   const doomed = [...new Set([...extra, ...rollingDeletes(ds, plans, hash, now)])];
   return { create, delete: doomed, status: daemonSetStatus(ds, plans, hash, now) };
