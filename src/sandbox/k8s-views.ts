@@ -1,5 +1,5 @@
 import type * as k8s from '@kubernetes/client-node';
-import type { Backend, ServicePortView, ServiceRouteView } from './service-routing.js';
+import type { EndpointBackend, EndpointConditionsView, ServicePortView, ServiceRouteView } from './service-routing.js';
 import { serviceNameLabel } from './workloads/pod-endpoints.js';
 
 /** The thin adapter between Kubernetes objects and the kube-proxy stand-in's pure views. */
@@ -19,15 +19,22 @@ function slicesByService(slices: readonly k8s.V1EndpointSlice[]): Map<string, k8
   return out;
 }
 
-/** Ready endpoints of one Service port, with the port each slice resolved for it (by port name). */
-function backendsOf(p: k8s.V1ServicePort, slices: readonly k8s.V1EndpointSlice[]): Backend[] {
-  const out: Backend[] = [];
+/**
+ * An endpoint's conditions with the API's rules for nil: `ready` nil is ready, `serving` nil
+ * defers to `ready`, `terminating` nil is false (discovery.k8s.io/v1 EndpointConditions).
+ */
+function conditionsOf(e: k8s.V1Endpoint): EndpointConditionsView {
+  const ready = e.conditions?.ready ?? true;
+  return { ready, serving: e.conditions?.serving ?? ready, terminating: e.conditions?.terminating ?? false };
+}
+
+/** Every endpoint of one Service port with its conditions, at the port each slice resolved for it (by port name). */
+function backendsOf(p: k8s.V1ServicePort, slices: readonly k8s.V1EndpointSlice[]): EndpointBackend[] {
+  const out: EndpointBackend[] = [];
   for (const s of slices) {
     const port = (s.ports ?? []).find((sp) => (sp.name ?? '') === (p.name ?? ''))?.port;
     if (port === undefined) continue;
-    // Kubernetes: a nil `ready` means ready.
-    const ready = s.endpoints.filter((e) => e.conditions?.ready !== false);
-    for (const e of ready) out.push(...e.addresses.map((host) => ({ host, port, node: e.nodeName })));
+    for (const e of s.endpoints) out.push(...e.addresses.map((host) => ({ host, port, node: e.nodeName, conditions: conditionsOf(e) })));
   }
   return out.sort((a, b) => (a.host === b.host ? a.port - b.port : a.host < b.host ? -1 : 1));
 }

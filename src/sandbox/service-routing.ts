@@ -12,14 +12,38 @@ export interface Backend {
   readonly node: string | undefined;
 }
 
+/** The EndpointSlice conditions of an endpoint, with the API's rules for nil already applied. */
+export interface EndpointConditionsView {
+  readonly ready: boolean;
+  readonly serving: boolean;
+  readonly terminating: boolean;
+}
+
+/** An endpoint of a Service port with its conditions (absent: ready). */
+export interface EndpointBackend extends Backend {
+  readonly conditions?: EndpointConditionsView;
+}
+
+/**
+ * The endpoints kube-proxy sends to, out of `candidates`: the ready ones; when none is ready,
+ * the terminating ones that still serve (kube-proxy's ProxyTerminatingEndpoints, KEP-1669,
+ * https://kubernetes.io/docs/concepts/services-networking/endpoint-slices/#conditions). Applied to
+ * all endpoints for cluster traffic and to this node's for `externalTrafficPolicy: Local`.
+ */
+export function usableBackends(candidates: readonly EndpointBackend[]): Backend[] {
+  const ready = candidates.filter((b) => b.conditions?.ready ?? true);
+  const chosen = ready.length > 0 ? ready : candidates.filter((b) => b.conditions !== undefined && b.conditions.serving && b.conditions.terminating);
+  return chosen.map((b) => ({ host: b.host, port: b.port, node: b.node }));
+}
+
 /** One Service port as the stand-in needs it. */
 export interface ServicePortView {
   readonly port: number;
   readonly protocol: string;
   /** The allocated node port (NodePort and LoadBalancer Services), if any. */
   readonly nodePort?: number;
-  /** Ready endpoints for this port. */
-  readonly backends: readonly Backend[];
+  /** Every endpoint of this port with its conditions; routing picks the usable ones. */
+  readonly backends: readonly EndpointBackend[];
 }
 
 /** A Service reduced to what routing needs. */
@@ -60,8 +84,8 @@ export interface RoutingSkip {
   readonly reason: 'notTcp' | 'noEndpoints' | 'noLocalEndpoints';
 }
 
-function externalTargets(svc: ServiceRouteView, p: ServicePortView, self: string): ProxyTarget {
-  return svc.externalLocal ? p.backends.filter((b) => b.node === self) : p.backends;
+function externalTargets(svc: ServiceRouteView, p: ServicePortView, self: string, cluster: ProxyTarget): ProxyTarget {
+  return svc.externalLocal ? usableBackends(p.backends.filter((b) => b.node === self)) : cluster;
 }
 
 function portListeners(svc: ServiceRouteView, p: ServicePortView, self: string, selfIps: readonly string[], skipped: RoutingSkip[]): ProxyListener[] {
@@ -69,12 +93,13 @@ function portListeners(svc: ServiceRouteView, p: ServicePortView, self: string, 
     skipped.push({ service: svc.key, reason: 'notTcp' });
     return [];
   }
-  if (p.backends.length === 0) {
+  const cluster = usableBackends(p.backends);
+  if (cluster.length === 0) {
     skipped.push({ service: svc.key, reason: 'noEndpoints' });
     return [];
   }
-  const out: ProxyListener[] = svc.clusterIps.map((ip) => ({ service: svc.key, ip, port: p.port, targets: p.backends }));
-  const external = externalTargets(svc, p, self);
+  const out: ProxyListener[] = svc.clusterIps.map((ip) => ({ service: svc.key, ip, port: p.port, targets: cluster }));
+  const external = externalTargets(svc, p, self, cluster);
   if (external.length === 0) {
     skipped.push({ service: svc.key, reason: 'noLocalEndpoints' });
     return out;
@@ -87,8 +112,8 @@ function portListeners(svc: ServiceRouteView, p: ServicePortView, self: string, 
 
 /**
  * Every ClusterIP and LoadBalancer IP goes on the dummy (a node accepts traffic for every
- * Service, as with kube-proxy in IPVS mode). Each TCP port of a Service with ready endpoints
- * gets a listener on each ClusterIP (to all endpoints), each ingress IP and this node's own
+ * Service, as with kube-proxy in IPVS mode). Each TCP port of a Service with usable endpoints
+ * (`usableBackends`) gets a listener on each ClusterIP (to all endpoints), each ingress IP and this node's own
  * addresses at the node port (to all endpoints, or only this node's with
  * `externalTrafficPolicy: Local`). A port with no endpoint to send to gets no listener, so
  * connections are refused, as kube-proxy rejects them.

@@ -17,8 +17,16 @@ describe('EndpointSlices from Pods', () => {
     { name: 'ready', p: pod('a', { ready: true }), want: { ready: true, serving: true, terminating: false } },
     { name: 'not ready', p: pod('a', { ready: false }), want: { ready: false, serving: false, terminating: false } },
     { name: 'terminating but still ready', p: pod('a', { deleting: true }), want: { ready: false, serving: true, terminating: true } },
+    { name: 'terminating and not ready', p: pod('a', { deleting: true, ready: false }), want: { ready: false, serving: false, terminating: true } },
   ])('conditions: $name', ({ p, want }) => {
     expect(endpointConditions(p, false)).toEqual(want);
+  });
+
+  it.each([
+    { name: 'not ready', p: pod('a', { ready: false }), want: { ready: true, serving: false, terminating: false } },
+    { name: 'terminating', p: pod('a', { deleting: true }), want: { ready: true, serving: true, terminating: true } },
+  ])('conditions with publishNotReadyAddresses: $name is ready, serving stays the Pod\'s readiness', ({ p, want }) => {
+    expect(endpointConditions(p, true)).toEqual(want);
   });
 
   it.each([

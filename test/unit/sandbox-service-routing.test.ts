@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { desiredRouting, listenerKey, type Backend, type ServiceRouteView } from '../../src/sandbox/service-routing.js';
+import { desiredRouting, listenerKey, type Backend, type EndpointBackend, type ServiceRouteView } from '../../src/sandbox/service-routing.js';
 
 const pod = (host: string, node: string): Backend => ({ host, port: 8080, node });
-const web = (backends: readonly Backend[], extra: Partial<ServiceRouteView> = {}): ServiceRouteView => ({
+const web = (backends: readonly EndpointBackend[], extra: Partial<ServiceRouteView> = {}): ServiceRouteView => ({
   key: 'default/web',
   clusterIps: ['10.96.0.10'],
   ingressIps: ['172.31.213.200'],
@@ -23,6 +23,23 @@ describe('desiredRouting', () => {
   ])('$name', ({ self, svc, want, skipped }) => {
     const { routing, skipped: why } = desiredRouting(self, ['172.31.213.11'], [svc]);
     expect(routing.serviceIps).toEqual(['10.96.0.10', '172.31.213.200']);
+    expect(Object.fromEntries(routing.listeners.map((l) => [listenerKey(l), l.targets]))).toEqual(want);
+    expect(why.map((s) => s.reason)).toEqual(skipped);
+  });
+
+  // a terminating endpoint that still serves, and one that no longer does
+  const draining = (p: Backend): EndpointBackend => ({ ...p, conditions: { ready: false, serving: true, terminating: true } });
+  const dying = (p: Backend): EndpointBackend => ({ ...p, conditions: { ready: false, serving: false, terminating: true } });
+  const c = pod('10.244.3.2', 'node-3');
+
+  it.each([
+    { name: 'a ready endpoint wins over a terminating one', self: 'node-1', svc: web([draining(a), b]), want: { '10.96.0.10:80': [b], '172.31.213.11:30080': [b], '172.31.213.200:80': [b] }, skipped: [] },
+    { name: 'none ready: the serving terminating ones take the traffic', self: 'node-1', svc: web([draining(a), dying(b)]), want: { '10.96.0.10:80': [a], '172.31.213.11:30080': [a], '172.31.213.200:80': [a] }, skipped: [] },
+    { name: 'none serving: no listener', self: 'node-1', svc: web([dying(a)]), want: {}, skipped: ['noEndpoints'] },
+    { name: 'Local: this node\'s serving terminating endpoint, though another node has a ready one', self: 'node-1', svc: web([draining(a), c], { externalLocal: true }), want: { '10.96.0.10:80': [c], '172.31.213.11:30080': [a], '172.31.213.200:80': [a] }, skipped: [] },
+    { name: 'Local: this node\'s ready endpoint wins over its terminating one', self: 'node-1', svc: web([draining(a), pod('10.244.1.3', 'node-1')], { externalLocal: true }), want: { '10.96.0.10:80': [pod('10.244.1.3', 'node-1')], '172.31.213.11:30080': [pod('10.244.1.3', 'node-1')], '172.31.213.200:80': [pod('10.244.1.3', 'node-1')] }, skipped: [] },
+  ])('terminating endpoints (ProxyTerminatingEndpoints): $name', ({ self, svc, want, skipped }) => {
+    const { routing, skipped: why } = desiredRouting(self, ['172.31.213.11'], [svc]);
     expect(Object.fromEntries(routing.listeners.map((l) => [listenerKey(l), l.targets]))).toEqual(want);
     expect(why.map((s) => s.reason)).toEqual(skipped);
   });

@@ -63,11 +63,15 @@ function podIps(pod: JsonObject): string[] {
   return ips.length > 0 ? ips : primary === undefined ? [] : [primary];
 }
 
-/** Ready, serving and terminating of one Pod's endpoint (the controller's podToEndpoint). */
+/**
+ * Ready, serving and terminating of one Pod's endpoint (the controller's podToEndpoint): serving
+ * is the Pod's Ready condition, terminating its deletionTimestamp, and ready is serving and not
+ * terminating, or always with publishNotReadyAddresses.
+ */
 export function endpointConditions(pod: JsonObject, publishNotReady: boolean): { ready: boolean; serving: boolean; terminating: boolean } {
   const terminating = str(child(pod, 'metadata'), 'deletionTimestamp') !== undefined;
-  const serving = publishNotReady || podReady(pod);
-  return { ready: serving && !terminating, serving, terminating };
+  const serving = podReady(pod);
+  return { ready: publishNotReady || (serving && !terminating), serving, terminating };
 }
 
 function endpointOf(pod: JsonObject, ip: string, publishNotReady: boolean): JsonObject {
