@@ -80,7 +80,7 @@ describe('the Pod as the kubelet reads it', () => {
     const c = view.containers[0];
     expect(c?.spec.security).toEqual({ runAsUser: 65534, readOnlyRootFilesystem: true, capabilities: { add: ['NET_RAW'], drop: ['ALL'] } });
     expect(c?.readiness).toMatchObject({ action: { kind: 'http', port: 'http', path: '/ready', scheme: 'HTTP' }, periodSeconds: 2, timeoutSeconds: 1, failureThreshold: 3, successThreshold: 1 });
-    expect(c?.liveness?.action).toEqual({ kind: 'unsupported', what: 'exec' });
+    expect(c?.liveness?.action).toEqual({ kind: 'exec', command: ['true'] });
   });
 
   it('resolves env in order with the downward API', () => {

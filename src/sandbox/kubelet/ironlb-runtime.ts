@@ -47,6 +47,8 @@ export interface IronlbRuntimeDeps {
 export interface IronlbCommand {
   readonly argv: readonly string[];
   readonly env: Readonly<Record<string, string>>;
+  /** The user the program runs as (setpriv switches to it); commands run in the container (exec probes) run as it too. */
+  readonly user: { readonly uid: number; readonly gid: number };
 }
 
 /** The capability set a container gets (containerd: defaults, minus drop, plus add; `ALL` in either). */
@@ -122,7 +124,7 @@ export function ironlbCommand(launch: ContainerLaunch, deps: IronlbRuntimeDeps):
   // HOME: a directory without .kube/config, so client-node finds no kubeconfig of the host and
   // loads the in-cluster config, as it does in the image (the image has no ~/.kube either).
   const env = { ...deps.image.env, ...containerEnv(launch, deps.path), HOME: '/nonexistent' };
-  return ok({ argv: ['unshare', '--mount', '--propagation', 'private', '--', ...mount, ...priv, ...argv], env });
+  return ok({ argv: ['unshare', '--mount', '--propagation', 'private', '--', ...mount, ...priv, ...argv], env, user: { uid, gid } });
 }
 
 /** A container that could not be started: ends at once with reason StartError (the port's contract). */
@@ -149,7 +151,7 @@ export function ironlbCheckoutRuntime(deps: IronlbRuntimeDeps): ContainerRuntime
           return startError(`cannot make the mount point ${serviceAccountMountPath}: ${e instanceof Error ? e.message : String(e)}`);
         }
       }
-      return startProcessContainer(launch, { argv: command.value.argv, env: command.value.env, cwd: mapPath(deps.image.workingDir, deps) }, signal);
+      return startProcessContainer(launch, { argv: command.value.argv, env: command.value.env, cwd: mapPath(deps.image.workingDir, deps), execUser: command.value.user }, signal);
     },
   };
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { clientNodeListWatch } from '../../k8s/client.js';
@@ -8,7 +9,7 @@ import { createReconcileLoop } from '../reconcile-loop.js';
 import { createJsonClient, sendOk, type JsonClient } from '../workloads/json-client.js';
 import { runNodeLease } from './node-lease.js';
 import { createPodSandbox, listPodNetns, pickPodIp, removePodSandbox, type NodePodNet, type PodSandbox } from './pod-network.js';
-import { podStatus } from './pod-status.js';
+import { kubeletEvent, podStatus } from './pod-status.js';
 import { toPodView, type PodView } from './pod-view.js';
 import { PodWorker, type PodWorkerDeps } from './pod-worker.js';
 import type { RuntimeChooser } from './runtime.js';
@@ -119,6 +120,13 @@ export async function runKubelet(deps: KubeletDeps, signal: AbortSignal): Promis
     logger: log,
     changed: () => { statusLoop.poke(); },
     killSignal: hard.signal,
+    recordEvent: (pod, e) => {
+      const body = kubeletEvent(pod.id, deps.node.node, e, now(), randomBytes(8).toString('hex'));
+      void client.send('POST', `/api/v1/namespaces/${encodeURIComponent(pod.id.namespace)}/events`, body).then(
+        (reply) => { if (reply.code >= 300) log.warn({ event: 'eventFailed', code: reply.code, reason: e.reason }, 'cannot record an event'); },
+        (err: unknown) => { log.warn({ event: 'eventFailed', err, reason: e.reason }, 'cannot record an event'); },
+      );
+    },
   };
 
   async function startPod(raw: JsonObject): Promise<void> {

@@ -117,3 +117,26 @@ export function podStatus(pod: JsonObject, record: PodRecord, now: string): Json
     ...(qos === undefined ? {} : { qosClass: qos }),
   };
 }
+
+/**
+ * A core/v1 Event on a Pod from the kubelet (`source.component: kubelet`, `host` the node), with
+ * the container as `involvedObject.fieldPath` (`spec.containers{web}`), as kubectl describe
+ * lists it. `suffix` makes the name unique (the recorder's `<pod>.<hex>`). Pure.
+ */
+export function kubeletEvent(pod: { readonly namespace: string; readonly name: string; readonly uid: string }, node: string, e: { readonly type: string; readonly reason: string; readonly message: string; readonly container: string }, now: string, suffix: string): JsonObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Event',
+    metadata: { name: `${pod.name}.${suffix}`, namespace: pod.namespace },
+    involvedObject: { apiVersion: 'v1', kind: 'Pod', namespace: pod.namespace, name: pod.name, uid: pod.uid, fieldPath: `spec.containers{${e.container}}` },
+    type: e.type,
+    reason: e.reason,
+    message: e.message,
+    source: { component: 'kubelet', host: node },
+    reportingComponent: 'kubelet',
+    reportingInstance: node,
+    firstTimestamp: now,
+    lastTimestamp: now,
+    count: 1,
+  };
+}

@@ -5,12 +5,13 @@ import type { ContainerPortSpec, ContainerSecurity, ContainerSpec, EnvVar, PodId
  * What the sandbox kubelet reads from a Pod, parsed from wire JSON into readonly views. Pure.
  */
 
-/** A probe (core/v1 Probe) reduced to what the kubelet runs: httpGet and tcpSocket. */
+/** A probe (core/v1 Probe) reduced to what the kubelet runs: httpGet, tcpSocket and exec; grpc is recognised, not run. */
 export interface ProbeSpec {
   readonly action:
     | { readonly kind: 'http'; readonly host: string | undefined; readonly port: number | string; readonly path: string; readonly scheme: string }
     | { readonly kind: 'tcp'; readonly host: string | undefined; readonly port: number | string }
-    | { readonly kind: 'unsupported'; readonly what: string };
+    | { readonly kind: 'exec'; readonly command: readonly string[] }
+    | { readonly kind: 'unsupported'; readonly what: 'grpc' | 'no handler' };
   readonly initialDelaySeconds: number;
   readonly periodSeconds: number;
   readonly timeoutSeconds: number;
@@ -55,18 +56,21 @@ function portOf(value: unknown): number | string {
   return typeof value === 'number' || typeof value === 'string' ? value : 0;
 }
 
+function probeAction(raw: JsonObject): ProbeSpec['action'] {
+  const http = raw.httpGet;
+  const tcp = raw.tcpSocket;
+  if (isObject(http)) return { kind: 'http', host: str(http, 'host'), port: portOf(http.port), path: str(http, 'path') ?? '/', scheme: str(http, 'scheme') ?? 'HTTP' };
+  if (isObject(tcp)) return { kind: 'tcp', host: str(tcp, 'host'), port: portOf(tcp.port) };
+  if (isObject(raw.exec)) return { kind: 'exec', command: strings(raw.exec, 'command') };
+  return { kind: 'unsupported', what: isObject(raw.grpc) ? 'grpc' : 'no handler' };
+}
+
 /** A probe with kube-apiserver's defaults for anything missing (pod-spec.ts defaults them on write too). */
 export function toProbeSpec(raw: unknown): ProbeSpec | undefined {
   if (!isObject(raw)) return undefined;
-  const http = raw.httpGet;
-  const tcp = raw.tcpSocket;
-  let action: ProbeSpec['action'];
-  if (isObject(http)) action = { kind: 'http', host: str(http, 'host'), port: portOf(http.port), path: str(http, 'path') ?? '/', scheme: str(http, 'scheme') ?? 'HTTP' };
-  else if (isObject(tcp)) action = { kind: 'tcp', host: str(tcp, 'host'), port: portOf(tcp.port) };
-  else action = { kind: 'unsupported', what: isObject(raw.exec) ? 'exec' : isObject(raw.grpc) ? 'grpc' : 'no handler' };
   const grace = raw.terminationGracePeriodSeconds;
   return {
-    action,
+    action: probeAction(raw),
     initialDelaySeconds: num(raw, 'initialDelaySeconds', 0),
     periodSeconds: num(raw, 'periodSeconds', 10),
     timeoutSeconds: num(raw, 'timeoutSeconds', 1),

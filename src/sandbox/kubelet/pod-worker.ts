@@ -6,7 +6,7 @@ import type { JsonObject } from '../apiserver/object.js';
 import { containerLogPath } from './log-files.js';
 import type { ContainerRecord, ContainerStateValue, PodRecord } from './pod-status.js';
 import { resolveEnv, type ContainerView, type PodView, type ProbeSpec } from './pod-view.js';
-import { runProbe } from './prober.js';
+import { runProbe, runStartupProbe, type ProbeTarget } from './prober.js';
 import { restartDelayMs } from './probe-state.js';
 import type { ContainerExit, EnvVar, RunningContainer, RuntimeChooser } from './runtime.js';
 
@@ -29,6 +29,17 @@ export interface PodWorkerDeps {
   readonly changed: () => void;
   /** Aborted when the kubelet itself must stop at once: runtimes kill their containers. */
   readonly killSignal: AbortSignal;
+  /** Records an Event on the Pod (as the kubelet's recorder does); never throws. */
+  readonly recordEvent: (pod: PodView, event: PodEvent) => void;
+}
+
+/** An Event the worker reports on its Pod. */
+export interface PodEvent {
+  readonly type: 'Normal' | 'Warning';
+  readonly reason: string;
+  readonly message: string;
+  /** The container it concerns (`spec.containers{name}` as involvedObject.fieldPath). */
+  readonly container: string;
 }
 
 /** Where the Pod's containers run. */
@@ -58,6 +69,8 @@ interface Slot {
 export class PodWorker {
   private readonly slots: Slot[];
   private readonly stopping = new AbortController();
+  // "container/probe kind" already reported as not supported
+  private readonly reported = new Set<string>();
   readonly startTime: string;
   private task: Promise<void> | undefined;
 
@@ -169,7 +182,8 @@ export class PodWorker {
     slot.running = running;
     const containerID = `${runtime.name}://${this.pod.id.uid.slice(0, 8)}-${c.spec.name}-${String(restartCount)}`;
     const lastState = slot.record.containerID === undefined ? undefined : terminatedOf(slot.record.state);
-    this.set(slot, { containerID, restartCount, state: { running: { startedAt } }, lastState: lastState ?? slot.record.lastState, ready: c.readiness === undefined, started: true });
+    // Without a startup probe a running container has started; readiness starts failed when probed (kubelet prober).
+    this.set(slot, { containerID, restartCount, state: { running: { startedAt } }, lastState: lastState ?? slot.record.lastState, ready: c.readiness === undefined && c.startup === undefined, started: c.startup === undefined });
     log.info({ event: 'containerStarted', pid: running.pid, runtime: runtime.name, restartCount }, 'container started');
     const exit = await this.superviseRunning(c, slot, running, log);
     slot.running = undefined;
@@ -179,26 +193,61 @@ export class PodWorker {
     return exit;
   }
 
-  /** Runs the probes while the container runs; a failed liveness (or startup) probe kills it with the grace period. */
+  /** Runs the probes while the container runs; a failed liveness or startup probe kills it with the grace period. */
   private async superviseRunning(c: ContainerView, slot: Slot, running: RunningContainer, log: Logger): Promise<ContainerExit> {
     const probes = new AbortController();
-    const target = { podIp: this.placement.podIp, ports: c.spec.ports };
-    const kill = (why: string, spec: ProbeSpec): void => {
+    const exec = running.exec?.bind(running);
+    const target: ProbeTarget = { podIp: this.placement.podIp, ports: c.spec.ports, ...(exec === undefined ? {} : { exec }) };
+    const kill = (why: 'liveness' | 'startup', spec: ProbeSpec): void => {
       // A Pod being stopped is not restarted: the kubelet stops liveness probing on deletion.
       if (this.stopping.signal.aborted) return;
       log.warn({ event: 'probeFailed', probe: why }, `container ${c.spec.name} failed ${why} probe, will be restarted`);
+      this.deps.recordEvent(this.pod, { type: 'Normal', reason: 'Killing', message: `Container ${c.spec.name} failed ${why} probe, will be restarted`, container: c.spec.name });
       const grace = spec.terminationGracePeriodSeconds ?? this.pod.terminationGracePeriodSeconds;
       void running.stop(grace * 1000);
     };
-    // startupProbe is not run (docs/sandbox.md): a container counts as started once it runs.
-    const tasks: Promise<void>[] = [];
-    if (c.readiness !== undefined) tasks.push(runProbe('readiness', c.readiness, target, { clock: this.deps.clock, onResult: (r) => { this.set(slot, { ready: r === 'success' }); } }, probes.signal));
-    const liveness = c.liveness;
-    if (liveness !== undefined) tasks.push(runProbe('liveness', liveness, target, { clock: this.deps.clock, onResult: (r) => { if (r === 'failure') kill('liveness', liveness); } }, probes.signal));
+    const probing = this.probe(c, slot, target, kill, probes.signal);
     const exit = await running.exited;
     probes.abort();
-    await Promise.all(tasks);
+    await probing;
     return exit;
+  }
+
+  /**
+   * The startup probe first (readiness and liveness wait for it, as in the kubelet), then
+   * readiness and liveness until `signal` aborts. A grpc probe is not run: an Event says so once,
+   * readiness then never succeeds (the sandbox cannot tell) and liveness and startup count as
+   * succeeding (nothing is restarted for a check that cannot run).
+   */
+  private async probe(c: ContainerView, slot: Slot, target: ProbeTarget, kill: (why: 'liveness' | 'startup', spec: ProbeSpec) => void, signal: AbortSignal): Promise<void> {
+    const startup = c.startup;
+    if (startup !== undefined) {
+      if (this.runnable(c, 'startup', startup)) {
+        const verdict = await runStartupProbe(startup, target, { clock: this.deps.clock }, signal);
+        if (verdict === 'failed') kill('startup', startup);
+        if (verdict !== 'started') return;
+      }
+      this.set(slot, { started: true, ready: c.readiness === undefined });
+    }
+    const tasks: Promise<void>[] = [];
+    const readiness = c.readiness;
+    if (readiness !== undefined && this.runnable(c, 'readiness', readiness)) tasks.push(runProbe('readiness', readiness, target, { clock: this.deps.clock, onResult: (r) => { this.set(slot, { ready: r === 'success' }); } }, signal));
+    const liveness = c.liveness;
+    if (liveness !== undefined && this.runnable(c, 'liveness', liveness)) tasks.push(runProbe('liveness', liveness, target, { clock: this.deps.clock, onResult: (r) => { if (r === 'failure') kill('liveness', liveness); } }, signal));
+    await Promise.all(tasks);
+  }
+
+  /** Whether the sandbox can run a probe; reports the first container start with one it cannot. */
+  private runnable(c: ContainerView, kind: 'startup' | 'readiness' | 'liveness', spec: ProbeSpec): boolean {
+    if (spec.action.kind !== 'unsupported') return true;
+    const key = `${c.spec.name}/${kind}`;
+    if (!this.reported.has(key)) {
+      this.reported.add(key);
+      const counts = kind === 'readiness' ? 'the container never becomes ready' : 'it counts as succeeding';
+      const what = spec.action.what === 'grpc' ? 'gRPC probes are not supported by the ironlb sandbox kubelet' : 'the probe has no handler (httpGet, tcpSocket, exec or grpc)';
+      this.deps.recordEvent(this.pod, { type: 'Warning', reason: 'ProbeNotSupported', message: `${kind[0]?.toUpperCase() ?? ''}${kind.slice(1)} probe of container ${c.spec.name} not run: ${what}; ${counts}`, container: c.spec.name });
+    }
+    return false;
   }
 }
 

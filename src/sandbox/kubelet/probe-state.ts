@@ -35,6 +35,19 @@ export function nextProbeState(state: ProbeState, outcome: ProbeResult, t: Probe
   return { result, streak, lastOutcome: outcome };
 }
 
+/** Where a startup probe stands: the container started, failed for good, or still probing. */
+export type StartupVerdict = 'started' | 'failed' | 'probing' | 'stopped';
+
+/**
+ * A startup probe after one more outcome, given the failures in a row before it: a success
+ * starts the container (successThreshold must be 1 for startup probes); failureThreshold
+ * failures in a row fail it.
+ */
+export function startupVerdict(failuresSoFar: number, outcome: ProbeResult, t: ProbeThresholds): Exclude<StartupVerdict, 'stopped'> {
+  if (outcome === 'success') return 'started';
+  return failuresSoFar + 1 >= Math.max(1, t.failureThreshold) ? 'failed' : 'probing';
+}
+
 /**
  * The container restart delay: the first restart at once, then 10 s doubling to 5 min
  * (kubelet's crash-loop back-off, https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#container-restarts);

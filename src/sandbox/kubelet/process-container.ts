@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { constants } from 'node:os';
-import type { ContainerExit, ContainerLaunch, RunningContainer } from './runtime.js';
+import type { ContainerExit, ContainerLaunch, ExecOutcome, RunningContainer } from './runtime.js';
 
 /**
  * A container that is one process started with `ip netns exec NETNS argv...` (which setns()s and
@@ -17,6 +17,42 @@ export interface ProcessContainerOptions {
   readonly uid?: number;
   readonly gid?: number;
   readonly cwd?: string;
+  /** The user commands run in the container as (`exec`), when the program switches to it itself (setpriv). */
+  readonly execUser?: { readonly uid: number; readonly gid: number };
+}
+
+/**
+ * The argv that runs `command` in the namespaces of process `pid` (mount, network, UTS, IPC),
+ * as `user` when given: nsenter(1). Pure.
+ */
+export function execArgv(pid: number, command: readonly string[], user: { readonly uid: number; readonly gid: number } | undefined): string[] {
+  const who = user === undefined ? [] : ['--setgid', String(user.gid), '--setuid', String(user.uid)];
+  return ['nsenter', '--target', String(pid), '--mount', '--net', '--uts', '--ipc', ...who, '--', ...command];
+}
+
+/** Runs a command in the container's namespaces; never rejects. */
+function execIn(pid: number | undefined, command: readonly string[], timeoutMs: number, opts: ProcessContainerOptions): Promise<ExecOutcome> {
+  if (pid === undefined) return Promise.resolve({ kind: 'error', message: 'the container has no process' });
+  if (command.length === 0) return Promise.resolve({ kind: 'error', message: 'exec: no command' });
+  const user = opts.execUser ?? (opts.uid === undefined ? undefined : { uid: opts.uid, gid: opts.gid ?? opts.uid });
+  return new Promise((resolve) => {
+    const [program = 'nsenter', ...args] = execArgv(pid, command, user);
+    const child = spawn(program, args, { stdio: 'ignore', env: { ...opts.env }, ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }) });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, Math.max(1, timeoutMs));
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      resolve({ kind: 'error', message: e.message });
+    });
+    child.once('exit', (code, sig) => {
+      clearTimeout(timer);
+      if (timedOut) resolve({ kind: 'timedOut' });
+      else resolve({ kind: 'exited', exitCode: code ?? 128 + signalNumber(sig) });
+    });
+  });
 }
 
 function signalNumber(name: string | null): number {
@@ -83,6 +119,10 @@ export function startProcessContainer(launch: ContainerLaunch, opts: ProcessCont
       const exit = await exited;
       clearTimeout(timer);
       return exit;
+    },
+    exec(command, timeoutMs) {
+      if (done !== undefined) return Promise.resolve({ kind: 'error', message: 'the container is not running' });
+      return execIn(pid, command, timeoutMs, opts);
     },
   };
 }

@@ -100,6 +100,14 @@ export interface ContainerExit {
   readonly message?: string;
 }
 
+/** How a command run in a container ended (an exec probe's outcome). */
+export type ExecOutcome =
+  | { readonly kind: 'exited'; readonly exitCode: number }
+  /** It ran past its timeout and was killed. */
+  | { readonly kind: 'timedOut' }
+  /** It could not be run at all (the container is gone, the runtime cannot exec). */
+  | { readonly kind: 'error'; readonly message: string };
+
 /** A started container. */
 export interface RunningContainer {
   /** Its main process id, when the runtime has one (the supervisor records it for `sandbox down`). */
@@ -111,6 +119,12 @@ export interface RunningContainer {
    * exit. Idempotent: a stopped container resolves at once.
    */
   stop(graceMs: number): Promise<ContainerExit>;
+  /**
+   * Runs `command` (argv, no shell) inside the container: its namespaces, its environment and
+   * user, as `kubectl exec` and exec probes do (CRI ExecSync); killed after `timeoutMs`. Optional:
+   * a runtime without it fails exec probes with a message saying so.
+   */
+  exec?(command: readonly string[], timeoutMs: number): Promise<ExecOutcome>;
 }
 
 /** Starts containers. `signal` aborting means the kubelet is going away: stop the container now. */
