@@ -187,7 +187,7 @@ export async function runKubelet(deps: KubeletDeps, signal: AbortSignal): Promis
       log.info({ event: 'podTerminating', pod: `${view.id.namespace}/${view.id.name}`, graceMs }, 'pod deleted: stopping its containers');
       await stopPod(view.id.uid, graceMs);
       const reply = await client.send('DELETE', podPath(view), { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0, preconditions: { uid: view.id.uid } });
-      if (reply.code >= 300 && reply.code !== 404 && reply.code !== 409) throw new Error(`DELETE ${podPath(view)}: HTTP ${String(reply.code)} ${String(reply.body.message)}`);
+      if (reply.code >= 300 && reply.code !== 404 && reply.code !== 409) throw new Error(`DELETE ${podPath(view)}: HTTP ${String(reply.code)} ${JSON.stringify(reply.body)}`);
     } catch (e: unknown) {
       log.warn({ event: 'podDeleteFailed', pod: `${view.id.namespace}/${view.id.name}`, err: e }, 'cannot remove a terminated pod; retrying');
       setTimeout(() => { syncLoop.poke(); }, 2000).unref();

@@ -36,9 +36,11 @@ export function createJsonClient(kubeConfig: k8s.KubeConfig): JsonClient {
   const server = new URL(kubeConfig.getCurrentCluster()?.server ?? 'http://127.0.0.1');
   return {
     async send(method, path, body, contentType = 'application/json') {
-      const options: RequestOptions = { method, hostname: server.hostname, port: server.port, path, headers: { accept: 'application/json', 'content-type': contentType } };
-      await kubeConfig.applyToHTTPSOptions(options);
       const payload = body === undefined ? undefined : JSON.stringify(body);
+      // Node sends a DELETE body neither chunked nor with a length unless told: give the length.
+      const length = payload === undefined ? {} : { 'content-length': String(Buffer.byteLength(payload)) };
+      const options: RequestOptions = { method, hostname: server.hostname, port: server.port, path, headers: { accept: 'application/json', 'content-type': contentType, ...length } };
+      await kubeConfig.applyToHTTPSOptions(options);
       return new Promise((resolve, reject) => {
         const send = server.protocol === 'https:' ? httpsRequest : httpRequest;
         const req = send(options, (res) => {
