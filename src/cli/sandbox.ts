@@ -9,7 +9,7 @@ import { listRogue, parseRogueAddress, setRogue, type RogueAction } from '../san
 import { formatSandboxStatus, readSandboxStatus } from '../sandbox/sandbox-status.js';
 import { defaultStateDir, prepareStateDir, processAlive, readReady, readRecord, sandboxPaths, type ReadyRecord, type SandboxPaths } from '../sandbox/state-dir.js';
 import { runSandbox } from '../sandbox/supervisor.js';
-import { sandboxApiPlugins } from '../sandbox/plugins.js';
+import { manifestPath, sandboxApiPlugins } from '../sandbox/plugins.js';
 import { teardownSandbox } from '../sandbox/teardown.js';
 import { AppError, UsageError } from '../shared/errors.js';
 import { systemClock } from '../sys/clock.js';
@@ -172,7 +172,8 @@ export const sandboxServeCommand: CommandRunner = {
         speakers: !flags['no-speakers'],
         ironlb: ironlbArgv(),
         port: flags.port,
-        plugins: await sandboxApiPlugins(),
+        plugins: sandboxApiPlugins(),
+        manifests: await readFile(manifestPath, 'utf8'),
         logger,
         clock: systemClock,
         readyTimeoutMs: flags['ready-timeout'] * 1000,

@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { authorizerFromManifests } from './apiserver/rbac.js';
+import { authorizerFromStore } from './apiserver/rbac.js';
 import { createServiceAdmission } from './apiserver/service.js';
 import { tableRenderer } from './apiserver/tables.js';
 import { createWorkloadAdmission } from './workloads/admission.js';
@@ -12,13 +11,15 @@ export const manifestPath = fileURLToPath(new URL('../../manifests/ironlb.yaml',
 
 /**
  * The API server plug-ins the sandbox runs with: Service defaulting (cluster IPs, node ports),
- * workload (Pod, Deployment, ReplicaSet, DaemonSet) defaulting and validation, kubectl's server-side tables, and RBAC from manifests/ironlb.yaml, so any API call the
- * controller or a speaker makes without a grant fails here as it would on a cluster.
+ * workload (Pod, Deployment, ReplicaSet, DaemonSet) defaulting and validation, kubectl's
+ * server-side tables, and RBAC over the Roles and bindings applied to it (manifests/ironlb.yaml,
+ * which `up` applies), so any API call the controller or a speaker makes without a grant fails
+ * here as it would on a cluster.
  */
-export async function sandboxApiPlugins(): Promise<SandboxApiPlugins> {
+export function sandboxApiPlugins(): SandboxApiPlugins {
   return {
     admission: new Map([['/services', createServiceAdmission()], ...createWorkloadAdmission()]),
     table: tableRenderer(workloadColumns),
-    authorizer: authorizerFromManifests(await readFile(manifestPath, 'utf8')),
+    storeAuthorizer: authorizerFromStore,
   };
 }

@@ -6,10 +6,12 @@ import type { Clock } from '../shared/clock.js';
 import type { Admission, Authorizer } from './apiserver/admission.js';
 import { writeKubeconfig } from './apiserver/kubeconfig.js';
 import { child, str, type JsonObject } from './apiserver/object.js';
-import { startApiServer, type RunningApiServer, type TableRenderer } from './apiserver/server.js';
+import { startApiServer, type ApiServerOptions, type RunningApiServer, type TableRenderer } from './apiserver/server.js';
 import { createServiceAccountTokens } from './apiserver/service-account-tokens.js';
 import { generateServingCert } from './apiserver/tls.js';
 import { runNamespaceControllers } from './serviceaccounts/controller.js';
+import { applyDocuments, manifestDocuments, wanted } from './install.js';
+import { createJsonClient } from './workloads/json-client.js';
 import { speakerNodeFlags } from '../speaker/runtime.js';
 import { superviseChild, type ChildSpec } from './children.js';
 import { runEndpointWriter } from './endpoint-writer.js';
@@ -26,6 +28,7 @@ export const speakerUser = `system:serviceaccount:${ironlbNamespace}:speaker`;
 export interface SandboxApiPlugins {
   readonly admission?: ReadonlyMap<string, Admission>;
   readonly authorizer?: Authorizer;
+  readonly storeAuthorizer?: NonNullable<ApiServerOptions['storeAuthorizer']>;
   readonly table?: TableRenderer;
 }
 
@@ -43,6 +46,8 @@ export interface SandboxOptions {
   readonly plugins: SandboxApiPlugins;
   readonly logger: Logger;
   readonly clock: Clock;
+  /** The text of manifests/ironlb.yaml, which `up` applies to install ironlb. */
+  readonly manifests: string;
   /** How long to wait for the controller and speakers to hold their Leases. */
   readonly readyTimeoutMs: number;
 }
@@ -84,6 +89,10 @@ export async function runSandbox(opts: SandboxOptions, signal: AbortSignal): Pro
     await writeKubeconfig(opts.paths.kubeconfig, server.url, tokens.admin, tls.cert);
     await writeKubeconfig(opts.paths.controllerKubeconfig, server.url, tokens.controller, tls.cert);
     await writeKubeconfig(opts.paths.speakerKubeconfig, server.url, tokens.speaker, tls.cert);
+    // ironlb installed as users install it. Without network namespaces no kubelet runs Pods, so
+    // only RBAC and ServiceAccounts are applied and the controller and speakers run as children.
+    const install = opts.lan ? { controller: opts.controller, speakers: opts.speakers } : { controller: false, speakers: false };
+    await applyDocuments(createJsonClient(adminKubeConfig(opts)), manifestDocuments(opts.manifests, 'manifests/ironlb.yaml').filter((d) => wanted(d, install)));
     const onPid = (name: string, pid: number): void => {
       record.children = { ...record.children, [name]: pid };
       saveRecord(record).catch((e: unknown) => {
@@ -143,14 +152,14 @@ function childSpecs(opts: SandboxOptions, layout: LanLayout): ChildSpec[] {
     const argv = [...opts.ironlb, 'sandbox', 'node-agent', '--node', net.node, '--node-ip', net.lanIp, '--netns', net.netns, '--pod-cidr', net.cidr, '--pod-log-dir', podLogRoot(opts.paths), '--kubeconfig', opts.paths.kubeconfig];
     specs.push({ name: `node-agent-${net.node}`, argv, netns: net.netns, netnsMode: 'enter', logPath: log(`node-agent-${net.node}`) });
   }
-  if (opts.controller) {
+  if (opts.controller && !opts.lan) {
     specs.push({ name: 'controller', argv: [...opts.ironlb, 'controller', '--kubeconfig', opts.paths.controllerKubeconfig, '--metrics-port', '0'], logPath: log('controller') });
   }
-  for (const node of opts.speakers ? layout.nodes : []) {
-    const mode = opts.lan ? [] : ['--no-announce', '--metrics-port', '0'];
+  for (const node of opts.speakers && !opts.lan ? layout.nodes : []) {
+    const mode = ['--no-announce', '--metrics-port', '0'];
     const [node0 = process.execPath, ...script] = opts.ironlb;
     const argv = [node0, ...speakerNodeFlags, ...script, 'speaker', '--node-name', node.name, '--kubeconfig', opts.paths.speakerKubeconfig, ...mode];
-    specs.push({ name: `speaker-${node.name}`, argv, ...(opts.lan ? { netns: node.netns } : {}), logPath: log(`speaker-${node.name}`) });
+    specs.push({ name: `speaker-${node.name}`, argv, logPath: log(`speaker-${node.name}`) });
   }
   return specs;
 }
@@ -171,15 +180,34 @@ function expectedLeases(opts: SandboxOptions, nodes: readonly LanHost[]): string
   return [...(opts.controller ? ['ironlb-controller'] : []), ...(opts.speakers ? nodes.map((n) => `ironlb-speaker-${n.name}`) : [])];
 }
 
+/** Installed workloads whose Pods are not all Ready yet (Deployment readyReplicas, DaemonSet numberReady). */
+function unreadyWorkloads(server: RunningApiServer, opts: SandboxOptions): string[] {
+  if (!opts.lan) return [];
+  const get = (storage: string, name: string): JsonObject => server.store.get(storage, ironlbNamespace, name) ?? {};
+  const out: string[] = [];
+  if (opts.controller) {
+    const d = get('apps/deployments', 'controller');
+    const want = child(d, 'spec').replicas;
+    if (typeof want !== 'number' || child(d, 'status').readyReplicas !== want) out.push('Deployment controller');
+  }
+  if (opts.speakers) {
+    const st = child(get('apps/daemonsets', 'speaker'), 'status');
+    if (typeof st.desiredNumberScheduled !== 'number' || st.desiredNumberScheduled === 0 || st.numberReady !== st.desiredNumberScheduled) out.push('DaemonSet speaker');
+  }
+  return out;
+}
+
 async function waitReady(server: RunningApiServer, opts: SandboxOptions, nodes: readonly LanHost[], signal: AbortSignal): Promise<void> {
   const wanted = expectedLeases(opts, nodes);
   const deadline = opts.clock.now() + opts.readyTimeoutMs;
   for (;;) {
     const missing = wanted.filter((name) => str(child(server.store.get('coordination.k8s.io/leases', ironlbNamespace, name) ?? {}, 'spec'), 'holderIdentity') === undefined);
-    if (missing.length === 0) return;
+    const unready = unreadyWorkloads(server, opts);
+    if (missing.length === 0 && unready.length === 0) return;
     if (signal.aborted) throw new AppError('ERR_SANDBOX_STOPPED', 'stopped before the sandbox was ready');
     if (opts.clock.now() > deadline) {
-      throw new AppError('ERR_SANDBOX_NOT_READY', `not ready after ${String(opts.readyTimeoutMs / 1000)} s: no holder yet on Lease(s) ${missing.join(', ')}; see the logs in ${opts.paths.logs}`);
+      const what = [...(missing.length > 0 ? [`no holder yet on Lease(s) ${missing.join(', ')}`] : []), ...(unready.length > 0 ? [`Pods not Ready: ${unready.join(', ')} (kubectl get pods -n ${ironlbNamespace})`] : [])];
+      throw new AppError('ERR_SANDBOX_NOT_READY', `not ready after ${String(opts.readyTimeoutMs / 1000)} s: ${what.join('; ')}; see the logs in ${opts.paths.logs}`);
     }
     await opts.clock.sleep(100, signal).catch(() => undefined);
   }

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -49,6 +49,20 @@ describe.skipIf(!canRunRootTests('sandbox walk-through (netns)'))('ironlb sandbo
   /** An HTTP GET to a Pod from its node's namespace, as the kubelet's probes reach it. */
   const podGet = async (node: string, ip: string, path: string) => sh('ip', ['netns', 'exec', `${prefix}-${node}`, 'curl', '-s', '-m', '2', `http://${ip}:8080${path}`], 5000);
   const owner = async (): Promise<string | undefined> => (await refreshIp(), new RegExp(`default/demo\\s+${externalIp.replace(/\./g, '\\.')}\\S*\\s+(node-\\d+)`).exec(await status())?.[1]);
+
+  /** The pid of the speaker container running for `node` (its environment names the node, as the DaemonSet's downward API sets it). */
+  async function speakerPid(node: string): Promise<number | undefined> {
+    for (const entry of await readdir('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+      if (!cmdline.includes('bin/ironlb.js\0speaker')) continue;
+      const environ = (await readFile(`/proc/${entry}/environ`, 'utf8').catch(() => '')).split('\0');
+      // This sandbox's node: the process is in the node's network namespace (hostNetwork).
+      const sameNetns = (await stat(`/proc/${entry}/ns/net`).catch(() => undefined))?.ino === (await stat(`/run/netns/${prefix}-${node}`)).ino;
+      if (environ.includes(`IRONLB_NODE_NAME=${node}`) && sameNetns) return Number(entry);
+    }
+    return undefined;
+  }
 
   async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
     const deadline = Date.now() + timeoutMs;
@@ -148,10 +162,15 @@ describe.skipIf(!canRunRootTests('sandbox walk-through (netns)'))('ironlb sandbo
     await eventually('the Pod to turn ready again', async () => ((await pods()).find((p) => p.name === victim?.name)?.ready === true ? true : undefined));
   });
 
-  it('keeps answering when the announcing speaker is killed: another node takes over', async () => {
+  it('keeps answering when the announcing speaker is killed: another node takes over, and the speaker Pod restarts', async () => {
     const before = await eventually('an announcing node', owner);
-    const record = JSON.parse(await readFile(join(stateDir, 'sandbox.json'), 'utf8')) as { children: Record<string, number> };
-    const pid = record.children[`speaker-${before}`];
+    const speakerPod = async () => {
+      const out = JSON.parse((await kubectl('get', 'pods', '-n', 'ironlb-system', '-l', 'app.kubernetes.io/component=speaker', '--field-selector', `spec.nodeName=${before}`, '-o', 'json')).stdout) as { items: { metadata: { name: string }; status: { containerStatuses?: { restartCount: number }[] } }[] };
+      return out.items[0];
+    };
+    const pod = await speakerPod();
+    expect(pod).toBeDefined();
+    const pid = await speakerPid(before);
     expect(pid).toBeDefined();
     process.kill(pid ?? 0, 'SIGKILL');
     const answer = await eventually('an answer from another node', async () => {
@@ -160,7 +179,11 @@ describe.skipIf(!canRunRootTests('sandbox walk-through (netns)'))('ironlb sandbo
       return r.code === 0 && text !== '' && !text.includes(before) ? text : undefined;
     });
     expect(answer).toMatch(/node-\d/);
-  });
+    const restarts = await eventually('RESTARTS 1 on the speaker Pod', async () => ((await speakerPod())?.status.containerStatuses?.[0]?.restartCount === 1 ? 1 : undefined), 60_000);
+    expect(restarts).toBe(1);
+    const row = (await kubectl('get', 'pod', '-n', 'ironlb-system', pod?.metadata.name ?? '')).stdout.split('\n')[1]?.split(/\s+/) ?? [];
+    expect(row[3]).toBe('1');
+  }, 90_000);
 
   it('is not disturbed by kubectl patch of sessionAffinity', async () => {
     const ipBefore = externalIp;
