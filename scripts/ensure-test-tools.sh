@@ -12,6 +12,7 @@ declare -A tool_pkg=(
   [tcpdump]=tcpdump
   [kubectl]=kubernetes-client
   [curl]=curl
+  [iptables]=iptables
 )
 
 missing=()

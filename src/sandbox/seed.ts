@@ -25,6 +25,9 @@ export function configMapObject(yaml: string): JsonObject {
   return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'config', namespace: ironlbNamespace }, data: { config: yaml } };
 }
 
+/** The cluster's Pod network, which every node's Pod CIDR is cut from (kubeadm `--pod-network-cidr`, flannel's default). */
+export const clusterPodCidr = '10.244.0.0/16';
+
 /** The Pod CIDR of the node at `index` (0-based): 10.244.N.0/24 with N from 1, as a host-gateway CNI's IPAM hands them out. */
 export function podCidrOf(index: number): string {
   return `10.244.${String(index + 1)}.0/24`;

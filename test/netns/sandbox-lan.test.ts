@@ -78,6 +78,15 @@ describe.skipIf(!canRunRootTests('sandbox LAN'))('sandbox LAN (real namespaces)'
     expect((await inNetns(node(1).netns, 'curl', ['-sS', '-m', '3', `http://${b.ip}:8080/`])).stdout).toBe('pod-b on node-2\n');
   });
 
+  it('a Pod reaches hosts outside the Pod network (the API server\'s, the client\'s), masqueraded to its node\'s LAN address', async () => {
+    const a = pods[0]?.sandbox;
+    expect(a).toBeDefined();
+    // The client has no route to 10.244.0.0/16 (as a LAN host has none): only a masqueraded
+    // packet gets an answer.
+    expect((await inNetns(lan.client.netns, 'ip', ['-4', 'route', 'get', a?.ip ?? ''])).code).not.toBe(0);
+    expect((await inNetns(a?.netns ?? '', 'ping', ['-4', '-c', '1', '-W', '2', lan.client.v4])).code).toBe(0);
+  });
+
   it('nodes run the kube-proxy stand-in; the kernel answers no ARP or NS for Service IPs', async () => {
     const [a, b] = pods.map((p): Backend => ({ host: p.sandbox.ip, port: 8080, node: p.sandbox.ip.startsWith('10.244.1.') ? 'node-1' : 'node-2' }));
     const services: ServiceRouteView[] = [

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { AppError } from '../../shared/errors.js';
+import { clusterPodCidr } from '../seed.js';
 import { fnv32a } from '../workloads/pods.js';
 
 const run = promisify(execFile);
@@ -13,6 +14,10 @@ const run = promisify(execFile);
  * (10.244.N.0/24 -> 10.244.N.1), forwards IPv4, and routes every other node's Pod CIDR via that
  * node's LAN address; each Pod that is not hostNetwork gets a namespace of its own, a veth whose
  * node end is on `cni0`, an address from the node's CIDR and a default route via the bridge.
+ * Traffic from a Pod to anything outside the Pod network is masqueraded to the node's address, as
+ * the bridge plugin's `ipMasq` and flannel's `--ip-masq` do: hosts on the LAN (the API server's
+ * among them) have no route to the Pod CIDRs, so without it a Pod's connection to the API server
+ * never gets an answer.
  * Names derive from the LAN plan and the Pod's uid, so `sandbox down` finds them after a crash.
  */
 
@@ -88,6 +93,13 @@ export async function createNodePodNetwork(self: NodePodNet, all: readonly NodeP
   for (const other of all) {
     if (other.node !== self.node) await ip(['-n', n, 'route', 'replace', other.cidr, 'via', other.lanIp]);
   }
+  await masquerade(n, self.cidr);
+}
+
+/** `iptables -t nat -A POSTROUTING -s <pod CIDR> ! -d <cluster Pod network> -j MASQUERADE` in the node's namespace. */
+async function masquerade(netns: string, cidr: string): Promise<void> {
+  const rule = ['-t', 'nat', '-A', 'POSTROUTING', '-s', cidr, '!', '-d', clusterPodCidr, '-j', 'MASQUERADE'];
+  await ip(['netns', 'exec', netns, 'iptables', '-w', ...rule]);
 }
 
 /** What a Pod's namespace is made of. */
