@@ -4,12 +4,14 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadKubeConfig } from '../k8s/client.js';
-import { defaultLanPlan, type LanPlan } from '../sandbox/lan.js';
+import { defaultLanPlan, lanLayout, type LanPlan } from '../sandbox/lan.js';
 import { listRogue, parseRogueAddress, setRogue, type RogueAction } from '../sandbox/rogue.js';
 import { formatSandboxStatus, readSandboxStatus } from '../sandbox/sandbox-status.js';
 import { defaultStateDir, prepareStateDir, processAlive, readReady, readRecord, sandboxPaths, type ReadyRecord, type SandboxPaths } from '../sandbox/state-dir.js';
+import { speakerPids } from '../sandbox/speaker-pids.js';
 import { runSandbox } from '../sandbox/supervisor.js';
-import { manifestPath, sandboxApiPlugins } from '../sandbox/plugins.js';
+import { loadManifests } from '../sandbox/install.js';
+import { manifestsDir, packageJsonPath, sandboxApiPlugins } from '../sandbox/plugins.js';
 import { teardownSandbox } from '../sandbox/teardown.js';
 import { AppError, UsageError } from '../shared/errors.js';
 import { systemClock } from '../sys/clock.js';
@@ -155,6 +157,14 @@ function readyText(ready: ReadyRecord, paths: SandboxPaths): string {
   return lines.join('\n');
 }
 
+/** The checkout's version (package.json), which tags its local image build. */
+async function packageVersion(): Promise<string> {
+  const parsed: unknown = JSON.parse(await readFile(packageJsonPath, 'utf8'));
+  const version = typeof parsed === 'object' && parsed !== null && 'version' in parsed ? parsed.version : undefined;
+  if (typeof version !== 'string') throw new AppError('ERR_SANDBOX_INSTALL', `${packageJsonPath}: no "version"`);
+  return version;
+}
+
 /** `ironlb sandbox serve`: the supervisor itself, in the foreground (`up` runs it detached). */
 export const sandboxServeCommand: CommandRunner = {
   async run(ctx) {
@@ -173,7 +183,7 @@ export const sandboxServeCommand: CommandRunner = {
         ironlb: ironlbArgv(),
         port: flags.port,
         plugins: sandboxApiPlugins(),
-        manifests: await readFile(manifestPath, 'utf8'),
+        manifests: await loadManifests(manifestsDir, await packageVersion()),
         logger,
         clock: systemClock,
         readyTimeoutMs: flags['ready-timeout'] * 1000,
@@ -215,7 +225,9 @@ export const sandboxStatusCommand: CommandRunner = {
     }
     const status = await readSandboxStatus(loadKubeConfig({ kubeconfigPath: ready.kubeconfig }), Date.now());
     ctx.stdout.write(`sandbox running (pid ${String(record.pid)}), API server ${ready.url}, ${ready.lan ? 'network namespaces' : 'no network namespaces'}\nKUBECONFIG=${ready.kubeconfig}\n`);
-    ctx.stdout.write(formatSandboxStatus(status, record.children));
+    // With namespaces the speakers are the kubelets' containers, not the supervisor's children.
+    const pids = ready.lan ? { ...record.children, ...(await speakerPids(lanLayout(ready.plan).nodes)) } : record.children;
+    ctx.stdout.write(formatSandboxStatus(status, pids));
     return exitCode.ok;
   },
 };

@@ -6,8 +6,11 @@ import { createWorkloadAdmission } from './workloads/admission.js';
 import { workloadColumns } from './workloads/tables.js';
 import type { SandboxApiPlugins } from './supervisor.js';
 
-/** The manifests a real cluster applies; the sandbox enforces their RBAC on the controller and speakers. */
-export const manifestPath = fileURLToPath(new URL('../../manifests/ironlb.yaml', import.meta.url));
+/** manifests/: what a real cluster applies (`kubectl apply -k`); `up` applies it too (install.ts). */
+export const manifestsDir = fileURLToPath(new URL('../../manifests', import.meta.url));
+
+/** The checkout's package.json: its version tags the local image build (scripts/build-image.sh). */
+export const packageJsonPath = fileURLToPath(new URL('../../package.json', import.meta.url));
 
 /**
  * The API server plug-ins the sandbox runs with: Service defaulting (cluster IPs, node ports),

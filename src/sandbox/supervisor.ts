@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { AppError } from '../shared/errors.js';
@@ -10,7 +11,8 @@ import { startApiServer, type ApiServerOptions, type RunningApiServer, type Tabl
 import { createServiceAccountTokens } from './apiserver/service-account-tokens.js';
 import { generateServingCert } from './apiserver/tls.js';
 import { runNamespaceControllers } from './serviceaccounts/controller.js';
-import { applyDocuments, manifestDocuments, wanted } from './install.js';
+import { applyDocuments, unreadyPodLines, wanted, type InstallManifests } from './install.js';
+import { containerLogPath } from './kubelet/log-files.js';
 import { createJsonClient } from './workloads/json-client.js';
 import { speakerNodeFlags } from '../speaker/runtime.js';
 import { superviseChild, type ChildSpec } from './children.js';
@@ -46,8 +48,8 @@ export interface SandboxOptions {
   readonly plugins: SandboxApiPlugins;
   readonly logger: Logger;
   readonly clock: Clock;
-  /** The text of manifests/ironlb.yaml, which `up` applies to install ironlb. */
-  readonly manifests: string;
+  /** manifests/ as `kubectl apply -k` reads it (install.ts), which `up` applies to install ironlb. */
+  readonly manifests: InstallManifests;
   /** How long to wait for the controller and speakers to hold their Leases. */
   readonly readyTimeoutMs: number;
 }
@@ -92,7 +94,7 @@ export async function runSandbox(opts: SandboxOptions, signal: AbortSignal): Pro
     // ironlb installed as users install it. Without network namespaces no kubelet runs Pods, so
     // only RBAC and ServiceAccounts are applied and the controller and speakers run as children.
     const install = opts.lan ? { controller: opts.controller, speakers: opts.speakers } : { controller: false, speakers: false };
-    await applyDocuments(createJsonClient(adminKubeConfig(opts)), manifestDocuments(opts.manifests, 'manifests/ironlb.yaml').filter((d) => wanted(d, install)));
+    await applyDocuments(createJsonClient(adminKubeConfig(opts)), opts.manifests.documents.filter((d) => wanted(d, install)), opts.manifests.source);
     const onPid = (name: string, pid: number): void => {
       record.children = { ...record.children, [name]: pid };
       saveRecord(record).catch((e: unknown) => {
@@ -206,10 +208,22 @@ async function waitReady(server: RunningApiServer, opts: SandboxOptions, nodes: 
     if (missing.length === 0 && unready.length === 0) return;
     if (signal.aborted) throw new AppError('ERR_SANDBOX_STOPPED', 'stopped before the sandbox was ready');
     if (opts.clock.now() > deadline) {
-      const what = [...(missing.length > 0 ? [`no holder yet on Lease(s) ${missing.join(', ')}`] : []), ...(unready.length > 0 ? [`Pods not Ready: ${unready.join(', ')} (kubectl get pods -n ${ironlbNamespace})`] : [])];
-      throw new AppError('ERR_SANDBOX_NOT_READY', `not ready after ${String(opts.readyTimeoutMs / 1000)} s: ${what.join('; ')}; see the logs in ${opts.paths.logs}`);
+      const what = [...(missing.length > 0 ? [`no holder yet on Lease(s) ${missing.join(', ')}`] : []), ...(unready.length > 0 ? [`not Ready: ${unready.join(', ')}`] : [])];
+      const pods = unreadyPodLines(server.store.list('/pods', ironlbNamespace), (pod, container, restarts) => lastLogLine(opts.paths, pod, container, restarts));
+      throw new AppError('ERR_SANDBOX_NOT_READY', [`not ready after ${String(opts.readyTimeoutMs / 1000)} s: ${what.join('; ')}`, ...pods.map((l) => `  ${l}`), `see kubectl get pods -n ${ironlbNamespace} and the logs in ${opts.paths.logs}`].join('\n'));
     }
     await opts.clock.sleep(100, signal).catch(() => undefined);
+  }
+}
+
+/** The last non-empty line of a container's current log file, if any. */
+function lastLogLine(paths: SandboxPaths, pod: JsonObject, container: string, restartCount: number): string | undefined {
+  const m = child(pod, 'metadata');
+  const id = { namespace: str(m, 'namespace') ?? '', name: str(m, 'name') ?? '', uid: str(m, 'uid') ?? '' };
+  try {
+    return readFileSync(containerLogPath(podLogRoot(paths), id, container, restartCount), 'utf8').trimEnd().split('\n').pop();
+  } catch {
+    return undefined;
   }
 }
 
