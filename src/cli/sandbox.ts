@@ -59,7 +59,7 @@ function ironlbArgv(): string[] {
   return [process.execPath, resolve(process.argv[1] ?? 'bin/ironlb.js')];
 }
 
-const demoManifest = fileURLToPath(new URL('../../config/sandbox-demo.yaml', import.meta.url));
+const nginxManifest = fileURLToPath(new URL('../../config/nginx.yaml', import.meta.url));
 
 
 /** `ironlb sandbox up`: starts the supervisor in the background and returns once it is ready. */
@@ -149,10 +149,11 @@ function readyText(ready: ReadyRecord, paths: SandboxPaths): string {
     '',
     'Try:',
     `  export KUBECONFIG=${ready.kubeconfig}`,
-    `  kubectl apply -f ${demoManifest}`,
-    '  kubectl get svc demo',
+    '  kubectl get pods -n ironlb-system -o wide',
+    `  kubectl apply -f ${nginxManifest}`,
+    '  kubectl get svc nginx',
   ];
-  if (ready.lan) lines.push(`  ip netns exec ${plan.prefix}-client curl -s http://$(kubectl get svc demo -o jsonpath='{.status.loadBalancer.ingress[0].ip}'):8090/`);
+  if (ready.lan) lines.push(`  ip netns exec ${plan.prefix}-client curl -s http://$(kubectl get svc nginx -o jsonpath='{.status.loadBalancer.ingress[0].ip}'):8090/`);
   lines.push('  ironlb sandbox status', '  ironlb sandbox down', '');
   return lines.join('\n');
 }

@@ -21,8 +21,16 @@ export function namespaceObject(name: string): JsonObject {
   return { apiVersion: 'v1', kind: 'Namespace', metadata: { name } };
 }
 
+/**
+ * The pool ConfigMap as `kubectl apply -f` leaves it: with the last-applied-configuration
+ * annotation (https://kubernetes.io/docs/tasks/manage-kubernetes-objects/declarative-config/#how-apply-calculates-differences-and-merges-changes),
+ * so the walk-through's own `kubectl apply -f` of a pool updates it without kubectl's warning
+ * about a missing annotation, as on a cluster where the admin applied the first pool.
+ */
 export function configMapObject(yaml: string): JsonObject {
-  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'config', namespace: ironlbNamespace }, data: { config: yaml } };
+  const applied = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { annotations: {}, name: 'config', namespace: ironlbNamespace }, data: { config: yaml } };
+  const lastApplied = `${JSON.stringify(applied)}\n`;
+  return { ...applied, metadata: { ...applied.metadata, annotations: { 'kubectl.kubernetes.io/last-applied-configuration': lastApplied } } };
 }
 
 /** The cluster's Pod network, which every node's Pod CIDR is cut from (kubeadm `--pod-network-cidr`, flannel's default). */

@@ -270,7 +270,7 @@ describe.skipIf(!canRunRootTests('sandbox walk-through (netns)'))('ironlb sandbo
     // Healthy again: Ready again (the IP stays where it is: no flapping back).
     expect((await podGet(victim?.node ?? '', victim?.ip ?? '', '/standin/ok')).code).toBe(0);
     await eventually('the Pod to turn ready again', async () => ((await pods()).find((p) => p.name === victim?.name)?.ready === true ? true : undefined));
-  });
+  }, 90_000);
 
   it('scales the Deployment up and down, and replaces a deleted Pod with one that serves', async () => {
     expect((await kubectl('scale', 'deployment/demo', '--replicas=3')).code).toBe(0);
@@ -303,7 +303,8 @@ describe.skipIf(!canRunRootTests('sandbox walk-through (netns)'))('ironlb sandbo
     expect((await kubectl('apply', '-f', manifest)).code).toBe(0);
     expect((await kubectl('rollout', 'status', 'deployment/live', '--timeout=60s')).code).toBe(0);
     const [pod] = await pods('app=live');
-    expect((await podGet(pod?.node ?? '', pod?.ip ?? '', '/standin/fail')).code).toBe(0);
+    // No readiness probe: Ready as soon as the process runs, maybe before it listens.
+    await eventually('the stand-in to take /standin/fail', async () => ((await podGet(pod?.node ?? '', pod?.ip ?? '', '/standin/fail')).code === 0 ? true : undefined));
     await eventually('a restart', async () => ((await pods('app=live'))[0]?.restarts === 1 ? true : undefined), 30_000);
     const row = (await kubectl('get', 'pod', pod?.name ?? '')).stdout.split('\n')[1]?.split(/\s+/) ?? [];
     expect(row[3]).toBe('1');
