@@ -81,7 +81,9 @@ export const sandboxUpCommand: CommandRunner = {
     if (flags['no-speakers']) serveArgs.push('--no-speakers');
     if (flags['no-netns']) serveArgs.push('--no-netns');
     const pid = startDetached([...ironlbArgv(), ...serveArgs], `${paths.logs}/sandbox.log`);
-    const ready = await waitForReady(paths, pid, flags['ready-timeout'] * 1000 + 5000);
+    // The supervisor enforces --ready-timeout itself and then exits with its reason (after tearing
+    // down, which takes seconds); the margin here only covers a supervisor that hangs.
+    const ready = await waitForReady(paths, pid, flags['ready-timeout'] * 1000 + 60_000);
     ctx.stdout.write(readyText(ready, paths));
     return exitCode.ok;
   },
@@ -120,13 +122,15 @@ async function waitForReady(paths: SandboxPaths, pid: number, timeoutMs: number)
   }
 }
 
-/** The last lines of a log, with each JSON line reduced to its message. */
+/**
+ * The end of the supervisor's log: from its error (`ironlb sandbox serve: ...`, which may span
+ * lines, one per unready Pod) if it wrote one, else the last 5 lines; each JSON line reduced to its
+ * message.
+ */
 async function logTail(path: string): Promise<string> {
-  const text = await readFile(path, 'utf8').catch(() => '');
-  return text
-    .trim()
-    .split('\n')
-    .slice(-5)
+  const lines = (await readFile(path, 'utf8').catch(() => '')).trim().split('\n');
+  const errorAt = lines.map((l) => l.startsWith('ironlb sandbox serve: ')).lastIndexOf(true);
+  return (errorAt >= 0 ? lines.slice(errorAt) : lines.slice(-5))
     .map((line) => {
       try {
         const parsed = JSON.parse(line) as { msg?: string; err?: { message?: string } };

@@ -338,4 +338,17 @@ describe.skipIf(!canRunRootTests('sandbox walk-through (netns)'))('ironlb sandbo
     expect(existsSync(stateDir)).toBe(false);
     expect((await sh('ip', ['link', 'show', `${prefix}-host`])).code).not.toBe(0);
   });
+
+  it('up that times out before ironlb\'s Pods are Ready fails naming each Pod, its node, state and probe, and leaves nothing behind', async () => {
+    // The sandbox above is gone (the previous test took it down); 5 s is too short for any Pod to pass its readiness probe.
+    const up = await runCli(['sandbox', 'up', '--nodes', '2', '--ready-timeout', '5', '--state-dir', stateDir, '--lan-prefix', prefix, '--lan-v4', v4, '--lan-v6', v6], { timeoutMs: 120_000 });
+    expect(up.code).not.toBe(0);
+    expect(up.stderr).toContain('not ready after 5 s');
+    expect(up.stderr).toMatch(/Pod ironlb-system\/speaker-\w+ on node-\d: container speaker: /);
+    expect(up.stderr).toMatch(/Pod ironlb-system\/controller-[\w-]+ (on node-\d|\(not scheduled\))/);
+    expect(up.stderr).toContain('readiness probe GET /readyz on port monitoring not passing');
+    expect(up.stderr).toContain('see kubectl get pods -n ironlb-system');
+    expect((await runCli(['sandbox', 'down', '--state-dir', stateDir], { timeoutMs: 60_000 })).code).toBe(0);
+    expect((await sh('ip', ['netns', 'list'])).stdout.split('\n').filter((l) => l.startsWith(`${prefix}-`))).toEqual([]);
+  }, 150_000);
 });
