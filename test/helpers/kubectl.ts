@@ -13,6 +13,8 @@ export function runKubectl(kubeconfig: string, args: readonly string[], stdin?: 
       const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
       resolve({ code, stdout, stderr });
     });
+    // kubectl may exit before reading its stdin: the write then fails with EPIPE, which is no test failure.
+    child.stdin?.on('error', () => undefined);
     child.stdin?.end(stdin ?? '');
   });
 }

@@ -199,10 +199,11 @@ ${probes}
     const before = await eventually('an announcing node', () => owner('local'));
     const victim = (await pods('local')).find((p) => p.node === before);
     if (victim === undefined) throw new Error(`no Pod on ${before}`);
+    // cordoned, so that the replacement lands elsewhere and the victim's node keeps nothing but the terminating Pod
+    expect((await kubectl('cordon', before)).code).toBe(0);
     expect((await kubectl('delete', 'pod', victim.name, '--wait=false')).code).toBe(0);
     // While the victim drains, every new connection reaches a ready Pod on the announcing node:
-    // the IP left a node with nothing but the terminating Pod (its kube-proxy would fall back to
-    // it), unless a ready replacement landed there first.
+    // the IP left the node with nothing but the terminating Pod (its kube-proxy would fall back to it).
     const settled = await eventually('answers from ready Pods on the announcing node', async () => {
       const o = await owner('local');
       const ready = (await pods('local')).filter((p) => p.ready && !p.terminating && p.node === o);
@@ -210,8 +211,10 @@ ${probes}
       const a = await answers('local', 4);
       return a.every((line) => ready.some((p) => line === `${p.name} on ${p.node}`)) ? { owner: o, answers: a } : undefined;
     });
+    expect(settled.owner).not.toBe(before);
     expect(settled.answers.some((line) => line.startsWith(victim.name))).toBe(false);
     expect((await podGet(victim)).stdout).toBe(`${victim.name} on ${victim.node}\n`);
     expect((await pods('local')).find((p) => p.name === victim.name)?.terminating).toBe(true);
+    expect((await kubectl('uncordon', before)).code).toBe(0);
   }, 120_000);
 });
