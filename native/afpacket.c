@@ -6,10 +6,11 @@
 //
 // Each socket has its own receiver thread blocked in recv(): waking one thread that sleeps in
 // the socket is much quicker than waking the Node event loop through epoll (docs/layer2.md).
-// ARP fast path: JS may hand the socket a table of owned IPv4 addresses and the interface MAC;
-// the receiver thread answers requests for a listed address itself and counts and drops the
-// ones for other addresses. Everything else (NDP, frames the fast path leaves to JS) is queued
-// and handed to JavaScript on the event loop through a uv_async, in batches.
+// Fast paths: JS may hand an ARP socket a table of owned IPv4 addresses, and an NDP socket one of
+// owned IPv6 addresses, with the interface MAC; the receiver thread answers requests /
+// solicitations for a listed address itself and counts and drops the ones for other addresses.
+// Everything else (frames the fast paths leave to JS) is queued and handed to JavaScript on the
+// event loop through a uv_async, in batches.
 //
 // Lifecycle (one state, life_t below): close() stops answering and delivering at once (under
 // the lock); the thread sees that within RECV_TIMEOUT_MS, closes the fd and wakes the loop a
@@ -37,6 +38,7 @@
 #include "napi-throw.h"
 #include <uv.h>
 #include "arp-fast-path.h"
+#include "ndp-fast-path.h"
 
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23
@@ -127,11 +129,14 @@ typedef struct {
   frame_t *head, *tail;
   uint32_t queued;
   double queue_drops;
-  // ARP fast path. ips sorted ascending (host order); counters parallel to ips.
+  // Fast path. ARP sockets: ips sorted ascending (host order); NDP sockets: ips6, n_ips
+  // addresses of 16 bytes sorted by memcmp. Counters parallel to the table.
+  int kind; // KIND_ARP | KIND_NDP, set once before the thread starts
   int fast;
   int mirror; // also hand answered requests to JS (for debug logging)
   uint8_t mac[6];
   uint32_t *ips;
+  uint8_t *ips6;
   double *answered;
   size_t n_ips;
   double not_owned;
@@ -158,6 +163,26 @@ static int fast_arp(sock_t *s, const uint8_t *f, ssize_t len, int *answered) {
     s->not_owned += 1;
     return 1;
   case ARP_FAST_REPLY:
+    break;
+  }
+  if (send(s->fd, reply, sizeof reply, MSG_DONTWAIT) < 0) s->send_errors += 1;
+  else s->answered[i] += 1;
+  *answered = 1;
+  return 1;
+}
+
+// The NDP counterpart of fast_arp. Under mu.
+static int fast_ndp(sock_t *s, const uint8_t *f, ssize_t len, int *answered) {
+  uint8_t reply[NA_FRAME_LEN];
+  size_t i;
+  *answered = 0;
+  switch (ndp_fast_decide(f, (size_t)len, s->ips6, s->n_ips, s->mac, reply, &i)) {
+  case NDP_FAST_TO_JS:
+    return 0;
+  case NDP_FAST_NOT_OWNED:
+    s->not_owned += 1;
+    return 1;
+  case NDP_FAST_REPLY:
     break;
   }
   if (send(s->fd, reply, sizeof reply, MSG_DONTWAIT) < 0) s->send_errors += 1;
@@ -245,7 +270,7 @@ static void *receive_loop(void *arg) {
     if (len > (ssize_t)sizeof buf) len = sizeof buf;
     s->rx_frames += 1;
     int answered = 0;
-    int handled = s->fast && fast_arp(s, buf, len, &answered);
+    int handled = s->fast && (s->kind == KIND_ARP ? fast_arp(s, buf, len, &answered) : fast_ndp(s, buf, len, &answered));
     int wake = 0;
     if (!handled || (answered && s->mirror)) {
       frame_t *f = s->queued < MAX_QUEUED ? malloc(sizeof *f + (size_t)len) : NULL;
@@ -275,6 +300,7 @@ static void *receive_loop(void *arg) {
 static void free_sock(sock_t *s) {
   free_frames(s->head);
   free(s->ips);
+  free(s->ips6);
   free(s->answered);
   pthread_mutex_destroy(&s->mu);
   free(s);
@@ -443,10 +469,12 @@ static napi_value ctor(napi_env env, napi_callback_info info) {
 
   sock_t *s = calloc(1, sizeof *s);
   if (s == NULL) { close(fd); return throw_errno(env, "PacketSocket", ENOMEM); }
-  // The event loop thread answers what the receiver hands to JS (all of NDP): a short slice for
-  // it too (idempotent). 0.83x the NDP answer time of the receiver-only build (docs/layer2.md).
+  // The event loop thread answers what the receivers hand to JS (`--js-arp`, DAD probes for owned
+  // addresses, debug mirrors): a short slice for it too (idempotent). Before the NDP fast path,
+  // when JS answered all of NDP, it took NDP answers to 0.83x (docs/layer2.md).
   prefer_short_slice();
   s->fd = fd;
+  s->kind = kind;
   s->env = env;
   s->state = S_OPEN;
   s->owners = 1; // the uv_async handle; the JS object becomes the second once wrapped
@@ -559,6 +587,7 @@ static napi_value m_set_arp_table(napi_env env, napi_callback_info info) {
   sock_t *s = unwrap(env, info, &argc, argv);
   if (s == NULL) return NULL;
   if (argc < 3) return throw_type(env, "setArpTable(mac, ips, mirror)");
+  if (s->kind != KIND_ARP) return throw_type(env, "setArpTable: not an ARP socket");
   napi_valuetype t;
   napi_typeof(env, argv[0], &t);
   if (t == napi_null) {
@@ -599,14 +628,68 @@ static napi_value m_set_arp_table(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static int cmp_ip6(const void *a, const void *b) { return memcmp(a, b, 16); }
+
+// setNdpTable(mac: Buffer(6) | null, ips: Buffer(16n), mirror: boolean): the NDP counterpart of
+// setArpTable, on an NDP socket.
+static napi_value m_set_ndp_table(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  sock_t *s = unwrap(env, info, &argc, argv);
+  if (s == NULL) return NULL;
+  if (argc < 3) return throw_type(env, "setNdpTable(mac, ips, mirror)");
+  if (s->kind != KIND_NDP) return throw_type(env, "setNdpTable: not an NDP socket");
+  napi_valuetype t;
+  napi_typeof(env, argv[0], &t);
+  if (t == napi_null) {
+    pthread_mutex_lock(&s->mu);
+    s->fast = 0;
+    s->n_ips = 0;
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+  }
+  void *mac, *ipdata;
+  size_t maclen, iplen;
+  if (napi_get_buffer_info(env, argv[0], &mac, &maclen) != napi_ok || maclen != 6) return throw_type(env, "mac must be a 6-byte Buffer");
+  if (napi_get_buffer_info(env, argv[1], &ipdata, &iplen) != napi_ok || iplen % 16 != 0) return throw_type(env, "ips must be a Buffer of 16-byte addresses");
+  bool mirror = false;
+  napi_get_value_bool(env, argv[2], &mirror);
+  size_t n = iplen / 16;
+  uint8_t *ips = malloc(n ? 16 * n : 16);
+  double *answered = calloc(n ? n : 1, sizeof *answered);
+  if (ips == NULL || answered == NULL) {
+    // The previous table stays in force: nothing was changed.
+    free(ips);
+    free(answered);
+    return throw_errno(env, "setNdpTable", ENOMEM);
+  }
+  memcpy(ips, ipdata, 16 * n);
+  qsort(ips, n, 16, cmp_ip6);
+  // Once this returns, the thread answers from the new table only.
+  pthread_mutex_lock(&s->mu);
+  uint8_t *old_ips = s->ips6;
+  double *old_answered = s->answered;
+  s->ips6 = ips;
+  s->answered = answered;
+  s->n_ips = n;
+  memcpy(s->mac, mac, 6);
+  s->mirror = mirror;
+  s->fast = s->state == S_OPEN;
+  pthread_mutex_unlock(&s->mu);
+  free(old_ips);
+  free(old_answered);
+  return NULL;
+}
+
 static void set_num(napi_env env, napi_value obj, const char *key, double v) {
   napi_value n;
   napi_create_double(env, v, &n);
   napi_set_named_property(env, obj, key, n);
 }
 
-// takeCounters(): { answered: [[ipv4: number, count]], notOwned, sendErrors, rxFrames,
-// queueDrops }, counting since the previous call; every counter restarts at zero. The one call
+// takeCounters(): { answered: [[ip, count]], notOwned, sendErrors, rxFrames, queueDrops },
+// counting since the previous call (ip: the IPv4 address as a number on an ARP socket, the IPv6
+// address as a 16-byte Buffer on an NDP socket); every counter restarts at zero. The one call
 // that drains them, so no reader can take another's counts.
 static napi_value m_take_counters(napi_env env, napi_callback_info info) {
   size_t argc = 0;
@@ -621,7 +704,11 @@ static napi_value m_take_counters(napi_env env, napi_callback_info info) {
     if (s->answered[i] == 0) continue;
     napi_value pair, ip, cnt;
     napi_create_array_with_length(env, 2, &pair);
-    napi_create_uint32(env, s->ips[i], &ip);
+    if (s->kind == KIND_ARP) napi_create_uint32(env, s->ips[i], &ip);
+    else {
+      void *data;
+      napi_create_buffer_copy(env, 16, s->ips6 + 16 * i, &data, &ip);
+    }
     napi_create_double(env, s->answered[i], &cnt);
     napi_set_element(env, pair, 0, ip);
     napi_set_element(env, pair, 1, cnt);
@@ -680,12 +767,50 @@ static napi_value m_decide_arp(napi_env env, napi_callback_info info) {
   return obj;
 }
 
+// decideNdp(frame: Uint8Array, mac: Buffer(6), ips: Buffer(16n)): as decideArp, for the NDP fast
+// path (ndp-fast-path.c).
+static napi_value m_decide_ndp(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_typedarray_type type;
+  size_t flen, offset, maclen, iplen;
+  void *frame, *mac, *ipdata;
+  napi_value ab;
+  if (argc < 3 || napi_get_typedarray_info(env, argv[0], &type, &flen, &frame, &ab, &offset) != napi_ok || type != napi_uint8_array)
+    return throw_type(env, "frame must be a Uint8Array");
+  if (napi_get_buffer_info(env, argv[1], &mac, &maclen) != napi_ok || maclen != 6) return throw_type(env, "mac must be a 6-byte Buffer");
+  if (napi_get_buffer_info(env, argv[2], &ipdata, &iplen) != napi_ok || iplen % 16 != 0) return throw_type(env, "ips must be a Buffer of 16-byte addresses");
+  size_t n = iplen / 16;
+  uint8_t *ips = malloc(n ? 16 * n : 16);
+  if (ips == NULL) return throw_errno(env, "decideNdp", ENOMEM);
+  memcpy(ips, ipdata, 16 * n);
+  qsort(ips, n, 16, cmp_ip6);
+  uint8_t reply[NA_FRAME_LEN];
+  size_t index;
+  ndp_fast_t d = ndp_fast_decide(frame, flen, ips, n, mac, reply, &index);
+  free(ips);
+  napi_value obj, kind;
+  napi_create_object(env, &obj);
+  const char *name = d == NDP_FAST_REPLY ? "reply" : d == NDP_FAST_NOT_OWNED ? "notOwned" : "toJs";
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &kind);
+  napi_set_named_property(env, obj, "kind", kind);
+  if (d == NDP_FAST_REPLY) {
+    napi_value buf;
+    void *data;
+    napi_create_buffer_copy(env, sizeof reply, reply, &data, &buf);
+    napi_set_named_property(env, obj, "frame", buf);
+  }
+  return obj;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor methods[] = {
       {"send", NULL, m_send, NULL, NULL, NULL, napi_default, NULL},
       {"addMembership", NULL, m_add_membership, NULL, NULL, NULL, napi_default, NULL},
       {"dropMembership", NULL, m_drop_membership, NULL, NULL, NULL, napi_default, NULL},
       {"setArpTable", NULL, m_set_arp_table, NULL, NULL, NULL, napi_default, NULL},
+      {"setNdpTable", NULL, m_set_ndp_table, NULL, NULL, NULL, napi_default, NULL},
       {"takeCounters", NULL, m_take_counters, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, m_close, NULL, NULL, NULL, napi_default, NULL},
   };
@@ -695,6 +820,8 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_value decide;
   napi_create_function(env, "decideArp", NAPI_AUTO_LENGTH, m_decide_arp, NULL, &decide);
   napi_set_named_property(env, exports, "decideArp", decide);
+  napi_create_function(env, "decideNdp", NAPI_AUTO_LENGTH, m_decide_ndp, NULL, &decide);
+  napi_set_named_property(env, exports, "decideNdp", decide);
   return exports;
 }
 

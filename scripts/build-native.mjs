@@ -1,5 +1,5 @@
 // Builds the native parts in native/ against the headers of the running Node:
-// - native/afpacket.c (+ arp-fast-path.c): the AF_PACKET addon, always;
+// - native/afpacket.c (+ arp-fast-path.c, ndp-fast-path.c): the AF_PACKET addon, always;
 // - native/xdp/: the XDP responder (responder.bpf.c, compiled with clang for the BPF target) and
 //   its libbpf loader addon, when clang and libbpf-dev are there. Without them the XDP part is
 //   skipped with one line and the build still succeeds: the speaker then runs AF_PACKET only.

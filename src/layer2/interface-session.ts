@@ -5,7 +5,7 @@ import { buildUnsolicitedAdvertisement, icmpv6NeighborAdvertisement, multicastMa
 import { buildProbe, claimant } from './probe.js';
 import type { Layer2Metrics } from './metrics.js';
 import type { NeighborOffload, NeighborOffloadFactory, OffloadCounts } from './neighbor-offload.js';
-import type { ArpOffloadCounters, PacketConn, PacketConnFactory, PacketKind } from './packet-conn.js';
+import type { ArpOffload, ArpOffloadCounters, NdpOffload, NdpOffloadCounters, PacketConn, PacketConnCounters, PacketConnFactory, PacketKind } from './packet-conn.js';
 import { respondArp, respondNdp, type Decision, type ResponderView } from './responder.js';
 
 /**
@@ -20,7 +20,7 @@ export interface SessionDeps {
   readonly conns: PacketConnFactory;
   readonly logger: Logger;
   readonly metrics: Layer2Metrics;
-  /** Answer ARP in the socket's native fast path when it has one. */
+  /** Answer ARP and NDP in the sockets' native fast paths when they have them. */
   readonly fastPath: boolean;
   /** Answer ARP and NDP in the kernel's datapath (XDP) first; absent: AF_PACKET only. */
   readonly offloads?: NeighborOffloadFactory;
@@ -73,8 +73,8 @@ export class InterfaceSession implements ResponderView {
     for (const ip of [...this.v4.values(), ...this.v6.values()]) if (!wanted.has(ip.text)) this.remove(ip);
     const added = ips.filter((ip) => !(ip.family === 4 ? this.v4.has(ip.key) : this.v6.has(ip.key)));
     for (const ip of added) this.add(ip);
-    this.syncArp();
     this.syncOffload();
+    this.syncFastPaths();
     return added;
   }
 
@@ -92,8 +92,8 @@ export class InterfaceSession implements ResponderView {
    * Watches for other hosts claiming `ip` (layer2/probe.ts `claimant`) until the returned stop
    * function is called; `onClaim` gets each claimant's MAC. Opens the family's socket (and, for
    * IPv6, joins the solicited-node group, where other hosts' DAD probes go) without owning the
-   * address. While an IPv4 probe runs the native fast path is off, so requests a host using the
-   * address sends reach the check too.
+   * address. While a probe runs the family's native fast path is off, so requests a host using
+   * the address sends (and other hosts' DAD probes for it) reach the check too.
    */
   startProbe(ip: IpBytes, onClaim: (mac: string) => void): () => void {
     this.probes.set(ip.text, { ip, onClaim });
@@ -102,12 +102,12 @@ export class InterfaceSession implements ResponderView {
       this.ndp ??= this.open('ndp');
       this.joinSolicited(ip);
     }
-    this.syncArp();
+    this.syncFastPaths();
     return () => {
       if (this.probes.get(ip.text)?.onClaim !== onClaim) return;
       this.probes.delete(ip.text);
       if (ip.family === 6) this.leaveSolicited(ip);
-      this.syncArp();
+      this.syncFastPaths();
     };
   }
 
@@ -119,11 +119,12 @@ export class InterfaceSession implements ResponderView {
 
   /** Folds the sockets' own counters (native fast path, backlog drops) into the metrics. */
   flushCounters(): void {
-    const none = { backlogDrops: 0, fastPath: undefined };
+    const none: PacketConnCounters = { backlogDrops: 0, fastPath: undefined };
     const arp = this.arp?.takeCounters() ?? none;
-    const backlog = arp.backlogDrops + (this.ndp?.takeCounters() ?? none).backlogDrops;
+    const ndp = this.ndp?.takeCounters() ?? none;
+    const backlog = arp.backlogDrops + ndp.backlogDrops;
     if (backlog > 0) this.deps.metrics.drops.inc({ reason: 'backlog', interface: this.name }, backlog);
-    if (arp.fastPath !== undefined && this.deps.fastPath) this.flushFastPath(arp.fastPath);
+    if (this.deps.fastPath) for (const counts of [arp.fastPath, ndp.ndpFastPath]) if (counts !== undefined) this.flushFastPath(counts);
     if (typeof this.offload === 'object') this.flushOffload(this.offload.take());
   }
 
@@ -140,9 +141,10 @@ export class InterfaceSession implements ResponderView {
     for (const [reason, n] of counts.drops) this.deps.metrics.drops.inc({ reason, interface: this.name }, n);
   }
 
-  private flushFastPath(counts: ArpOffloadCounters): void {
+  private flushFastPath(counts: ArpOffloadCounters | NdpOffloadCounters): void {
     for (const [key, n] of counts.answered) {
-      const labels = { ip: formatIpv4(new Uint8Array([key >>> 24, (key >>> 16) & 0xff, (key >>> 8) & 0xff, key & 0xff])), interface: this.name };
+      const ip = typeof key === 'number' ? formatIpv4(new Uint8Array([key >>> 24, (key >>> 16) & 0xff, (key >>> 8) & 0xff, key & 0xff])) : formatIpv6(Buffer.from(key, 'hex'));
+      const labels = { ip, interface: this.name };
       this.deps.metrics.requestsReceived.inc(labels, n);
       this.deps.metrics.responsesSent.inc(labels, n);
     }
@@ -206,13 +208,26 @@ export class InterfaceSession implements ResponderView {
     this.leaveSolicited(ip);
   }
 
-  /** Pushes the IPv4 table into the native fast path (read its counters first). */
-  private syncArp(): void {
-    const offload = this.arp?.arpOffload;
-    if (offload === undefined || !this.deps.fastPath) return;
+  /**
+   * Pushes the owned IPv4 and IPv6 tables into the native fast paths (read their counters
+   * first). Behind an attached datapath responder the NDP fast path stays off: XDP answers NDP,
+   * and the solicitations it leaves to userspace (longer than it parses) must be judged and
+   * counted by JS, which knows which frames XDP counted (`judged`).
+   */
+  private syncFastPaths(): void {
+    if (!this.deps.fastPath) return;
+    const arp = this.arp?.arpOffload;
+    const ndp = this.ndp?.ndpOffload;
+    if (arp === undefined && ndp === undefined) return;
     this.flushCounters();
-    if ([...this.probes.values()].some((p) => p.ip.family === 4)) offload.disable();
-    else offload.set(this.mac, [...this.v4.values()].map((ip) => ip.bytes), this.debug);
+    const probing = (family: 4 | 6): boolean => [...this.probes.values()].some((p) => p.ip.family === family);
+    const push = (offload: ArpOffload | NdpOffload | undefined, off: boolean, owned: Iterable<IpBytes>): void => {
+      if (offload === undefined) return;
+      if (off) offload.disable();
+      else offload.set(this.mac, [...owned].map((ip) => ip.bytes), this.debug);
+    };
+    push(arp, probing(4), this.v4.values());
+    push(ndp, probing(6) || typeof this.offload === 'object', this.v6.values());
   }
 
   /**
@@ -246,7 +261,7 @@ export class InterfaceSession implements ResponderView {
     const respond = kind === 'arp' ? respondArp : respondNdp;
     return this.deps.conns.open({ name: this.name, index: this.index }, kind, (frames, answered) => {
       for (const frame of frames) if (this.probes.size === 0 || !this.claimed(frame)) this.handle(kind, respond(frame, this), frame);
-      for (const frame of answered) this.logFastAnswer(frame);
+      for (const frame of answered) this.logFastAnswer(kind, frame);
     });
   }
 
@@ -289,7 +304,10 @@ export class InterfaceSession implements ResponderView {
     if (arp.ok) this.deps.onConflict?.(formatIpv4(arp.value.senderIp), formatMac(arp.value.senderMac), this.name);
   }
 
-  private logFastAnswer(frame: Uint8Array): void {
-    this.deps.logger.debug({ event: 'requestAnswered', ip: formatIpv4(frame, 38), from: formatMac(frame, 22), interface: this.name, path: 'native' }, 'answered');
+  private logFastAnswer(kind: PacketKind, frame: Uint8Array): void {
+    // ARP: the target IP at 38, the sender MAC at 22; NS: the target at 62, the Ethernet source at 6.
+    const ip = kind === 'arp' ? formatIpv4(frame, 38) : formatIpv6(frame, 62);
+    const from = kind === 'arp' ? formatMac(frame, 22) : formatMac(frame, 6);
+    this.deps.logger.debug({ event: 'requestAnswered', ip, from, interface: this.name, path: 'native' }, 'answered');
   }
 }

@@ -9,6 +9,14 @@ export interface ArpOffloadCounters {
   readonly sendErrors: number;
 }
 
+/** Per-IP counts from the native NDP fast path since the previous `take`. */
+export interface NdpOffloadCounters {
+  /** IPv6 key (ipv6Key) -> solicitations answered */
+  readonly answered: ReadonlyMap<string, number>;
+  readonly notOwned: number;
+  readonly sendErrors: number;
+}
+
 /**
  * An ARP fast path inside the socket: requests for the IPv4 addresses in the table are answered
  * without calling JavaScript, others are counted and dropped. Optional: a PacketConn without it
@@ -21,12 +29,26 @@ export interface ArpOffload {
   disable(): void;
 }
 
+/**
+ * The NDP counterpart of ArpOffload: valid Neighbor Solicitations for the IPv6 addresses in the
+ * table are answered without calling JavaScript, valid ones for other addresses counted and
+ * dropped; everything else (DAD for an owned address, advertisements, invalid frames) goes to JS.
+ */
+export interface NdpOffload {
+  /** Replaces the table. `mirror` also hands answered solicitations to `onFrames` (for debug logs). */
+  set(mac: Uint8Array, ipv6: readonly Uint8Array[], mirror: boolean): void;
+  /** Turns the fast path off: every solicitation goes to JS again. */
+  disable(): void;
+}
+
 /** A PacketConn's own counts since the previous `takeCounters`. */
 export interface PacketConnCounters {
   /** Frames dropped because they came faster than JS took them. */
   readonly backlogDrops: number;
   /** The ARP fast path's counts (read them before `ArpOffload.set` replaces the table); undefined without one. */
   readonly fastPath: ArpOffloadCounters | undefined;
+  /** The NDP fast path's counts, on an NDP conn that has one. */
+  readonly ndpFastPath?: NdpOffloadCounters | undefined;
 }
 
 /** One link-layer socket on one interface (the port src/sys implements with the AF_PACKET addon). */
@@ -37,6 +59,8 @@ export interface PacketConn {
   joinGroup(mac: Uint8Array): void;
   leaveGroup(mac: Uint8Array): void;
   readonly arpOffload: ArpOffload | undefined;
+  /** On NDP conns with a native fast path. */
+  readonly ndpOffload?: NdpOffload | undefined;
   /** Counters since the previous call (one call drains them all). */
   takeCounters(): PacketConnCounters;
   /** Idempotent; no callback runs afterwards. */

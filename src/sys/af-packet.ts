@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { AppError, describeError } from '../shared/errors.js';
-import type { ArpOffload, FramesHandler, PacketConn, PacketConnCounters, PacketConnFactory, PacketKind } from '../layer2/packet-conn.js';
+import type { ArpOffload, FramesHandler, NdpOffload, PacketConn, PacketConnCounters, PacketConnFactory, PacketKind } from '../layer2/packet-conn.js';
 
 /** The shape of native/afpacket.c's PacketSocket. */
 interface NativeSocket {
@@ -8,7 +8,9 @@ interface NativeSocket {
   addMembership(mac: Buffer): void;
   dropMembership(mac: Buffer): void;
   setArpTable(mac: Buffer | null, ips: Buffer, mirror: boolean): void;
-  takeCounters(): { answered: [number, number][]; notOwned: number; sendErrors: number; rxFrames: number; queueDrops: number };
+  setNdpTable(mac: Buffer | null, ips: Buffer, mirror: boolean): void;
+  /** answered: [IPv4 as a number (ARP sockets) or IPv6 as 16 bytes (NDP sockets), count] */
+  takeCounters(): { answered: [number | Buffer, number][]; notOwned: number; sendErrors: number; rxFrames: number; queueDrops: number };
   close(): void;
 }
 
@@ -58,12 +60,30 @@ class NativeArpOffload implements ArpOffload {
   }
 }
 
+class NativeNdpOffload implements NdpOffload {
+  constructor(private readonly socket: NativeSocket) {}
+
+  set(mac: Uint8Array, ipv6: readonly Uint8Array[], mirror: boolean): void {
+    const table = Buffer.alloc(ipv6.length * 16);
+    ipv6.forEach((ip, i) => {
+      table.set(ip.subarray(0, 16), i * 16);
+    });
+    this.socket.setNdpTable(Buffer.from(mac), table, mirror);
+  }
+
+  disable(): void {
+    this.socket.setNdpTable(null, Buffer.alloc(0), false);
+  }
+}
+
 class NativeConn implements PacketConn {
   readonly arpOffload: ArpOffload | undefined;
+  readonly ndpOffload: NdpOffload | undefined;
   private closed = false;
 
   constructor(private readonly socket: NativeSocket, kind: PacketKind) {
     this.arpOffload = kind === 'arp' ? new NativeArpOffload(socket) : undefined;
+    this.ndpOffload = kind === 'ndp' ? new NativeNdpOffload(socket) : undefined;
   }
 
   send(frame: Uint8Array): boolean {
@@ -80,8 +100,13 @@ class NativeConn implements PacketConn {
 
   takeCounters(): PacketConnCounters {
     const raw = this.socket.takeCounters();
-    const fastPath = this.arpOffload === undefined ? undefined : { answered: new Map(raw.answered), notOwned: raw.notOwned, sendErrors: raw.sendErrors };
-    return { backlogDrops: raw.queueDrops, fastPath };
+    const count = { notOwned: raw.notOwned, sendErrors: raw.sendErrors };
+    if (this.ndpOffload !== undefined) {
+      const answered = new Map(raw.answered.flatMap(([ip, n]) => (typeof ip === 'number' ? [] : [[ip.toString('hex'), n] as const])));
+      return { backlogDrops: raw.queueDrops, fastPath: undefined, ndpFastPath: { answered, ...count } };
+    }
+    const answered = new Map(raw.answered.flatMap(([ip, n]) => (typeof ip === 'number' ? [[ip, n] as const] : [])));
+    return { backlogDrops: raw.queueDrops, fastPath: this.arpOffload === undefined ? undefined : { answered, ...count } };
   }
 
   close(): void {

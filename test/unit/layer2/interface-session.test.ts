@@ -3,8 +3,8 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { InterfaceSession } from '../../../src/layer2/interface-session.js';
 import { createLayer2Metrics } from '../../../src/layer2/metrics.js';
-import { formatIpv4, ipv4Key, parseIp } from '../../../src/layer2/packet/address.js';
-import type { ArpOffload, ArpOffloadCounters, FramesHandler, PacketConn, PacketConnCounters, PacketConnFactory, PacketKind } from '../../../src/layer2/packet-conn.js';
+import { formatIpv4, formatIpv6, ipv4Key, ipv6Key, parseIp } from '../../../src/layer2/packet/address.js';
+import type { ArpOffload, ArpOffloadCounters, FramesHandler, NdpOffload, NdpOffloadCounters, PacketConn, PacketConnCounters, PacketConnFactory, PacketKind } from '../../../src/layer2/packet-conn.js';
 import type { NeighborOffload, NeighborOffloadFactory, OffloadRefusal } from '../../../src/layer2/neighbor-offload.js';
 import { err, ok, type Result } from '../../../src/shared/result.js';
 import { arpRequest, buildArp, buildGratuitousArp } from '../../../src/layer2/packet/arp.js';
@@ -87,6 +87,78 @@ describe('InterfaceSession with a native ARP offload', () => {
   it('leaves the offload alone when the fast path is off (--js-arp)', () => {
     const { conns, s } = session(false);
     s.setIps(ips('10.0.0.100'));
+    expect(conns.offload.enabled).toBe(false);
+  });
+});
+
+/** The NDP counterpart of FakeOffload. */
+class FakeNdpOffload implements NdpOffload {
+  table: string[] = [];
+  enabled = false;
+  next: NdpOffloadCounters = { answered: new Map(), notOwned: 0, sendErrors: 0 };
+  set(_mac: Uint8Array, ipv6: readonly Uint8Array[]): void {
+    this.enabled = true;
+    this.table = ipv6.map((ip) => formatIpv6(ip));
+  }
+  disable(): void {
+    this.enabled = false;
+  }
+  take(): NdpOffloadCounters {
+    const out = this.next;
+    this.next = { answered: new Map(), notOwned: 0, sendErrors: 0 };
+    return out;
+  }
+}
+
+/** ARP conns without a fast path, NDP conns with FakeNdpOffload. */
+class NdpOffloadConns implements PacketConnFactory {
+  readonly offload = new FakeNdpOffload();
+  open(_iface: { readonly name: string; readonly index: number }, kind: PacketKind): PacketConn {
+    const ndp = kind === 'ndp' ? this.offload : undefined;
+    const takeCounters = (): PacketConnCounters => ({ backlogDrops: 0, fastPath: undefined, ndpFastPath: ndp?.take() });
+    return { send: () => true, joinGroup: () => undefined, leaveGroup: () => undefined, arpOffload: undefined, ndpOffload: ndp, takeCounters, close: () => undefined };
+  }
+}
+
+describe('InterfaceSession with a native NDP offload', () => {
+  function ndpSession(fastPath: boolean) {
+    const conns = new NdpOffloadConns();
+    const registry = new Registry();
+    const s = new InterfaceSession('eth0', 2, hex('020000000001'), { conns, logger: pino({ level: 'silent' }), metrics: createLayer2Metrics(registry), fastPath });
+    return { conns, registry, s };
+  }
+
+  it('pushes the owned IPv6 table on every change, before setIps returns', () => {
+    const { conns, s } = ndpSession(true);
+    s.setIps(ips('fd00::1', 'fd00::2', '10.0.0.100'));
+    expect(conns.offload.table).toEqual(['fd00::1', 'fd00::2']);
+    s.setIps(ips('fd00::2'));
+    expect(conns.offload.table).toEqual(['fd00::2']);
+  });
+
+  it('is off while an IPv6 probe runs, so other hosts\' DAD probes reach the check', () => {
+    const { conns, s } = ndpSession(true);
+    s.setIps(ips('fd00::1'));
+    const stop = s.startProbe(parseIp('fd00::9')!, () => undefined);
+    expect(conns.offload.enabled).toBe(false);
+    stop();
+    expect(conns.offload).toMatchObject({ enabled: true, table: ['fd00::1'] });
+  });
+
+  it('folds the native counters into the metrics', async () => {
+    const { conns, registry, s } = ndpSession(true);
+    s.setIps(ips('fd00::1'));
+    conns.offload.next = { answered: new Map([[ipv6Key(parseIp('fd00::1')!.bytes), 4]]), notOwned: 6, sendErrors: 1 };
+    s.flushCounters();
+    expect(await registry.getSingleMetricAsString('ironlb_layer2_responses_sent_total')).toContain('{ip="fd00::1",interface="eth0"} 4');
+    expect(await registry.getSingleMetricAsString('ironlb_layer2_requests_received_total')).toContain('{ip="fd00::1",interface="eth0"} 4');
+    expect(await registry.getSingleMetricAsString('ironlb_layer2_drops_total')).toContain('{reason="notOwned",interface="eth0"} 6');
+    expect(await registry.getSingleMetricAsString('ironlb_layer2_send_errors_total')).toContain('{interface="eth0"} 1');
+  });
+
+  it('leaves the offload alone when the fast path is off', () => {
+    const { conns, s } = ndpSession(false);
+    s.setIps(ips('fd00::1'));
     expect(conns.offload.enabled).toBe(false);
   });
 });
