@@ -269,7 +269,8 @@ export class InterfaceSession implements ResponderView {
   /** Whether a probe in progress takes `frame` as another host's claim (it is then not answered). */
   private claimed(frame: Uint8Array): boolean {
     for (const probe of this.probes.values()) {
-      const mac = claimant(frame, probe.ip, this.mac);
+      const owned = probe.ip.family === 4 ? this.v4.has(probe.ip.key) : this.v6.has(probe.ip.key);
+      const mac = claimant(frame, probe.ip, this.mac, owned);
       if (mac !== undefined) {
         probe.onClaim(mac);
         return true;
