@@ -9,6 +9,9 @@ import { startSpeakerCluster, uniquePlan, waitUntil, type SpeakerCluster } from 
 import { failover as clientFailover, rssMb } from './speaker.js';
 import type { WorkerReply, WorkerRequest } from './scale-nodes.js';
 import type { BenchContext, BenchResult, BenchSuite } from './types.js';
+import type { NodeName, ServiceKey } from '../src/shared/brand.js';
+import { desiredAnnouncements } from '../src/speaker/desired.js';
+import { defaultStandbyCount, standbyDuties } from '../src/speaker/standby.js';
 
 const ns = 'ironlb-system';
 const sizes = [10, 100, 300, 1000] as const;
@@ -29,8 +32,8 @@ interface Design {
   readonly name: string;
   readonly renewMs: number;
   readonly durationMs: number;
-  /** The split prototype (bench/scale-nodes.ts SplitDesign), without the node list. */
-  readonly split?: { readonly heartbeatRenewMs: number; readonly heartbeatDurationMs: number; readonly standbyFor: number };
+  /** Split liveness (bench/scale-nodes.ts SplitDesign), without the watch sets (computed per size). */
+  readonly split?: { readonly heartbeatRenewMs: number; readonly heartbeatDurationMs: number; readonly standbyCount: number };
 }
 
 const today: Design = { name: 'today', renewMs: 1000, durationMs: 3000 };
@@ -39,7 +42,36 @@ const today: Design = { name: 'today', renewMs: 1000, durationMs: 3000 };
  * period stands for "never" in a 10 s window), heartbeats at the kubelet's NodeLease timings
  * (10 s / 40 s), each node watching the heartbeats of the two owners it stands by for.
  */
-const split: Design = { name: 'split', renewMs: 3_600_000, durationMs: 7_200_000, split: { heartbeatRenewMs: 10_000, heartbeatDurationMs: 40_000, standbyFor: 2 } };
+const split: Design = { name: 'split', renewMs: 3_600_000, durationMs: 7_200_000, split: { heartbeatRenewMs: 10_000, heartbeatDurationMs: 40_000, standbyCount: defaultStandbyCount } };
+
+/**
+ * node -> the heartbeats it watches under `--liveness split`: the speaker's own election
+ * (standbys named) over `n` alive, settled nodes and 1,000 single-IP Services with an endpoint
+ * on every node, then `standbyDuties` per node with every owner recorded as announcing.
+ */
+export function splitWatchSets(names: readonly string[], standbyCount: number): Record<string, readonly string[]> {
+  const nodes = names as readonly NodeName[];
+  const serviceViews = Array.from({ length: services }, (_, i) => ({
+    key: `bench/s${String(i)}` as ServiceKey,
+    ips: [`10.${String(100 + Math.floor(i / 250))}.${String(Math.floor(i / 250) % 256)}.${String(i % 250)}`],
+    endpoints: [{ ready: true, serving: true, terminating: false }],
+    trafficPolicy: 'Cluster' as const,
+  }));
+  const all = new Set(nodes);
+  const elected = desiredAnnouncements({
+    self: '' as NodeName,
+    services: serviceViews,
+    nodes: nodes.map((name) => ({ name, labels: {}, conditions: {} })),
+    alive: all,
+    settled: all,
+    currentOwners: new Map(),
+    isLayer2: () => true,
+    options: { ignoreExcludeLabel: false },
+    standbyCount,
+  });
+  const recorded = new Map([...elected.ips.values()].flatMap((d) => (d.owner === undefined ? [] : [[d.ip, d.owner] as const])));
+  return Object.fromEntries(nodes.map((node) => [node, standbyDuties(node, elected.ips.values(), recorded).watch]));
+}
 
 /** Which speaker code the \`scale-real\` rows ran: this branch's small Kubernetes client (docs/speaker.md, "Memory"). */
 const realLabel = 'small_client';
@@ -172,6 +204,8 @@ async function runSize(ctx: BenchContext, design: Design, n: number): Promise<Be
     await api.kubeConfig().makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
     const names = Array.from({ length: n }, (_, i) => nodeName(i));
     const watchers = Math.min(n, maxWatchers);
+    const watchSets = design.split === undefined ? {} : splitWatchSets(names, design.split.standbyCount);
+    if (design.split !== undefined) ctx.log(`scale split n=${String(n)}: heartbeat watches per node (real election) mean ${String(round2(Object.values(watchSets).reduce((a, w) => a + w.length, 0) / n))}`);
     const share = <T>(list: readonly T[], i: number): T[] => list.filter((_, j) => j % workerCount === i);
     await Promise.all(
       workers.map((w, i) =>
@@ -184,7 +218,7 @@ async function runSize(ctx: BenchContext, design: Design, n: number): Promise<Be
             watch: share(names.slice(0, watchers), i),
             renewMs: design.renewMs,
             durationMs: design.durationMs,
-            ...(design.split === undefined ? {} : { split: { ...design.split, all: names } }),
+            ...(design.split === undefined ? {} : { split: { heartbeatRenewMs: design.split.heartbeatRenewMs, heartbeatDurationMs: design.split.heartbeatDurationMs, watchSets } }),
           },
           'ready',
           600_000,
