@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import { createAnnouncer, defaultTiming, type Announcer, type AnnouncerDeps, type InterfaceSource } from '../layer2/announcer.js';
 import type { PacketConnFactory } from '../layer2/packet-conn.js';
@@ -171,7 +172,9 @@ async function runSpeaker(flags: SpeakerFlags, node: NodeName, rest: KubeRest, l
     onChange: () => late.speaker?.changed(),
     onConfigStale: (stale) => { metrics.configStale.set(stale ? 1 : 0); },
   });
-  const standby = createStandby(flags, node, liveness.split, { announcer, rest, writer, watch, metrics, logger });
+  // A speaker that sends nothing cannot probe: its rounds say nothing (never a miss), the heartbeat alone counts.
+  const prober: Pick<AnnouncerPort, 'probe'> = conns === undefined ? { probe: () => Promise.resolve({ kind: 'noInterface' }) } : announcer;
+  const standby = createStandby(flags, node, liveness.split, { prober, rest, writer, watch, metrics, logger });
   const events = createEventRecorder({ core: restEventApi(rest), clock, logger, component: 'ironlb-speaker', instance: node });
   const speaker = createSpeaker({
     self: node,
@@ -192,6 +195,9 @@ async function runSpeaker(flags: SpeakerFlags, node: NodeName, rest: KubeRest, l
   });
   late.speaker = speaker;
   const running = new AbortController();
+  // Every long-lived part (informers, Leases, loops, servers) listens for the stop: more than
+  // Node's default of 10 with --liveness split, which is not a leak.
+  setMaxListeners(32, running.signal);
   // SIGTERM: stop answering first (synchronously), then everything else stops and the Lease is released.
   const onStop = (): void => {
     speaker.silence();
@@ -279,7 +285,7 @@ function livenessLeases(flags: SpeakerFlags, node: NodeName, writer: LeaseWriter
 const membershipRewriteMs = 3_600_000;
 
 interface StandbyParts {
-  readonly announcer: AnnouncerPort;
+  readonly prober: Pick<AnnouncerPort, 'probe'>;
   readonly rest: KubeRest;
   readonly writer: LeaseWriter;
   readonly watch: SpeakerWatch;
@@ -308,7 +314,7 @@ function createStandby(flags: SpeakerFlags, node: NodeName, split: boolean, part
   });
   const loop = createStandbyLoop({
     self: node,
-    prober: parts.announcer,
+    prober: parts.prober,
     heartbeats,
     reaper: createMembershipReaper({ writer: parts.writer, cached: (name) => parts.watch.lease(name) }),
     clock: systemClock,

@@ -1,8 +1,10 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inNetns } from '../helpers/lan-netns.js';
 import { canRunRootTests } from '../helpers/root.js';
-import { ns, startSpeakerCluster, uniquePlan, waitUntil, type SpeakerCluster } from './speaker-cluster.js';
+import { ns, startSpeakerCluster, uniquePlan, waitUntil, type SpeakerCluster, type SpeakerProcess } from './speaker-cluster.js';
 
 /**
  * Split liveness (docs/election.md, "1,000 nodes") with real speaker processes, the kernel as
@@ -18,6 +20,7 @@ describe.skipIf(!canRunRootTests('speaker split liveness'))('ironlb speakers, sp
   let c: SpeakerCluster;
   let coord: k8s.CoordinationV1Api;
   const all = (): string[] => c.lan.nodes.map((n) => n.name);
+  const started: SpeakerProcess[] = [];
 
   /** node -> holder of its membership Lease (empty when released or reaped). */
   async function members(): Promise<Map<string, { holder: string; announcing: string[]; acquire: string }>> {
@@ -60,18 +63,24 @@ describe.skipIf(!canRunRootTests('speaker split liveness'))('ironlb speakers, sp
       proc.child.kill('SIGKILL');
       await exited;
     }
-    await c.startSpeaker(node);
+    started.push(await c.startSpeaker(node));
     await waitUntil(`${node} a member again`, async () => (await members()).get(node)?.holder, (h) => h === node);
   }
 
   beforeAll(async () => {
     c = await startSpeakerCluster(plan, ['--log-level', 'info', '--liveness', 'split', '--heartbeat-renew', '1', '--heartbeat-duration', String(heartbeatDurationS), '--hold-down', '3']);
     coord = c.kc.makeApiClient(k8s.CoordinationV1Api);
-    for (const n of all()) await c.startSpeaker(n);
+    for (const n of all()) started.push(await c.startSpeaker(n));
     await c.createService('split', ip, all());
   }, 60_000);
 
   afterAll(async () => {
+    // Every speaker's log, restarted ones included, for reading a failure afterwards.
+    const dir = process.env.IRONLB_SPLIT_LOGS;
+    if (dir !== undefined) {
+      mkdirSync(dir, { recursive: true });
+      for (const [i, p] of started.entries()) writeFileSync(join(dir, `${String(i)}-${p.node}.log`), `${p.output()}\nexit ${String(p.child.exitCode)} ${String(p.child.signalCode)}\n`);
+    }
     await (c as SpeakerCluster | undefined)?.close();
   }, 30_000);
 
