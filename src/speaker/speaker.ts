@@ -183,11 +183,16 @@ class SpeakerLoop implements Speaker {
       this.self.settleAt = up !== undefined && up < this.holdDownMs ? now + this.holdDownMs - up + settleMarginMs : undefined;
       return;
     }
-    if (!this.self.sawHeld || this.silenced || this.self.reaped) return;
+    if (this.self.sawHeld && !this.silenced && !this.self.reaped) this.reapedAlive();
+  }
+
+  /** A standby reaped this node while it runs: stop at once, take the Lease back, reap nobody for a while. */
+  private reapedAlive(): void {
     this.self.reaped = true;
     this.self.settleAt = undefined;
     this.log.warn({ event: 'selfReaped' }, 'a standby reaped this node (it did not answer its probes, or its heartbeat ran out): stopped announcing, rejoining');
     this.deps.membership.touch?.();
+    this.deps.standby?.selfReaped();
     this.changed();
   }
 

@@ -48,9 +48,18 @@ export interface StandbyLoop {
   forgetHeartbeat(node: NodeName): void;
   /** The duties of the last election and the members it saw (node -> membership Lease resourceVersion). */
   update(duties: StandbyDuties, members: ReadonlyMap<NodeName, string>): void;
+  /**
+   * This node was reaped while alive (cut off on the LAN from a standby, or starved of CPU): it
+   * reaps nobody for {@link reapHoldOffMs}, so the two sides of a cut LAN do not reap each other
+   * in turn, every hold-down, for as long as the cut lasts.
+   */
+  selfReaped(): void;
   /** Probes and reaps until `signal` aborts. */
   run(signal: AbortSignal): Promise<void>;
 }
+
+/** How long a node that was reaped while alive holds off reaping others (see {@link StandbyLoop.selfReaped}). */
+export const reapHoldOffMs = 60_000;
 
 /** After a reaping write failed (API unreachable), the next try waits this long. */
 const reapRetryMs = 1000;
@@ -74,6 +83,8 @@ class Standby implements StandbyLoop {
   private readonly reaping = new Map<NodeName, string>();
   // node -> local time a failed reap may be tried again
   private readonly retryAt = new Map<NodeName, number>();
+  // local time until which this node reaps nobody (it was reaped itself)
+  private holdOffUntil = Number.NEGATIVE_INFINITY;
   private readonly alarm: Alarm;
   private readonly log: Logger;
 
@@ -86,6 +97,11 @@ class Standby implements StandbyLoop {
     if (!this.duties.watch.includes(lease.node)) return;
     this.heartbeats.observe({ ...lease, observedAt: this.deps.clock.now() });
     this.alarm.ring();
+  }
+
+  selfReaped(): void {
+    this.holdOffUntil = this.deps.clock.now() + reapHoldOffMs;
+    this.log.info({ event: 'reapHoldOff', ms: reapHoldOffMs }, 'this node was reaped: it reaps nobody for a while');
   }
 
   forgetHeartbeat(node: NodeName): void {
@@ -144,6 +160,7 @@ class Standby implements StandbyLoop {
   }
 
   private reap(now: number): void {
+    if (now < this.holdOffUntil) return;
     const found = reapable({
       self: this.deps.self,
       members: new Set(this.members.keys()),
@@ -185,6 +202,7 @@ class Standby implements StandbyLoop {
     const beat = this.heartbeats.nextChange(now);
     if (beat !== undefined) times.push(beat + 1);
     for (const at of this.retryAt.values()) if (at > now) times.push(at);
+    if (this.holdOffUntil > now) times.push(this.holdOffUntil);
     return times.length === 0 ? now + 60_000 : Math.min(...times);
   }
 }

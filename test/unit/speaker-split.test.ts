@@ -42,6 +42,7 @@ const lease = (node: string, version: string, extra: Partial<SpeakerLeaseView> =
 class Fakes {
   sets: string[][] = [];
   touches = 0;
+  reapedCalls = 0;
   duties: StandbyDuties[] = [];
   members: ReadonlyMap<NodeName, string>[] = [];
   readonly announcer = {
@@ -54,6 +55,7 @@ class Fakes {
     observeHeartbeat: () => undefined,
     forgetHeartbeat: () => undefined,
     update: (d, m) => { this.duties.push(d); this.members.push(m); },
+    selfReaped: () => { this.reapedCalls += 1; },
     run: () => Promise.resolve(),
   };
   get current(): string[] {
@@ -110,6 +112,7 @@ describe('speaker loop, split liveness', () => {
     r.speaker.observeLease(lease(first, '2', { holderIdentity: '', announcing: [ip] }));
     // Synchronously in observeLease: the loop wakes, but the Lease write is asked for at once.
     expect(r.f.touches).toBe(1);
+    expect(r.f.reapedCalls).toBe(1);
     await r.clock.advance(20);
     expect(r.f.current).toEqual([]);
     // The standby took over (its record) and this node rejoined with a fresh acquireTime.

@@ -118,4 +118,16 @@ describe('standby loop (fake clock)', () => {
     await r.stop();
     await flushPromises();
   });
+
+  it('a node that was reaped itself reaps nobody for a minute (the two sides of a cut LAN must not take turns)', async () => {
+    const r = rig();
+    r.prober.answering = false;
+    r.loop.selfReaped();
+    r.loop.update({ probe: new Map([[n('o'), '10.0.0.1']]), watch: [] }, new Map([[n('o'), '7']]));
+    await r.clock.advance(59_000);
+    expect(r.reaper.calls).toEqual([]);
+    await r.clock.advance(1000);
+    expect(r.reaper.calls.map((c) => c.at)).toEqual([60_000]);
+    await r.stop();
+  });
 });
