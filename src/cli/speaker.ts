@@ -267,6 +267,8 @@ function livenessLeases(flags: SpeakerFlags, node: NodeName, writer: LeaseWriter
     // Written on change (record, settling, rejoin); the hourly write only re-asserts it.
     durationMs: flags['heartbeat-duration'] * 1000,
     renewMs: membershipRewriteMs,
+    // A write that failed (the API unreachable at a reap or a record change) is tried again soon, not in an hour.
+    retryMs: 1000,
     recordAnnotation: announcingAnnotation,
     labels: { [leaseRoleLabel]: 'membership' },
     continuous,

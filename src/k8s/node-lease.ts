@@ -28,6 +28,8 @@ export interface NodeLeaseDeps {
    * Lease is written only on change, so it asks the heartbeat instead.
    */
   readonly continuous?: (start: number) => boolean;
+  /** After a failed write, the next try comes this soon if `renewMs` is longer (the split membership Lease: an hour). */
+  readonly retryMs?: number;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly metrics?: NodeLeaseMetrics;
@@ -120,9 +122,10 @@ export class NodeLease {
       // Armed before the renewal, so a record change while the PUT is in flight is written right after it.
       this.alarm.arm();
       const start = this.deps.clock.now();
-      await this.renew(signal);
+      const renewed = await this.renew(signal);
       if (this.alarm.rung) continue;
-      await this.alarm.wait(signal, start + this.deps.renewMs - this.deps.clock.now());
+      const period = renewed ? this.deps.renewMs : Math.min(this.deps.renewMs, this.deps.retryMs ?? this.deps.renewMs);
+      await this.alarm.wait(signal, start + period - this.deps.clock.now());
     }
     await this.release();
   }

@@ -48,8 +48,11 @@ export type ProbeOutcome =
 /** The packet engine, as far as the speaker drives it (layer2/announcer.ts, or a no-op). */
 export interface AnnouncerPort {
   setOwned(ips: Iterable<string>): Result<void, { readonly message: string }>;
-  /** Probes `ip` (RFC 5227 / RFC 4862 DAD) without answering for it; settles as clear when `signal` aborts. */
-  probe(ip: string, signal?: AbortSignal): Promise<ProbeOutcome>;
+  /**
+   * Probes `ip` (RFC 5227 / RFC 4862 DAD) without answering for it; settles as clear when `signal`
+   * aborts. `answersOnly`: another host probing for it is not a claim (a standby's check).
+   */
+  probe(ip: string, signal?: AbortSignal, options?: { readonly answersOnly?: boolean }): Promise<ProbeOutcome>;
   /** One gratuitous announcement of an owned `ip`, now. */
   defend(ip: string): void;
 }

@@ -149,7 +149,8 @@ class Standby implements StandbyLoop {
         if (result === 'unanswered') this.log.info({ event: 'ownerSilent', owner, ip, misses: this.ledger.get(owner) }, 'the owner did not answer a probe');
         this.alarm.ring();
       };
-      this.deps.prober.probe(ip, signal).then(
+      // Only the owner's answer counts: the other standby probes the same IP at the same time.
+      this.deps.prober.probe(ip, signal, { answersOnly: true }).then(
         (outcome) => { done(signal.aborted ? 'unknown' : outcome.kind === 'conflict' ? 'answered' : outcome.kind === 'clear' ? 'unanswered' : 'unknown'); },
         (e: unknown) => {
           this.log.warn({ event: 'standbyProbeFailed', owner, ip, err: e }, 'probing the owner failed');
