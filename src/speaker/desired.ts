@@ -49,8 +49,8 @@ export interface IpDecision {
   readonly noInterface: readonly NodeName[];
   /** Elected although no alive node published an interface on the IP's subnet (election.ts). */
   readonly interfaceFallback: boolean;
-  /** The owner's standbys, in takeover order (only with `SpeakerSnapshot.standbyCount`; election.ts). */
-  readonly standbys: readonly NodeName[];
+  /** The owner's standbys, in takeover order (only with `SpeakerSnapshot.standbyCount`; election.ts); absent: none. */
+  readonly standbys?: readonly NodeName[];
 }
 
 /** What this node should announce, plus the decision for every IP (for logs and Events). */

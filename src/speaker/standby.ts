@@ -49,10 +49,10 @@ export function standbyDuties(self: NodeName, decisions: Iterable<IpDecision>, r
   for (const d of decisions) {
     if (d.owner === undefined) continue;
     if (d.owner === self) {
-      for (const node of d.standbys) watch.add(node);
+      for (const node of d.standbys ?? []) watch.add(node);
       continue;
     }
-    if (!d.standbys.includes(self)) continue;
+    if (!(d.standbys ?? []).includes(self)) continue;
     watch.add(d.owner);
     const current = probe.get(d.owner);
     if (recorded.get(d.ip) === d.owner && (current === undefined || compareStrings(d.ip, current) < 0)) probe.set(d.owner, d.ip);
