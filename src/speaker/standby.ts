@@ -47,12 +47,13 @@ export function standbyDuties(self: NodeName, decisions: Iterable<IpDecision>, r
   const probe = new Map<NodeName, string>();
   const watch = new Set<NodeName>();
   for (const d of decisions) {
+    const standbys = d.standbys ?? [];
     if (d.owner === undefined) continue;
     if (d.owner === self) {
-      for (const node of d.standbys ?? []) watch.add(node);
+      for (const node of standbys) watch.add(node);
       continue;
     }
-    if (!(d.standbys ?? []).includes(self)) continue;
+    if (!standbys.includes(self)) continue;
     watch.add(d.owner);
     const current = probe.get(d.owner);
     if (recorded.get(d.ip) === d.owner && (current === undefined || compareStrings(d.ip, current) < 0)) probe.set(d.owner, d.ip);
