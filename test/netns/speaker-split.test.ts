@@ -151,23 +151,25 @@ describe.skipIf(!canRunRootTests('speaker split liveness'))('ironlb speakers, sp
   it('LAN partition between owner and standby: the standby reaps, the owner stops, exactly one answers, and still after healing', async () => {
     const owner = await soleAnswerer();
     const [standby] = await waitUntil(`standbys of ${owner}`, () => Promise.resolve(standbysOf(owner)), (s) => s.length === 2);
-    const netns = c.lan.nodes.find((n) => n.name === standby)!.netns;
-    const dev = c.lan.lanInterface;
-    // Everything from the owner's MAC is dropped at the standby's interface (before its packet sockets see it).
-    const tc = async (...args: string[]): Promise<void> => {
-      const r = await inNetns(netns, 'tc', args);
-      if (r.code !== 0) throw new Error(`tc ${args.join(' ')} failed: ${r.stdout}`);
+    // The cut: the LAN's bridge forwards nothing from the owner to the standby's port and back
+    // (nftables bridge family; this kernel has neither the flower classifier nor tc's drop action).
+    const port = (node: string): string => `p${String(c.lan.nodes.findIndex((n) => n.name === node) + 1)}`;
+    const nft = async (...args: string[]): Promise<void> => {
+      const r = await inNetns(c.lan.lanNetns, 'nft', args);
+      if (r.code !== 0) throw new Error(`nft ${args.join(' ')} failed`);
     };
-    await tc('qdisc', 'add', 'dev', dev, 'ingress');
+    await nft('add', 'table', 'bridge', 'cut');
     try {
-      await tc('filter', 'add', 'dev', dev, 'ingress', 'protocol', 'all', 'flower', 'src_mac', c.macs.get(owner)!, 'action', 'drop');
+      await nft('add', 'chain', 'bridge', 'cut', 'fwd', '{ type filter hook forward priority 0; }');
+      await nft('add', 'rule', 'bridge', 'cut', 'fwd', 'ether', 'saddr', c.macs.get(owner)!, 'oifname', port(standby!), 'drop');
+      await nft('add', 'rule', 'bridge', 'cut', 'fwd', 'ether', 'saddr', c.macs.get(standby!)!, 'oifname', port(owner), 'drop');
       await waitUntil(`${owner} reaped`, async () => (await members()).get(owner)?.holder ?? '', (h) => h === '', 20_000);
       const after = await soleAnswerer(owner);
       expect(c.speakers.get(owner)!.output()).toContain('"event":"selfReaped"');
       await new Promise((r) => setTimeout(r, 3000));
       expect(await soleAnswerer()).toBe(after);
     } finally {
-      await inNetns(netns, 'tc', ['qdisc', 'del', 'dev', dev, 'ingress']);
+      await inNetns(c.lan.lanNetns, 'nft', ['delete', 'table', 'bridge', 'cut']);
     }
     const healed = await soleAnswerer();
     await new Promise((r) => setTimeout(r, 3000));
