@@ -9,7 +9,8 @@
  */
 import type * as k8s from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { LivenessTracker } from '../src/election/liveness.js';
+import { defaultExpiryGraceMs, LivenessTracker } from '../src/election/liveness.js';
+import { createHeartbeatWatch } from '../src/k8s/heartbeat-watch.js';
 import { createInformer, type Informer } from '../src/k8s/informer.js';
 import { createKubeRest, loadKubeEndpoint, type KubeRest } from '../src/k8s/kube-rest.js';
 import { restLeaseWriter, type LeaseWriter } from '../src/k8s/lease-api.js';
@@ -18,6 +19,7 @@ import { NodeLease } from '../src/k8s/node-lease.js';
 import { toSpeakerLeaseView } from '../src/k8s/speaker-views.js';
 import type { NodeName } from '../src/shared/brand.js';
 import { announcingAnnotation, leaseNameOf } from '../src/speaker/lease-view.js';
+import { heartbeatLeasePrefix, leaseNodeLabel, leaseRoleLabel } from '../src/speaker/standby.js';
 import { systemClock } from '../src/sys/clock.js';
 
 /** What the bench asks a worker. */
@@ -45,19 +47,18 @@ export type WorkerRequest =
   | { readonly type: 'stop' };
 
 /**
- * The design of docs/election.md "1,000 nodes", as far as the API sees it: a membership Lease
- * per node written only when it changes (start, record, release; modelled as a NodeLease with
- * an hour-long period), a heartbeat Lease per node renewed at the kubelet's NodeLease rate,
- * and per node one watch on the membership Leases and one on the heartbeats of the owners it
- * stands by for (`standbyFor` nodes, by label). The LAN probe is not modelled.
+ * `--liveness split` (docs/election.md "1,000 nodes") as far as the API sees it, with the
+ * speaker's own parts: the membership `NodeLease` written only on change (an hour-long period,
+ * as the speaker's), the heartbeat `NodeLease` with the speaker's labels, the membership watch
+ * with the speaker's selector, and per node the speaker's scoped heartbeat watch
+ * (k8s/heartbeat-watch.ts) on the nodes the real election gives it to watch. The LAN probe is
+ * not modelled (no LAN here).
  */
 export interface SplitDesign {
   readonly heartbeatRenewMs: number;
   readonly heartbeatDurationMs: number;
-  /** Every node n watches the heartbeats of nodes n+1..n+standbyFor (all nodes, in order). */
-  readonly standbyFor: number;
-  /** Every node in order, to find each node's standby targets. */
-  readonly all: readonly string[];
+  /** node -> the heartbeats it watches: its owners' and its standbys' (speaker/standby.ts standbyDuties over the real election). */
+  readonly watchSets: Readonly<Record<string, readonly string[]>>;
 }
 
 /** What a worker answers. */
@@ -93,14 +94,7 @@ const reply = (r: WorkerReply): void => {
   process.send?.(r);
 };
 
-/** A LeaseWriter that sets `labels` on every Lease it writes (so watches can select them). */
-function labelling(writer: LeaseWriter, labels: Readonly<Record<string, string>>): LeaseWriter {
-  const labelled = (lease: k8s.V1Lease): k8s.V1Lease => ({ ...lease, metadata: { ...lease.metadata, labels: { ...lease.metadata?.labels, ...labels } } });
-  return { get: (name) => writer.get(name), create: (lease) => writer.create(labelled(lease)), replace: (lease) => writer.replace(labelled(lease)) };
-}
-
 const leasesPath = (ns: string): string => `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`;
-const heartbeatPrefix = 'ironlb-heartbeat-';
 
 /** A LeaseWriter whose every call fails once `crash.crashed` is set: a process that died, seen from the API. */
 function crashable(writer: LeaseWriter, crash: { crashed: boolean }): LeaseWriter {
@@ -118,7 +112,8 @@ function crashable(writer: LeaseWriter, crash: { crashed: boolean }): LeaseWrite
 class Worker {
   private readonly renewers = new Map<string, Renewer>();
   private readonly watchers: Watcher[] = [];
-  private readonly heartbeatWatchers: Informer<k8s.V1Lease>[] = [];
+  // per heartbeat watch: whether it has seen every heartbeat it watches (synced)
+  private readonly heartbeatWatchers: (() => boolean)[] = [];
   private readonly watchStop = new AbortController();
   private readonly running: Promise<void>[] = [];
   private readonly rest: KubeRest;
@@ -134,9 +129,9 @@ class Worker {
     const stop = new AbortController();
     const split = this.start.split;
     const nodeLease = (name: string, labels: Record<string, string>, renewMs: number, durationMs: number): NodeLease =>
-      new NodeLease({ writer: labelling(crashable(this.writer, crash), labels), name, identity: node, durationMs, renewMs, recordAnnotation: announcingAnnotation, clock: systemClock, logger });
-    const lease = nodeLease(leaseNameOf(node), { 'ironlb.io/lease': 'membership' }, this.start.renewMs, this.start.durationMs);
-    const heartbeat = split === undefined ? undefined : nodeLease(`${heartbeatPrefix}${node}`, { 'ironlb.io/lease': 'heartbeat', 'ironlb.io/node': node }, split.heartbeatRenewMs, split.heartbeatDurationMs);
+      new NodeLease({ writer: crashable(this.writer, crash), name, identity: node, durationMs, renewMs, recordAnnotation: announcingAnnotation, labels, clock: systemClock, logger });
+    const lease = nodeLease(leaseNameOf(node), split === undefined ? {} : { [leaseRoleLabel]: 'membership' }, this.start.renewMs, this.start.durationMs);
+    const heartbeat = split === undefined ? undefined : nodeLease(`${heartbeatLeasePrefix}${node}`, { [leaseRoleLabel]: 'heartbeat', [leaseNodeLabel]: node }, split.heartbeatRenewMs, split.heartbeatDurationMs);
     const done = Promise.all([lease.run(stop.signal), heartbeat?.run(stop.signal)]).then(() => undefined);
     const renewer = { lease, ...(heartbeat === undefined ? {} : { heartbeat }), stop, crash, done };
     this.renewers.set(node, renewer);
@@ -144,10 +139,12 @@ class Worker {
   }
 
   watch(node: string): Watcher {
-    const tracker = new LivenessTracker();
+    // The speaker's judgement: membership by holder alone in the split design.
+    const tracker = new LivenessTracker(defaultExpiryGraceMs, this.start.split === undefined);
     const path = leasesPath(this.start.namespace);
     const informer = createInformer<k8s.V1Lease>({
-      source: restListWatch<k8s.V1Lease>(this.rest, path, this.start.split === undefined ? {} : { labelSelector: 'ironlb.io/lease=membership' }),
+      // The speaker's selector (k8s/speaker-watch.ts): every Lease but the heartbeats.
+      source: restListWatch<k8s.V1Lease>(this.rest, path, this.start.split === undefined ? {} : { labelSelector: `${leaseRoleLabel}!=heartbeat` }),
       path,
       logger,
       clock: systemClock,
@@ -164,26 +161,22 @@ class Worker {
     return w;
   }
 
-  /** The split design's second watch: the heartbeats of the owners `node` stands by for. */
+  /** The split design's second watch, the speaker's own: the heartbeats of the nodes the election gives `node` to watch. */
   watchHeartbeats(node: string, split: SplitDesign): void {
+    const targets = (split.watchSets[node] ?? []) as readonly NodeName[];
+    if (targets.length === 0) return;
     const tracker = new LivenessTracker();
-    const at = split.all.indexOf(node);
-    const targets = Array.from({ length: split.standbyFor }, (_, i) => split.all[(at + 1 + i) % split.all.length] ?? '').filter((t) => t !== node);
-    const path = leasesPath(this.start.namespace);
-    const informer = createInformer<k8s.V1Lease>({
-      source: restListWatch<k8s.V1Lease>(this.rest, path, { labelSelector: `ironlb.io/lease=heartbeat,ironlb.io/node in (${targets.join(',')})` }),
-      path,
-      logger,
+    const watch = createHeartbeatWatch({
+      rest: this.rest,
+      namespace: this.start.namespace,
       clock: systemClock,
-      onChange: (kind, lease) => {
-        const view = toSpeakerLeaseView({ ...lease, metadata: { ...lease.metadata, name: (lease.metadata?.name ?? '').replace(heartbeatPrefix, 'ironlb-speaker-') } });
-        if (view === undefined) return;
-        if (kind === 'delete') tracker.remove(view.node);
-        else tracker.observe({ ...view, observedAt: systemClock.now() });
-      },
+      logger,
+      onHeartbeat: (lease) => { tracker.observe({ ...lease, observedAt: systemClock.now() }); },
+      onHeartbeatDeleted: (n) => { tracker.remove(n); },
     });
-    this.running.push(informer.run(this.watchStop.signal));
-    this.heartbeatWatchers.push(informer);
+    watch.watch(targets);
+    this.running.push(watch.run(this.watchStop.signal));
+    this.heartbeatWatchers.push(() => targets.every((t) => tracker.has(t)));
   }
 
   async boot(): Promise<void> {
@@ -196,7 +189,8 @@ class Worker {
     for (const node of this.start.watch) this.watch(node);
     const split = this.start.split;
     if (split !== undefined) for (const node of this.start.renew) this.watchHeartbeats(node, split);
-    await Promise.all([...this.watchers.map((w) => w.informer.synced), ...this.heartbeatWatchers.map((i) => i.synced)]);
+    await Promise.all(this.watchers.map((w) => w.informer.synced));
+    await until(() => this.heartbeatWatchers.every((synced) => synced()), 120_000);
   }
 
   /** Resolves once every watcher sees `node` alive (the previous round's restart reached them all). */

@@ -9,6 +9,9 @@ import { startSpeakerCluster, uniquePlan, waitUntil, type SpeakerCluster } from 
 import { failover as clientFailover, rssMb } from './speaker.js';
 import type { WorkerReply, WorkerRequest } from './scale-nodes.js';
 import type { BenchContext, BenchResult, BenchSuite } from './types.js';
+import type { NodeName, ServiceKey } from '../src/shared/brand.js';
+import { desiredAnnouncements } from '../src/speaker/desired.js';
+import { defaultStandbyCount, standbyDuties } from '../src/speaker/standby.js';
 
 const ns = 'ironlb-system';
 const sizes = [10, 100, 300, 1000] as const;
@@ -29,8 +32,8 @@ interface Design {
   readonly name: string;
   readonly renewMs: number;
   readonly durationMs: number;
-  /** The split prototype (bench/scale-nodes.ts SplitDesign), without the node list. */
-  readonly split?: { readonly heartbeatRenewMs: number; readonly heartbeatDurationMs: number; readonly standbyFor: number };
+  /** Split liveness (bench/scale-nodes.ts SplitDesign), without the watch sets (computed per size). */
+  readonly split?: { readonly heartbeatRenewMs: number; readonly heartbeatDurationMs: number; readonly standbyCount: number };
 }
 
 const today: Design = { name: 'today', renewMs: 1000, durationMs: 3000 };
@@ -39,7 +42,36 @@ const today: Design = { name: 'today', renewMs: 1000, durationMs: 3000 };
  * period stands for "never" in a 10 s window), heartbeats at the kubelet's NodeLease timings
  * (10 s / 40 s), each node watching the heartbeats of the two owners it stands by for.
  */
-const split: Design = { name: 'split', renewMs: 3_600_000, durationMs: 7_200_000, split: { heartbeatRenewMs: 10_000, heartbeatDurationMs: 40_000, standbyFor: 2 } };
+const split: Design = { name: 'split', renewMs: 3_600_000, durationMs: 7_200_000, split: { heartbeatRenewMs: 10_000, heartbeatDurationMs: 40_000, standbyCount: defaultStandbyCount } };
+
+/**
+ * node -> the heartbeats it watches under `--liveness split`: the speaker's own election
+ * (standbys named) over `n` alive, settled nodes and 1,000 single-IP Services with an endpoint
+ * on every node, then `standbyDuties` per node with every owner recorded as announcing.
+ */
+export function splitWatchSets(names: readonly string[], standbyCount: number): Record<string, readonly string[]> {
+  const nodes = names as readonly NodeName[];
+  const serviceViews = Array.from({ length: services }, (_, i) => ({
+    key: `bench/s${String(i)}` as ServiceKey,
+    ips: [`10.${String(100 + Math.floor(i / 250))}.${String(Math.floor(i / 250) % 256)}.${String(i % 250)}`],
+    endpoints: [{ ready: true, serving: true, terminating: false }],
+    trafficPolicy: 'Cluster' as const,
+  }));
+  const all = new Set(nodes);
+  const elected = desiredAnnouncements({
+    self: '' as NodeName,
+    services: serviceViews,
+    nodes: nodes.map((name) => ({ name, labels: {}, conditions: {} })),
+    alive: all,
+    settled: all,
+    currentOwners: new Map(),
+    isLayer2: () => true,
+    options: { ignoreExcludeLabel: false },
+    standbyCount,
+  });
+  const recorded = new Map([...elected.ips.values()].flatMap((d) => (d.owner === undefined ? [] : [[d.ip, d.owner] as const])));
+  return Object.fromEntries(nodes.map((node) => [node, standbyDuties(node, elected.ips.values(), recorded).watch]));
+}
 
 /** Which speaker code the \`scale-real\` rows ran: this branch's small Kubernetes client (docs/speaker.md, "Memory"). */
 const realLabel = 'small_client';
@@ -172,6 +204,8 @@ async function runSize(ctx: BenchContext, design: Design, n: number): Promise<Be
     await api.kubeConfig().makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
     const names = Array.from({ length: n }, (_, i) => nodeName(i));
     const watchers = Math.min(n, maxWatchers);
+    const watchSets = design.split === undefined ? {} : splitWatchSets(names, design.split.standbyCount);
+    if (design.split !== undefined) ctx.log(`scale split n=${String(n)}: heartbeat watches per node (real election) mean ${String(round2(Object.values(watchSets).reduce((a, w) => a + w.length, 0) / n))}`);
     const share = <T>(list: readonly T[], i: number): T[] => list.filter((_, j) => j % workerCount === i);
     await Promise.all(
       workers.map((w, i) =>
@@ -184,7 +218,7 @@ async function runSize(ctx: BenchContext, design: Design, n: number): Promise<Be
             watch: share(names.slice(0, watchers), i),
             renewMs: design.renewMs,
             durationMs: design.durationMs,
-            ...(design.split === undefined ? {} : { split: { ...design.split, all: names } }),
+            ...(design.split === undefined ? {} : { split: { heartbeatRenewMs: design.split.heartbeatRenewMs, heartbeatDurationMs: design.split.heartbeatDurationMs, watchSets } }),
           },
           'ready',
           600_000,
@@ -306,7 +340,8 @@ ${String(services)} LoadBalancer Services with IPs and endpoints on every node, 
 IPs are announced (writes and watch events of every resource, not only Leases); failover as the
 client on the LAN sees it (its neighbour entry, as in the \`speaker\` suite), median of ${String(failoverRounds)} rounds.
 The second part of a row's name says which speaker code ran: \`small_client\` is the speaker with
-its small Kubernetes client (docs/speaker.md, "Memory"); \`today\`, the speaker before it (client-node), has no
+its small Kubernetes client (docs/speaker.md, "Memory"), \`split\` the same with \`--liveness split\`
+(default timings: heartbeat 10 s / 40 s, standby probes every 500 ms, 3 misses); \`today\`, the speaker before it (client-node), has no
 rows: of its two runs on this (shared, loaded) machine, the first failed on its failover (the
 suite then still failed as a whole) and the second did not see all 1,000 IPs announced within
 3 minutes. A failover row
@@ -334,12 +369,15 @@ victim dead before it failed: its renewals reached them more than a duration apa
 expiry that a real speaker would act on (another node takes the IP). \`renewals_achieved_pct\` is the measured write rate as a share of N / renewal period:
 below 100% the machine could not keep up and the other rows understate the design's load. The
 sandbox API server serves plain HTTP here (TLS would only add CPU that says nothing of the design). Designs: \`today\` (every speaker renews its Lease every 1 s, 3 s duration,
-and watches every speaker Lease) and \`split\` (docs/election.md "1,000 nodes": membership Leases
-written only on change, heartbeats every 10 s with a 40 s duration, each node watching the
-membership Leases (label \`ironlb.io/lease=membership\`; at most ${String(maxWatchers)} run, their steady-state
-events are none) and the heartbeats of the 2 owners it stands by for (label selector, every node);
-its events are not scaled). The split design's crash path is a LAN probe, not modelled: it has
-no crash row. The client-observed figures come from real speakers (the \`scale-real\` suite). The machine is shared (see load average in the bench log): counts are
+and watches every speaker Lease) and \`split\` (\`--liveness split\`, docs/election.md "1,000 nodes",
+run with the speaker's own NodeLeases, membership selector and k8s/heartbeat-watch.ts: membership
+Leases written only on change, heartbeats every 10 s with a 40 s duration, each node watching the
+membership Leases (selector \`ironlb.io/lease!=heartbeat\`; at most ${String(maxWatchers)} run, their
+steady-state events are none) and the heartbeats of the nodes the speaker's own election gives it
+(its owners' and its standbys', 2 standbys per owner, 1,000 Services; every node; its events are not
+scaled; the mean watch-set size per N is in the bench log)). The split design's crash path is a LAN
+probe, which needs a LAN: its crash failover comes from real speakers in test/netns/speaker-split.test.ts,
+not from this suite. The client-observed figures come from real speakers (the \`scale-real\` suite). The machine is shared (see load average in the bench log): counts are
 robust, CPU figures are not.
 `;
 
@@ -374,5 +412,11 @@ export const scaleRealSuite: BenchSuite & { readonly notes: string } = {
   name: 'scale-real',
   notes: realNotes,
   needsRoot: true,
-  run: (ctx) => runReal(ctx, realLabel, []),
+  async run(ctx) {
+    const results: BenchResult[] = [];
+    // `--only scale-real.split` runs the split speakers alone.
+    if (ctx.wants?.(`scale-real.${realLabel}.`) !== false) results.push(...(await runReal(ctx, realLabel, [])));
+    if (ctx.wants?.('scale-real.split.') !== false) results.push(...(await guarded(ctx, 'real split', () => runReal(ctx, 'split', ['--liveness', 'split']))));
+    return results;
+  },
 };

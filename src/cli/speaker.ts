@@ -1,12 +1,15 @@
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import { createAnnouncer, defaultTiming, type Announcer, type AnnouncerDeps, type InterfaceSource } from '../layer2/announcer.js';
 import type { PacketConnFactory } from '../layer2/packet-conn.js';
 import { createLayer2Metrics } from '../layer2/metrics.js';
 import { createEventRecorder, restEventApi } from '../k8s/events.js';
 import { createKubeRest, loadKubeEndpoint, type KubeRest } from '../k8s/kube-rest.js';
-import { restLeaseWriter } from '../k8s/lease-api.js';
-import { NodeLease } from '../k8s/node-lease.js';
-import { createSpeakerWatch } from '../k8s/speaker-watch.js';
+import { createHeartbeatWatch } from '../k8s/heartbeat-watch.js';
+import { restLeaseWriter, type LeaseWriter } from '../k8s/lease-api.js';
+import { createMembershipReaper } from '../k8s/membership-reaper.js';
+import { NodeLease, type NodeLeaseMetrics } from '../k8s/node-lease.js';
+import { createSpeakerWatch, type SpeakerWatch } from '../k8s/speaker-watch.js';
 import { defaultLoadBalancerClass } from '../service/service.js';
 import { createObsServer } from '../obs/http-server.js';
 import { createRegistry } from '../obs/metrics.js';
@@ -16,9 +19,11 @@ import { ok } from '../shared/result.js';
 import { announcingAnnotation, leaseNameOf } from '../speaker/lease-view.js';
 import { createInterfacesPublisher } from '../speaker/interfaces-publisher.js';
 import { interfacesAnnotation } from '../speaker/interfaces-record.js';
-import { createSpeakerMetrics } from '../speaker/metrics.js';
+import { createSpeakerMetrics, type SpeakerMetrics } from '../speaker/metrics.js';
 import { createSpeakerReadiness, type SpeakerReadiness } from '../speaker/readiness.js';
-import { createSpeaker, type AnnouncerPort, type Speaker } from '../speaker/speaker.js';
+import { createSpeaker, type AnnouncerPort, type MembershipPort, type Speaker } from '../speaker/speaker.js';
+import { defaultStandbyCount, heartbeatLeasePrefix, leaseNodeLabel, leaseRoleLabel } from '../speaker/standby.js';
+import { createStandbyLoop, type StandbyLoop } from '../speaker/standby-loop.js';
 import { checkPacketCapability, createAfPacketConns } from '../sys/af-packet.js';
 import { systemClock } from '../sys/clock.js';
 import { createSystemInterfaceSource } from '../sys/net-interfaces.js';
@@ -34,6 +39,16 @@ const flagSpec = {
   namespace: { type: 'string', default: 'ironlb-system', description: 'namespace of the speaker Leases and the config ConfigMap' },
   'config-map': { type: 'string', default: 'config', description: 'name of the config ConfigMap (key "config")' },
   'lb-class': { type: 'string', default: defaultLoadBalancerClass, description: 'Services with another spec.loadBalancerClass are left alone' },
+  liveness: {
+    type: 'string',
+    default: 'lease',
+    choices: ['lease', 'split'],
+    description: 'lease: every speaker renews its Lease each --lease-renew and watches all (tens of nodes); split: membership Lease written on change, heartbeat every --heartbeat-renew, standbys probe their owners on the LAN and reap (docs/election.md "1,000 nodes"). The same on every node',
+  },
+  'heartbeat-renew': { type: 'number', default: 10, min: 0.1, description: 'split: seconds between renewals of the heartbeat Lease' },
+  'heartbeat-duration': { type: 'number', default: 40, min: 1, description: 'split: seconds a heartbeat counts without renewal (self-fence after an API partition)' },
+  'standby-probe-interval': { type: 'number', default: 0.5, min: 0.05, description: 'split: seconds between probe rounds a standby sends its owner' },
+  'standby-probe-misses': { type: 'number', default: 3, min: 1, description: 'split: unanswered rounds in a row before a standby reaps its owner' },
   'lease-renew': { type: 'number', default: 1, min: 0.1, description: 'seconds between renewals of this node Lease (1 PUT each)' },
   'lease-duration': { type: 'number', default: 3, min: 1, description: 'seconds a Lease counts as alive without renewal (failover time after a crash)' },
   'hold-down': { type: 'number', default: 10, min: 0, description: 'seconds a rejoining node must be up before it may take over IPs (docs/election.md)' },
@@ -58,6 +73,9 @@ function checkFlags(flags: SpeakerFlags): string {
   if (node === undefined || node === '') throw new UsageError('--node-name: required (or IRONLB_NODE_NAME)');
   if (flags['lease-renew'] >= flags['lease-duration']) {
     throw new UsageError(`--lease-renew: ${flags['lease-renew']} s must be shorter than --lease-duration ${flags['lease-duration']} s`);
+  }
+  if (flags['heartbeat-renew'] >= flags['heartbeat-duration']) {
+    throw new UsageError(`--heartbeat-renew: ${flags['heartbeat-renew']} s must be shorter than --heartbeat-duration ${flags['heartbeat-duration']} s`);
   }
   return node;
 }
@@ -125,18 +143,12 @@ async function runSpeaker(flags: SpeakerFlags, node: NodeName, rest: KubeRest, l
             late.speaker?.conflict(ip, mac, iface);
           },
         });
-  const membership = new NodeLease({
-    writer: restLeaseWriter(rest, flags.namespace),
-    name: leaseNameOf(node),
-    identity: node,
-    durationMs: flags['lease-duration'] * 1000,
-    renewMs: flags['lease-renew'] * 1000,
-    recordAnnotation: announcingAnnotation,
-    clock,
-    logger,
-    metrics: { renewal: (result) => { metrics.leaseRenewals.inc({ result }); } },
+  const writer = restLeaseWriter(rest, flags.namespace);
+  const liveness = livenessLeases(flags, node, writer, logger, {
+    renewal: (result) => { metrics.leaseRenewals.inc({ result }); },
     onAlive: () => late.speaker?.changed(),
   });
+  const membership = liveness.membership;
   // What this node can announce on, for peers' elections (docs/election.md, "Reach"). A speaker
   // that sends nothing announces on no interface and publishes none: peers count it as before
   // (reaching everything), and a sandbox without root, whose speakers share the host's
@@ -160,17 +172,22 @@ async function runSpeaker(flags: SpeakerFlags, node: NodeName, rest: KubeRest, l
     onChange: () => late.speaker?.changed(),
     onConfigStale: (stale) => { metrics.configStale.set(stale ? 1 : 0); },
   });
+  // A speaker that sends nothing cannot probe: its rounds say nothing (never a miss), the heartbeat alone counts.
+  const prober: Pick<AnnouncerPort, 'probe'> = conns === undefined ? { probe: () => Promise.resolve({ kind: 'noInterface' }) } : announcer;
+  const standby = createStandby(flags, node, liveness.split, { prober, rest, writer, watch, metrics, logger });
   const events = createEventRecorder({ core: restEventApi(rest), clock, logger, component: 'ironlb-speaker', instance: node });
   const speaker = createSpeaker({
     self: node,
     inputs: watch,
     announcer,
-    membership,
+    membership: liveness.port,
     events,
     metrics,
     clock,
     logger,
+    ...standby.deps,
     options: {
+      ...standby.options,
       ignoreExcludeLabel: flags['ignore-exclude-label'],
       holdDownMs: flags['hold-down'] * 1000,
       conflicts: { reprobeMs: flags['conflict-reprobe'] * 1000, selfCheckMs: flags['self-check-interval'] * 1000, probeFirst: !flags['no-probe'] },
@@ -178,6 +195,9 @@ async function runSpeaker(flags: SpeakerFlags, node: NodeName, rest: KubeRest, l
   });
   late.speaker = speaker;
   const running = new AbortController();
+  // Every long-lived part (informers, Leases, loops, servers) listens for the stop: more than
+  // Node's default of 10 with --liveness split, which is not a leak.
+  setMaxListeners(32, running.signal);
   // SIGTERM: stop answering first (synchronously), then everything else stops and the Lease is released.
   const onStop = (): void => {
     speaker.silence();
@@ -199,7 +219,8 @@ async function runSpeaker(flags: SpeakerFlags, node: NodeName, rest: KubeRest, l
   const parts = [
     publisher?.run(running.signal) ?? Promise.resolve(),
     watch.run(running.signal),
-    membership.run(running.signal),
+    liveness.run(running.signal),
+    standby.run(running.signal),
     speaker.run(running.signal, watch.synced),
     announcer.run(running.signal),
     events.run(running.signal),
@@ -212,6 +233,103 @@ async function runSpeaker(flags: SpeakerFlags, node: NodeName, rest: KubeRest, l
   await Promise.race([all, clock.sleep(shutdownBudgetMs)]);
   stop.removeEventListener('abort', onStop);
   logger.info({ event: 'speakerStopped' }, 'speaker stopped');
+}
+
+/** The Leases that keep this node a member: one renewed Lease, or (split) a membership Lease written on change and a heartbeat. */
+interface LivenessLeases {
+  readonly split: boolean;
+  readonly membership: NodeLease;
+  /** What the speaker loop reads of them. */
+  readonly port: MembershipPort;
+  /** Renews them until `signal` aborts, then releases them. */
+  run(signal: AbortSignal): Promise<void>;
+}
+
+function livenessLeases(flags: SpeakerFlags, node: NodeName, writer: LeaseWriter, logger: Logger, hooks: { renewal: NodeLeaseMetrics['renewal']; onAlive: () => void }): LivenessLeases {
+  const clock = systemClock;
+  const common = { writer, identity: node, clock, logger, metrics: { renewal: hooks.renewal }, onAlive: hooks.onAlive };
+  if (flags.liveness !== 'split') {
+    const membership = new NodeLease({ ...common, name: leaseNameOf(node), durationMs: flags['lease-duration'] * 1000, renewMs: flags['lease-renew'] * 1000, recordAnnotation: announcingAnnotation });
+    return { split: false, membership, port: membership, run: async (signal) => membership.run(signal) };
+  }
+  const heartbeat = new NodeLease({
+    ...common,
+    name: `${heartbeatLeasePrefix}${node}`,
+    durationMs: flags['heartbeat-duration'] * 1000,
+    renewMs: flags['heartbeat-renew'] * 1000,
+    labels: { [leaseRoleLabel]: 'heartbeat', [leaseNodeLabel]: node },
+  });
+  // Up without a gap while the heartbeat is: the membership Lease keeps its acquireTime.
+  const continuous = (start: number): boolean => start < (heartbeat.aliveUntil() ?? Number.NEGATIVE_INFINITY);
+  const membership = new NodeLease({
+    ...common,
+    name: leaseNameOf(node),
+    // Written on change (record, settling, rejoin); the hourly write only re-asserts it.
+    durationMs: flags['heartbeat-duration'] * 1000,
+    renewMs: membershipRewriteMs,
+    // A write that failed (the API unreachable at a reap or a record change) is tried again soon, not in an hour.
+    retryMs: 1000,
+    recordAnnotation: announcingAnnotation,
+    labels: { [leaseRoleLabel]: 'membership' },
+    continuous,
+  });
+  const port: MembershipPort = {
+    // Alive while the heartbeat is (the self-fence) and once the membership Lease is ours.
+    aliveUntil: () => (membership.storedVersion() === undefined ? undefined : heartbeat.aliveUntil()),
+    setRecord: (ips) => { membership.setRecord(ips); },
+    setAnnotation: (key, value) => { membership.setAnnotation(key, value); },
+    touch: () => { membership.touch(); },
+  };
+  return { split: true, membership, port, run: async (signal) => { await Promise.all([membership.run(signal), heartbeat.run(signal)]); } };
+}
+
+/** Split liveness: the membership Lease is written at least this often (a re-assertion, 1,000 nodes cost 0.3 writes/s). */
+const membershipRewriteMs = 3_600_000;
+
+interface StandbyParts {
+  readonly prober: Pick<AnnouncerPort, 'probe'>;
+  readonly rest: KubeRest;
+  readonly writer: LeaseWriter;
+  readonly watch: SpeakerWatch;
+  readonly metrics: SpeakerMetrics;
+  readonly logger: Logger;
+}
+
+/** What split liveness adds to the speaker: its deps and options, and the parts to run (nothing for `--liveness lease`). */
+interface StandbyWiring {
+  readonly deps: { readonly standby?: StandbyLoop };
+  readonly options: { readonly split?: { readonly standbyCount: number } };
+  run(signal: AbortSignal): Promise<void>;
+}
+
+/** Split liveness: the standby loop and its scoped heartbeat watch. */
+function createStandby(flags: SpeakerFlags, node: NodeName, split: boolean, parts: StandbyParts): StandbyWiring {
+  if (!split) return { deps: {}, options: {}, run: async () => Promise.resolve() };
+  const late: { loop?: StandbyLoop } = {};
+  const heartbeats = createHeartbeatWatch({
+    rest: parts.rest,
+    namespace: flags.namespace,
+    clock: systemClock,
+    logger: parts.logger,
+    onHeartbeat: (lease) => late.loop?.observeHeartbeat(lease),
+    onHeartbeatDeleted: (n) => late.loop?.forgetHeartbeat(n),
+  });
+  const loop = createStandbyLoop({
+    self: node,
+    prober: parts.prober,
+    heartbeats,
+    reaper: createMembershipReaper({ writer: parts.writer, cached: (name) => parts.watch.lease(name) }),
+    clock: systemClock,
+    logger: parts.logger,
+    timing: { probeEveryMs: flags['standby-probe-interval'] * 1000, missesToReap: flags['standby-probe-misses'] },
+    metrics: parts.metrics,
+  });
+  late.loop = loop;
+  return {
+    deps: { standby: loop },
+    options: { split: { standbyCount: defaultStandbyCount } },
+    run: async (signal) => { await Promise.all([loop.run(signal), heartbeats.run(signal)]); },
+  };
 }
 
 /** The interface source, reporting whether the kernel's tables could be read to readiness. */

@@ -8,7 +8,7 @@ import {
   type ServiceEligibility,
 } from './eligibility.js';
 import { groupReach, type NodeReach } from './reach.js';
-import { rendezvousOwner, sha256Hex, type HashFn } from './rendezvous.js';
+import { rendezvousOrder, rendezvousOwner, sha256Hex, type HashFn } from './rendezvous.js';
 import type { ElectionService } from './views.js';
 
 /** Everything election reads: one consistent snapshot of API state plus local liveness. */
@@ -22,6 +22,11 @@ export interface ElectionInput {
   readonly settled: ReadonlySet<NodeName>;
   /** ip -> node currently announcing it, as recorded in API state (anti-flap, MetalLB #561). */
   readonly currentOwners: ReadonlyMap<string, NodeName>;
+  /**
+   * How many standbys to name per owned group (docs/election.md, "1,000 nodes": the nodes that
+   * would win were the owner gone, in that order). 0 or absent: none, and no extra hashing.
+   */
+  readonly standbyCount?: number;
 }
 
 /** Why an IP has no owner: the line a speaker logs when nothing announces it. */
@@ -56,7 +61,7 @@ interface ReachFacts {
 
 /** The outcome for one IP. */
 export type IpElection =
-  | (IpFacts & ReachFacts & { readonly owner: NodeName; readonly choice: OwnerChoice })
+  | (IpFacts & ReachFacts & { readonly owner: NodeName; readonly choice: OwnerChoice; readonly standbys: readonly NodeName[] })
   | (IpFacts &
       ReachFacts & {
         readonly owner: undefined;
@@ -72,7 +77,7 @@ interface Group {
 }
 
 type GroupOutcome = (
-  | { readonly owner: NodeName; readonly choice: OwnerChoice }
+  | { readonly owner: NodeName; readonly choice: OwnerChoice; readonly standbys: readonly NodeName[] }
   | { readonly owner: undefined; readonly reason: NoOwnerReason; readonly ineligible: readonly Ineligible[] }
 ) & {
   readonly noInterface: readonly NodeName[];
@@ -126,13 +131,31 @@ function electGroup(group: Group, eligibility: readonly ServiceEligibility[], in
     return { owner: undefined, reason: 'noEligibleNode', ineligible: firstReasons(out), ...reach };
   }
   const candidates = new Set(reaching);
+  const standbys = (owner: NodeName): readonly NodeName[] => standbysOf(owner, reaching, input, group.anchor, hash);
   const kept = group.ips.map((ip) => input.currentOwners.get(ip)).find((n) => n !== undefined && candidates.has(n));
-  if (kept !== undefined) return { owner: kept, choice: 'kept', ...reach };
+  if (kept !== undefined) return { owner: kept, choice: 'kept', standbys: standbys(kept), ...reach };
   const settled = reaching.filter((n) => input.settled.has(n));
   const owner = rendezvousOwner(settled.length > 0 ? settled : reaching, group.anchor, hash);
   // reaching is never empty here.
   if (owner === undefined) throw new Error(`bug: no owner among candidates for ${group.anchor}`);
-  return { owner, choice: 'hashed', ...reach };
+  return { owner, choice: 'hashed', standbys: standbys(owner), ...reach };
+}
+
+/**
+ * The nodes that would own the group, in order, were `owner` gone: the same rule as the
+ * election's (settled candidates first, all of them when none is settled), so the first standby
+ * is the node that takes over after a reap. Without a sticky record among them, that is exact.
+ */
+function standbysOf(owner: NodeName, reaching: readonly NodeName[], input: ElectionInput, anchor: string, hash: HashFn): readonly NodeName[] {
+  const count = input.standbyCount ?? 0;
+  if (count <= 0) return [];
+  const others = reaching.filter((n) => n !== owner);
+  const settled = others.filter((n) => input.settled.has(n));
+  const first = rendezvousOrder(settled.length > 0 ? settled : others, anchor, hash, count);
+  if (first.length >= count || settled.length === 0) return first;
+  // Fewer settled runner-ups than wanted: the unsettled ones follow (they win once the settled ones are gone too).
+  const rest = rendezvousOrder(others.filter((n) => !input.settled.has(n)), anchor, hash, count - first.length);
+  return [...first, ...rest];
 }
 
 /**

@@ -58,8 +58,13 @@ export class LivenessTracker {
   // node -> last known state of its Lease
   private readonly peers = new Map<NodeName, PeerState>();
 
-  /** `graceMs`: see {@link defaultExpiryGraceMs}. */
-  constructor(private readonly graceMs = defaultExpiryGraceMs) {}
+  /**
+   * `graceMs`: see {@link defaultExpiryGraceMs}. `expires: false` judges by the holder alone: a
+   * held Lease is alive however old, for the membership Leases of the split design
+   * (docs/election.md, "1,000 nodes"), which are written only on change; a peer leaves by
+   * releasing its Lease or by being reaped.
+   */
+  constructor(private readonly graceMs = defaultExpiryGraceMs, private readonly expires = true) {}
 
   /** Records one observation of a peer's Lease (from a watch event or a relist). */
   observe(lease: LeaseObservation): void {
@@ -76,6 +81,11 @@ export class LivenessTracker {
   /** The Lease was deleted: the peer is dead. */
   remove(node: NodeName): void {
     this.peers.delete(node);
+  }
+
+  /** Whether a Lease of `node` was observed (and not since deleted). */
+  has(node: NodeName): boolean {
+    return this.peers.has(node);
   }
 
   /** Whether one peer is alive at local time `now` (unknown peers are not). */
@@ -107,13 +117,13 @@ export class LivenessTracker {
     let next: number | undefined;
     for (const peer of this.peers.values()) {
       const expiry = this.expiry(peer);
-      if (this.isPeerAlive(peer, now) && (next === undefined || expiry < next)) next = expiry;
+      if (this.isPeerAlive(peer, now) && Number.isFinite(expiry) && (next === undefined || expiry < next)) next = expiry;
     }
     return next;
   }
 
   private expiry(peer: PeerState): number {
-    return peer.changedAt + peer.durationMs + this.graceMs;
+    return this.expires ? peer.changedAt + peer.durationMs + this.graceMs : Number.POSITIVE_INFINITY;
   }
 
   private isPeerAlive(peer: PeerState, now: number): boolean {

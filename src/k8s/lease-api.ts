@@ -105,6 +105,8 @@ export interface Renewal {
   readonly continuous: boolean;
   /** Annotations set on the Lease (merged over the ones it has). */
   readonly annotations?: Readonly<Record<string, string>>;
+  /** Labels set on the Lease (merged over the ones it has). */
+  readonly labels?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -119,6 +121,7 @@ export function renewedLease(current: k8s.V1Lease | undefined, r: Renewal): k8s.
 function renewedMetadata(current: k8s.V1Lease | undefined, r: Renewal): k8s.V1ObjectMeta {
   const metadata: k8s.V1ObjectMeta = { ...current?.metadata, name: r.name };
   if (r.annotations !== undefined) metadata.annotations = { ...current?.metadata?.annotations, ...r.annotations };
+  if (r.labels !== undefined) metadata.labels = { ...current?.metadata?.labels, ...r.labels };
   return metadata;
 }
 

@@ -18,8 +18,18 @@ export interface NodeLeaseDeps {
   readonly identity: string;
   readonly durationMs: number;
   readonly renewMs: number;
-  /** Annotation that records what this node announces (docs/speaker.md). */
-  readonly recordAnnotation: string;
+  /** Annotation that records what this node announces (docs/speaker.md); absent: none (the heartbeat Lease). */
+  readonly recordAnnotation?: string;
+  /** Labels the Lease carries (`ironlb.io/lease`, `ironlb.io/node`: docs/election.md "1,000 nodes"). */
+  readonly labels?: Readonly<Record<string, string>>;
+  /**
+   * Whether this node has been up without a gap, so a write keeps `acquireTime`. Default: no
+   * gap in this Lease's own renewals longer than its duration. The split design's membership
+   * Lease is written only on change, so it asks the heartbeat instead.
+   */
+  readonly continuous?: (start: number) => boolean;
+  /** After a failed write, the next try comes this soon if `renewMs` is longer (the split membership Lease: an hour). */
+  readonly retryMs?: number;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly metrics?: NodeLeaseMetrics;
@@ -78,7 +88,20 @@ export class NodeLease {
 
   /** Sets the announced IPs to record; written at once (not waiting for the next renewal) when it changed. */
   setRecord(ips: readonly string[]): void {
-    this.setAnnotation(this.deps.recordAnnotation, ips.join(','));
+    if (this.deps.recordAnnotation !== undefined) this.setAnnotation(this.deps.recordAnnotation, ips.join(','));
+  }
+
+  /**
+   * Writes the Lease now rather than at the next renewal: to show the hold-down passed, or to
+   * take the Lease back after a peer reaped it (the write meets a 409, reads, and acquires anew).
+   */
+  touch(): void {
+    this.alarm.ring();
+  }
+
+  /** The resourceVersion of the Lease as we last stored it, if any. */
+  storedVersion(): string | undefined {
+    return this.cached?.metadata?.resourceVersion;
   }
 
   /** Sets another annotation this node keeps on its Lease (e.g. the conflicts it sees); written at once when it changed, cleared on release. */
@@ -89,7 +112,8 @@ export class NodeLease {
   }
 
   private annotations(): Record<string, string> {
-    return { [this.deps.recordAnnotation]: '', ...Object.fromEntries(this.record) };
+    const record = this.deps.recordAnnotation === undefined ? {} : { [this.deps.recordAnnotation]: '' };
+    return { ...record, ...Object.fromEntries(this.record) };
   }
 
   /** Renews every `renewMs` until `signal` aborts, then releases the Lease (holder cleared). */
@@ -98,9 +122,10 @@ export class NodeLease {
       // Armed before the renewal, so a record change while the PUT is in flight is written right after it.
       this.alarm.arm();
       const start = this.deps.clock.now();
-      await this.renew(signal);
+      const renewed = await this.renew(signal);
       if (this.alarm.rung) continue;
-      await this.alarm.wait(signal, start + this.deps.renewMs - this.deps.clock.now());
+      const period = renewed ? this.deps.renewMs : Math.min(this.deps.renewMs, this.deps.retryMs ?? this.deps.renewMs);
+      await this.alarm.wait(signal, start + period - this.deps.clock.now());
     }
     await this.release();
   }
@@ -188,8 +213,9 @@ export class NodeLease {
       durationMs: this.deps.durationMs,
       now: this.deps.clock.wallTime(),
       // No gap in our renewals longer than the duration (else peers saw us die: a new acquisition).
-      continuous: this.storedAt !== undefined && start - this.storedAt <= this.deps.durationMs,
+      continuous: this.deps.continuous?.(start) ?? (this.storedAt !== undefined && start - this.storedAt <= this.deps.durationMs),
       annotations: this.annotations(),
+      ...(this.deps.labels === undefined ? {} : { labels: this.deps.labels }),
     });
   }
 

@@ -8,6 +8,7 @@ import type { BackoffPolicy } from '../shared/backoff.js';
 import type { Clock } from '../shared/clock.js';
 import type { SpeakerLeaseView } from '../speaker/lease-view.js';
 import type { ServiceRecord, SpeakerInputs } from '../speaker/speaker.js';
+import { leaseRoleLabel } from '../speaker/standby.js';
 import { createInformer, type Informer } from './informer.js';
 import type { KubeRest } from './kube-rest.js';
 import { restListWatch } from './rest-list-watch.js';
@@ -38,6 +39,8 @@ const speakerWatchBackoff: BackoffPolicy = { baseMs: 100, maxMs: 5000, jitter: 0
 export interface SpeakerWatch extends SpeakerInputs {
   /** Resolves once every informer has listed (and the config was read, if it exists). */
   readonly synced: Promise<void>;
+  /** A membership Lease as last delivered (the reaper's resourceVersion and body). */
+  lease(name: string): k8s.V1Lease | undefined;
   hasSynced(): boolean;
   run(signal: AbortSignal): Promise<void>;
 }
@@ -93,7 +96,10 @@ export function createSpeakerWatch(deps: SpeakerWatchDeps): SpeakerWatch {
   const nodes = createInformer<k8s.V1Node>({ ...base, ...source('/api/v1/nodes'), onChange: changed });
   const leases = createInformer<k8s.V1Lease>({
     ...base,
-    ...source(`/apis/coordination.k8s.io/v1/namespaces/${deps.namespace}/leases`),
+    // Heartbeats are watched apart, by the few that need them (heartbeat-watch.ts); Leases
+    // without the label (an older speaker's, the controller's) still come.
+    path: `/apis/coordination.k8s.io/v1/namespaces/${deps.namespace}/leases`,
+    source: restListWatch<k8s.V1Lease>(deps.rest, `/apis/coordination.k8s.io/v1/namespaces/${deps.namespace}/leases`, { labelSelector: `${leaseRoleLabel}!=heartbeat` }),
     onHealthChange: changed,
     onChange: (kind, lease) => {
       const view = toSpeakerLeaseView(lease);
@@ -115,6 +121,7 @@ export function createSpeakerWatch(deps: SpeakerWatchDeps): SpeakerWatch {
 
   return {
     synced,
+    lease: (name) => leases.get(name, deps.namespace),
     hasSynced: () => all.every((i) => i.hasSynced()),
     services: (): readonly ServiceRecord[] => toServiceRecords(services.list(), slices.list(), deps.lbClass),
     nodes: (): readonly NodeView[] => nodes.list().map(toNodeView),

@@ -67,6 +67,16 @@ export type ProbeOutcome =
   | { readonly kind: 'noInterface' }
   | InvalidIp;
 
+/** How a probe judges what it hears. */
+export interface ProbeOptions {
+  /**
+   * Only an answer counts (ARP with the address as sender, an NA for it), not another host
+   * probing for it too: a standby checking that its owner still answers (docs/election.md,
+   * "1,000 nodes"), where the other standby probes the same address at the same time.
+   */
+  readonly answersOnly?: boolean;
+}
+
 /** The layer2 announcer: owned IPs in, ARP/NDP answers and gratuitous announcements out. */
 export interface Announcer {
   /**
@@ -80,7 +90,7 @@ export interface Announcer {
    * Works for owned addresses too (a self-check: only other hosts answer). Settles early,
    * as `clear`, when `signal` aborts.
    */
-  probe(ip: string, signal?: AbortSignal): Promise<ProbeOutcome>;
+  probe(ip: string, signal?: AbortSignal, options?: ProbeOptions): Promise<ProbeOutcome>;
   /**
    * Sends one gratuitous announcement for an owned `ip` now (defending it, RFC 5227 2.4 (b));
    * the caller keeps to one per 10 s (DEFEND_INTERVAL).
@@ -208,7 +218,7 @@ export function createAnnouncer(deps: AnnouncerDeps): Announcer {
     }
   };
 
-  const probe = async (text: string, signal?: AbortSignal): Promise<ProbeOutcome> => {
+  const probe = async (text: string, signal?: AbortSignal, options?: ProbeOptions): Promise<ProbeOutcome> => {
     const ip = parseIp(text.trim());
     if (ip === undefined) return { kind: 'invalidIp', ip: text, message: `"${text}" is not an IPv4 or IPv6 address` };
     if (ifaces === undefined) await refresh();
@@ -224,7 +234,7 @@ export function createAnnouncer(deps: AnnouncerDeps): Announcer {
       session.startProbe(ip, (mac) => {
         claim ??= { mac, iface: session.name };
         claimed.abort();
-      }),
+      }, options?.answersOnly === true),
     );
     try {
       await probeRounds(ip, on, signal === undefined ? claimed.signal : AbortSignal.any([signal, claimed.signal]));

@@ -44,7 +44,8 @@ export class InterfaceSession implements ResponderView {
   private arp: PacketConn | undefined;
   private ndp: PacketConn | undefined;
   // ip text -> a probe in progress for it (not owned here while probed)
-  private readonly probes = new Map<string, { readonly ip: IpBytes; readonly onClaim: (mac: string) => void }>();
+  // ip text -> probe in progress; `answersOnly`: another host's probe for it is not a claim (a standby's check)
+  private readonly probes = new Map<string, { readonly ip: IpBytes; readonly onClaim: (mac: string) => void; readonly answersOnly: boolean }>();
   // attached on the first owned IP; 'failed' after a refusal (AF_PACKET answers alone then)
   private offload: NeighborOffload | 'failed' | undefined;
   private readonly debug: boolean;
@@ -95,8 +96,8 @@ export class InterfaceSession implements ResponderView {
    * address. While a probe runs the family's native fast path is off, so requests a host using
    * the address sends (and other hosts' DAD probes for it) reach the check too.
    */
-  startProbe(ip: IpBytes, onClaim: (mac: string) => void): () => void {
-    this.probes.set(ip.text, { ip, onClaim });
+  startProbe(ip: IpBytes, onClaim: (mac: string) => void, answersOnly = false): () => void {
+    this.probes.set(ip.text, { ip, onClaim, answersOnly });
     if (ip.family === 4) this.arp ??= this.open('arp');
     else {
       this.ndp ??= this.open('ndp');
@@ -284,7 +285,8 @@ export class InterfaceSession implements ResponderView {
   /** Whether a probe in progress takes `frame` as another host's claim (it is then not answered). */
   private claimed(frame: Uint8Array): boolean {
     for (const probe of this.probes.values()) {
-      const mac = claimant(frame, probe.ip, this.mac);
+      const owned = probe.answersOnly || (probe.ip.family === 4 ? this.v4.has(probe.ip.key) : this.v6.has(probe.ip.key));
+      const mac = claimant(frame, probe.ip, this.mac, owned);
       if (mac !== undefined) {
         probe.onClaim(mac);
         return true;

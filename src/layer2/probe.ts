@@ -52,29 +52,37 @@ const allZero = (b: Uint8Array): boolean => b.every((x) => x === 0);
  * - a Neighbor Advertisement for `ip` (an answer to our DAD probe, or unsolicited);
  * - a DAD solicitation for `ip` (from ::) from another MAC.
  * Frames from `ourMac` are ours (a loop, a bond) and never a claim.
+ *
+ * `owned`: we announce `ip` already (a self-check). Another host's probe is then a question we
+ * answer, not a claim: RFC 5227 2.4 counts only ARP with our address as the *sender* as a
+ * conflict once an address is in use, and a standby checks its owner with exactly such probes
+ * (docs/election.md, "1,000 nodes").
  */
-export function claimant(frame: Uint8Array, ip: IpBytes, ourMac: Uint8Array): string | undefined {
-  return ip.family === 4 ? arpClaimant(frame, ip.key, ourMac) : ndpClaimant(frame, ip.key, ourMac);
+export function claimant(frame: Uint8Array, ip: IpBytes, ourMac: Uint8Array, owned = false): string | undefined {
+  return ip.family === 4 ? arpClaimant(frame, ip.key, ourMac, owned) : ndpClaimant(frame, ip.key, ourMac, owned);
 }
 
-function arpClaimant(frame: Uint8Array, key: number, ourMac: Uint8Array): string | undefined {
+function arpClaimant(frame: Uint8Array, key: number, ourMac: Uint8Array, owned: boolean): string | undefined {
   const parsed = parseArp(frame);
   if (!parsed.ok) return undefined;
   const arp = parsed.value;
   if (sameBytes(arp.senderMac, ourMac)) return undefined;
   if (ipv4Key(arp.senderIp) === key) return formatMac(arp.senderMac);
-  const probing = arp.op === arpRequest && allZero(arp.senderIp) && ipv4Key(arp.targetIp) === key;
+  const probing = !owned && arp.op === arpRequest && allZero(arp.senderIp) && ipv4Key(arp.targetIp) === key;
   return probing ? formatMac(arp.senderMac) : undefined;
 }
 
-function ndpClaimant(frame: Uint8Array, key: string, ourMac: Uint8Array): string | undefined {
-  if (frame[54] === icmpv6NeighborAdvertisement) {
-    const na = parseNeighborAdvertisement(frame);
-    if (!na.ok || ipv6Key(na.value.target) !== key) return undefined;
-    const mac = na.value.targetLinkAddress ?? na.value.ethSrc;
-    return sameBytes(mac, ourMac) ? undefined : formatMac(mac);
-  }
+function ndpClaimant(frame: Uint8Array, key: string, ourMac: Uint8Array, owned: boolean): string | undefined {
+  if (frame[54] === icmpv6NeighborAdvertisement) return advertisementClaimant(frame, key, ourMac);
+  if (owned) return undefined;
   const ns = parseNeighborSolicitation(frame);
   if (!ns.ok || !allZero(ns.value.srcIp) || ipv6Key(ns.value.target) !== key) return undefined;
   return sameBytes(ns.value.ethSrc, ourMac) ? undefined : formatMac(ns.value.ethSrc);
+}
+
+function advertisementClaimant(frame: Uint8Array, key: string, ourMac: Uint8Array): string | undefined {
+  const na = parseNeighborAdvertisement(frame);
+  if (!na.ok || ipv6Key(na.value.target) !== key) return undefined;
+  const mac = na.value.targetLinkAddress ?? na.value.ethSrc;
+  return sameBytes(mac, ourMac) ? undefined : formatMac(mac);
 }

@@ -23,6 +23,8 @@ export interface SpeakerSnapshot {
   /** True for IPs of a layer2 pool; other IPs are never announced by the speaker. */
   readonly isLayer2: (ip: string) => boolean;
   readonly options: EligibilityOptions;
+  /** Standbys to name per owner (split liveness, docs/election.md "1,000 nodes"); absent: none. */
+  readonly standbyCount?: number;
 }
 
 /**
@@ -47,6 +49,8 @@ export interface IpDecision {
   readonly noInterface: readonly NodeName[];
   /** Elected although no alive node published an interface on the IP's subnet (election.ts). */
   readonly interfaceFallback: boolean;
+  /** The owner's standbys, in takeover order (only with `SpeakerSnapshot.standbyCount`; election.ts); absent: none. */
+  readonly standbys?: readonly NodeName[];
 }
 
 /** What this node should announce, plus the decision for every IP (for logs and Events). */
@@ -77,6 +81,7 @@ export function desiredAnnouncements(snapshot: SpeakerSnapshot, hash?: HashFn): 
       },
       settled: snapshot.settled,
       currentOwners: snapshot.currentOwners,
+      ...(snapshot.standbyCount === undefined ? {} : { standbyCount: snapshot.standbyCount }),
     },
     hash,
   );
@@ -84,10 +89,10 @@ export function desiredAnnouncements(snapshot: SpeakerSnapshot, hash?: HashFn): 
   for (const e of elected.values()) {
     const reach = { noInterface: e.noInterface, interfaceFallback: e.interfaceFallback };
     if (e.owner === undefined) {
-      decisions.push({ ip: e.ip, serviceKeys: e.serviceKeys, owner: undefined, reason: e.reason, ineligible: e.ineligible, ...reach });
+      decisions.push({ ip: e.ip, serviceKeys: e.serviceKeys, owner: undefined, reason: e.reason, ineligible: e.ineligible, standbys: [], ...reach });
     } else {
       const reason = e.owner === snapshot.self ? 'owner' : 'notOwner';
-      decisions.push({ ip: e.ip, serviceKeys: e.serviceKeys, owner: e.owner, reason, ineligible: [], ...reach });
+      decisions.push({ ip: e.ip, serviceKeys: e.serviceKeys, owner: e.owner, reason, ineligible: [], standbys: e.standbys, ...reach });
     }
   }
   decisions.push(...notLayer2Decisions(snapshot));
@@ -111,6 +116,7 @@ function notLayer2Decisions(snapshot: SpeakerSnapshot): readonly IpDecision[] {
     ineligible: [],
     noInterface: [],
     interfaceFallback: false,
+    standbys: [],
   }));
 }
 

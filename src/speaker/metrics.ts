@@ -22,6 +22,10 @@ export interface SpeakerMetrics {
   readonly noInterfaceIps: Gauge;
   /** Service IPs no alive node has an interface for, elected under the fallback (docs/election.md). */
   readonly interfaceFallbackIps: Gauge;
+  /** Standby probe rounds of owners (split liveness), by result: answered, unanswered, unknown. */
+  readonly standbyProbeRounds: Counter<'result'>;
+  /** Reaping writes (split liveness), by reason and result: reaped, moved (409: judged again), failed. */
+  readonly reaps: Counter<'reason' | 'result'>;
 }
 
 /** Registers the speaker's metrics on `registry`. */
@@ -38,6 +42,8 @@ export function createSpeakerMetrics(registry: Registry): SpeakerMetrics {
     configStale: new Gauge({ name: 'ironlb_speaker_config_stale', help: '1 while the ConfigMap holds an invalid config and the last good one is used', registers }),
     noInterfaceIps: new Gauge({ name: 'ironlb_speaker_no_interface_ips', help: 'Service IPs this node may not announce: no interface of it has a prefix containing them (noInterface)', registers }),
     interfaceFallbackIps: new Gauge({ name: 'ironlb_speaker_interface_fallback_ips', help: 'Service IPs no alive node has an interface for, elected among all eligible nodes (fallback)', registers }),
+    standbyProbeRounds: new Counter({ name: 'ironlb_speaker_standby_probe_rounds_total', help: 'Probe rounds a standby sent to check its owners on the LAN, by result', labelNames: ['result'], registers }),
+    reaps: new Counter({ name: 'ironlb_speaker_reaps_total', help: 'Membership Leases of peers this node tried to reap, by reason and result', labelNames: ['reason', 'result'], registers }),
   };
 }
 

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { compareStrings } from '../election/eligibility.js';
-import { LivenessTracker, defaultHoldDownMs } from '../election/liveness.js';
+import { LivenessTracker, defaultExpiryGraceMs, defaultHoldDownMs, upTime } from '../election/liveness.js';
 import type { ElectionService, NodeView } from '../election/views.js';
 import type { NodeName, ServiceKey } from '../shared/brand.js';
 import { createAlarm, type Alarm } from '../shared/alarm.js';
@@ -15,6 +15,8 @@ import { macOwners as publishedMacOwners, reachOfLeases, type InterfacesRecord }
 import { recordedOwners, type SpeakerLeaseView } from './lease-view.js';
 import { membership, nextLivenessChange, peerTime, standing } from './membership.js';
 import { announcedSeries, type AnnouncedSeries, type SpeakerMetrics } from './metrics.js';
+import { standbyDuties } from './standby.js';
+import type { StandbyLoop } from './standby-loop.js';
 
 /** A Service with ingress IPs as the speaker sees it, and the reference its Events go to. */
 export interface ServiceRecord {
@@ -46,8 +48,11 @@ export type ProbeOutcome =
 /** The packet engine, as far as the speaker drives it (layer2/announcer.ts, or a no-op). */
 export interface AnnouncerPort {
   setOwned(ips: Iterable<string>): Result<void, { readonly message: string }>;
-  /** Probes `ip` (RFC 5227 / RFC 4862 DAD) without answering for it; settles as clear when `signal` aborts. */
-  probe(ip: string, signal?: AbortSignal): Promise<ProbeOutcome>;
+  /**
+   * Probes `ip` (RFC 5227 / RFC 4862 DAD) without answering for it; settles as clear when `signal`
+   * aborts. `answersOnly`: another host probing for it is not a claim (a standby's check).
+   */
+  probe(ip: string, signal?: AbortSignal, options?: { readonly answersOnly?: boolean }): Promise<ProbeOutcome>;
   /** One gratuitous announcement of an owned `ip`, now. */
   defend(ip: string): void;
 }
@@ -60,6 +65,8 @@ export interface MembershipPort {
   setRecord(ips: readonly string[]): void;
   /** Another annotation on this node's Lease (the conflicts it sees, for the controller). */
   setAnnotation(key: string, value: string): void;
+  /** Writes the membership Lease now (split liveness: to show the hold-down passed, or to rejoin after a reap). */
+  touch?(): void;
 }
 
 export interface SpeakerOptions {
@@ -70,6 +77,12 @@ export interface SpeakerOptions {
   readonly debounceMs?: number;
   /** Re-probes of conflicts and self-checks of owned IPs (speaker/conflicts.ts). */
   readonly conflicts?: ConflictTiming;
+  /**
+   * Split liveness (docs/election.md, "1,000 nodes"): membership Leases judged by their holder
+   * alone, standbys named per owner, `SpeakerDeps.standby` probing and reaping. Absent: every
+   * Lease renewed and judged by its renewals.
+   */
+  readonly split?: { readonly standbyCount: number };
 }
 
 export interface SpeakerDeps {
@@ -82,6 +95,8 @@ export interface SpeakerDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly options: SpeakerOptions;
+  /** Split liveness only: the standby's probes, heartbeat watch and reaping. */
+  readonly standby?: StandbyLoop;
 }
 
 /** The speaker's control loop: API state + liveness -> election -> packet engine, Lease record, Events. */
@@ -116,7 +131,7 @@ export function createSpeaker(deps: SpeakerDeps): Speaker {
 }
 
 class SpeakerLoop implements Speaker {
-  private readonly tracker = new LivenessTracker();
+  private readonly tracker: LivenessTracker;
   // node -> latest Lease view
   private readonly leases = new Map<NodeName, SpeakerLeaseView>();
   private desired: DesiredAnnouncements = noAnnouncements;
@@ -132,8 +147,11 @@ class SpeakerLoop implements Speaker {
   private config: Config | undefined;
   private isLayer2: (ip: string) => boolean = () => false;
   private readonly log: Logger;
+  // Split liveness: this node's own membership as its watch shows it (see observeSelf).
+  private readonly self = { sawHeld: false, reaped: false, settleAt: undefined as number | undefined };
 
   constructor(private readonly deps: SpeakerDeps) {
+    this.tracker = new LivenessTracker(defaultExpiryGraceMs, deps.options.split === undefined);
     this.log = deps.logger.child({ component: 'speaker', node: deps.self });
     this.alarm = createAlarm({ clock: deps.clock });
     this.announced = announcedSeries(deps.metrics.announced);
@@ -145,10 +163,40 @@ class SpeakerLoop implements Speaker {
     const previous = this.leases.get(lease.node);
     this.leases.set(lease.node, lease);
     this.tracker.observe({ ...lease, observedAt: now });
+    this.observeSelf(lease, now);
     const interfacesChanged = recordKey(previous?.interfaces) !== recordKey(lease.interfaces);
     if ((previous === undefined || interfacesChanged) && lease.holderIdentity !== undefined && lease.holderIdentity !== '') this.logInterfaces(lease.node, lease.interfaces);
     // A plain renewal changes nothing election reads: skip the election (one per peer per second otherwise).
     if (before !== this.standing(lease.node, now) || previous?.announcing.join(',') !== lease.announcing.join(',') || interfacesChanged) this.changed();
+  }
+
+  /**
+   * Split liveness: this node's membership Lease as the watch delivers it. Held: note when the
+   * hold-down will have passed (one more write then shows peers `renewTime - acquireTime`
+   * past it; nothing is renewed otherwise). Without a holder after we held it, and not stopping:
+   * a standby reaped us (docs/election.md, "1,000 nodes"): stop answering at once and take the
+   * Lease back, which sets a fresh `acquireTime`, so the sticky record keeps the IPs where they went.
+   */
+  private observeSelf(lease: SpeakerLeaseView, now: number): void {
+    if (this.deps.options.split === undefined || lease.node !== this.deps.self) return;
+    if (lease.holderIdentity === this.deps.self) {
+      this.self.sawHeld = true;
+      this.self.reaped = false;
+      const up = upTime(lease.acquireTime, lease.renewTime);
+      this.self.settleAt = up !== undefined && up < this.holdDownMs ? now + this.holdDownMs - up + settleMarginMs : undefined;
+      return;
+    }
+    if (this.self.sawHeld && !this.silenced && !this.self.reaped) this.reapedAlive();
+  }
+
+  /** A standby reaped this node while it runs: stop at once, take the Lease back, reap nobody for a while. */
+  private reapedAlive(): void {
+    this.self.reaped = true;
+    this.self.settleAt = undefined;
+    this.log.warn({ event: 'selfReaped' }, 'a standby reaped this node (it did not answer its probes, or its heartbeat ran out): stopped announcing, rejoining');
+    this.deps.membership.touch?.();
+    this.deps.standby?.selfReaped();
+    this.changed();
   }
 
   /** One line when a speaker's interfaces record turns unknown or unreadable (ignored: it counts as reaching every IP). */
@@ -258,7 +306,7 @@ class SpeakerLoop implements Speaker {
       now,
       peersAt,
       tracker: this.tracker,
-      selfAliveUntil: this.deps.membership.aliveUntil(),
+      selfAliveUntil: this.self.reaped ? undefined : this.deps.membership.aliveUntil(),
       silenced: this.silenced,
       selfLease: this.leases.get(this.deps.self),
       holdDownMs: this.holdDownMs,
@@ -275,6 +323,7 @@ class SpeakerLoop implements Speaker {
       reach: reachOfLeases(this.leases.values()),
       isLayer2: this.isLayer2,
       options: { ignoreExcludeLabel: this.deps.options.ignoreExcludeLabel },
+      ...(this.deps.options.split === undefined ? {} : { standbyCount: this.deps.options.split.standbyCount }),
     });
     const gated = gate(this.address, { elected, recorded: currentOwners.keys(), now, timing: this.conflictTiming });
     this.address = gated.state;
@@ -285,8 +334,25 @@ class SpeakerLoop implements Speaker {
     this.report(gated.desired, refs, selfAlive);
     this.reportConflicts(gated.desired, refs);
     if (!this.silenced) for (const ip of gated.probe) this.startProbe(ip);
+    this.updateStandby(elected, currentOwners, alive, now);
     const liveness = nextLivenessChange(now, peersAt, this.tracker, selfAlive ? this.deps.membership.aliveUntil() : undefined);
-    return liveness === undefined ? gated.nextAt : gated.nextAt === undefined ? liveness : Math.min(liveness, gated.nextAt);
+    return earliest([liveness, gated.nextAt, this.self.settleAt]);
+  }
+
+  /** Split liveness: hands the standby loop its duties, and writes the membership Lease once the hold-down passed. */
+  private updateStandby(elected: DesiredAnnouncements, recorded: ReadonlyMap<string, NodeName>, alive: ReadonlySet<NodeName>, now: number): void {
+    const standby = this.deps.standby;
+    if (standby === undefined) return;
+    if (this.self.settleAt !== undefined && now >= this.self.settleAt) {
+      this.self.settleAt = undefined;
+      this.deps.membership.touch?.();
+    }
+    const members = new Map<NodeName, string>();
+    for (const node of alive) {
+      const version = this.leases.get(node)?.version;
+      if (node !== this.deps.self && version !== undefined) members.set(node, version);
+    }
+    standby.update(this.silenced ? { probe: new Map(), watch: [] } : standbyDuties(this.deps.self, elected.ips.values(), recorded), members);
   }
 
   /**
@@ -394,6 +460,15 @@ class SpeakerLoop implements Speaker {
     const ms = at === undefined ? 3_600_000 : Math.max(0, at - this.deps.clock.now()) + 1;
     await this.alarm.wait(signal, ms);
   }
+}
+
+/** After the hold-down, the settling write waits this much longer, so peers surely read it as past. */
+const settleMarginMs = 200;
+
+/** The earliest of some local times, if any. */
+function earliest(times: readonly (number | undefined)[]): number | undefined {
+  const set = times.filter((t): t is number => t !== undefined);
+  return set.length === 0 ? undefined : Math.min(...set);
 }
 
 /** Tells records apart cheaply: a peer renews every second and its record rarely changes. */

@@ -164,7 +164,9 @@ export async function startSpeakerCluster(plan: LanPlan, speakerArgs: readonly s
           // Alive only: held, and renewed within its duration (one machine, one clock: fair here).
           // client-node 1.4 hands MicroTime back as a string, whatever its types say
           const renewed = Date.parse(String(l.spec?.renewTime ?? ''));
-          if ((l.spec?.holderIdentity ?? '') === '' || !(renewed + (l.spec?.leaseDurationSeconds ?? 0) * 1000 >= Date.now())) continue;
+          // A split-liveness membership Lease (docs/speaker.md) is written on change only: held is alive.
+          const membership = l.metadata?.labels?.['ironlb.io/lease'] === 'membership';
+          if ((l.spec?.holderIdentity ?? '') === '' || !(membership || renewed + (l.spec?.leaseDurationSeconds ?? 0) * 1000 >= Date.now())) continue;
           const raw = l.metadata?.annotations?.['ironlb.io/announcing'] ?? '';
           out.set(name.slice('ironlb-speaker-'.length), raw.split(',').filter((s) => s !== ''));
         }

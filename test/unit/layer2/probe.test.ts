@@ -47,6 +47,15 @@ describe('claimant: which frames mean another host uses the address (RFC 5227 2.
     expect(claimant(frame, ip6, ours)).toBe(want);
   });
 
+  it.each([
+    { name: 'another host probing for it is a question, not a claim', frame: buildArpProbe(other, ip4.bytes), ip: ip4, want: undefined },
+    { name: 'another host\'s DAD probe likewise', frame: buildDadSolicitation(other, ip6.bytes), ip: ip6, want: undefined },
+    { name: 'a host answering for it still claims it', frame: arpFrom(arpReply, other, ip4.bytes, zero4), ip: ip4, want: '02:00:00:00:00:99' },
+    { name: 'an NA for it from another MAC still claims it', frame: buildUnsolicitedAdvertisement(other, ip6.bytes), ip: ip6, want: '02:00:00:00:00:99' },
+  ])('self-check of an owned address (a standby probes it, docs/election.md): $name', ({ frame, ip, want }) => {
+    expect(claimant(frame, ip, ours, true)).toBe(want);
+  });
+
   it('the DAD probe is a valid solicitation from :: to the solicited-node group, without options (RFC 4861 7.1.1)', () => {
     const ns = parseNeighborSolicitation(buildDadSolicitation(ours, ip6.bytes));
     expect(ns.ok).toBe(true);

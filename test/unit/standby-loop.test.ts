@@ -1,0 +1,133 @@
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import type { NodeName } from '../../src/shared/brand.js';
+import { createSpeakerMetrics } from '../../src/speaker/metrics.js';
+import type { ProbeOutcome } from '../../src/speaker/speaker.js';
+import { createStandbyLoop, type ReapOutcome } from '../../src/speaker/standby-loop.js';
+import { defaultStandbyTiming } from '../../src/speaker/standby.js';
+import { FakeClock, flushPromises } from '../helpers/fake-clock.js';
+
+const n = (name: string): NodeName => name as NodeName;
+
+/** A probe round that settles after `ms` on the fake clock with `outcome`: what the announcer does. */
+class FakeProber {
+  answering = true;
+  readonly rounds: { ip: string; at: number }[] = [];
+  constructor(private readonly clock: FakeClock) {}
+  async probe(ip: string, signal?: AbortSignal): Promise<ProbeOutcome> {
+    this.rounds.push({ ip, at: this.clock.now() });
+    if (this.answering) {
+      await this.clock.sleep(1, signal).catch(() => undefined);
+      return { kind: 'conflict', mac: '02:00:00:00:00:01', iface: 'eth0' };
+    }
+    await this.clock.sleep(600, signal).catch(() => undefined);
+    return { kind: 'clear' };
+  }
+}
+
+class FakeReaper {
+  readonly calls: { node: string; version: string; at: number }[] = [];
+  answer: ReapOutcome | 'fail' = 'reaped';
+  constructor(private readonly clock: FakeClock) {}
+  reap(node: NodeName, version: string): Promise<ReapOutcome> {
+    this.calls.push({ node, version, at: this.clock.now() });
+    return this.answer === 'fail' ? Promise.reject(new Error('503')) : Promise.resolve(this.answer);
+  }
+}
+
+function rig() {
+  const clock = new FakeClock();
+  const prober = new FakeProber(clock);
+  const reaper = new FakeReaper(clock);
+  const watched: string[][] = [];
+  const loop = createStandbyLoop({
+    self: n('s'),
+    prober,
+    heartbeats: { watch: (nodes) => { watched.push([...nodes]); }, lostAt: () => undefined },
+    reaper,
+    clock,
+    logger: pino({ level: 'silent' }),
+    timing: defaultStandbyTiming,
+    metrics: createSpeakerMetrics(new Registry()),
+  });
+  const stop = new AbortController();
+  const running = loop.run(stop.signal);
+  return { clock, prober, reaper, loop, watched, stop: async () => { stop.abort(); await running; } };
+}
+
+describe('standby loop (fake clock)', () => {
+  it('probes its owner every 500 ms while it answers, and reaps nobody', async () => {
+    const r = rig();
+    r.loop.update({ probe: new Map([[n('o'), '10.0.0.1']]), watch: [n('o')] }, new Map([[n('o'), '7']]));
+    await r.clock.advance(2000);
+    expect(r.prober.rounds.map((x) => x.at)).toEqual([0, 500, 1000, 1500, 2000]);
+    expect(r.reaper.calls).toEqual([]);
+    expect(r.watched).toEqual([['o']]);
+    await r.stop();
+  });
+
+  it('reaps the owner after three unanswered rounds, with the version it judged, once', async () => {
+    const r = rig();
+    r.loop.update({ probe: new Map([[n('o'), '10.0.0.1']]), watch: [n('o')] }, new Map([[n('o'), '7']]));
+    await r.clock.advance(999);
+    r.prober.answering = false;
+    await r.clock.advance(1201); // silent rounds at 1000 (ends 1600), 1600 (ends 2200)
+    expect(r.reaper.calls).toEqual([]);
+    await r.clock.advance(600); // the third ends at 2800
+    expect(r.reaper.calls).toEqual([{ node: 'o', version: '7', at: 2800 }]);
+    await r.clock.advance(3000);
+    expect(r.reaper.calls.length).toBe(1);
+    await r.stop();
+  });
+
+  it('a failed reap is tried again after a second, not in a tight loop', async () => {
+    const r = rig();
+    r.reaper.answer = 'fail';
+    r.prober.answering = false;
+    r.loop.update({ probe: new Map([[n('o'), '10.0.0.1']]), watch: [] }, new Map([[n('o'), '7']]));
+    await r.clock.advance(1800);
+    await r.clock.advance(2000);
+    expect(r.reaper.calls.map((c) => c.at)).toEqual([1800, 2800, 3800]);
+    await r.stop();
+  });
+
+  it('reaps a watched member whose heartbeat ran out (40 s + grace), not before', async () => {
+    const r = rig();
+    r.loop.update({ probe: new Map(), watch: [n('b')] }, new Map([[n('b'), '3']]));
+    r.loop.observeHeartbeat({ node: n('b'), version: '1', holderIdentity: 'b', leaseDurationSeconds: 40 });
+    await r.clock.advance(40_000);
+    expect(r.reaper.calls).toEqual([]);
+    await r.clock.advance(1000);
+    expect(r.reaper.calls.map((c) => [c.node, c.version])).toEqual([['b', '3']]);
+    await r.stop();
+  });
+
+  it('a 409 (moved) clears the count: the owner is judged again from zero', async () => {
+    const r = rig();
+    r.reaper.answer = 'moved';
+    r.prober.answering = false;
+    r.loop.update({ probe: new Map([[n('o'), '10.0.0.1']]), watch: [] }, new Map([[n('o'), '7']]));
+    await r.clock.advance(1800);
+    expect(r.reaper.calls.length).toBe(1);
+    r.loop.update({ probe: new Map([[n('o'), '10.0.0.1']]), watch: [] }, new Map([[n('o'), '8']]));
+    await r.clock.advance(1000);
+    expect(r.reaper.calls.length).toBe(1);
+    await r.clock.advance(1000);
+    expect(r.reaper.calls.map((c) => c.version)).toEqual(['7', '8']);
+    await r.stop();
+    await flushPromises();
+  });
+
+  it('a node that was reaped itself reaps nobody for a minute (the two sides of a cut LAN must not take turns)', async () => {
+    const r = rig();
+    r.prober.answering = false;
+    r.loop.selfReaped();
+    r.loop.update({ probe: new Map([[n('o'), '10.0.0.1']]), watch: [] }, new Map([[n('o'), '7']]));
+    await r.clock.advance(59_000);
+    expect(r.reaper.calls).toEqual([]);
+    await r.clock.advance(1000);
+    expect(r.reaper.calls.map((c) => c.at)).toEqual([60_000]);
+    await r.stop();
+  });
+});
