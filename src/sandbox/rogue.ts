@@ -93,7 +93,7 @@ export async function setRogue(plan: LanPlan, action: RogueAction, address: Rogu
   } catch (e: unknown) {
     const stderr = (e as { stderr?: unknown }).stderr;
     const said = typeof stderr === 'string' ? stderr.trim() : '';
-    const why = /File exists/.test(said) ? 'the client already holds it' : /Cannot assign|not found|No such/i.test(said) ? 'the client does not hold it' : said;
+    const why = /File exists|already assigned/i.test(said) ? 'the client already holds it' : /Cannot assign|not found|No such/i.test(said) ? 'the client does not hold it' : said;
     throw new AppError('ERR_SANDBOX_ROGUE', `could not ${action} ${address.ip} ${action === 'add' ? 'to' : 'from'} ${layout.client.netns}/${layout.lanInterface}: ${why}`, { cause: e });
   }
 }

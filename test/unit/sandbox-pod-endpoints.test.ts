@@ -56,6 +56,11 @@ describe('EndpointSlices from Pods', () => {
     expect((slices[0]?.metadata as JsonObject).labels).toEqual({ 'kubernetes.io/service-name': 'web', 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' });
   });
 
+  it('names an unnamed Service port "" in the slice, as the EndpointSlice controller does (kubectl describe svc needs the name)', () => {
+    const exposed: JsonObject = { ...svc, spec: { selector: { app: 'web' }, ipFamilies: ['IPv4'], ports: [{ port: 8091, targetPort: 8080, protocol: 'TCP' }] } };
+    expect(desiredPodEndpointSlices(exposed, [pod('a', { ip: '10.244.2.2', node: 'node-2' })]).map((s) => s.ports)).toEqual([[{ name: '', port: 8080, protocol: 'TCP' }]]);
+  });
+
   it('makes none for a Service without a selector, and splits at 100 endpoints', () => {
     expect(desiredPodEndpointSlices({ ...svc, spec: { ports: [] } }, [pod('a', { ip: '10.244.2.2' })])).toEqual([]);
     const many = Array.from({ length: 150 }, (_, i) => pod(`p${String(i)}`, { ip: `10.244.2.${String(i + 2)}` }));

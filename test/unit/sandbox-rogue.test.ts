@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { runSourceCli, sourceCliTimeoutMs } from '../helpers/cli.js';
 import { lanLayout, type LanPlan } from '../../src/sandbox/lan.js';
 import { parseRogueAddress, rogueAddressesOf } from '../../src/sandbox/rogue.js';
 
@@ -38,4 +39,15 @@ describe('sandbox rogue: what the client holds', () => {
     expect(rogueAddressesOf(json, lanLayout(plan))).toEqual(['172.31.213.201', 'fd00:213::c9']);
     expect(rogueAddressesOf('not json', lanLayout(plan))).toEqual([]);
   });
+});
+
+describe('ironlb sandbox rogue: usage', () => {
+  it('a wrong word is a usage error (exit 2, one line); no sandbox running is exit 1, said plainly', async () => {
+    const bad = await runSourceCli(['sandbox', 'rogue', 'steal', '172.31.213.201']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe('ironlb sandbox rogue: expected add, remove or list, got "steal"; usage: ironlb sandbox rogue add IP | remove IP | list [--state-dir DIR]\n');
+    const none = await runSourceCli(['sandbox', 'rogue', 'list', '--state-dir', '/nonexistent/ironlb-rogue-test']);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toBe('ironlb sandbox rogue: no sandbox running with state dir /nonexistent/ironlb-rogue-test (`ironlb sandbox up` starts one)\n');
+  }, sourceCliTimeoutMs * 2);
 });

@@ -44,9 +44,12 @@ function resolvePorts(svc: JsonObject, pod: JsonObject): ResolvedPort[] {
   return objects(child(svc, 'spec'), 'ports').flatMap((p) => {
     const port = resolveTargetPort(p.targetPort, pod, typeof p.port === 'number' ? p.port : 0);
     if (port === undefined) return [];
-    const name = str(p, 'name');
+    // The EndpointSlice controller always sets the port's name, "" for an unnamed Service port
+    // (pkg/controller/endpointslice getEndpointPorts: `Name: &portName`); kubectl describe svc
+    // dereferences it and panics on a slice port without one.
+    const name = str(p, 'name') ?? '';
     const appProtocol = str(p, 'appProtocol');
-    return [{ ...(name === undefined ? {} : { name }), port, protocol: str(p, 'protocol') ?? 'TCP', ...(appProtocol === undefined ? {} : { appProtocol }) }];
+    return [{ name, port, protocol: str(p, 'protocol') ?? 'TCP', ...(appProtocol === undefined ? {} : { appProtocol }) }];
   });
 }
 
