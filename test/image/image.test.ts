@@ -376,18 +376,27 @@ describe.skipIf(!canRunRootTests('the ironlb image (podman)'))('the ironlb image
       expect(owner.output()).toContain('"event":"leaseReleased"');
     }, 90_000);
 
-    it('without NET_RAW the speaker container exits 1 with one line before touching its Lease, and its readiness probe fails', async () => {
+    it('without NET_RAW the speaker container runs but is not ready: /readyz 503 saying why, the metric, one log line, its readiness probe fails, and it never touches its Lease', async () => {
       const node = layout.nodes.find((n) => speakers.get(n.name)?.child.exitCode !== null);
       if (node === undefined) throw new Error('no node without a running speaker');
       const before = await lease(node.name);
       expect(before.holder).toBe('');
       const denied = startSpeaker(node, { withoutCaps: ['NET_RAW'] });
-      expect(await exited(denied.child)).toBe(1);
-      expect(denied.output().trim()).toMatch(/^ironlb speaker: .*needs CAP_NET_RAW/);
-      expect(denied.output().trim().split('\n')).toHaveLength(1);
+      await waitUntilTrue('the speaker without NET_RAW not ready', () => denied.output().includes('"speakerNotReady"') || denied.child.exitCode !== null, 60_000);
+      expect(denied.child.exitCode).toBeNull();
+      const notReady = denied.output().split('\n').filter((l) => l.includes('"speakerNotReady"'));
+      expect(notReady).toHaveLength(1);
+      expect(notReady[0]).toContain('no CAP_NET_RAW (EPERM)');
+      // The manifest's readinessProbe, from the node as the kubelet sends it.
+      const ready = await probe(node);
+      expect(ready.code).toBe('503');
+      expect(ready.body).toMatch(/^not ready: .*cannot open AF_PACKET sockets: no CAP_NET_RAW \(EPERM\)/);
+      expect((await probe(node, '/healthz')).code).toBe('200');
+      expect((await probe(node, '/metrics')).body).toContain('ironlb_speaker_not_ready{reason="packetSocketsFailed"} 1');
       expect(await lease(node.name)).toEqual(before);
-      expect((await probe(node)).code).toBe('000');
-    }, 60_000);
+      await podman(['stop', '-t', '5', denied.name]);
+      expect(await exited(denied.child)).toBe(0);
+    }, 90_000);
 
     it('no request of the containers was forbidden by the manifests\' RBAC', async () => {
       const kc = (await readFile(kubeconfig, 'utf8')).split('\n');
