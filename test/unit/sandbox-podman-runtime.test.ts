@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { imageConfigOf } from '../../src/sandbox/kubelet/image-config.js';
-import { chooseIronlbRuntime, ironlbRuntimeChooser, localImageRef, podmanContainerName, podmanCreateArgs, podmanExit } from '../../src/sandbox/kubelet/podman-runtime.js';
+import { chooseIronlbRuntime, ironlbRuntimeChooser, localImageRef, podmanContainerName, podmanCreateArgs, podmanExit, podmanInNetns } from '../../src/sandbox/kubelet/podman-runtime.js';
 import type { ContainerLaunch, ContainerRuntime, ContainerSecurity } from '../../src/sandbox/kubelet/runtime.js';
 import { repoRoot } from '../helpers/cli.js';
 
@@ -52,7 +52,9 @@ describe('podman create for ironlb\'s image', () => {
     expect(args).toContain('--read-only');
     expect(args).toContain('--read-only-tmpfs=false');
     expect(valuesOf(args, '--security-opt')).toEqual(['no-new-privileges']);
-    expect(valuesOf(args, '--network')).toEqual(['ns:/run/netns/ironlb-node-1']);
+    // The node's namespace: podman's own, entered with nsenter (runc refuses podman's default net sysctls in it through `ns:`).
+    expect(valuesOf(args, '--network')).toEqual(['host']);
+    expect(podmanInNetns('podman', launch([], [], {}), ['create', 'x'])).toEqual({ command: 'nsenter', args: ['--net=/run/netns/ironlb-node-1', 'podman', 'create', 'x'] });
     expect(valuesOf(args, '--hostname')).toEqual(['node-1']);
     expect(valuesOf(args, '--label')).toEqual(['io.ironlb.sandbox.node=ironlb-node-1', 'io.kubernetes.pod.namespace=ironlb-system', 'io.kubernetes.pod.name=speaker-abcde', 'io.kubernetes.pod.uid=u-1', 'io.kubernetes.container.name=speaker']);
     expect(valuesOf(args, '--volume')).toEqual(['/state/sa:/var/run/secrets/kubernetes.io/serviceaccount:ro']);
@@ -67,6 +69,7 @@ describe('podman create for ironlb\'s image', () => {
     expect(valuesOf(r.value, '--user')).toEqual(['65534:65534']);
     expect(valuesOf(r.value, '--cap-add')).toEqual([]);
     expect(valuesOf(r.value, '--network')).toEqual(['ns:/run/netns/ironlb-node-1-p-1']);
+    expect(podmanInNetns('podman', launch([], [], {}, false), ['start', 'x'])).toEqual({ command: 'podman', args: ['start', 'x'] });
     expect(valuesOf(r.value, '--hostname')).toEqual(['speaker-abcde']);
     expect(r.value).not.toContain('--entrypoint');
     expect(r.value.slice(-2)).toEqual(['localhost/ironlb:0.1.0', 'controller']);

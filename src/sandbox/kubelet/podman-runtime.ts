@@ -71,7 +71,10 @@ export function podmanCreateArgs(launch: ContainerLaunch, name: string, deps: Pi
     '--label', `io.kubernetes.pod.uid=${pod.uid}`, '--label', `io.kubernetes.container.name=${container.name}`,
     // The attached `podman start` writes the kubelet's log file; podman keeps no copy.
     '--log-driver', 'none',
-    '--network', `ns:/run/netns/${launch.netns}`,
+    // hostNetwork: the network namespace of podman itself, which runs in the node's (see
+    // podmanInNetns). `ns:` would do for the node's too, but then podman adds its default
+    // sysctls (net.ipv4.ping_group_range), which runc refuses in what it sees as the host's.
+    '--network', launch.hostNetwork ? 'host' : `ns:/run/netns/${launch.netns}`,
     // A Pod's hostname is its name; a hostNetwork Pod shares the node's.
     '--hostname', launch.hostNetwork ? launch.nodeName : pod.name,
     '--user', `${String(uid)}:${String(gid)}`,
@@ -84,6 +87,15 @@ export function podmanCreateArgs(launch: ContainerLaunch, name: string, deps: Pi
   if (container.command.length > 0) args.push('--entrypoint', JSON.stringify(container.command));
   args.push(localImageRef(container.image), ...container.args);
   return ok(args);
+}
+
+/**
+ * The command that runs `podman ARGS` for a container: for hostNetwork, inside the node's network
+ * namespace (`nsenter --net`, which, unlike `ip netns exec`, keeps the mount namespace and so
+ * podman's view of /sys/fs/cgroup), since `--network host` means podman's own; pure.
+ */
+export function podmanInNetns(podman: string, launch: ContainerLaunch, args: readonly string[]): { readonly command: string; readonly args: readonly string[] } {
+  return launch.hostNetwork ? { command: 'nsenter', args: [`--net=/run/netns/${launch.netns}`, podman, ...args] } : { command: podman, args };
 }
 
 /** Capabilities, read-only root and no_new_privs as podman flags (see {@link podmanCreateArgs}). */
@@ -114,7 +126,7 @@ interface PodmanResult {
 
 function runPodman(podman: string, args: readonly string[]): Promise<PodmanResult> {
   return new Promise((resolve) => {
-    const child = spawn(podman, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(podman, [...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -173,7 +185,8 @@ async function attach(name: string, launch: ContainerLaunch, deps: PodmanRuntime
   const fd = openSync(launch.logPath, 'a', 0o600);
   try {
     let stderrTail = '';
-    const attached = spawn(deps.podman, ['start', '--attach', name], { stdio: ['ignore', fd, 'pipe'] });
+    const start = podmanInNetns(deps.podman, launch, ['start', '--attach', name]);
+    const attached = spawn(start.command, [...start.args], { stdio: ['ignore', fd, 'pipe'] });
     attached.stderr?.on('data', (d: Buffer) => {
       writeSync(fd, d);
       stderrTail = (stderrTail + d.toString('utf8')).slice(-2000);
@@ -211,7 +224,8 @@ function startPodmanContainer(launch: ContainerLaunch, name: string, deps: Podma
     const args = podmanCreateArgs(launch, name, deps);
     if (!args.ok) return startError(args.error);
     if (progress.pendingKill !== undefined) return startError('stopped before it started');
-    const created = await runPodman(deps.podman, args.value);
+    const create = podmanInNetns(deps.podman, launch, args.value);
+    const created = await runPodman(create.command, create.args);
     if (created.code !== 0) return startError(`podman create: ${podmanError(created.stderr)}`);
     try {
       return await attach(name, launch, deps, () => {
