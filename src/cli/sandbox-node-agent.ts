@@ -6,6 +6,7 @@ import type { PodView } from '../sandbox/kubelet/pod-view.js';
 import type { RuntimeChooser } from '../sandbox/kubelet/runtime.js';
 import { imageConfigOf } from '../sandbox/kubelet/image-config.js';
 import { ironlbCheckoutRuntime, isIronlbImage } from '../sandbox/kubelet/ironlb-runtime.js';
+import { ironlbRuntimeChooser, podmanImageExists, podmanInstalled, podmanRuntime, removeSandboxContainers, type IronlbRuntimeMode } from '../sandbox/kubelet/podman-runtime.js';
 import { standInRuntime } from '../sandbox/kubelet/stand-in-runtime.js';
 import { serviceAccountVolumes } from '../sandbox/serviceaccounts/pod-volumes.js';
 import { createJsonClient } from '../sandbox/workloads/json-client.js';
@@ -14,7 +15,7 @@ import { dummyInterfaceAddresses, serviceInterfaceName } from '../sandbox/proxy.
 import { UsageError } from '../shared/errors.js';
 import { systemClock } from '../sys/clock.js';
 import { exitCode, type CommandRunner } from './command.js';
-import { commonFlags, printUsage, readFlags } from './flags.js';
+import { commonFlags, printUsage, readFlags, type Flags } from './flags.js';
 
 const flagSpec = {
   ...commonFlags,
@@ -27,6 +28,7 @@ const flagSpec = {
   'restart-backoff-max-ms': { type: 'number', default: 300_000, min: 0, description: 'longest crash-loop back-off (kubelet: 5 min)' },
   kubeconfig: { type: 'string', env: 'KUBECONFIG', description: 'kubeconfig of the sandbox API server' },
   'service-interface': { type: 'string', description: 'interface for Service IPs (default kube-ipvs0 if present, else lo)' },
+  'ironlb-runtime': { type: 'string', default: 'auto', choices: ['auto', 'podman', 'checkout'], env: 'IRONLB_SANDBOX_RUNTIME', description: 'how ironlb\'s image runs: auto (podman when podman and the image are here, else this checkout), podman, checkout' },
 } as const;
 
 /** Whether this process's network namespace has the interface (/proc/self/net/dev is per namespace, unlike /sys). */
@@ -40,18 +42,36 @@ function required(value: string | undefined, flag: string): string {
   return value;
 }
 
+interface RuntimeOptions {
+  readonly path: string;
+  readonly podLogDir: string;
+  readonly mode: IronlbRuntimeMode;
+  /** The node's network namespace: the label on its podman containers. */
+  readonly node: string;
+}
+
 /**
- * What the kubelet runs containers with: ironlb's own image runs ironlb from this checkout
- * (bin/ironlb.js is <checkout>/bin/ironlb.js), every other image the stand-in web server; the
+ * What the kubelet runs containers with: ironlb's own image runs ironlb with podman when podman
+ * and the image are here, else from this checkout (bin/ironlb.js is <checkout>/bin/ironlb.js)
+ * (podman-runtime.ts, `ironlbRuntimeChooser`); every other image the stand-in web server. The
  * service account volumes live beside the container logs, in the sandbox's state dir.
  */
-function containerRuntimes(kubeConfig: KubeConfig, path: string, podLogDir: string, logger: Logger): { readonly runtimes: RuntimeChooser; readonly serviceAccountDir: (pod: PodView) => Promise<string | undefined> } {
+function containerRuntimes(kubeConfig: KubeConfig, opts: RuntimeOptions, logger: Logger): { readonly runtimes: RuntimeChooser; readonly serviceAccountDir: (pod: PodView) => Promise<string | undefined> } {
+  const { path, podLogDir } = opts;
   const standIn = standInRuntime({ ironlb: [process.execPath, process.argv[1] ?? 'ironlb'], path });
   const checkout = dirname(dirname(resolve(process.argv[1] ?? 'bin/ironlb.js')));
-  const ironlb = ironlbCheckoutRuntime({ checkout, nodePath: process.execPath, image: imageConfigOf(readFileSync(join(checkout, 'Dockerfile'), 'utf8')), path });
+  const image = imageConfigOf(readFileSync(join(checkout, 'Dockerfile'), 'utf8'));
+  const podman = opts.mode !== 'checkout' && podmanInstalled('podman') ? podmanRuntime({ podman: 'podman', image, node: opts.node, logger }) : undefined;
+  const ironlb = ironlbRuntimeChooser({
+    mode: opts.mode,
+    podman,
+    checkout: ironlbCheckoutRuntime({ checkout, nodePath: process.execPath, image, path }),
+    imagePresent: (ref) => podmanImageExists('podman', ref),
+    logger,
+  });
   const volumes = serviceAccountVolumes({ client: createJsonClient(kubeConfig), root: join(dirname(podLogDir), 'pod-volumes'), now: () => systemClock.wallTime() });
   return {
-    runtimes: (image) => (isIronlbImage(image) ? ironlb : standIn),
+    runtimes: (image) => (isIronlbImage(image) ? ironlb(image) : standIn),
     // Only ironlb reads its token (the stand-in does not); a volume that cannot be made yet (the
     // ServiceAccount not created yet) leaves the container without it: ironlb then exits, and the
     // kubelet's restart tries again, as a real kubelet retries MountVolume.SetUp.
@@ -67,6 +87,17 @@ function containerRuntimes(kubeConfig: KubeConfig, path: string, podLogDir: stri
   };
 }
 
+/**
+ * The kubelet's runtimes for this node, after removing the podman containers a killed node agent
+ * left (they outlive it; kubelet.ts removes the Pod namespaces).
+ */
+async function nodeRuntimes(kubeConfig: KubeConfig, flags: Flags<typeof flagSpec>, env: Readonly<Record<string, string | undefined>>, logger: Logger): Promise<ReturnType<typeof containerRuntimes>> {
+  const mode = flags['ironlb-runtime'] as IronlbRuntimeMode;
+  const netns = flags.netns ?? flags.node ?? '';
+  if (flags.netns !== undefined && mode !== 'checkout') await removeSandboxContainers('podman', [netns]);
+  return containerRuntimes(kubeConfig, { path: env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', podLogDir: flags['pod-log-dir'] ?? '.', mode, node: netns }, logger);
+}
+
 /** `ironlb sandbox node-agent`: internal; `sandbox up` runs one per node inside the node's namespace. */
 export const sandboxNodeAgentCommand: CommandRunner = {
   async run(ctx) {
@@ -78,7 +109,7 @@ export const sandboxNodeAgentCommand: CommandRunner = {
     const iface = flags['service-interface'] ?? serviceInterfaceName(hasInterface);
     const kubeConfig = loadKubeConfig({ kubeconfigPath: flags.kubeconfig });
     const server = new URL(kubeConfig.getCurrentCluster()?.server ?? 'https://127.0.0.1:443');
-    const { runtimes, serviceAccountDir } = containerRuntimes(kubeConfig, ctx.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', flags['pod-log-dir'] ?? '.', logger);
+    const { runtimes, serviceAccountDir } = await nodeRuntimes(kubeConfig, flags, ctx.env, logger);
     const kubelet = flags.netns === undefined ? undefined : {
       node: { node, netns: flags.netns, lanIp: nodeIp, cidr: required(flags['pod-cidr'], 'pod-cidr') },
       hostIp: nodeIp,

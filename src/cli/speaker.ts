@@ -13,13 +13,15 @@ import { createSpeakerWatch, type SpeakerWatch } from '../k8s/speaker-watch.js';
 import { defaultLoadBalancerClass } from '../service/service.js';
 import { createObsServer } from '../obs/http-server.js';
 import { createRegistry } from '../obs/metrics.js';
+import type { Registry } from 'prom-client';
 import type { NodeName } from '../shared/brand.js';
-import { describeError, UsageError } from '../shared/errors.js';
-import { ok } from '../shared/result.js';
+import { AppError, describeError, UsageError } from '../shared/errors.js';
+import { err, ok, type Result } from '../shared/result.js';
 import { announcingAnnotation, leaseNameOf } from '../speaker/lease-view.js';
 import { createInterfacesPublisher } from '../speaker/interfaces-publisher.js';
 import { interfacesAnnotation } from '../speaker/interfaces-record.js';
 import { createSpeakerMetrics, type SpeakerMetrics } from '../speaker/metrics.js';
+import { packetSocketBackoff, waitForPacketSockets, type PacketSocketRefusal } from '../speaker/packet-sockets.js';
 import { createSpeakerReadiness, type SpeakerReadiness } from '../speaker/readiness.js';
 import { createSpeaker, type AnnouncerPort, type MembershipPort, type Speaker } from '../speaker/speaker.js';
 import { defaultStandbyCount, heartbeatLeasePrefix, leaseNodeLabel, leaseRoleLabel } from '../speaker/standby.js';
@@ -97,7 +99,6 @@ export const speakerCommand: CommandRunner = {
     const logger = ctx.makeLogger(flags['log-level'], flags['log-format']).child({ node });
     // The speaker's small client, not client-node: it runs on every node (docs/speaker.md, "Memory").
     const rest = createKubeRest(loadKubeEndpoint({ kubeconfigPath: flags.kubeconfig, env: ctx.env }));
-    if (!flags['no-announce']) checkPacketCapability();
     await runSpeaker(flags, node, rest, logger, ctx.signal);
     return exitCode.ok;
   },
@@ -120,16 +121,76 @@ function createSpeakerAnnouncer(flags: SpeakerFlags, deps: Pick<AnnouncerDeps, '
   });
 }
 
+/** The errno code (`EPERM`) an AppError's cause carries, if any. */
+function errnoOf(e: AppError): string | undefined {
+  const cause: unknown = e.cause;
+  return typeof cause === 'object' && cause !== null && 'code' in cause && typeof cause.code === 'string' ? cause.code : undefined;
+}
+
+/** One packet socket opened and closed, as a Result (cli/ turns sys/'s AppError into the speaker's terms). */
+function tryPacketSocket(): Result<void, PacketSocketRefusal> {
+  try {
+    checkPacketCapability();
+    return ok(undefined);
+  } catch (e: unknown) {
+    if (e instanceof AppError && e.code === 'ERR_NO_CAP_NET_RAW') return err({ kind: 'noCapability', detail: errnoOf(e) ?? 'EPERM' });
+    return err({ kind: 'failed', detail: describeError(e) });
+  }
+}
+
+/** What the speaker's parts share once it is past its packet sockets. */
+interface SpeakerBase {
+  readonly registry: Registry;
+  readonly metrics: SpeakerMetrics;
+  readonly readiness: SpeakerReadiness;
+  /** The metrics/health server, already serving. */
+  readonly serving: Promise<void>;
+  readonly running: AbortController;
+  readonly late: { speaker?: Speaker };
+}
+
+/**
+ * The speaker: its /healthz, /readyz and /metrics serve from the start; nothing else runs until
+ * packet sockets open (speaker/packet-sockets.ts), so a speaker without CAP_NET_RAW is running
+ * but not ready, says why, and never takes a Lease.
+ */
 async function runSpeaker(flags: SpeakerFlags, node: NodeName, rest: KubeRest, logger: Logger, stop: AbortSignal): Promise<void> {
-  const clock = systemClock;
   const registry = createRegistry();
   const metrics = createSpeakerMetrics(registry);
   const readiness = createSpeakerReadiness({ registry, logger });
   readiness.fail('cachesNotSynced', 'caches not synced');
-  const interfaces = watchedInterfaces(createSystemInterfaceSource(), readiness);
-  const conns = flags['no-announce'] ? undefined : watchedConns(createAfPacketConns(), readiness);
+  const running = new AbortController();
+  // Every long-lived part (informers, Leases, loops, servers) listens for the stop: more than
+  // Node's default of 10 with --liveness split, which is not a leak.
+  setMaxListeners(32, running.signal);
   // Late-bound: the announcer, the Lease and the informers call into the speaker, which needs them.
   const late: { speaker?: Speaker } = {};
+  // SIGTERM: stop answering first (synchronously), then everything else stops and the Lease is released.
+  const onStop = (): void => {
+    late.speaker?.silence();
+    running.abort();
+  };
+  if (stop.aborted) onStop();
+  else stop.addEventListener('abort', onStop, { once: true });
+  const obs = createObsServer({ registry, logger, host: flags['metrics-host'], port: flags['metrics-port'], health: readiness });
+  // A server that fails (the port taken, say) stops the speaker, then the error is reported.
+  const serving = obs.run(running.signal).catch((e: unknown) => { onStop(); throw e; });
+  // Awaited below (after the gate, or among the parts); handled now so a failure while waiting
+  // for packet sockets is not an unhandled rejection.
+  serving.catch(() => undefined);
+  const gate = { tryOpen: tryPacketSocket, readiness, clock: systemClock, logger, backoff: packetSocketBackoff, random: Math.random };
+  if (flags['no-announce'] || (await waitForPacketSockets(gate, running.signal))) {
+    await runSpeakerParts(flags, node, rest, logger, { registry, metrics, readiness, serving, running, late });
+  } else await serving;
+  stop.removeEventListener('abort', onStop);
+  logger.info({ event: 'speakerStopped' }, 'speaker stopped');
+}
+
+async function runSpeakerParts(flags: SpeakerFlags, node: NodeName, rest: KubeRest, logger: Logger, base: SpeakerBase): Promise<void> {
+  const clock = systemClock;
+  const { registry, metrics, readiness, running, late } = base;
+  const interfaces = watchedInterfaces(createSystemInterfaceSource(), readiness);
+  const conns = flags['no-announce'] ? undefined : watchedConns(createAfPacketConns(), readiness);
   const announcer =
     conns === undefined
       ? silentAnnouncer
@@ -194,24 +255,12 @@ async function runSpeaker(flags: SpeakerFlags, node: NodeName, rest: KubeRest, l
     },
   });
   late.speaker = speaker;
-  const running = new AbortController();
-  // Every long-lived part (informers, Leases, loops, servers) listens for the stop: more than
-  // Node's default of 10 with --liveness split, which is not a leak.
-  setMaxListeners(32, running.signal);
-  // SIGTERM: stop answering first (synchronously), then everything else stops and the Lease is released.
+  // Stopped before it began (SIGTERM while the sockets were refused and then allowed).
+  if (running.signal.aborted) speaker.silence();
   const onStop = (): void => {
     speaker.silence();
     running.abort();
   };
-  if (stop.aborted) onStop();
-  else stop.addEventListener('abort', onStop, { once: true });
-  const obs = createObsServer({
-    registry,
-    logger,
-    host: flags['metrics-host'],
-    port: flags['metrics-port'],
-    health: readiness,
-  });
   void watch.synced.then(() => { readiness.clear('cachesNotSynced'); }, () => undefined);
   logger.info({ event: 'speakerStarting', lease: leaseNameOf(node), namespace: flags.namespace, announce: conns !== undefined }, 'speaker starting');
   // Before the first Lease write, so peers never see this node without its interfaces.
@@ -224,15 +273,13 @@ async function runSpeaker(flags: SpeakerFlags, node: NodeName, rest: KubeRest, l
     speaker.run(running.signal, watch.synced),
     announcer.run(running.signal),
     events.run(running.signal),
-    obs.run(running.signal),
+    base.serving,
   ];
   // A part that fails (the metrics port taken, say) stops the others, then the error is reported.
   const all = Promise.all(parts.map(async (part) => part.catch((e: unknown) => { onStop(); throw e; })));
   await Promise.race([all, new Promise<void>((resolve) => { running.signal.addEventListener('abort', () => { resolve(); }, { once: true }); })]);
   // Once stopping, wait for a clean stop, but not past the budget.
   await Promise.race([all, clock.sleep(shutdownBudgetMs)]);
-  stop.removeEventListener('abort', onStop);
-  logger.info({ event: 'speakerStopped' }, 'speaker stopped');
 }
 
 /** The Leases that keep this node a member: one renewed Lease, or (split) a membership Lease written on change and a heartbeat. */

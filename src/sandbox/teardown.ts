@@ -2,7 +2,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Clock } from '../shared/clock.js';
 import { removeServiceAccountMountPoint } from './kubelet/ironlb-runtime.js';
-import { destroyLan } from './lan.js';
+import { removeSandboxContainers } from './kubelet/podman-runtime.js';
+import { destroyLan, lanLayout } from './lan.js';
 import { processAlive, readRecord, removeStateDir, type SandboxPaths, type SandboxRecord } from './state-dir.js';
 
 /** What `down` did, for its output. */
@@ -66,6 +67,8 @@ export async function teardownSandbox(paths: SandboxPaths, clock: Clock, isRoot:
   }
   const supervisorStopped = await stopProcess(record.pid, clock);
   const killed = await killChildren(record, clock);
+  // podman containers of ironlb's image outlive a killed kubelet (conmon keeps them): by label.
+  if (isRoot) killed.push(...(await removeSandboxContainers('podman', lanLayout(record.plan).nodes.map((n) => n.netns))).map((c) => `container ${c}`));
   if (record.lan && isRoot) await destroyLan(record.plan);
   if (isRoot) await removeServiceAccountMountPoint();
   await removeStateDir(paths);

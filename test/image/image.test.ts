@@ -182,6 +182,151 @@ describe.skipIf(!canRunRootTests('the ironlb image (podman)'))('the ironlb image
     expect(await exited(run)).toBe(0);
   }, 120_000);
 
+  // What `sandbox up` gives a cluster admin once the image is built: the kubelet stand-in runs the
+  // manifests' Deployment and DaemonSet from the image with podman (podman-runtime.ts), not from
+  // this checkout. manifests/ironlb.yaml is applied unchanged; its image ironlb/ironlb:TAG maps to
+  // the local build localhost/ironlb:TAG.
+  describe('the sandbox kubelet runs the manifests\' Pods from the image with podman', () => {
+    const tag = `${(process.pid % 1296).toString(36)}${Math.floor(Math.random() * 36 ** 2).toString(36)}`;
+    const plan: LanPlan = { prefix: `ipm${tag}`, nodes: 2, v4Net: `10.216.${String(process.pid % 250)}`, v6Net: `fd00:216:${((process.pid % 65534) + 1).toString(16)}::`, hostLink: true };
+    const layout = lanLayout(plan);
+    const namespace = 'ironlb-system';
+    const label = 'io.ironlb.sandbox.node';
+    let dir = '';
+    let stateDir = '';
+    let kubeconfig = '';
+    let ip = '';
+
+    interface PsEntry { readonly Names: readonly string[]; readonly State: string; readonly Labels: Readonly<Record<string, string>> | null }
+
+    /** The sandbox's podman containers (running or not), by the label the kubelet puts on them. */
+    async function containers(): Promise<{ name: string; state: string; pod: string; container: string; node: string }[]> {
+      const all: { name: string; state: string; pod: string; container: string; node: string }[] = [];
+      for (const node of layout.nodes) {
+        const r = await podman(['ps', '--all', '--filter', `label=${label}=${node.netns}`, '--format', 'json']);
+        expect(r.code, r.stderr).toBe(0);
+        for (const c of JSON.parse(r.stdout === '' ? '[]' : r.stdout) as PsEntry[]) {
+          all.push({ name: c.Names[0] ?? '', state: c.State, pod: c.Labels?.['io.kubernetes.pod.name'] ?? '', container: c.Labels?.['io.kubernetes.container.name'] ?? '', node: node.name });
+        }
+      }
+      return all;
+    }
+
+    interface PodRow { readonly name: string; readonly node: string; readonly ready: boolean; readonly restarts: number; readonly containerId: string }
+
+    async function pods(): Promise<PodRow[]> {
+      const r = await runKubectl(kubeconfig, ['-n', namespace, 'get', 'pods', '-o', 'json']);
+      const list = JSON.parse(r.stdout === '' ? '{"items":[]}' : r.stdout) as { items: { metadata: { name: string }; spec: { nodeName?: string }; status?: { conditions?: { type: string; status: string }[]; containerStatuses?: { restartCount: number; containerID?: string }[] } }[] };
+      return list.items.map((p) => ({
+        name: p.metadata.name,
+        node: p.spec.nodeName ?? '',
+        ready: p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+        restarts: p.status?.containerStatuses?.[0]?.restartCount ?? 0,
+        containerId: p.status?.containerStatuses?.[0]?.containerID ?? '',
+      }));
+    }
+
+    /** What a reader of a failure needs: each Pod's last log lines (and its previous container's), the node agents' runtime lines. */
+    async function diagnostics(): Promise<string> {
+      const out: string[] = [];
+      for (const p of await pods()) {
+        for (const previous of [false, true]) {
+          const r = await runKubectl(kubeconfig, ['-n', namespace, 'logs', p.name, '--tail', '5', ...(previous ? ['--previous'] : [])]);
+          out.push(`${p.name}${previous ? ' (previous)' : ''}: ${(r.stdout + r.stderr).trim()}`);
+        }
+      }
+      for (const node of layout.nodes) {
+        const log = await readFile(join(stateDir, 'logs', `node-agent-${node.name}.log`), 'utf8').catch(() => '');
+        out.push(...log.split('\n').filter((l) => /ironlbRuntime|containerExited|StartError|podSyncFailed/.test(l)).slice(-6));
+      }
+      return out.join('\n');
+    }
+
+    const curl = async (): Promise<{ code: number; answer: string }> => {
+      const r = await sh('ip', ['netns', 'exec', layout.client.netns, 'curl', '-s', '-m', '1', `http://${ip}:8090/`], 5000);
+      return { code: r.code, answer: / on (node-\d+)$/.exec(r.stdout.trim())?.[1] ?? '' };
+    };
+
+    beforeAll(async () => {
+      await destroyLan(plan);
+      dir = await mkdtemp(join(tmpdir(), 'ironlb-img-pods-'));
+      stateDir = join(dir, 'state');
+      // The default choice (auto): podman and the image are here, so podman runs them.
+      const up = await runCli(['sandbox', 'up', '--nodes', '2', '--no-controller', '--no-speakers', '--state-dir', stateDir, '--lan-prefix', plan.prefix, '--lan-v4', plan.v4Net, '--lan-v6', plan.v6Net], { timeoutMs: 120_000, env: { IRONLB_SANDBOX_RUNTIME: 'auto' } });
+      if (up.code !== 0) throw new Error(`sandbox up failed (${String(up.code)}): ${up.stderr}`);
+      kubeconfig = sandboxPaths(stateDir).kubeconfig;
+    }, 180_000);
+
+    afterAll(async () => {
+      if (dir === '') return;
+      await runCli(['sandbox', 'down', '--state-dir', stateDir], { timeoutMs: 60_000 });
+      const leftover = await stopProcessesMentioning(stateDir);
+      if (leftover > 0) console.error(`image pods test: stopped ${String(leftover)} processes that sandbox down left`);
+      for (const c of await containers()) await podman(['rm', '-f', '-t', '0', c.name]);
+      await destroyLan(plan);
+      await rm(dir, { recursive: true, force: true });
+    }, 120_000);
+
+    it('kubectl apply of manifests/ironlb.yaml: the two controllers and a speaker per node run as podman containers, labelled, and turn Ready', async () => {
+      const applied = await runKubectl(kubeconfig, ['apply', '-f', join(repoRoot, 'manifests', 'ironlb.yaml')]);
+      expect(applied.code, applied.stderr).toBe(0);
+      const ready = await waitFor('the controllers and both speakers Ready', () => pods(), (ps) => ps.length === 4 && ps.every((p) => p.ready), { timeoutMs: 240_000, intervalMs: 1000 }).catch(async (e: unknown) => {
+        throw new Error(`${String(e)}\n${await diagnostics()}`);
+      });
+      expect(ready.map((p) => p.containerId.split('://')[0])).toEqual(['podman', 'podman', 'podman', 'podman']);
+      const running = await containers();
+      expect(running.filter((c) => c.state === 'running').map((c) => c.container).sort()).toEqual(['controller', 'controller', 'speaker', 'speaker']);
+      for (const p of ready) expect(running.some((c) => c.pod === p.name && c.node === p.node)).toBe(true);
+      // The node agent said which runtime it chose, once, in its log.
+      const agentLog = await readFile(join(stateDir, 'logs', 'node-agent-node-1.log'), 'utf8');
+      expect(agentLog.split('\n').filter((l) => l.includes('"event":"ironlbRuntime"'))).toHaveLength(1);
+      expect(agentLog).toContain('runs with podman: the image localhost/ironlb:');
+      // kubectl logs reads what the container wrote.
+      const logs = await runKubectl(kubeconfig, ['-n', namespace, 'logs', 'ds/speaker']);
+      expect(logs.stdout).toContain('"event":"speakerStarting"');
+    }, 300_000);
+
+    it('a LoadBalancer Service gets an IP from the controller container; curl from the client reaches it through the announcing speaker container', async () => {
+      const demo = [
+        'apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: demo, namespace: default}\nspec:\n  selector: {matchLabels: {app: demo}}\n  template:\n    metadata: {labels: {app: demo}}\n    spec:\n      tolerations: [{key: node-role.kubernetes.io/control-plane, operator: Exists, effect: NoSchedule}]\n      containers: [{name: web, image: demo, ports: [{containerPort: 8080}]}]\n',
+        'apiVersion: v1\nkind: Service\nmetadata: {name: demo, namespace: default}\nspec:\n  type: LoadBalancer\n  selector: {app: demo}\n  ports: [{name: http, port: 8090, targetPort: 8080, protocol: TCP}]\n',
+      ].join('---\n');
+      expect((await runKubectl(kubeconfig, ['apply', '-f', '-'], demo)).code).toBe(0);
+      ip = await waitFor('an EXTERNAL-IP', async () => (await runKubectl(kubeconfig, ['get', 'svc', 'demo', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}'])).stdout, (v) => v !== '', { timeoutMs: 60_000, intervalMs: 250 });
+      expect(ip.startsWith(`${plan.v4Net}.`)).toBe(true);
+      const r = await waitFor('an answer through the Service IP', () => curl(), (c) => c.code === 0 && c.answer !== '', { timeoutMs: 120_000, intervalMs: 250 });
+      expect(r.answer).toMatch(/^node-\d$/);
+    }, 240_000);
+
+    it('podman kill of a speaker container: the kubelet restarts it (restartCount 1, a new container), Ready again, and curl keeps answering', async () => {
+      const before = await pods();
+      const victim = before.find((p) => p.name.startsWith('speaker-'));
+      if (victim === undefined) throw new Error('no speaker Pod');
+      const container = (await containers()).find((c) => c.pod === victim.name && c.state === 'running');
+      if (container === undefined) throw new Error(`no running container for ${victim.name}`);
+      expect((await podman(['kill', container.name])).code).toBe(0);
+      const after = await waitFor(`${victim.name} restarted and Ready`, () => pods(), (ps) => ps.some((p) => p.name === victim.name && p.restarts === 1 && p.ready), { timeoutMs: 120_000, intervalMs: 500 });
+      expect(after.find((p) => p.name === victim.name)?.containerId).not.toBe(victim.containerId);
+      const now = (await containers()).filter((c) => c.pod === victim.name);
+      // The killed incarnation is removed once its exit is read; the new one runs.
+      expect(now.map((c) => c.state)).toEqual(['running']);
+      expect(now[0]?.name).not.toBe(container.name);
+      const r = await waitFor('an answer through the Service IP', () => curl(), (c) => c.code === 0 && c.answer !== '', { timeoutMs: 30_000, intervalMs: 250 });
+      expect(r.code).toBe(0);
+    }, 180_000);
+
+    it('sandbox down after kill -9 of the supervisor and node agents removes every container (they outlive their kubelet)', async () => {
+      const record = JSON.parse(await readFile(join(stateDir, 'sandbox.json'), 'utf8')) as { pid: number; children?: Record<string, number> };
+      process.kill(record.pid, 'SIGKILL');
+      for (const [name, pid] of Object.entries(record.children ?? {})) if (name.startsWith('node-agent-')) process.kill(pid, 'SIGKILL');
+      await pause(1000);
+      expect((await containers()).filter((c) => c.state === 'running').length).toBe(4);
+      const down = await runCli(['sandbox', 'down', '--state-dir', stateDir], { timeoutMs: 90_000 });
+      expect(down.stdout).toMatch(/^sandbox removed/);
+      expect(await containers()).toEqual([]);
+    }, 120_000);
+  });
+
   // The DaemonSet and the Deployment as a cluster runs them, on the sandbox's LAN: `sandbox up`
   // without its own controller and speakers gives the API server (the manifests' RBAC, the
   // service-account tokens), node namespaces with the kube-proxy stand-in and a backend
@@ -376,18 +521,27 @@ describe.skipIf(!canRunRootTests('the ironlb image (podman)'))('the ironlb image
       expect(owner.output()).toContain('"event":"leaseReleased"');
     }, 90_000);
 
-    it('without NET_RAW the speaker container exits 1 with one line before touching its Lease, and its readiness probe fails', async () => {
+    it('without NET_RAW the speaker container runs but is not ready: /readyz 503 saying why, the metric, one log line, its readiness probe fails, and it never touches its Lease', async () => {
       const node = layout.nodes.find((n) => speakers.get(n.name)?.child.exitCode !== null);
       if (node === undefined) throw new Error('no node without a running speaker');
       const before = await lease(node.name);
       expect(before.holder).toBe('');
       const denied = startSpeaker(node, { withoutCaps: ['NET_RAW'] });
-      expect(await exited(denied.child)).toBe(1);
-      expect(denied.output().trim()).toMatch(/^ironlb speaker: .*needs CAP_NET_RAW/);
-      expect(denied.output().trim().split('\n')).toHaveLength(1);
+      await waitUntilTrue('the speaker without NET_RAW not ready', () => denied.output().includes('"speakerNotReady"') || denied.child.exitCode !== null, 60_000);
+      expect(denied.child.exitCode).toBeNull();
+      const notReady = denied.output().split('\n').filter((l) => l.includes('"speakerNotReady"') && l.includes('"reason":"packetSocketsFailed"'));
+      expect(notReady).toHaveLength(1);
+      expect(notReady[0]).toContain('no CAP_NET_RAW (EPERM)');
+      // The manifest's readinessProbe, from the node as the kubelet sends it.
+      const ready = await probe(node);
+      expect(ready.code).toBe('503');
+      expect(ready.body).toMatch(/^not ready: .*cannot open AF_PACKET sockets: no CAP_NET_RAW \(EPERM\)/);
+      expect((await probe(node, '/healthz')).code).toBe('200');
+      expect((await probe(node, '/metrics')).body).toContain('ironlb_speaker_not_ready{reason="packetSocketsFailed"} 1');
       expect(await lease(node.name)).toEqual(before);
-      expect((await probe(node)).code).toBe('000');
-    }, 60_000);
+      await podman(['stop', '-t', '5', denied.name]);
+      expect(await exited(denied.child)).toBe(0);
+    }, 90_000);
 
     it('no request of the containers was forbidden by the manifests\' RBAC', async () => {
       const kc = (await readFile(kubeconfig, 'utf8')).split('\n');

@@ -17,6 +17,8 @@ describe.skipIf(!canRunRootTests('speaker readiness (netns)'))('speaker readines
   let dir = '';
   let speaker: ChildProcess | undefined;
   let output = '';
+  let noCap: ChildProcess | undefined;
+  let noCapOutput = '';
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ironlb-rdy-'));
@@ -30,20 +32,26 @@ describe.skipIf(!canRunRootTests('speaker readiness (netns)'))('speaker readines
     speaker = spawn('nsenter', [`--net=/run/netns/${ns}`, process.execPath, cliPath, 'speaker', '--node-name', 'n1', '--kubeconfig', kubeconfig, '--metrics-host', '127.0.0.1', '--metrics-port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
     speaker.stdout?.setEncoding('utf8').on('data', (d: string) => (output += d));
     speaker.stderr?.setEncoding('utf8').on('data', (d: string) => (output += d));
+    // Root without CAP_NET_RAW, as a container whose securityContext forgot to add it: for root,
+    // exec keeps what the bounding and inheritable sets allow, so drop it from both.
+    noCap = spawn('ip', ['netns', 'exec', ns, 'setpriv', '--inh-caps=-net_raw', '--bounding-set=-net_raw', '--', process.execPath, cliPath, 'speaker', '--node-name', 'n2', '--kubeconfig', kubeconfig, '--metrics-host', '127.0.0.1', '--metrics-port', String(port + 1)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    noCap.stdout?.setEncoding('utf8').on('data', (d: string) => (noCapOutput += d));
+    noCap.stderr?.setEncoding('utf8').on('data', (d: string) => (noCapOutput += d));
   }, 30_000);
 
   afterAll(async () => {
-    if (speaker !== undefined && speaker.exitCode === null) {
-      speaker.kill('SIGTERM');
-      const t = setTimeout(() => speaker?.kill('SIGKILL'), 5000);
-      await exited(speaker);
+    for (const p of [speaker, noCap]) {
+      if (p === undefined || p.exitCode !== null) continue;
+      p.kill('SIGTERM');
+      const t = setTimeout(() => p.kill('SIGKILL'), 5000);
+      await exited(p);
       clearTimeout(t);
     }
     await sh('ip', ['netns', 'del', ns]);
     await rm(dir, { recursive: true, force: true });
   });
 
-  const get = async (path: string): Promise<string> => (await sh('ip', ['netns', 'exec', ns, 'curl', '-s', '-w', '\n%{http_code}', `http://127.0.0.1:${port}${path}`])).stdout;
+  const get = async (path: string, on = port): Promise<string> => (await sh('ip', ['netns', 'exec', ns, 'curl', '-s', '-w', '\n%{http_code}', `http://127.0.0.1:${String(on)}${path}`])).stdout;
 
   it('/readyz is 503 naming the unreadable interfaces; a log line and ironlb_speaker_not_ready say the same', async () => {
     await waitFor('speaker not ready for its interfaces', () => output.includes('speakerNotReady') && output.includes('interfacesUnreadable'), 15_000);
@@ -52,5 +60,21 @@ describe.skipIf(!canRunRootTests('speaker readiness (netns)'))('speaker readines
     const metrics = await get('/metrics');
     expect(metrics).toContain('ironlb_speaker_not_ready{reason="interfacesUnreadable"} 1');
     expect(metrics).toContain('ironlb_speaker_not_ready{reason="packetSocketsFailed"} 0');
+  }, 30_000);
+
+  it('without CAP_NET_RAW it keeps running, not ready: /readyz 503 saying "no CAP_NET_RAW", /healthz 200, the metric, one log line; SIGTERM exits 0', async () => {
+    await waitFor('the no-NET_RAW speaker not ready', () => noCapOutput.includes('speakerNotReady') || noCap?.exitCode !== null, 15_000);
+    expect(noCap?.exitCode).toBeNull();
+    const lines = noCapOutput.trim().split('\n').map((l) => JSON.parse(l) as { event?: string; reason?: string; msg?: string });
+    const notReady = lines.filter((l) => l.event === 'speakerNotReady' && l.reason === 'packetSocketsFailed');
+    expect(notReady).toHaveLength(1);
+    expect(notReady[0]?.msg).toContain('no CAP_NET_RAW (EPERM)');
+    expect(await get('/readyz', port + 1)).toMatch(/^not ready: .*cannot open AF_PACKET sockets: no CAP_NET_RAW \(EPERM\).*\n503$/s);
+    expect(await get('/healthz', port + 1)).toMatch(/\n200$/);
+    expect(await get('/metrics', port + 1)).toContain('ironlb_speaker_not_ready{reason="packetSocketsFailed"} 1');
+    // Nothing past the gate ran: no Lease, no API traffic, no announcer.
+    expect(lines.map((l) => l.event)).not.toContain('speakerStarting');
+    noCap?.kill('SIGTERM');
+    expect(await exited(noCap as ChildProcess)).toBe(0);
   }, 30_000);
 });

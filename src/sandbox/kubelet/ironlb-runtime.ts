@@ -71,7 +71,7 @@ function imageUser(user: string): { readonly uid: number; readonly gid: number }
 }
 
 /** runAsUser/runAsGroup over the image's USER; refused as the kubelet refuses runAsNonRoot for root. */
-function userOf(security: ContainerSecurity, image: ImageConfig): Result<{ readonly uid: number; readonly gid: number }, string> {
+export function userOf(security: ContainerSecurity, image: ImageConfig): Result<{ readonly uid: number; readonly gid: number }, string> {
   const fromImage = imageUser(image.user);
   const uid = security.runAsUser ?? fromImage?.uid;
   if (uid === undefined) return err(`the image's USER "${image.user}" is not numeric; set securityContext.runAsUser`);
