@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { createAnnouncer, type InterfaceSource } from '../../../src/layer2/announcer.js';
 import type { NetInterface } from '../../../src/layer2/interfaces.js';
 import { createLayer2Metrics } from '../../../src/layer2/metrics.js';
-import { formatIpv4, formatIpv6, formatMac, parseIpv4 } from '../../../src/layer2/packet/address.js';
-import type { ArpOffload, FramesHandler, PacketConn, PacketConnCounters, PacketConnFactory, PacketKind } from '../../../src/layer2/packet-conn.js';
+import { formatIpv4, formatIpv6, parseIpv4 } from '../../../src/layer2/packet/address.js';
+import { MemoryConns } from '../../helpers/memory-conns.js';
 import type { Clock } from '../../../src/shared/clock.js';
 import { packet } from './fixtures.js';
 
@@ -44,51 +44,6 @@ class FakeClock implements Clock {
 
 async function settle(): Promise<void> {
   for (let i = 0; i < 20; i++) await Promise.resolve();
-}
-
-/** One side of an in-memory link: records what the announcer sends, lets the test deliver frames. */
-class MemoryConn implements PacketConn {
-  readonly sent: Uint8Array[] = [];
-  readonly groups = new Set<string>();
-  closed = false;
-  readonly arpOffload: ArpOffload | undefined = undefined;
-  constructor(readonly iface: string, readonly kind: PacketKind, private readonly onFrames: FramesHandler) {}
-  send(frame: Uint8Array): boolean {
-    this.sent.push(frame);
-    return true;
-  }
-  joinGroup(mac: Uint8Array): void {
-    this.groups.add(formatMac(mac));
-  }
-  leaveGroup(mac: Uint8Array): void {
-    this.groups.delete(formatMac(mac));
-  }
-  takeCounters(): PacketConnCounters {
-    return { backlogDrops: 0, fastPath: undefined };
-  }
-  close(): void {
-    this.closed = true;
-  }
-  /** The peer sends a frame; returns what came back. */
-  deliver(frame: Uint8Array): Uint8Array[] {
-    const before = this.sent.length;
-    if (!this.closed) this.onFrames([frame], []);
-    return this.sent.slice(before);
-  }
-}
-
-class MemoryConns implements PacketConnFactory {
-  readonly opened: MemoryConn[] = [];
-  open(iface: { name: string }, kind: PacketKind, onFrames: FramesHandler): PacketConn {
-    const conn = new MemoryConn(iface.name, kind, onFrames);
-    this.opened.push(conn);
-    return conn;
-  }
-  find(iface: string, kind: PacketKind): MemoryConn {
-    const c = this.opened.filter((o) => o.iface === iface && o.kind === kind && !o.closed).at(-1);
-    if (c === undefined) throw new Error(`no open ${kind} conn on ${iface}`);
-    return c;
-  }
 }
 
 class FixedInterfaces implements InterfaceSource {

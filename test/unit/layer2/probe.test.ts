@@ -8,7 +8,7 @@ import { buildArp, buildArpProbe, buildGratuitousArp, arpReply, arpRequest } fro
 import { formatMac, parseIp, parseIpv4, parseMac } from '../../../src/layer2/packet/address.js';
 import { broadcastMac } from '../../../src/layer2/packet/ethernet.js';
 import { buildDadSolicitation, buildUnsolicitedAdvertisement, parseNeighborSolicitation } from '../../../src/layer2/packet/ndp.js';
-import type { ArpOffload, FramesHandler, PacketConn, PacketConnCounters, PacketConnFactory, PacketKind } from '../../../src/layer2/packet-conn.js';
+import { MemoryConns } from '../../helpers/memory-conns.js';
 import { claimant } from '../../../src/layer2/probe.js';
 import { respondNdp } from '../../../src/layer2/responder.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
@@ -71,44 +71,6 @@ describe('claimant: which frames mean another host uses the address (RFC 5227 2.
     expect(respondNdp(buildUnsolicitedAdvertisement(other, parseIp('fd00::101')!.bytes), view)).toEqual({ kind: 'drop', reason: 'notRequest' });
   });
 });
-
-class MemoryConn implements PacketConn {
-  readonly sent: Uint8Array[] = [];
-  readonly groups = new Set<string>();
-  closed = false;
-  readonly arpOffload: ArpOffload | undefined = undefined;
-  constructor(readonly iface: string, readonly kind: PacketKind, private readonly onFrames: FramesHandler) {}
-  send(frame: Uint8Array): boolean {
-    this.sent.push(frame);
-    return true;
-  }
-  joinGroup(mac: Uint8Array): void {
-    this.groups.add(formatMac(mac));
-  }
-  leaveGroup(mac: Uint8Array): void {
-    this.groups.delete(formatMac(mac));
-  }
-  takeCounters(): PacketConnCounters {
-    return { backlogDrops: 0, fastPath: undefined };
-  }
-  close(): void {
-    this.closed = true;
-  }
-  deliver(frame: Uint8Array): Uint8Array[] {
-    const before = this.sent.length;
-    if (!this.closed) this.onFrames([frame], []);
-    return this.sent.slice(before);
-  }
-}
-
-class MemoryConns implements PacketConnFactory {
-  readonly opened: MemoryConn[] = [];
-  open(iface: { name: string }, kind: PacketKind, onFrames: FramesHandler): PacketConn {
-    const conn = new MemoryConn(iface.name, kind, onFrames);
-    this.opened.push(conn);
-    return conn;
-  }
-}
 
 const eth0: NetInterface = {
   name: 'eth0', index: 2, mac: '02:00:00:00:00:01', up: true, noArp: false, loopback: false, member: false,
