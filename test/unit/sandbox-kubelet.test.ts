@@ -135,6 +135,10 @@ describe('the Pod network names and addresses', () => {
     expect(pickPodIp('10.244.3.0/24', new Set())).toBe('10.244.3.2');
     expect(pickPodIp('10.244.3.0/24', new Set(['10.244.3.2', '10.244.3.3']))).toBe('10.244.3.4');
     expect(pickPodIp('10.244.3.0/24', new Set(Array.from({ length: 253 }, (_, i) => `10.244.3.${String(i + 2)}`)))).toBeUndefined();
+    // After the last address given, not the lowest free one (an address just given up is not reused at once), wrapping at .254.
+    expect(pickPodIp('10.244.3.0/24', new Set(['10.244.3.5']), '10.244.3.4')).toBe('10.244.3.6');
+    expect(pickPodIp('10.244.3.0/24', new Set(), '10.244.3.4')).toBe('10.244.3.5');
+    expect(pickPodIp('10.244.3.0/24', new Set(['10.244.3.2']), '10.244.3.254')).toBe('10.244.3.3');
     expect(parsePodCidr('10.244.0.0/16')).toBeUndefined();
   });
 

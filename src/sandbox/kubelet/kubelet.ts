@@ -86,6 +86,7 @@ export async function runKubelet(deps: KubeletDeps, signal: AbortSignal): Promis
   const hard = new AbortController();
   const pods = new Map<string, Running>(); // uid -> running pod
   const usedIps = new Set<string>();
+  let lastIp: string | undefined; // the address given last: the next Pod gets the one after it
   const written = new Map<string, JsonObject>(); // uid -> status last written
   const now = (): string => deps.clock.wallTime().toISOString().replace(/\.\d{3}Z$/, 'Z');
 
@@ -134,9 +135,10 @@ export async function runKubelet(deps: KubeletDeps, signal: AbortSignal): Promis
     let sandbox: PodSandbox | undefined;
     let podIp = deps.hostIp;
     if (!view.hostNetwork) {
-      const ip = pickPodIp(deps.node.cidr, usedIps);
+      const ip = pickPodIp(deps.node.cidr, usedIps, lastIp);
       if (ip === undefined) throw new Error(`node ${deps.node.node}: no free address in ${deps.node.cidr}`);
       usedIps.add(ip);
+      lastIp = ip;
       podIp = ip;
       try {
         sandbox = await createPodSandbox(deps.node, view.id.uid, ip);

@@ -57,11 +57,19 @@ export function podVethName(uid: string): string {
   return `veth${fnv32a(`veth/${uid}`).toString(16).padStart(8, '0')}`;
 }
 
-/** The lowest free host address of the CIDR (.2 to .254; .1 is the bridge), or undefined when full. */
-export function pickPodIp(cidr: string, used: ReadonlySet<string>): string | undefined {
+/**
+ * The next free host address of the CIDR after `last` (.2 to .254; .1 is the bridge), wrapping
+ * around, or undefined when full. As the host-local IPAM plugin does (it resumes after its last
+ * reserved address), so a Pod does not get the address a Pod just gave up: the node's neighbour
+ * cache may still map it to the old Pod's MAC for seconds, and the new Pod's probes from the node
+ * would fail meanwhile.
+ */
+export function pickPodIp(cidr: string, used: ReadonlySet<string>, last?: string): string | undefined {
   const parsed = parsePodCidr(cidr);
   if (parsed === undefined) return undefined;
-  for (let host = 2; host < 255; host++) {
+  const lastHost = last?.startsWith(`${parsed.base}.`) === true ? Number(last.slice(parsed.base.length + 1)) : 1;
+  for (let i = 0; i < 253; i++) {
+    const host = ((lastHost - 2 + 1 + i) % 253 + 253) % 253 + 2;
     const ip = `${parsed.base}.${String(host)}`;
     if (!used.has(ip)) return ip;
   }
