@@ -78,6 +78,22 @@ export class LivenessTracker {
     });
   }
 
+  /**
+   * The watch that feeds this tracker was down from `lostAt` and is back (relisted) at `now`.
+   * A peer that was alive when sight was lost counts as renewed at `now`, as a Lease seen for
+   * the first time does: the relist may come before the peer's first renewal after the outage,
+   * and judging it by a renewal from before the outage would find every peer dead, so the first
+   * speaker back would take every IP while the others take their own back (two answers; the
+   * outage test in test/netns/speaker-faults.test.ts). A peer that really died meanwhile is
+   * judged dead one duration later; its IPs were unanswered through the outage anyway, since
+   * every speaker stops once its own renewals lapse.
+   */
+  resume(lostAt: number, now: number): void {
+    for (const [node, peer] of this.peers) {
+      if (this.isPeerAlive(peer, lostAt) && peer.changedAt < now) this.peers.set(node, { ...peer, changedAt: now });
+    }
+  }
+
   /** The Lease was deleted: the peer is dead. */
   remove(node: NodeName): void {
     this.peers.delete(node);

@@ -149,6 +149,8 @@ class SpeakerLoop implements Speaker {
   private readonly log: Logger;
   // Split liveness: this node's own membership as its watch shows it (see observeSelf).
   private readonly self = { sawHeld: false, reaped: false, settleAt: undefined as number | undefined };
+  // The Lease watch's lostAt at the last election (to notice it coming back).
+  private leaseViewLostAt: number | undefined;
 
   constructor(private readonly deps: SpeakerDeps) {
     this.tracker = new LivenessTracker(defaultExpiryGraceMs, deps.options.split === undefined);
@@ -288,6 +290,19 @@ class SpeakerLoop implements Speaker {
     return peerTime(now, this.deps.inputs.leaseViewLostAt());
   }
 
+  /**
+   * When the Lease watch comes back after a gap, peers that were alive when it went down count
+   * as just renewed (LivenessTracker.resume): the relist may arrive before they renew again.
+   */
+  private resumeLeaseView(now: number): void {
+    const lostAt = this.deps.inputs.leaseViewLostAt();
+    const was = this.leaseViewLostAt;
+    this.leaseViewLostAt = lostAt;
+    if (lostAt !== undefined || was === undefined) return;
+    this.tracker.resume(was, now);
+    this.log.info({ event: 'leaseViewBack', downMs: now - was }, 'the Lease watch is back; peers alive before it went down count as alive for one more Lease duration');
+  }
+
   private get holdDownMs(): number {
     return this.deps.options.holdDownMs ?? defaultHoldDownMs;
   }
@@ -300,6 +315,7 @@ class SpeakerLoop implements Speaker {
   private elect(): number | undefined {
     const now = this.deps.clock.now();
     this.refreshConfig();
+    this.resumeLeaseView(now);
     const peersAt = this.peerTime(now);
     const { alive, settled } = membership({
       self: this.deps.self,

@@ -159,3 +159,31 @@ describe('LivenessTracker.nextChange', () => {
     expect(replay(steps).nextChange(now)).toBe(want);
   });
 });
+
+describe('LivenessTracker.resume (the watch was down and relisted)', () => {
+  // a, b, c renew every second with 3 s Leases; the watch goes down at 10_000 and is back at
+  // 25_000 (a 15 s API outage). Before any peer renews again, the relist shows the old Leases.
+  const before: Step[] = [
+    { at: 9500, lease: { node: 'a', version: '1', leaseDurationSeconds: 3 } },
+    { at: 9800, lease: { node: 'b', version: '1', leaseDurationSeconds: 3 } },
+    { at: 5000, lease: { node: 'c', version: '1', leaseDurationSeconds: 3 } }, // c stopped renewing earlier: dead at 8000
+    { at: 9000, lease: { node: 'd', version: '1', holderIdentity: '' } }, // d released its Lease
+  ];
+  it.each<{ name: string; resumed: boolean; relist?: Step[]; now: number; want: string[] }>([
+    { name: 'without it, every peer from before the outage is dead at once', resumed: false, now: 25_001, want: [] },
+    { name: 'peers alive when sight was lost count as just renewed', resumed: true, now: 25_001, want: ['a', 'b'] },
+    { name: 'and die one duration later unless they renew', resumed: true, now: 28_000, want: [] },
+    {
+      name: 'a peer that renewed meanwhile lives from its renewal',
+      resumed: true,
+      relist: [{ at: 26_000, lease: { node: 'a', version: '2', leaseDurationSeconds: 3 } }],
+      now: 28_500,
+      want: ['a'],
+    },
+  ])('$name', ({ resumed, relist, now, want }) => {
+    const tracker = replay(before);
+    if (resumed) tracker.resume(10_000, 25_000);
+    for (const step of relist ?? []) if ('lease' in step) tracker.observe(obs(step.at, step.lease));
+    expect([...tracker.alive(now)]).toEqual(want);
+  });
+});
