@@ -50,7 +50,8 @@ class Fakes {
     probe: (): Promise<ProbeOutcome> => Promise.resolve({ kind: 'clear' }),
     defend: (): void => undefined,
   };
-  readonly membership = { aliveUntil: () => 10_000_000, setRecord: () => undefined, setAnnotation: () => undefined, touch: () => { this.touches += 1; } };
+  aliveUntil: number | undefined = 10_000_000;
+  readonly membership = { aliveUntil: () => this.aliveUntil, setRecord: () => undefined, setAnnotation: () => undefined, touch: () => { this.touches += 1; } };
   readonly standby: StandbyLoop = {
     observeHeartbeat: () => undefined,
     forgetHeartbeat: () => undefined,
@@ -104,6 +105,20 @@ describe('speaker loop, split liveness', () => {
       expect([...(r.f.members.at(-1)?.keys() ?? [])].sort()).toEqual(['a', 'b', 'c'].filter((x) => x !== self));
       await r.stop();
     }
+  });
+
+  it('stands by for nobody while it does not count itself alive (its heartbeat lapsed), and again once it does', async () => {
+    const r = await rig(second, ['a', 'b', 'c'].map((x) => lease(x, '1', x === first ? { announcing: [ip] } : {})));
+    expect(r.f.duties.at(-1)?.probe).toEqual(new Map([[first, ip]]));
+    r.f.aliveUntil = 0;
+    r.speaker.changed();
+    await r.clock.advance(20);
+    expect(r.f.duties.at(-1), 'fenced: no probes, no heartbeat watch').toEqual({ probe: new Map(), watch: [] });
+    r.f.aliveUntil = 10_000_000;
+    r.speaker.changed();
+    await r.clock.advance(20);
+    expect(r.f.duties.at(-1)?.probe).toEqual(new Map([[first, ip]]));
+    await r.stop();
   });
 
   it('a reaped owner stops answering at once and writes its Lease back; the standby, recorded and older, keeps the IP', async () => {
