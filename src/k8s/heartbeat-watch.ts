@@ -86,6 +86,7 @@ export function createHeartbeatWatch(deps: HeartbeatWatchDeps): HeartbeatWatch {
       start();
     },
     lostAt: () => current?.informer.lostAt(),
+    lastGap: () => current?.informer.lastGap(),
     async run(signal) {
       runSignal = signal;
       start();

@@ -36,6 +36,12 @@ export interface InformerDeps<T> {
   readonly onHealthChange?: () => void;
 }
 
+/** A time the watch was down, in local time (Clock.now()). */
+export interface Gap {
+  readonly from: number;
+  readonly to: number;
+}
+
 /** A list+watch cache that survives API errors (client-node's ListWatch stops on any error but 410). */
 export interface Informer<T> {
   list(): readonly T[];
@@ -49,6 +55,11 @@ export interface Informer<T> {
    * be stale; undefined while watching. A relist and a fresh watch clear it.
    */
   lostAt(): number | undefined;
+  /**
+   * The last gap that ended: from the local time the watch failed to the local time a relist
+   * and a fresh watch ended it. Undefined until a gap has ended.
+   */
+  lastGap(): Gap | undefined;
   /** Lists, watches and restarts with capped backoff until `signal` aborts; settles when stopped. */
   run(signal: AbortSignal): Promise<void>;
 }
@@ -73,8 +84,10 @@ export function createInformer<T>(deps: InformerDeps<T>): Informer<T> {
   const log = deps.logger.child({ informer: deps.path });
   let synced = false;
   let lostAt: number | undefined;
+  let lastGap: Gap | undefined;
   const setLostAt = (t: number | undefined): void => {
     if (t === lostAt) return;
+    if (t === undefined && lostAt !== undefined) lastGap = { from: lostAt, to: deps.clock.now() };
     lostAt = t;
     deps.onHealthChange?.();
   };
@@ -92,6 +105,7 @@ export function createInformer<T>(deps: InformerDeps<T>): Informer<T> {
     hasSynced: () => synced,
     synced: syncedPromise,
     lostAt: () => lostAt,
+    lastGap: () => lastGap,
     async run(signal) {
       // Written by the error callback, read by the loop (an object, so the narrowing stays honest).
       const state: { failure: unknown; wake: () => void } = { failure: undefined, wake: () => undefined };

@@ -23,6 +23,8 @@ export interface HeartbeatWatchPort {
   watch(nodes: readonly NodeName[]): void;
   /** Local time since which the heartbeat watch has been down, if it is. */
   lostAt(): number | undefined;
+  /** The last time the heartbeat watch was down and came back, if it was (Informer.lastGap). */
+  lastGap(): { readonly from: number; readonly to: number } | undefined;
 }
 
 export interface StandbyLoopDeps {
@@ -85,6 +87,8 @@ class Standby implements StandbyLoop {
   private readonly retryAt = new Map<NodeName, number>();
   // local time until which this node reaps nobody (it was reaped itself)
   private holdOffUntil = Number.NEGATIVE_INFINITY;
+  // the end of the last heartbeat watch gap already resumed from
+  private resumedGapTo: number | undefined;
   private readonly alarm: Alarm;
   private readonly log: Logger;
 
@@ -161,6 +165,7 @@ class Standby implements StandbyLoop {
   }
 
   private reap(now: number): void {
+    this.resumeHeartbeats();
     if (now < this.holdOffUntil) return;
     const found = reapable({
       self: this.deps.self,
@@ -177,6 +182,19 @@ class Standby implements StandbyLoop {
       this.reaping.set(r.node, version);
       void this.reapOne(r, version);
     }
+  }
+
+  /**
+   * After the heartbeat watch was down, members alive when it went down count as renewed when
+   * it came back (LivenessTracker.resume): the relist can show a heartbeat from before an API
+   * outage that its owner renews only up to one renewal period later, and judged by that a live
+   * owner would be reaped.
+   */
+  private resumeHeartbeats(): void {
+    const gap = this.deps.heartbeats.lastGap();
+    if (gap === undefined || gap.to === this.resumedGapTo) return;
+    this.resumedGapTo = gap.to;
+    this.heartbeats.resume(gap.from, gap.to);
   }
 
   private async reapOne(r: Reap, version: string): Promise<void> {

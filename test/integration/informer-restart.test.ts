@@ -47,6 +47,7 @@ describe('ironlb informer against a restarting sandbox API server', () => {
       await core.createNamespacedService({ namespace: 'default', body: { metadata: { name: 'before' }, spec: { ports: [{ port: 80 }] } } });
       await waitFor(() => informer.list().length === 1, 'the first Service');
       expect(informer.lostAt()).toBeUndefined();
+      expect(informer.lastGap()).toBeUndefined();
 
       await api.close();
       await waitFor(() => informer.lostAt() !== undefined, 'the watch reported lost');
@@ -58,6 +59,9 @@ describe('ironlb informer against a restarting sandbox API server', () => {
       await waitFor(() => informer.list().length === 2, 'the Service created after the restart');
       await waitFor(() => informer.lostAt() === undefined, 'the watch back');
       expect(healthChanges).toBeGreaterThanOrEqual(2);
+      const gap = informer.lastGap();
+      expect(gap?.from, 'the gap starts when the watch was first lost').toBe(lost);
+      expect((gap?.to ?? 0) - (gap?.from ?? 0), 'and lasts at least the 300 ms the API server was away').toBeGreaterThanOrEqual(300);
 
       api.server.faults.fail = { code: 500, rate: 1, verbs: ['list', 'watch'] };
       api.server.faults.closeWatches();

@@ -36,15 +36,32 @@ class FakeReaper {
   }
 }
 
+/** The heartbeat watch as the loop sees it: down from `lostAt`, or back after `gap`. */
+class FakeHeartbeatWatch {
+  lost: number | undefined;
+  gap: { from: number; to: number } | undefined;
+  readonly watched: string[][] = [];
+  watch(nodes: readonly NodeName[]): void {
+    this.watched.push([...nodes]);
+  }
+  lostAt(): number | undefined {
+    return this.lost;
+  }
+  lastGap(): { from: number; to: number } | undefined {
+    return this.gap;
+  }
+}
+
 function rig() {
   const clock = new FakeClock();
   const prober = new FakeProber(clock);
   const reaper = new FakeReaper(clock);
-  const watched: string[][] = [];
+  const heartbeats = new FakeHeartbeatWatch();
+  const watched = heartbeats.watched;
   const loop = createStandbyLoop({
     self: n('s'),
     prober,
-    heartbeats: { watch: (nodes) => { watched.push([...nodes]); }, lostAt: () => undefined },
+    heartbeats,
     reaper,
     clock,
     logger: pino({ level: 'silent' }),
@@ -53,7 +70,7 @@ function rig() {
   });
   const stop = new AbortController();
   const running = loop.run(stop.signal);
-  return { clock, prober, reaper, loop, watched, stop: async () => { stop.abort(); await running; } };
+  return { clock, prober, reaper, loop, watched, heartbeats, stop: async () => { stop.abort(); await running; } };
 }
 
 describe('standby loop (fake clock)', () => {
@@ -100,6 +117,29 @@ describe('standby loop (fake clock)', () => {
     expect(r.reaper.calls).toEqual([]);
     await r.clock.advance(1000);
     expect(r.reaper.calls.map((c) => [c.node, c.version])).toEqual([['b', '3']]);
+    await r.stop();
+  });
+
+  it('a heartbeat from before a watch gap counts as renewed when the watch came back: a live owner is not reaped after an API outage', async () => {
+    const r = rig();
+    r.loop.update({ probe: new Map(), watch: [n('b')] }, new Map([[n('b'), '3']]));
+    r.loop.observeHeartbeat({ node: n('b'), version: '1', holderIdentity: 'b', leaseDurationSeconds: 40 });
+    // The API goes away at 10 s for 35 s; b keeps answering on the LAN, its heartbeat (renewed
+    // every 10 s) is next written at 52 s. The relist at 45 s still shows the one from 0 s.
+    await r.clock.advance(10_000);
+    r.heartbeats.lost = 10_000;
+    await r.clock.advance(35_000);
+    r.heartbeats.lost = undefined;
+    r.heartbeats.gap = { from: 10_000, to: 45_000 };
+    r.loop.observeHeartbeat({ node: n('b'), version: '1', holderIdentity: 'b', leaseDurationSeconds: 40 });
+    await r.clock.advance(7000);
+    expect(r.reaper.calls, 'b renews at 52 s, within a duration of the watch coming back').toEqual([]);
+    r.loop.observeHeartbeat({ node: n('b'), version: '2', holderIdentity: 'b', leaseDurationSeconds: 40 });
+    await r.clock.advance(40_000);
+    expect(r.reaper.calls).toEqual([]);
+    // Unless it renews, it is reaped one duration after its last renewal.
+    await r.clock.advance(1000);
+    expect(r.reaper.calls.map((c) => c.node)).toEqual(['b']);
     await r.stop();
   });
 
