@@ -22,8 +22,17 @@ async function statusOf(p: Promise<unknown>): Promise<number> {
 }
 
 /** Reads a raw watch stream until `count` lines arrived or the stream ends. */
-async function watchLines(url: string, token: string, path: string, count: number): Promise<{ type: string; object: Record<string, unknown> }[]> {
-  const out: { type: string; object: Record<string, unknown> }[] = [];
+/** One watch event as the test read it, with the local time it arrived. */
+interface WatchLine {
+  readonly type: string;
+  readonly object: Record<string, unknown>;
+  readonly at: number;
+}
+
+/** Reads watch events until `count` have come (BOOKMARKs not counted with `skipBookmarks`; still returned). */
+async function watchLines(url: string, token: string, path: string, count: number, opts: { skipBookmarks?: boolean } = {}): Promise<WatchLine[]> {
+  const out: WatchLine[] = [];
+  const counted = (): number => (opts.skipBookmarks === true ? out.filter((e) => e.type !== 'BOOKMARK').length : out.length);
   await new Promise<void>((resolve, reject) => {
     const req = get(`${url}${path}`, { headers: { authorization: `Bearer ${token}` } }, (res) => {
       let buffer = '';
@@ -31,12 +40,12 @@ async function watchLines(url: string, token: string, path: string, count: numbe
       res.on('data', (d: string) => {
         buffer += d;
         let nl = buffer.indexOf('\n');
-        while (nl >= 0 && out.length < count) {
-          out.push(JSON.parse(buffer.slice(0, nl)) as { type: string; object: Record<string, unknown> });
+        while (nl >= 0 && counted() < count) {
+          out.push({ ...(JSON.parse(buffer.slice(0, nl)) as { type: string; object: Record<string, unknown> }), at: Date.now() });
           buffer = buffer.slice(nl + 1);
           nl = buffer.indexOf('\n');
         }
-        if (out.length >= count) {
+        if (counted() >= count) {
           req.destroy();
           resolve();
         }
@@ -46,7 +55,7 @@ async function watchLines(url: string, token: string, path: string, count: numbe
       });
     });
     req.on('error', (e) => {
-      if (out.length >= count) resolve();
+      if (counted() >= count) resolve();
       else reject(e);
     });
   });
@@ -237,7 +246,9 @@ describe('sandbox API server over HTTP with client-node', () => {
     const rv = (await coord.listNamespacedLease({ namespace: 'default' })).metadata?.resourceVersion ?? '';
     api.server.faults.stallWatches = { user: 'admin', resource: 'leases' };
     try {
-      const leases = watchLines(api.url, api.token, `/apis/coordination.k8s.io/v1/namespaces/default/leases?watch=true&allowWatchBookmarks=true&resourceVersion=${rv}`, 1);
+      // Bookmarks (every 100 ms here) flow again once the stall is cleared, and may come before
+      // the next event: counted out, but any line that came while stalled fails the test below.
+      const leases = watchLines(api.url, api.token, `/apis/coordination.k8s.io/v1/namespaces/default/leases?watch=true&allowWatchBookmarks=true&resourceVersion=${rv}`, 1, { skipBookmarks: true });
       const configMaps = watchLines(api.url, api.token, `/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${rv}`, 1);
       await new Promise((r) => setTimeout(r, 100));
       await coord.createNamespacedLease({ namespace: 'default', body: { metadata: { name: 'stalled-a' }, spec: { holderIdentity: 'x', leaseDurationSeconds: 3 } } });
@@ -246,10 +257,13 @@ describe('sandbox API server over HTTP with client-node', () => {
       expect((await configMaps).map((e) => `${e.type} ${String((e.object.metadata as { name?: string }).name)}`)).toEqual(['ADDED not-stalled']);
       const silent = await Promise.race([leases.then(() => 'delivered'), new Promise((r) => setTimeout(() => { r('silent'); }, 500))]);
       expect(silent).toBe('silent');
+      const cleared = Date.now();
       api.server.faults.stallWatches = undefined;
       await coord.createNamespacedLease({ namespace: 'default', body: { metadata: { name: 'stalled-b' }, spec: { holderIdentity: 'x', leaseDurationSeconds: 3 } } });
+      const after = await leases;
+      expect(after.filter((e) => e.at < cleared).map((e) => e.type), 'lines delivered while stalled').toEqual([]);
       // The stream is alive again; what it missed stays missed (the client resumes after a cut to catch up).
-      expect((await leases).map((e) => `${e.type} ${String((e.object.metadata as { name?: string }).name)}`)).toEqual(['ADDED stalled-b']);
+      expect(after.filter((e) => e.type !== 'BOOKMARK').map((e) => `${e.type} ${String((e.object.metadata as { name?: string }).name)}`)).toEqual(['ADDED stalled-b']);
     } finally {
       api.server.faults.stallWatches = undefined;
       api.server.faults.closeWatches();
