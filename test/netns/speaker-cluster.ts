@@ -35,6 +35,8 @@ export interface SpeakerCluster {
   records(): Promise<Map<string, string[]>>;
   /** MACs answering ARP for `ip` from the client namespace (arping, `count` probes). */
   arpMacs(ip: string, count?: number): Promise<string[]>;
+  /** MACs answering a Neighbor Solicitation for `ip` from the client namespace (ndisc6 -m: every answer, not the first). */
+  ndpMacs(ip: string): Promise<string[]>;
   /** The node whose MAC is in the client's neighbour entry for `ip`, or undefined. */
   neighbourOwner(ip: string): Promise<string | undefined>;
   /** Cuts `node`'s speaker off the API (every new request it makes gets 503; open watches stay), or heals it. */
@@ -175,6 +177,11 @@ export async function startSpeakerCluster(plan: LanPlan, speakerArgs: readonly s
       async arpMacs(ip, count = 2) {
         const r = await inNetns(lan.client.netns, 'arping', ['-c', String(count), '-w', String(count + 1), '-I', lan.lanInterface, ip]);
         const macsSeen = [...r.stdout.matchAll(/\[([0-9A-Fa-f:]{17})\]/g)].map((m) => (m[1] ?? '').toLowerCase());
+        return [...new Set(macsSeen)].sort();
+      },
+      async ndpMacs(ip) {
+        const r = await inNetns(lan.client.netns, 'ndisc6', ['-m', '-r', '3', '-w', '1000', ip, lan.lanInterface]);
+        const macsSeen = [...r.stdout.matchAll(/Target link-layer address: ([0-9A-Fa-f:]{17})/g)].map((m) => (m[1] ?? '').toLowerCase());
         return [...new Set(macsSeen)].sort();
       },
       async neighbourOwner(ip) {

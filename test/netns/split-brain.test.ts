@@ -12,17 +12,25 @@ import { ns, startSpeakerCluster, uniquePlan, waitUntil, type SpeakerCluster } f
  * IP by the record rule (earliest acquireTime). Both answer. Each must report the other by name
  * and MAC (Warning Event, `ironlb_address_conflicts`, the `ironlb.io/conflicts` Lease
  * annotation), and once node-2's view is whole again exactly one MAC answers and both reports
- * are gone. The client namespace's kernel is the ARP peer.
+ * are gone. The client namespace's kernel is the ARP / NDP peer: for IPv6 the speakers hear each
+ * other through unsolicited Neighbor Advertisements and DAD self-checks, and the client counts
+ * the NAs answering one Neighbor Solicitation (ndisc6 -m).
  */
-describe.skipIf(!canRunRootTests('split brain'))('split brain between two speakers', () => {
-  const plan = uniquePlan('isb', 2);
+describe.skipIf(!canRunRootTests('split brain')).each([
+  { family: 'IPv4' as const, tag: 'isb' },
+  { family: 'IPv6' as const, tag: 'isc' },
+])('split brain between two speakers ($family)', ({ family, tag }) => {
+  const plan = uniquePlan(tag, 2);
   let c: SpeakerCluster;
   let core: k8s.CoreV1Api;
   let coord: k8s.CoordinationV1Api;
-  const ip = `${plan.v4Net}.210`;
+  const ip = family === 'IPv4' ? `${plan.v4Net}.210` : `${plan.v6Net}210`;
+  /** The MACs answering for `ip`, as the client sees them: ARP replies, or the NAs to one solicitation. */
+  const answerers = (): Promise<string[]> => (family === 'IPv4' ? c.arpMacs(ip, 3) : c.ndpMacs(ip));
 
   beforeAll(async () => {
     c = await startSpeakerCluster(plan, ['--conflict-reprobe', '2', '--self-check-interval', '2', '--hold-down', '1']);
+    if (family === 'IPv6') await c.setConfig(`address-pools:\n- name: default\n  protocol: layer2\n  addresses:\n  - ${plan.v6Net}200-${plan.v6Net}250\n`);
     core = c.kc.makeApiClient(k8s.CoreV1Api);
     coord = c.kc.makeApiClient(k8s.CoordinationV1Api);
   }, 60_000);
@@ -66,19 +74,19 @@ describe.skipIf(!canRunRootTests('split brain'))('split brain between two speake
     await waitUntil(`${a}'s Lease`, () => c.records(), (r) => r.has(a), 30_000);
     await c.createService('split', ip, [a, b]);
     await waitUntil(`${a} recording ${ip}`, () => c.records(), (r) => r.get(a)?.includes(ip) === true, 30_000);
-    expect(await waitUntil(`${a} answering ${ip}`, () => c.arpMacs(ip), (m) => m.length === 1, 20_000)).toEqual([macA]);
+    expect(await waitUntil(`${a} answering ${ip}`, answerers, (m) => m.length === 1, 20_000)).toEqual([macA]);
     // node-2 joins; the record keeps the IP on node-1 (stickiness).
     await c.startSpeaker(b);
     await waitUntil(`${b}'s Lease`, () => c.records(), (r) => r.has(b), 30_000);
     await new Promise((r) => setTimeout(r, 2_000)); // past node-2's hold-down (1 s)
     expect((await c.records()).get(b)).toEqual([]);
-    expect(await c.arpMacs(ip)).toEqual([macA]);
+    expect(await answerers()).toEqual([macA]);
 
     c.api.server.faults.stallWatches = { user: c.userOf(b), resource: 'leases' };
     try {
       // node-2 counts node-1 dead after its Lease duration; node-1 sees node-2 alive. Both answer.
       await waitUntil(`both recording ${ip}`, () => c.records(), (r) => r.get(a)?.includes(ip) === true && r.get(b)?.includes(ip) === true, 20_000);
-      expect(await waitUntil(`two MACs answering ${ip}`, () => c.arpMacs(ip, 3), (m) => m.length === 2, 20_000)).toEqual([macA, macB].sort());
+      expect(await waitUntil(`two MACs answering ${ip}`, answerers, (m) => m.length === 2, 20_000)).toEqual([macA, macB].sort());
       // Each reports the other: Event, Lease annotation and gauge name the node and its MAC.
       const seen = await waitUntil('a Warning from each side', warnings, (w) => w.some((m) => m.includes(`node ${b} (MAC ${macB}`)) && w.some((m) => m.includes(`node ${a} (MAC ${macA}`)), 20_000);
       expect(seen.filter((m) => m.startsWith(`IP ${ip} is also answered by node`))).toHaveLength(2);
@@ -96,7 +104,7 @@ describe.skipIf(!canRunRootTests('split brain'))('split brain between two speake
     // once; node-1's next re-probe (every 2 s here) hears nobody else and clears its own.
     await waitUntil(`only ${a} recording ${ip}`, () => c.records(), (r) => r.get(a)?.includes(ip) === true && r.get(b)?.includes(ip) === false, 20_000);
     await waitUntil('both reports cleared', async () => [await conflictsOf(a), await conflictsOf(b)], (v) => v.every((x) => x === ''), 20_000);
-    for (let i = 0; i < 3; i += 1) expect(await c.arpMacs(ip, 3)).toEqual([macA]);
+    for (let i = 0; i < 3; i += 1) expect(await answerers()).toEqual([macA]);
     expect(await conflictGauge(a)).toBe('');
     expect(await conflictGauge(b)).toBe('');
   }, 150_000);
