@@ -42,33 +42,48 @@ function entries(value: string): readonly Record<string, unknown>[] {
   }
 }
 
+/** One entry of a speaker's `ironlb.io/conflicts` record, read back: who saw which other MAC on an address. */
+export interface ConflictReport extends Quarantined {
+  /** The cluster node that MAC belongs to (split brain, IPVS without strictARP); undefined for a host outside the cluster. */
+  readonly node: string | undefined;
+  /** When the reporter first saw it (RFC 3339), if its speaker wrote it. */
+  readonly since: string | undefined;
+}
+
 /**
- * ip text -> quarantine, from the Leases of speakers that hold theirs (a released Lease, at
- * SIGTERM, no longer counts). An entry naming a `node` is a cluster node answering too (split
- * brain, IPVS without strictARP): the speakers settle that, it quarantines nothing. When several
- * speakers report one address, the lowest node name is named.
+ * Every conflict the speakers that hold their Leases report (a released Lease, at SIGTERM, no
+ * longer counts), by reporter name, each reporter's entries in its own order. Entries that name
+ * no address are skipped.
+ */
+export function conflictReports(leases: readonly SpeakerLeaseView[]): readonly ConflictReport[] {
+  const names = (l: SpeakerLeaseView): string => l.metadata?.name ?? '';
+  const held = leases.filter((l) => names(l).startsWith(speakerLeasePrefix) && (l.spec?.holderIdentity ?? '') !== '');
+  return [...held]
+    .sort((a, b) => (names(a) < names(b) ? -1 : 1))
+    .flatMap((lease) => entries(lease.metadata?.annotations?.[conflictsAnnotation] ?? '').flatMap((e) => toReport(e, names(lease).slice(speakerLeasePrefix.length)) ?? []));
+}
+
+/**
+ * ip text -> quarantine, from {@link conflictReports}. An entry naming a `node` is a cluster node
+ * answering too (split brain, IPVS without strictARP): the speakers settle that, it quarantines
+ * nothing. When several speakers report one address, the lowest node name is named.
  */
 export function quarantinedAddresses(leases: readonly SpeakerLeaseView[]): ReadonlyMap<string, Quarantined> {
   const out = new Map<string, Quarantined>();
-  const names = (l: SpeakerLeaseView): string => l.metadata?.name ?? '';
-  const held = leases.filter((l) => names(l).startsWith(speakerLeasePrefix) && (l.spec?.holderIdentity ?? '') !== '');
-  for (const lease of held.sort((a, b) => (names(a) < names(b) ? -1 : 1))) {
-    const reporter = names(lease).slice(speakerLeasePrefix.length);
-    for (const e of entries(lease.metadata?.annotations?.[conflictsAnnotation] ?? '')) {
-      const q = toQuarantined(e, reporter);
-      if (q !== undefined && !out.has(q.text)) out.set(q.text, q);
-    }
+  for (const r of conflictReports(leases)) {
+    if (r.node === undefined && !out.has(r.text)) out.set(r.text, { ip: r.ip, text: r.text, mac: r.mac, iface: r.iface, reporter: r.reporter });
   }
   return out;
 }
 
-/** One annotation entry as a quarantine, or undefined (a cluster node's MAC, or not an address). */
-function toQuarantined(e: Record<string, unknown>, reporter: string): Quarantined | undefined {
-  if (e.node !== undefined || typeof e.ip !== 'string') return undefined;
+/** One annotation entry as a report, or undefined when it names no address. */
+function toReport(e: Record<string, unknown>, reporter: string): ConflictReport | undefined {
+  if (typeof e.ip !== 'string') return undefined;
   const ip = parseIp(e.ip);
   if (!ip.ok) return undefined;
   const text = (v: unknown): string => (typeof v === 'string' ? v : '?');
-  return { ip: ip.value, text: formatIp(ip.value), mac: text(e.mac), iface: text(e.interface), reporter };
+  const optional = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+  return { ip: ip.value, text: formatIp(ip.value), mac: text(e.mac), iface: text(e.interface), reporter, node: e.node === undefined ? undefined : text(e.node), since: optional(e.since) };
 }
 
 /** The Event message for a Service moved off a quarantined address. */

@@ -1,5 +1,6 @@
 import * as k8s from '@kubernetes/client-node';
 import { ipReach, reachesIp, type NodeReach } from '../election/reach.js';
+import { conflictReports, quarantinedAddresses } from '../controller/quarantine.js';
 import { formatCidr } from '../ip/cidr.js';
 import type { NodeName } from '../shared/brand.js';
 import { interfacesAnnotation, reachOf, toInterfacesRecord, type InterfacesRecord } from '../speaker/interfaces-record.js';
@@ -26,10 +27,26 @@ export interface ServiceStatus {
   readonly interfaceFallback: boolean;
 }
 
+/** One address conflict a speaker reports on its Lease (`ironlb.io/conflicts`, docs/speaker.md "Address conflicts"). */
+export interface ConflictStatus {
+  readonly ip: string;
+  /** The node whose speaker saw the other MAC. */
+  readonly seenBy: string;
+  readonly mac: string;
+  /** The cluster node that MAC belongs to (split brain, IPVS without strictARP), if it is one. */
+  readonly node: string | undefined;
+  readonly iface: string;
+  /** When the speaker first saw it (RFC 3339), if it says. */
+  readonly since: string | undefined;
+  /** The controller keeps the address out of allocation (controller/quarantine.ts, over the same Leases). */
+  readonly quarantined: boolean;
+}
+
 export interface SandboxStatus {
   readonly controllerLeader: string | undefined;
   readonly nodes: readonly NodeStatus[];
   readonly services: readonly ServiceStatus[];
+  readonly conflicts: readonly ConflictStatus[];
 }
 
 function speakerState(lease: k8s.V1Lease | undefined, now: number): NodeStatus['speaker'] {
@@ -69,7 +86,13 @@ export async function readSandboxStatus(kc: k8s.KubeConfig, now: number): Promis
     return { key: `${s.metadata?.namespace ?? ''}/${s.metadata?.name ?? ''}`, ips, owners: [...new Set(ips.flatMap(owners))], ...reachStatus(ips, nodeStatus) };
   });
   const leader = leaseOf.get('ironlb-controller')?.spec?.holderIdentity;
-  return { controllerLeader: leader === undefined || leader === '' ? undefined : leader, nodes: nodeStatus, services: lbs };
+  return { controllerLeader: leader === undefined || leader === '' ? undefined : leader, nodes: nodeStatus, services: lbs, conflicts: conflictStatus(leases.items) };
+}
+
+/** The speakers' conflict reports, each marked quarantined as the controller judges it. */
+export function conflictStatus(leases: Parameters<typeof conflictReports>[0]): readonly ConflictStatus[] {
+  const quarantine = quarantinedAddresses(leases);
+  return conflictReports(leases).map((r) => ({ ip: r.text, seenBy: r.reporter, mac: r.mac, node: r.node, iface: r.iface, since: r.since, quarantined: r.node === undefined && quarantine.has(r.text) }));
 }
 
 /** The election's reach judgement (election/reach.ts) over the alive speakers' records. */
@@ -110,5 +133,8 @@ export function formatSandboxStatus(s: SandboxStatus, pids: Readonly<Record<stri
   lines.push('');
   if (s.services.length === 0) lines.push('no LoadBalancer Services');
   else lines.push(table([['SERVICE', 'EXTERNAL-IP', 'ANNOUNCED-BY', 'NO-INTERFACE'], ...s.services.map((v) => [v.key, v.ips.join(',') || '<pending>', v.owners.join(',') || '-', noInterfaceText(v)])]));
+  lines.push('');
+  if (s.conflicts.length === 0) lines.push('no address conflicts');
+  else lines.push(table([['CONFLICT-IP', 'SEEN-BY', 'OTHER-MAC', 'OTHER-NODE', 'INTERFACE', 'SINCE', 'STATE'], ...s.conflicts.map((c) => [c.ip, c.seenBy, c.mac, c.node ?? '-', c.iface, c.since ?? '-', c.quarantined ? 'quarantined' : 'two-answerers'])]));
   return `${lines.join('\n')}\n`;
 }

@@ -235,14 +235,25 @@ export interface ConflictEntry {
   readonly interface: string;
   /** Present when the MAC is a cluster node's. */
   readonly node?: string;
+  /** When this node first saw it (RFC 3339, whole seconds, UTC), for `ironlb sandbox status` and admins. */
+  readonly since: string;
 }
 
-/** The annotation value for `conflicts`: a JSON array sorted by IP, '' for none. */
-export function conflictsRecord(conflicts: Iterable<Conflict>): string {
+/**
+ * The annotation value for `conflicts`: a JSON array sorted by IP, '' for none. `wallOf` turns
+ * a local time into wall-clock time; it must give the same answer for the same local time (a
+ * fixed offset), so an unchanged set of conflicts keeps an unchanged value and costs no write.
+ */
+export function conflictsRecord(conflicts: Iterable<Conflict>, wallOf: (local: number) => Date): string {
   const entries: ConflictEntry[] = [...conflicts]
     .sort((a, b) => compareStrings(a.ip, b.ip))
-    .map((c) => ({ ip: c.ip, mac: c.mac, interface: c.iface, ...(c.node === undefined ? {} : { node: c.node }) }));
+    .map((c) => ({ ip: c.ip, mac: c.mac, interface: c.iface, ...(c.node === undefined ? {} : { node: c.node }), since: wholeSeconds(wallOf(c.since)) }));
   return entries.length === 0 ? '' : JSON.stringify(entries);
+}
+
+/** `2026-12-04T21:00:03Z`: RFC 3339 without the milliseconds nobody reads. */
+function wholeSeconds(d: Date): string {
+  return `${d.toISOString().slice(0, 19)}Z`;
 }
 
 /** The message of the Warning Event on a Service whose IP is in conflict. */

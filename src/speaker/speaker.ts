@@ -151,8 +151,12 @@ class SpeakerLoop implements Speaker {
   private readonly self = { sawHeld: false, reaped: false, settleAt: undefined as number | undefined };
   // The Lease watch's lostAt at the last election (to notice it coming back).
   private leaseViewLostAt: number | undefined;
+  // wall-clock ms minus local ms, taken once: the conflicts record's `since` stays the same text
+  // for the same sighting (a new value would cost a Lease write per election)
+  private readonly wallOffset: number;
 
   constructor(private readonly deps: SpeakerDeps) {
+    this.wallOffset = deps.clock.wallTime().getTime() - deps.clock.now();
     this.tracker = new LivenessTracker(defaultExpiryGraceMs, deps.options.split === undefined);
     this.log = deps.logger.child({ component: 'speaker', node: deps.self });
     this.alarm = createAlarm({ clock: deps.clock });
@@ -394,7 +398,7 @@ class SpeakerLoop implements Speaker {
       this.deps.metrics.addressConflicts.remove({ ip });
       this.log.info({ event: 'addressConflictCleared', ip }, 'no other host answers for this IP any more');
     }
-    this.deps.membership.setAnnotation(conflictsAnnotation, conflictsRecord(conflicts.values()));
+    this.deps.membership.setAnnotation(conflictsAnnotation, conflictsRecord(conflicts.values(), (local) => new Date(local + this.wallOffset)));
   }
 
   private refreshConfig(): void {

@@ -2,7 +2,7 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { createControllerMetrics } from '../../src/controller/metrics.js';
 import { Allocator } from '../../src/ipam/allocator.js';
-import { quarantinedAddresses } from '../../src/controller/quarantine.js';
+import { conflictReports, quarantinedAddresses } from '../../src/controller/quarantine.js';
 import { held, ip, key, pools, request } from './allocator-harness.js';
 
 const texts = (r: ReturnType<Allocator['assign']>): string[] => (r.ok ? r.value.assignment.ips.map((i) => i.text) : [r.error.kind]);
@@ -91,5 +91,21 @@ describe('quarantinedAddresses: the speakers\' conflict reports', () => {
     { name: 'the controller\'s own leader Lease is not a speaker', leases: [{ metadata: { name: 'ironlb-controller', annotations: { 'ironlb.io/conflicts': entry } }, spec: { holderIdentity: 'c' } }], want: [] },
   ])('$name', ({ leases, want }) => {
     expect([...quarantinedAddresses(leases).values()].map((q) => `${q.text} ${q.mac} ${q.reporter} ${q.iface}`)).toEqual(want);
+  });
+});
+
+describe('conflictReports: every entry of the held speaker Leases, for sandbox status', () => {
+  const lease = (node: string, conflicts: unknown[], holder = node) => ({ metadata: { name: `ironlb-speaker-${node}`, annotations: { 'ironlb.io/conflicts': JSON.stringify(conflicts) } }, spec: { holderIdentity: holder } });
+  it('keeps the node and since of each entry, reporters in name order, released Leases left out', () => {
+    const reports = conflictReports([
+      lease('n2', [{ ip: '10.0.0.7', mac: 'a', interface: 'eth0', node: 'n1', since: '2026-12-04T21:00:05Z' }]),
+      lease('n1', [{ ip: '10.0.0.7', mac: 'b', interface: 'eth0', node: 'n2' }, { ip: '10.0.0.9', mac: 'c', interface: 'eth1', since: '2026-12-04T21:00:01Z' }]),
+      lease('n3', [{ ip: '10.0.0.8', mac: 'd', interface: 'eth0' }], ''),
+    ]);
+    expect(reports.map((r) => `${r.text} ${r.reporter} ${r.mac} ${r.iface} ${r.node ?? '-'} ${r.since ?? '-'}`)).toEqual([
+      '10.0.0.7 n1 b eth0 n2 -',
+      '10.0.0.9 n1 c eth1 - 2026-12-04T21:00:01Z',
+      '10.0.0.7 n2 a eth0 n1 2026-12-04T21:00:05Z',
+    ]);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { NodeName, ServiceKey } from '../../src/shared/brand.js';
-import { gate, noAddressState, probeFinished, type AddressState, type ConflictTiming } from '../../src/speaker/conflicts.js';
+import { claimSeen, conflictsRecord, gate, noAddressState, probeFinished, type AddressState, type ConflictTiming } from '../../src/speaker/conflicts.js';
 import type { DesiredAnnouncements, IpDecision } from '../../src/speaker/desired.js';
 
 /**
@@ -85,5 +85,28 @@ describe('speaker conflicts: handing an IP over', () => {
     const g = step(rogue, peer, 2_000);
     expect(g.state.conflicts.get(ip)).toMatchObject({ mac: rogueMac, node: undefined });
     expect(step(g.state, peer, 31_000).probe).toEqual([ip]);
+  });
+});
+
+describe('speaker conflicts: the Lease record', () => {
+  // local time 0 is 2026-12-04T21:00:00.600Z on the wall
+  const wallOf = (local: number): Date => new Date(Date.UTC(2026, 11, 4, 21, 0, 0, 600) + local);
+
+  it('names the other MAC, its node when known, the interface and since when (whole seconds, UTC), in a stable order', () => {
+    let state = probeFinished(noAddressState, ip, { kind: 'conflict', mac: rogueMac, iface: 'eth0' }, 1_000, timing.reprobeMs, nodeOfMac);
+    state = claimSeen({ ...state, defended: new Map([['192.0.2.9', 4_000]]) }, { ip: '192.0.2.9', mac: peerMac, iface: 'eth1' }, 5_000, timing.reprobeMs, nodeOfMac).state;
+    expect(JSON.parse(conflictsRecord(state.conflicts.values(), wallOf))).toEqual([
+      { ip, mac: rogueMac, interface: 'eth0', since: '2026-12-04T21:00:01Z' },
+      { ip: '192.0.2.9', mac: peerMac, interface: 'eth1', node: peer, since: '2026-12-04T21:00:05Z' },
+    ]);
+    expect(conflictsRecord([], wallOf)).toBe('');
+  });
+
+  it('keeps its text while the same MAC keeps answering (no Lease write per re-probe); a new MAC starts a new since', () => {
+    const first = probeFinished(noAddressState, ip, { kind: 'conflict', mac: rogueMac, iface: 'eth0' }, 1_000, timing.reprobeMs, nodeOfMac);
+    const again = probeFinished(first, ip, { kind: 'conflict', mac: rogueMac, iface: 'eth0' }, 31_000, timing.reprobeMs, nodeOfMac);
+    expect(conflictsRecord(again.conflicts.values(), wallOf)).toBe(conflictsRecord(first.conflicts.values(), wallOf));
+    const other = probeFinished(again, ip, { kind: 'conflict', mac: '02:00:00:00:00:98', iface: 'eth0' }, 61_000, timing.reprobeMs, nodeOfMac);
+    expect(conflictsRecord(other.conflicts.values(), wallOf)).toContain('"since":"2026-12-04T21:01:01Z"');
   });
 });

@@ -368,7 +368,7 @@ describe('speaker loop', () => {
       expect(r.announcer.current).toEqual([]);
       expect(r.events.emitted).toEqual([`ns/web Warning AddressConflict: IP ${ip} is in use by another host on the LAN (MAC ${rogue}, seen on eth0); not announced until it leaves`]);
       expect(await r.registry.getSingleMetricAsString('ironlb_address_conflicts')).toContain(`ironlb_address_conflicts{ip="${ip}"} 1`);
-      expect(JSON.parse(r.membership.annotations.get('ironlb.io/conflicts') ?? '')).toEqual([{ ip, mac: rogue, interface: 'eth0' }]);
+      expect(JSON.parse(r.membership.annotations.get('ironlb.io/conflicts') ?? '')).toEqual([{ ip, mac: rogue, interface: 'eth0', since: '2026-01-01T00:00:00Z' }]);
       // Still there at the next re-probe (30 s): still withheld, no second Event.
       await r.clock.advance(30_000);
       expect(r.announcer.probes).toEqual([ip, ip]);
@@ -420,7 +420,7 @@ describe('speaker loop', () => {
       await clock.advance(20);
       expect(announcer.current).toEqual([ip]);
       expect(events.emitted.at(-1)).toContain(`AddressConflict: IP ${ip} is also answered by node ${other}`);
-      expect(JSON.parse(membership.annotations.get('ironlb.io/conflicts') ?? '')).toEqual([{ ip, mac: '02:00:00:00:00:0b', interface: 'eth0', node: other }]);
+      expect(JSON.parse(membership.annotations.get('ironlb.io/conflicts') ?? '')).toEqual([{ ip, mac: '02:00:00:00:00:0b', interface: 'eth0', node: other, since: '2026-01-01T00:00:00Z' }]);
       ac.abort();
       await running;
     });
