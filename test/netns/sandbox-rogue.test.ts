@@ -87,6 +87,17 @@ describe.skipIf(!canRunRootTests('sandbox rogue host (netns)'))('ironlb sandbox 
     expect((await kubectl('get', 'svc', 'rogue-demo')).stdout).toContain(moved);
     const reported = (await kubectl('get', 'lease', '-n', 'ironlb-system', '-o', 'jsonpath={.items[*].metadata.annotations.ironlb\\.io/conflicts}')).stdout;
     expect(reported).toContain(`"ip":"${rogue}","mac":"${rogueMac}"`);
+    // `sandbox status` shows it: the address, the node that saw it, the rogue's MAC (no node of
+    // ours), the interface, since when, and the controller's quarantine; the Services' NO-INTERFACE
+    // column as before (every node is on the LAN).
+    const status = (await ironlb('sandbox', 'status')).stdout;
+    expect(status).toMatch(/CONFLICT-IP +SEEN-BY +OTHER-MAC +OTHER-NODE +INTERFACE +SINCE +STATE\n/);
+    const row = new RegExp(`^${rogue.replace(/\./g, '\\.')} +(node-\\d) +${rogueMac} +- +eth0 +(\\S+) +quarantined$`, 'm').exec(status);
+    expect(row, status).not.toBeNull();
+    const since = Date.parse(row?.[2] ?? '');
+    expect(Date.now() - since).toBeGreaterThanOrEqual(0);
+    expect(Date.now() - since).toBeLessThan(120_000);
+    expect(status).toMatch(new RegExp(`^default/rogue-demo +${moved.replace(/\./g, '\\.')} +\\S+ +-$`, 'm'));
 
     // The rogue lets go: the speakers' next re-probe (30 s by default) clears their reports.
     expect((await ironlb('sandbox', 'rogue', 'remove', rogue)).code).toBe(0);
@@ -96,5 +107,8 @@ describe.skipIf(!canRunRootTests('sandbox rogue host (netns)'))('ironlb sandbox 
       return out.includes(rogue) ? undefined : out;
     }, 60_000);
     expect((await ironlb('sandbox', 'rogue', 'remove', rogue)).stderr).toContain('the client does not hold it');
+    const after = (await ironlb('sandbox', 'status')).stdout;
+    expect(after).toContain('\nno address conflicts\n');
+    expect(after).not.toContain(rogueMac);
   }, 240_000);
 });
