@@ -213,10 +213,24 @@ export function createAnnouncer(deps: AnnouncerDeps): Announcer {
     const start = deps.clock.now();
     for (const at of [...probeTiming.sendAtMs, probeTiming.windowMs]) {
       await deps.clock.sleep(Math.max(0, start + at - deps.clock.now()), done).catch(() => undefined);
-      if (done.aborted || at === probeTiming.windowMs) return;
+      if (done.aborted) return;
+      if (at === probeTiming.windowMs) {
+        await pendingFrames();
+        return;
+      }
       for (const session of on) session.sendProbe(ip);
     }
   };
+
+  /**
+   * Lets frames already received reach the sessions before a window is judged silent. When this
+   * process was busy past the window's end, the expired timer runs first in the event loop and
+   * the answer that arrived meanwhile waits for the I/O phase after it (Node.js "The Node.js
+   * Event Loop": timers, then poll, then check): without this, a standby on a loaded node counted
+   * its owner's answer, received in time, as a miss. setImmediate runs in the check phase, after
+   * that poll.
+   */
+  const pendingFrames = (): Promise<void> => new Promise((resolve) => { setImmediate(resolve); });
 
   const probe = async (text: string, signal?: AbortSignal, options?: ProbeOptions): Promise<ProbeOutcome> => {
     const ip = parseIp(text.trim());
