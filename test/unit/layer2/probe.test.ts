@@ -80,6 +80,11 @@ const eth0: NetInterface = {
 /** A FakeClock that runs `onWake` (once) as a sleep ends, before the sleeper continues: something that happened while the process was busy. */
 class BusyClock extends FakeClock {
   onWake: (() => void) | undefined;
+  /** How far behind the process runs: what its clock reads beyond the time its sleeps wake at. */
+  lagMs = 0;
+  override now(): number {
+    return super.now() + this.lagMs;
+  }
   override async sleep(ms: number, signal?: AbortSignal): Promise<void> {
     await super.sleep(ms, signal);
     const hook = this.onWake;
@@ -135,6 +140,25 @@ describe('announcer.probe over an in-memory PacketConn', () => {
       setImmediate(() => arp.deliver(buildArp({ ethDst: ours, ethSrc: other, op: arpReply, senderMac: other, senderIp: ip4.bytes, targetMac: ours, targetIp: zero4 })));
     };
     await t.clock.advance(190);
+    expect(await result).toEqual({ kind: 'conflict', mac: '02:00:00:00:00:99', iface: 'eth0' });
+    t.stop.abort();
+    await t.running;
+  });
+
+  it('gives the last probe the rest of the window after it actually went out, when the process got the CPU late', async () => {
+    const t = setup(new BusyClock());
+    await t.clock.advance(0);
+    const result = t.announcer.probe('10.0.0.100', undefined, { answersOnly: true });
+    await t.clock.advance(200);
+    // From here the process runs a second late: the third probe goes out at 1.4 s of its clock,
+    // after the planned end of the window (0.6 s).
+    t.clock.lagMs = 1000;
+    await t.clock.advance(200);
+    const arp = t.conns.opened.find((c) => c.kind === 'arp')!;
+    expect(arp.sent.filter(isProbe)).toHaveLength(3);
+    // The owner answers the late probe at once.
+    arp.deliver(buildArp({ ethDst: ours, ethSrc: other, op: arpReply, senderMac: other, senderIp: ip4.bytes, targetMac: ours, targetIp: zero4 }));
+    await t.clock.advance(200);
     expect(await result).toEqual({ kind: 'conflict', mac: '02:00:00:00:00:99', iface: 'eth0' });
     t.stop.abort();
     await t.running;
