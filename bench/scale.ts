@@ -1,11 +1,12 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
 import { startTestApiServer, type TestApiServer } from '../test/helpers/apiserver.js';
 import { inNetns } from '../test/helpers/lan-netns.js';
-import { startSpeakerCluster, uniquePlan, waitUntil, type SpeakerCluster } from '../test/netns/speaker-cluster.js';
+import { startSpeakerCluster, uniquePlan, waitUntil, type SpeakerCluster, type SpeakerProcess } from '../test/netns/speaker-cluster.js';
 import { failover as clientFailover, rssMb } from './speaker.js';
 import type { WorkerReply, WorkerRequest } from './scale-nodes.js';
 import type { BenchContext, BenchResult, BenchSuite } from './types.js';
@@ -321,12 +322,20 @@ async function createServices(c: SpeakerCluster, webIp: string): Promise<void> {
 async function runReal(ctx: BenchContext, label: string, extraArgs: readonly string[]): Promise<BenchResult[]> {
   const plan = uniquePlan('ibk', realNodes);
   const webIp = `${plan.v4Net}.200`;
-  const c = await startSpeakerCluster(plan, extraArgs);
+  const cluster = await startSpeakerCluster(plan, extraArgs);
+  // Every speaker process started, restarted victims included: their logs on request.
+  const started: SpeakerProcess[] = [];
+  const c: SpeakerCluster = { ...cluster, startSpeaker: async (node, extra) => {
+    const p = await cluster.startSpeaker(node, extra);
+    started.push(p);
+    return p;
+  } };
   try {
     await createServices(c, webIp);
     for (const n of c.lan.nodes) await c.startSpeaker(n.name);
-    const announced = async (): Promise<number> => [...(await c.records()).values()].reduce((s, ips) => s + ips.length, 0);
-    await waitUntil('1,000 IPs announced', announced, (n) => n === services, 180_000);
+    // Every IP recorded by exactly one node (a sum of records also reaches 1,000 while IPs move).
+    const announced = async (): Promise<number> => soleOwners(await c.records());
+    await waitUntil('1,000 IPs announced, each by one node', announced, (n) => n === services, 300_000);
     await new Promise((r) => setTimeout(r, settleMs));
     const pids = [...c.speakers.values()].map((s) => s.child.pid ?? 0);
     const cpu0 = pids.map(cpuSeconds);
@@ -362,8 +371,25 @@ async function runReal(ctx: BenchContext, label: string, extraArgs: readonly str
     }
     return results;
   } finally {
-    await c.close();
+    dumpLogs(ctx, label, started);
+    await cluster.close();
   }
+}
+
+/** IPs recorded as announced by exactly one node, when none is recorded twice; else -1. */
+export function soleOwners(records: ReadonlyMap<string, readonly string[]>): number {
+  const all = [...records.values()].flat();
+  return new Set(all).size === all.length ? all.length : -1;
+}
+
+/** With IRONLB_BENCH_LOGS=DIR, every speaker's log of a `scale-real` run goes to DIR/LABEL/N-NODE.log. */
+function dumpLogs(ctx: BenchContext, label: string, procs: readonly SpeakerProcess[]): void {
+  const dir = process.env.IRONLB_BENCH_LOGS;
+  if (dir === undefined || dir === '') return;
+  const into = join(dir, label);
+  mkdirSync(into, { recursive: true });
+  for (const [i, p] of procs.entries()) writeFileSync(join(into, `${String(i)}-${p.node}.log`), p.output());
+  ctx.log(`scale-real ${label}: speaker logs in ${into}`);
 }
 
 const realNotes = `

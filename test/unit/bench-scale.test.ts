@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { leaseWritesPerS, windowFor } from '../../bench/scale.js';
+import { leaseWritesPerS, soleOwners, windowFor } from '../../bench/scale.js';
 
 /**
  * 1,000 simulated nodes renewing every 10 s, booted in 40 batches of 25 (bench/scale-nodes.ts):
@@ -48,5 +48,15 @@ describe('the scale bench counts writes over whole renewal periods', () => {
 
   it('refuses a window the request log no longer holds whole', () => {
     expect(leaseWritesPerS([{ at: 1, verb: 'update', resource: 'leases' }], 2, 0, 1000)).toBeUndefined();
+  });
+});
+
+describe('the scale-real bench waits for one owner per IP', () => {
+  it.each([
+    { name: 'every IP recorded once', records: [['a', ['1', '2']], ['b', ['3']]] as const, want: 3 },
+    { name: 'an IP recorded twice while it moves', records: [['a', ['1', '2']], ['b', ['2', '3', '4']]] as const, want: -1 },
+    { name: 'nothing yet', records: [] as const, want: 0 },
+  ])('$name', ({ records, want }) => {
+    expect(soleOwners(new Map(records.map(([n, ips]) => [n, [...ips]])))).toBe(want);
   });
 });
