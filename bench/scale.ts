@@ -412,10 +412,14 @@ Simulated speakers: ${String(workerCount)} worker processes (bench/scale-nodes.t
 the speaker's real liveness code against the sandbox API server over HTTPS: \`NodeLease\`
 (renewal and release), the Lease informer and \`LivenessTracker\`. Left out: the other informers
 (Services, EndpointSlices, Nodes, config), the election and the packet engine. After every Lease
-exists and every watch synced, ${String(settleMs / 1000)} s of settling, then a ${String(windowMs / 1000)} s window
-counted in the API server: \`api_writes_per_s\` (Lease create/update/patch/delete requests) and
-\`watch_events_per_s\` (ADDED/MODIFIED/DELETED events written to watch streams, counted by the
-server, \`GET /sandbox/v1/requests\`). At most ${String(maxWatchers)} simulated speakers watch
+exists and every watch synced, ${String(settleMs / 1000)} s of settling, then a window of a whole number of
+renewal periods, at least ${String(windowMs / 1000)} s (${String(windowMs / 1000)} s for \`today\`, one 10 s heartbeat period for \`split\`),
+counted in the API server: \`api_writes_per_s\` (Lease create/update/patch/delete requests, by
+the times the server logged them, so the window is exact: a window a little longer than whole
+periods counts a clump of renewals twice, the simulated nodes boot in batches of ${String(25)}, and once
+read 104.3/s for a design that writes 100/s) and \`watch_events_per_s\` (ADDED/MODIFIED/DELETED
+events written to watch streams, counted by the server, \`GET /sandbox/v1/requests\`, over the
+time the window's timer took). At most ${String(maxWatchers)} simulated speakers watch
 (\`watchers_run\`); the delivered rate is scaled by N / watchers_run to N watchers, as every
 speaker watches in the real design. \`apiserver_cpu_pct\` is the CPU of the process that serves
 the API (100% = one core); \`speaker_cpu_pct\` the workers' CPU divided by N (renewing nodes and
