@@ -394,8 +394,8 @@ function dumpLogs(ctx: BenchContext, label: string, procs: readonly SpeakerProce
 
 const realNotes = `
 ${String(realNodes)} real \`ironlb speaker\` processes in node namespaces on one bridge (test/netns/speaker-cluster.ts),
-${String(services)} LoadBalancer Services with IPs and endpoints on every node, counted over a ${String(windowMs / 1000)} s window once all
-IPs are announced (writes and watch events of every resource, not only Leases); failover as the
+${String(services)} LoadBalancer Services with IPs and endpoints on every node, counted over a ${String(windowMs / 1000)} s window once every
+IP is recorded as announced by exactly one node (writes and watch events of every resource, not only Leases); failover as the
 client on the LAN sees it (its neighbour entry, as in the \`speaker\` suite), median of ${String(failoverRounds)} rounds.
 The second part of a row's name says which speaker code ran: \`small_client\` is the speaker with
 its small Kubernetes client (docs/speaker.md, "Memory"), \`split\` the same with \`--liveness split\`
@@ -403,7 +403,8 @@ its small Kubernetes client (docs/speaker.md, "Memory"), \`split\` the same with
 rows: of its two runs on this (shared, loaded) machine, the first failed on its failover (the
 suite then still failed as a whole) and the second did not see all 1,000 IPs announced within
 3 minutes. A failover row
-is left out when the client's neighbour entry did not move within 15 s (see the bench log).
+is left out when the client's neighbour entry did not move within 15 s (see the bench log;
+\`IRONLB_BENCH_LOGS=DIR\` keeps every speaker's log).
 Run under \`flock /work/netns.lock\`; the simulated 10-1,000 node rows are the \`scale\` suite.
 `;
 
