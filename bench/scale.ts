@@ -1,11 +1,12 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
 import { startTestApiServer, type TestApiServer } from '../test/helpers/apiserver.js';
 import { inNetns } from '../test/helpers/lan-netns.js';
-import { startSpeakerCluster, uniquePlan, waitUntil, type SpeakerCluster } from '../test/netns/speaker-cluster.js';
+import { startSpeakerCluster, uniquePlan, waitUntil, type SpeakerCluster, type SpeakerProcess } from '../test/netns/speaker-cluster.js';
 import { failover as clientFailover, rssMb } from './speaker.js';
 import type { WorkerReply, WorkerRequest } from './scale-nodes.js';
 import type { BenchContext, BenchResult, BenchSuite } from './types.js';
@@ -157,23 +158,54 @@ interface Window {
   readonly workersCpuPct: number;
 }
 
-/** Counts API writes and delivered watch events over `windowMs`, with the API server's (this process's) and the workers' CPU. */
-async function measureWindow(api: TestApiServer, workers: readonly WorkerProc[]): Promise<Window> {
+/** Lease writes the API server counts (create, update, patch, delete). */
+const leaseWriteVerbs: ReadonlySet<string> = new Set(['create', 'update', 'patch', 'delete']);
+
+/**
+ * The counting window of a design: a whole number of its renewal periods, at least `windowMs`.
+ * A window one clump of renewals longer than a whole number of periods counts that clump twice
+ * (the simulated nodes boot in batches, so their renewals come in clumps): 104 writes/s was
+ * once read for a design that writes 100/s.
+ */
+export function windowFor(periodMs: number, atLeastMs: number): number {
+  return Math.max(1, Math.ceil(atLeastMs / periodMs)) * periodMs;
+}
+
+/**
+ * Lease writes per second in [from, from + lengthMs), by the API server's own request times:
+ * exactly a window, however late the bench's timer fired. Undefined when the request log no
+ * longer holds the whole window (it keeps the most recent requests only).
+ */
+export function leaseWritesPerS(entries: readonly { readonly at: number; readonly verb: string; readonly resource: string }[], total: number, from: number, lengthMs: number): number | undefined {
+  if (entries.length !== total) return undefined;
+  const writes = entries.filter((e) => e.resource === 'leases' && leaseWriteVerbs.has(e.verb) && e.at >= from && e.at < from + lengthMs).length;
+  return writes / (lengthMs / 1000);
+}
+
+/**
+ * Counts API writes and delivered watch events over `lengthMs` (a whole number of renewal
+ * periods, {@link windowFor}), with the API server's (this process's) and the workers' CPU.
+ * Writes are counted by the request times the server logged; watch events (a counter) over the
+ * time the bench's timer actually took.
+ */
+async function measureWindow(api: TestApiServer, workers: readonly WorkerProc[], lengthMs: number): Promise<Window> {
   const cpu0 = process.cpuUsage();
   const w0 = await Promise.all(workers.map((w) => w.cpuMicros()));
   api.server.requests.reset();
+  const from = Date.now();
   const t0 = performance.now();
-  await new Promise((r) => setTimeout(r, windowMs));
+  await new Promise((r) => setTimeout(r, lengthMs));
   const seconds = (performance.now() - t0) / 1000;
-  const writes = [...api.server.requests.counts()]
-    .filter(([key]) => / (create|update|patch|delete) leases$/.test(key))
-    .reduce((sum, [, n]) => sum + n, 0);
   const events = api.server.requests.watchEvents();
   const cpu = process.cpuUsage(cpu0);
   const w1 = await Promise.all(workers.map((w) => w.cpuMicros()));
   const workersMicros = w1.reduce((s, v, i) => s + v - (w0[i] ?? 0), 0);
+  // Writes answered just before the window closed are logged when their answer is written.
+  await new Promise((r) => setTimeout(r, 500));
+  const writesPerS = leaseWritesPerS(api.server.requests.entries(), api.server.requests.total(), from, lengthMs);
+  if (writesPerS === undefined) throw new Error(`the API server's request log no longer holds the whole ${String(lengthMs)} ms window`);
   return {
-    writesPerS: writes / seconds,
+    writesPerS,
     eventsPerS: events / seconds,
     apiCpuPct: ((cpu.user + cpu.system) / 1e6 / seconds) * 100,
     workersCpuPct: (workersMicros / 1e6 / seconds) * 100,
@@ -226,7 +258,8 @@ async function runSize(ctx: BenchContext, design: Design, n: number): Promise<Be
       ),
     );
     await new Promise((r) => setTimeout(r, settleMs));
-    const win = await measureWindow(api, workers);
+    const lengthMs = windowFor(renewedEveryMs(design), windowMs);
+    const win = await measureWindow(api, workers, lengthMs);
     const prefix = `scale.${design.name}`;
     const tag = `n${String(n)}`;
     const atTarget = n === 1000;
@@ -289,12 +322,20 @@ async function createServices(c: SpeakerCluster, webIp: string): Promise<void> {
 async function runReal(ctx: BenchContext, label: string, extraArgs: readonly string[]): Promise<BenchResult[]> {
   const plan = uniquePlan('ibk', realNodes);
   const webIp = `${plan.v4Net}.200`;
-  const c = await startSpeakerCluster(plan, extraArgs);
+  const cluster = await startSpeakerCluster(plan, extraArgs);
+  // Every speaker process started, restarted victims included: their logs on request.
+  const started: SpeakerProcess[] = [];
+  const c: SpeakerCluster = { ...cluster, startSpeaker: async (node, extra) => {
+    const p = await cluster.startSpeaker(node, extra);
+    started.push(p);
+    return p;
+  } };
   try {
     await createServices(c, webIp);
     for (const n of c.lan.nodes) await c.startSpeaker(n.name);
-    const announced = async (): Promise<number> => [...(await c.records()).values()].reduce((s, ips) => s + ips.length, 0);
-    await waitUntil('1,000 IPs announced', announced, (n) => n === services, 180_000);
+    // Every IP recorded by exactly one node (a sum of records also reaches 1,000 while IPs move).
+    const announced = async (): Promise<number> => soleOwners(await c.records());
+    await waitUntil('1,000 IPs announced, each by one node', announced, (n) => n === services, 300_000);
     await new Promise((r) => setTimeout(r, settleMs));
     const pids = [...c.speakers.values()].map((s) => s.child.pid ?? 0);
     const cpu0 = pids.map(cpuSeconds);
@@ -330,14 +371,31 @@ async function runReal(ctx: BenchContext, label: string, extraArgs: readonly str
     }
     return results;
   } finally {
-    await c.close();
+    dumpLogs(ctx, label, started);
+    await cluster.close();
   }
+}
+
+/** IPs recorded as announced by exactly one node, when none is recorded twice; else -1. */
+export function soleOwners(records: ReadonlyMap<string, readonly string[]>): number {
+  const all = [...records.values()].flat();
+  return new Set(all).size === all.length ? all.length : -1;
+}
+
+/** With IRONLB_BENCH_LOGS=DIR, every speaker's log of a `scale-real` run goes to DIR/LABEL/N-NODE.log. */
+function dumpLogs(ctx: BenchContext, label: string, procs: readonly SpeakerProcess[]): void {
+  const dir = process.env.IRONLB_BENCH_LOGS;
+  if (dir === undefined || dir === '') return;
+  const into = join(dir, label);
+  mkdirSync(into, { recursive: true });
+  for (const [i, p] of procs.entries()) writeFileSync(join(into, `${String(i)}-${p.node}.log`), p.output());
+  ctx.log(`scale-real ${label}: speaker logs in ${into}`);
 }
 
 const realNotes = `
 ${String(realNodes)} real \`ironlb speaker\` processes in node namespaces on one bridge (test/netns/speaker-cluster.ts),
-${String(services)} LoadBalancer Services with IPs and endpoints on every node, counted over a ${String(windowMs / 1000)} s window once all
-IPs are announced (writes and watch events of every resource, not only Leases); failover as the
+${String(services)} LoadBalancer Services with IPs and endpoints on every node, counted over a ${String(windowMs / 1000)} s window once every
+IP is recorded as announced by exactly one node (writes and watch events of every resource, not only Leases); failover as the
 client on the LAN sees it (its neighbour entry, as in the \`speaker\` suite), median of ${String(failoverRounds)} rounds.
 The second part of a row's name says which speaker code ran: \`small_client\` is the speaker with
 its small Kubernetes client (docs/speaker.md, "Memory"), \`split\` the same with \`--liveness split\`
@@ -345,7 +403,8 @@ its small Kubernetes client (docs/speaker.md, "Memory"), \`split\` the same with
 rows: of its two runs on this (shared, loaded) machine, the first failed on its failover (the
 suite then still failed as a whole) and the second did not see all 1,000 IPs announced within
 3 minutes. A failover row
-is left out when the client's neighbour entry did not move within 15 s (see the bench log).
+is left out when the client's neighbour entry did not move within 15 s (see the bench log;
+\`IRONLB_BENCH_LOGS=DIR\` keeps every speaker's log).
 Run under \`flock /work/netns.lock\`; the simulated 10-1,000 node rows are the \`scale\` suite.
 `;
 
@@ -354,10 +413,14 @@ Simulated speakers: ${String(workerCount)} worker processes (bench/scale-nodes.t
 the speaker's real liveness code against the sandbox API server over HTTPS: \`NodeLease\`
 (renewal and release), the Lease informer and \`LivenessTracker\`. Left out: the other informers
 (Services, EndpointSlices, Nodes, config), the election and the packet engine. After every Lease
-exists and every watch synced, ${String(settleMs / 1000)} s of settling, then a ${String(windowMs / 1000)} s window
-counted in the API server: \`api_writes_per_s\` (Lease create/update/patch/delete requests) and
-\`watch_events_per_s\` (ADDED/MODIFIED/DELETED events written to watch streams, counted by the
-server, \`GET /sandbox/v1/requests\`). At most ${String(maxWatchers)} simulated speakers watch
+exists and every watch synced, ${String(settleMs / 1000)} s of settling, then a window of a whole number of
+renewal periods, at least ${String(windowMs / 1000)} s (${String(windowMs / 1000)} s for \`today\`, one 10 s heartbeat period for \`split\`),
+counted in the API server: \`api_writes_per_s\` (Lease create/update/patch/delete requests, by
+the times the server logged them, so the window is exact: a window a little longer than whole
+periods counts a clump of renewals twice, the simulated nodes boot in batches of ${String(25)}, and once
+read 104.3/s for a design that writes 100/s) and \`watch_events_per_s\` (ADDED/MODIFIED/DELETED
+events written to watch streams, counted by the server, \`GET /sandbox/v1/requests\`, over the
+time the window's timer took). At most ${String(maxWatchers)} simulated speakers watch
 (\`watchers_run\`); the delivered rate is scaled by N / watchers_run to N watchers, as every
 speaker watches in the real design. \`apiserver_cpu_pct\` is the CPU of the process that serves
 the API (100% = one core); \`speaker_cpu_pct\` the workers' CPU divided by N (renewing nodes and

@@ -197,13 +197,34 @@ function readAll(res: IncomingMessage): Promise<string> {
   });
 }
 
+/**
+ * Requests sent again after meeting a kept-alive socket the server had just closed: the agent
+ * may hold several such sockets after a quiet spell, each failing once.
+ */
+const staleSocketRetries = 3;
+
 /** A KubeRest over node:http(s) with one keep-alive agent. */
 export function createKubeRest(endpoint: KubeEndpoint): KubeRest {
   const secure = endpoint.server.startsWith('https:');
   const agent = secure ? new HttpsAgent({ keepAlive: true, ...endpoint.tls }) : new HttpAgent({ keepAlive: true });
   const send = secure ? httpsRequest : httpRequest;
 
-  const open = (method: string, path: string, body: string | undefined, signal: AbortSignal | undefined): Promise<IncomingMessage> =>
+  const open = async (method: string, path: string, body: string | undefined, signal: AbortSignal | undefined): Promise<IncomingMessage> => {
+    for (let attempt = 1; ; attempt += 1) {
+      const sent = await openOnce(method, path, body, signal);
+      if (sent.ok) return sent.res;
+      if (attempt > staleSocketRetries || signal?.aborted === true) throw sent.error;
+    }
+  };
+
+  /**
+   * One request. `ok: false` with a retryable error only when it went out on a kept-alive socket
+   * that the server had closed meanwhile (ECONNRESET before any answer): the server closes idle
+   * sockets on its own timer (Node's default keepAliveTimeout is 5 s; a loaded client may reuse
+   * one just after), and never read the request, so sending it again is safe. This is the retry
+   * the Node.js http docs give for `request.reusedSocket`. Other failures reject as before.
+   */
+  const openOnce = (method: string, path: string, body: string | undefined, signal: AbortSignal | undefined): Promise<{ ok: true; res: IncomingMessage } | { ok: false; error: KubeApiError }> =>
     new Promise((resolve, reject) => {
       const token = endpoint.token();
       const headers: Record<string, string> = { accept: 'application/json' };
@@ -213,9 +234,11 @@ export function createKubeRest(endpoint: KubeEndpoint): KubeRest {
         headers['content-length'] = String(Buffer.byteLength(body));
       }
       const options: RequestOptions = { method, agent, headers, ...(signal === undefined ? {} : { signal }) };
-      const req = send(`${endpoint.server}${path}`, options, resolve);
-      req.on('error', (e) => {
-        reject(isAbortError(e) ? e : new KubeApiError(`${path}: ${e.message}`, 0, e));
+      const req = send(`${endpoint.server}${path}`, options, (res) => { resolve({ ok: true, res }); });
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        if (isAbortError(e)) reject(e);
+        else if (req.reusedSocket && e.code === 'ECONNRESET') resolve({ ok: false, error: new KubeApiError(`${path}: ${e.message}`, 0, e) });
+        else reject(new KubeApiError(`${path}: ${e.message}`, 0, e));
       });
       req.end(body);
     });

@@ -22,12 +22,26 @@ interface Handlers<T> {
 const keyOf = (o: Keyed): string => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
 
 /**
+ * Drops `metadata.managedFields` from an object before it is cached, as controller-runtime's
+ * `cache.TransformStripManagedFields` does for the same reason: nothing here reads them, and they
+ * are often the larger half of an object (the sandbox's Services: 508 of 954 bytes), kept for
+ * every Service, EndpointSlice, Node and Lease on every node. A Lease written back from the
+ * cache (a standby's reap) carries none, which leaves the stored ones as they are (an update
+ * without managedFields keeps them; only an empty list resets them).
+ */
+function stripManagedFields(o: Keyed): void {
+  const metadata: object | undefined = o.metadata;
+  if (metadata !== undefined && 'managedFields' in metadata) delete metadata.managedFields;
+}
+
+/**
  * List, then watch from the list's resourceVersion, as client-go's reflector and client-node's
  * ListWatch do: a cache by namespace/name; `add`/`update`/`delete` for what changed (a relist
  * reports the differences); a watch the server ends is resumed from the last resourceVersion
  * (BOOKMARKs advance it); `410 Gone` relists; any other failure is reported on `error` and
  * stops, for the informer to restart with backoff (src/k8s/informer.ts). Objects are the JSON
- * the server sent, typed by the caller (no model classes: docs/speaker.md, "Memory").
+ * the server sent, typed by the caller (no model classes: docs/speaker.md, "Memory"), without
+ * their managedFields.
  */
 export function restListWatch<T extends Keyed>(rest: KubeRest, path: string, options: RestListWatchOptions = {}): ListWatchSource<T> {
   const objects = new Map<string, T>();
@@ -43,6 +57,7 @@ export function restListWatch<T extends Keyed>(rest: KubeRest, path: string, opt
   };
 
   const upsert = (o: T): void => {
+    stripManagedFields(o);
     const key = keyOf(o);
     const old = objects.get(key);
     objects.set(key, o);

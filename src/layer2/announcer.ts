@@ -208,15 +208,37 @@ export function createAnnouncer(deps: AnnouncerDeps): Announcer {
 
   const probeTiming = deps.timing.probe ?? defaultProbeTiming;
 
-  /** Sends the probes of `probeTiming` on `on` and waits out the window; stops early once `done` aborts. */
+  /**
+   * Sends the probes of `probeTiming` on `on` and waits out the window; stops early once `done`
+   * aborts. Each step waits at least its planned gap after the step before it actually ran: a
+   * process that got the CPU late (a loaded node) still sends three probes apart and gives the
+   * last one the whole rest of the window to be answered, instead of judging at once.
+   */
   const probeRounds = async (ip: IpBytes, on: readonly InterfaceSession[], done: AbortSignal): Promise<void> => {
     const start = deps.clock.now();
+    let previous = { at: 0, ranAt: start };
     for (const at of [...probeTiming.sendAtMs, probeTiming.windowMs]) {
-      await deps.clock.sleep(Math.max(0, start + at - deps.clock.now()), done).catch(() => undefined);
-      if (done.aborted || at === probeTiming.windowMs) return;
+      const due = Math.max(start + at, previous.ranAt + at - previous.at);
+      await deps.clock.sleep(Math.max(0, due - deps.clock.now()), done).catch(() => undefined);
+      if (done.aborted) return;
+      previous = { at, ranAt: deps.clock.now() };
+      if (at === probeTiming.windowMs) {
+        await pendingFrames();
+        return;
+      }
       for (const session of on) session.sendProbe(ip);
     }
   };
+
+  /**
+   * Lets frames already received reach the sessions before a window is judged silent. When this
+   * process was busy past the window's end, the expired timer runs first in the event loop and
+   * the answer that arrived meanwhile waits for the I/O phase after it (Node.js "The Node.js
+   * Event Loop": timers, then poll, then check): without this, a standby on a loaded node counted
+   * its owner's answer, received in time, as a miss. setImmediate runs in the check phase, after
+   * that poll.
+   */
+  const pendingFrames = (): Promise<void> => new Promise((resolve) => { setImmediate(resolve); });
 
   const probe = async (text: string, signal?: AbortSignal, options?: ProbeOptions): Promise<ProbeOutcome> => {
     const ip = parseIp(text.trim());

@@ -93,8 +93,9 @@ export class InterfaceSession implements ResponderView {
    * Watches for other hosts claiming `ip` (layer2/probe.ts `claimant`) until the returned stop
    * function is called; `onClaim` gets each claimant's MAC. Opens the family's socket (and, for
    * IPv6, joins the solicited-node group, where other hosts' DAD probes go) without owning the
-   * address. While a probe runs the family's native fast path is off, so requests a host using
-   * the address sends (and other hosts' DAD probes for it) reach the check too.
+   * address. While a probe that needs them runs (see {@link needsRequests}) the family's native
+   * fast path is off, so requests a host using the address sends (and other hosts' DAD probes for
+   * it) reach the check too.
    */
   startProbe(ip: IpBytes, onClaim: (mac: string) => void, answersOnly = false): () => void {
     this.probes.set(ip.text, { ip, onClaim, answersOnly });
@@ -221,7 +222,7 @@ export class InterfaceSession implements ResponderView {
     const ndp = this.ndp?.ndpOffload;
     if (arp === undefined && ndp === undefined) return;
     this.flushCounters();
-    const probing = (family: 4 | 6): boolean => [...this.probes.values()].some((p) => p.ip.family === family);
+    const probing = (family: 4 | 6): boolean => [...this.probes.values()].some((p) => p.ip.family === family && this.needsRequests(p));
     const push = (offload: ArpOffload | NdpOffload | undefined, off: boolean, owned: Iterable<IpBytes>): void => {
       if (offload === undefined) return;
       if (off) offload.disable();
@@ -280,6 +281,23 @@ export class InterfaceSession implements ResponderView {
     if (conn?.send(decision.frame) !== true) return;
     this.deps.metrics.responsesSent.inc(labels);
     if (this.debug) this.deps.logger.debug({ event: 'requestAnswered', ip: decision.ip, interface: this.name, path: 'js' }, 'answered');
+  }
+
+  /**
+   * Whether `probe` must see the requests the native fast paths drop (requests and solicitations
+   * for addresses not owned here: another host probing for the address, a host using it asking
+   * for someone else). Only a probe before announcing an address not owned here counts those as
+   * claims (layer2/probe.ts `claimant`). A standby's check (`answersOnly`) and a self-check of an
+   * owned address count only frames with the address as sender (ARP replies, requests from an
+   * owned sender) and Neighbor Advertisements, which the fast paths always hand to JS
+   * (native/arp-fast-path.c, native/ndp-fast-path.c). Keeping the fast path on for those keeps
+   * this node's own answers in the receiver thread: a node that is an owner and a standby at once
+   * (every node, with many Services) probes nearly all the time, and answering its owned
+   * addresses from a busy event loop instead let its standbys miss three rounds and reap it.
+   */
+  private needsRequests(probe: { readonly ip: IpBytes; readonly answersOnly: boolean }): boolean {
+    if (probe.answersOnly) return false;
+    return probe.ip.family === 4 ? !this.v4.has(probe.ip.key) : !this.v6.has(probe.ip.key);
   }
 
   /** Whether a probe in progress takes `frame` as another host's claim (it is then not answered). */

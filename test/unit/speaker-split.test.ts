@@ -159,4 +159,15 @@ describe('speaker loop, split liveness', () => {
     expect(r.f.touches).toBe(1);
     await r.stop();
   });
+
+  it('keeps an IP it took over while its own record has not echoed back yet, when the node it took it from returns', async () => {
+    // The first node is gone: the second takes the IP (its own Lease, as its watch shows it, does not record it yet).
+    const r = await rig(second, [lease(first, '1', { holderIdentity: '' }), lease(second, '1'), lease(third, '1')]);
+    expect(r.f.current).toEqual([ip]);
+    // The first node is back, settled, recording nothing; the second's echo still lags.
+    r.speaker.observeLease(lease(first, '2'));
+    await r.clock.advance(20);
+    expect(r.f.current, 'the IP stays where it went (the current owner keeps it), not hashed back').toEqual([ip]);
+    await r.stop();
+  });
 });

@@ -36,7 +36,13 @@ class OffloadConns implements PacketConnFactory {
   opened = 0;
   /** Frames each socket reports dropped at the next take. */
   backlog = 0;
-  open(): PacketConn {
+  private handler: FramesHandler | undefined;
+  /** Hands `frames` to the session as the ARP socket's receiver would (not answered by the fast path). */
+  deliver(frames: readonly Uint8Array[]): void {
+    this.handler?.(frames.map((f) => Buffer.from(f)), []);
+  }
+  open(_iface: { readonly name: string; readonly index: number }, _kind: PacketKind, onFrames: FramesHandler): PacketConn {
+    this.handler = onFrames;
     this.opened += 1;
     const takeCounters = (): PacketConnCounters => {
       const n = this.backlog;
@@ -82,6 +88,32 @@ describe('InterfaceSession with a native ARP offload', () => {
     conns.backlog = 3;
     s.flushCounters();
     expect(await registry.getSingleMetricAsString('ironlb_layer2_drops_total')).toContain('{reason="backlog",interface="eth0"} 3');
+  });
+
+  it.each([
+    { name: 'a probe before announcing an address not owned here', probe: '10.0.0.9', answersOnly: false, off: true },
+    { name: 'a standby checking its owner (answers only)', probe: '10.0.0.9', answersOnly: true, off: false },
+    { name: 'a self-check of an owned address', probe: '10.0.0.100', answersOnly: false, off: false },
+  ])('while $name runs, the fast path is off only if the probe needs the requests it drops', ({ probe, answersOnly, off }) => {
+    const { conns, s } = session(true);
+    s.setIps(ips('10.0.0.100'));
+    const stop = s.startProbe(parseIp(probe)!, () => undefined, answersOnly);
+    expect(conns.offload.enabled).toBe(!off);
+    stop();
+    expect(conns.offload).toMatchObject({ enabled: true, table: ['10.0.0.100'] });
+  });
+
+  it('still sees the owner\'s answer to a standby\'s probe with the fast path on', () => {
+    const { conns, s } = session(true);
+    s.setIps(ips('10.0.0.100'));
+    const claims: string[] = [];
+    s.startProbe(parseIp('10.0.0.9')!, (mac) => claims.push(mac), true);
+    expect(conns.offload.enabled).toBe(true);
+    // The owner's reply to the probe: 10.0.0.9 is-at 02:00:00:00:00:09, to us (op 2, sender 10.0.0.9).
+    const owner = hex('020000000009');
+    const reply = buildArp({ ethDst: hex('020000000001'), ethSrc: owner, op: 2, senderMac: owner, senderIp: hex('0a000009'), targetMac: hex('020000000001'), targetIp: hex('00000000') });
+    conns.deliver([reply]);
+    expect(claims).toEqual(['02:00:00:00:00:09']);
   });
 
   it('leaves the offload alone when the fast path is off (--js-arp)', () => {

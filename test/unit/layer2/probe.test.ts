@@ -77,8 +77,23 @@ const eth0: NetInterface = {
   prefixes: [{ family: 4, bytes: parseIpv4('10.0.0.1')!, length: 24 }], defaultRoute4: false, defaultRoute6: true,
 };
 
-function setup() {
-  const clock = new FakeClock();
+/** A FakeClock that runs `onWake` (once) as a sleep ends, before the sleeper continues: something that happened while the process was busy. */
+class BusyClock extends FakeClock {
+  onWake: (() => void) | undefined;
+  /** How far behind the process runs: what its clock reads beyond the time its sleeps wake at. */
+  lagMs = 0;
+  override now(): number {
+    return super.now() + this.lagMs;
+  }
+  override async sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    await super.sleep(ms, signal);
+    const hook = this.onWake;
+    this.onWake = undefined;
+    hook?.();
+  }
+}
+
+function setup<C extends FakeClock>(clock: C = new FakeClock() as C) {
   const conns = new MemoryConns();
   const source: InterfaceSource = { list: () => Promise.resolve([eth0]) };
   const registry = new Registry();
@@ -108,6 +123,43 @@ describe('announcer.probe over an in-memory PacketConn', () => {
     expect(await t.registry.getSingleMetricAsString('ironlb_layer2_probes_sent_total')).toContain('interface="eth0"} 3');
     // Nothing owned or probed: the session is gone.
     expect(arp.closed).toBe(true);
+    t.stop.abort();
+    await t.running;
+  });
+
+  it('hears an answer that reached the socket while the process was busy past the window, before judging it silent', async () => {
+    const t = setup(new BusyClock());
+    await t.clock.advance(0);
+    const result = t.announcer.probe('10.0.0.100', undefined, { answersOnly: true });
+    await t.clock.advance(410);
+    const arp = t.conns.opened.find((c) => c.kind === 'arp')!;
+    expect(arp.sent.filter(isProbe)).toHaveLength(3);
+    // The owner answered in time, but this process only gets to it after the window's timer has
+    // fired: the frame waits for the event loop's I/O phase, behind the expired timer.
+    t.clock.onWake = () => {
+      setImmediate(() => arp.deliver(buildArp({ ethDst: ours, ethSrc: other, op: arpReply, senderMac: other, senderIp: ip4.bytes, targetMac: ours, targetIp: zero4 })));
+    };
+    await t.clock.advance(190);
+    expect(await result).toEqual({ kind: 'conflict', mac: '02:00:00:00:00:99', iface: 'eth0' });
+    t.stop.abort();
+    await t.running;
+  });
+
+  it('gives the last probe the rest of the window after it actually went out, when the process got the CPU late', async () => {
+    const t = setup(new BusyClock());
+    await t.clock.advance(0);
+    const result = t.announcer.probe('10.0.0.100', undefined, { answersOnly: true });
+    await t.clock.advance(200);
+    // From here the process runs a second late: the third probe goes out at 1.4 s of its clock,
+    // after the planned end of the window (0.6 s).
+    t.clock.lagMs = 1000;
+    await t.clock.advance(200);
+    const arp = t.conns.opened.find((c) => c.kind === 'arp')!;
+    expect(arp.sent.filter(isProbe)).toHaveLength(3);
+    // The owner answers the late probe at once.
+    arp.deliver(buildArp({ ethDst: ours, ethSrc: other, op: arpReply, senderMac: other, senderIp: ip4.bytes, targetMac: ours, targetIp: zero4 }));
+    await t.clock.advance(200);
+    expect(await result).toEqual({ kind: 'conflict', mac: '02:00:00:00:00:99', iface: 'eth0' });
     t.stop.abort();
     await t.running;
   });

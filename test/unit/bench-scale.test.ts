@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { leaseWritesPerS, soleOwners, windowFor } from '../../bench/scale.js';
+
+/**
+ * 1,000 simulated nodes renewing every 10 s, booted in 40 batches of 25 (bench/scale-nodes.ts):
+ * their renewals come in clumps of 25, one clump every 250 ms, the first at `from`.
+ */
+function clumpedRenewals(from: number, periods: number): { at: number; verb: string; resource: string }[] {
+  const out: { at: number; verb: string; resource: string }[] = [];
+  for (let p = 0; p <= periods; p += 1) {
+    for (let clump = 0; clump < 40; clump += 1) {
+      for (let i = 0; i < 25; i += 1) out.push({ at: from + p * 10_000 + clump * 250, verb: 'update', resource: 'leases' });
+    }
+  }
+  return out;
+}
+
+describe('the scale bench counts writes over whole renewal periods', () => {
+  it.each([
+    { name: 'one period when the window is as long', periodMs: 10_000, atLeastMs: 10_000, want: 10_000 },
+    { name: 'whole periods covering the window', periodMs: 1000, atLeastMs: 10_000, want: 10_000 },
+    { name: 'rounded up to a whole period', periodMs: 3000, atLeastMs: 10_000, want: 12_000 },
+    { name: 'at least one period', periodMs: 10_000, atLeastMs: 1000, want: 10_000 },
+  ])('window: $name', ({ periodMs, atLeastMs, want }) => {
+    expect(windowFor(periodMs, atLeastMs)).toBe(want);
+  });
+
+  it('counts each clump once when a clump falls on both edges of the window', () => {
+    const from = 1_000_000;
+    const entries = clumpedRenewals(from, 2);
+    // The next period's first clump lands exactly where the window closes: not in it.
+    expect(leaseWritesPerS(entries, entries.length, from, 10_000)).toBe(100);
+    expect(leaseWritesPerS(entries, entries.length, from, 20_000)).toBe(100);
+  });
+
+  it('counts only Lease writes', () => {
+    const from = 0;
+    const entries = [
+      { at: 10, verb: 'update', resource: 'leases' },
+      { at: 20, verb: 'create', resource: 'leases' },
+      { at: 30, verb: 'get', resource: 'leases' },
+      { at: 40, verb: 'watch', resource: 'leases' },
+      { at: 50, verb: 'update', resource: 'services' },
+      { at: -1, verb: 'update', resource: 'leases' },
+    ];
+    expect(leaseWritesPerS(entries, entries.length, from, 1000)).toBe(2);
+  });
+
+  it('refuses a window the request log no longer holds whole', () => {
+    expect(leaseWritesPerS([{ at: 1, verb: 'update', resource: 'leases' }], 2, 0, 1000)).toBeUndefined();
+  });
+});
+
+describe('the scale-real bench waits for one owner per IP', () => {
+  it.each([
+    { name: 'every IP recorded once', records: [['a', ['1', '2']], ['b', ['3']]] as const, want: 3 },
+    { name: 'an IP recorded twice while it moves', records: [['a', ['1', '2']], ['b', ['2', '3', '4']]] as const, want: -1 },
+    { name: 'nothing yet', records: [] as const, want: 0 },
+  ])('$name', ({ records, want }) => {
+    expect(soleOwners(new Map(records.map(([n, ips]) => [n, [...ips]])))).toBe(want);
+  });
+});
