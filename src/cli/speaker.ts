@@ -45,7 +45,7 @@ const flagSpec = {
     type: 'string',
     default: 'split',
     choices: ['lease', 'split'],
-    description: 'split: membership Lease written on change, heartbeat every --heartbeat-renew, standbys probe their owners on the LAN and reap (docs/election.md "1,000 nodes"); lease: every speaker renews its Lease each --lease-renew and watches all (tens of nodes, no LAN probes: --no-announce). Nodes may differ while a DaemonSet rolls from one to the other',
+    description: 'split: membership Lease written on change, heartbeat every --heartbeat-renew, standbys probe their owners on the LAN and reap (docs/election.md "1,000 nodes"); lease: every speaker renews its Lease each --lease-renew and watches all (tens of nodes; needed with --no-announce, which sends no probes). Nodes may differ while a DaemonSet rolls from one to the other',
   },
   'heartbeat-renew': { type: 'number', default: 10, min: 0.1, description: 'split: seconds between renewals of the heartbeat Lease' },
   'heartbeat-duration': { type: 'number', default: 40, min: 1, description: 'split: seconds a heartbeat counts without renewal (self-fence after an API partition)' },
