@@ -64,6 +64,10 @@ describe.skipIf(!canRunRootTests('speaker liveness switch'))('ironlb speakers, r
     monitor = await startArpMonitor(c, ips, clientMac);
     for (const node of all()) await switchNode(node, 'split');
     const split = monitor.report();
+    console.log(`liveness switch, lease -> split: ${String(split.requests)} requests, ${String(split.doubles.length)} answered twice (${split.doubles.slice(0, 5).join('; ')}), longest gap ${String(split.longestGap)}`);
+    // Judged halfway too, so a failure says which direction broke.
+    expect(split.doubles).toEqual([]);
+    expect(split.longestGap).toBeLessThanOrEqual(2);
     for (const node of all()) await switchNode(node, 'lease');
     const report = await monitor.stop();
     monitor = undefined;
