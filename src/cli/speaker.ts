@@ -17,7 +17,7 @@ import type { Registry } from 'prom-client';
 import type { NodeName } from '../shared/brand.js';
 import { AppError, describeError, UsageError } from '../shared/errors.js';
 import { err, ok, type Result } from '../shared/result.js';
-import { announcingAnnotation, leaseNameOf } from '../speaker/lease-view.js';
+import { announcingAnnotation, leaseNameOf, membershipLeaseRole, renewedLeaseRole } from '../speaker/lease-view.js';
 import { createInterfacesPublisher } from '../speaker/interfaces-publisher.js';
 import { interfacesAnnotation } from '../speaker/interfaces-record.js';
 import { createSpeakerMetrics, type SpeakerMetrics } from '../speaker/metrics.js';
@@ -43,16 +43,16 @@ const flagSpec = {
   'lb-class': { type: 'string', default: defaultLoadBalancerClass, description: 'Services with another spec.loadBalancerClass are left alone' },
   liveness: {
     type: 'string',
-    default: 'lease',
+    default: 'split',
     choices: ['lease', 'split'],
-    description: 'lease: every speaker renews its Lease each --lease-renew and watches all (tens of nodes); split: membership Lease written on change, heartbeat every --heartbeat-renew, standbys probe their owners on the LAN and reap (docs/election.md "1,000 nodes"). The same on every node',
+    description: 'split: membership Lease written on change, heartbeat every --heartbeat-renew, standbys probe their owners on the LAN and reap (docs/election.md "1,000 nodes"); lease: every speaker renews its Lease each --lease-renew and watches all (tens of nodes; needed with --no-announce, which sends no probes). Nodes may differ while a DaemonSet rolls from one to the other',
   },
   'heartbeat-renew': { type: 'number', default: 10, min: 0.1, description: 'split: seconds between renewals of the heartbeat Lease' },
   'heartbeat-duration': { type: 'number', default: 40, min: 1, description: 'split: seconds a heartbeat counts without renewal (self-fence after an API partition)' },
   'standby-probe-interval': { type: 'number', default: 0.5, min: 0.05, description: 'split: seconds between probe rounds a standby sends its owner' },
   'standby-probe-misses': { type: 'number', default: 3, min: 1, description: 'split: unanswered rounds in a row before a standby reaps its owner' },
-  'lease-renew': { type: 'number', default: 1, min: 0.1, description: 'seconds between renewals of this node Lease (1 PUT each)' },
-  'lease-duration': { type: 'number', default: 3, min: 1, description: 'seconds a Lease counts as alive without renewal (failover time after a crash)' },
+  'lease-renew': { type: 'number', default: 1, min: 0.1, description: 'lease: seconds between renewals of this node Lease (1 PUT each)' },
+  'lease-duration': { type: 'number', default: 3, min: 1, description: 'lease: seconds a Lease counts as alive without renewal (failover time after a crash)' },
   'hold-down': { type: 'number', default: 10, min: 0, description: 'seconds a rejoining node must be up before it may take over IPs (docs/election.md)' },
   interfaces: { type: 'strings', description: 'only announce on these interfaces (repeatable; globs like eth* allowed)' },
   'ignore-exclude-label': { type: 'boolean', description: 'ignore node.kubernetes.io/exclude-from-external-load-balancers (single-node clusters)' },
@@ -296,7 +296,9 @@ function livenessLeases(flags: SpeakerFlags, node: NodeName, writer: LeaseWriter
   const clock = systemClock;
   const common = { writer, identity: node, clock, logger, metrics: { renewal: hooks.renewal }, onAlive: hooks.onAlive };
   if (flags.liveness !== 'split') {
-    const membership = new NodeLease({ ...common, name: leaseNameOf(node), durationMs: flags['lease-duration'] * 1000, renewMs: flags['lease-renew'] * 1000, recordAnnotation: announcingAnnotation });
+    // Labelled `renewed`: a Lease this node once wrote in split mode keeps its labels otherwise, and would read as a membership Lease.
+    const labels = { [leaseRoleLabel]: renewedLeaseRole };
+    const membership = new NodeLease({ ...common, name: leaseNameOf(node), durationMs: flags['lease-duration'] * 1000, renewMs: flags['lease-renew'] * 1000, recordAnnotation: announcingAnnotation, labels });
     return { split: false, membership, port: membership, run: async (signal) => membership.run(signal) };
   }
   const heartbeat = new NodeLease({
@@ -311,13 +313,17 @@ function livenessLeases(flags: SpeakerFlags, node: NodeName, writer: LeaseWriter
   const membership = new NodeLease({
     ...common,
     name: leaseNameOf(node),
-    // Written on change (record, settling, rejoin); the hourly write only re-asserts it.
-    durationMs: flags['heartbeat-duration'] * 1000,
+    // Written on change (record, settling, rejoin); the hourly write only re-asserts it. Its
+    // declared duration covers two of those, so a speaker that judges every Lease by its
+    // renewals (a `lease`-mode speaker from before modes could be mixed) also sees a member
+    // while it is held, as split speakers do (docs/election.md, "Mixed modes").
+    durationMs: membershipDurationMs,
+    requestTimeoutMs: flags['heartbeat-duration'] * 1000,
     renewMs: membershipRewriteMs,
     // A write that failed (the API unreachable at a reap or a record change) is tried again soon, not in an hour.
     retryMs: 1000,
     recordAnnotation: announcingAnnotation,
-    labels: { [leaseRoleLabel]: 'membership' },
+    labels: { [leaseRoleLabel]: membershipLeaseRole },
     continuous,
   });
   const port: MembershipPort = {
@@ -332,6 +338,8 @@ function livenessLeases(flags: SpeakerFlags, node: NodeName, writer: LeaseWriter
 
 /** Split liveness: the membership Lease is written at least this often (a re-assertion, 1,000 nodes cost 0.3 writes/s). */
 const membershipRewriteMs = 3_600_000;
+/** Split liveness: the duration the membership Lease declares, two re-assertions (see livenessLeases). */
+const membershipDurationMs = 2 * membershipRewriteMs;
 
 interface StandbyParts {
   readonly prober: Pick<AnnouncerPort, 'probe'>;
@@ -342,16 +350,20 @@ interface StandbyParts {
   readonly logger: Logger;
 }
 
-/** What split liveness adds to the speaker: its deps and options, and the parts to run (nothing for `--liveness lease`). */
+/** The standby loop (both modes: a lease-mode node stands by for split owners while modes are mixed) and, in split mode, the option. */
 interface StandbyWiring {
   readonly deps: { readonly standby?: StandbyLoop };
   readonly options: { readonly split?: { readonly standbyCount: number } };
   run(signal: AbortSignal): Promise<void>;
 }
 
-/** Split liveness: the standby loop and its scoped heartbeat watch. */
+/**
+ * The standby loop and its scoped heartbeat watch. It runs in lease mode too: while the cluster
+ * switches modes node by node, a lease-mode node may be named standby of a split owner, and
+ * nobody else would check that owner. In a cluster that is all lease it has no duties, watches
+ * nothing and sends nothing.
+ */
 function createStandby(flags: SpeakerFlags, node: NodeName, split: boolean, parts: StandbyParts): StandbyWiring {
-  if (!split) return { deps: {}, options: {}, run: async () => Promise.resolve() };
   const late: { loop?: StandbyLoop } = {};
   const heartbeats = createHeartbeatWatch({
     rest: parts.rest,
@@ -374,7 +386,7 @@ function createStandby(flags: SpeakerFlags, node: NodeName, split: boolean, part
   late.loop = loop;
   return {
     deps: { standby: loop },
-    options: { split: { standbyCount: defaultStandbyCount } },
+    options: split ? { split: { standbyCount: defaultStandbyCount } } : {},
     run: async (signal) => { await Promise.all([loop.run(signal), heartbeats.run(signal)]); },
   };
 }

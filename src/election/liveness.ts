@@ -20,6 +20,14 @@ export interface LeaseObservation {
    */
   readonly acquireTime?: string | undefined;
   readonly renewTime?: string | undefined;
+  /**
+   * How this Lease is judged: `true`, by its renewals (alive while it changed within its
+   * duration); `false`, by its holder alone (a split-liveness membership Lease, written on change
+   * only: alive until released or reaped). Absent: the tracker's default. Each Lease is judged by
+   * the rule of the speaker that writes it, so speakers of both modes agree on who is alive
+   * (docs/election.md, "Mixed modes").
+   */
+  readonly expires?: boolean | undefined;
   readonly observedAt: number;
 }
 
@@ -42,6 +50,8 @@ interface PeerState {
   readonly changedAt: number;
   /** renewTime - acquireTime as written by the peer, or undefined when unknown. */
   readonly upMs: number | undefined;
+  /** Judged by its renewals (else by its holder alone). */
+  readonly expires: boolean;
 }
 
 /**
@@ -62,7 +72,8 @@ export class LivenessTracker {
    * `graceMs`: see {@link defaultExpiryGraceMs}. `expires: false` judges by the holder alone: a
    * held Lease is alive however old, for the membership Leases of the split design
    * (docs/election.md, "1,000 nodes"), which are written only on change; a peer leaves by
-   * releasing its Lease or by being reaped.
+   * releasing its Lease or by being reaped. It is the default for observations that do not say
+   * ({@link LeaseObservation.expires}).
    */
   constructor(private readonly graceMs = defaultExpiryGraceMs, private readonly expires = true) {}
 
@@ -75,6 +86,7 @@ export class LivenessTracker {
       durationMs: Math.max(0, (lease.leaseDurationSeconds ?? 0) * 1000),
       changedAt: previous === undefined || previous.version !== lease.version ? lease.observedAt : previous.changedAt,
       upMs: upTime(lease.acquireTime, lease.renewTime),
+      expires: lease.expires ?? this.expires,
     });
   }
 
@@ -139,7 +151,7 @@ export class LivenessTracker {
   }
 
   private expiry(peer: PeerState): number {
-    return this.expires ? peer.changedAt + peer.durationMs + this.graceMs : Number.POSITIVE_INFINITY;
+    return peer.expires ? peer.changedAt + peer.durationMs + this.graceMs : Number.POSITIVE_INFINITY;
   }
 
   private isPeerAlive(peer: PeerState, now: number): boolean {

@@ -18,6 +18,12 @@ export interface NodeLeaseDeps {
   readonly identity: string;
   readonly durationMs: number;
   readonly renewMs: number;
+  /**
+   * A request that gets no answer within this long is abandoned; default `durationMs`. The split
+   * membership Lease declares a duration of hours (docs/speaker.md, "Mixed modes") but must not
+   * wait that long on a hung PUT.
+   */
+  readonly requestTimeoutMs?: number;
   /** Annotation that records what this node announces (docs/speaker.md); absent: none (the heartbeat Lease). */
   readonly recordAnnotation?: string;
   /** Labels the Lease carries (`ironlb.io/lease`, `ironlb.io/node`: docs/election.md "1,000 nodes"). */
@@ -134,7 +140,7 @@ export class NodeLease {
   async renew(signal?: AbortSignal): Promise<boolean> {
     const start = this.deps.clock.now();
     try {
-      const stored = await this.withTimeout(this.write(start), this.deps.durationMs, signal);
+      const stored = await this.withTimeout(this.write(start), this.deps.requestTimeoutMs ?? this.deps.durationMs, signal);
       const answered = this.deps.clock.now();
       // Alive right up to this answer? If we lapsed while it was in flight, the speaker has
       // withdrawn and must hear that it is back.

@@ -4,7 +4,8 @@ import { canonicalIpText } from '../ip/ip-addr.js';
 import { ingressIpTexts, isOurs, serviceKeyOf, serviceRef, type ServiceView } from '../service/service.js';
 import type { NodeName } from '../shared/brand.js';
 import { interfacesAnnotation, toInterfacesRecord } from '../speaker/interfaces-record.js';
-import { announcingAnnotation, nodeOfLease, parseAnnouncing, type SpeakerLeaseView } from '../speaker/lease-view.js';
+import { announcingAnnotation, livenessModeOf, nodeOfLease, parseAnnouncing, type LivenessMode, type SpeakerLeaseView } from '../speaker/lease-view.js';
+import { leaseRoleLabel } from '../speaker/standby.js';
 import type { ServiceRecord } from '../speaker/speaker.js';
 
 /** The label an EndpointSlice names its Service with. */
@@ -90,5 +91,11 @@ export function toSpeakerLeaseView(lease: k8s.V1Lease): SpeakerLeaseView | undef
     renewTime: timeText(spec.renewTime),
     announcing,
     interfaces: toInterfacesRecord(annotations[interfacesAnnotation]),
+    mode: modeOf(lease),
   };
+}
+
+/** The liveness mode a speaker Lease was written in (its `ironlb.io/lease` label). */
+function modeOf(lease: k8s.V1Lease): LivenessMode {
+  return livenessModeOf(lease.metadata?.labels?.[leaseRoleLabel]);
 }

@@ -158,7 +158,9 @@ function childSpecs(opts: SandboxOptions, layout: LanLayout): ChildSpec[] {
     specs.push({ name: 'controller', argv: [...opts.ironlb, 'controller', '--kubeconfig', opts.paths.controllerKubeconfig, '--metrics-port', '0'], logPath: log('controller') });
   }
   for (const node of opts.speakers && !opts.lan ? layout.nodes : []) {
-    const mode = ['--no-announce', '--metrics-port', '0'];
+    // --no-announce sends nothing, so no standby could probe an owner (split liveness would find
+    // a crash by its 40 s heartbeat only): the lease mode judges it by its 3 s Lease.
+    const mode = ['--no-announce', '--liveness', 'lease', '--metrics-port', '0'];
     const [node0 = process.execPath, ...script] = opts.ironlb;
     const argv = [node0, ...speakerNodeFlags, ...script, 'speaker', '--node-name', node.name, '--kubeconfig', opts.paths.speakerKubeconfig, ...mode];
     specs.push({ name: `speaker-${node.name}`, argv, logPath: log(`speaker-${node.name}`) });

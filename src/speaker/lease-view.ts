@@ -13,8 +13,37 @@ export const speakerLeasePrefix = 'ironlb-speaker-';
  */
 export const announcingAnnotation = 'ironlb.io/announcing';
 
+/**
+ * How a speaker keeps itself a member (`--liveness`): `lease`, one Lease renewed every second and
+ * judged by its renewals; `split`, a membership Lease written on change and judged by its holder,
+ * with a heartbeat Lease its standbys watch and LAN probes (docs/election.md, "1,000 nodes").
+ */
+export type LivenessMode = 'lease' | 'split';
+
+/** The `ironlb.io/lease` label value of a split membership Lease (standby.ts `leaseRoleLabel`). */
+export const membershipLeaseRole = 'membership';
+
+/**
+ * The `ironlb.io/lease` label value a `lease`-mode speaker writes, so that a Lease once written in
+ * split mode (labels are merged on write) reads as renewed again after a switch back.
+ */
+export const renewedLeaseRole = 'renewed';
+
+/**
+ * The mode a speaker Lease was written in, from its `ironlb.io/lease` label: `membership` is split;
+ * anything else (`renewed`, or no label: a speaker from before the label) is lease.
+ */
+export function livenessModeOf(role: string | undefined): LivenessMode {
+  return role === membershipLeaseRole ? 'split' : 'lease';
+}
+
 /** A speaker Lease as the speaker reads it (k8s/ builds it from a V1Lease). */
-export interface SpeakerLeaseView extends Omit<LeaseObservation, 'observedAt'> {
+export interface SpeakerLeaseView extends Omit<LeaseObservation, 'observedAt' | 'expires'> {
+  /**
+   * The mode its speaker runs ({@link livenessModeOf}); absent: `lease`. Every speaker judges a
+   * Lease by the rule of its writer's mode, whatever its own (docs/election.md, "Mixed modes").
+   */
+  readonly mode?: LivenessMode;
   /** IPs recorded in `announcingAnnotation`, canonical text. */
   readonly announcing: readonly string[];
   /** The interfaces recorded in `interfacesAnnotation` (interfaces-record.ts); absent when not given. */

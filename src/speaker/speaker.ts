@@ -15,7 +15,7 @@ import { macOwners as publishedMacOwners, reachOfLeases, type InterfacesRecord }
 import { recordedOwners, type SpeakerLeaseView } from './lease-view.js';
 import { membership, nextLivenessChange, peerTime, standing } from './membership.js';
 import { announcedSeries, type AnnouncedSeries, type SpeakerMetrics } from './metrics.js';
-import { standbyDuties } from './standby.js';
+import { defaultStandbyCount, standbyDuties } from './standby.js';
 import type { StandbyLoop } from './standby-loop.js';
 
 /** A Service with ingress IPs as the speaker sees it, and the reference its Events go to. */
@@ -78,9 +78,11 @@ export interface SpeakerOptions {
   /** Re-probes of conflicts and self-checks of owned IPs (speaker/conflicts.ts). */
   readonly conflicts?: ConflictTiming;
   /**
-   * Split liveness (docs/election.md, "1,000 nodes"): membership Leases judged by their holder
-   * alone, standbys named per owner, `SpeakerDeps.standby` probing and reaping. Absent: every
-   * Lease renewed and judged by its renewals.
+   * This node runs split liveness (docs/election.md, "1,000 nodes"): its membership Lease is
+   * written on change, it judges itself by its heartbeat, and it rejoins when a standby reaps it.
+   * Absent: its one Lease is renewed (`--liveness lease`). Either way every peer's Lease is judged
+   * by its own writer's rule, and with `SpeakerDeps.standby` this node stands by for the split
+   * owners it is named for (docs/election.md, "Mixed modes").
    */
   readonly split?: { readonly standbyCount: number };
 }
@@ -95,7 +97,10 @@ export interface SpeakerDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly options: SpeakerOptions;
-  /** Split liveness only: the standby's probes, heartbeat watch and reaping. */
+  /**
+   * The standby's probes, heartbeat watch and reaping of split-mode owners. In split mode always;
+   * in lease mode too, so that a cluster switching modes node by node checks every split owner.
+   */
   readonly standby?: StandbyLoop;
 }
 
@@ -157,7 +162,7 @@ class SpeakerLoop implements Speaker {
 
   constructor(private readonly deps: SpeakerDeps) {
     this.wallOffset = deps.clock.wallTime().getTime() - deps.clock.now();
-    this.tracker = new LivenessTracker(defaultExpiryGraceMs, deps.options.split === undefined);
+    this.tracker = new LivenessTracker(defaultExpiryGraceMs);
     this.log = deps.logger.child({ component: 'speaker', node: deps.self });
     this.alarm = createAlarm({ clock: deps.clock });
     this.announced = announcedSeries(deps.metrics.announced);
@@ -168,7 +173,8 @@ class SpeakerLoop implements Speaker {
     const before = this.standing(lease.node, now);
     const previous = this.leases.get(lease.node);
     this.leases.set(lease.node, lease);
-    this.tracker.observe({ ...lease, observedAt: now });
+    // Judged by its writer's rule: a split membership Lease by its holder, any other by its renewals.
+    this.tracker.observe({ ...lease, observedAt: now, expires: lease.mode !== 'split' });
     this.observeSelf(lease, now);
     const interfacesChanged = recordKey(previous?.interfaces) !== recordKey(lease.interfaces);
     if ((previous === undefined || interfacesChanged) && lease.holderIdentity !== undefined && lease.holderIdentity !== '') this.logInterfaces(lease.node, lease.interfaces);
@@ -343,7 +349,7 @@ class SpeakerLoop implements Speaker {
       reach: reachOfLeases(this.leases.values()),
       isLayer2: this.isLayer2,
       options: { ignoreExcludeLabel: this.deps.options.ignoreExcludeLabel },
-      ...(this.deps.options.split === undefined ? {} : { standbyCount: this.deps.options.split.standbyCount }),
+      ...this.standbyCount(alive),
     });
     const gated = gate(this.address, { elected, recorded: currentOwners.keys(), now, timing: this.conflictTiming });
     this.address = gated.state;
@@ -375,7 +381,23 @@ class SpeakerLoop implements Speaker {
     return [...this.leases.values()].map((l) => (l === own ? { ...l, announcing } : l));
   }
 
-  /** Split liveness: hands the standby loop its duties, and writes the membership Lease once the hold-down passed. */
+  /**
+   * Standbys to name per owner: this node's own setting in split mode; in lease mode the default
+   * while some alive peer runs split (a switch under way), so the split owners are checked; none
+   * in a cluster that is all lease, which needs none and is spared the hashing.
+   */
+  private standbyCount(alive: ReadonlySet<NodeName>): { readonly standbyCount?: number } {
+    if (this.deps.standby === undefined) return {};
+    if (this.deps.options.split !== undefined) return { standbyCount: this.deps.options.split.standbyCount };
+    return this.splitNodes(alive).size > 0 ? { standbyCount: defaultStandbyCount } : {};
+  }
+
+  /** The alive peers whose speaker runs split liveness (their Lease says so), with this node if it does. */
+  private splitNodes(alive: ReadonlySet<NodeName>): ReadonlySet<NodeName> {
+    return new Set([...alive].filter((node) => (node === this.deps.self ? this.deps.options.split !== undefined : this.leases.get(node)?.mode === 'split')));
+  }
+
+  /** Hands the standby loop its duties (split owners only), and, in split mode, writes the membership Lease once the hold-down passed. */
   private updateStandby(elected: DesiredAnnouncements, recorded: ReadonlyMap<string, NodeName>, alive: ReadonlySet<NodeName>, now: number): void {
     const standby = this.deps.standby;
     if (standby === undefined) return;
@@ -383,12 +405,14 @@ class SpeakerLoop implements Speaker {
       this.self.settleAt = undefined;
       this.deps.membership.touch?.();
     }
+    const split = this.splitNodes(alive);
+    // Only split members are reaped: a lease-mode peer runs out on its own.
     const members = new Map<NodeName, string>();
-    for (const node of alive) {
+    for (const node of split) {
       const version = this.leases.get(node)?.version;
       if (node !== this.deps.self && version !== undefined) members.set(node, version);
     }
-    standby.update(this.silenced ? { probe: new Map(), watch: [] } : standbyDuties(this.deps.self, elected.ips.values(), recorded), members);
+    standby.update(this.silenced ? { probe: new Map(), watch: [] } : standbyDuties(this.deps.self, elected.ips.values(), recorded, split), members);
   }
 
   /**

@@ -41,25 +41,35 @@ export interface StandbyDuties {
 /**
  * The duties of `self` from the election's decisions and the announcing records
  * (`recorded`: ip -> node recorded as announcing it, lease-view.ts `recordedOwners`).
+ *
+ * `split`: the nodes whose speaker runs split liveness (lease-view.ts `livenessModeOf`); absent,
+ * every node. Only they are probed and have their heartbeat watched: a `lease`-mode speaker has
+ * no heartbeat and is judged by its renewals, which every speaker sees run out on its own, and
+ * reaping it would be undone by its next renewal (docs/election.md, "Mixed modes"). Duties do not
+ * depend on this node's own mode, so during a switch a `lease`-mode standby checks a `split` owner.
  */
-export function standbyDuties(self: NodeName, decisions: Iterable<IpDecision>, recorded: ReadonlyMap<string, NodeName>): StandbyDuties {
+export function standbyDuties(self: NodeName, decisions: Iterable<IpDecision>, recorded: ReadonlyMap<string, NodeName>, split?: ReadonlySet<NodeName>): StandbyDuties {
+  const heartbeating = (node: NodeName): boolean => split === undefined || split.has(node);
   // owner -> lowest IP
   const probe = new Map<NodeName, string>();
   const watch = new Set<NodeName>();
   for (const d of decisions) {
+    const owner = d.owner;
+    if (owner === undefined) continue;
     const standbys = d.standbys ?? [];
-    if (d.owner === undefined) continue;
-    if (d.owner === self) {
-      for (const node of standbys) watch.add(node);
-      continue;
+    if (owner === self) {
+      for (const node of standbys.filter(heartbeating)) watch.add(node);
+    } else if (standbys.includes(self) && heartbeating(owner)) {
+      watch.add(owner);
+      if (recorded.get(d.ip) === owner) probe.set(owner, lowerIp(probe.get(owner), d.ip));
     }
-    if (!standbys.includes(self)) continue;
-    watch.add(d.owner);
-    const current = probe.get(d.owner);
-    if (recorded.get(d.ip) === d.owner && (current === undefined || compareStrings(d.ip, current) < 0)) probe.set(d.owner, d.ip);
   }
   watch.delete(self);
   return { probe, watch: [...watch].sort(compareStrings) };
+}
+
+function lowerIp(current: string | undefined, ip: string): string {
+  return current === undefined || compareStrings(ip, current) < 0 ? ip : current;
 }
 
 /** What one probe round of an owner found. `unknown`: no interface to probe on, or it failed; neither a miss nor an answer. */

@@ -32,7 +32,9 @@ describe.skipIf(!canRunRootTests('speaker'))('ironlb speaker: three processes on
   };
 
   beforeAll(async () => {
-    c = await startSpeakerCluster(plan, ['--log-level', 'debug', '--conflict-reprobe', '2']);
+    // The lease mode's own suite (renewals once a second, the partition judged by the Lease's 3 s):
+    // split, the default, has its crash, partition and API-cut cases in speaker-split.test.ts.
+    c = await startSpeakerCluster(plan, ['--liveness', 'lease', '--log-level', 'debug', '--conflict-reprobe', '2']);
     for (const n of c.lan.nodes) await c.startSpeaker(n.name);
   }, 60_000);
 

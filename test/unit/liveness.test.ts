@@ -187,3 +187,25 @@ describe('LivenessTracker.resume (the watch was down and relisted)', () => {
     expect([...tracker.alive(now)]).toEqual(want);
   });
 });
+
+describe('LivenessTracker: each Lease judged by its own rule (mixed modes)', () => {
+  it.each<{ name: string; defaultExpires: boolean; expires: boolean | undefined; now: number; want: string[] }>([
+    { name: 'a renewed Lease in an expiring tracker runs out', defaultExpires: true, expires: true, now: 60_000, want: [] },
+    { name: 'a membership Lease in an expiring tracker does not', defaultExpires: true, expires: false, now: 3_600_000, want: ['a'] },
+    { name: 'a renewed Lease in a holder-only tracker runs out', defaultExpires: false, expires: true, now: 60_000, want: [] },
+    { name: 'unsaid: the tracker default (expiring)', defaultExpires: true, expires: undefined, now: 60_000, want: [] },
+    { name: 'unsaid: the tracker default (holder only)', defaultExpires: false, expires: undefined, now: 3_600_000, want: ['a'] },
+  ])('$name', ({ defaultExpires, expires, now, want }) => {
+    const tracker = new LivenessTracker(defaultExpiryGraceMs, defaultExpires);
+    tracker.observe(obs(0, { node: 'a', version: '1', leaseDurationSeconds: 40, expires }));
+    expect([...tracker.alive(now)]).toEqual(want);
+    // A Lease that does not run out sets no timer.
+    expect(tracker.nextChange(1)).toBe(want.length === 0 ? 40_000 + defaultExpiryGraceMs : undefined);
+  });
+
+  it('a membership Lease without a holder is dead at once', () => {
+    const tracker = new LivenessTracker();
+    tracker.observe(obs(0, { node: 'a', version: '1', leaseDurationSeconds: 40, expires: false, holderIdentity: '' }));
+    expect([...tracker.alive(1)]).toEqual([]);
+  });
+});

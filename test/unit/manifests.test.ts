@@ -118,7 +118,7 @@ describe('container hardening (docs/security.md)', () => {
   it('starts the speaker with the Node.js flags the sandbox and the benchmarks use', () => {
     const c = podSpec(byKind('DaemonSet', 'speaker')).containers[0] as { command?: string[]; args?: string[] };
     expect(c.command).toEqual(['node', ...speakerNodeFlags, '/app/bin/ironlb.js']);
-    expect(c.args).toEqual(['speaker']);
+    expect(c.args).toEqual(['speaker', '--liveness', 'split']);
   });
 
   it('uses one service account per component', () => {

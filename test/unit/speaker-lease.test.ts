@@ -72,6 +72,20 @@ function setup(): { clock: FakeClock; writer: FakeLeaseWriter; lease: NodeLease;
 }
 
 describe('NodeLease', () => {
+  it('declares its duration but abandons a request after requestTimeoutMs (the split membership Lease: 2 h declared, 40 s wait)', async () => {
+    const clock = new FakeClock(1000);
+    const writer = new FakeLeaseWriter(clock);
+    const lease = new NodeLease({ writer, name: 'ironlb-speaker-a', identity: 'a', durationMs: 7_200_000, requestTimeoutMs: 40_000, renewMs: 3_600_000, clock, logger: pino({ level: 'silent' }) });
+    await lease.renew();
+    expect(writer.stored?.spec?.leaseDurationSeconds).toBe(7200);
+    writer.latencyMs = 60_000;
+    let settled: boolean | undefined;
+    void lease.renew().then((ok) => { settled = ok; });
+    await clock.advance(40_000);
+    await flushPromises();
+    expect(settled).toBe(false);
+  });
+
   it('creates the Lease once, then renews with one PUT carrying the cached resourceVersion (no GET)', async () => {
     const { writer, lease } = setup();
     await lease.renew();

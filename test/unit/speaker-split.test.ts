@@ -36,6 +36,7 @@ const lease = (node: string, version: string, extra: Partial<SpeakerLeaseView> =
   acquireTime: '2026-01-01T00:00:00.000Z',
   renewTime: '2026-01-01T00:01:00.000Z',
   announcing: [],
+  mode: 'split',
   ...extra,
 });
 

@@ -71,7 +71,18 @@ describe('speaker Leases', () => {
       renewTime: '2026-01-01T00:00:05.000Z',
       announcing: ['192.0.2.1', '2001:db8::1'],
       interfaces: { kind: 'absent' },
+      mode: 'lease',
     });
+  });
+
+  it.each([
+    { name: 'a split membership Lease', labels: { 'ironlb.io/lease': 'membership' }, mode: 'split' },
+    { name: 'a lease-mode Lease', labels: { 'ironlb.io/lease': 'renewed' }, mode: 'lease' },
+    { name: 'a Lease from before the label (lease mode)', labels: undefined, mode: 'lease' },
+    { name: 'an unknown role', labels: { 'ironlb.io/lease': 'other' }, mode: 'lease' },
+  ])('the liveness mode of $name', ({ labels, mode }) => {
+    const view = toSpeakerLeaseView({ metadata: { name: 'ironlb-speaker-a', resourceVersion: '1', ...(labels === undefined ? {} : { labels }) }, spec: { holderIdentity: 'a', leaseDurationSeconds: 3 } });
+    expect(view?.mode).toBe(mode);
   });
 
   const lv = (node: string, acquireTime: string | undefined, announcing: string[]): SpeakerLeaseView => ({
