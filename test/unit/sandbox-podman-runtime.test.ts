@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { imageConfigOf } from '../../src/sandbox/kubelet/image-config.js';
-import { chooseIronlbRuntime, ironlbRuntimeChooser, type LocalImage, localImageRef, podmanContainerName, podmanCreateArgs, podmanExit, podmanInNetns } from '../../src/sandbox/kubelet/podman-runtime.js';
+import { chooseIronlbRuntime, ironlbRuntimeChooser, type LocalImage, localImageRef, podmanContainerName, podmanCreateArgs, podmanExecOutcome, podmanExit, podmanInNetns } from '../../src/sandbox/kubelet/podman-runtime.js';
 import type { ContainerLaunch, ContainerRuntime, ContainerSecurity } from '../../src/sandbox/kubelet/runtime.js';
 import { err, ok } from '../../src/shared/result.js';
 import { repoRoot } from '../helpers/cli.js';
@@ -106,6 +106,18 @@ describe('podman create for ironlb\'s image', () => {
     { name: 'an OCI error', state: { status: 'exited', exitCode: 127, error: 'runc failed' }, want: { exitCode: 128, signal: undefined, reason: 'StartError', message: 'runc failed' } },
   ])('reports $name as the kubelet does', ({ state, want }) => {
     expect(podmanExit(state, 'exec: "/x": not found')).toEqual(want);
+  });
+});
+
+describe('podman exec, as an exec probe reads it', () => {
+  it.each([
+    { name: 'the command succeeded', code: 0, stderr: '', want: { kind: 'exited', exitCode: 0 } },
+    { name: 'the command failed', code: 3, stderr: '', want: { kind: 'exited', exitCode: 3 } },
+    { name: 'podman failed', code: 125, stderr: 'Error: no container with name or ID "x" found: no such container\n', want: { kind: 'error', message: 'podman exec failed: no container with name or ID "x" found: no such container' } },
+    { name: 'not found', code: 127, stderr: 'Error: crun: executable file `nope` not found in $PATH\n', want: { kind: 'error', message: 'the command was not found: crun: executable file `nope` not found in $PATH' } },
+    { name: 'not invocable, said nothing', code: 126, stderr: '', want: { kind: 'error', message: 'the command cannot be invoked' } },
+  ] as const)('$name', ({ code, stderr, want }) => {
+    expect(podmanExecOutcome(code, stderr)).toEqual(want);
   });
 });
 

@@ -7,7 +7,7 @@ import { serviceAccountMountPath } from '../serviceaccounts/volume.js';
 import type { ImageConfig } from './image-config.js';
 import { sourceLabel } from './image-source.js';
 import { effectiveCapabilities, userOf } from './ironlb-runtime.js';
-import type { ContainerExit, ContainerLaunch, ContainerRuntime, ContainerSecurity, RunningContainer } from './runtime.js';
+import type { ContainerExit, ContainerLaunch, ContainerRuntime, ContainerSecurity, ExecOutcome, RunningContainer } from './runtime.js';
 
 /**
  * ironlb's own image run by the sandbox kubelet with podman, as a CRI runtime runs it: one
@@ -256,7 +256,54 @@ function startPodmanContainer(launch: ContainerLaunch, name: string, deps: Podma
       clearTimeout(timer);
       return exit;
     },
+    exec(command, timeoutMs) {
+      if (!progress.started || progress.done !== undefined) return Promise.resolve({ kind: 'error', message: 'the container is not running' });
+      return podmanExec(deps.podman, name, command, timeoutMs);
+    },
   };
+}
+
+/**
+ * podman's own exit codes for `podman exec` (podman-exec(1), "Exit Status"): 125 podman failed,
+ * 126 the command cannot be invoked, 127 it was not found; any other code is the command's.
+ */
+const podmanExecFailures = new Map([[125, 'podman exec failed'], [126, 'the command cannot be invoked'], [127, 'the command was not found']]);
+
+/** The outcome of `podman exec` as CRI ExecSync reports it; pure. */
+export function podmanExecOutcome(code: number, stderr: string): ExecOutcome {
+  const failure = podmanExecFailures.get(code);
+  if (failure === undefined) return { kind: 'exited', exitCode: code };
+  const detail = podmanError(stderr);
+  return { kind: 'error', message: stderr.trim() === '' ? failure : `${failure}: ${detail}` };
+}
+
+/**
+ * `podman exec NAME COMMAND...`: the command in the container's namespaces, with its user and
+ * environment (what exec probes and CRI ExecSync do). Past `timeoutMs` the podman client is
+ * killed and the outcome is `timedOut`; podman 4.3's exec has no timeout of its own, so the
+ * command itself may run on in the container until it ends (containerd kills it; see
+ * docs/sandbox.md). Never rejects.
+ */
+function podmanExec(podman: string, name: string, command: readonly string[], timeoutMs: number): Promise<ExecOutcome> {
+  if (command.length === 0) return Promise.resolve({ kind: 'error', message: 'exec: no command' });
+  return new Promise((resolve) => {
+    const child = spawn(podman, ['exec', name, ...command], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    let timedOut = false;
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-2000)));
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, Math.max(1, timeoutMs));
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      resolve({ kind: 'error', message: e.message });
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve(timedOut ? { kind: 'timedOut' } : podmanExecOutcome(code ?? 128, stderr));
+    });
+  });
 }
 
 /** Whether podman runs here (`podman --version` succeeds). */
