@@ -13,6 +13,10 @@
 # 3. `podman build --pull=never` of the Dockerfile. When the host's npm uses a CA file (this
 #    machine's egress re-signs TLS), that bundle and an npmrc naming it are mounted into the
 #    build's RUN steps only; the image does not keep them.
+# 4. The image carries what it was built from: the label io.ironlb.source is the digest of the
+#    checkout's build inputs (`ironlb sandbox image-source`: the Dockerfile's COPY sources and the
+#    Dockerfile, as git sees the working tree). The sandbox runs the image only while that digest
+#    matches its checkout (docs/sandbox.md, "ironlb's own image in the sandbox").
 # Prints each stage's time and the image size. IRONLB_IMAGE_NO_CACHE=1 builds without layer cache.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -126,7 +130,10 @@ if [ -n "$cafile" ] && [ "$cafile" != null ] && [ -s "$cafile" ]; then
 fi
 nocache=()
 [ "${IRONLB_IMAGE_NO_CACHE:-0}" = 1 ] && nocache=(--no-cache)
-podman build --pull=never "${nocache[@]}" "${lend[@]}" -t "$tag" -f "$repo/Dockerfile" "$repo"
+digest=$(node "$repo/bin/ironlb.js" sandbox image-source --checkout "$repo") ||
+  { echo "build-image: cannot digest the checkout's build inputs (see above; \`npm ci\` builds dist/ first)" >&2; exit 1; }
+podman build --pull=never "${nocache[@]}" "${lend[@]}" --label "io.ironlb.source=$digest" -t "$tag" -f "$repo/Dockerfile" "$repo"
+echo "build-image: $tag built from source $digest"
 stage "image $tag" "$t0"
 size=$(podman image inspect --format '{{.Size}}' "$tag")
 echo "build-image: $tag size $((size / 1000000)) MB ($size bytes)"

@@ -24,5 +24,6 @@ export const commands: readonly Command[] = [
   lazy('sandbox rogue', 'make the client namespace a host that uses a LAN address (add IP | remove IP | list), to see conflicts', async () => (await import('./sandbox.js')).sandboxRogueCommand),
   lazy('sandbox serve', '(internal) run the sandbox in the foreground; `sandbox up` starts it in the background', async () => (await import('./sandbox.js')).sandboxServeCommand),
   lazy('sandbox node-agent', '(internal) a sandbox node\'s backend and kube-proxy stand-in; run by `sandbox up` in the node namespace', async () => (await import('./sandbox-node-agent.js')).sandboxNodeAgentCommand),
+  lazy('sandbox image-source', '(internal) the digest of this checkout\'s image build inputs, which scripts/build-image.sh puts on the image', async () => (await import('./sandbox-image-source.js')).sandboxImageSourceCommand),
   lazy('sandbox stand-in', '(internal) the stand-in web server the sandbox kubelet runs for images it cannot run', async () => (await import('./sandbox-stand-in.js')).sandboxStandInCommand),
 ];

@@ -6,13 +6,15 @@ import type { PodView } from '../sandbox/kubelet/pod-view.js';
 import type { RuntimeChooser } from '../sandbox/kubelet/runtime.js';
 import { imageConfigOf } from '../sandbox/kubelet/image-config.js';
 import { ironlbCheckoutRuntime, isIronlbImage } from '../sandbox/kubelet/ironlb-runtime.js';
-import { ironlbRuntimeChooser, podmanImageExists, podmanInstalled, podmanRuntime, removeSandboxContainers, type IronlbRuntimeMode } from '../sandbox/kubelet/podman-runtime.js';
+import { checkoutSource } from '../sandbox/kubelet/image-source.js';
+import { ironlbRuntimeChooser, podmanInstalled, podmanLocalImage, podmanRuntime, removeSandboxContainers, type IronlbRuntimeMode } from '../sandbox/kubelet/podman-runtime.js';
 import { standInRuntime } from '../sandbox/kubelet/stand-in-runtime.js';
 import { serviceAccountVolumes } from '../sandbox/serviceaccounts/pod-volumes.js';
 import { createJsonClient } from '../sandbox/workloads/json-client.js';
 import { runNodeAgent } from '../sandbox/node-agent.js';
 import { dummyInterfaceAddresses, serviceInterfaceName } from '../sandbox/proxy.js';
 import { UsageError } from '../shared/errors.js';
+import { err, type Result } from '../shared/result.js';
 import { systemClock } from '../sys/clock.js';
 import { exitCode, type CommandRunner } from './command.js';
 import { commonFlags, printUsage, readFlags, type Flags } from './flags.js';
@@ -28,7 +30,7 @@ const flagSpec = {
   'restart-backoff-max-ms': { type: 'number', default: 300_000, min: 0, description: 'longest crash-loop back-off (kubelet: 5 min)' },
   kubeconfig: { type: 'string', env: 'KUBECONFIG', description: 'kubeconfig of the sandbox API server' },
   'service-interface': { type: 'string', description: 'interface for Service IPs (default kube-ipvs0 if present, else lo)' },
-  'ironlb-runtime': { type: 'string', default: 'auto', choices: ['auto', 'podman', 'checkout'], env: 'IRONLB_SANDBOX_RUNTIME', description: 'how ironlb\'s image runs: auto (podman when podman and the image are here, else this checkout), podman, checkout' },
+  'ironlb-runtime': { type: 'string', default: 'auto', choices: ['auto', 'podman', 'checkout'], env: 'IRONLB_SANDBOX_RUNTIME', description: 'how ironlb\'s image runs: auto (podman when podman and an image built from this checkout are here, else this checkout), podman, checkout' },
 } as const;
 
 /** Whether this process's network namespace has the interface (/proc/self/net/dev is per namespace, unlike /sys). */
@@ -48,25 +50,30 @@ interface RuntimeOptions {
   readonly mode: IronlbRuntimeMode;
   /** The node's network namespace: the label on its podman containers. */
   readonly node: string;
+  /** The checkout ironlb runs from (bin/ironlb.js is <checkout>/bin/ironlb.js). */
+  readonly checkout: string;
+  /** The digest of the checkout's image build inputs, to compare with the image's label. */
+  readonly checkoutSource: Result<string, string>;
 }
 
 /**
  * What the kubelet runs containers with: ironlb's own image runs ironlb with podman when podman
- * and the image are here, else from this checkout (bin/ironlb.js is <checkout>/bin/ironlb.js)
+ * and an image built from this checkout are here, else from this checkout (bin/ironlb.js is <checkout>/bin/ironlb.js)
  * (podman-runtime.ts, `ironlbRuntimeChooser`); every other image the stand-in web server. The
  * service account volumes live beside the container logs, in the sandbox's state dir.
  */
 function containerRuntimes(kubeConfig: KubeConfig, opts: RuntimeOptions, logger: Logger): { readonly runtimes: RuntimeChooser; readonly serviceAccountDir: (pod: PodView) => Promise<string | undefined> } {
   const { path, podLogDir } = opts;
   const standIn = standInRuntime({ ironlb: [process.execPath, process.argv[1] ?? 'ironlb'], path });
-  const checkout = dirname(dirname(resolve(process.argv[1] ?? 'bin/ironlb.js')));
+  const { checkout } = opts;
   const image = imageConfigOf(readFileSync(join(checkout, 'Dockerfile'), 'utf8'));
   const podman = opts.mode !== 'checkout' && podmanInstalled('podman') ? podmanRuntime({ podman: 'podman', image, node: opts.node, logger }) : undefined;
   const ironlb = ironlbRuntimeChooser({
     mode: opts.mode,
     podman,
     checkout: ironlbCheckoutRuntime({ checkout, nodePath: process.execPath, image, path }),
-    imagePresent: (ref) => podmanImageExists('podman', ref),
+    localImage: (ref) => podmanLocalImage('podman', ref),
+    checkoutSource: opts.checkoutSource,
     logger,
   });
   const volumes = serviceAccountVolumes({ client: createJsonClient(kubeConfig), root: join(dirname(podLogDir), 'pod-volumes'), now: () => systemClock.wallTime() });
@@ -95,7 +102,10 @@ async function nodeRuntimes(kubeConfig: KubeConfig, flags: Flags<typeof flagSpec
   const mode = flags['ironlb-runtime'] as IronlbRuntimeMode;
   const netns = flags.netns ?? flags.node ?? '';
   if (flags.netns !== undefined && mode !== 'checkout') await removeSandboxContainers('podman', [netns]);
-  return containerRuntimes(kubeConfig, { path: env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', podLogDir: flags['pod-log-dir'] ?? '.', mode, node: netns }, logger);
+  const checkout = dirname(dirname(resolve(process.argv[1] ?? 'bin/ironlb.js')));
+  // Only `auto` and `podman` compare the image with the checkout (hashing ~1 MB of sources).
+  const source = mode === 'checkout' ? err('not compared (--ironlb-runtime checkout)') : await checkoutSource(checkout);
+  return containerRuntimes(kubeConfig, { path: env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', podLogDir: flags['pod-log-dir'] ?? '.', mode, node: netns, checkout, checkoutSource: source }, logger);
 }
 
 /** `ironlb sandbox node-agent`: internal; `sandbox up` runs one per node inside the node's namespace. */

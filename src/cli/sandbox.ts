@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { loadKubeConfig } from '../k8s/client.js';
 import { defaultLanPlan, lanLayout, type LanPlan } from '../sandbox/lan.js';
 import { listRogue, parseRogueAddress, setRogue, type RogueAction } from '../sandbox/rogue.js';
+import { readRuntimeReport } from '../sandbox/runtime-report.js';
 import { formatSandboxStatus, readSandboxStatus } from '../sandbox/sandbox-status.js';
 import { defaultStateDir, prepareStateDir, processAlive, readReady, readRecord, sandboxPaths, type ReadyRecord, type SandboxPaths } from '../sandbox/state-dir.js';
 import { speakerPids } from '../sandbox/speaker-pids.js';
@@ -84,7 +85,7 @@ export const sandboxUpCommand: CommandRunner = {
     // The supervisor enforces --ready-timeout itself and then exits with its reason (after tearing
     // down, which takes seconds); the margin here only covers a supervisor that hangs.
     const ready = await waitForReady(paths, pid, flags['ready-timeout'] * 1000 + 60_000);
-    ctx.stdout.write(readyText(ready, paths));
+    ctx.stdout.write(readyText(ready, paths, await readRuntimeReport(paths.logs, ready.lan ? ready.nodes : [])));
     return exitCode.ok;
   },
 };
@@ -142,7 +143,8 @@ async function logTail(path: string): Promise<string> {
     .join('\n');
 }
 
-function readyText(ready: ReadyRecord, paths: SandboxPaths): string {
+/** What `up` prints once ready; `runtimes`: which runtime ran ironlb's image, and why (runtime-report.ts). */
+function readyText(ready: ReadyRecord, paths: SandboxPaths, runtimes: readonly string[]): string {
   const plan = ready.plan;
   const nodes = ready.nodes.length === 0 ? 'no nodes' : `nodes ${ready.nodes.join(', ')}`;
   const where = ready.lan ? ` in network namespaces ${plan.prefix}-node-1..${String(ready.nodes.length)}, client namespace ${plan.prefix}-client` : ' (no network namespaces: speakers compute but do not send)';
@@ -150,6 +152,7 @@ function readyText(ready: ReadyRecord, paths: SandboxPaths): string {
     `KUBECONFIG=${ready.kubeconfig}`,
     `ironlb sandbox is up: API server ${ready.url}, ${nodes}${ready.nodes.length > 0 ? where : ''}.`,
     `${ready.controller ? 'controller running' : 'no controller (--no-controller)'}; ${ready.speakers && ready.nodes.length > 0 ? 'one speaker per node' : 'no speakers'}; logs in ${paths.logs}`,
+    ...runtimes,
     '',
     'Try:',
     `  export KUBECONFIG=${ready.kubeconfig}`,
@@ -233,6 +236,8 @@ export const sandboxStatusCommand: CommandRunner = {
     // With namespaces the speakers are the kubelets' containers, not the supervisor's children.
     const pids = ready.lan ? { ...record.children, ...(await speakerPids(lanLayout(ready.plan).nodes)) } : record.children;
     ctx.stdout.write(formatSandboxStatus(status, pids));
+    const runtimes = ready.lan ? await readRuntimeReport(paths.logs, ready.nodes) : [];
+    ctx.stdout.write(`\n${runtimes.length > 0 ? runtimes.join('\n') : ready.lan ? "no node has run ironlb's image yet" : "ironlb runs from this checkout as plain processes (no network namespaces, no kubelets)"}\n`);
     return exitCode.ok;
   },
 };

@@ -1,12 +1,13 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { authorizerFromManifests } from '../../src/sandbox/apiserver/rbac.js';
+import { checkoutSource, sourceLabel } from '../../src/sandbox/kubelet/image-source.js';
 import { destroyLan, lanLayout, type LanHost, type LanPlan } from '../../src/sandbox/lan.js';
 import { sandboxPaths } from '../../src/sandbox/state-dir.js';
 import { startTestApiServer } from '../helpers/apiserver.js';
@@ -285,6 +286,55 @@ describe.skipIf(!canRunRootTests('the ironlb image (podman)'))('the ironlb image
       const logs = await runKubectl(kubeconfig, ['-n', namespace, 'logs', 'ds/speaker']);
       expect(logs.stdout).toContain('"event":"speakerStarting"');
     }, 300_000);
+
+    it('the image carries the digest of this checkout; exec probes run in the podman container; an image of other source runs from the checkout instead, and sandbox status says which ran', async () => {
+      const version = image.slice(image.lastIndexOf(':') + 1);
+      const digest = await checkoutSource(repoRoot);
+      if (!digest.ok) throw new Error(digest.error);
+      const label = await podman(['image', 'inspect', '--format', `{{index .Labels "${sourceLabel}"}}`, image]);
+      expect(label.stdout.trim()).toBe(digest.value);
+      // The same image relabelled as if built from other source (a LABEL-only build runs nothing).
+      const staleTag = `stale-${tag}`;
+      const context = join(dir, 'stale-image');
+      await mkdir(context);
+      await writeFile(join(context, 'Containerfile'), `FROM ${image}\nLABEL ${sourceLabel}=sha256:${'0'.repeat(64)}\n`);
+      const built = await podman(['build', '--pull=never', '-t', `localhost/ironlb:${staleTag}`, '-f', join(context, 'Containerfile'), context]);
+      expect(built.code, built.stderr).toBe(0);
+      const idle = ['node', '-e', 'setInterval(() => {}, 1000)'];
+      const pod = (name: string, podImage: string, probe?: readonly string[]): unknown => ({
+        apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default' },
+        spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'main', image: podImage, command: idle, ...(probe === undefined ? {} : { readinessProbe: { exec: { command: probe }, periodSeconds: 1, failureThreshold: 1 } }) }] },
+      });
+      // /app/package.json exists in the image only: the probe passes only if it runs in the container.
+      const inImage = ['node', '-e', "process.exit(require('node:fs').existsSync('/app/package.json') ? 0 : 1)"];
+      const manifests = JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [pod('exec-ok', `ironlb/ironlb:${version}`, inImage), pod('exec-fail', `ironlb/ironlb:${version}`, ['sh', '-c', 'exit 3']), pod('stale', `ironlb/ironlb:${staleTag}`)] });
+      try {
+        const applied = await runKubectl(kubeconfig, ['apply', '-f', '-'], manifests);
+        expect(applied.code, applied.stderr).toBe(0);
+        const podsIn = async (): Promise<PodRow[]> => {
+          const r = await runKubectl(kubeconfig, ['-n', 'default', 'get', 'pods', '-o', 'json']);
+          const list = JSON.parse(r.stdout === '' ? '{"items":[]}' : r.stdout) as { items: { metadata: { name: string }; spec: { nodeName?: string }; status?: { conditions?: { type: string; status: string }[]; containerStatuses?: { restartCount: number; containerID?: string }[] } }[] };
+          return list.items.map((p) => ({ name: p.metadata.name, node: p.spec.nodeName ?? '', ready: p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false, restarts: p.status?.containerStatuses?.[0]?.restartCount ?? 0, containerId: p.status?.containerStatuses?.[0]?.containerID ?? '' }));
+        };
+        const ready = await waitFor('exec-ok and stale Ready', podsIn, (ps) => ['exec-ok', 'stale'].every((n) => ps.some((p) => p.name === n && p.ready)), { timeoutMs: 120_000, intervalMs: 500 });
+        const runtimeOf = (name: string): string => ready.find((p) => p.name === name)?.containerId.split('://')[0] ?? '';
+        expect([runtimeOf('exec-ok'), runtimeOf('stale')]).toEqual(['podman', 'ironlb']);
+        // exec-fail has run for as long as exec-ok took to pass, probed every second: still not Ready.
+        await pause(3000);
+        const failing = (await podsIn()).find((p) => p.name === 'exec-fail');
+        expect(failing?.containerId.split('://')[0]).toBe('podman');
+        expect(failing?.ready).toBe(false);
+        const status = await runCli(['sandbox', 'status', '--state-dir', stateDir], { timeoutMs: 30_000 });
+        expect(status.stdout).toMatch(new RegExp(`ironlb's image ironlb/ironlb:${version.replaceAll('.', '\\.')} runs with podman: the image ${image.replaceAll('.', '\\.')} \\(sha256:[0-9a-f]{12}\\) was built from this checkout`));
+        expect(status.stdout).toContain(`ironlb's image ironlb/ironlb:${staleTag} runs from this checkout: the image localhost/ironlb:${staleTag} (`);
+        expect(status.stdout).toContain(`was built from other source than this checkout (sha256:000000000000, checkout ${digest.value.slice(0, 19)})`);
+      } finally {
+        await runKubectl(kubeconfig, ['-n', 'default', 'delete', 'pod', 'exec-ok', 'exec-fail', 'stale', '--ignore-not-found', '--wait=true', '--timeout=60s']);
+        await podman(['rmi', '-f', `localhost/ironlb:${staleTag}`]);
+      }
+      // The containers are gone with their Pods (the later tests count the manifests' four).
+      await waitFor('the probe Pods\' containers removed', () => containers(), (cs) => cs.every((c) => ['controller', 'speaker'].includes(c.container)), { timeoutMs: 60_000, intervalMs: 500 });
+    }, 240_000);
 
     it('a LoadBalancer Service gets an IP from the controller container; curl from the client reaches it through the announcing speaker container', async () => {
       const demo = [

@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { imageConfigOf } from '../../src/sandbox/kubelet/image-config.js';
-import { chooseIronlbRuntime, ironlbRuntimeChooser, localImageRef, podmanContainerName, podmanCreateArgs, podmanExit, podmanInNetns } from '../../src/sandbox/kubelet/podman-runtime.js';
+import { chooseIronlbRuntime, ironlbRuntimeChooser, type LocalImage, localImageRef, podmanContainerName, podmanCreateArgs, podmanExecOutcome, podmanExit, podmanInNetns } from '../../src/sandbox/kubelet/podman-runtime.js';
 import type { ContainerLaunch, ContainerRuntime, ContainerSecurity } from '../../src/sandbox/kubelet/runtime.js';
+import { err, ok } from '../../src/shared/result.js';
 import { repoRoot } from '../helpers/cli.js';
 
 const image = imageConfigOf(readFileSync(join(repoRoot, 'Dockerfile'), 'utf8'));
@@ -108,32 +109,57 @@ describe('podman create for ironlb\'s image', () => {
   });
 });
 
-describe('which runtime runs ironlb\'s image', () => {
+describe('podman exec, as an exec probe reads it', () => {
   it.each([
-    { name: 'auto, podman and the image here', mode: 'auto', installed: true, present: true, podman: true, reason: /is in podman's storage/ },
-    { name: 'auto, no image', mode: 'auto', installed: true, present: false, podman: false, reason: /not in podman's storage \(scripts\/build-image.sh builds it\)/ },
-    { name: 'auto, no podman', mode: 'auto', installed: false, present: true, podman: false, reason: /podman is not installed/ },
-    { name: 'checkout forced', mode: 'checkout', installed: true, present: true, podman: false, reason: /forced/ },
-    { name: 'podman forced without the image', mode: 'podman', installed: true, present: false, podman: true, reason: /will fail to start/ },
-  ] as const)('$name', ({ mode, installed, present, podman, reason }) => {
-    const choice = chooseIronlbRuntime(mode, installed, () => present);
+    { name: 'the command succeeded', code: 0, stderr: '', want: { kind: 'exited', exitCode: 0 } },
+    { name: 'the command failed', code: 3, stderr: '', want: { kind: 'exited', exitCode: 3 } },
+    { name: 'podman failed', code: 125, stderr: 'Error: no container with name or ID "x" found: no such container\n', want: { kind: 'error', message: 'podman exec failed: no container with name or ID "x" found: no such container' } },
+    { name: 'not found', code: 127, stderr: 'Error: crun: executable file `nope` not found in $PATH\n', want: { kind: 'error', message: 'the command was not found: crun: executable file `nope` not found in $PATH' } },
+    { name: 'not invocable, said nothing', code: 126, stderr: '', want: { kind: 'error', message: 'the command cannot be invoked' } },
+  ] as const)('$name', ({ code, stderr, want }) => {
+    expect(podmanExecOutcome(code, stderr)).toEqual(want);
+  });
+});
+
+describe('which runtime runs ironlb\'s image', () => {
+  const built = 'sha256:' + 'a'.repeat(64);
+  const other = 'sha256:' + 'b'.repeat(64);
+  const id = 'sha256:' + 'c'.repeat(64);
+  const fresh: LocalImage = { id, source: built };
+  it.each([
+    { name: 'auto, podman and an image of this checkout here', mode: 'auto', installed: true, image: fresh, checkout: ok(built), podman: true, reason: /^the image IMAGE \(sha256:cccccccccccc\) was built from this checkout \(source sha256:aaaaaaaaaaaa\)$/ },
+    { name: 'auto, no image', mode: 'auto', installed: true, image: undefined, checkout: ok(built), podman: false, reason: /not in podman's storage \(scripts\/build-image.sh builds it\)/ },
+    { name: 'auto, no podman', mode: 'auto', installed: false, image: fresh, checkout: ok(built), podman: false, reason: /podman is not installed/ },
+    { name: 'auto, the image built from other source', mode: 'auto', installed: true, image: { id, source: other }, checkout: ok(built), podman: false, reason: /^the image IMAGE \(sha256:cccccccccccc\) was built from other source than this checkout \(sha256:bbbbbbbbbbbb, checkout sha256:aaaaaaaaaaaa\); rebuild it with scripts\/build-image.sh to run it$/ },
+    { name: 'auto, the image without a source label', mode: 'auto', installed: true, image: { id, source: undefined }, checkout: ok(built), podman: false, reason: /has no io.ironlb.source label/ },
+    { name: 'auto, no digest of the checkout', mode: 'auto', installed: true, image: fresh, checkout: err('not a git working tree'), podman: false, reason: /this checkout's source digest cannot be had \(not a git working tree\)/ },
+    { name: 'checkout forced', mode: 'checkout', installed: true, image: fresh, checkout: ok(built), podman: false, reason: /forced/ },
+    { name: 'podman forced without the image', mode: 'podman', installed: true, image: undefined, checkout: ok(built), podman: true, reason: /will fail to start/ },
+    { name: 'podman forced with a stale image', mode: 'podman', installed: true, image: { id, source: other }, checkout: ok(built), podman: true, reason: /^forced \(--ironlb-runtime podman\), though the image IMAGE .* was built from other source/ },
+  ] as const)('$name', ({ mode, installed, image, checkout, podman, reason }) => {
+    const choice = chooseIronlbRuntime({ mode, installed, image: () => image, checkout });
     expect(choice.podman).toBe(podman);
     expect(choice.reason).toMatch(reason);
   });
 
-  it('decides once per image and says so in one log line', () => {
+  it('decides once per image and says so in one log line, with the image ID it runs', () => {
     const lines: string[] = [];
     const logger = pino({ level: 'info' }, { write: (l: string) => { lines.push(l); } });
     const fake = (name: string): ContainerRuntime => ({ name, start: () => { throw new Error('not started in this test'); } });
     const podman = fake('podman');
     const asked: string[] = [];
-    const choose = ironlbRuntimeChooser({ mode: 'auto', podman, checkout: fake('ironlb'), imagePresent: (ref) => { asked.push(ref); return ref.endsWith(':0.1.0'); }, logger });
+    const localImage = (ref: string): LocalImage | undefined => {
+      asked.push(ref);
+      return ref.endsWith(':0.1.0') ? fresh : ref.endsWith(':0.2.0') ? { id, source: other } : undefined;
+    };
+    const choose = ironlbRuntimeChooser({ mode: 'auto', podman, checkout: fake('ironlb'), localImage, checkoutSource: ok(built), logger });
     expect(choose('ironlb/ironlb:0.1.0')).toBe(podman);
     expect(choose('ironlb/ironlb:0.1.0')).toBe(podman);
     expect(choose('ironlb/ironlb:0.2.0').name).toBe('ironlb');
     expect(asked).toEqual(['localhost/ironlb:0.1.0', 'localhost/ironlb:0.2.0']);
-    const parsed = lines.map((l) => JSON.parse(l) as { event: string; runtime: string; msg: string });
-    expect(parsed.map((p) => [p.event, p.runtime])).toEqual([['ironlbRuntime', 'podman'], ['ironlbRuntime', 'ironlb']]);
-    expect(parsed[0]?.msg).toBe('ironlb\'s image ironlb/ironlb:0.1.0 runs with podman: the image localhost/ironlb:0.1.0 is in podman\'s storage');
+    const parsed = lines.map((l) => JSON.parse(l) as { event: string; runtime: string; imageId?: string; msg: string });
+    expect(parsed.map((p) => [p.event, p.runtime, p.imageId])).toEqual([['ironlbRuntime', 'podman', id], ['ironlbRuntime', 'ironlb', undefined]]);
+    expect(parsed[0]?.msg).toBe('ironlb\'s image ironlb/ironlb:0.1.0 runs with podman: the image localhost/ironlb:0.1.0 (sha256:cccccccccccc) was built from this checkout (source sha256:aaaaaaaaaaaa)');
+    expect(parsed[1]?.msg).toMatch(/^ironlb's image ironlb\/ironlb:0.2.0 runs from this checkout: the image localhost\/ironlb:0.2.0 \(sha256:cccccccccccc\) was built from other source than this checkout/);
   });
 });

@@ -56,3 +56,21 @@ export function imageConfigOf(dockerfile: string): ImageConfig {
   }
   return config;
 }
+
+/**
+ * The paths a Dockerfile takes from the build context (the sources of every `COPY` and `ADD`
+ * without `--from`), in order of first use, without duplicates; with the Dockerfile itself, they
+ * are what an image is built from. Flags (`--chown=...`) are skipped; sources in exec (JSON) form
+ * are read as such. Pure.
+ */
+export function buildContextSources(dockerfile: string): readonly string[] {
+  const sources = new Set<string>();
+  for (const { op, args } of instructions(dockerfile)) {
+    if (op !== 'COPY' && op !== 'ADD') continue;
+    const words = args.trim().startsWith('[') ? execForm(args) : args.split(/\s+/).filter((w) => w !== '');
+    if (words.some((w) => w.startsWith('--from='))) continue;
+    const paths = words.filter((w) => !w.startsWith('--'));
+    for (const p of paths.slice(0, -1)) sources.add(p.replace(/^\.\/+/, '').replace(/\/+$/, '') || '.');
+  }
+  return [...sources];
+}

@@ -5,8 +5,9 @@ import type { Logger } from 'pino';
 import { err, ok, type Result } from '../../shared/result.js';
 import { serviceAccountMountPath } from '../serviceaccounts/volume.js';
 import type { ImageConfig } from './image-config.js';
+import { sourceLabel } from './image-source.js';
 import { effectiveCapabilities, userOf } from './ironlb-runtime.js';
-import type { ContainerExit, ContainerLaunch, ContainerRuntime, ContainerSecurity, RunningContainer } from './runtime.js';
+import type { ContainerExit, ContainerLaunch, ContainerRuntime, ContainerSecurity, ExecOutcome, RunningContainer } from './runtime.js';
 
 /**
  * ironlb's own image run by the sandbox kubelet with podman, as a CRI runtime runs it: one
@@ -255,7 +256,54 @@ function startPodmanContainer(launch: ContainerLaunch, name: string, deps: Podma
       clearTimeout(timer);
       return exit;
     },
+    exec(command, timeoutMs) {
+      if (!progress.started || progress.done !== undefined) return Promise.resolve({ kind: 'error', message: 'the container is not running' });
+      return podmanExec(deps.podman, name, command, timeoutMs);
+    },
   };
+}
+
+/**
+ * podman's own exit codes for `podman exec` (podman-exec(1), "Exit Status"): 125 podman failed,
+ * 126 the command cannot be invoked, 127 it was not found; any other code is the command's.
+ */
+const podmanExecFailures = new Map([[125, 'podman exec failed'], [126, 'the command cannot be invoked'], [127, 'the command was not found']]);
+
+/** The outcome of `podman exec` as CRI ExecSync reports it; pure. */
+export function podmanExecOutcome(code: number, stderr: string): ExecOutcome {
+  const failure = podmanExecFailures.get(code);
+  if (failure === undefined) return { kind: 'exited', exitCode: code };
+  const detail = podmanError(stderr);
+  return { kind: 'error', message: stderr.trim() === '' ? failure : `${failure}: ${detail}` };
+}
+
+/**
+ * `podman exec NAME COMMAND...`: the command in the container's namespaces, with its user and
+ * environment (what exec probes and CRI ExecSync do). Past `timeoutMs` the podman client is
+ * killed and the outcome is `timedOut`; podman 4.3's exec has no timeout of its own, so the
+ * command itself may run on in the container until it ends (containerd kills it; see
+ * docs/sandbox.md). Never rejects.
+ */
+function podmanExec(podman: string, name: string, command: readonly string[], timeoutMs: number): Promise<ExecOutcome> {
+  if (command.length === 0) return Promise.resolve({ kind: 'error', message: 'exec: no command' });
+  return new Promise((resolve) => {
+    const child = spawn(podman, ['exec', name, ...command], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    let timedOut = false;
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-2000)));
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, Math.max(1, timeoutMs));
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      resolve({ kind: 'error', message: e.message });
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve(timedOut ? { kind: 'timedOut' } : podmanExecOutcome(code ?? 128, stderr));
+    });
+  });
 }
 
 /** Whether podman runs here (`podman --version` succeeds). */
@@ -263,9 +311,22 @@ export function podmanInstalled(podman: string): boolean {
   return spawnSync(podman, ['--version'], { stdio: 'ignore', timeout: 30_000 }).status === 0;
 }
 
-/** Whether `ref` is in podman's local storage (`podman image exists`). */
-export function podmanImageExists(podman: string, ref: string): boolean {
-  return spawnSync(podman, ['image', 'exists', ref], { stdio: 'ignore', timeout: 30_000 }).status === 0;
+/** What the sandbox needs to know of a local image: its ID and what it was built from. */
+export interface LocalImage {
+  /** The image ID (`sha256:` + hex), as `containerStatuses[].imageID` reports a local image. */
+  readonly id: string;
+  /** The {@link sourceLabel} value, or undefined when the image carries none. */
+  readonly source: string | undefined;
+}
+
+/** `ref` in podman's local storage (`podman image inspect`), or undefined when it is not there. */
+export function podmanLocalImage(podman: string, ref: string): LocalImage | undefined {
+  const r = spawnSync(podman, ['image', 'inspect', '--format', '{{.Id}}|{{json .Labels}}', ref], { encoding: 'utf8', timeout: 30_000 });
+  if (r.status !== 0) return undefined;
+  const [id = '', labels = 'null'] = r.stdout.trim().split('|');
+  const parsed: unknown = JSON.parse(labels);
+  const source = typeof parsed === 'object' && parsed !== null && sourceLabel in parsed ? (parsed as Record<string, unknown>)[sourceLabel] : undefined;
+  return { id: id.startsWith('sha256:') ? id : `sha256:${id}`, source: typeof source === 'string' ? source : undefined };
 }
 
 /**
@@ -286,7 +347,7 @@ export async function removeSandboxContainers(podman: string, nodes: readonly st
   return removed;
 }
 
-/** Which runtime runs ironlb's image: `auto` (podman when it and the image are here), or forced. */
+/** Which runtime runs ironlb's image: `auto` (podman when it and an image of this checkout are here), or forced. */
 export type IronlbRuntimeMode = 'auto' | 'podman' | 'checkout';
 
 export interface IronlbRuntimeChoiceDeps {
@@ -294,15 +355,18 @@ export interface IronlbRuntimeChoiceDeps {
   /** The podman runtime, or undefined when podman is not installed. */
   readonly podman: ContainerRuntime | undefined;
   readonly checkout: ContainerRuntime;
-  /** Whether the local image for a Pod's image (`localhost/ironlb:TAG`) is present. */
-  readonly imagePresent: (ref: string) => boolean;
+  /** The local image for a Pod's image (`localhost/ironlb:TAG`), or undefined when it is not there. */
+  readonly localImage: (ref: string) => LocalImage | undefined;
+  /** The digest of this checkout's build inputs (image-source.ts), or why there is none. */
+  readonly checkoutSource: Result<string, string>;
   readonly logger: Logger;
 }
 
 /**
  * The one place the kubelet decides how ironlb's image runs: with podman when podman is
- * installed and the image is in its local storage (`auto`), else from this checkout's build.
- * Decided once per image, said in one log line (`ironlbRuntime`).
+ * installed and the image in its local storage was built from this checkout (`auto`), else from
+ * this checkout's build. Decided once per image, said in one log line (`ironlbRuntime`), which
+ * `sandbox up` and `sandbox status` repeat.
  */
 export function ironlbRuntimeChooser(deps: IronlbRuntimeChoiceDeps): (image: string) => ContainerRuntime {
   // image -> the runtime chosen for it
@@ -311,20 +375,61 @@ export function ironlbRuntimeChooser(deps: IronlbRuntimeChoiceDeps): (image: str
     const known = chosen.get(image);
     if (known !== undefined) return known;
     const ref = localImageRef(image);
-    const choice = chooseIronlbRuntime(deps.mode, deps.podman !== undefined, () => deps.imagePresent(ref));
+    let local: LocalImage | undefined;
+    const choice = chooseIronlbRuntime({
+      mode: deps.mode,
+      installed: deps.podman !== undefined,
+      image: () => (local = deps.localImage(ref)),
+      checkout: deps.checkoutSource,
+    });
     const runtime = choice.podman && deps.podman !== undefined ? deps.podman : deps.checkout;
-    const reason = choice.reason.replace('IMAGE', ref);
-    deps.logger.info({ event: 'ironlbRuntime', image, runtime: runtime.name, reason }, `ironlb's image ${image} runs ${choice.podman ? 'with podman' : 'from this checkout'}: ${reason}`);
+    const reason = choice.reason.replaceAll('IMAGE', ref);
+    const imageId = choice.podman ? local?.id : undefined;
+    deps.logger.info({ event: 'ironlbRuntime', image, runtime: runtime.name, ...(imageId === undefined ? {} : { imageId }), reason }, `ironlb's image ${image} runs ${choice.podman ? 'with podman' : 'from this checkout'}: ${reason}`);
     chosen.set(image, runtime);
     return runtime;
   };
 }
 
-/** The decision alone; pure but for `present`, asked only when it matters. `IMAGE` in the reason is the local tag. */
-export function chooseIronlbRuntime(mode: IronlbRuntimeMode, installed: boolean, present: () => boolean): { readonly podman: boolean; readonly reason: string } {
+/** What {@link chooseIronlbRuntime} decides from. */
+export interface IronlbRuntimeFacts {
+  readonly mode: IronlbRuntimeMode;
+  /** Whether podman is installed. */
+  readonly installed: boolean;
+  /** The local image, asked only when it matters. */
+  readonly image: () => LocalImage | undefined;
+  /** The digest of this checkout's build inputs, or why there is none. */
+  readonly checkout: Result<string, string>;
+}
+
+/** `sha256:0123456789ab`: enough of a digest to tell two apart in a line. */
+const short = (digest: string): string => digest.slice(0, 'sha256:'.length + 12);
+
+/**
+ * The decision alone; pure but for `image`, asked only when it matters. `IMAGE` in the reason is
+ * the local tag. An image whose {@link sourceLabel} differs from the checkout's digest (or that
+ * has none, or when the checkout's cannot be had) is stale: `auto` runs the checkout instead, so
+ * the sandbox never runs older code than the checkout holds; `podman` runs it anyway and says so.
+ */
+export function chooseIronlbRuntime(facts: IronlbRuntimeFacts): { readonly podman: boolean; readonly reason: string } {
+  const { mode, installed, checkout } = facts;
   if (mode === 'checkout') return { podman: false, reason: 'forced (--ironlb-runtime checkout)' };
   if (!installed) return { podman: false, reason: 'podman is not installed' };
-  if (present()) return { podman: true, reason: "the image IMAGE is in podman's storage" };
-  if (mode === 'podman') return { podman: true, reason: "forced (--ironlb-runtime podman), but IMAGE is not in podman's storage: its containers will fail to start" };
-  return { podman: false, reason: "the image IMAGE is not in podman's storage (scripts/build-image.sh builds it)" };
+  const image = facts.image();
+  if (image === undefined) {
+    if (mode === 'podman') return { podman: true, reason: "forced (--ironlb-runtime podman), but IMAGE is not in podman's storage: its containers will fail to start" };
+    return { podman: false, reason: "the image IMAGE is not in podman's storage (scripts/build-image.sh builds it)" };
+  }
+  const stale = staleness(image, checkout);
+  if (stale === undefined) return { podman: true, reason: `the image IMAGE (${short(image.id)}) was built from this checkout (source ${short(image.source ?? '')})` };
+  if (mode === 'podman') return { podman: true, reason: `forced (--ironlb-runtime podman), though ${stale}` };
+  return { podman: false, reason: `${stale}; rebuild it with scripts/build-image.sh to run it` };
+}
+
+/** Why the image may not hold this checkout's code, or undefined when its label matches. */
+function staleness(image: LocalImage, checkout: Result<string, string>): string | undefined {
+  if (image.source === undefined) return `the image IMAGE (${short(image.id)}) has no ${sourceLabel} label, so what it was built from is unknown`;
+  if (!checkout.ok) return `this checkout's source digest cannot be had (${checkout.error})`;
+  if (image.source !== checkout.value) return `the image IMAGE (${short(image.id)}) was built from other source than this checkout (${short(image.source)}, checkout ${short(checkout.value)})`;
+  return undefined;
 }
