@@ -578,67 +578,35 @@ static uint32_t *read_table(const uint8_t *p, size_t n) {
   return ips;
 }
 
-// setArpTable(mac: Buffer(6) | null, ips: Buffer(4n), mirror: boolean): enables the fast path
-// (mac non-null) or disables it (null). Counters of the previous table are discarded: read them
-// with takeCounters() first.
-static napi_value m_set_arp_table(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  sock_t *s = unwrap(env, info, &argc, argv);
-  if (s == NULL) return NULL;
-  if (argc < 3) return throw_type(env, "setArpTable(mac, ips, mirror)");
-  if (s->kind != KIND_ARP) return throw_type(env, "setArpTable: not an ARP socket");
-  napi_valuetype t;
-  napi_typeof(env, argv[0], &t);
-  if (t == napi_null) {
-    pthread_mutex_lock(&s->mu);
-    s->fast = 0;
-    s->n_ips = 0;
-    pthread_mutex_unlock(&s->mu);
-    return NULL;
-  }
-  void *mac, *ipdata;
-  size_t maclen, iplen;
-  if (napi_get_buffer_info(env, argv[0], &mac, &maclen) != napi_ok || maclen != 6) return throw_type(env, "mac must be a 6-byte Buffer");
-  if (napi_get_buffer_info(env, argv[1], &ipdata, &iplen) != napi_ok || iplen % 4 != 0) return throw_type(env, "ips must be a Buffer of 4-byte addresses");
-  bool mirror = false;
-  napi_get_value_bool(env, argv[2], &mirror);
-  size_t n = iplen / 4;
-  uint32_t *ips = read_table(ipdata, n);
-  double *answered = calloc(n ? n : 1, sizeof *answered);
-  if (ips == NULL || answered == NULL) {
-    // The previous table stays in force: nothing was changed.
-    free(ips);
-    free(answered);
-    return throw_errno(env, "setArpTable", ENOMEM);
-  }
-  // Once this returns, the thread answers from the new table only.
-  pthread_mutex_lock(&s->mu);
-  uint32_t *old_ips = s->ips;
-  double *old_answered = s->answered;
-  s->ips = ips;
-  s->answered = answered;
-  s->n_ips = n;
-  memcpy(s->mac, mac, 6);
-  s->mirror = mirror;
-  s->fast = s->state == S_OPEN;
-  pthread_mutex_unlock(&s->mu);
-  free(old_ips);
-  free(old_answered);
-  return NULL;
-}
-
 static int cmp_ip6(const void *a, const void *b) { return memcmp(a, b, 16); }
 
-// setNdpTable(mac: Buffer(6) | null, ips: Buffer(16n), mirror: boolean): the NDP counterpart of
-// setArpTable, on an NDP socket.
-static napi_value m_set_ndp_table(napi_env env, napi_callback_info info) {
+// Copies a Buffer of n 16-byte IPv6 addresses into a table sorted by memcmp.
+static uint8_t *read_table6(const uint8_t *p, size_t n) {
+  uint8_t *ips = malloc(n ? 16 * n : 16);
+  if (ips == NULL) return NULL;
+  memcpy(ips, p, 16 * n);
+  qsort(ips, n, 16, cmp_ip6);
+  return ips;
+}
+
+// setArpTable(mac: Buffer(6) | null, ips: Buffer(4n), mirror: boolean) on an ARP socket, and
+// setNdpTable(mac, ips: Buffer(16n), mirror) on an NDP socket: enables the fast path (mac
+// non-null) or disables it (null). Counters of the previous table are discarded: read them with
+// takeCounters() first. `kind` is the socket kind the method is for; `name` its JS name.
+static napi_value set_table(napi_env env, napi_callback_info info, int kind, const char *name) {
   size_t argc = 3;
   napi_value argv[3];
   sock_t *s = unwrap(env, info, &argc, argv);
   if (s == NULL) return NULL;
-  if (argc < 3) return throw_type(env, "setNdpTable(mac, ips, mirror)");
-  if (s->kind != KIND_NDP) return throw_type(env, "setNdpTable: not an NDP socket");
+  char msg[64];
+  if (argc < 3) {
+    snprintf(msg, sizeof msg, "%s(mac, ips, mirror)", name);
+    return throw_type(env, msg);
+  }
+  if (s->kind != kind) {
+    snprintf(msg, sizeof msg, "%s: not an %s socket", name, kind == KIND_ARP ? "ARP" : "NDP");
+    return throw_type(env, msg);
+  }
   napi_valuetype t;
   napi_typeof(env, argv[0], &t);
   if (t == napi_null) {
@@ -648,28 +616,35 @@ static napi_value m_set_ndp_table(napi_env env, napi_callback_info info) {
     pthread_mutex_unlock(&s->mu);
     return NULL;
   }
+  size_t width = kind == KIND_ARP ? 4 : 16;
   void *mac, *ipdata;
   size_t maclen, iplen;
   if (napi_get_buffer_info(env, argv[0], &mac, &maclen) != napi_ok || maclen != 6) return throw_type(env, "mac must be a 6-byte Buffer");
-  if (napi_get_buffer_info(env, argv[1], &ipdata, &iplen) != napi_ok || iplen % 16 != 0) return throw_type(env, "ips must be a Buffer of 16-byte addresses");
+  if (napi_get_buffer_info(env, argv[1], &ipdata, &iplen) != napi_ok || iplen % width != 0) {
+    snprintf(msg, sizeof msg, "ips must be a Buffer of %zu-byte addresses", width);
+    return throw_type(env, msg);
+  }
   bool mirror = false;
   napi_get_value_bool(env, argv[2], &mirror);
-  size_t n = iplen / 16;
-  uint8_t *ips = malloc(n ? 16 * n : 16);
+  size_t n = iplen / width;
+  uint32_t *ips = kind == KIND_ARP ? read_table(ipdata, n) : NULL;
+  uint8_t *ips6 = kind == KIND_NDP ? read_table6(ipdata, n) : NULL;
   double *answered = calloc(n ? n : 1, sizeof *answered);
-  if (ips == NULL || answered == NULL) {
+  if ((ips == NULL && ips6 == NULL) || answered == NULL) {
     // The previous table stays in force: nothing was changed.
     free(ips);
+    free(ips6);
     free(answered);
-    return throw_errno(env, "setNdpTable", ENOMEM);
+    return throw_errno(env, name, ENOMEM);
   }
-  memcpy(ips, ipdata, 16 * n);
-  qsort(ips, n, 16, cmp_ip6);
-  // Once this returns, the thread answers from the new table only.
+  // Once this returns, the thread answers from the new table only. The table of the other kind
+  // stays NULL: a socket has one kind for life.
   pthread_mutex_lock(&s->mu);
-  uint8_t *old_ips = s->ips6;
+  uint32_t *old_ips = s->ips;
+  uint8_t *old_ips6 = s->ips6;
   double *old_answered = s->answered;
-  s->ips6 = ips;
+  s->ips = ips;
+  s->ips6 = ips6;
   s->answered = answered;
   s->n_ips = n;
   memcpy(s->mac, mac, 6);
@@ -677,9 +652,13 @@ static napi_value m_set_ndp_table(napi_env env, napi_callback_info info) {
   s->fast = s->state == S_OPEN;
   pthread_mutex_unlock(&s->mu);
   free(old_ips);
+  free(old_ips6);
   free(old_answered);
   return NULL;
 }
+
+static napi_value m_set_arp_table(napi_env env, napi_callback_info info) { return set_table(env, info, KIND_ARP, "setArpTable"); }
+static napi_value m_set_ndp_table(napi_env env, napi_callback_info info) { return set_table(env, info, KIND_NDP, "setNdpTable"); }
 
 static void set_num(napi_env env, napi_value obj, const char *key, double v) {
   napi_value n;
@@ -733,9 +712,13 @@ static napi_value m_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// decideArp(frame: Uint8Array, mac: Buffer(6), ips: Buffer(4n)): { kind: 'toJs' | 'notOwned' }
-// or { kind: 'reply', frame: Buffer }. The fast path's pure decision, for tests (no socket).
-static napi_value m_decide_arp(napi_env env, napi_callback_info info) {
+// The reply frame buffer for decide(): large enough for either fast path's answer.
+#define DECIDE_REPLY_MAX (ARP_FRAME_LEN > NA_FRAME_LEN ? ARP_FRAME_LEN : NA_FRAME_LEN)
+
+// decideArp(frame: Uint8Array, mac: Buffer(6), ips: Buffer(4n)) and decideNdp(frame, mac,
+// ips: Buffer(16n)): { kind: 'toJs' | 'notOwned' } or { kind: 'reply', frame: Buffer }. The fast
+// paths' pure decisions (arp-fast-path.c, ndp-fast-path.c), for tests (no socket).
+static napi_value decide(napi_env env, napi_callback_info info, int kind) {
   size_t argc = 3;
   napi_value argv[3];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
@@ -746,63 +729,43 @@ static napi_value m_decide_arp(napi_env env, napi_callback_info info) {
   if (argc < 3 || napi_get_typedarray_info(env, argv[0], &type, &flen, &frame, &ab, &offset) != napi_ok || type != napi_uint8_array)
     return throw_type(env, "frame must be a Uint8Array");
   if (napi_get_buffer_info(env, argv[1], &mac, &maclen) != napi_ok || maclen != 6) return throw_type(env, "mac must be a 6-byte Buffer");
-  if (napi_get_buffer_info(env, argv[2], &ipdata, &iplen) != napi_ok || iplen % 4 != 0) return throw_type(env, "ips must be a Buffer of 4-byte addresses");
-  uint32_t *ips = read_table(ipdata, iplen / 4);
-  if (ips == NULL) return throw_errno(env, "decideArp", ENOMEM);
-  uint8_t reply[ARP_FRAME_LEN];
-  size_t index;
-  arp_fast_t d = arp_fast_decide(frame, flen, ips, iplen / 4, mac, reply, &index);
-  free(ips);
-  napi_value obj, kind;
+  size_t width = kind == KIND_ARP ? 4 : 16;
+  if (napi_get_buffer_info(env, argv[2], &ipdata, &iplen) != napi_ok || iplen % width != 0)
+    return throw_type(env, kind == KIND_ARP ? "ips must be a Buffer of 4-byte addresses" : "ips must be a Buffer of 16-byte addresses");
+  size_t n = iplen / width;
+  uint8_t reply[DECIDE_REPLY_MAX];
+  size_t index, reply_len = 0;
+  const char *name;
+  if (kind == KIND_ARP) {
+    uint32_t *ips = read_table(ipdata, n);
+    if (ips == NULL) return throw_errno(env, "decideArp", ENOMEM);
+    arp_fast_t d = arp_fast_decide(frame, flen, ips, n, mac, reply, &index);
+    free(ips);
+    name = d == ARP_FAST_REPLY ? "reply" : d == ARP_FAST_NOT_OWNED ? "notOwned" : "toJs";
+    if (d == ARP_FAST_REPLY) reply_len = ARP_FRAME_LEN;
+  } else {
+    uint8_t *ips = read_table6(ipdata, n);
+    if (ips == NULL) return throw_errno(env, "decideNdp", ENOMEM);
+    ndp_fast_t d = ndp_fast_decide(frame, flen, ips, n, mac, reply, &index);
+    free(ips);
+    name = d == NDP_FAST_REPLY ? "reply" : d == NDP_FAST_NOT_OWNED ? "notOwned" : "toJs";
+    if (d == NDP_FAST_REPLY) reply_len = NA_FRAME_LEN;
+  }
+  napi_value obj, kindval;
   napi_create_object(env, &obj);
-  const char *name = d == ARP_FAST_REPLY ? "reply" : d == ARP_FAST_NOT_OWNED ? "notOwned" : "toJs";
-  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &kind);
-  napi_set_named_property(env, obj, "kind", kind);
-  if (d == ARP_FAST_REPLY) {
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &kindval);
+  napi_set_named_property(env, obj, "kind", kindval);
+  if (reply_len > 0) {
     napi_value buf;
     void *data;
-    napi_create_buffer_copy(env, sizeof reply, reply, &data, &buf);
+    napi_create_buffer_copy(env, reply_len, reply, &data, &buf);
     napi_set_named_property(env, obj, "frame", buf);
   }
   return obj;
 }
 
-// decideNdp(frame: Uint8Array, mac: Buffer(6), ips: Buffer(16n)): as decideArp, for the NDP fast
-// path (ndp-fast-path.c).
-static napi_value m_decide_ndp(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  napi_typedarray_type type;
-  size_t flen, offset, maclen, iplen;
-  void *frame, *mac, *ipdata;
-  napi_value ab;
-  if (argc < 3 || napi_get_typedarray_info(env, argv[0], &type, &flen, &frame, &ab, &offset) != napi_ok || type != napi_uint8_array)
-    return throw_type(env, "frame must be a Uint8Array");
-  if (napi_get_buffer_info(env, argv[1], &mac, &maclen) != napi_ok || maclen != 6) return throw_type(env, "mac must be a 6-byte Buffer");
-  if (napi_get_buffer_info(env, argv[2], &ipdata, &iplen) != napi_ok || iplen % 16 != 0) return throw_type(env, "ips must be a Buffer of 16-byte addresses");
-  size_t n = iplen / 16;
-  uint8_t *ips = malloc(n ? 16 * n : 16);
-  if (ips == NULL) return throw_errno(env, "decideNdp", ENOMEM);
-  memcpy(ips, ipdata, 16 * n);
-  qsort(ips, n, 16, cmp_ip6);
-  uint8_t reply[NA_FRAME_LEN];
-  size_t index;
-  ndp_fast_t d = ndp_fast_decide(frame, flen, ips, n, mac, reply, &index);
-  free(ips);
-  napi_value obj, kind;
-  napi_create_object(env, &obj);
-  const char *name = d == NDP_FAST_REPLY ? "reply" : d == NDP_FAST_NOT_OWNED ? "notOwned" : "toJs";
-  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &kind);
-  napi_set_named_property(env, obj, "kind", kind);
-  if (d == NDP_FAST_REPLY) {
-    napi_value buf;
-    void *data;
-    napi_create_buffer_copy(env, sizeof reply, reply, &data, &buf);
-    napi_set_named_property(env, obj, "frame", buf);
-  }
-  return obj;
-}
+static napi_value m_decide_arp(napi_env env, napi_callback_info info) { return decide(env, info, KIND_ARP); }
+static napi_value m_decide_ndp(napi_env env, napi_callback_info info) { return decide(env, info, KIND_NDP); }
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor methods[] = {

@@ -12,18 +12,6 @@ command -v go >/dev/null 2>&1 || [ -x /usr/lib/go/bin/go ] || missing+=(golang-g
 [ -d /usr/share/gocode/src/github.com/mdlayher/arp ] || missing+=(golang-github-mdlayher-arp-dev)
 [ -d /usr/share/gocode/src/github.com/mdlayher/ndp ] || missing+=(golang-github-mdlayher-ndp-dev)
 
-if [ "${#missing[@]}" -eq 0 ]; then
-  exit 0
-fi
-
-if [ "$(id -u)" -ne 0 ]; then
-  echo "ensure-bench-tools: missing ${missing[*]}; not root, so not installing them" >&2
-  exit 1
-fi
-
-echo "ensure-bench-tools: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-if ! { apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }; then
-  echo "ensure-bench-tools: apt-get could not install ${missing[*]}" >&2
-  exit 1
-fi
+# shellcheck source=scripts/apt-install-missing.sh
+. "$(dirname "$0")/apt-install-missing.sh"
+apt_install_missing ensure-bench-tools 1 '' "${missing[@]}" || exit $?

@@ -27,16 +27,6 @@ done
 command -v clang >/dev/null 2>&1 || command -v clang-14 >/dev/null 2>&1 || missing+=(clang llvm)
 [ -f /usr/include/bpf/libbpf.h ] || missing+=(libbpf-dev)
 
-if [ "${#missing[@]}" -eq 0 ]; then
-  exit 0
-fi
-
-if [ "$(id -u)" -ne 0 ]; then
-  echo "ensure-test-tools: missing ${missing[*]}; not root, so not installing them (root-only tests will skip)" >&2
-  exit 0
-fi
-
-echo "ensure-test-tools: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >/dev/null
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# shellcheck source=scripts/apt-install-missing.sh
+. "$(dirname "$0")/apt-install-missing.sh"
+apt_install_missing ensure-test-tools 0 ' (root-only tests will skip)' "${missing[@]}" || exit $?

@@ -44,35 +44,35 @@ function wrapOpenError(e: unknown, what: string): AppError {
   return new AppError('ERR_PACKET_SOCKET', `${what}: ${describeError(e)}`, { cause: e });
 }
 
-class NativeArpOffload implements ArpOffload {
-  constructor(private readonly socket: NativeSocket) {}
+/**
+ * The fast-path table of one socket, ARP (4-byte addresses, setArpTable) or NDP (16-byte
+ * addresses, setNdpTable): the addon takes the owned addresses packed into one Buffer.
+ */
+class NativeOffload implements ArpOffload, NdpOffload {
+  private readonly width: 4 | 16;
 
-  set(mac: Uint8Array, ipv4: readonly Uint8Array[], mirror: boolean): void {
-    const table = Buffer.alloc(ipv4.length * 4);
-    ipv4.forEach((ip, i) => {
-      table.set(ip.subarray(0, 4), i * 4);
+  constructor(
+    private readonly socket: NativeSocket,
+    private readonly kind: PacketKind,
+  ) {
+    this.width = kind === 'arp' ? 4 : 16;
+  }
+
+  set(mac: Uint8Array, ips: readonly Uint8Array[], mirror: boolean): void {
+    const table = Buffer.alloc(ips.length * this.width);
+    ips.forEach((ip, i) => {
+      table.set(ip.subarray(0, this.width), i * this.width);
     });
-    this.socket.setArpTable(Buffer.from(mac), table, mirror);
+    this.setTable(Buffer.from(mac), table, mirror);
   }
 
   disable(): void {
-    this.socket.setArpTable(null, Buffer.alloc(0), false);
-  }
-}
-
-class NativeNdpOffload implements NdpOffload {
-  constructor(private readonly socket: NativeSocket) {}
-
-  set(mac: Uint8Array, ipv6: readonly Uint8Array[], mirror: boolean): void {
-    const table = Buffer.alloc(ipv6.length * 16);
-    ipv6.forEach((ip, i) => {
-      table.set(ip.subarray(0, 16), i * 16);
-    });
-    this.socket.setNdpTable(Buffer.from(mac), table, mirror);
+    this.setTable(null, Buffer.alloc(0), false);
   }
 
-  disable(): void {
-    this.socket.setNdpTable(null, Buffer.alloc(0), false);
+  private setTable(mac: Buffer | null, table: Buffer, mirror: boolean): void {
+    if (this.kind === 'arp') this.socket.setArpTable(mac, table, mirror);
+    else this.socket.setNdpTable(mac, table, mirror);
   }
 }
 
@@ -82,8 +82,8 @@ class NativeConn implements PacketConn {
   private closed = false;
 
   constructor(private readonly socket: NativeSocket, kind: PacketKind) {
-    this.arpOffload = kind === 'arp' ? new NativeArpOffload(socket) : undefined;
-    this.ndpOffload = kind === 'ndp' ? new NativeNdpOffload(socket) : undefined;
+    this.arpOffload = kind === 'arp' ? new NativeOffload(socket, kind) : undefined;
+    this.ndpOffload = kind === 'ndp' ? new NativeOffload(socket, kind) : undefined;
   }
 
   send(frame: Uint8Array): boolean {

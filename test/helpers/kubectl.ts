@@ -18,3 +18,8 @@ export function runKubectl(kubeconfig: string, args: readonly string[], stdin?: 
     child.stdin?.end(stdin ?? '');
   });
 }
+
+/** Splits `kubectl get` output into rows of cells (columns are two or more spaces apart). */
+export function kubectlTable(out: string): string[][] {
+  return out.trim().split('\n').map((l) => l.trim().split(/\s{2,}/));
+}

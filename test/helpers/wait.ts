@@ -25,3 +25,11 @@ export async function waitFor<T>(what: string, probe: () => T | Promise<T>, acce
 export async function waitUntilTrue(what: string, cond: () => boolean, options?: WaitOptions): Promise<void> {
   await waitFor(what, cond, (v) => v, options);
 }
+
+/**
+ * `waitFor` on a probe that answers `undefined` until the thing is there: resolves with the
+ * first other value (polling every 100 ms, 15 s by default).
+ */
+export async function waitForValue<T>(what: string, probe: () => Promise<T | undefined>, options: WaitOptions = {}): Promise<T> {
+  return waitFor<T | undefined, T>(what, probe, (v): v is T => v !== undefined, { timeoutMs: 15_000, intervalMs: 100, ...options });
+}

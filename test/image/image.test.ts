@@ -17,6 +17,7 @@ import { macOf } from '../helpers/lan-netns.js';
 import { createTestbed, exited, nsExec, pause, sh, waitFor as waitUntilTrue, type Testbed } from '../helpers/netns.js';
 import { stopProcessesMentioning } from '../helpers/processes.js';
 import { canRunRootTests } from '../helpers/root.js';
+import { sandboxRequests } from '../helpers/sandbox.js';
 import { waitFor } from '../helpers/wait.js';
 import { envFlags, image, inClusterFrom, podman, readinessProbe, runArgs, workload, type InCluster, type RunOptions, type Workload } from './pod-spec.js';
 
@@ -596,11 +597,7 @@ describe.skipIf(!canRunRootTests('the ironlb image (podman)'))('the ironlb image
     }, 90_000);
 
     it('no request of the containers was forbidden by the manifests\' RBAC', async () => {
-      const kc = (await readFile(kubeconfig, 'utf8')).split('\n');
-      const server = kc.find((l) => l.includes('server:'))?.split('server:')[1]?.trim() ?? '';
-      const token = kc.find((l) => l.includes('token:'))?.split('token:')[1]?.trim() ?? '';
-      const r = await sh('curl', ['-sk', '-H', `Authorization: Bearer ${token}`, `${server}/sandbox/v1/requests`]);
-      const body = JSON.parse(r.stdout) as { counts: Record<string, number>; forbidden: string[] };
+      const body = await sandboxRequests(kubeconfig);
       expect(Object.keys(body.counts).some((k) => k.startsWith('system:serviceaccount:ironlb-system:speaker update leases'))).toBe(true);
       expect(Object.keys(body.counts).some((k) => k.startsWith('system:serviceaccount:ironlb-system:controller patch services/status'))).toBe(true);
       expect(body.forbidden).toEqual([]);

@@ -6,12 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServiceAdmission } from '../../src/sandbox/apiserver/service.js';
 import { renderTable } from '../../src/sandbox/apiserver/tables.js';
 import { startTestApiServer, type TestApiServer } from '../helpers/apiserver.js';
-import { runKubectl } from '../helpers/kubectl.js';
-
-/** Splits `kubectl get` output into rows of cells. */
-function table(out: string): string[][] {
-  return out.trim().split('\n').map((l) => l.trim().split(/\s{2,}/));
-}
+import { kubectlTable, runKubectl } from '../helpers/kubectl.js';
 
 const manifest = (sessionAffinity: string): string => `apiVersion: v1
 kind: Service
@@ -54,13 +49,13 @@ describe('the real kubectl against the sandbox API server', () => {
   });
 
   it('prints NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S) AGE, <pending> until the status has an IP', async () => {
-    const before = table((await kubectl('get', 'svc', 'web')).stdout);
+    const before = kubectlTable((await kubectl('get', 'svc', 'web')).stdout);
     expect(before[0]).toEqual(['NAME', 'TYPE', 'CLUSTER-IP', 'EXTERNAL-IP', 'PORT(S)', 'AGE']);
     const svc = await core.readNamespacedService({ name: 'web', namespace: 'default' });
     expect(before[1]?.slice(0, 5)).toEqual(['web', 'LoadBalancer', svc.spec?.clusterIP, '<pending>', `8090:${String(svc.spec?.ports?.[0]?.nodePort)}/TCP`]);
     await core.patchNamespacedServiceStatus({ name: 'web', namespace: 'default', body: { status: { loadBalancer: { ingress: [{ ip: '192.0.2.10' }] } } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
-    expect(table((await kubectl('get', 'svc', 'web')).stdout)[1]?.[3]).toBe('192.0.2.10');
-    expect(table((await kubectl('get', 'svc', '-o', 'wide')).stdout)[0]).toContain('SELECTOR');
+    expect(kubectlTable((await kubectl('get', 'svc', 'web')).stdout)[1]?.[3]).toBe('192.0.2.10');
+    expect(kubectlTable((await kubectl('get', 'svc', '-o', 'wide')).stdout)[0]).toContain('SELECTOR');
   });
 
   it('watches with get -w and sees a status change', async () => {
@@ -75,7 +70,7 @@ describe('the real kubectl against the sandbox API server', () => {
     } finally {
       child.kill();
     }
-    const lines = table(out);
+    const lines = kubectlTable(out);
     expect(lines[0]?.[0]).toBe('EVENT');
     expect(lines.find((l) => l[0] === 'MODIFIED')).toContain('192.0.2.11');
   });
@@ -99,7 +94,7 @@ describe('the real kubectl against the sandbox API server', () => {
     const described = (await kubectl('describe', 'svc', 'web')).stdout;
     expect(described).toMatch(/LoadBalancer Ingress:\s+192\.0\.2\.11/);
     expect(described).toMatch(/Normal\s+IPAllocated\s+\S+\s+ironlb-controller\s+Assigned IP \[192\.0\.2\.11\] from pool default/);
-    const events = table((await kubectl('get', 'events')).stdout);
+    const events = kubectlTable((await kubectl('get', 'events')).stdout);
     expect(events[0]).toEqual(['LAST SEEN', 'TYPE', 'REASON', 'OBJECT', 'MESSAGE']);
     expect(events[1]?.slice(1)).toEqual(['Normal', 'IPAllocated', 'service/web', 'Assigned IP [192.0.2.11] from pool default']);
   });
@@ -124,14 +119,14 @@ describe('the real kubectl against the sandbox API server', () => {
     const out = (await kubectl('get', 'cm,leases', '-n', 'ironlb-system')).stdout;
     expect(out).toMatch(/configmap\/config\s+1\s+\d+s/);
     expect(out).toMatch(/lease\.coordination\.k8s\.io\/ironlb-speaker-node-1\s+node-1\s+\d+s/);
-    expect(table((await kubectl('get', 'endpointslices')).stdout)[1]?.slice(0, 4)).toEqual(['web', 'IPv4', '8080', '10.0.0.1']);
-    expect(table((await kubectl('get', 'nodes')).stdout)[1]).toEqual(['node-1', 'Ready', '<none>', expect.stringMatching(/^\d+s$/), 'v1.32.0']);
+    expect(kubectlTable((await kubectl('get', 'endpointslices')).stdout)[1]?.slice(0, 4)).toEqual(['web', 'IPv4', '8080', '10.0.0.1']);
+    expect(kubectlTable((await kubectl('get', 'nodes')).stdout)[1]).toEqual(['node-1', 'Ready', '<none>', expect.stringMatching(/^\d+s$/), 'v1.32.0']);
   });
 
   it('sorts with --sort-by, which asks for whole objects in the Table rows', async () => {
     await core.createNamespace({ body: { metadata: { name: 'sorting' } } });
     for (const name of ['zz', 'aa']) await core.createNamespacedService({ namespace: 'sorting', body: { metadata: { name }, spec: { ports: [{ port: 80 }] } } });
-    const rows = table((await kubectl('get', 'svc', '-n', 'sorting', '--sort-by=.metadata.name')).stdout);
+    const rows = kubectlTable((await kubectl('get', 'svc', '-n', 'sorting', '--sort-by=.metadata.name')).stdout);
     expect(rows[0]).toEqual(['NAME', 'TYPE', 'CLUSTER-IP', 'EXTERNAL-IP', 'PORT(S)', 'AGE']);
     expect(rows.slice(1).map((r) => r.slice(0, 2))).toEqual([
       ['aa', 'ClusterIP'],

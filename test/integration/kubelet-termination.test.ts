@@ -12,6 +12,7 @@ import { workloadColumns } from '../../src/sandbox/workloads/tables.js';
 import { systemClock } from '../../src/sys/clock.js';
 import { startTestApiServer, type TestApiServer } from '../helpers/apiserver.js';
 import { runKubectl } from '../helpers/kubectl.js';
+import { waitForValue } from '../helpers/wait.js';
 
 /**
  * The kubelet stand-in's side of graceful deletion, without root: hostNetwork Pods (no Pod
@@ -72,26 +73,17 @@ describe('the sandbox kubelet finishes graceful deletions', () => {
     await rm(logRoot, { recursive: true, force: true });
   });
 
-  async function until<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const v = await f();
-      if (v !== undefined) return v;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
   const readPod = (name: string): Promise<k8s.V1Pod | undefined> => core.readNamespacedPod({ name, namespace: 'default' }).catch(() => undefined);
 
   it('renews its node Lease in kube-node-lease', async () => {
-    const lease = await until('the node lease', () => api.kubeConfig().makeApiClient(k8s.CoordinationV1Api).readNamespacedLease({ name: 'node-2', namespace: 'kube-node-lease' }).catch(() => undefined));
+    const lease = await waitForValue('the node lease', () => api.kubeConfig().makeApiClient(k8s.CoordinationV1Api).readNamespacedLease({ name: 'node-2', namespace: 'kube-node-lease' }).catch(() => undefined));
     expect(lease.spec?.holderIdentity).toBe('node-2');
     expect(lease.spec?.leaseDurationSeconds).toBe(40);
   });
 
   it('stops a deleted Pod with its deletion grace period, then removes it; kubectl delete returns then', async () => {
     await core.createNamespacedPod({ namespace: 'default', body: { metadata: { name: 'web' }, spec: { nodeName: 'node-2', hostNetwork: true, terminationGracePeriodSeconds: 7, containers: [{ name: 'c', image: 'app:1' }] } } });
-    await until('the Pod running', async () => ((await readPod('web'))?.status?.phase === 'Running' ? true : undefined));
+    await waitForValue('the Pod running', async () => ((await readPod('web'))?.status?.phase === 'Running' ? true : undefined));
     const started = Date.now();
     const deleted = await runKubectl(api.kubeconfigPath, ['delete', 'pod', 'web', '--timeout=15s']);
     expect(deleted.code).toBe(0);
@@ -103,9 +95,9 @@ describe('the sandbox kubelet finishes graceful deletions', () => {
 
   it('honours a shorter grace given with the delete', async () => {
     await core.createNamespacedPod({ namespace: 'default', body: { metadata: { name: 'quick' }, spec: { nodeName: 'node-2', hostNetwork: true, containers: [{ name: 'c', image: 'app:1' }] } } });
-    await until('the Pod running', async () => ((await readPod('quick'))?.status?.phase === 'Running' ? true : undefined));
+    await waitForValue('the Pod running', async () => ((await readPod('quick'))?.status?.phase === 'Running' ? true : undefined));
     expect((await runKubectl(api.kubeconfigPath, ['delete', 'pod', 'quick', '--grace-period=3', '--wait=false'])).code).toBe(0);
-    await until('the Pod removed', async () => ((await readPod('quick')) === undefined ? true : undefined));
+    await waitForValue('the Pod removed', async () => ((await readPod('quick')) === undefined ? true : undefined));
     expect(stops.filter((s) => s.pod === 'quick').map((s) => s.graceMs)).toEqual([3000]);
   });
 });

@@ -6,12 +6,7 @@ import { tableRenderer } from '../../src/sandbox/apiserver/tables.js';
 import { createWorkloadAdmission } from '../../src/sandbox/workloads/admission.js';
 import { workloadColumns } from '../../src/sandbox/workloads/tables.js';
 import { startTestApiServer, type TestApiServer } from '../helpers/apiserver.js';
-import { runKubectl } from '../helpers/kubectl.js';
-
-/** Splits `kubectl get` output into rows of cells. */
-function table(out: string): string[][] {
-  return out.trim().split('\n').map((l) => l.trim().split(/\s{2,}/));
-}
+import { kubectlTable, runKubectl } from '../helpers/kubectl.js';
 
 const deployment = (replicas: number, labels = 'app: web'): string => `apiVersion: apps/v1
 kind: Deployment
@@ -64,10 +59,10 @@ describe('workload kinds with the real kubectl', () => {
     expect(await kubectl('apply', '-f', file)).toMatchObject({ code: 0, stdout: 'deployment.apps/web created\n' });
     const d = await apps.readNamespacedDeployment({ name: 'web', namespace: 'default' });
     expect([d.spec?.strategy?.rollingUpdate?.maxSurge, d.spec?.revisionHistoryLimit, d.spec?.template.spec?.containers[0]?.imagePullPolicy]).toEqual(['25%', 10, 'IfNotPresent']);
-    const rows = table((await kubectl('get', 'deploy')).stdout);
+    const rows = kubectlTable((await kubectl('get', 'deploy')).stdout);
     expect(rows[0]).toEqual(['NAME', 'READY', 'UP-TO-DATE', 'AVAILABLE', 'AGE']);
     expect(rows[1]?.slice(0, 4)).toEqual(['web', '0/2', '0', '0']);
-    const wide = table((await kubectl('get', 'deployments.apps', '-o', 'wide')).stdout);
+    const wide = kubectlTable((await kubectl('get', 'deployments.apps', '-o', 'wide')).stdout);
     expect(wide[0]).toEqual(['NAME', 'READY', 'UP-TO-DATE', 'AVAILABLE', 'AGE', 'CONTAINERS', 'IMAGES', 'SELECTOR']);
     expect(wide[1]?.slice(5)).toEqual(['nginx', 'nginx:1.15-alpine', 'app=web']);
   });
@@ -87,7 +82,7 @@ describe('workload kinds with the real kubectl', () => {
   it('prints Pods, ReplicaSets and DaemonSets as a cluster does, and finds them by short name and in "all"', async () => {
     const pod = { metadata: { name: 'web-1', labels: { app: 'web' } }, spec: { containers: [{ name: 'nginx', image: 'nginx:1.15-alpine' }] } };
     await core.createNamespacedPod({ namespace: 'default', body: pod });
-    expect(table((await kubectl('get', 'po', '-o', 'wide')).stdout)).toEqual([
+    expect(kubectlTable((await kubectl('get', 'po', '-o', 'wide')).stdout)).toEqual([
       ['NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE', 'IP', 'NODE', 'NOMINATED NODE', 'READINESS GATES'],
       ['web-1', '0/1', 'Pending', '0', expect.stringMatching(/^\d+s$/), '<none>', '<none>', '<none>', '<none>'],
     ]);

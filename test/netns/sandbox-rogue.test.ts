@@ -1,13 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { destroyLan } from '../../src/sandbox/lan.js';
+import { describe, expect, it } from 'vitest';
 import { repoRoot, runCli } from '../helpers/cli.js';
 import { runKubectl } from '../helpers/kubectl.js';
 import { macOf } from '../helpers/lan-netns.js';
-import { stopProcessesMentioning } from '../helpers/processes.js';
 import { canRunRootTests } from '../helpers/root.js';
+import { useSandbox } from '../helpers/sandbox.js';
 
 /**
  * The rogue-host demo of docs/speaker.md, typed as a user types it against `ironlb sandbox up`:
@@ -21,12 +18,10 @@ describe.skipIf(!canRunRootTests('sandbox rogue host (netns)'))('ironlb sandbox 
   const prefix = `rg${id}`;
   const v4 = `10.214.${String(process.pid % 200)}`;
   const v6 = `fd00:214:${((process.pid % 199) + 1).toString(16)}::`;
-  let dir: string;
-  let stateDir: string;
-  let kubeconfig: string;
+  const sandbox = useSandbox({ name: 'rogue', prefix, v4, v6, nodes: 2 });
 
-  const kubectl = (...args: string[]) => runKubectl(kubeconfig, args);
-  const ironlb = (...args: string[]) => runCli([...args, '--state-dir', stateDir], { timeoutMs: 30_000 });
+  const kubectl = (...args: string[]) => runKubectl(sandbox.kubeconfig, args);
+  const ironlb = (...args: string[]) => runCli([...args, '--state-dir', sandbox.stateDir], { timeoutMs: 30_000 });
   const ingress = async (svc: string): Promise<string> => (await kubectl('get', 'svc', svc, '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}')).stdout.trim();
 
   async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
@@ -38,23 +33,6 @@ describe.skipIf(!canRunRootTests('sandbox rogue host (netns)'))('ironlb sandbox 
       await new Promise((r) => setTimeout(r, 250));
     }
   }
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'ironlb-rogue-'));
-    stateDir = join(dir, 'state');
-    const up = await runCli(['sandbox', 'up', '--nodes', '2', '--state-dir', stateDir, '--lan-prefix', prefix, '--lan-v4', v4, '--lan-v6', v6], { timeoutMs: 120_000 });
-    expect(up.stderr).toBe('');
-    expect(up.code).toBe(0);
-    kubeconfig = up.stdout.split('\n')[0]?.replace(/^KUBECONFIG=/, '') ?? '';
-  }, 150_000);
-
-  afterAll(async () => {
-    await runCli(['sandbox', 'down', '--state-dir', stateDir], { timeoutMs: 60_000 });
-    const leftover = await stopProcessesMentioning(stateDir);
-    if (leftover > 0) console.error(`sandbox rogue: stopped ${String(leftover)} processes that sandbox down left`);
-    await destroyLan({ prefix, nodes: 2, v4Net: v4, v6Net: v6, hostLink: true });
-    await rm(dir, { recursive: true, force: true });
-  }, 90_000);
 
   it('a Service given the rogue\'s address is moved with Warning Events; the address is usable again once the rogue leaves', async () => {
     expect((await kubectl('apply', '-f', join(repoRoot, 'config', 'sandbox-demo.yaml'))).code).toBe(0);

@@ -1,13 +1,9 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { destroyLan } from '../../src/sandbox/lan.js';
-import { runCli } from '../helpers/cli.js';
-import { runKubectl } from '../helpers/kubectl.js';
+import { describe, expect, it } from 'vitest';
 import { sh } from '../helpers/netns.js';
-import { stopProcessesMentioning } from '../helpers/processes.js';
 import { canRunRootTests } from '../helpers/root.js';
+import { sandboxLan, useSandbox } from '../helpers/sandbox.js';
 
 /**
  * Graceful Pod deletion end to end on real kernels: `kubectl delete pod` marks the Pod, its
@@ -17,23 +13,15 @@ import { canRunRootTests } from '../helpers/root.js';
  * kubelet removes the Pod once its container is gone.
  */
 describe.skipIf(!canRunRootTests('sandbox termination (netns)'))('graceful Pod deletion in the sandbox', () => {
-  const id = (process.pid % 1000).toString();
-  const prefix = `tm${id}`;
-  const v4 = `10.215.${String(process.pid % 200)}`;
-  const v6 = `fd00:215:${((process.pid % 199) + 1).toString(16)}::`;
+  const { prefix, v4, v6 } = sandboxLan('tm', 215);
   const client = `${prefix}-client`;
-  let dir: string;
-  let stateDir: string;
-  let kubeconfig: string;
-
-  const kubectl = (...args: string[]) => runKubectl(kubeconfig, args);
-  const status = async (): Promise<string> => (await runCli(['sandbox', 'status', '--state-dir', stateDir])).stdout;
+  const sandbox = useSandbox({ name: 'term', prefix, v4, v6, nodes: 3 });
+  const { kubectl, eventually } = sandbox;
   const ipOf = async (svc: string): Promise<string> => (await kubectl('get', 'svc', svc, '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}')).stdout.trim();
   const curl = async (ip: string): Promise<{ code: number; stdout: string }> => sh('ip', ['netns', 'exec', client, 'curl', '-s', '-m', '2', `http://${ip}:8090/`], 5000);
   const owner = async (svc: string): Promise<string | undefined> => {
     const ip = await ipOf(svc);
-    if (ip === '') return undefined;
-    return new RegExp(`default/${svc}\\s+${ip.replace(/\./g, '\\.')}\\S*\\s+(node-\\d+)`).exec(await status())?.[1];
+    return ip === '' ? undefined : sandbox.announcer(svc, ip);
   };
   interface PodRow { name: string; node: string; ip: string; ready: boolean; terminating: boolean }
   const pods = async (app: string): Promise<PodRow[]> => {
@@ -47,16 +35,6 @@ describe.skipIf(!canRunRootTests('sandbox termination (netns)'))('graceful Pod d
   };
   /** An HTTP GET to a Pod from its node's namespace, as the kubelet's probes reach it. */
   const podGet = async (p: PodRow) => sh('ip', ['netns', 'exec', `${prefix}-${p.node}`, 'curl', '-s', '-m', '2', `http://${p.ip}:8080/`], 5000);
-
-  async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const v = await probe();
-      if (v !== undefined) return v;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; sandbox status:\n${await status()}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
 
   /** A Deployment of stand-ins that drain 30 s after SIGTERM, and its LoadBalancer Service. */
   const manifest = (name: string, replicas: number, policy: 'Cluster' | 'Local'): string => `apiVersion: apps/v1
@@ -86,7 +64,7 @@ spec:
   ports: [{name: http, port: 8090, targetPort: http, protocol: TCP}]
 `;
   const apply = async (name: string, yaml: string): Promise<void> => {
-    const file = join(dir, `${name}.yaml`);
+    const file = join(sandbox.dir, `${name}.yaml`);
     await writeFile(file, yaml);
     expect((await kubectl('apply', '-f', file)).code).toBe(0);
     expect((await kubectl('rollout', 'status', `deployment/${name}`, '--timeout=90s')).code).toBe(0);
@@ -98,23 +76,6 @@ spec:
     for (let i = 0; i < n; i++) out.push((await curl(ip)).stdout.trim());
     return out;
   };
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'ironlb-term-'));
-    stateDir = join(dir, 'state');
-    const up = await runCli(['sandbox', 'up', '--nodes', '3', '--state-dir', stateDir, '--lan-prefix', prefix, '--lan-v4', v4, '--lan-v6', v6], { timeoutMs: 120_000 });
-    expect(up.stderr).toBe('');
-    expect(up.code).toBe(0);
-    kubeconfig = up.stdout.split('\n')[0]?.replace(/^KUBECONFIG=/, '') ?? '';
-  }, 150_000);
-
-  afterAll(async () => {
-    await runCli(['sandbox', 'down', '--state-dir', stateDir], { timeoutMs: 60_000 });
-    const leftover = await stopProcessesMentioning(stateDir);
-    if (leftover > 0) console.error(`sandbox termination: stopped ${String(leftover)} processes that sandbox down left`);
-    await destroyLan({ prefix, nodes: 3, v4Net: v4, v6Net: v6, hostLink: true });
-    await rm(dir, { recursive: true, force: true });
-  }, 90_000);
 
   it('Cluster: a Pod being deleted keeps draining but gets no new connections; the ready replacement takes them; then the kubelet removes it', async () => {
     await apply('drain', manifest('drain', 1, 'Cluster'));
@@ -165,7 +126,7 @@ ${probes}
     readinessProbe: {tcpSocket: {port: http}, periodSeconds: 1}`);
     const grpc = probePod('grpc', `    readinessProbe: {grpc: {port: 8080}, periodSeconds: 1}`);
     for (const [name, yaml] of [['exec-ok', execOk], ['never-starts', neverStarts], ['grpc', grpc]] as const) {
-      const file = join(dir, `${name}.yaml`);
+      const file = join(sandbox.dir, `${name}.yaml`);
       await writeFile(file, yaml);
       expect((await kubectl('apply', '-f', file)).code).toBe(0);
     }

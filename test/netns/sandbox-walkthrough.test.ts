@@ -1,21 +1,13 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { destroyLan } from '../../src/sandbox/lan.js';
+import { describe, expect, it } from 'vitest';
 import { repoRoot, runCli } from '../helpers/cli.js';
-import { runKubectl } from '../helpers/kubectl.js';
 import { sh } from '../helpers/netns.js';
-import { stopProcessesMentioning } from '../helpers/processes.js';
 import { canRunRootTests } from '../helpers/root.js';
+import { sandboxLan, sandboxRequests, useSandbox } from '../helpers/sandbox.js';
 
-/**
- * The README's walk-through, end to end, as a user types it: `sandbox up`, kubectl apply, get
- * svc, curl from the client namespace, kill the announcing speaker, curl again, patch, down.
- * The LAN uses its own prefix and subnet, so a user's sandbox on this machine is not touched.
- */
 /**
  * The README's walk-through, end to end, as a user types it: `sandbox up` (ironlb installed from
  * manifests/ and Ready), the classic MetalLB steps on config/ (pool ConfigMap, nginx Deployment
@@ -27,19 +19,13 @@ import { canRunRootTests } from '../helpers/root.js';
  * rewritten to this LAN's.
  */
 describe.skipIf(!canRunRootTests('sandbox walk-through (netns)'))('ironlb sandbox walk-through', () => {
-  const id = (process.pid % 1000).toString();
-  const prefix = `wt${id}`;
-  const v4 = `10.213.${String(process.pid % 200)}`;
-  const v6 = `fd00:213:${((process.pid % 199) + 1).toString(16)}::`; // never a zero group (non-canonical)
+  const { prefix, v4, v6 } = sandboxLan('wt', 213);
   const client = `${prefix}-client`;
-  let dir: string;
-  let stateDir: string;
-  let kubeconfig: string;
-  let upStdout = '';
+  const sandbox = useSandbox({ name: 'walk', prefix, v4, v6, nodes: 3, upTimeoutMs: 150_000, pollTimeoutMs: 20_000 });
+  const { kubectl, status, announcer, eventually } = sandbox;
   let nginxIp = '';
   let externalIp = '';
 
-  const kubectl = (...args: string[]) => runKubectl(kubeconfig, args);
   /**
    * The Service's IP as it is now: the controller moves a Service whose address a speaker's probe
    * found in conflict (RFC 5227), so the tests follow the status rather than the first IP.
@@ -53,7 +39,6 @@ describe.skipIf(!canRunRootTests('sandbox walk-through (netns)'))('ironlb sandbo
     return sh('ip', ['netns', 'exec', client, 'curl', '-s', '-m', '2', `http://${externalIp}:8090/`], 5000);
   };
   const curlNginx = async (): Promise<{ code: number; stdout: string }> => sh('ip', ['netns', 'exec', client, 'curl', '-s', '-m', '2', `http://${nginxIp}:8090/`], 5000);
-  const status = async (): Promise<string> => (await runCli(['sandbox', 'status', '--state-dir', stateDir])).stdout;
   /** The demo's Pods as `kubectl get pods -o json` shows them. */
   const pods = async (selector = 'app=demo', namespace = 'default'): Promise<{ name: string; node: string; ip: string; ready: boolean; restarts: number }[]> => {
     const out = JSON.parse((await kubectl('get', 'pods', '-n', namespace, '-l', selector, '-o', 'json')).stdout) as { items: { metadata: { name: string }; spec: { nodeName?: string }; status: { podIP?: string; conditions?: { type: string; status: string }[]; containerStatuses?: { restartCount: number }[] } }[] };
@@ -62,8 +47,6 @@ describe.skipIf(!canRunRootTests('sandbox walk-through (netns)'))('ironlb sandbo
   const speakers = async () => pods('app.kubernetes.io/component=speaker', 'ironlb-system');
   /** An HTTP GET to a Pod from its node's namespace, as the kubelet's probes reach it. */
   const podGet = async (node: string, ip: string, path: string) => sh('ip', ['netns', 'exec', `${prefix}-${node}`, 'curl', '-s', '-m', '2', `http://${ip}:8080${path}`], 5000);
-  /** The node that announces a Service's IP, from `sandbox status`. */
-  const announcer = async (svc: string, ip: string): Promise<string | undefined> => new RegExp(`default/${svc}\\s+${ip.replace(/\./g, '\\.')}\\S*\\s+(node-\\d+)`).exec(await status())?.[1];
   const owner = async (): Promise<string | undefined> => (await refreshIp(), announcer('demo', externalIp));
   /** `sandbox status`'s SPEAKER-PID of a node, as the README has the user read it. */
   const speakerPid = async (node: string): Promise<number | undefined> => {
@@ -71,38 +54,8 @@ describe.skipIf(!canRunRootTests('sandbox walk-through (netns)'))('ironlb sandbo
     return row?.[2] !== undefined && /^\d+$/.test(row[2]) ? Number(row[2]) : undefined;
   };
 
-  async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const v = await probe();
-      if (v !== undefined) return v;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; sandbox status:\n${await status()}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'ironlb-walk-'));
-    stateDir = join(dir, 'state');
-    const up = await runCli(['sandbox', 'up', '--nodes', '3', '--state-dir', stateDir, '--lan-prefix', prefix, '--lan-v4', v4, '--lan-v6', v6], { timeoutMs: 150_000 });
-    expect(up.stderr).toBe('');
-    expect(up.code).toBe(0);
-    upStdout = up.stdout;
-    kubeconfig = up.stdout.split('\n')[0]?.replace(/^KUBECONFIG=/, '') ?? '';
-  }, 180_000);
-
-  afterAll(async () => {
-    await runCli(['sandbox', 'down', '--state-dir', stateDir], { timeoutMs: 60_000 });
-    // Whatever `down` did not find (a failed test must not leave a sandbox running here): every
-    // process started with this state dir, then the namespaces and link of this plan.
-    const leftover = await stopProcessesMentioning(stateDir);
-    if (leftover > 0) console.error(`sandbox walk-through: stopped ${String(leftover)} processes that sandbox down left`);
-    await destroyLan({ prefix, nodes: 3, v4Net: v4, v6Net: v6, hostLink: true });
-    await rm(dir, { recursive: true, force: true });
-  }, 90_000);
-
   it('up installed ironlb from manifests/: the controller and one speaker per node, all Ready, with logs', async () => {
-    expect(upStdout).toContain('controller running; one speaker per node');
+    expect(sandbox.upStdout).toContain('controller running; one speaker per node');
     const wide = (await kubectl('get', 'pods', '-n', 'ironlb-system', '-o', 'wide')).stdout.trim().split('\n');
     expect(wide[0]?.split(/\s+/)).toEqual(['NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE', 'IP', 'NODE', 'NOMINATED', 'NODE', 'READINESS', 'GATES']);
     const rows = wide.slice(1).map((l) => l.split(/\s+/));
@@ -122,7 +75,7 @@ describe.skipIf(!canRunRootTests('sandbox walk-through (netns)'))('ironlb sandbo
   });
 
   it('classic walk-through: kubectl apply the pool and nginx; the Pods run; get svc shows the first pool address', async () => {
-    const pool = join(dir, 'sandbox-pool.yaml');
+    const pool = join(sandbox.dir, 'sandbox-pool.yaml');
     await writeFile(pool, (await readFile(join(repoRoot, 'config', 'sandbox-pool.yaml'), 'utf8')).replaceAll('172.31.213.', `${v4}.`));
     const applied = await kubectl('apply', '-f', pool);
     expect(applied.stderr).toBe('');
@@ -243,7 +196,7 @@ describe.skipIf(!canRunRootTests('sandbox walk-through (netns)'))('ironlb sandbo
     expect(all.stdout).toContain('"GET /healthz HTTP/1.1" 200');
     const tail = await kubectl('logs', pod?.name ?? '', '--tail=1');
     expect(tail.stdout.trim().split('\n')).toHaveLength(1);
-    const follower = spawn('kubectl', ['--kubeconfig', kubeconfig, 'logs', '-f', '--tail=0', pod?.name ?? '']);
+    const follower = spawn('kubectl', ['--kubeconfig', sandbox.kubeconfig, 'logs', '-f', '--tail=0', pod?.name ?? '']);
     let followed = '';
     follower.stdout.on('data', (d: Buffer) => { followed += d.toString(); });
     try {
@@ -292,7 +245,7 @@ describe.skipIf(!canRunRootTests('sandbox walk-through (netns)'))('ironlb sandbo
   }, 120_000);
 
   it('restarts a container whose liveness probe fails, and kubectl shows RESTARTS', async () => {
-    const manifest = join(dir, 'live.yaml');
+    const manifest = join(sandbox.dir, 'live.yaml');
     await writeFile(manifest, [
       'apiVersion: apps/v1', 'kind: Deployment', 'metadata: {name: live, namespace: default}',
       'spec:', '  replicas: 1', '  selector: {matchLabels: {app: live}}', '  template:', '    metadata: {labels: {app: live}}', '    spec:',
@@ -314,41 +267,37 @@ describe.skipIf(!canRunRootTests('sandbox walk-through (netns)'))('ironlb sandbo
   }, 90_000);
 
   it('ran the controller and the speakers with the manifests\' RBAC, and none of their requests was forbidden', async () => {
-    const kc = (await readFile(kubeconfig, 'utf8')).split('\n');
-    const server = kc.find((l) => l.includes('server:'))?.split('server:')[1]?.trim() ?? '';
-    const token = kc.find((l) => l.includes('token:'))?.split('token:')[1]?.trim() ?? '';
-    const r = await sh('curl', ['-sk', '-H', `Authorization: Bearer ${token}`, `${server}/sandbox/v1/requests`]);
-    const body = JSON.parse(r.stdout) as { counts: Record<string, number>; forbidden: string[] };
+    const body = await sandboxRequests(sandbox.kubeconfig);
     expect(Object.keys(body.counts).some((k) => k.startsWith('system:serviceaccount:ironlb-system:speaker update leases'))).toBe(true);
     expect(Object.keys(body.counts).some((k) => k.startsWith('system:serviceaccount:ironlb-system:controller patch services/status'))).toBe(true);
     expect(body.forbidden).toEqual([]);
   });
 
   it('down after a crash (kill -9 of the supervisor) removes every namespace, Pod process and link it made', async () => {
-    const record = JSON.parse(await readFile(join(stateDir, 'sandbox.json'), 'utf8')) as { pid: number };
+    const record = JSON.parse(await readFile(join(sandbox.stateDir, 'sandbox.json'), 'utf8')) as { pid: number };
     const podNetns = (await sh('ip', ['netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(`${prefix}-node-`) && n.includes('-p-'));
     expect(podNetns.length).toBeGreaterThan(0);
     const podPids = (await Promise.all(podNetns.map(async (n) => (await sh('ip', ['netns', 'pids', n])).stdout.trim().split('\n')))).flat().filter((p) => p !== '');
     expect(podPids.length).toBeGreaterThan(0);
     process.kill(record.pid, 'SIGKILL');
-    expect((await runCli(['sandbox', 'down', '--state-dir', stateDir], { timeoutMs: 60_000 })).stdout).toMatch(/^sandbox removed/);
+    expect((await runCli(['sandbox', 'down', '--state-dir', sandbox.stateDir], { timeoutMs: 60_000 })).stdout).toMatch(/^sandbox removed/);
     const left = (await sh('ip', ['netns', 'list'])).stdout.split('\n').filter((l) => l.startsWith(`${prefix}-`));
     expect(left).toEqual([]);
     await eventually('Pod processes to be gone', () => Promise.resolve(podPids.every((p) => !existsSync(`/proc/${p}`)) ? true : undefined), 5000);
-    expect(existsSync(stateDir)).toBe(false);
+    expect(existsSync(sandbox.stateDir)).toBe(false);
     expect((await sh('ip', ['link', 'show', `${prefix}-host`])).code).not.toBe(0);
   });
 
   it('up that times out before ironlb\'s Pods are Ready fails naming each Pod, its node, state and probe, and leaves nothing behind', async () => {
     // The sandbox above is gone (the previous test took it down); 5 s is too short for any Pod to pass its readiness probe.
-    const up = await runCli(['sandbox', 'up', '--nodes', '2', '--ready-timeout', '5', '--state-dir', stateDir, '--lan-prefix', prefix, '--lan-v4', v4, '--lan-v6', v6], { timeoutMs: 120_000 });
+    const up = await runCli(['sandbox', 'up', '--nodes', '2', '--ready-timeout', '5', '--state-dir', sandbox.stateDir, '--lan-prefix', prefix, '--lan-v4', v4, '--lan-v6', v6], { timeoutMs: 120_000 });
     expect(up.code).not.toBe(0);
     expect(up.stderr).toContain('not ready after 5 s');
     expect(up.stderr).toMatch(/Pod ironlb-system\/speaker-\w+ on node-\d: container speaker: /);
     expect(up.stderr).toMatch(/Pod ironlb-system\/controller-[\w-]+ (on node-\d|\(not scheduled\))/);
     expect(up.stderr).toContain('readiness probe GET /readyz on port monitoring not passing');
     expect(up.stderr).toContain('see kubectl get pods -n ironlb-system');
-    expect((await runCli(['sandbox', 'down', '--state-dir', stateDir], { timeoutMs: 60_000 })).code).toBe(0);
+    expect((await runCli(['sandbox', 'down', '--state-dir', sandbox.stateDir], { timeoutMs: 60_000 })).code).toBe(0);
     expect((await sh('ip', ['netns', 'list'])).stdout.split('\n').filter((l) => l.startsWith(`${prefix}-`))).toEqual([]);
   }, 150_000);
 });

@@ -1,17 +1,17 @@
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { createAnnouncer, type InterfaceSource } from '../../../src/layer2/announcer.js';
+import { createAnnouncer } from '../../../src/layer2/announcer.js';
 import type { NetInterface } from '../../../src/layer2/interfaces.js';
 import { createLayer2Metrics } from '../../../src/layer2/metrics.js';
 import { buildArp, buildArpProbe, buildGratuitousArp, arpReply, arpRequest } from '../../../src/layer2/packet/arp.js';
 import { formatMac, parseIp, parseIpv4, parseMac } from '../../../src/layer2/packet/address.js';
 import { broadcastMac } from '../../../src/layer2/packet/ethernet.js';
 import { buildDadSolicitation, buildUnsolicitedAdvertisement, parseNeighborSolicitation } from '../../../src/layer2/packet/ndp.js';
-import { MemoryConns } from '../../helpers/memory-conns.js';
 import { claimant } from '../../../src/layer2/probe.js';
 import { respondNdp } from '../../../src/layer2/responder.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
+import { startTestAnnouncer, type TestAnnouncer } from '../../helpers/test-announcer.js';
 
 const ours = parseMac('02:00:00:00:00:01')!;
 const other = parseMac('02:00:00:00:00:99')!;
@@ -93,18 +93,7 @@ class BusyClock extends FakeClock {
   }
 }
 
-function setup<C extends FakeClock>(clock: C = new FakeClock() as C) {
-  const conns = new MemoryConns();
-  const source: InterfaceSource = { list: () => Promise.resolve([eth0]) };
-  const registry = new Registry();
-  const announcer = createAnnouncer({
-    conns, interfaces: source, clock, logger: pino({ level: 'silent' }), metrics: createLayer2Metrics(registry),
-    policy: { patterns: [], explicit: false }, timing: { burstOffsetsMs: [0, 1000, 2000], reannounceMs: 60_000, pollMs: 2000 }, fastPath: true,
-  });
-  const stop = new AbortController();
-  const running = announcer.run(stop.signal);
-  return { clock, conns, registry, announcer, stop, running };
-}
+const setup = <C extends FakeClock = FakeClock>(clock?: C): TestAnnouncer<C> => startTestAnnouncer([eth0], clock);
 
 const isProbe = (f: Uint8Array): boolean => f[12] === 0x08 && f[13] === 0x06 && f.subarray(28, 32).every((b) => b === 0);
 
