@@ -202,10 +202,10 @@ class Standby implements StandbyLoop {
       const outcome = await this.deps.reaper.reap(r.node, version);
       this.deps.metrics.reaps.inc({ reason: r.reason, result: outcome });
       if (outcome === 'reaped') this.log.warn({ event: 'memberReaped', peer: r.node, reason: r.reason }, 'reaped a member: its membership Lease no longer has a holder');
-      else {
-        this.log.info({ event: 'reapMoved', peer: r.node, reason: r.reason }, 'the member\'s Lease changed meanwhile; judging again');
-        this.ledger = new Map([...this.ledger].filter(([node]) => node !== r.node));
-      }
+      else this.log.info({ event: 'reapMoved', peer: r.node, reason: r.reason }, 'the member\'s Lease changed meanwhile; judging again');
+      // Either way the misses are spent: a reaped member that rejoins at once (a new Lease version)
+      // is judged from zero, not reaped again on the misses that reaped it.
+      this.ledger = new Map([...this.ledger].filter(([node]) => node !== r.node));
     } catch (e: unknown) {
       this.deps.metrics.reaps.inc({ reason: r.reason, result: 'failed' });
       this.log.warn({ event: 'reapFailed', peer: r.node, reason: r.reason, err: e }, 'could not reap a member; trying again');

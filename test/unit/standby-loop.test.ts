@@ -98,6 +98,21 @@ describe('standby loop (fake clock)', () => {
     await r.stop();
   });
 
+  it('a reaped owner that rejoins at once is judged from zero: not reaped again on the misses that reaped it', async () => {
+    const r = rig();
+    r.prober.answering = false;
+    r.loop.update({ probe: new Map([[n('o'), '10.0.0.1']]), watch: [] }, new Map([[n('o'), '7']]));
+    await r.clock.advance(1800); // three silent rounds end at 600, 1200, 1800
+    expect(r.reaper.calls.map((c) => c.version)).toEqual(['7']);
+    // It rejoins (a new version) before this node's election moves the IP: still this node's duty.
+    r.loop.update({ probe: new Map([[n('o'), '10.0.0.1']]), watch: [] }, new Map([[n('o'), '8']]));
+    await r.clock.advance(1199);
+    expect(r.reaper.calls.map((c) => c.version), 'two new misses are not three').toEqual(['7']);
+    await r.clock.advance(601);
+    expect(r.reaper.calls.map((c) => c.version)).toEqual(['7', '8']);
+    await r.stop();
+  });
+
   it('a failed reap is tried again after a second, not in a tight loop', async () => {
     const r = rig();
     r.reaper.answer = 'fail';
