@@ -29,7 +29,10 @@ describe.skipIf(!canRunRootTests('split brain')).each([
   const answerers = (): Promise<string[]> => (family === 'IPv4' ? c.arpMacs(ip, 3) : c.ndpMacs(ip));
 
   beforeAll(async () => {
-    c = await startSpeakerCluster(plan, ['--conflict-reprobe', '2', '--self-check-interval', '2', '--hold-down', '1']);
+    // Lease liveness: the split brain is forced by silencing one speaker's Lease watch, so it
+    // sees its peer's renewals stop; split liveness writes membership Leases only on change, and
+    // its split brain (a LAN cut between owner and standby) is test/netns/speaker-split.test.ts's.
+    c = await startSpeakerCluster(plan, ['--liveness', 'lease', '--conflict-reprobe', '2', '--self-check-interval', '2', '--hold-down', '1']);
     if (family === 'IPv6') await c.setConfig(`address-pools:\n- name: default\n  protocol: layer2\n  addresses:\n  - ${plan.v6Net}200-${plan.v6Net}250\n`);
     core = c.kc.makeApiClient(k8s.CoreV1Api);
     coord = c.kc.makeApiClient(k8s.CoordinationV1Api);
