@@ -51,7 +51,7 @@ for (const addon of ['native/build/Release/afpacket.node', 'native/xdp/build/Rel
     process.exit(1);
   }
 }
-const nodeSpecificNetns = ['af-packet-lifecycle', 'announce', 'bad-frames', 'conflicts', 'interfaces', 'ironlb-runtime'].map((f) => `test/netns/${f}.test.ts`);
+const nodeSpecificNetns = ['af-packet-lifecycle', 'announce', 'bad-frames', 'conflicts', 'interfaces', 'ironlb-runtime', 'xdp'].map((f) => `test/netns/${f}.test.ts`);
 const args = process.argv.length > 2 ? process.argv.slice(2) : ['test/unit', 'test/integration', ...nodeSpecificNetns];
 console.log(`test-on-image-node: vitest run ${args.join(' ')} on Node ${execFileSync(node, ['--version'], { encoding: 'utf8' }).trim()} (${node})`);
 const r = spawnSync(node, [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...args], { cwd: root, stdio: 'inherit' });
