@@ -7,7 +7,7 @@ import { serviceAccountMountPath } from '../serviceaccounts/volume.js';
 import type { ImageConfig } from './image-config.js';
 import { sourceLabel } from './image-source.js';
 import { effectiveCapabilities, userOf } from './ironlb-runtime.js';
-import type { ContainerExit, ContainerLaunch, ContainerRuntime, ContainerSecurity, ExecOutcome, RunningContainer } from './runtime.js';
+import { stopWithGrace, type ContainerExit, type ContainerLaunch, type ContainerRuntime, type ContainerSecurity, type ExecOutcome, type RunningContainer } from './runtime.js';
 
 /**
  * ironlb's own image run by the sandbox kubelet with podman, as a CRI runtime runs it: one
@@ -250,11 +250,7 @@ function startPodmanContainer(launch: ContainerLaunch, name: string, deps: Podma
     exited,
     async stop(graceMs) {
       if (progress.done !== undefined) return progress.done;
-      kill('SIGTERM');
-      const timer = setTimeout(() => { kill('SIGKILL'); }, Math.max(0, graceMs));
-      const exit = await exited;
-      clearTimeout(timer);
-      return exit;
+      return stopWithGrace(kill, exited, graceMs);
     },
     exec(command, timeoutMs) {
       if (!progress.started || progress.done !== undefined) return Promise.resolve({ kind: 'error', message: 'the container is not running' });

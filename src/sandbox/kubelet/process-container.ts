@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { constants } from 'node:os';
-import type { ContainerExit, ContainerLaunch, ExecOutcome, RunningContainer } from './runtime.js';
+import { stopWithGrace, type ContainerExit, type ContainerLaunch, type ExecOutcome, type RunningContainer } from './runtime.js';
 
 /**
  * A container that is one process started with `ip netns exec NETNS argv...` (which setns()s and
@@ -114,11 +114,7 @@ export function startProcessContainer(launch: ContainerLaunch, opts: ProcessCont
     exited,
     async stop(graceMs) {
       if (done !== undefined) return done;
-      kill('SIGTERM');
-      const timer = setTimeout(() => { kill('SIGKILL'); }, Math.max(0, graceMs));
-      const exit = await exited;
-      clearTimeout(timer);
-      return exit;
+      return stopWithGrace(kill, exited, graceMs);
     },
     exec(command, timeoutMs) {
       if (done !== undefined) return Promise.resolve({ kind: 'error', message: 'the container is not running' });

@@ -137,3 +137,15 @@ export interface ContainerRuntime {
 
 /** Picks the runtime for an image (the sandbox's stand-in for pulling it). */
 export type RuntimeChooser = (image: string) => ContainerRuntime;
+
+/**
+ * Stops a container the kubelet's way: SIGTERM, then SIGKILL once `graceMs` has passed
+ * (the Pod's termination grace period); resolves with its exit.
+ */
+export async function stopWithGrace(kill: (signal: NodeJS.Signals) => void, exited: Promise<ContainerExit>, graceMs: number): Promise<ContainerExit> {
+  kill('SIGTERM');
+  const timer = setTimeout(() => { kill('SIGKILL'); }, Math.max(0, graceMs));
+  const exit = await exited;
+  clearTimeout(timer);
+  return exit;
+}
