@@ -191,6 +191,11 @@ export function probeFinished(state: AddressState, ip: string, result: ProbeResu
     announced.add(ip);
   } else if (!state.announced.has(ip) && nodeOfMac.has(result.mac)) {
     announced.add(ip);
+    // A conflict this probe did not settle waits its full interval, whatever answered: a
+    // re-probe due at once would run back to back, for ever (an unassigned address never counts
+    // as announced, so every re-probe of a quarantined one that hears a node lands here).
+    const kept = conflicts.get(ip);
+    if (kept !== undefined) conflicts.set(ip, { ...kept, nextProbeAt: now + reprobeMs });
   } else {
     const before = conflicts.get(ip);
     const since = before?.mac === result.mac ? before.since : now;

@@ -255,14 +255,23 @@ class SpeakerLoop implements Speaker {
     return publishedMacOwners(this.leases.values());
   }
 
-  /** Probes `ip` in the background; its result goes into the address state and wakes the loop. */
+  /**
+   * Probes `ip` in the background; its result goes into the address state and wakes the loop.
+   * A re-probe of an address in conflict asks one thing: does the other host still answer? Only
+   * an answer counts there, not another node probing the same address: every speaker that saw the
+   * conflict re-probes it on the same schedule, and two that saw it at the same moment probe at
+   * the same moment every time. Counted as claims, their probes (RFC 5227 2.1.1's rule for two
+   * hosts claiming one address) kept each other's quarantine in place after the host had left.
+   */
   private startProbe(ip: string): void {
+    const before = this.address.conflicts.get(ip);
     const finish = (result: ProbeResult): void => {
       if (result.kind === 'conflict') this.deps.metrics.ipConflicts.inc({ ip });
+      if (before !== undefined) this.log.info({ event: 'addressConflictReprobed', ip, heard: result.kind === 'conflict' ? result.mac : undefined }, result.kind === 'conflict' ? 'a re-probe of an address in conflict was answered' : 'a re-probe of an address in conflict was not answered');
       this.address = probeFinished(this.address, ip, result, this.deps.clock.now(), this.conflictTiming.reprobeMs, this.macOwners());
       this.changed();
     };
-    this.deps.announcer.probe(ip, this.runSignal).then(
+    this.deps.announcer.probe(ip, this.runSignal, before === undefined ? undefined : { answersOnly: true }).then(
       // Nowhere to probe means nowhere to announce either: nothing stands in the way.
       (outcome) => { finish(outcome.kind === 'conflict' ? outcome : { kind: 'clear' }); },
       (e: unknown) => {

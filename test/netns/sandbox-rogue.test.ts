@@ -34,6 +34,16 @@ describe.skipIf(!canRunRootTests('sandbox rogue host (netns)'))('ironlb sandbox 
     }
   }
 
+  /** Every speaker Pod's log lines that mention `ip` (probes, conflicts, clearing), for a failure message. */
+  async function speakerLinesAbout(ip: string): Promise<string> {
+    const pods = (await kubectl('get', 'pods', '-n', 'ironlb-system', '-l', 'app.kubernetes.io/component=speaker', '-o', 'jsonpath={.items[*].metadata.name}')).stdout.split(' ').filter((p) => p !== '');
+    const logs = await Promise.all(pods.map(async (pod) => {
+      const lines = (await kubectl('logs', '-n', 'ironlb-system', pod)).stdout.split('\n').filter((l) => l.includes(`"${ip}"`));
+      return `--- ${pod}\n${lines.join('\n')}`;
+    }));
+    return logs.join('\n');
+  }
+
   it('a Service given the rogue\'s address is moved with Warning Events; the address is usable again once the rogue leaves', async () => {
     expect((await kubectl('apply', '-f', join(repoRoot, 'config', 'sandbox-demo.yaml'))).code).toBe(0);
     const demoIp = await eventually('the demo Service\'s IP', async () => (await ingress('demo')) || undefined);
@@ -83,7 +93,9 @@ describe.skipIf(!canRunRootTests('sandbox rogue host (netns)'))('ironlb sandbox 
     await eventually('the conflict reports cleared', async () => {
       const out = (await kubectl('get', 'lease', '-n', 'ironlb-system', '-o', 'jsonpath={.items[*].metadata.annotations.ironlb\\.io/conflicts}')).stdout;
       return out.includes(rogue) ? undefined : out;
-    }, 60_000);
+    }, 60_000).catch(async (e: unknown) => {
+      throw new Error(`${String(e)}\nthe speakers' lines about ${rogue}:\n${await speakerLinesAbout(rogue)}`);
+    });
     expect((await ironlb('sandbox', 'rogue', 'remove', rogue)).stderr).toContain('the client does not hold it');
     const after = (await ironlb('sandbox', 'status')).stdout;
     expect(after).toContain('\nno address conflicts\n');

@@ -86,6 +86,19 @@ describe('speaker conflicts: handing an IP over', () => {
     expect(g.state.conflicts.get(ip)).toMatchObject({ mac: rogueMac, node: undefined });
     expect(step(g.state, peer, 31_000).probe).toEqual([ip]);
   });
+
+  it('a re-probe of a quarantined address that hears a node keeps the quarantine and waits its interval (no back-to-back re-probes)', () => {
+    const quarantined = probeFinished(step(noAddressState, self, 0).state, ip, { kind: 'conflict', mac: rogueMac, iface: 'eth0' }, 600, timing.reprobeMs, nodeOfMac);
+    // The address is no longer assigned (the controller moved its Service): the re-probe is due.
+    const none: DesiredAnnouncements = { ips: new Map(), owned: new Set() };
+    const due = gate(quarantined, { elected: none, recorded: [], now: 30_600, timing });
+    expect(due.probe).toEqual([ip]);
+    const heardNode = probeFinished(due.state, ip, { kind: 'conflict', mac: peerMac, iface: 'eth0' }, 31_000, timing.reprobeMs, nodeOfMac);
+    expect(heardNode.conflicts.get(ip)).toMatchObject({ mac: rogueMac, nextProbeAt: 61_000 });
+    const next = gate(heardNode, { elected: none, recorded: [], now: 31_010, timing });
+    expect(next.probe).toEqual([]);
+    expect(next.nextAt).toBe(61_000);
+  });
 });
 
 describe('speaker conflicts: the Lease record', () => {

@@ -44,13 +44,18 @@ class FakeAnnouncer {
   defended: string[] = [];
   /** ip -> MAC of a host that answers probes for it */
   rogues = new Map<string, string>();
+  /** ip -> MAC of another node probing it at the same moment: heard unless the probe counts answers only */
+  probers = new Map<string, string>();
+  /** The options of each probe, in order. */
+  probeOptions: ({ readonly answersOnly?: boolean } | undefined)[] = [];
   setOwned(ips: Iterable<string>): Result<void, { message: string }> {
     this.sets.push([...ips]);
     return ok(undefined);
   }
-  probe(ip: string): Promise<ProbeOutcome> {
+  probe(ip: string, _signal?: AbortSignal, options?: { readonly answersOnly?: boolean }): Promise<ProbeOutcome> {
     this.probes.push(ip);
-    const mac = this.rogues.get(ip);
+    this.probeOptions.push(options);
+    const mac = this.rogues.get(ip) ?? (options?.answersOnly === true ? undefined : this.probers.get(ip));
     return Promise.resolve(mac === undefined ? { kind: 'clear' } : { kind: 'conflict', mac, iface: 'eth0' });
   }
   defend(ip: string): void {
@@ -377,6 +382,30 @@ describe('speaker loop', () => {
       r.announcer.rogues.delete(ip);
       await r.clock.advance(30_000);
       expect(r.announcer.current).toEqual([ip]);
+      expect(r.membership.annotations.get('ironlb.io/conflicts')).toBe('');
+      expect(await r.registry.getSingleMetricAsString('ironlb_address_conflicts')).not.toContain(ip);
+      await r.stop();
+    });
+
+    it('a quarantine lifts once the other host leaves, though another node re-probes the address at the same moments', async () => {
+      const owner = await hashOwner(ip, ['a', 'b', 'c']);
+      const other = ['a', 'b', 'c'].find((x) => x !== owner)!;
+      const peerMac = '02:00:00:00:00:0b';
+      const r = await rig(owner, [], { leases: ['a', 'b', 'c'].map((x) => lease(x, '1', x === other ? { interfaces: toInterfacesRecord(`eth0=${peerMac};192.0.2.0/24`) } : {})) });
+      r.announcer.rogues.set(ip, rogue);
+      r.inputs.services = [record('web', [ip], [ready('a')])];
+      r.speaker.changed();
+      await r.clock.advance(50);
+      expect(JSON.parse(r.membership.annotations.get('ironlb.io/conflicts') ?? '')).toMatchObject([{ ip, mac: rogue }]);
+      // The controller moves the Service off the address; the quarantine stays. The other host
+      // leaves, and the other node, which saw the conflict at the same moment, probes with us.
+      r.inputs.services = [];
+      r.speaker.changed();
+      r.announcer.rogues.delete(ip);
+      r.announcer.probers.set(ip, peerMac);
+      await r.clock.advance(30_000);
+      expect(r.announcer.probes).toEqual([ip, ip]);
+      expect(r.announcer.probeOptions).toEqual([undefined, { answersOnly: true }]);
       expect(r.membership.annotations.get('ironlb.io/conflicts')).toBe('');
       expect(await r.registry.getSingleMetricAsString('ironlb_address_conflicts')).not.toContain(ip);
       await r.stop();
