@@ -162,3 +162,72 @@ describe.skipIf(!canRunRootTests('address conflicts'))('address conflicts with a
     }
   }, 120_000);
 });
+
+/**
+ * Two speakers that both saw the same host on one address re-probe it on the same schedule (here
+ * every second, so their probe windows always overlap). Each hears the other's probe; that must
+ * not keep the quarantine: once the host lets go, both reports clear. The owner sees the host
+ * first; then it is excluded from load balancers, so the other node is elected and sees it too.
+ */
+describe.skipIf(!canRunRootTests('address conflicts seen by two speakers'))('an address conflict seen by two speakers', () => {
+  const plan = uniquePlan('icg', 2);
+  let c: SpeakerCluster;
+  let coord: k8s.CoordinationV1Api;
+  const ip = `${plan.v4Net}.220`;
+
+  beforeAll(async () => {
+    c = await startSpeakerCluster(plan, ['--conflict-reprobe', '1', '--hold-down', '1']);
+    try {
+      coord = c.kc.makeApiClient(k8s.CoordinationV1Api);
+      const r = await inNetns(c.lan.client.netns, 'ip', ['addr', 'add', `${ip}/24`, 'dev', c.lan.lanInterface]);
+      if (r.code !== 0) throw new Error(`ip addr add ${ip} in the client failed`);
+      for (const n of c.lan.nodes) await c.startSpeaker(n.name);
+    } catch (e: unknown) {
+      await c.close();
+      throw e;
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    await (c as SpeakerCluster | undefined)?.close();
+  }, 30_000);
+
+  /** node -> the addresses in its `ironlb.io/conflicts` record. */
+  const reports = async (): Promise<Map<string, string[]>> => {
+    const leases = await coord.listNamespacedLease({ namespace: ns });
+    const out = new Map<string, string[]>();
+    for (const l of leases.items) {
+      const node = l.metadata?.labels?.['ironlb.io/node'] ?? (l.metadata?.name ?? '').replace(/^ironlb-speaker-/, '');
+      const raw = l.metadata?.annotations?.['ironlb.io/conflicts'] ?? '';
+      if (raw !== '') out.set(node, [...(out.get(node) ?? []), ...(JSON.parse(raw) as { ip: string }[]).map((e) => e.ip)]);
+    }
+    return out;
+  };
+
+  it('both reports clear once the host leaves, though each speaker hears the other\'s re-probes', async () => {
+    const nodes = c.lan.nodes.map((n) => n.name);
+    await c.createService('held', ip, nodes);
+    const first = await waitUntil('a speaker reporting the host', reports, (r) => r.size >= 1, 30_000);
+    // Both may have seen it at once already (a short disagreement at start); else the other one is elected now.
+    const excluded = first.size === 1 ? [...first.keys()][0] : undefined;
+    if (excluded !== undefined) await c.labelNode(excluded, { 'node.kubernetes.io/exclude-from-external-load-balancers': '' });
+    const both = await waitUntil('both speakers reporting the host', reports, (r) => r.size === 2, 30_000);
+    expect([...both.values()]).toEqual([[ip], [ip]]);
+
+    // The Service goes (as the controller moves a Service off a quarantined address): the
+    // quarantine stays, and no Service holds the address any more. Then the host leaves.
+    await c.kc.makeApiClient(k8s.CoreV1Api).deleteNamespacedService({ name: 'held', namespace: 'demo' });
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect((await reports()).size).toBe(2);
+    const del = await inNetns(c.lan.client.netns, 'ip', ['addr', 'del', `${ip}/24`, 'dev', c.lan.lanInterface]);
+    expect(del.code).toBe(0);
+    await waitUntil('both reports cleared', reports, (r) => r.size === 0, 20_000).catch(async (e: unknown) => {
+      const lines = [JSON.stringify([...(await reports())]), ...[...c.speakers].map(([node, s]) => `${node}:\n${s.output().split('\n').filter((l) => l.includes('"addressConflict')).slice(-10).join('\n')}`)];
+      throw new Error(`${String(e)}\n${lines.join('\n')}`);
+    });
+    // Usable again: a Service given it is announced by the node still eligible.
+    await c.createService('again', ip, nodes);
+    const owner = await waitUntil(`a node answering ${ip}`, () => c.arpMacs(ip, 2), (m) => m.length === 1, 20_000);
+    expect(nodes.filter((n) => n !== excluded).map((n) => c.macs.get(n))).toContain(owner[0]);
+  }, 150_000);
+});
