@@ -46,8 +46,10 @@ interface PeerState {
   readonly version: string;
   readonly released: boolean;
   readonly durationMs: number;
-  /** Local time at which `version` was first seen: the last renewal we know of. */
+  /** Local time at which `version` was first seen: the last renewal we know of (moved on by `resume`). */
   readonly changedAt: number;
+  /** Local time at which `version` was first seen, never moved by `resume` (see {@link LivenessTracker.lapsedByOwnCount}). */
+  readonly seenAt: number;
   /** renewTime - acquireTime as written by the peer, or undefined when unknown. */
   readonly upMs: number | undefined;
   /** Judged by its renewals (else by its holder alone). */
@@ -67,6 +69,10 @@ interface PeerState {
 export class LivenessTracker {
   // node -> last known state of its Lease
   private readonly peers = new Map<NodeName, PeerState>();
+  // node -> the version of its Lease last observed and the local time it was first seen. Kept
+  // across `remove`: a version seen again (a node watched again after a while) is the same write,
+  // renewed no later than we first saw it (lapsedByOwnCount). One entry per node ever seen.
+  private readonly firstSeen = new Map<NodeName, { readonly version: string; readonly at: number }>();
 
   /**
    * `graceMs`: see {@link defaultExpiryGraceMs}. `expires: false` judges by the holder alone: a
@@ -80,11 +86,15 @@ export class LivenessTracker {
   /** Records one observation of a peer's Lease (from a watch event or a relist). */
   observe(lease: LeaseObservation): void {
     const previous = this.peers.get(lease.node);
+    const seen = this.firstSeen.get(lease.node);
+    const seenAt = seen?.version === lease.version ? seen.at : lease.observedAt;
+    this.firstSeen.set(lease.node, { version: lease.version, at: seenAt });
     this.peers.set(lease.node, {
       version: lease.version,
       released: lease.holderIdentity === undefined || lease.holderIdentity === '',
       durationMs: Math.max(0, (lease.leaseDurationSeconds ?? 0) * 1000),
       changedAt: previous === undefined || previous.version !== lease.version ? lease.observedAt : previous.changedAt,
+      seenAt,
       upMs: upTime(lease.acquireTime, lease.renewTime),
       expires: lease.expires ?? this.expires,
     });
@@ -106,7 +116,7 @@ export class LivenessTracker {
     }
   }
 
-  /** The Lease was deleted: the peer is dead. */
+  /** The Lease was deleted, or is no longer watched: the peer is dead (what was seen when stays, see `firstSeen`). */
   remove(node: NodeName): void {
     this.peers.delete(node);
   }
@@ -120,6 +130,21 @@ export class LivenessTracker {
   isAlive(node: NodeName, now: number): boolean {
     const peer = this.peers.get(node);
     return peer !== undefined && this.isPeerAlive(peer, now);
+  }
+
+  /**
+   * Whether `node`, judging itself by its own renewals as every speaker does (a split node by its
+   * heartbeat), has stopped counting itself alive by local time `now`: the latest renewal of it
+   * we know of was first seen here a whole duration ago or more. The writer counts a duration
+   * from no later than its write was stored, and we saw the write after it was stored, so its
+   * count ran out no later than ours does. Unlike {@link isAlive}, a gap in our own sight does
+   * not move this (`resume` leaves it alone): it is about what the peer knows of itself, not
+   * about what we could see, and a version observed again after `remove` keeps the time it was
+   * first seen. A version seen for the first time, or an unknown node, has not lapsed.
+   */
+  lapsedByOwnCount(node: NodeName, now: number): boolean {
+    const peer = this.peers.get(node);
+    return peer !== undefined && !peer.released && now >= peer.seenAt + peer.durationMs;
   }
 
   /** Peers alive at local time `now`. */

@@ -6,7 +6,7 @@ import type { Clock } from '../shared/clock.js';
 import { peerTime } from './membership.js';
 import type { SpeakerMetrics } from './metrics.js';
 import type { AnnouncerPort } from './speaker.js';
-import { keepOwners, reapable, recordRound, type MissLedger, type Reap, type RoundResult, type StandbyDuties, type StandbyTiming } from './standby.js';
+import { judgeRound, keepOwners, reapable, recordRound, type MissLedger, type Reap, type RoundResult, type StandbyDuties, type StandbyTiming } from './standby.js';
 
 /** What a reaping write found (k8s/ implements it over the membership Lease). */
 export type ReapOutcome = 'reaped' | 'moved';
@@ -146,11 +146,14 @@ class Standby implements StandbyLoop {
       if (this.inFlight.has(owner) || (this.nextRoundAt.get(owner) ?? 0) > now) continue;
       this.inFlight.add(owner);
       this.nextRoundAt.set(owner, now + this.deps.timing.probeEveryMs);
-      const done = (result: RoundResult): void => {
+      const done = (heard: RoundResult): void => {
         this.inFlight.delete(owner);
+        const lapsed = this.heartbeats.lapsedByOwnCount(owner, this.deps.clock.now());
+        const result = judgeRound(heard, lapsed);
         this.deps.metrics.standbyProbeRounds.inc({ result });
         if (this.duties.probe.get(owner) === ip) this.ledger = recordRound(this.ledger, owner, result);
         if (result === 'unanswered') this.log.info({ event: 'ownerSilent', owner, ip, misses: this.ledger.get(owner) }, 'the owner did not answer a probe');
+        else if (result === 'fenced') this.log.debug({ event: 'ownerFenced', owner, ip }, 'the owner did not answer a probe; its heartbeat ran out by its own count, so it keeps silent on purpose: not a miss');
         this.alarm.ring();
       };
       // Only the owner's answer counts: the other standby probes the same IP at the same time.

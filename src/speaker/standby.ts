@@ -72,17 +72,35 @@ function lowerIp(current: string | undefined, ip: string): string {
   return current === undefined || compareStrings(ip, current) < 0 ? ip : current;
 }
 
-/** What one probe round of an owner found. `unknown`: no interface to probe on, or it failed; neither a miss nor an answer. */
-export type RoundResult = 'answered' | 'unanswered' | 'unknown';
+/**
+ * What one probe round of an owner found. `unknown`: no interface to probe on, or it failed;
+ * neither a miss nor an answer. `fenced`: unanswered by an owner whose heartbeat ran out by its
+ * own count ({@link judgeRound}): no miss, and the misses before it are forgotten (that silence
+ * may have been its fence too).
+ */
+export type RoundResult = 'answered' | 'unanswered' | 'unknown' | 'fenced';
+
+/**
+ * An unanswered round of an owner that, by its heartbeat as this node last saw it renewed, has
+ * stopped counting itself alive (`ownerLapsed`: LivenessTracker.lapsedByOwnCount) is `fenced`,
+ * not a miss: the owner fell silent on purpose, because it could not renew (an API partition or
+ * outage, docs/speaker.md "API partition"), and answers again once it renews. Counted as misses,
+ * a standby that came back from an API outage longer than the heartbeat before its owners' next
+ * renewal (up to a renewal period later) reaped every owner it stood by for and took their IPs.
+ * An owner that really died meanwhile is reaped when its heartbeat runs out (`heartbeatExpired`).
+ */
+export function judgeRound(result: RoundResult, ownerLapsed: boolean): RoundResult {
+  return result === 'unanswered' && ownerLapsed ? 'fenced' : result;
+}
 
 /** owner -> unanswered rounds in a row. */
 export type MissLedger = ReadonlyMap<NodeName, number>;
 
-/** The ledger after one round of `owner`: an answer clears it, a silence adds one. */
+/** The ledger after one round of `owner`: an answer (or a fence) clears it, a silence adds one. */
 export function recordRound(ledger: MissLedger, owner: NodeName, result: RoundResult): MissLedger {
   if (result === 'unknown') return ledger;
   const next = new Map(ledger);
-  if (result === 'answered') next.delete(owner);
+  if (result === 'answered' || result === 'fenced') next.delete(owner);
   else next.set(owner, (ledger.get(owner) ?? 0) + 1);
   return next;
 }

@@ -188,6 +188,24 @@ describe('LivenessTracker.resume (the watch was down and relisted)', () => {
   });
 });
 
+describe('LivenessTracker.lapsedByOwnCount (the writer judges itself by its renewals)', () => {
+  // b's heartbeat (40 s) was first seen at 1000; the watch went down at 10_000 and was back at 50_000.
+  const seen: Step[] = [{ at: 1000, lease: { node: 'b', version: '1', leaseDurationSeconds: 40 } }];
+  it.each<{ name: string; then?: Step[]; resumed?: boolean; now: number; want: boolean }>([
+    { name: 'not within a duration of the renewal being seen', now: 40_999, want: false },
+    { name: 'a duration after it was seen', now: 41_000, want: true },
+    { name: 'the same version seen again later does not move it', then: [{ at: 30_000, lease: { node: 'b', version: '1', leaseDurationSeconds: 40 } }], now: 41_000, want: true },
+    { name: 'nor does a watch that was down and came back (resume)', resumed: true, now: 51_000, want: true },
+    { name: 'nor unwatching and watching again: the relist shows the same write', then: [{ at: 45_000, remove: 'b' }, { at: 55_000, lease: { node: 'b', version: '1', leaseDurationSeconds: 40 } }], now: 56_000, want: true },
+    { name: 'a new version (a renewal) does', then: [{ at: 55_000, lease: { node: 'b', version: '2', leaseDurationSeconds: 40 } }], now: 56_000, want: false },
+    { name: 'an unknown node has not lapsed', then: [{ at: 45_000, remove: 'b' }], now: 56_000, want: false },
+  ])('$name', ({ then, resumed, now, want }) => {
+    const tracker = replay([...seen, ...(then ?? [])]);
+    if (resumed === true) tracker.resume(10_000, 50_000);
+    expect(tracker.lapsedByOwnCount(n('b'), now)).toBe(want);
+  });
+});
+
 describe('LivenessTracker: each Lease judged by its own rule (mixed modes)', () => {
   it.each<{ name: string; defaultExpires: boolean; expires: boolean | undefined; now: number; want: string[] }>([
     { name: 'a renewed Lease in an expiring tracker runs out', defaultExpires: true, expires: true, now: 60_000, want: [] },

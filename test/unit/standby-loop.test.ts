@@ -158,6 +158,56 @@ describe('standby loop (fake clock)', () => {
     await r.stop();
   });
 
+  /**
+   * A standby of `o` through an API outage longer than the heartbeat (40 s), up to the moment
+   * the API is back and it stands by for `o` again, at 50 s; `o` answers no probe from 40 s.
+   */
+  async function backFromLongOutage(r: ReturnType<typeof rig>): Promise<(version: string) => void> {
+    const duty = { probe: new Map([[n('o'), '10.0.0.1']]), watch: [n('o')] };
+    const beat = (version: string): void => { r.loop.observeHeartbeat({ node: n('o'), version, holderIdentity: 'o', leaseDurationSeconds: 40 }); };
+    r.loop.update(duty, new Map([[n('o'), '7']]));
+    beat('1');
+    // The API goes away at 5 s for 45 s. At 40 s this node's own heartbeat has run out: it stands by
+    // for nobody (its election leaves it out) and stops watching o; o, whose last heartbeat was
+    // stored no later than 0 s, has fenced itself and answers no probe from then on.
+    await r.clock.advance(40_000);
+    r.prober.answering = false;
+    r.loop.update({ probe: new Map(), watch: [] }, new Map([[n('o'), '7']]));
+    // The API is back at 50 s; this node renews first and stands by for o again, whose heartbeat
+    // the new watch lists as it was (o renews only at its next attempt, up to 10 s later).
+    await r.clock.advance(10_000);
+    r.loop.update(duty, new Map([[n('o'), '7']]));
+    beat('1');
+    return beat;
+  }
+
+  it('back from an API outage longer than the heartbeat, it does not reap an owner that fenced itself and has not renewed yet', async () => {
+    const r = rig();
+    const beat = await backFromLongOutage(r);
+    await r.clock.advance(5000);
+    expect(r.reaper.calls, 'no reap of an owner silent by its own fence').toEqual([]);
+    // o renews at 55 s and answers again; its probes count from here, and a crash is found by them.
+    beat('2');
+    r.prober.answering = true;
+    await r.clock.advance(10_000);
+    expect(r.reaper.calls).toEqual([]);
+    r.prober.answering = false;
+    await r.clock.advance(2500);
+    expect(r.reaper.calls.map((c) => c.node)).toEqual(['o']);
+    expect(r.reaper.calls[0]?.at).toBeLessThan(65_000 + 2500);
+    await r.stop();
+  });
+
+  it('an owner that died during such an outage is reaped when its heartbeat runs out, counted from the relist', async () => {
+    const r = rig();
+    await backFromLongOutage(r);
+    await r.clock.advance(40_000);
+    expect(r.reaper.calls).toEqual([]);
+    await r.clock.advance(1000);
+    expect(r.reaper.calls.map((c) => `${c.node}@${String(c.at)}`)).toEqual(['o@90251']);
+    await r.stop();
+  });
+
   it('a 409 (moved) clears the count: the owner is judged again from zero', async () => {
     const r = rig();
     r.reaper.answer = 'moved';

@@ -5,7 +5,7 @@ import { LivenessTracker } from '../../src/election/liveness.js';
 import type { HashFn } from '../../src/election/rendezvous.js';
 import type { ElectionService } from '../../src/election/views.js';
 import type { IpDecision } from '../../src/speaker/desired.js';
-import { heartbeatSelector, keepOwners, reapable, recordRound, standbyDuties, type MissLedger, type RoundResult } from '../../src/speaker/standby.js';
+import { heartbeatSelector, judgeRound, keepOwners, reapable, recordRound, standbyDuties, type MissLedger, type RoundResult } from '../../src/speaker/standby.js';
 
 const n = (name: string): NodeName => name as NodeName;
 const byLetter: HashFn = (s) => s; // rank = "node#ip": the node name decides
@@ -93,6 +93,7 @@ describe('miss ledger and reaping', () => {
     { name: 'two do not', rounds: ['unanswered', 'unanswered'], want: [] },
     { name: 'an answer starts the count again', rounds: ['unanswered', 'unanswered', 'answered', 'unanswered', 'unanswered'], want: [] },
     { name: 'unknown rounds (no interface) neither count nor clear', rounds: ['unanswered', 'unknown', 'unanswered', 'unknown', 'unanswered'], want: ['a:probesUnanswered'] },
+    { name: 'a fenced owner\'s silence is no miss and clears the count', rounds: ['unanswered', 'unanswered', 'fenced', 'unanswered', 'unanswered'], want: [] },
   ] satisfies { name: string; rounds: RoundResult[]; want: string[] }[])('$name', ({ rounds, want }) => {
     expect(reapsOf(replay(rounds), 1000)).toEqual(want);
   });
@@ -104,6 +105,15 @@ describe('miss ledger and reaping', () => {
 
   it('never a member that already left, never itself, never an unwatched heartbeat', () => {
     expect(reapsOf(new Map([[n('self'), 5]]), 40_000, ['b'], ['a', 'self'])).toEqual([]);
+  });
+
+  it.each([
+    { name: 'an unanswered round of an owner still alive by its own count is a miss', heard: 'unanswered', lapsed: false, want: 'unanswered' },
+    { name: 'of an owner whose heartbeat ran out by its own count, a fence', heard: 'unanswered', lapsed: true, want: 'fenced' },
+    { name: 'an answer is an answer either way', heard: 'answered', lapsed: true, want: 'answered' },
+    { name: 'unknown stays unknown', heard: 'unknown', lapsed: true, want: 'unknown' },
+  ] satisfies { name: string; heard: RoundResult; lapsed: boolean; want: RoundResult }[])('judgeRound: $name', ({ heard, lapsed, want }) => {
+    expect(judgeRound(heard, lapsed)).toBe(want);
   });
 
   it('a new duty starts from zero', () => {
