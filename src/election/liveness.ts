@@ -132,6 +132,11 @@ export class LivenessTracker {
     return peer !== undefined && this.isPeerAlive(peer, now);
   }
 
+  /** The local time the latest known renewal of `node` was first seen (see {@link lapsedByOwnCount}), if it is known. */
+  renewalSeenAt(node: NodeName): number | undefined {
+    return this.peers.get(node)?.seenAt;
+  }
+
   /**
    * Whether `node`, judging itself by its own renewals as every speaker does (a split node by its
    * heartbeat), has stopped counting itself alive by local time `now`: the latest renewal of it

@@ -148,11 +148,13 @@ class Standby implements StandbyLoop {
       this.nextRoundAt.set(owner, now + this.deps.timing.probeEveryMs);
       const done = (heard: RoundResult): void => {
         this.inFlight.delete(owner);
-        const lapsed = this.heartbeats.lapsedByOwnCount(owner, this.deps.clock.now());
-        const result = judgeRound(heard, lapsed);
+        const at = this.deps.clock.now();
+        const result = judgeRound(heard, this.heartbeats.lapsedByOwnCount(owner, at));
         this.deps.metrics.standbyProbeRounds.inc({ result });
         if (this.duties.probe.get(owner) === ip) this.ledger = recordRound(this.ledger, owner, result);
-        if (result === 'unanswered') this.log.info({ event: 'ownerSilent', owner, ip, misses: this.ledger.get(owner) }, 'the owner did not answer a probe');
+        // How long ago its latest heartbeat was first seen here: fresh for a crash, old for an owner fenced or cut off.
+        const seen = this.heartbeats.renewalSeenAt(owner);
+        if (result === 'unanswered') this.log.info({ event: 'ownerSilent', owner, ip, misses: this.ledger.get(owner), heartbeatSeenMsAgo: seen === undefined ? undefined : Math.round(at - seen) }, 'the owner did not answer a probe');
         else if (result === 'fenced') this.log.debug({ event: 'ownerFenced', owner, ip }, 'the owner did not answer a probe; its heartbeat ran out by its own count, so it keeps silent on purpose: not a miss');
         this.alarm.ring();
       };
