@@ -2,8 +2,8 @@ import type { ListWatchSource } from './informer.js';
 import { httpStatusOf, type KubeRest, type WatchEvent } from './kube-rest.js';
 
 /** The metadata a cache keys and versions objects by. */
-interface Keyed {
-  readonly metadata?: { readonly name?: string; readonly namespace?: string; readonly resourceVersion?: string };
+export interface Keyed {
+  readonly metadata?: { readonly name?: string | undefined; readonly namespace?: string | undefined; readonly resourceVersion?: string | undefined };
 }
 
 /** Options of a {@link restListWatch}. */
@@ -11,6 +11,16 @@ export interface RestListWatchOptions {
   readonly labelSelector?: string;
   readonly fieldSelector?: string;
 }
+
+/**
+ * What is cached of each object instead of the whole of it (client-go's `cache.TransformFunc`,
+ * set with `SharedIndexInformer.SetTransform`, for the same reason: keep only what is read). It
+ * runs on every listed and watched object before the cache and the handlers see it, so neither
+ * holds the wire object; a delete hands the handlers what was cached.
+ * The projection must keep `metadata.name`, `metadata.namespace` and `metadata.resourceVersion`:
+ * the cache is keyed and versioned by them.
+ */
+export type Projection<W, T extends Keyed> = (wire: W) => T;
 
 interface Handlers<T> {
   readonly add: ((o: T) => void)[];
@@ -22,16 +32,18 @@ interface Handlers<T> {
 const keyOf = (o: Keyed): string => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
 
 /**
- * Drops `metadata.managedFields` from an object before it is cached, as controller-runtime's
+ * Drops `metadata.managedFields` from an object before it is cached (the projection when a
+ * {@link restListWatch} is given none), as controller-runtime's
  * `cache.TransformStripManagedFields` does for the same reason: nothing here reads them, and they
  * are often the larger half of an object (the sandbox's Services: 508 of 954 bytes), kept for
  * every Service, EndpointSlice, Node and Lease on every node. A Lease written back from the
  * cache (a standby's reap) carries none, which leaves the stored ones as they are (an update
  * without managedFields keeps them; only an empty list resets them).
  */
-function stripManagedFields(o: Keyed): void {
+export function withoutManagedFields<T extends Keyed>(o: T): T {
   const metadata: object | undefined = o.metadata;
   if (metadata !== undefined && 'managedFields' in metadata) delete metadata.managedFields;
+  return o;
 }
 
 /**
@@ -41,9 +53,14 @@ function stripManagedFields(o: Keyed): void {
  * (BOOKMARKs advance it); `410 Gone` relists; any other failure is reported on `error` and
  * stops, for the informer to restart with backoff (src/k8s/informer.ts). Objects are the JSON
  * the server sent, typed by the caller (no model classes: docs/speaker.md, "Memory"), without
- * their managedFields.
+ * their managedFields, or what `project` keeps of them.
  */
-export function restListWatch<T extends Keyed>(rest: KubeRest, path: string, options: RestListWatchOptions = {}): ListWatchSource<T> {
+export function restListWatch<T extends Keyed>(rest: KubeRest, path: string, options?: RestListWatchOptions): ListWatchSource<T>;
+/** The same, caching `project(object)` instead of the object (a speaker's view of it). */
+export function restListWatch<W extends Keyed, T extends Keyed>(rest: KubeRest, path: string, options: RestListWatchOptions, project: Projection<W, T>): ListWatchSource<T>;
+export function restListWatch<W extends Keyed, T extends Keyed>(rest: KubeRest, path: string, options: RestListWatchOptions = {}, project?: Projection<W, T>): ListWatchSource<T> {
+  // Without a projection (the first signature) the wire type is the cached type.
+  const toCached: Projection<W, T> = project ?? ((wire) => withoutManagedFields(wire) as Keyed as T);
   const objects = new Map<string, T>();
   let resourceVersion = '';
   let running: AbortController | undefined;
@@ -56,41 +73,41 @@ export function restListWatch<T extends Keyed>(rest: KubeRest, path: string, opt
     for (const h of handlers.error) h(e);
   };
 
-  const upsert = (o: T): void => {
-    stripManagedFields(o);
+  const upsert = (wire: W): void => {
+    const o = toCached(wire);
     const key = keyOf(o);
     const old = objects.get(key);
     objects.set(key, o);
     if (old === undefined) for (const h of handlers.add) h(o);
     else if (old.metadata?.resourceVersion !== o.metadata?.resourceVersion) for (const h of handlers.update) h(o);
   };
-  const remove = (o: T): void => {
-    const key = keyOf(o);
+  /** Removes a cached object; handlers get what was cached (already projected). */
+  const remove = (key: string): void => {
     const old = objects.get(key);
     if (old === undefined) return;
     objects.delete(key);
-    for (const h of handlers.delete) h(o);
+    for (const h of handlers.delete) h(old);
   };
 
   const relist = async (signal: AbortSignal): Promise<void> => {
     const query = new URLSearchParams(selectors).toString();
-    const list = await rest.request<{ items?: T[]; metadata?: { resourceVersion?: string } }>('GET', query === '' ? path : `${path}?${query}`, undefined, signal);
+    const list = await rest.request<{ items?: W[]; metadata?: { resourceVersion?: string } }>('GET', query === '' ? path : `${path}?${query}`, undefined, signal);
     const items = list.items ?? [];
     const fresh = new Set(items.map(keyOf));
-    for (const [key, old] of [...objects]) if (!fresh.has(key)) remove(old);
+    for (const key of [...objects.keys()]) if (!fresh.has(key)) remove(key);
     for (const o of items) upsert(o);
     resourceVersion = list.metadata?.resourceVersion ?? '';
   };
 
   const onEvent = (e: WatchEvent): void => {
-    const o = e.object as T & { code?: unknown };
+    const o = e.object as W & { code?: unknown };
     switch (e.type) {
       case 'ADDED':
       case 'MODIFIED':
         upsert(o);
         break;
       case 'DELETED':
-        remove(o);
+        remove(keyOf(o));
         break;
       case 'ERROR':
         // A Status; 410 means our resourceVersion is too old: relist when the stream ends.

@@ -22,15 +22,72 @@ export function toEndpointView(e: k8s.V1Endpoint): EndpointView {
   return { ...(e.nodeName === undefined ? {} : { nodeName: e.nodeName as NodeName }), ready, serving, terminating };
 }
 
+/*
+ * What the speaker's informers cache (restListWatch projections, client-go's TransformFunc): only
+ * what election reads, so a Service's ports, selector and annotations (kubectl's
+ * last-applied-configuration among them), a slice's addresses, targetRefs and hints, and a
+ * Node's images, addresses and capacity are dropped as each object arrives, on every node
+ * (docs/speaker.md, "Memory"). Each keeps the metadata the cache keys and versions it by.
+ */
+
+/** The metadata a projection keeps: what the informer cache keys and versions objects by. */
+interface CacheMeta {
+  readonly namespace?: string | undefined;
+  readonly name?: string | undefined;
+  readonly resourceVersion?: string | undefined;
+}
+
+function cacheMeta(m: k8s.V1ObjectMeta | undefined): CacheMeta {
+  return { namespace: m?.namespace, name: m?.name, resourceVersion: m?.resourceVersion };
+}
+
+/** What the speaker keeps of a Service: the fields {@link toServiceRecord} reads. */
+export function projectService(svc: k8s.V1Service): ServiceView & { readonly metadata: CacheMeta } {
+  const { spec, status } = svc;
+  return {
+    metadata: { ...cacheMeta(svc.metadata), uid: svc.metadata?.uid },
+    spec: { type: spec?.type, loadBalancerClass: spec?.loadBalancerClass, externalTrafficPolicy: spec?.externalTrafficPolicy },
+    status: { loadBalancer: { ingress: (status?.loadBalancer?.ingress ?? []).map((i) => ({ ip: i.ip })) } },
+  };
+}
+
+/** What the speaker keeps of an EndpointSlice: its Service and its endpoints' nodes and conditions. */
+export interface SliceView {
+  readonly metadata: CacheMeta;
+  /** `namespace/service` from the `kubernetes.io/service-name` label; undefined without it. */
+  readonly service: string | undefined;
+  readonly endpoints: readonly EndpointView[];
+}
+
+/** An EndpointSlice as the speaker keeps it. */
+export function projectSlice(slice: k8s.V1EndpointSlice): SliceView {
+  const name = slice.metadata?.labels?.[serviceNameLabel];
+  return {
+    metadata: cacheMeta(slice.metadata),
+    service: name === undefined ? undefined : `${slice.metadata?.namespace ?? 'default'}/${name}`,
+    // Typed as required, but Go's nil slice reaches us as `null` (the field has no omitempty).
+    endpoints: ((slice.endpoints as readonly k8s.V1Endpoint[] | null | undefined) ?? []).map(toEndpointView),
+  };
+}
+
+/** What the speaker keeps of a Node: its election view. */
+export interface NodeCacheView {
+  readonly metadata: CacheMeta;
+  readonly view: NodeView;
+}
+
+/** A Node as the speaker keeps it. */
+export function projectNode(node: k8s.V1Node): NodeCacheView {
+  return { metadata: cacheMeta(node.metadata), view: toNodeView(node) };
+}
+
 /** `namespace/service` -> its slices. */
-export function slicesByService(slices: readonly k8s.V1EndpointSlice[]): ReadonlyMap<string, readonly k8s.V1EndpointSlice[]> {
-  const out = new Map<string, k8s.V1EndpointSlice[]>();
+export function slicesByService(slices: readonly SliceView[]): ReadonlyMap<string, readonly SliceView[]> {
+  const out = new Map<string, SliceView[]>();
   for (const slice of slices) {
-    const name = slice.metadata?.labels?.[serviceNameLabel];
-    if (name === undefined) continue;
-    const key = `${slice.metadata?.namespace ?? 'default'}/${name}`;
-    const list = out.get(key);
-    if (list === undefined) out.set(key, [slice]);
+    if (slice.service === undefined) continue;
+    const list = out.get(slice.service);
+    if (list === undefined) out.set(slice.service, [slice]);
     else list.push(slice);
   }
   return out;
@@ -40,7 +97,7 @@ export function slicesByService(slices: readonly k8s.V1EndpointSlice[]): Readonl
  * A LoadBalancer Service with ingress IPs, as election sees it, or undefined when the speaker
  * has nothing to do with it (other type, other loadBalancerClass, no IPs yet).
  */
-export function toServiceRecord(svc: ServiceView, slices: readonly k8s.V1EndpointSlice[], lbClass: string): ServiceRecord | undefined {
+export function toServiceRecord(svc: ServiceView, slices: readonly SliceView[], lbClass: string): ServiceRecord | undefined {
   if (!isOurs(svc, lbClass)) return undefined;
   const ips = ingressIpTexts(svc);
   if (ips.length === 0) return undefined;
@@ -48,13 +105,13 @@ export function toServiceRecord(svc: ServiceView, slices: readonly k8s.V1Endpoin
     key: serviceKeyOf(svc),
     ips,
     trafficPolicy: svc.spec?.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster',
-    endpoints: slices.flatMap((s) => s.endpoints.map(toEndpointView)),
+    endpoints: slices.flatMap((s) => s.endpoints),
   };
   return { service, ref: serviceRef(svc) };
 }
 
 /** Every Service record, joined with the slices. */
-export function toServiceRecords(services: readonly k8s.V1Service[], slices: readonly k8s.V1EndpointSlice[], lbClass: string): readonly ServiceRecord[] {
+export function toServiceRecords(services: readonly ServiceView[], slices: readonly SliceView[], lbClass: string): readonly ServiceRecord[] {
   const bySvc = slicesByService(slices);
   return services.flatMap((svc) => {
     const own = bySvc.get(serviceKeyOf(svc)) ?? [];

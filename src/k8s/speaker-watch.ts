@@ -9,10 +9,10 @@ import type { Clock } from '../shared/clock.js';
 import type { SpeakerLeaseView } from '../speaker/lease-view.js';
 import type { ServiceRecord, SpeakerInputs } from '../speaker/speaker.js';
 import { leaseRoleLabel } from '../speaker/standby.js';
-import { createInformer, type Informer } from './informer.js';
+import { createInformer, type Informer, type ListWatchSource } from './informer.js';
 import type { KubeRest } from './kube-rest.js';
-import { restListWatch } from './rest-list-watch.js';
-import { toNodeView, toServiceRecords, toSpeakerLeaseView } from './speaker-views.js';
+import { restListWatch, type Keyed, type Projection } from './rest-list-watch.js';
+import { projectNode, projectService, projectSlice, toServiceRecords, toSpeakerLeaseView } from './speaker-views.js';
 
 export interface SpeakerWatchDeps {
   /** The speaker's small client (kube-rest.ts): no client-node at run time. */
@@ -51,9 +51,10 @@ export function createSpeakerWatch(deps: SpeakerWatchDeps): SpeakerWatch {
   // Retry failed watches within 5 s at most (not the default 30 s): after an API outage a
   // speaker announces from a frozen view until its Lease watch is back (docs/speaker.md).
   const base = { logger: deps.logger, clock: deps.clock, backoff: speakerWatchBackoff };
-  const source = <T extends k8s.KubernetesObject>(path: string, fieldSelector?: string): { path: string; source: ReturnType<typeof restListWatch<T>> } => ({
+  // Services, slices and Nodes are cached as projections (speaker-views.ts): only what election reads.
+  const projected = <W extends k8s.KubernetesObject, T extends Keyed>(path: string, project: Projection<W, T>): { path: string; source: ListWatchSource<T> } => ({
     path,
-    source: restListWatch<T>(deps.rest, path, fieldSelector === undefined ? {} : { fieldSelector }),
+    source: restListWatch(deps.rest, path, {}, project),
   });
   const changed = (): void => { deps.onChange(); };
   let config: Config | undefined;
@@ -91,9 +92,9 @@ export function createSpeakerWatch(deps: SpeakerWatchDeps): SpeakerWatch {
     }
   };
 
-  const services = createInformer<k8s.V1Service>({ ...base, ...source('/api/v1/services'), onChange: changed });
-  const slices = createInformer<k8s.V1EndpointSlice>({ ...base, ...source('/apis/discovery.k8s.io/v1/endpointslices'), onChange: changed });
-  const nodes = createInformer<k8s.V1Node>({ ...base, ...source('/api/v1/nodes'), onChange: changed });
+  const services = createInformer({ ...base, ...projected('/api/v1/services', projectService), onChange: changed });
+  const slices = createInformer({ ...base, ...projected('/apis/discovery.k8s.io/v1/endpointslices', projectSlice), onChange: changed });
+  const nodes = createInformer({ ...base, ...projected('/api/v1/nodes', projectNode), onChange: changed });
   const leases = createInformer<k8s.V1Lease>({
     ...base,
     // Heartbeats are watched apart, by the few that need them (heartbeat-watch.ts); Leases
@@ -108,9 +109,11 @@ export function createSpeakerWatch(deps: SpeakerWatchDeps): SpeakerWatch {
       else deps.onLease(view);
     },
   });
+  const configMapPath = `/api/v1/namespaces/${deps.namespace}/configmaps`;
   const configMaps: Informer<k8s.V1ConfigMap> = createInformer<k8s.V1ConfigMap>({
     ...base,
-    ...source(`/api/v1/namespaces/${deps.namespace}/configmaps`, `metadata.name=${deps.configMap}`),
+    path: configMapPath,
+    source: restListWatch<k8s.V1ConfigMap>(deps.rest, configMapPath, { fieldSelector: `metadata.name=${deps.configMap}` }),
     onChange: (kind, cm) => {
       if (cm.metadata?.name !== deps.configMap) return;
       readConfig(kind === 'delete' ? undefined : cm);
@@ -124,7 +127,7 @@ export function createSpeakerWatch(deps: SpeakerWatchDeps): SpeakerWatch {
     lease: (name) => leases.get(name, deps.namespace),
     hasSynced: () => all.every((i) => i.hasSynced()),
     services: (): readonly ServiceRecord[] => toServiceRecords(services.list(), slices.list(), deps.lbClass),
-    nodes: (): readonly NodeView[] => nodes.list().map(toNodeView),
+    nodes: (): readonly NodeView[] => nodes.list().map((n) => n.view),
     config: () => config,
     leaseViewLostAt: () => leases.lostAt(),
     async run(signal) {

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createKubeRest, loadKubeEndpoint } from '../../src/k8s/kube-rest.js';
 import { restLeaseWriter } from '../../src/k8s/lease-api.js';
 import { restListWatch } from '../../src/k8s/rest-list-watch.js';
+import { projectService } from '../../src/k8s/speaker-views.js';
 import { startTestApiServer, type TestApiServer } from '../helpers/apiserver.js';
 import { waitUntilTrue } from '../helpers/wait.js';
 
@@ -59,6 +60,37 @@ describe('restListWatch caches objects without their managedFields', () => {
       stop.abort();
       await services.stop();
       await leases.stop();
+    }
+  });
+
+  it('with a projection caches and hands out only the projection, keyed and versioned as before', async () => {
+    api = await startTestApiServer({ tls: false });
+    const core = api.kubeConfig().makeApiClient(k8s.CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name: 'ns' } } });
+    await core.createNamespacedService({ namespace: 'ns', body: { metadata: { name: 'web', annotations: { big: 'x'.repeat(1000) } }, spec: { type: 'LoadBalancer', ports: [{ port: 80 }] } } });
+    const rest = createKubeRest(loadKubeEndpoint({ kubeconfigPath: api.kubeconfigPath, env: {} }));
+    const services = restListWatch(rest, '/api/v1/namespaces/ns/services', {}, projectService);
+    const seen: { verb: string; keys: string[] }[] = [];
+    for (const verb of ['add', 'update', 'delete'] as const) services.on(verb, (s) => seen.push({ verb, keys: Object.keys(s.metadata) }));
+    const projectedKeys = ['namespace', 'name', 'resourceVersion', 'uid'];
+    try {
+      await services.start();
+      expect(services.get('web', 'ns')?.spec?.type).toBe('LoadBalancer');
+      expect(Object.keys(services.get('web', 'ns')?.spec ?? {})).toEqual(['type', 'loadBalancerClass', 'externalTrafficPolicy']);
+      expect(Object.keys(services.get('web', 'ns')?.metadata ?? {})).toEqual(projectedKeys);
+
+      const current = await core.readNamespacedService({ name: 'web', namespace: 'ns' });
+      await core.replaceNamespacedServiceStatus({ name: 'web', namespace: 'ns', body: { ...current, status: { loadBalancer: { ingress: [{ ip: '192.0.2.1' }] } } } });
+      await waitUntilTrue('the status watched', () => services.get('web', 'ns')?.status?.loadBalancer?.ingress?.[0]?.ip === '192.0.2.1', { timeoutMs: 10_000, intervalMs: 20 });
+      await core.deleteNamespacedService({ name: 'web', namespace: 'ns' });
+      await waitUntilTrue('the delete watched', () => services.get('web', 'ns') === undefined, { timeoutMs: 10_000, intervalMs: 20 });
+      expect(seen).toEqual([
+        { verb: 'add', keys: projectedKeys },
+        { verb: 'update', keys: projectedKeys },
+        { verb: 'delete', keys: projectedKeys },
+      ]);
+    } finally {
+      await services.stop();
     }
   });
 });

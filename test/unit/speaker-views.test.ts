@@ -1,6 +1,6 @@
 import type * as k8s from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { toEndpointView, toServiceRecord, toSpeakerLeaseView } from '../../src/k8s/speaker-views.js';
+import { projectNode, projectService, projectSlice, toEndpointView, toNodeView, toServiceRecord, toServiceRecords, toSpeakerLeaseView } from '../../src/k8s/speaker-views.js';
 import type { NodeName } from '../../src/shared/brand.js';
 import { nodeOfLease, recordedOwners, type SpeakerLeaseView } from '../../src/speaker/lease-view.js';
 
@@ -42,9 +42,99 @@ describe('toServiceRecord', () => {
 
   it('reads the traffic policy and merges the endpoints of every slice', () => {
     const slice = (node: string): k8s.V1EndpointSlice => ({ addressType: 'IPv4', endpoints: [{ addresses: ['10.0.0.1'], nodeName: node }] });
-    const record = toServiceRecord(svc({ externalTrafficPolicy: 'Local' }, ['192.0.2.1']), [slice('a'), slice('b')], 'ironlb.io/layer2');
+    const record = toServiceRecord(svc({ externalTrafficPolicy: 'Local' }, ['192.0.2.1']), [projectSlice(slice('a')), projectSlice(slice('b'))], 'ironlb.io/layer2');
     expect(record?.service.trafficPolicy).toBe('Local');
     expect(record?.service.endpoints.map((e) => e.nodeName)).toEqual(['a', 'b']);
+  });
+});
+
+/** A Service as kube-apiserver sends it, with the fields the speaker does not read. */
+const fullService: k8s.V1Service = {
+  metadata: {
+    namespace: 'ns',
+    name: 'web',
+    uid: 'u1',
+    resourceVersion: '7',
+    labels: { app: 'web' },
+    annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{"apiVersion":"v1","kind":"Service"}' },
+  },
+  spec: {
+    type: 'LoadBalancer',
+    externalTrafficPolicy: 'Local',
+    loadBalancerClass: 'ironlb.io/layer2',
+    ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080, nodePort: 30080 }],
+    selector: { app: 'web' },
+    clusterIP: '10.96.0.10',
+    clusterIPs: ['10.96.0.10'],
+    ipFamilies: ['IPv4'],
+  },
+  status: { loadBalancer: { ingress: [{ ip: '192.0.2.1', ipMode: 'VIP', ports: [{ port: 80, protocol: 'TCP' }] }] } },
+};
+
+const fullSlice: k8s.V1EndpointSlice = {
+  metadata: { namespace: 'ns', name: 'web-abc', resourceVersion: '8', labels: { 'kubernetes.io/service-name': 'web', 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' } },
+  addressType: 'IPv4',
+  endpoints: [
+    { addresses: ['10.244.1.5'], nodeName: 'a', conditions: { ready: true }, targetRef: { kind: 'Pod', name: 'web-1', namespace: 'ns' }, zone: 'z1' },
+    { addresses: ['10.244.2.5'], nodeName: 'b', conditions: { ready: false, terminating: true } },
+  ],
+  ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+};
+
+const fullNode: k8s.V1Node = {
+  metadata: { name: 'a', resourceVersion: '9', labels: { 'node.kubernetes.io/exclude-from-external-load-balancers': '' } },
+  spec: { podCIDR: '10.244.1.0/24' },
+  status: {
+    conditions: [{ type: 'Ready', status: 'True' }, { type: 'NetworkUnavailable', status: 'False' }],
+    addresses: [{ type: 'InternalIP', address: '192.0.2.10' }],
+    images: [{ names: ['registry.example/app@sha256:0123'], sizeBytes: 1000 }],
+    capacity: { cpu: '2' },
+  },
+};
+
+/** Every string anywhere in a value (to show what a projection keeps). */
+function strings(v: unknown): string[] {
+  if (typeof v === 'string') return [v];
+  if (Array.isArray(v)) return v.flatMap(strings);
+  if (typeof v === 'object' && v !== null) return Object.entries(v).flatMap(([k, x]) => [k, ...strings(x)]);
+  return [];
+}
+
+describe('informer projections: what the speaker caches (docs/speaker.md, "Memory")', () => {
+  it('a Service keeps the same record and nothing election does not read', () => {
+    const projected = projectService(structuredClone(fullService));
+    expect(toServiceRecords([projected], [projectSlice(structuredClone(fullSlice))], 'ironlb.io/layer2')).toEqual(toServiceRecords([fullService], [projectSlice(fullSlice)], 'ironlb.io/layer2'));
+    expect(projected.metadata).toEqual({ namespace: 'ns', name: 'web', uid: 'u1', resourceVersion: '7' });
+    const kept = strings(projected);
+    for (const dropped of ['last-applied-configuration', '10.96.0.10', 'selector', 'ports', 'VIP', 'labels']) expect(kept.join(' ')).not.toContain(dropped);
+  });
+
+  it('a slice keeps its Service and its endpoints as election views, no addresses', () => {
+    expect(projectSlice(fullSlice)).toEqual({
+      metadata: { namespace: 'ns', name: 'web-abc', resourceVersion: '8' },
+      service: 'ns/web',
+      endpoints: [
+        { nodeName: 'a', ready: true, serving: true, terminating: false },
+        { nodeName: 'b', ready: false, serving: false, terminating: true },
+      ],
+    });
+  });
+
+  it.each([
+    { name: 'endpoints null (a Go nil slice)', endpoints: null },
+    { name: 'endpoints absent', endpoints: undefined },
+  ])('a slice with $name has no endpoints', ({ endpoints }) => {
+    const slice = { ...fullSlice, endpoints } as unknown as k8s.V1EndpointSlice;
+    expect(projectSlice(slice).endpoints).toEqual([]);
+  });
+
+  it('a slice without the service-name label belongs to no Service', () => {
+    expect(projectSlice({ ...fullSlice, metadata: { name: 'x', namespace: 'ns' } }).service).toBeUndefined();
+  });
+
+  it('a Node keeps its election view only', () => {
+    expect(projectNode(fullNode)).toEqual({ metadata: { namespace: undefined, name: 'a', resourceVersion: '9' }, view: toNodeView(fullNode) });
+    expect(strings(projectNode(fullNode)).join(' ')).not.toMatch(/registry|192\.0\.2\.10|podCIDR|capacity/);
   });
 });
 
