@@ -169,6 +169,13 @@ function withhold(elected: DesiredAnnouncements, owned: ReadonlySet<string>, wit
 /** What a probe of one IP found, in speaker terms (layer2's ProbeOutcome, narrowed). */
 export type ProbeResult = { readonly kind: 'clear' } | { readonly kind: 'conflict'; readonly mac: string; readonly iface: string };
 
+/** A probe that finished, at the local time it did. */
+export interface FinishedProbe {
+  readonly ip: string;
+  readonly result: ProbeResult;
+  readonly at: number;
+}
+
 /**
  * Applies a finished probe: clear lifts the conflict and lets the IP be announced (it counts as
  * announced from now on); a claimant records or refreshes the conflict, to be probed again in
@@ -182,24 +189,39 @@ export type ProbeResult = { readonly kind: 'clear' } | { readonly kind: 'conflic
  * Without this, such an IP was probed again and again and never announced.
  */
 export function probeFinished(state: AddressState, ip: string, result: ProbeResult, now: number, reprobeMs: number, nodeOfMac: ReadonlyMap<string, NodeName>): AddressState {
+  return probesFinished(state, [{ ip, result, at: now }], reprobeMs, nodeOfMac);
+}
+
+/**
+ * {@link probeFinished} for several probes, in order, copying the state once. Probes finish in
+ * bursts: every address of a new owner is probed at once (1,000 with 1,000 Services), and a copy
+ * of the sets per result made that burst quadratic: 10,000 addresses kept a speaker busy for
+ * minutes, and 1,000 left megabytes of garbage behind each time (docs/speaker.md, "Memory").
+ */
+export function probesFinished(state: AddressState, finished: readonly FinishedProbe[], reprobeMs: number, nodeOfMac: ReadonlyMap<string, NodeName>): AddressState {
+  if (finished.length === 0) return state;
   const probing = new Set(state.probing);
-  probing.delete(ip);
   const conflicts = new Map(state.conflicts);
   const announced = new Set(state.announced);
-  if (result.kind === 'clear') {
-    conflicts.delete(ip);
-    announced.add(ip);
-  } else if (!state.announced.has(ip) && nodeOfMac.has(result.mac)) {
-    announced.add(ip);
-    // A conflict this probe did not settle waits its full interval, whatever answered: a
-    // re-probe due at once would run back to back, for ever (an unassigned address never counts
-    // as announced, so every re-probe of a quarantined one that hears a node lands here).
-    const kept = conflicts.get(ip);
-    if (kept !== undefined) conflicts.set(ip, { ...kept, nextProbeAt: now + reprobeMs });
-  } else {
-    const before = conflicts.get(ip);
-    const since = before?.mac === result.mac ? before.since : now;
-    conflicts.set(ip, { ip, mac: result.mac, iface: result.iface, node: nodeOfMac.get(result.mac), since, nextProbeAt: now + reprobeMs });
+  for (const { ip, result, at } of finished) {
+    // Judged against what was announced before this probe's result, as one result at a time would be.
+    const wasAnnounced = announced.has(ip);
+    probing.delete(ip);
+    if (result.kind === 'clear') {
+      conflicts.delete(ip);
+      announced.add(ip);
+    } else if (!wasAnnounced && nodeOfMac.has(result.mac)) {
+      announced.add(ip);
+      // A conflict this probe did not settle waits its full interval, whatever answered: a
+      // re-probe due at once would run back to back, for ever (an unassigned address never counts
+      // as announced, so every re-probe of a quarantined one that hears a node lands here).
+      const kept = conflicts.get(ip);
+      if (kept !== undefined) conflicts.set(ip, { ...kept, nextProbeAt: at + reprobeMs });
+    } else {
+      const before = conflicts.get(ip);
+      const since = before?.mac === result.mac ? before.since : at;
+      conflicts.set(ip, { ip, mac: result.mac, iface: result.iface, node: nodeOfMac.get(result.mac), since, nextProbeAt: at + reprobeMs });
+    }
   }
   return { ...state, probing, conflicts, announced };
 }

@@ -8,7 +8,7 @@ import { createAlarm, type Alarm } from '../shared/alarm.js';
 import type { Clock } from '../shared/clock.js';
 import type { EventSink, ObjectRef } from '../shared/event-sink.js';
 import type { Result } from '../shared/result.js';
-import { claimSeen, conflictMessage, conflictsAnnotation, conflictsRecord, defaultConflictTiming, gate, noAddressState, probeFinished, type AddressState, type ConflictTiming, type ProbeResult } from './conflicts.js';
+import { claimSeen, conflictMessage, conflictsAnnotation, conflictsRecord, defaultConflictTiming, gate, noAddressState, probesFinished, type AddressState, type ConflictTiming, type FinishedProbe, type ProbeResult } from './conflicts.js';
 import { desiredAnnouncements, diffAnnouncements, noAnnouncements, type DesiredAnnouncements, type IpDecision } from './desired.js';
 import { layer2Membership } from './layer2-pools.js';
 import { macOwners as publishedMacOwners, reachOfLeases, type InterfacesRecord } from './interfaces-record.js';
@@ -144,7 +144,10 @@ class SpeakerLoop implements Speaker {
   // `${ip}|${mac}` -> local time of the last conflict line
   private readonly conflictLogged = new Map<string, number>();
   private silenced = false;
+  // Read through `applyFinishedProbes()`, which applies `finishedProbes` first.
   private address: AddressState = noAddressState;
+  // Probe results not yet applied to `address`, in the order they came (one copy of the state per batch, not per result).
+  private finishedProbes: FinishedProbe[] = [];
   // ip -> `${mac}|${node}` of the conflict last reported (Event, log), so each is reported once
   private readonly reported = new Map<string, string>();
   private runSignal: AbortSignal | undefined;
@@ -240,7 +243,7 @@ class SpeakerLoop implements Speaker {
       this.conflictLogged.set(key, now);
       this.log.warn({ event: 'ipConflict', ip, mac, interface: iface }, 'another MAC announces an IP this node owns; defending once, electing again from API state (no ARP war)');
     }
-    const claimed = claimSeen(this.address, { ip, mac, iface }, now, this.conflictTiming.reprobeMs, this.macOwners());
+    const claimed = claimSeen(this.applyFinishedProbes(), { ip, mac, iface }, now, this.conflictTiming.reprobeMs, this.macOwners());
     this.address = claimed.state;
     if (claimed.defend) this.deps.announcer.defend(ip);
     this.changed();
@@ -250,13 +253,23 @@ class SpeakerLoop implements Speaker {
     return this.deps.options.conflicts ?? defaultConflictTiming;
   }
 
+  /** Applies every probe result that came since the last call, in order; returns the address state. */
+  private applyFinishedProbes(): AddressState {
+    if (this.finishedProbes.length > 0) {
+      this.address = probesFinished(this.address, this.finishedProbes, this.conflictTiming.reprobeMs, this.macOwners());
+      this.finishedProbes = [];
+    }
+    return this.address;
+  }
+
   /** MAC (lower-case) -> the node whose speaker published it in its interfaces record (interfaces-record.ts). */
   private macOwners(): ReadonlyMap<string, NodeName> {
     return publishedMacOwners(this.leases.values());
   }
 
   /**
-   * Probes `ip` in the background; its result goes into the address state and wakes the loop.
+   * Probes `ip` in the background; its result is queued for the address state (applied, with
+   * every other result that came meanwhile, before the state is next read) and wakes the loop.
    * A re-probe of an address in conflict asks one thing: does the other host still answer? Only
    * an answer counts there, not another node probing the same address: every speaker that saw the
    * conflict re-probes it on the same schedule, and two that saw it at the same moment probe at
@@ -268,7 +281,7 @@ class SpeakerLoop implements Speaker {
     const finish = (result: ProbeResult): void => {
       if (result.kind === 'conflict') this.deps.metrics.ipConflicts.inc({ ip });
       if (before !== undefined) this.log.info({ event: 'addressConflictReprobed', ip, heard: result.kind === 'conflict' ? result.mac : undefined }, result.kind === 'conflict' ? 'a re-probe of an address in conflict was answered' : 'a re-probe of an address in conflict was not answered');
-      this.address = probeFinished(this.address, ip, result, this.deps.clock.now(), this.conflictTiming.reprobeMs, this.macOwners());
+      this.finishedProbes.push({ ip, result, at: this.deps.clock.now() });
       this.changed();
     };
     this.deps.announcer.probe(ip, this.runSignal, before === undefined ? undefined : { answersOnly: true }).then(
@@ -360,7 +373,7 @@ class SpeakerLoop implements Speaker {
       options: { ignoreExcludeLabel: this.deps.options.ignoreExcludeLabel },
       ...this.standbyCount(alive),
     });
-    const gated = gate(this.address, { elected, recorded: currentOwners.keys(), now, timing: this.conflictTiming });
+    const gated = gate(this.applyFinishedProbes(), { elected, recorded: currentOwners.keys(), now, timing: this.conflictTiming });
     this.address = gated.state;
     this.deps.metrics.evaluations.inc();
     this.deps.metrics.aliveSpeakers.set(alive.size);

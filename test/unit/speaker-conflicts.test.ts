@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { NodeName, ServiceKey } from '../../src/shared/brand.js';
-import { claimSeen, conflictsRecord, gate, noAddressState, probeFinished, type AddressState, type ConflictTiming } from '../../src/speaker/conflicts.js';
+import { claimSeen, conflictsRecord, gate, noAddressState, probeFinished, probesFinished, type AddressState, type ConflictTiming } from '../../src/speaker/conflicts.js';
 import type { DesiredAnnouncements, IpDecision } from '../../src/speaker/desired.js';
 
 /**
@@ -121,5 +121,26 @@ describe('speaker conflicts: the Lease record', () => {
     expect(conflictsRecord(again.conflicts.values(), wallOf)).toBe(conflictsRecord(first.conflicts.values(), wallOf));
     const other = probeFinished(again, ip, { kind: 'conflict', mac: '02:00:00:00:00:98', iface: 'eth0' }, 61_000, timing.reprobeMs, nodeOfMac);
     expect(conflictsRecord(other.conflicts.values(), wallOf)).toContain('"since":"2026-12-04T21:01:01Z"');
+  });
+});
+
+describe('probesFinished: a burst of results applied at once', () => {
+  const other = '192.0.2.11';
+  const probing: AddressState = { ...noAddressState, probing: new Set([ip, other]), announced: new Set(['192.0.2.12']) };
+  it.each([
+    { name: 'two clear', results: [{ ip, result: { kind: 'clear' as const }, at: 600 }, { ip: other, result: { kind: 'clear' as const }, at: 610 }] },
+    { name: 'a rogue, then a clear', results: [{ ip, result: { kind: 'conflict' as const, mac: rogueMac, iface: 'eth0' }, at: 600 }, { ip: other, result: { kind: 'clear' as const }, at: 620 }] },
+    { name: 'a known node and a rogue', results: [{ ip, result: { kind: 'conflict' as const, mac: peerMac, iface: 'eth0' }, at: 600 }, { ip: other, result: { kind: 'conflict' as const, mac: rogueMac, iface: 'eth1' }, at: 630 }] },
+    { name: 'none', results: [] },
+  ])('$name: the same state as one result at a time', ({ results }) => {
+    const oneByOne = results.reduce((s, r) => probeFinished(s, r.ip, r.result, r.at, timing.reprobeMs, nodeOfMac), probing);
+    expect(probesFinished(probing, results, timing.reprobeMs, nodeOfMac)).toEqual(oneByOne);
+  });
+
+  it('a conflict keeps the time of its own result', () => {
+    const after = probesFinished(probing, [{ ip, result: { kind: 'clear' }, at: 600 }, { ip: other, result: { kind: 'conflict', mac: rogueMac, iface: 'eth0' }, at: 700 }], timing.reprobeMs, nodeOfMac);
+    expect(after.conflicts.get(other)).toMatchObject({ since: 700, nextProbeAt: 700 + timing.reprobeMs });
+    expect([...after.probing]).toEqual([]);
+    expect([...after.announced].sort()).toEqual(['192.0.2.10', '192.0.2.12']);
   });
 });
