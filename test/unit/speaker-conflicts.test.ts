@@ -137,6 +137,14 @@ describe('probesFinished: a burst of results applied at once', () => {
     expect(probesFinished(probing, results, timing.reprobeMs, nodeOfMac)).toEqual(oneByOne);
   });
 
+  it('a re-probe of a quarantined address that hears a node keeps the conflict for its interval, as one at a time', () => {
+    const quarantined: AddressState = { ...probing, conflicts: new Map([[ip, { ip, mac: rogueMac, iface: 'eth0', node: undefined, since: 0, nextProbeAt: 500 }]]) };
+    const results = [{ ip, result: { kind: 'conflict' as const, mac: peerMac, iface: 'eth0' }, at: 600 }, { ip: other, result: { kind: 'clear' as const }, at: 650 }];
+    const batch = probesFinished(quarantined, results, timing.reprobeMs, nodeOfMac);
+    expect(batch.conflicts.get(ip)?.nextProbeAt).toBe(600 + timing.reprobeMs);
+    expect(batch).toEqual(results.reduce((s, r) => probeFinished(s, r.ip, r.result, r.at, timing.reprobeMs, nodeOfMac), quarantined));
+  });
+
   it('a conflict keeps the time of its own result', () => {
     const after = probesFinished(probing, [{ ip, result: { kind: 'clear' }, at: 600 }, { ip: other, result: { kind: 'conflict', mac: rogueMac, iface: 'eth0' }, at: 700 }], timing.reprobeMs, nodeOfMac);
     expect(after.conflicts.get(other)).toMatchObject({ since: 700, nextProbeAt: 700 + timing.reprobeMs });
