@@ -1,13 +1,12 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
 import { startTestApiServer, type TestApiServer } from '../test/helpers/apiserver.js';
 import { inNetns } from '../test/helpers/lan-netns.js';
-import { startSpeakerCluster, uniquePlan, waitUntil, type SpeakerCluster, type SpeakerProcess } from '../test/netns/speaker-cluster.js';
-import { failover as clientFailover, rssMb } from './speaker.js';
+import { startSpeakerCluster, uniquePlan, waitUntil, type SpeakerCluster } from '../test/netns/speaker-cluster.js';
+import { failover as clientFailover, keepingLogs, rssMb } from './speaker.js';
 import type { WorkerReply, WorkerRequest } from './scale-nodes.js';
 import type { BenchContext, BenchResult, BenchSuite } from './types.js';
 import type { NodeName, ServiceKey } from '../src/shared/brand.js';
@@ -323,13 +322,7 @@ async function runReal(ctx: BenchContext, label: string, extraArgs: readonly str
   const plan = uniquePlan('ibk', realNodes);
   const webIp = `${plan.v4Net}.200`;
   const cluster = await startSpeakerCluster(plan, extraArgs);
-  // Every speaker process started, restarted victims included: their logs on request.
-  const started: SpeakerProcess[] = [];
-  const c: SpeakerCluster = { ...cluster, startSpeaker: async (node, extra) => {
-    const p = await cluster.startSpeaker(node, extra);
-    started.push(p);
-    return p;
-  } };
+  const { cluster: c, dump } = keepingLogs(cluster);
   try {
     await createServices(c, webIp);
     for (const n of c.lan.nodes) await c.startSpeaker(n.name);
@@ -371,7 +364,7 @@ async function runReal(ctx: BenchContext, label: string, extraArgs: readonly str
     }
     return results;
   } finally {
-    dumpLogs(ctx, label, started);
+    dump(ctx, `scale-real/${label}`);
     await cluster.close();
   }
 }
@@ -380,16 +373,6 @@ async function runReal(ctx: BenchContext, label: string, extraArgs: readonly str
 export function soleOwners(records: ReadonlyMap<string, readonly string[]>): number {
   const all = [...records.values()].flat();
   return new Set(all).size === all.length ? all.length : -1;
-}
-
-/** With IRONLB_BENCH_LOGS=DIR, every speaker's log of a `scale-real` run goes to DIR/LABEL/N-NODE.log. */
-function dumpLogs(ctx: BenchContext, label: string, procs: readonly SpeakerProcess[]): void {
-  const dir = process.env.IRONLB_BENCH_LOGS;
-  if (dir === undefined || dir === '') return;
-  const into = join(dir, label);
-  mkdirSync(into, { recursive: true });
-  for (const [i, p] of procs.entries()) writeFileSync(join(into, `${String(i)}-${p.node}.log`), p.output());
-  ctx.log(`scale-real ${label}: speaker logs in ${into}`);
 }
 
 const realNotes = `

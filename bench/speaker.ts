@@ -1,6 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { inNetns } from '../test/helpers/lan-netns.js';
-import { startSpeakerCluster, uniquePlan, waitUntil, type SpeakerCluster } from '../test/netns/speaker-cluster.js';
+import { startSpeakerCluster, uniquePlan, waitUntil, type SpeakerCluster, type SpeakerProcess } from '../test/netns/speaker-cluster.js';
 import type { BenchContext, BenchResult, BenchSuite } from './types.js';
 
 const rounds = 10;
@@ -8,6 +9,31 @@ const rounds = 10;
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return Math.round(sorted[Math.floor(sorted.length / 2)] ?? 0);
+}
+
+/**
+ * `cluster`, keeping every speaker process it starts (restarted victims included), and `dump`:
+ * with IRONLB_BENCH_LOGS=DIR, their logs go to DIR/WHAT/N-NODE.log for reading a slow failover.
+ */
+export function keepingLogs(cluster: SpeakerCluster): { readonly cluster: SpeakerCluster; readonly dump: (ctx: BenchContext, what: string) => void } {
+  const started: SpeakerProcess[] = [];
+  const c: SpeakerCluster = {
+    ...cluster,
+    startSpeaker: async (node, extra) => {
+      const p = await cluster.startSpeaker(node, extra);
+      started.push(p);
+      return p;
+    },
+  };
+  const dump = (ctx: BenchContext, what: string): void => {
+    const dir = process.env.IRONLB_BENCH_LOGS;
+    if (dir === undefined || dir === '') return;
+    const into = join(dir, what);
+    mkdirSync(into, { recursive: true });
+    for (const [i, p] of started.entries()) writeFileSync(join(into, `${String(i)}-${p.node}.log`), p.output());
+    ctx.log(`${what}: speaker logs in ${into}`);
+  };
+  return { cluster: c, dump };
 }
 
 async function ownerOf(c: SpeakerCluster, ip: string): Promise<string> {
@@ -45,7 +71,7 @@ const modes = [
 async function measureFailover(ctx: BenchContext, mode: (typeof modes)[number]): Promise<BenchResult[]> {
   const plan = uniquePlan('ibs', 3);
   const ip = `${plan.v4Net}.200`;
-  const c = await startSpeakerCluster(plan, mode.args);
+  const { cluster: c, dump } = keepingLogs(await startSpeakerCluster(plan, mode.args));
   try {
     for (const n of c.lan.nodes) await c.startSpeaker(n.name);
     await c.createService('web', ip, c.lan.nodes.map((n) => n.name));
@@ -59,6 +85,7 @@ async function measureFailover(ctx: BenchContext, mode: (typeof modes)[number]):
     }
     return results;
   } finally {
+    dump(ctx, `speaker/failover${mode.suffix === '' ? '' : `-${mode.suffix.slice(1)}`}`);
     await c.close();
   }
 }
