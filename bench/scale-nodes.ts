@@ -18,6 +18,7 @@ import { restListWatch } from '../src/k8s/rest-list-watch.js';
 import { NodeLease } from '../src/k8s/node-lease.js';
 import { toSpeakerLeaseView } from '../src/k8s/speaker-views.js';
 import type { NodeName } from '../src/shared/brand.js';
+import { interfacesAnnotation } from '../src/speaker/interfaces-record.js';
 import { announcingAnnotation, leaseNameOf } from '../src/speaker/lease-view.js';
 import { heartbeatLeasePrefix, leaseNodeLabel, leaseRoleLabel } from '../src/speaker/standby.js';
 import { systemClock } from '../src/sys/clock.js';
@@ -36,6 +37,12 @@ export type WorkerRequest =
       readonly durationMs: number;
       /** The split prototype (docs/election.md, "1,000 nodes"), when set: see {@link SplitDesign}. */
       readonly split?: SplitDesign;
+      /**
+       * node -> the interfaces record it publishes on its membership Lease (docs/election.md,
+       * "Reach"), as a speaker on another subnet would: real speakers then count it out of their
+       * pools' IPs (`noInterface`) rather than as reaching every IP. Absent: none published.
+       */
+      readonly interfaces?: Readonly<Record<string, string>>;
     }
   /** Start timing how long each watcher of this worker takes to see `node` dead. */
   | { readonly type: 'observe'; readonly node: string }
@@ -132,6 +139,8 @@ class Worker {
       new NodeLease({ writer: crashable(this.writer, crash), name, identity: node, durationMs, renewMs, recordAnnotation: announcingAnnotation, labels, clock: systemClock, logger });
     const lease = nodeLease(leaseNameOf(node), split === undefined ? {} : { [leaseRoleLabel]: 'membership' }, this.start.renewMs, this.start.durationMs);
     const heartbeat = split === undefined ? undefined : nodeLease(`${heartbeatLeasePrefix}${node}`, { [leaseRoleLabel]: 'heartbeat', [leaseNodeLabel]: node }, split.heartbeatRenewMs, split.heartbeatDurationMs);
+    const interfaces = this.start.interfaces?.[node];
+    if (interfaces !== undefined) lease.setAnnotation(interfacesAnnotation, interfaces);
     const done = Promise.all([lease.run(stop.signal), heartbeat?.run(stop.signal)]).then(() => undefined);
     const renewer = { lease, ...(heartbeat === undefined ? {} : { heartbeat }), stop, crash, done };
     this.renewers.set(node, renewer);

@@ -45,12 +45,10 @@ const today: Design = { name: 'today', renewMs: 1000, durationMs: 3000 };
 const split: Design = { name: 'split', renewMs: 3_600_000, durationMs: 7_200_000, split: { heartbeatRenewMs: 10_000, heartbeatDurationMs: 40_000, standbyCount: defaultStandbyCount } };
 
 /**
- * node -> the heartbeats it watches under `--liveness split`: the speaker's own election
- * (standbys named) over `n` alive, settled nodes and 1,000 single-IP Services with an endpoint
- * on every node, then `standbyDuties` per node with every owner recorded as announcing.
+ * The speaker's election input for \`nodes\` alive, settled nodes, all reaching every IP, and
+ * 1,000 single-IP Services with an endpoint on every node: every node is a candidate for every IP.
  */
-export function splitWatchSets(names: readonly string[], standbyCount: number): Record<string, readonly string[]> {
-  const nodes = names as readonly NodeName[];
+function electionInput(nodes: readonly NodeName[], standbyCount: number): Parameters<typeof desiredAnnouncements>[0] {
   const serviceViews = Array.from({ length: services }, (_, i) => ({
     key: `bench/s${String(i)}` as ServiceKey,
     ips: [`10.${String(100 + Math.floor(i / 250))}.${String(Math.floor(i / 250) % 256)}.${String(i % 250)}`],
@@ -58,7 +56,7 @@ export function splitWatchSets(names: readonly string[], standbyCount: number): 
     trafficPolicy: 'Cluster' as const,
   }));
   const all = new Set(nodes);
-  const elected = desiredAnnouncements({
+  return {
     self: '' as NodeName,
     services: serviceViews,
     nodes: nodes.map((name) => ({ name, labels: {}, conditions: {} })),
@@ -68,7 +66,31 @@ export function splitWatchSets(names: readonly string[], standbyCount: number): 
     isLayer2: () => true,
     options: { ignoreExcludeLabel: false },
     standbyCount,
+  };
+}
+
+/**
+ * Milliseconds one speaker's election takes (\`desiredAnnouncements\`, standbys named) when all
+ * \`n\` nodes are candidates for each of the 1,000 IPs: median of 3, in this process.
+ */
+function allCandidatesElectionMs(n: number): number {
+  const input = electionInput(Array.from({ length: n }, (_, i) => nodeName(i) as NodeName), defaultStandbyCount);
+  const samples = Array.from({ length: 3 }, () => {
+    const t0 = performance.now();
+    desiredAnnouncements(input);
+    return performance.now() - t0;
   });
+  return median(samples);
+}
+
+/**
+ * node -> the heartbeats it watches under `--liveness split`: the speaker's own election
+ * (standbys named) over `n` alive, settled nodes and 1,000 single-IP Services with an endpoint
+ * on every node, then `standbyDuties` per node with every owner recorded as announcing.
+ */
+export function splitWatchSets(names: readonly string[], standbyCount: number): Record<string, readonly string[]> {
+  const nodes = names as readonly NodeName[];
+  const elected = desiredAnnouncements(electionInput(nodes, standbyCount));
   const recorded = new Map([...elected.ips.values()].flatMap((d) => (d.owner === undefined ? [] : [[d.ip, d.owner] as const])));
   return Object.fromEntries(nodes.map((node) => [node, standbyDuties(node, elected.ips.values(), recorded).watch]));
 }
@@ -266,15 +288,15 @@ async function runSize(ctx: BenchContext, design: Design, n: number): Promise<Be
     const owner = workers[0];
     if (owner === undefined) throw new Error('no worker');
     const results: BenchResult[] = [
-      { name: `${prefix}.api_writes_per_s.${tag}`, value: round2(win.writesPerS), unit: '/s', ...(atTarget ? { target: '<= 100' } : {}) },
+      { name: `${prefix}.api_writes_per_s${tag}`, value: round2(win.writesPerS), unit: '/s', ...(atTarget ? { target: '<= 100' } : {}) },
       // Below 100%: the machine could not keep up (renewals starved), so the other rows understate the design's load.
       { name: `${prefix}.renewals_achieved_pct.${tag}`, value: Math.round((win.writesPerS / (n / (renewedEveryMs(design) / 1000))) * 100), unit: '% of N/renew' },
       // Today every speaker watches every Lease: scaled from the sampled watchers to N. The split
       // design's heartbeat watchers all run and its membership watchers see no steady-state event: as counted.
-      { name: `${prefix}.watch_events_per_s.${tag}`, value: Math.round(design.split === undefined ? (win.eventsPerS * n) / watchers : win.eventsPerS), unit: '/s', ...(atTarget ? { target: '<= 2000' } : {}) },
+      { name: `${prefix}.watch_events_per_s${tag}`, value: Math.round(design.split === undefined ? (win.eventsPerS * n) / watchers : win.eventsPerS), unit: '/s', ...(atTarget ? { target: '<= 2000' } : {}) },
       { name: `${prefix}.watchers_run.${tag}`, value: watchers, unit: 'speakers' },
-      { name: `${prefix}.apiserver_cpu_pct.${tag}`, value: round2(win.apiCpuPct), unit: '%' },
-      { name: `${prefix}.speaker_cpu_pct.${tag}`, value: round2(win.workersCpuPct / n), unit: '% (simulated, per speaker)' },
+      { name: `${prefix}.apiserver_cpu_pct${tag}`, value: round2(win.apiCpuPct), unit: '%' },
+      { name: `${prefix}.speaker_cpu_pct${tag}`, value: round2(win.workersCpuPct / n), unit: '% (simulated, per speaker)' },
     ];
     // The split design detects a crash on the LAN (not modelled here): only its graceful path runs.
     const kinds = design.split === undefined ? ([['crash', 'failover_crash_ms'], ['term', 'failover_graceful_ms']] as const) : ([['term', 'failover_graceful_ms']] as const);
@@ -282,7 +304,7 @@ async function runSize(ctx: BenchContext, design: Design, n: number): Promise<Be
       const samples: number[] = [];
       for (let i = 0; i < failoverRounds; i += 1) samples.push(await failover(workers, owner, victim, how));
       ctx.log(`scale ${design.name} n=${String(n)}: ${how}: ${samples.map((s) => Math.round(s)).join(', ')} ms`);
-      results.push({ name: `${prefix}.${name}.${tag}`, value: Math.round(median(samples)), unit: 'ms (liveness, simulated)' });
+      results.push({ name: `${prefix}.${name}${tag}`, value: Math.round(median(samples)), unit: 'ms (liveness, simulated)' });
     }
     ctx.log(`scale ${design.name} n=${String(n)}: ${JSON.stringify(win)}; load ${loadavg().map(round2).join(' ')}`);
     return results;
@@ -293,6 +315,8 @@ async function runSize(ctx: BenchContext, design: Design, n: number): Promise<Be
 }
 
 const realNodes = 10;
+/** Real speakers in the 1,000-member run (the rest are simulated): few, so the two cores keep up. */
+const realAmong1000 = 4;
 const services = 1000;
 
 /** CPU time (user + system) of a process so far, in seconds, from /proc/PID/stat. */
@@ -313,17 +337,94 @@ async function createServices(c: SpeakerCluster, webIp: string): Promise<void> {
   for (let i = 0; i < ips.length; i += 25) await Promise.all(ips.slice(i, i + 25).map((ip, j) => c.createService(`svc-${String(i + j)}`, ip, all)));
 }
 
+/** One run of real speakers (the \`scale-real\` suite). */
+interface RealRun {
+  /** Rows are named \`scale-real.LABEL.FIGURE[.TAG]\`. */
+  readonly label: string;
+  readonly tag?: string;
+  /** Real \`ironlb speaker\` processes, one per node namespace. */
+  readonly nodes: number;
+  readonly args: readonly string[];
+  /**
+   * Simulated members beside them (bench/scale-nodes.ts): split membership and heartbeat Leases
+   * renewed by the speaker's own \`NodeLease\`, a Node object each, and an interfaces record on
+   * a subnet no pool uses, so the real speakers' election counts them out (\`noInterface\`).
+   */
+  readonly simulated?: number;
+}
+
+/** The prefix the simulated members publish: no pool and no real node uses it. */
+const simulatedPrefix = '172.30.0.0/16';
+
+/** The interfaces record of the \`index\`-th simulated member: one \`eth0\` with a made-up, locally administered MAC on \`prefix\`. */
+export function simulatedInterfaces(index: number, prefix: string): string {
+  const hex = (n: number): string => n.toString(16).padStart(2, '0');
+  return `eth0=02:1b:00:${hex((index >> 16) & 0xff)}:${hex((index >> 8) & 0xff)}:${hex(index & 0xff)};${prefix}`;
+}
+
 /**
- * Real \`ironlb speaker\` processes in node namespaces, 1,000 Services: API writes and watch
- * events (all resources) over the window, per-speaker CPU and RSS, and failover as the client
- * on the LAN sees it (bench/speaker.ts).
+ * Starts \`count\` simulated split members against the cluster's API server (Node objects,
+ * membership and heartbeat Leases with an interfaces record off every pool), in
+ * {@link workerCount} worker processes; resolves once every Lease was written.
  */
-async function runReal(ctx: BenchContext, label: string, extraArgs: readonly string[]): Promise<BenchResult[]> {
-  const plan = uniquePlan('ibk', realNodes);
-  const webIp = `${plan.v4Net}.200`;
-  const cluster = await startSpeakerCluster(plan, extraArgs);
-  const { cluster: c, dump } = keepingLogs(cluster);
+async function startSimulated(ctx: BenchContext, c: SpeakerCluster, count: number): Promise<WorkerProc[]> {
+  const names = Array.from({ length: count }, (_, i) => `sim-${String(i).padStart(4, '0')}`);
+  const core = c.kc.makeApiClient(k8s.CoreV1Api);
+  for (let i = 0; i < names.length; i += 25) {
+    await Promise.all(names.slice(i, i + 25).map((name) => core.createNode({ body: { metadata: { name, labels: {} }, status: { conditions: [{ type: 'Ready', status: 'True' }] } } })));
+  }
+  const workers = Array.from({ length: workerCount }, () => new WorkerProc());
   try {
+    const share = <T>(list: readonly T[], i: number): T[] => list.filter((_, j) => j % workerCount === i);
+    const heartbeat = { heartbeatRenewMs: 10_000, heartbeatDurationMs: 40_000, watchSets: {} };
+    await Promise.all(
+      workers.map((w, i) =>
+        w.request(
+          {
+            type: 'start',
+            kubeconfig: c.api.kubeconfigPath,
+            namespace: ns,
+            renew: share(names, i),
+            watch: [],
+            renewMs: split.renewMs,
+            durationMs: split.durationMs,
+            split: heartbeat,
+            interfaces: Object.fromEntries(share(names, i).map((name) => [name, simulatedInterfaces(names.indexOf(name), simulatedPrefix)])),
+          },
+          'ready',
+          600_000,
+        ),
+      ),
+    );
+  } catch (e: unknown) {
+    await Promise.all(workers.map((w) => w.stop()));
+    throw e;
+  }
+  ctx.log(`scale-real: ${String(count)} simulated members renewing`);
+  return workers;
+}
+
+/** Held membership Leases (the members every speaker elects among), as the API server has them. */
+async function heldMembers(c: SpeakerCluster): Promise<number> {
+  const leases = await c.kc.makeApiClient(k8s.CoordinationV1Api).listNamespacedLease({ namespace: ns, labelSelector: 'ironlb.io/lease=membership' });
+  return leases.items.filter((l) => (l.spec?.holderIdentity ?? '') !== '').length;
+}
+
+/**
+ * Real \`ironlb speaker\` processes in node namespaces, 1,000 Services (and, with
+ * \`run.simulated\`, simulated members beside them): API writes and watch events (all resources)
+ * over the window, per-speaker CPU and RSS, and failover as the client on the LAN sees it
+ * (bench/speaker.ts).
+ */
+async function runReal(ctx: BenchContext, run: RealRun): Promise<BenchResult[]> {
+  const label = run.label;
+  const plan = uniquePlan('ibk', run.nodes);
+  const webIp = `${plan.v4Net}.200`;
+  const cluster = await startSpeakerCluster(plan, run.args);
+  const { cluster: c, dump } = keepingLogs(cluster);
+  let workers: WorkerProc[] = [];
+  try {
+    if (run.simulated !== undefined) workers = await startSimulated(ctx, c, run.simulated);
     await createServices(c, webIp);
     for (const n of c.lan.nodes) await c.startSpeaker(n.name);
     // Every IP recorded by exactly one node (a sum of records also reaches 1,000 while IPs move).
@@ -342,14 +443,17 @@ async function runReal(ctx: BenchContext, label: string, extraArgs: readonly str
     const apiCpu = process.cpuUsage(api0);
     const speakerCpu = pids.map((p, i) => cpuSeconds(p) - (cpu0[i] ?? 0));
     const rss = median(pids.map(rssMb));
+    const members = await heldMembers(c);
+    ctx.log(`scale-real ${label}: ${String(members)} members; load ${loadavg().map(round2).join(' ')}`);
+    if (members !== run.nodes + (run.simulated ?? 0)) throw new Error(`scale-real ${label}: ${String(members)} held membership Leases, expected ${String(run.nodes + (run.simulated ?? 0))}`);
     const prefix = `scale-real.${label}`;
-    const tag = `n${String(realNodes)}`;
+    const tag = run.tag === undefined ? '' : `.${run.tag}`;
     const results: BenchResult[] = [
-      { name: `${prefix}.api_writes_per_s.${tag}`, value: round2(writes / seconds), unit: '/s' },
-      { name: `${prefix}.watch_events_per_s.${tag}`, value: Math.round(events / seconds), unit: '/s' },
-      { name: `${prefix}.apiserver_cpu_pct.${tag}`, value: round2(((apiCpu.user + apiCpu.system) / 1e6 / seconds) * 100), unit: '%' },
-      { name: `${prefix}.speaker_cpu_pct.${tag}`, value: round2((median(speakerCpu) / seconds) * 100), unit: '% (median speaker)' },
-      { name: `${prefix}.speaker_rss_mb.${tag}`, value: rss, unit: 'MB (median speaker)' },
+      { name: `${prefix}.api_writes_per_s${tag}`, value: round2(writes / seconds), unit: '/s' },
+      { name: `${prefix}.watch_events_per_s${tag}`, value: Math.round(events / seconds), unit: '/s' },
+      { name: `${prefix}.apiserver_cpu_pct${tag}`, value: round2(((apiCpu.user + apiCpu.system) / 1e6 / seconds) * 100), unit: '%' },
+      { name: `${prefix}.speaker_cpu_pct${tag}`, value: round2((median(speakerCpu) / seconds) * 100), unit: '% (median speaker)' },
+      { name: `${prefix}.speaker_rss_mb${tag}`, value: rss, unit: 'MB (median speaker)' },
     ];
     for (const [signal, name] of [['SIGKILL', 'failover_crash_ms'], ['SIGTERM', 'failover_graceful_ms']] as const) {
       // A failover that never shows at the client leaves its row out (logged) but keeps the rows above.
@@ -358,13 +462,16 @@ async function runReal(ctx: BenchContext, label: string, extraArgs: readonly str
           const samples: number[] = [];
           for (let i = 0; i < failoverRounds; i += 1) samples.push(await clientFailover(c, webIp, signal));
           ctx.log(`scale-real ${label}: ${signal}: ${samples.map((x) => Math.round(x)).join(', ')} ms`);
-          return [{ name: `${prefix}.${name}.${tag}`, value: Math.round(median(samples)), unit: 'ms (client-observed)' }];
+          return [{ name: `${prefix}.${name}${tag}`, value: Math.round(median(samples)), unit: 'ms (client-observed)' }];
         })),
       );
     }
+    // What the simulated members leave out: one election with every member a candidate for every IP.
+    if (run.simulated !== undefined) results.push({ name: `${prefix}.election_all_candidates_ms${tag}`, value: Math.round(allCandidatesElectionMs(run.nodes + run.simulated)), unit: 'ms (one election, bench process)' });
     return results;
   } finally {
     dump(ctx, `scale-real/${label}`);
+    await Promise.all(workers.map((w) => w.stop()));
     await cluster.close();
   }
 }
@@ -381,11 +488,28 @@ ${String(services)} LoadBalancer Services with IPs and endpoints on every node, 
 IP is recorded as announced by exactly one node (writes and watch events of every resource, not only Leases); failover as the
 client on the LAN sees it (its neighbour entry, as in the \`speaker\` suite), median of ${String(failoverRounds)} rounds.
 The second part of a row's name says which speaker code ran: \`small_client\` is the speaker with
-its small Kubernetes client (docs/speaker.md, "Memory"), \`split\` the same with \`--liveness split\`
-(default timings: heartbeat 10 s / 40 s, standby probes every 500 ms, 3 misses); \`today\`, the speaker before it (client-node), has no
+its small Kubernetes client (docs/speaker.md, "Memory") run with \`--liveness lease\`, \`split\` the same speaker
+with its default liveness, split (heartbeat 10 s / 40 s, standby probes every 500 ms, 3 misses); \`today\`, the speaker before it (client-node), has no
 rows: of its two runs on this (shared, loaded) machine, the first failed on its failover (the
 suite then still failed as a whole) and the second did not see all 1,000 IPs announced within
-3 minutes. A failover row
+3 minutes.
+
+\`n1000\` rows: ${String(realAmong1000)} real speakers (default liveness, split) among 1,000 members, the other
+${String(1000 - realAmong1000)} simulated by bench/scale-nodes.ts in ${String(workerCount)} worker processes: each has a Node object, a split
+membership Lease and a heartbeat Lease renewed every 10 s by the speaker's own \`NodeLease\`, and an
+interfaces record on a subnet no pool uses (${simulatedPrefix}), so the real speakers elect among 1,000 Nodes and 1,000 held
+membership Leases (checked before the window), watch them all, and count the simulated ones out of
+every pool IP (\`noInterface\`, docs/election.md "Reach"; test/unit/bench-scale.test.ts checks it with
+the election's own code). The ${String(services)} Services and the failover are as above, with the
+real speakers' standby probes and reaping at that membership. What the figure leaves out: the simulated members run no
+election, probe nobody, watch nothing and own no IP, so the API server and the machine carry
+neither their watches nor their elections (the \`scale\` suite counts the API side of those), and
+every IP's candidates are the ${String(realAmong1000)} real nodes: at 1,000 real nodes on one subnet an election would
+hash every node for every IP, and that cost on each speaker is not in the failover figures:
+\`election_all_candidates_ms\` is one such election (the speaker's \`desiredAnnouncements\`, 1,000 nodes all
+candidates for 1,000 IPs, 2 standbys each), timed in the bench process after the failovers, median of 3.
+
+A failover row
 is left out when the client's neighbour entry did not move within 15 s (see the bench log;
 \`IRONLB_BENCH_LOGS=DIR\` keeps every speaker's log).
 Run under \`flock /work/netns.lock\`; the simulated 10-1,000 node rows are the \`scale\` suite.
@@ -462,8 +586,10 @@ export const scaleRealSuite: BenchSuite & { readonly notes: string } = {
     const results: BenchResult[] = [];
     // `--only scale-real.split` runs the split speakers alone.
     // `small_client` pins lease mode (its rows predate split as the default); `split` runs the default.
-    if (ctx.wants?.(`scale-real.${realLabel}.`) !== false) results.push(...(await runReal(ctx, realLabel, ['--liveness', 'lease'])));
-    if (ctx.wants?.('scale-real.split.') !== false) results.push(...(await guarded(ctx, 'real split', () => runReal(ctx, 'split', ['--liveness', 'split']))));
+    if (ctx.wants?.(`scale-real.${realLabel}.`) !== false) results.push(...(await runReal(ctx, { label: realLabel, tag: `n${String(realNodes)}`, nodes: realNodes, args: ['--liveness', 'lease'] })));
+    if (ctx.wants?.('scale-real.split.') !== false) results.push(...(await guarded(ctx, 'real split', () => runReal(ctx, { label: 'split', tag: `n${String(realNodes)}`, nodes: realNodes, args: [] }))));
+    // `--only scale-real.n1000`: a few real speakers among 1,000 members.
+    if (ctx.wants?.('scale-real.n1000.') !== false) results.push(...(await guarded(ctx, 'real n1000', () => runReal(ctx, { label: 'n1000', nodes: realAmong1000, args: [], simulated: 1000 - realAmong1000 }))));
     return results;
   },
 };

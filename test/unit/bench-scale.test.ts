@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { leaseWritesPerS, soleOwners, windowFor } from '../../bench/scale.js';
+import { leaseWritesPerS, simulatedInterfaces, soleOwners, windowFor } from '../../bench/scale.js';
+import type { NodeName, ServiceKey } from '../../src/shared/brand.js';
+import { desiredAnnouncements } from '../../src/speaker/desired.js';
+import { parseInterfacesRecord, reachOfLeases, toInterfacesRecord } from '../../src/speaker/interfaces-record.js';
 
 /**
  * 1,000 simulated nodes renewing every 10 s, booted in 40 batches of 25 (bench/scale-nodes.ts):
@@ -58,5 +61,44 @@ describe('the scale-real bench waits for one owner per IP', () => {
     { name: 'nothing yet', records: [] as const, want: 0 },
   ])('$name', ({ records, want }) => {
     expect(soleOwners(new Map(records.map(([n, ips]) => [n, [...ips]])))).toBe(want);
+  });
+});
+
+describe('the simulated members of the 1,000-member run stay out of the pools', () => {
+  const real = ['node-1', 'node-2', 'node-3'] as const;
+  const sim = Array.from({ length: 997 }, (_, i) => `sim-${String(i).padStart(4, '0')}`);
+  const records = new Map<string, string>([
+    ...real.map((n, i): [string, string] => [n, `eth0=02:00:00:00:00:0${String(i + 1)};10.1.2.0/24`]),
+    ...sim.map((n, i): [string, string] => [n, simulatedInterfaces(i, '172.30.0.0/16')]),
+  ]);
+
+  it('publishes a record the speaker reads, one MAC per member', () => {
+    const macs = sim.map((_, i) => parseInterfacesRecord(simulatedInterfaces(i, '172.30.0.0/16'))).map((r) => (r.ok ? r.value[0]?.mac : undefined));
+    expect(macs.every((m) => m !== undefined)).toBe(true);
+    expect(new Set(macs).size).toBe(sim.length);
+  });
+
+  it('the real election gives every pool IP, and every standby, to a real node (noInterface)', () => {
+    const nodes = [...records.keys()] as NodeName[];
+    const all = new Set(nodes);
+    const elected = desiredAnnouncements({
+      self: 'node-1' as NodeName,
+      services: Array.from({ length: 20 }, (_, i) => ({ key: `demo/s${String(i)}` as ServiceKey, ips: [`10.1.2.${String(10 + i)}`], endpoints: [{ ready: true, serving: true, terminating: false }], trafficPolicy: 'Cluster' as const })),
+      nodes: nodes.map((name) => ({ name, labels: {}, conditions: {} })),
+      alive: all,
+      settled: all,
+      currentOwners: new Map(),
+      reach: reachOfLeases([...records].map(([node, text]) => ({ node: node as NodeName, interfaces: toInterfacesRecord(text) }))),
+      isLayer2: () => true,
+      options: { ignoreExcludeLabel: false },
+      standbyCount: 2,
+    });
+    const decisions = [...elected.ips.values()];
+    expect(decisions).toHaveLength(20);
+    for (const d of decisions) {
+      expect(real).toContain(d.owner);
+      for (const s of d.standbys ?? []) expect(real).toContain(s);
+      expect(d.noInterface).toHaveLength(sim.length);
+    }
   });
 });
