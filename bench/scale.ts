@@ -460,7 +460,7 @@ async function runReal(ctx: BenchContext, run: RealRun): Promise<BenchResult[]> 
       results.push(
         ...(await guarded(ctx, `${label} ${signal}`, async () => {
           const samples: number[] = [];
-          for (let i = 0; i < failoverRounds; i += 1) samples.push(await clientFailover(c, webIp, signal));
+          for (let i = 0; i < failoverRounds; i += 1) samples.push(await clientFailover(c, webIp, signal, run.args.includes('lease') ? 0 : defaultStandbyCount));
           ctx.log(`scale-real ${label}: ${signal}: ${samples.map((x) => Math.round(x)).join(', ')} ms`);
           return [{ name: `${prefix}.${name}${tag}`, value: Math.round(median(samples)), unit: 'ms (client-observed)' }];
         })),
@@ -486,7 +486,8 @@ const realNotes = `
 ${String(realNodes)} real \`ironlb speaker\` processes in node namespaces on one bridge (test/netns/speaker-cluster.ts),
 ${String(services)} LoadBalancer Services with IPs and endpoints on every node, counted over a ${String(windowMs / 1000)} s window once every
 IP is recorded as announced by exactly one node (writes and watch events of every resource, not only Leases); failover as the
-client on the LAN sees it (its neighbour entry, as in the \`speaker\` suite), median of ${String(failoverRounds)} rounds.
+client on the LAN sees it (its neighbour entry, as in the \`speaker\` suite; with split liveness a round starts once both
+standbys of the owner probe it), median of ${String(failoverRounds)} rounds.
 The second part of a row's name says which speaker code ran: \`small_client\` is the speaker with
 its small Kubernetes client (docs/speaker.md, "Memory") run with \`--liveness lease\`, \`split\` the same speaker
 with its default liveness, split (heartbeat 10 s / 40 s, standby probes every 500 ms, 3 misses); \`today\`, the speaker before it (client-node), has no

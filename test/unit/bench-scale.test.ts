@@ -1,4 +1,7 @@
+import type { ChildProcess } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { standbysLogged } from '../../bench/speaker.js';
+import type { SpeakerProcess } from '../netns/speaker-cluster.js';
 import { leaseWritesPerS, simulatedInterfaces, soleOwners, windowFor } from '../../bench/scale.js';
 import type { NodeName, ServiceKey } from '../../src/shared/brand.js';
 import { desiredAnnouncements } from '../../src/speaker/desired.js';
@@ -100,5 +103,24 @@ describe('the simulated members of the 1,000-member run stay out of the pools', 
       for (const s of d.standbys ?? []) expect(real).toContain(s);
       expect(d.noInterface).toHaveLength(sim.length);
     }
+  });
+});
+
+describe('a failover round waits for the owner\'s standbys (their standbyDuties log lines)', () => {
+  const proc = (node: string, lines: readonly object[], exited = false): SpeakerProcess => ({
+    node,
+    child: { exitCode: exited ? 0 : null, signalCode: null } as unknown as ChildProcess,
+    output: () => lines.map((l) => JSON.stringify(l)).join('\n'),
+  });
+  const duties = (probing: readonly string[]): object => ({ level: 30, component: 'standby', event: 'standbyDuties', probing, started: [], stopped: [] });
+
+  it.each([
+    { name: 'the last line of each running speaker counts', speakers: [proc('a', [duties(['o:10.0.0.1'])]), proc('b', [duties(['x:10.0.0.2', 'o:10.0.0.1'])])], want: 2 },
+    { name: 'a later line that stopped probing the owner', speakers: [proc('a', [duties(['o:10.0.0.1']), duties(['x:10.0.0.2'])])], want: 0 },
+    { name: 'an exited speaker does not count', speakers: [proc('a', [duties(['o:10.0.0.1'])], true)], want: 0 },
+    { name: 'no duties logged yet', speakers: [proc('a', [{ event: 'speakerStarting' }])], want: 0 },
+    { name: 'an owner whose name is a prefix of another', speakers: [proc('a', [duties(['o2:10.0.0.1'])])], want: 0 },
+  ])('$name', ({ speakers, want }) => {
+    expect(standbysLogged(speakers, 'o')).toBe(want);
   });
 });
