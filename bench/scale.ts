@@ -5,8 +5,9 @@ import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
 import { startTestApiServer, type TestApiServer } from '../test/helpers/apiserver.js';
 import { inNetns } from '../test/helpers/lan-netns.js';
-import { startSpeakerCluster, uniquePlan, waitUntil, type SpeakerCluster } from '../test/netns/speaker-cluster.js';
-import { failover as clientFailover, keepingLogs, rssMb } from './speaker.js';
+import { startSpeakerCluster, uniquePlan, type SpeakerCluster } from '../test/netns/speaker-cluster.js';
+import { failover as clientFailover, keepingLogs, listEveryMs, rssMb } from './speaker.js';
+import { waitFor } from '../test/helpers/wait.js';
 import type { WorkerReply, WorkerRequest } from './scale-nodes.js';
 import type { BenchContext, BenchResult, BenchSuite } from './types.js';
 import type { NodeName, ServiceKey } from '../src/shared/brand.js';
@@ -429,7 +430,7 @@ async function runReal(ctx: BenchContext, run: RealRun): Promise<BenchResult[]> 
     for (const n of c.lan.nodes) await c.startSpeaker(n.name);
     // Every IP recorded by exactly one node (a sum of records also reaches 1,000 while IPs move).
     const announced = async (): Promise<number> => soleOwners(await c.records());
-    await waitUntil('1,000 IPs announced, each by one node', announced, (n) => n === services, 300_000);
+    await waitFor('1,000 IPs announced, each by one node', announced, (n) => n === services, { timeoutMs: 300_000, intervalMs: 4 * listEveryMs });
     await new Promise((r) => setTimeout(r, settleMs));
     const pids = [...c.speakers.values()].map((s) => s.child.pid ?? 0);
     const cpu0 = pids.map(cpuSeconds);

@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inNetns } from '../test/helpers/lan-netns.js';
 import { startSpeakerCluster, uniquePlan, waitUntil, type SpeakerCluster, type SpeakerProcess } from '../test/netns/speaker-cluster.js';
+import { waitFor } from '../test/helpers/wait.js';
 import { defaultStandbyCount } from '../src/speaker/standby.js';
 import type { BenchContext, BenchResult, BenchSuite } from './types.js';
 
@@ -37,8 +38,15 @@ export function keepingLogs(cluster: SpeakerCluster): { readonly cluster: Speake
   return { cluster: c, dump };
 }
 
+/**
+ * How often the bench lists the speakers' Leases while it waits: the API server runs in this
+ * process, and a list of 1,000 membership Leases every 100 ms (the \`n1000\` rows) starved it
+ * and the speakers it serves. The failover itself is timed by the neighbour poll (100 ms).
+ */
+export const listEveryMs = 500;
+
 async function ownerOf(c: SpeakerCluster, ip: string): Promise<string> {
-  const owners = await waitUntil(`one owner of ${ip}`, async () => [...(await c.records())].filter(([, ips]) => ips.includes(ip)).map(([n]) => n), (o) => o.length === 1);
+  const owners = await waitFor(`one owner of ${ip}`, async () => [...(await c.records())].filter(([, ips]) => ips.includes(ip)).map(([n]) => n), (o) => o.length === 1, { timeoutMs: 20_000, intervalMs: listEveryMs });
   return owners[0] ?? '';
 }
 
@@ -50,8 +58,11 @@ export function standbysLogged(speakers: Iterable<SpeakerProcess>, owner: string
   let n = 0;
   for (const p of speakers) {
     if (p.child.exitCode !== null || p.child.signalCode !== null) continue;
-    const last = p.output().split('\n').filter((l) => l.includes('"event":"standbyDuties"')).at(-1);
-    if (last === undefined) continue;
+    // The last such line, found from the end: a speaker's output grows to megabytes.
+    const out = p.output();
+    const at = out.lastIndexOf('"event":"standbyDuties"');
+    if (at < 0) continue;
+    const last = out.slice(out.lastIndexOf('\n', at) + 1, out.indexOf('\n', at) < 0 ? undefined : out.indexOf('\n', at));
     const probing = (JSON.parse(last) as { probing?: unknown }).probing;
     if (Array.isArray(probing) && probing.some((o) => typeof o === 'string' && o.startsWith(`${owner}:`))) n += 1;
   }
@@ -69,14 +80,14 @@ export function standbysLogged(speakers: Iterable<SpeakerProcess>, owner: string
  */
 export async function failover(c: SpeakerCluster, ip: string, signal: 'SIGKILL' | 'SIGTERM', standbys = 0): Promise<number> {
   const victim = await ownerOf(c, ip);
-  if (standbys > 0) await waitUntil(`${String(standbys)} standbys probing ${victim}`, () => Promise.resolve(standbysLogged(c.speakers.values(), victim)), (n) => n >= standbys, 60_000);
+  if (standbys > 0) await waitFor(`${String(standbys)} standbys probing ${victim}`, () => Promise.resolve(standbysLogged(c.speakers.values(), victim)), (n) => n >= standbys, { timeoutMs: 60_000, intervalMs: listEveryMs });
   await c.pinNeighbour(ip, victim);
   const started = performance.now();
   c.speakers.get(victim)?.child.kill(signal);
   await waitUntil('the neighbour entry to move', () => c.neighbourOwner(ip), (o) => o !== undefined && o !== victim, 15_000);
   const ms = performance.now() - started;
   await c.startSpeaker(victim);
-  await waitUntil(`${victim} back`, async () => (await c.records()).has(victim), (x) => x);
+  await waitFor(`${victim} back`, async () => (await c.records()).has(victim), (x) => x, { timeoutMs: 20_000, intervalMs: listEveryMs });
   return ms;
 }
 
