@@ -111,6 +111,9 @@ interface Due {
   burst: number;
 }
 
+/** How long a session opened for probing stays open after the last probe on it, owning nothing (see `lingers`). */
+export const probeLingerMs = 10_000;
+
 /** Creates an announcer; it starts nothing until `run`. */
 export function createAnnouncer(deps: AnnouncerDeps): Announcer {
   const log = deps.logger.child({ component: 'layer2' });
@@ -129,6 +132,8 @@ export function createAnnouncer(deps: AnnouncerDeps): Announcer {
   let ifaces: readonly NetInterface[] | undefined;
   // interface name -> session
   const sessions = new Map<string, InterfaceSession>();
+  // interface name -> local time of the last probe on it (its session lingers {@link probeLingerMs} after)
+  const probedAt = new Map<string, number>();
   // `${interface}|${ip}` -> schedule
   const due = new Map<string, Due>();
   const alarm = createAlarm({ clock: deps.clock });
@@ -151,6 +156,7 @@ export function createAnnouncer(deps: AnnouncerDeps): Announcer {
   const closeSession = (name: string): void => {
     sessions.get(name)?.close();
     sessions.delete(name);
+    probedAt.delete(name);
     for (const key of due.keys()) if (key.startsWith(`${name}|`)) due.delete(key);
     log.info({ event: 'interfaceReleased', interface: name }, 'stopped announcing on interface');
   };
@@ -168,14 +174,44 @@ export function createAnnouncer(deps: AnnouncerDeps): Announcer {
   const reconcile = (): void => {
     if (ifaces === undefined) return;
     const want = desired(ifaces);
-    for (const name of [...sessions.keys()]) if (!want.has(name)) closeSession(name);
     const now = deps.clock.now();
+    dropUnwanted(want, ifaces, now);
     for (const [name, { iface, ips }] of want) {
       const session = sessionFor(iface);
       const keep = new Set(ips.map((ip) => `${name}|${ip.text}`));
       for (const key of due.keys()) if (key.startsWith(`${name}|`) && !keep.has(key)) due.delete(key);
       for (const ip of session.setIps(ips)) due.set(`${name}|${ip.text}`, { ip, since: now, nextAt: now, burst: 0 });
     }
+  };
+
+  /**
+   * Whether a session that owns nothing stays open: a probe used it within {@link probeLingerMs}
+   * and the interface is still there. A standby that owns no address probes its owners every
+   * 500 ms (docs/speaker.md, "Split liveness"); closed after each probe, its packet sockets (and
+   * their receiver threads) were opened and closed several times a second.
+   */
+  const lingers = (name: string, session: InterfaceSession, list: readonly NetInterface[], now: number): boolean => {
+    const at = probedAt.get(name);
+    return at !== undefined && now - at < probeLingerMs && list.some((i) => i.name === name && i.index === session.index);
+  };
+
+  /** Closes the sessions `want` does not list, except those that linger, which own nothing meanwhile. */
+  const dropUnwanted = (want: ReadonlyMap<string, unknown>, list: readonly NetInterface[], now: number): void => {
+    for (const [name, session] of [...sessions]) {
+      if (want.has(name)) continue;
+      if (!lingers(name, session, list, now)) {
+        closeSession(name);
+        continue;
+      }
+      // Kept open for the next probe, owning nothing: nothing is answered or announced on it.
+      session.setIps([]);
+      for (const key of due.keys()) if (key.startsWith(`${name}|`)) due.delete(key);
+    }
+  };
+
+  /** Notes a probe on these sessions now (those still open), so they linger after it. */
+  const markProbed = (on: readonly InterfaceSession[]): void => {
+    for (const session of on) if (sessions.get(session.name) === session) probedAt.set(session.name, deps.clock.now());
   };
 
   const sendDue = (now: number): number => {
@@ -252,6 +288,7 @@ export function createAnnouncer(deps: AnnouncerDeps): Announcer {
     const claimed = new AbortController();
     let claim: { mac: string; iface: string } | undefined;
     const on = chosen.map(sessionFor);
+    markProbed(on);
     const stops = on.map((session) =>
       session.startProbe(ip, (mac) => {
         claim ??= { mac, iface: session.name };
@@ -262,6 +299,7 @@ export function createAnnouncer(deps: AnnouncerDeps): Announcer {
       await probeRounds(ip, on, signal === undefined ? claimed.signal : AbortSignal.any([signal, claimed.signal]));
     } finally {
       for (const stop of stops) stop();
+      markProbed(on);
       entry.count -= 1;
       if (entry.count === 0) probing.delete(ip.text);
       reconcile();

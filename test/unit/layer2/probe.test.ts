@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { createAnnouncer } from '../../../src/layer2/announcer.js';
+import { createAnnouncer, probeLingerMs } from '../../../src/layer2/announcer.js';
 import type { NetInterface } from '../../../src/layer2/interfaces.js';
 import { createLayer2Metrics } from '../../../src/layer2/metrics.js';
 import { buildArp, buildArpProbe, buildGratuitousArp, arpReply, arpRequest } from '../../../src/layer2/packet/arp.js';
@@ -110,8 +110,36 @@ describe('announcer.probe over an in-memory PacketConn', () => {
     expect(await result).toEqual({ kind: 'clear', interfaces: ['eth0'] });
     expect(arp.sent.filter(isProbe)).toHaveLength(3);
     expect(await t.registry.getSingleMetricAsString('ironlb_layer2_probes_sent_total')).toContain('interface="eth0"} 3');
-    // Nothing owned or probed: the session is gone.
+    // Nothing owned or probed: the session lingers for the next probe, then goes.
+    expect(arp.closed).toBe(false);
+    await t.clock.advance(probeLingerMs + 2000);
     expect(arp.closed).toBe(true);
+    t.stop.abort();
+    await t.running;
+  });
+
+  it('a node that owns nothing keeps its socket across a standby\'s probe rounds (500 ms apart), answering nothing', async () => {
+    const t = setup();
+    await t.clock.advance(0);
+    for (let round = 0; round < 4; round += 1) {
+      const result = t.announcer.probe('10.0.0.100', undefined, { answersOnly: true });
+      await t.clock.advance(600);
+      expect(await result).toEqual({ kind: 'clear', interfaces: ['eth0'] });
+      await t.clock.advance(100);
+    }
+    // One ARP socket for all four rounds, not one per round.
+    const arps = t.conns.opened.filter((c) => c.kind === 'arp');
+    expect(arps).toHaveLength(1);
+    const arp = arps[0]!;
+    expect(arp.closed).toBe(false);
+    expect(arp.deliver(arpFrom(arpRequest, other, parseIpv4('10.0.0.7')!, ip4.bytes))).toHaveLength(0);
+    // Owned and then released while it lingers: no longer answered.
+    t.announcer.setOwned(['10.0.0.100']);
+    await t.clock.advance(10);
+    expect(arp.deliver(arpFrom(arpRequest, other, parseIpv4('10.0.0.7')!, ip4.bytes)).length).toBeGreaterThan(0);
+    t.announcer.setOwned([]);
+    await t.clock.advance(10);
+    expect(arp.deliver(arpFrom(arpRequest, other, parseIpv4('10.0.0.7')!, ip4.bytes))).toHaveLength(0);
     t.stop.abort();
     await t.running;
   });
