@@ -456,6 +456,8 @@ async function runReal(ctx: BenchContext, run: RealRun): Promise<BenchResult[]> 
       { name: `${prefix}.speaker_cpu_pct${tag}`, value: round2((median(speakerCpu) / seconds) * 100), unit: '% (median speaker)' },
       { name: `${prefix}.speaker_rss_mb${tag}`, value: rss, unit: 'MB (median speaker)' },
     ];
+    // This machine is shared: the failover rows below move with the load on it.
+    results.push({ name: `${prefix}.load_average_1m${tag}`, value: round2(loadavg()[0] ?? 0), unit: 'load (before the failovers)' });
     for (const [signal, name] of [['SIGKILL', 'failover_crash_ms'], ['SIGTERM', 'failover_graceful_ms']] as const) {
       // A failover that never shows at the client leaves its row out (logged) but keeps the rows above.
       results.push(
@@ -511,7 +513,8 @@ hash every node for every IP, and that cost on each speaker is not in the failov
 \`election_all_candidates_ms\` is one such election (the speaker's \`desiredAnnouncements\`, 1,000 nodes all
 candidates for 1,000 IPs, 2 standbys each), timed in the bench process after the failovers, median of 3.
 
-A failover row
+\`load_average_1m\`: /proc/loadavg just before the failover rounds (2 cores, shared with other
+work: the failover rows move with it). A failover row
 is left out when the client's neighbour entry did not move within 15 s (see the bench log;
 \`IRONLB_BENCH_LOGS=DIR\` keeps every speaker's log).
 Run under \`flock /work/netns.lock\`; the simulated 10-1,000 node rows are the \`scale\` suite.
