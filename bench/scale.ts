@@ -444,9 +444,10 @@ async function runReal(ctx: BenchContext, run: RealRun): Promise<BenchResult[]> 
     const apiCpu = process.cpuUsage(api0);
     const speakerCpu = pids.map((p, i) => cpuSeconds(p) - (cpu0[i] ?? 0));
     const rss = median(pids.map(rssMb));
-    const members = await heldMembers(c);
+    // Every member held (a speaker reaped while alive rejoins within moments), before the window.
+    const expected = run.nodes + (run.simulated ?? 0);
+    const members = await waitFor(`${String(expected)} held membership Leases`, () => heldMembers(c), (n) => n === expected, { timeoutMs: 60_000, intervalMs: 4 * listEveryMs });
     ctx.log(`scale-real ${label}: ${String(members)} members; load ${loadavg().map(round2).join(' ')}`);
-    if (members !== run.nodes + (run.simulated ?? 0)) throw new Error(`scale-real ${label}: ${String(members)} held membership Leases, expected ${String(run.nodes + (run.simulated ?? 0))}`);
     const prefix = `scale-real.${label}`;
     const tag = run.tag === undefined ? '' : `.${run.tag}`;
     const results: BenchResult[] = [
