@@ -421,7 +421,7 @@ async function runReal(ctx: BenchContext, run: RealRun): Promise<BenchResult[]> 
   const label = run.label;
   const plan = uniquePlan('ibk', run.nodes);
   const webIp = `${plan.v4Net}.200`;
-  const cluster = await startSpeakerCluster(plan, run.args);
+  const cluster = await startSpeakerCluster(plan, run.args, { logToFiles: true });
   const { cluster: c, dump } = keepingLogs(cluster);
   let workers: WorkerProc[] = [];
   try {
@@ -514,6 +514,8 @@ hash every node for every IP, and that cost on each speaker is not in the failov
 \`election_all_candidates_ms\` is one such election (the speaker's \`desiredAnnouncements\`, 1,000 nodes all
 candidates for 1,000 IPs, 2 standbys each), timed in the bench process after the failovers, median of 3.
 
+The speakers log into files, not into pipes this process reads (it also serves the API): a speaker
+logs synchronously, and a takeover's burst of lines through a full pipe held it up until the bench read them.
 \`load_average_1m\`: /proc/loadavg just before the failover rounds (2 cores, shared with other
 work: the failover rows move with it). A failover row
 is left out when the client's neighbour entry did not move within 15 s (see the bench log;

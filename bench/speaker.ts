@@ -103,7 +103,7 @@ const modes = [
 async function measureFailover(ctx: BenchContext, mode: (typeof modes)[number]): Promise<BenchResult[]> {
   const plan = uniquePlan('ibs', 3);
   const ip = `${plan.v4Net}.200`;
-  const { cluster: c, dump } = keepingLogs(await startSpeakerCluster(plan, mode.args));
+  const { cluster: c, dump } = keepingLogs(await startSpeakerCluster(plan, mode.args, { logToFiles: true }));
   try {
     for (const n of c.lan.nodes) await c.startSpeaker(n.name);
     await c.createService('web', ip, c.lan.nodes.map((n) => n.name));

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,7 +70,17 @@ export function uniquePlan(tag: string, nodes: number): LanPlan {
   return { prefix: `${tag}${id}${r.toString(36)}`, nodes, v4Net: `10.${100 + (process.pid % 100)}.${r}`, v6Net: `fd00:${(process.pid % 65535).toString(16)}:${r.toString(16)}::`, hostLink: true };
 }
 
-export async function startSpeakerCluster(plan: LanPlan, speakerArgs: readonly string[] = []): Promise<SpeakerCluster> {
+export interface SpeakerClusterOptions {
+  /**
+   * Each speaker logs into a file of the cluster's directory instead of a pipe to this process.
+   * A speaker logs synchronously (src/obs/logger.ts): through a pipe, a burst of lines (an owner
+   * taking over hundreds of IPs) waits for this process to read them, and a bench whose process
+   * also serves the API on a loaded machine held its speakers up. `output()` reads the file.
+   */
+  readonly logToFiles?: boolean;
+}
+
+export async function startSpeakerCluster(plan: LanPlan, speakerArgs: readonly string[] = [], options: SpeakerClusterOptions = {}): Promise<SpeakerCluster> {
   await destroyLan(plan);
   const lan = await createLan(plan);
   // The cluster's own files: the API server's persisted state and the speakers' kubeconfigs,
@@ -101,13 +112,28 @@ export async function startSpeakerCluster(plan: LanPlan, speakerArgs: readonly s
     const macs = new Map<string, string>();
     for (const n of lan.nodes) macs.set(n.name, await macOf(n.netns, lan.lanInterface));
     let running = api;
+    // speaker processes started so far (their log files are numbered by it)
+    let started = 0;
 
     const startSpeaker = async (node: string, extra: readonly string[] = []): Promise<SpeakerProcess> => {
       const host = lan.nodes.find((n) => n.name === node);
       if (host === undefined) throw new Error(`no node ${node}`);
-      const child = spawn('ip', ['netns', 'exec', host.netns, process.execPath, ...speakerNodeFlags, bin, 'speaker', '--node-name', node, '--kubeconfig', kubeconfigs.get(node) ?? '', '--metrics-port', '0', ...speakerArgs, ...extra], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const args = ['netns', 'exec', host.netns, process.execPath, ...speakerNodeFlags, bin, 'speaker', '--node-name', node, '--kubeconfig', kubeconfigs.get(node) ?? '', '--metrics-port', '0', ...speakerArgs, ...extra];
+      if (options.logToFiles === true) {
+        const path = join(dir, `${node}-${String((started += 1))}.log`);
+        const fd = openSync(path, 'a');
+        let child: ChildProcess;
+        try {
+          child = spawn('ip', args, { stdio: ['ignore', fd, fd] });
+        } finally {
+          // The child has its own copy of the descriptor.
+          closeSync(fd);
+        }
+        const proc = { node, child, output: () => readFileSync(path, 'utf8') };
+        speakers.set(node, proc);
+        return Promise.resolve(proc);
+      }
+      const child = spawn('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
       child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
