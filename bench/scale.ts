@@ -515,7 +515,9 @@ hash every node for every IP, and that cost on each speaker is not in the failov
 candidates for 1,000 IPs, 2 standbys each), timed in the bench process after the failovers, median of 3.
 
 The speakers log into files, not into pipes this process reads (it also serves the API): a speaker
-logs synchronously, and a takeover's burst of lines through a full pipe could wait on the bench.
+logs synchronously, and a takeover's burst of lines through a full pipe could wait on the bench. The
+\`n1000\` failover rows come from an earlier run whose speakers logged through pipes; in the latest run
+(its other \`n1000\` rows) every failover round timed out.
 \`load_average_1m\`: /proc/loadavg just before the failover rounds (2 cores, shared with other
 work: the failover rows move with it). A failover row
 is left out when the client's neighbour entry did not move within 15 s (see the bench log;
