@@ -7,7 +7,7 @@ import { serviceAccountMountPath } from '../serviceaccounts/volume.js';
 import type { ImageConfig } from './image-config.js';
 import { sourceLabel } from './image-source.js';
 import { effectiveCapabilities, userOf } from './ironlb-runtime.js';
-import { stopWithGrace, type ContainerExit, type ContainerLaunch, type ContainerRuntime, type ContainerSecurity, type ExecOutcome, type RunningContainer } from './runtime.js';
+import { execWithTimeout, stopWithGrace, type ContainerExit, type ContainerLaunch, type ContainerRuntime, type ContainerSecurity, type ExecOutcome, type RunningContainer } from './runtime.js';
 
 /**
  * ironlb's own image run by the sandbox kubelet with podman, as a CRI runtime runs it: one
@@ -282,24 +282,7 @@ export function podmanExecOutcome(code: number, stderr: string): ExecOutcome {
  */
 function podmanExec(podman: string, name: string, command: readonly string[], timeoutMs: number): Promise<ExecOutcome> {
   if (command.length === 0) return Promise.resolve({ kind: 'error', message: 'exec: no command' });
-  return new Promise((resolve) => {
-    const child = spawn(podman, ['exec', name, ...command], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    let timedOut = false;
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-2000)));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, Math.max(1, timeoutMs));
-    child.once('error', (e) => {
-      clearTimeout(timer);
-      resolve({ kind: 'error', message: e.message });
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve(timedOut ? { kind: 'timedOut' } : podmanExecOutcome(code ?? 128, stderr));
-    });
-  });
+  return execWithTimeout(podman, ['exec', name, ...command], { stdio: ['ignore', 'ignore', 'pipe'] }, timeoutMs, (code, _signal, stderr) => podmanExecOutcome(code ?? 128, stderr));
 }
 
 /** Whether podman runs here (`podman --version` succeeds). */

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { constants } from 'node:os';
-import { stopWithGrace, type ContainerExit, type ContainerLaunch, type ExecOutcome, type RunningContainer } from './runtime.js';
+import { execWithTimeout, stopWithGrace, type ContainerExit, type ContainerLaunch, type ExecOutcome, type RunningContainer } from './runtime.js';
 
 /**
  * A container that is one process started with `ip netns exec NETNS argv...` (which setns()s and
@@ -35,24 +35,9 @@ function execIn(pid: number | undefined, command: readonly string[], timeoutMs: 
   if (pid === undefined) return Promise.resolve({ kind: 'error', message: 'the container has no process' });
   if (command.length === 0) return Promise.resolve({ kind: 'error', message: 'exec: no command' });
   const user = opts.execUser ?? (opts.uid === undefined ? undefined : { uid: opts.uid, gid: opts.gid ?? opts.uid });
-  return new Promise((resolve) => {
-    const [program = 'nsenter', ...args] = execArgv(pid, command, user);
-    const child = spawn(program, args, { stdio: 'ignore', env: { ...opts.env }, ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }) });
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, Math.max(1, timeoutMs));
-    child.once('error', (e) => {
-      clearTimeout(timer);
-      resolve({ kind: 'error', message: e.message });
-    });
-    child.once('exit', (code, sig) => {
-      clearTimeout(timer);
-      if (timedOut) resolve({ kind: 'timedOut' });
-      else resolve({ kind: 'exited', exitCode: code ?? 128 + signalNumber(sig) });
-    });
-  });
+  const [program = 'nsenter', ...args] = execArgv(pid, command, user);
+  const options = { stdio: 'ignore' as const, env: { ...opts.env }, ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }) };
+  return execWithTimeout(program, args, options, timeoutMs, (code, signal) => ({ kind: 'exited', exitCode: code ?? 128 + signalNumber(signal) }));
 }
 
 function signalNumber(name: string | null): number {

@@ -1,3 +1,5 @@
+import { spawn, type SpawnOptions } from 'node:child_process';
+
 /**
  * The sandbox kubelet's container runtime port (what the CRI is to a real kubelet): the kubelet
  * decides what runs where and with which environment; a runtime only starts one container of a
@@ -107,6 +109,33 @@ export type ExecOutcome =
   | { readonly kind: 'timedOut' }
   /** It could not be run at all (the container is gone, the runtime cannot exec). */
   | { readonly kind: 'error'; readonly message: string };
+
+/**
+ * Runs `program` as an exec probe's command (its own argv and options), killing it past
+ * `timeoutMs`: `timedOut` then, `error` when it cannot start, else what `judge` makes of its
+ * exit code, signal and last 2,000 characters of stderr (piped only when `stdio` asks for it).
+ * Never rejects.
+ */
+export function execWithTimeout(program: string, args: readonly string[], options: SpawnOptions, timeoutMs: number, judge: (code: number | null, signal: NodeJS.Signals | null, stderr: string) => ExecOutcome): Promise<ExecOutcome> {
+  return new Promise((resolve) => {
+    const child = spawn(program, args, options);
+    let stderr = '';
+    let timedOut = false;
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-2000)));
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, Math.max(1, timeoutMs));
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      resolve({ kind: 'error', message: e.message });
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve(timedOut ? { kind: 'timedOut' } : judge(code, signal, stderr));
+    });
+  });
+}
 
 /** A started container. */
 export interface RunningContainer {
