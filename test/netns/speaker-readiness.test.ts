@@ -63,7 +63,7 @@ describe.skipIf(!canRunRootTests('speaker readiness (netns)'))('speaker readines
   }, 30_000);
 
   it('without CAP_NET_RAW it keeps running, not ready: /readyz 503 saying "no CAP_NET_RAW", /healthz 200, the metric, one log line; SIGTERM exits 0', async () => {
-    await waitFor('the no-NET_RAW speaker not ready', () => noCapOutput.includes('speakerNotReady') || noCap?.exitCode !== null, 15_000);
+    await waitFor('the no-NET_RAW speaker not ready for its packet sockets', () => /"reason":"packetSocketsFailed"[^\n]*"event":"speakerNotReady"|"event":"speakerNotReady"[^\n]*"reason":"packetSocketsFailed"/.test(noCapOutput) || noCap?.exitCode !== null, 15_000);
     expect(noCap?.exitCode).toBeNull();
     const lines = noCapOutput.trim().split('\n').map((l) => JSON.parse(l) as { event?: string; reason?: string; msg?: string });
     const notReady = lines.filter((l) => l.event === 'speakerNotReady' && l.reason === 'packetSocketsFailed');
