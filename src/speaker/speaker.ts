@@ -204,11 +204,21 @@ class SpeakerLoop implements Speaker {
     if (this.self.sawHeld && !this.silenced && !this.self.reaped) this.reapedAlive();
   }
 
-  /** A standby reaped this node while it runs: stop at once, take the Lease back, reap nobody for a while. */
+  /**
+   * A standby reaped this node while it runs: stop at once, take the Lease back, reap nobody for a
+   * while. The stop and the emptied record happen here, not in the next election: the write that
+   * takes the Lease back must not record the IPs again, and its echo can come back before the loop
+   * runs (then `reaped` is already over). Either way this node stayed the recorded owner, took its
+   * IPs straight back and was reaped again (CI: three reaps in 4 s, two answers for 63 ms).
+   */
   private reapedAlive(): void {
     this.self.reaped = true;
     this.self.settleAt = undefined;
     this.log.warn({ event: 'selfReaped' }, 'a standby reaped this node (it did not answer its probes, or its heartbeat ran out): stopped announcing, rejoining');
+    const stopped = [...this.desired.owned];
+    this.apply(noAnnouncements);
+    for (const ip of stopped) this.log.info({ event: 'announceStopped', ip, reason: 'reaped' }, 'stopped announcing');
+    this.deps.metrics.ownershipChanges.inc({ change: 'stopped' }, stopped.length);
     this.deps.membership.touch?.();
     this.deps.standby?.selfReaped();
     this.changed();

@@ -178,6 +178,8 @@ describe.skipIf(!canRunRootTests('speaker split liveness'))('ironlb speakers, sp
       expect((await members()).get(owner)?.acquire, 'a fresh acquireTime: it rejoined after the reap').not.toBe(before.acquire);
       await new Promise((r) => setTimeout(r, 3000));
       expect(await soleAnswerer()).toBe(after);
+      // Reaped once: it stopped, and rejoined without its IP (a rejoin that recorded the IP again kept it, and it was reaped over and over).
+      expect(reapedLines() - before.lines, 'selfReaped lines during the cut').toBe(1);
     } catch (e) {
       // What each speaker did about it, for the CI log.
       for (const [node, proc] of c.speakers) console.log(`== ${node} (owner ${owner}, standby ${String(standby)})\n${proc.output().split('\n').filter((l) => /standby|Silent|reap|Reap|announce|onflict/.test(l)).slice(-25).map((l) => l.slice(0, 260)).join('\n')}`);

@@ -44,6 +44,8 @@ class Fakes {
   sets: string[][] = [];
   touches = 0;
   reapedCalls = 0;
+  // every setRecord call and every touch, in order ('record:<ips>', 'touch')
+  writes: string[] = [];
   duties: StandbyDuties[] = [];
   members: ReadonlyMap<NodeName, string>[] = [];
   readonly announcer = {
@@ -52,7 +54,7 @@ class Fakes {
     defend: (): void => undefined,
   };
   aliveUntil: number | undefined = 10_000_000;
-  readonly membership = { aliveUntil: () => this.aliveUntil, setRecord: () => undefined, setAnnotation: () => undefined, touch: () => { this.touches += 1; } };
+  readonly membership = { aliveUntil: () => this.aliveUntil, setRecord: (ips: readonly string[]) => { this.writes.push(`record:${ips.join(',')}`); }, setAnnotation: () => undefined, touch: () => { this.touches += 1; this.writes.push('touch'); } };
   readonly standby: StandbyLoop = {
     observeHeartbeat: () => undefined,
     forgetHeartbeat: () => undefined,
@@ -136,6 +138,22 @@ describe('speaker loop, split liveness', () => {
     r.speaker.observeLease(lease(first, '4', { acquireTime: '2026-01-01T00:05:00.000Z', renewTime: '2026-01-01T00:05:00.000Z' }));
     await r.clock.advance(20);
     expect(r.f.current).toEqual([]);
+    await r.stop();
+  });
+
+  it('a reaped owner stops in observeLease itself, and empties its record before the rejoin write: an echo of that write before the loop runs does not keep the IP', async () => {
+    const r = await rig(first, ['a', 'b', 'c'].map((x) => lease(x, '1')), 10_000);
+    expect(r.f.current).toEqual([ip]);
+    r.f.writes = [];
+    r.speaker.observeLease(lease(first, '2', { holderIdentity: '', announcing: [ip] }));
+    expect(r.f.current, 'stopped before the loop runs').toEqual([]);
+    expect(r.f.writes, 'the record is emptied before the Lease is taken back').toEqual(['record:', 'touch']);
+    // The rejoin write's echo (what that write carried: no record, a fresh acquireTime) comes before the loop's next election.
+    r.speaker.observeLease(lease(first, '3', { acquireTime: '2026-01-01T00:05:00.000Z', renewTime: '2026-01-01T00:05:00.000Z' }));
+    await r.clock.advance(20);
+    // Unsettled, recorded by nobody: the settled standbys get the IP, not this node.
+    expect(r.f.current).toEqual([]);
+    expect(r.f.sets.slice(1).every((s) => s.length === 0), 'never announced again').toBe(true);
     await r.stop();
   });
 
