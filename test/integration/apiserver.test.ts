@@ -176,6 +176,52 @@ describe('sandbox API server over HTTP with client-node', () => {
     expect(page2.metadata?._continue).toBeUndefined();
   });
 
+  it('lists in key order (namespace, then name), not creation order, as etcd range reads do', async () => {
+    await core.createNamespace({ body: { metadata: { name: 'keyorder' } } });
+    for (const name of ['k-c', 'k-a', 'k-b']) await core.createNamespacedConfigMap({ namespace: 'keyorder', body: { metadata: { name } } });
+    expect((await core.listNamespacedConfigMap({ namespace: 'keyorder' })).items.map((c) => c.metadata?.name)).toEqual(['k-a', 'k-b', 'k-c']);
+    const all = (await core.listConfigMapForAllNamespaces()).items.map((c) => `${String(c.metadata?.namespace)}/${String(c.metadata?.name)}`);
+    expect(all).toEqual([...all].sort());
+  });
+
+  it('pages from the first page\'s snapshot: objects written between pages neither show up nor go missing, every page has its resourceVersion', async () => {
+    await core.createNamespace({ body: { metadata: { name: 'paging' } } });
+    for (const name of ['a', 'b', 'c', 'd', 'e']) await core.createNamespacedConfigMap({ namespace: 'paging', body: { metadata: { name }, data: { v: '1' } } });
+    const page1 = await core.listNamespacedConfigMap({ namespace: 'paging', limit: 2 });
+    expect(page1.items.map((c) => c.metadata?.name)).toEqual(['a', 'b']);
+    expect(page1.metadata?.remainingItemCount).toBe(3);
+    // Offset paging (as this server did) skipped "c" here: "a" is gone, so everything moved up one.
+    await core.deleteNamespacedConfigMap({ name: 'a', namespace: 'paging' });
+    await core.deleteNamespacedConfigMap({ name: 'c', namespace: 'paging' });
+    await core.createNamespacedConfigMap({ namespace: 'paging', body: { metadata: { name: 'bb' } } });
+    await core.patchNamespacedConfigMap({ name: 'd', namespace: 'paging', body: { data: { v: '2' } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+    const page2 = await core.listNamespacedConfigMap({ namespace: 'paging', limit: 2, _continue: page1.metadata?._continue ?? '' });
+    expect(page2.items.map((c) => `${String(c.metadata?.name)}=${String(c.data?.v)}`)).toEqual(['c=1', 'd=1']);
+    expect(page2.metadata?.resourceVersion).toBe(page1.metadata?.resourceVersion);
+    const page3 = await core.listNamespacedConfigMap({ namespace: 'paging', limit: 2, _continue: page2.metadata?._continue ?? '' });
+    expect(page3.items.map((c) => c.metadata?.name)).toEqual(['e']);
+    expect(page3.metadata?._continue).toBeUndefined();
+    // The newest state, listed afresh.
+    expect((await core.listNamespacedConfigMap({ namespace: 'paging' })).items.map((c) => c.metadata?.name)).toEqual(['b', 'bb', 'd', 'e']);
+    // With a selector the remaining count is unknown, and left out.
+    expect((await core.listNamespacedConfigMap({ namespace: 'paging', limit: 1, fieldSelector: 'metadata.namespace=paging' })).metadata?.remainingItemCount).toBeUndefined();
+  });
+
+  it('a continue token whose resourceVersion left the log: 410 Expired with kube-apiserver\'s message and a token that goes on at the newest state', async () => {
+    await core.createNamespace({ body: { metadata: { name: 'expiry' } } });
+    for (const name of ['x1', 'x2', 'x3']) await core.createNamespacedConfigMap({ namespace: 'expiry', body: { metadata: { name } } });
+    const page1 = await core.listNamespacedConfigMap({ namespace: 'expiry', limit: 1 });
+    for (let i = 0; i < 12; i += 1) await core.createNamespacedConfigMap({ namespace: 'expiry', body: { metadata: { name: `x9-${String(i)}` } } });
+    const res = await fetch(`${api.url}/api/v1/namespaces/expiry/configmaps?limit=1&continue=${encodeURIComponent(page1.metadata?._continue ?? '')}`, { headers: { authorization: `Bearer ${api.token}` } });
+    expect(res.status).toBe(410);
+    const status = (await res.json()) as { reason: string; message: string; metadata: { continue?: string } };
+    expect(status.reason).toBe('Expired');
+    expect(status.message).toMatch(/^The provided continue parameter is too old to display a consistent list result\. You can start a new list without the continue parameter, or use the continue token in this response/);
+    const rest = await core.listNamespacedConfigMap({ namespace: 'expiry', _continue: status.metadata.continue ?? '' });
+    expect(rest.items.map((c) => c.metadata?.name)).toEqual(['x2', 'x3', ...Array.from({ length: 12 }, (_, i) => `x9-${String(i)}`).sort()]);
+    expect(await statusOf(core.listNamespacedConfigMap({ namespace: 'expiry', _continue: 'not-a-token' }))).toBe(400);
+  });
+
   it('watches from a resourceVersion in order, with bookmarks when asked', async () => {
     const a = await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'w1' } } });
     await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'w2' } } });
@@ -184,6 +230,41 @@ describe('sandbox API server over HTTP with client-node', () => {
     const events = await watchLines(api.url, api.token, `/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${rv}&allowWatchBookmarks=true`, 3);
     expect(events.map((e) => `${e.type} ${String((e.object.metadata as { name?: string }).name)}`)).toEqual(['ADDED w2', 'DELETED w1', 'BOOKMARK undefined']);
     await core.deleteNamespacedConfigMap({ name: 'w2', namespace: 'default' });
+  });
+
+  it('lists at an older resourceVersion with resourceVersionMatch=Exact; too old is 410, newer than the newest a 504 Timeout', async () => {
+    await core.createNamespace({ body: { metadata: { name: 'exact' } } });
+    const first = await core.createNamespacedConfigMap({ namespace: 'exact', body: { metadata: { name: 'e1' } } });
+    await core.createNamespacedConfigMap({ namespace: 'exact', body: { metadata: { name: 'e2' } } });
+    const rv = first.metadata?.resourceVersion ?? '';
+    const then = await core.listNamespacedConfigMap({ namespace: 'exact', resourceVersion: rv, resourceVersionMatch: 'Exact' });
+    expect(then.items.map((c) => c.metadata?.name)).toEqual(['e1']);
+    expect(then.metadata?.resourceVersion).toBe(rv);
+    expect((await core.listNamespacedConfigMap({ namespace: 'exact', resourceVersion: rv, resourceVersionMatch: 'NotOlderThan' })).items).toHaveLength(2);
+    expect((await core.listNamespacedConfigMap({ namespace: 'exact', resourceVersion: rv })).items, 'no match, no limit: not older than').toHaveLength(2);
+    expect((await core.listNamespacedConfigMap({ namespace: 'exact', resourceVersion: rv, limit: 5 })).items.map((c) => c.metadata?.name), 'no match with a limit: exact (legacy)').toEqual(['e1']);
+    const get = async (query: string): Promise<{ status: number; body: { reason?: string; message?: string } }> => {
+      const res = await fetch(`${api.url}/api/v1/namespaces/exact/configmaps?${query}`, { headers: { authorization: `Bearer ${api.token}` } });
+      return { status: res.status, body: (await res.json()) as { reason?: string; message?: string } };
+    };
+    const tooLarge = await get(`resourceVersion=${String(Number(rv) + 1_000_000)}`);
+    expect([tooLarge.status, tooLarge.body.reason]).toEqual([504, 'Timeout']);
+    expect(tooLarge.body.message).toMatch(/^Timeout: Too large resource version: \d+, current: \d+$/);
+    for (let i = 0; i < 12; i += 1) await core.createNamespacedConfigMap({ namespace: 'exact', body: { metadata: { name: `e9-${String(i)}` } } });
+    const tooOld = await get(`resourceVersion=${rv}&resourceVersionMatch=Exact`);
+    expect([tooOld.status, tooOld.body.reason, tooOld.body.message]).toEqual([410, 'Expired', 'The resourceVersion for the provided list is too old.']);
+  });
+
+  it('replays a deleted object\'s earlier events with their own resourceVersions, not the delete\'s', async () => {
+    const before = await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'r0' } } });
+    const created = await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'r1' } } });
+    await core.deleteNamespacedConfigMap({ name: 'r1', namespace: 'default' });
+    const events = await watchLines(api.url, api.token, `/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${before.metadata?.resourceVersion ?? ''}&fieldSelector=metadata.name%3Dr1`, 2);
+    const rvs = events.map((e) => `${e.type} ${String((e.object.metadata as { resourceVersion?: string }).resourceVersion)}`);
+    expect(rvs[0]).toBe(`ADDED ${created.metadata?.resourceVersion ?? ''}`);
+    expect(rvs[1]).toMatch(/^DELETED \d+$/);
+    expect(rvs[1]).not.toBe(`DELETED ${created.metadata?.resourceVersion ?? ''}`);
+    await core.deleteNamespacedConfigMap({ name: 'r0', namespace: 'default' });
   });
 
   it('answers a watch from a compacted resourceVersion with a 410 Expired ERROR event', async () => {

@@ -123,6 +123,17 @@ describe('the real kubectl against the sandbox API server', () => {
     expect(kubectlTable((await kubectl('get', 'nodes')).stdout)[1]).toEqual(['node-1', 'Ready', '<none>', expect.stringMatching(/^\d+s$/), 'v1.32.0']);
   });
 
+  it('pages with --chunk-size (kubectl get sends limit and follows continue): every object once, in name order', async () => {
+    await core.createNamespace({ body: { metadata: { name: 'chunks' } } });
+    const names = ['c3', 'a1', 'e5', 'b2', 'd4'];
+    for (const name of names) await core.createNamespacedConfigMap({ namespace: 'chunks', body: { metadata: { name } } });
+    const got = await kubectl('get', 'configmaps', '-n', 'chunks', '--chunk-size=2', '-o', 'name', '-v=6');
+    expect(got.code, got.stderr).toBe(0);
+    expect(got.stdout).toBe(`${[...names].sort().map((n) => `configmap/${n}`).join('\n')}\n`);
+    // Three requests: limit=2, then two with continue.
+    expect(got.stderr.match(/configmaps\?continue=[^ ]*limit=2 200 OK/g)).toHaveLength(2);
+  });
+
   it('sorts with --sort-by, which asks for whole objects in the Table rows', async () => {
     await core.createNamespace({ body: { metadata: { name: 'sorting' } } });
     for (const name of ['zz', 'aa']) await core.createNamespacedService({ namespace: 'sorting', body: { metadata: { name }, spec: { ports: [{ port: 80 }] } } });

@@ -46,6 +46,10 @@ describe.skipIf(!hasClient)('the official Python client against the sandbox API 
     expect(observed.cmNames).toContain('py-cm');
   });
 
+  it('pages a list with limit and _continue: every object once, in name order', () => {
+    expect(observed.paged).toEqual({ names: ['pg-a', 'pg-b', 'pg-c'], pages: 2 });
+  });
+
   it('watches from a resourceVersion (watch=True) and sees MODIFIED, then DELETED', () => {
     expect(observed.watch).toEqual([
       ['MODIFIED', '9'],

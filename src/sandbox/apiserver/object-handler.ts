@@ -10,7 +10,7 @@ import { replicasOf, scaleResourceVersion, toScale } from './scale.js';
 import { apiVersionOf, type ResourceDef } from './resources.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 import { ApiStatusError, alreadyExists, conflict, invalid, notFound, successStatus } from './status.js';
-import type { Store } from './store.js';
+import { objectKey, type Store } from './store.js';
 import type { ResourceTarget } from './request-path.js';
 
 /** List options of a collection request. */
@@ -19,6 +19,8 @@ export interface ListQuery {
   readonly fieldSelector: string | null;
   readonly limit: number;
   readonly continueToken: string | null;
+  /** `resourceVersion` (absent, empty or "0": none) and whether `resourceVersionMatch=Exact` asks for exactly it. */
+  readonly resourceVersion?: { readonly rv: number; readonly exact: boolean };
 }
 
 /** A list result: wire objects plus paging. */
@@ -79,22 +81,23 @@ export class ObjectHandler {
     return toWire(t.def, this.mustGet(t));
   }
 
+  /**
+   * A list, in key order. Paged (`limit`) as kube-apiserver pages from etcd: every page is cut
+   * from the snapshot at the first page's resourceVersion, so objects written between pages
+   * neither appear twice nor go missing; the continue token carries that resourceVersion and the
+   * key to start from. Once the store's log no longer reaches back to it: 410 Expired, with a
+   * token in the Status that goes on at the newest state.
+   */
   list(t: ResourceTarget, q: ListQuery): ListResult {
     const labels = parseLabelSelector(q.labelSelector);
     const fields = parseFieldSelector(q.fieldSelector);
-    const all = this.store.list(t.def.storage, t.namespace === '' ? undefined : t.namespace).map((o) => toWire(t.def, o));
-    const matching = all.filter((o) => labels(o) && fields(o));
-    const start = q.continueToken === null ? 0 : decodeContinue(q.continueToken);
-    const end = q.limit > 0 ? Math.min(matching.length, start + q.limit) : matching.length;
-    const items = matching.slice(start, end);
-    for (const item of items) stripTypeMeta(item);
-    const more = end < matching.length;
-    return {
-      items,
-      resourceVersion: String(this.store.currentRv()),
-      continueToken: more ? encodeContinue(end) : undefined,
-      remaining: more ? matching.length - end : undefined,
-    };
+    const from = q.continueToken === null ? { rv: -1, start: '' } : decodeContinue(q.continueToken);
+    const rv = from.rv < 0 ? requestedRv(q, this.store.currentRv()) : from.rv;
+    const listed = this.store.listAt(t.def.storage, t.namespace === '' ? undefined : t.namespace, rv);
+    if (listed.kind === 'gone' && q.continueToken === null) throw new ApiStatusError('Expired', 'The resourceVersion for the provided list is too old.');
+    if (listed.kind === 'gone') throw new ApiStatusError('Expired', expiredContinueMessage, undefined, encodeContinue(-1, from.start));
+    const after = listed.items.filter((o) => storeKey(o) >= from.start);
+    return page(after.map((o) => toWire(t.def, o)).filter((o) => labels(o) && fields(o)), q, rv);
   }
 
   /** POST to a collection. `dryRun` validates and defaults without storing. */
@@ -441,14 +444,61 @@ function stripTypeMeta(item: JsonObject): void {
   Reflect.deleteProperty(item, 'kind');
 }
 
-function encodeContinue(offset: number): string {
-  return Buffer.from(JSON.stringify({ v: 1, offset })).toString('base64url');
+/**
+ * The resourceVersion a first page is listed at: the one asked for with `resourceVersionMatch=Exact`,
+ * else the newest (which is not older than any asked for). One newer than the store's is refused
+ * as kube-apiserver refuses it once its wait for it runs out (504 Timeout; it waits up to 3 s, and
+ * this store's newest state is already all there is).
+ */
+function requestedRv(q: ListQuery, current: number): number {
+  const asked = q.resourceVersion;
+  if (asked === undefined) return current;
+  if (asked.rv > current) {
+    throw new ApiStatusError('Timeout', `Timeout: Too large resource version: ${String(asked.rv)}, current: ${String(current)}`);
+  }
+  return asked.exact ? asked.rv : current;
 }
 
-function decodeContinue(token: string): number {
+/** The first `q.limit` of the matching objects (all without a limit), with what the next page needs. */
+function page(matching: JsonObject[], q: ListQuery, rv: number): ListResult {
+  const items = q.limit > 0 ? matching.slice(0, q.limit) : matching;
+  for (const item of items) stripTypeMeta(item);
+  const last = items.at(-1);
+  const more = last !== undefined && items.length < matching.length;
+  const selected = (q.labelSelector ?? '') !== '' || (q.fieldSelector ?? '') !== '';
+  return {
+    items,
+    resourceVersion: String(rv),
+    // The next key after the last one returned (a NUL sorts before every other character).
+    continueToken: more ? encodeContinue(rv, `${storeKey(last)}\u0000`) : undefined,
+    // kube-apiserver leaves the count out when a selector makes it unknown (ListMeta.remainingItemCount).
+    remaining: more && !selected ? matching.length - items.length : undefined,
+  };
+}
+
+/** kube-apiserver's message when a continue token's resourceVersion was compacted. */
+const expiredContinueMessage =
+  'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.';
+
+/** The store key of a wire object (namespace/name), what the continue token's `start` is compared with. */
+function storeKey(obj: JsonObject): string {
+  return objectKey(str(meta(obj), 'namespace') ?? '', str(meta(obj), 'name') ?? '');
+}
+
+/**
+ * A continue token shaped as kube-apiserver's (base64url JSON of `v`, `rv`, `start`; rv -1: go on
+ * at the newest state). Opaque to clients, as there.
+ */
+function encodeContinue(rv: number, start: string): string {
+  return Buffer.from(JSON.stringify({ v: 'meta.k8s.io/v1', rv, start })).toString('base64url');
+}
+
+function decodeContinue(token: string): { readonly rv: number; readonly start: string } {
   try {
     const parsed: unknown = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
-    if (isObject(parsed) && typeof parsed.offset === 'number' && parsed.offset >= 0) return parsed.offset;
+    if (isObject(parsed) && parsed.v === 'meta.k8s.io/v1' && typeof parsed.rv === 'number' && Number.isSafeInteger(parsed.rv) && parsed.rv !== 0 && typeof parsed.start === 'string') {
+      return { rv: parsed.rv, start: parsed.start };
+    }
   } catch {
     // fall through to the error below
   }

@@ -394,7 +394,20 @@ function listQuery(url: URL): ListQuery {
     fieldSelector: url.searchParams.get('fieldSelector'),
     limit: Number.isSafeInteger(limit) && limit > 0 ? limit : 0,
     continueToken: url.searchParams.get('continue'),
+    ...listResourceVersion(url.searchParams),
   };
+}
+
+/**
+ * `resourceVersion` of a list, when one is asked for (one that is not a number is ignored, as
+ * before). Exact with `resourceVersionMatch=Exact`, and, for legacy reasons as in kube-apiserver,
+ * with a `limit` and no match given.
+ */
+function listResourceVersion(q: URLSearchParams): Pick<ListQuery, 'resourceVersion'> {
+  const rv = Number(q.get('resourceVersion') ?? '');
+  if (!Number.isSafeInteger(rv) || rv <= 0) return {};
+  const match = q.get('resourceVersionMatch') ?? '';
+  return { resourceVersion: { rv, exact: match === 'Exact' || (match === '' && Number(q.get('limit') ?? '0') > 0) } };
 }
 
 function watchRequest(ctx: RequestContext, req: IncomingMessage, url: URL, target: ResourceTarget): WatchRequest {

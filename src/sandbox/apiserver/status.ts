@@ -16,6 +16,7 @@ export type StatusReason =
   | 'Gone'
   | 'TooManyRequests'
   | 'InternalError'
+  | 'Timeout'
   | 'UnsupportedMediaType'
   | 'NotAcceptable';
 
@@ -34,6 +35,7 @@ const codes: Record<StatusReason, number> = {
   Gone: 410,
   TooManyRequests: 429,
   InternalError: 500,
+  Timeout: 504,
   UnsupportedMediaType: 415,
   NotAcceptable: 406,
 };
@@ -62,17 +64,23 @@ export class ApiStatusError extends Error {
   readonly code: number;
   readonly details: StatusDetails | undefined;
 
-  constructor(reason: StatusReason, message: string, details?: StatusDetails) {
+  /** `metadata.continue` of the Status (a list whose continue token expired offers one to go on inconsistently). */
+  readonly continueToken: string | undefined;
+
+  constructor(reason: StatusReason, message: string, details?: StatusDetails, continueToken?: string) {
     super(message);
     this.name = 'ApiStatusError';
     this.reason = reason;
     this.code = codes[reason];
     this.details = details;
+    this.continueToken = continueToken;
   }
 
   /** The metav1.Status body, shaped like kube-apiserver's. */
   toStatus(): JsonObject {
-    return statusBody(this.reason, this.message, this.details);
+    const body = statusBody(this.reason, this.message, this.details);
+    if (this.continueToken !== undefined) body.metadata = { continue: this.continueToken };
+    return body;
   }
 }
 

@@ -10,7 +10,12 @@ export interface StoreEvent {
   readonly rv: number;
   /** The stored object after the change (for DELETED: the last state, with the delete's RV). */
   readonly object: JsonObject;
+  /** The stored object before the change (undefined for ADDED): what a list at an older RV shows. */
+  readonly previous: JsonObject | undefined;
 }
+
+/** The result of asking for a storage key's objects as they were at a resourceVersion. */
+export type ListAt = { readonly kind: 'ok'; readonly items: JsonObject[] } | { readonly kind: 'gone' };
 
 /** The result of asking to watch from a resourceVersion. */
 export type WatchStart =
@@ -91,13 +96,33 @@ export class Store {
     return found === undefined ? undefined : clone(found);
   }
 
-  /** Copies of all objects of a storage key (in one namespace when given), oldest first. */
+  /**
+   * Copies of all objects of a storage key (in one namespace when given), in key order
+   * (namespace, then name), the order etcd's range reads and so kube-apiserver's lists have.
+   */
   list(storage: string, namespace: string | undefined): JsonObject[] {
-    const out: JsonObject[] = [];
-    for (const obj of this.bucket(storage).objects.values()) {
-      if (namespace === undefined || str(meta(obj), 'namespace') === namespace) out.push(clone(obj));
+    return inKeyOrder(this.bucket(storage).objects, namespace);
+  }
+
+  /**
+   * The objects of a storage key as they were at `rv` (a list's snapshot, which later pages of a
+   * paged list are served from, as kube-apiserver serves them from etcd at the first page's
+   * revision): the current objects with every logged change after `rv` undone. `gone` when the
+   * log no longer reaches back to `rv` (kube-apiserver: the revision was compacted).
+   */
+  listAt(storage: string, namespace: string | undefined, rv: number): ListAt {
+    const b = this.bucket(storage);
+    if (rv >= this.rv) return { kind: 'ok', items: inKeyOrder(b.objects, namespace) };
+    if (rv < b.compactedRv) return { kind: 'gone' };
+    const then = new Map(b.objects);
+    for (let i = b.log.length - 1; i >= 0; i--) {
+      const e = b.log[i];
+      if (e === undefined || e.rv <= rv) break;
+      const key = keyOf(e.object);
+      if (e.previous === undefined) then.delete(key);
+      else then.set(key, e.previous);
     }
-    return out;
+    return { kind: 'ok', items: inKeyOrder(then, namespace) };
   }
 
   /** Stores a new object: sets uid, creationTimestamp, generation and resourceVersion. The caller checked it does not exist. */
@@ -122,9 +147,11 @@ export class Store {
     if (old === undefined) return undefined;
     b.objects.delete(key);
     this.rv += 1;
-    meta(old).resourceVersion = String(this.rv);
-    this.emit(b, { type: 'DELETED', rv: this.rv, object: old });
-    return clone(old);
+    // A copy: `old` is also the object of an earlier logged event, which keeps its own RV.
+    const gone = clone(old);
+    meta(gone).resourceVersion = String(this.rv);
+    this.emit(b, { type: 'DELETED', rv: this.rv, object: gone, previous: old });
+    return clone(gone);
   }
 
   /**
@@ -170,8 +197,10 @@ export class Store {
     const m = meta(obj);
     m.resourceVersion = String(this.rv);
     const stored = clone(obj);
-    b.objects.set(objectKey(str(m, 'namespace') ?? '', str(m, 'name') ?? ''), stored);
-    this.emit(b, { type, rv: this.rv, object: stored });
+    const key = keyOf(stored);
+    const previous = b.objects.get(key);
+    b.objects.set(key, stored);
+    this.emit(b, { type, rv: this.rv, object: stored, previous });
     return clone(stored);
   }
 
@@ -191,4 +220,19 @@ export class Store {
   timestamp(): string {
     return this.options.now().toISOString().replace(/\.\d{3}Z$/, 'Z');
   }
+}
+
+/** The store key of a stored object. */
+function keyOf(obj: JsonObject): string {
+  const m = meta(obj);
+  return objectKey(str(m, 'namespace') ?? '', str(m, 'name') ?? '');
+}
+
+/** Copies of the objects (in one namespace when given), sorted by key: by code unit, as etcd compares key bytes (names are ASCII). */
+function inKeyOrder(objects: ReadonlyMap<string, JsonObject>, namespace: string | undefined): JsonObject[] {
+  const keys = [...objects.keys()].filter((k) => namespace === undefined || k.startsWith(`${namespace}/`)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return keys.flatMap((k) => {
+    const obj = objects.get(k);
+    return obj === undefined ? [] : [clone(obj)];
+  });
 }

@@ -99,7 +99,7 @@ function streamUntilDone(res: ServerResponse, req: WatchRequest, deps: WatchDeps
 function initialState(store: Store, target: ResourceTarget, onEvent: (e: StoreEvent) => void): number {
   const rv = store.currentRv();
   for (const object of store.list(target.def.storage, target.namespace === '' ? undefined : target.namespace)) {
-    onEvent({ type: 'ADDED', rv, object });
+    onEvent({ type: 'ADDED', rv, object, previous: undefined });
   }
   return rv;
 }

@@ -41,6 +41,21 @@ patched = core.patch_namespaced_config_map("py-cm", NS, {"metadata": {"labels": 
 out["cmLabels"] = patched.metadata.labels
 out["cmNames"] = [c.metadata.name for c in core.list_namespaced_config_map(NS).items]
 
+# Paging: limit and _continue, as the client's users page a long list.
+for name in ["pg-c", "pg-a", "pg-b"]:
+    core.create_namespaced_config_map(NS, client.V1ConfigMap(metadata=client.V1ObjectMeta(name=name, labels={"paged": "1"})))
+paged, token, pages = [], None, 0
+while True:
+    page = core.list_namespaced_config_map(NS, label_selector="paged=1", limit=2, _continue=token)
+    pages += 1
+    paged += [c.metadata.name for c in page.items]
+    token = page.metadata._continue
+    if not token:
+        break
+out["paged"] = {"names": paged, "pages": pages}
+for name in ["pg-a", "pg-b", "pg-c"]:
+    core.delete_namespaced_config_map(name, NS)
+
 # A watch from a resourceVersion sees what happens after it (the client sends watch=True).
 seen = []
 stream = watch.Watch()
