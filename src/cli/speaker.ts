@@ -332,6 +332,7 @@ function livenessLeases(flags: SpeakerFlags, node: NodeName, writer: LeaseWriter
     setRecord: (ips) => { membership.setRecord(ips); },
     setAnnotation: (key, value) => { membership.setAnnotation(key, value); },
     touch: () => { membership.touch(); },
+    echoed: (lease) => { membership.echoed(lease); },
   };
   return { split: true, membership, port, run: async (signal) => { await Promise.all([membership.run(signal), heartbeat.run(signal)]); } };
 }

@@ -52,6 +52,17 @@ const releaseTimeoutMs = 1000;
 /** How long before a slow renewal's answer we assume the write was stored (see NodeLease). */
 export const answerGraceMs = 500;
 
+/** This node's own Lease as its watch delivered it, as far as NodeLease reads it (speaker/lease-view.ts SpeakerLeaseView). */
+export interface LeaseEcho {
+  /** `metadata.resourceVersion` */
+  readonly version: string;
+  /** The IPs its `recordAnnotation` holds. */
+  readonly announcing: readonly string[];
+}
+
+/** How many delivered resourceVersions are kept to tell whether our latest write has come back (see `echoed`). */
+const echoVersionsKept = 16;
+
 /**
  * Keeps one node-membership Lease alive: one PUT per renewal carrying the resourceVersion of the
  * Lease we last wrote (no GET; a 409 costs one GET and one retry). `spec.acquireTime` is set on
@@ -81,6 +92,15 @@ export class NodeLease {
   private readonly alarm: Alarm;
   private failures = 0;
   private readonly log: Logger;
+  // A write is in flight (`renew`): with `alarm.rung`, a write of ours is pending.
+  private writing = false;
+  private released = false;
+  // resourceVersions the watch delivered of this Lease, newest last (at most echoVersionsKept)
+  private readonly echoVersions: string[] = [];
+  // The latest echo; `judged` once the record was set after it came (the speaker elected with it in view).
+  private echo: { readonly version: string; readonly announcing: readonly string[]; judged: boolean } | undefined;
+  // The resourceVersion of the last echo a rewrite was asked for (at most one per version, however often it is delivered).
+  private rewrittenFor: string | undefined;
 
   constructor(private readonly deps: NodeLeaseDeps) {
     this.log = deps.logger.child({ component: 'membership', lease: deps.name });
@@ -92,9 +112,59 @@ export class NodeLease {
     return this.storedAt === undefined ? undefined : this.storedAt + this.deps.durationMs;
   }
 
-  /** Sets the announced IPs to record; written at once (not waiting for the next renewal) when it changed. */
+  /**
+   * Sets the announced IPs to record; written at once (not waiting for the next renewal) when it
+   * changed, and written again when the latest echo records something else (see `echoed`).
+   */
   setRecord(ips: readonly string[]): void {
-    if (this.deps.recordAnnotation !== undefined) this.setAnnotation(this.deps.recordAnnotation, ips.join(','));
+    if (this.deps.recordAnnotation === undefined) return;
+    this.setAnnotation(this.deps.recordAnnotation, ips.join(','));
+    if (this.echo !== undefined) this.echo.judged = true;
+    this.rewriteFalseRecord();
+  }
+
+  /**
+   * This Lease as the watch delivered it. Written on change only (split liveness), a record that
+   * another client wrote (a Lease edited by hand or by an older speaker, a write of ours abandoned
+   * and landed late) would stand until this node happened to write again, and every peer would
+   * keep it as the current owner meanwhile. So when the latest echo came after our latest write
+   * (the watch delivers one object's writes in order: its resourceVersion came before this one),
+   * records other IPs than this node does now, and no write of ours is pending, the record is
+   * written again. Once per echoed version (a relist delivers one again): a rewrite that cannot land is retried by the renewal loop as
+   * any failed write, and one that lands comes back as ours. Judged only after the next
+   * `setRecord`: a node that wins a claimed IP by the tie rule takes it (the claim comes true)
+   * rather than erasing the claim its peers acted on.
+   */
+  echoed(echo: LeaseEcho): void {
+    this.echoVersions.push(echo.version);
+    if (this.echoVersions.length > echoVersionsKept) this.echoVersions.shift();
+    const before = this.echo;
+    // The same record as the echo before: the speaker has no reason to elect again, so what it judged then holds.
+    const judged = before !== undefined && before.judged && sameIps(before.announcing, echo.announcing);
+    this.echo = { version: echo.version, announcing: echo.announcing, judged };
+    this.rewriteFalseRecord();
+  }
+
+  /** Asks for one write when the latest judged echo, newer than our latest write, records other IPs than this node does. */
+  private rewriteFalseRecord(): void {
+    const echo = this.echoToJudge();
+    const key = this.deps.recordAnnotation;
+    if (echo === undefined || key === undefined) return;
+    const recorded = (this.record.get(key) ?? '').split(',').filter((ip) => ip !== '');
+    if (sameIps(recorded, echo.announcing)) return;
+    this.rewrittenFor = echo.version;
+    this.log.info({ event: 'recordRewritten', version: echo.version, leaseRecords: echo.announcing.join(','), announcing: recorded.join(',') }, 'this node\'s Lease records IPs other than those it announces (written by another client): writing its record again');
+    this.alarm.ring();
+  }
+
+  /** The latest echo, if the election judged it, no rewrite was asked for it yet, and it came after our latest write with none of ours pending. */
+  private echoToJudge(): { readonly version: string; readonly announcing: readonly string[] } | undefined {
+    const echo = this.echo;
+    const own = this.storedVersion();
+    if (echo === undefined || !echo.judged || echo.version === this.rewrittenFor || own === undefined || this.released) return undefined;
+    // A write of ours pending, or the echo from before our latest write (that write's own echo will tell).
+    if (this.writing || this.alarm.rung || !this.echoVersions.includes(own)) return undefined;
+    return echo;
   }
 
   /**
@@ -139,6 +209,7 @@ export class NodeLease {
   /** One renewal; failures are logged and counted, never thrown. */
   async renew(signal?: AbortSignal): Promise<boolean> {
     const start = this.deps.clock.now();
+    this.writing = true;
     try {
       const stored = await this.withTimeout(this.write(start), this.deps.requestTimeoutMs ?? this.deps.durationMs, signal);
       const answered = this.deps.clock.now();
@@ -160,12 +231,17 @@ export class NodeLease {
       const level = this.failures === 1 ? 'warn' : 'debug';
       this.log[level]({ event: 'leaseRenewFailed', status: httpStatusOf(e), failures: this.failures, err: e }, 'could not renew the Lease');
       return false;
+    } finally {
+      this.writing = false;
+      // An echo judged while this write was in flight.
+      this.rewriteFalseRecord();
     }
   }
 
   /** Clears the holder (and the record) so peers take over at once. Best effort, bounded by `releaseTimeoutMs`. */
   async release(): Promise<void> {
     this.storedAt = undefined;
+    this.released = true;
     const current = this.cached;
     if (current === undefined) return;
     try {
@@ -241,4 +317,10 @@ export class NodeLease {
       timer.abort();
     }
   }
+}
+
+/** Whether two lists hold the same IPs, in any order (peers read a record as a set). */
+function sameIps(a: readonly string[], b: readonly string[]): boolean {
+  const set = new Set(a);
+  return set.size === new Set(b).size && b.every((ip) => set.has(ip));
 }

@@ -67,6 +67,11 @@ export interface MembershipPort {
   setAnnotation(key: string, value: string): void;
   /** Writes the membership Lease now (split liveness: to show the hold-down passed, or to rejoin after a reap). */
   touch?(): void;
+  /**
+   * This node's own Lease as the watch delivered it: a record written by another client (by hand,
+   * an older speaker) is written again once the next election has judged it (k8s/node-lease.ts).
+   */
+  echoed?(lease: { readonly version: string; readonly announcing: readonly string[] }): void;
 }
 
 export interface SpeakerOptions {
@@ -186,7 +191,8 @@ class SpeakerLoop implements Speaker {
   }
 
   /**
-   * Split liveness: this node's membership Lease as the watch delivers it. Held: note when the
+   * Split liveness: this node's membership Lease as the watch delivers it, handed to the Lease
+   * writer (a record another client wrote is written again). Held: note when the
    * hold-down will have passed (one more write then shows peers `renewTime - acquireTime`
    * past it; nothing is renewed otherwise). Without a holder after we held it, and not stopping:
    * a standby reaped us (docs/election.md, "1,000 nodes"): stop answering at once and take the
@@ -194,6 +200,7 @@ class SpeakerLoop implements Speaker {
    */
   private observeSelf(lease: SpeakerLeaseView, now: number): void {
     if (this.deps.options.split === undefined || lease.node !== this.deps.self) return;
+    this.deps.membership.echoed?.(lease);
     if (lease.holderIdentity === this.deps.self) {
       this.self.sawHeld = true;
       this.self.reaped = false;

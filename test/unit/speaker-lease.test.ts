@@ -262,3 +262,174 @@ describe('NodeLease', () => {
     expect(writer.calls).toEqual([`put rv=1`, 'get ironlb-speaker-a', 'put rv=2']);
   });
 });
+
+describe('NodeLease: a record another client wrote is written again (split liveness writes on change only)', () => {
+  const key = 'ironlb.io/announcing';
+
+  /** A split membership Lease: rewritten hourly, a failed write retried after 1 s. */
+  function split(): { clock: FakeClock; writer: FakeLeaseWriter; lease: NodeLease; puts: () => number; run: () => () => Promise<void> } {
+    const clock = new FakeClock(1000);
+    const writer = new FakeLeaseWriter(clock);
+    const lease = new NodeLease({ writer, name: 'ironlb-speaker-a', identity: 'a', durationMs: 7_200_000, requestTimeoutMs: 40_000, renewMs: 3_600_000, retryMs: 1000, recordAnnotation: key, clock, logger: pino({ level: 'silent' }) });
+    const run = (): (() => Promise<void>) => {
+      const ac = new AbortController();
+      const running = lease.run(ac.signal);
+      return async () => { ac.abort(); await running; };
+    };
+    return { clock, writer, lease, puts: () => writer.calls.filter((c) => c.startsWith('put')).length, run };
+  }
+
+  /** Another client (kubectl annotate, an older speaker) sets the record on the stored Lease; returns the echo the watch delivers. */
+  function edit(writer: FakeLeaseWriter, value: string): { version: string; announcing: string[] } {
+    const stored = writer.stored;
+    if (stored === undefined) throw new Error('nothing stored');
+    writer.stored = { ...stored, metadata: { ...stored.metadata, annotations: { ...stored.metadata?.annotations, [key]: value } } };
+    writer.bump();
+    return { version: writer.stored.metadata?.resourceVersion ?? '', announcing: value.split(',').filter((s) => s !== '') };
+  }
+
+  /** The echo of what is stored now. */
+  function echoOf(writer: FakeLeaseWriter): { version: string; announcing: string[] } {
+    return { version: writer.stored?.metadata?.resourceVersion ?? '', announcing: (writer.stored?.metadata?.annotations?.[key] ?? '').split(',').filter((s) => s !== '') };
+  }
+
+  it('writes its record again once the next election has judged an echo that claims an IP it does not announce; once, and not for the echo of that write', async () => {
+    const { writer, lease, puts, run } = split();
+    const stop = run();
+    lease.setRecord(['192.0.2.1']);
+    await flushPromises();
+    lease.echoed(echoOf(writer));
+    const claim = edit(writer, '192.0.2.1,192.0.2.9');
+    const before = puts();
+    lease.echoed(claim);
+    await flushPromises();
+    // Not judged yet: the speaker may win the claimed IP by the tie rule and take it (the claim comes true).
+    expect(puts(), 'no write before the election judged the echo').toBe(before);
+    lease.setRecord(['192.0.2.1']);
+    await flushPromises();
+    expect(writer.stored?.metadata?.annotations?.[key]).toBe('192.0.2.1');
+    expect(writer.calls.slice(-3), 'a 409 on the stale resourceVersion, one read, one write').toEqual([`put rv=${String(Number(claim.version) - 1)}`, 'get ironlb-speaker-a', `put rv=${claim.version}`]);
+    const after = puts();
+    // More elections with the same echo, and the rewrite's own echo: nothing more.
+    lease.setRecord(['192.0.2.1']);
+    lease.echoed(claim);
+    lease.setRecord(['192.0.2.1']);
+    lease.echoed(echoOf(writer));
+    lease.setRecord(['192.0.2.1']);
+    await flushPromises();
+    expect(puts()).toBe(after);
+    await stop();
+  });
+
+  it('an edit that drops an IP it announces is written again too (peers would hash that IP elsewhere)', async () => {
+    const { writer, lease, run } = split();
+    const stop = run();
+    lease.setRecord(['192.0.2.1', '192.0.2.2']);
+    await flushPromises();
+    lease.echoed(echoOf(writer));
+    lease.echoed(edit(writer, '192.0.2.2'));
+    lease.setRecord(['192.0.2.1', '192.0.2.2']);
+    await flushPromises();
+    expect(writer.stored?.metadata?.annotations?.[key]).toBe('192.0.2.1,192.0.2.2');
+    await stop();
+  });
+
+  it('a rewrite that cannot land is not repeated per election: the loop retries it once a second like any failed write', async () => {
+    const { clock, writer, lease, puts, run } = split();
+    const stop = run();
+    lease.setRecord(['192.0.2.1']);
+    await flushPromises();
+    lease.echoed(echoOf(writer));
+    const claim = edit(writer, '192.0.2.1,192.0.2.9');
+    lease.echoed(claim);
+    writer.failNext = 1_000;
+    const before = puts();
+    lease.setRecord(['192.0.2.1']);
+    await flushPromises();
+    expect(puts()).toBe(before + 1);
+    for (let i = 0; i < 20; i += 1) {
+      lease.setRecord(['192.0.2.1']);
+      lease.echoed(claim);
+      lease.setRecord(['192.0.2.1']);
+      await flushPromises();
+    }
+    expect(puts(), 'elections and repeated echoes ask for no write of their own').toBe(before + 1);
+    await clock.advance(5000);
+    expect(puts() - before, 'the failed write retried every second').toBeLessThanOrEqual(6);
+    writer.failNext = 0;
+    await clock.advance(1000);
+    expect(writer.stored?.metadata?.annotations?.[key]).toBe('192.0.2.1');
+    await stop();
+  });
+
+  it('an echo of its own earlier write, delivered after a later write was stored, is no reason to write', async () => {
+    const { writer, lease, puts, run } = split();
+    const stop = run();
+    lease.setRecord(['192.0.2.1']);
+    await flushPromises();
+    const first = echoOf(writer);
+    lease.setRecord(['192.0.2.2']);
+    await flushPromises();
+    const second = echoOf(writer);
+    const before = puts();
+    lease.echoed(first);
+    lease.setRecord(['192.0.2.2']);
+    await flushPromises();
+    expect(puts()).toBe(before);
+    lease.echoed(second);
+    lease.setRecord(['192.0.2.2']);
+    await flushPromises();
+    expect(puts()).toBe(before);
+    await stop();
+  });
+
+  it('an edit stored after its in-flight write, echoed before that write is answered, is written over once the answer comes', async () => {
+    const { writer, lease, run } = split();
+    const stop = run();
+    lease.setRecord(['192.0.2.1']);
+    await flushPromises();
+    lease.echoed(echoOf(writer));
+    // The next write is stored, then its answer waits while the watch delivers it and an edit after it.
+    let answer: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => { answer = resolve; });
+    const replace = writer.replace.bind(writer);
+    let hold = true;
+    writer.replace = async (l) => { const r = await replace(l); if (hold) { hold = false; await held; } return r; };
+    lease.setRecord(['192.0.2.2']);
+    await flushPromises();
+    lease.echoed(echoOf(writer));
+    lease.echoed(edit(writer, '192.0.2.2,192.0.2.9'));
+    lease.setRecord(['192.0.2.2']);
+    await flushPromises();
+    expect(writer.stored?.metadata?.annotations?.[key], 'in flight: judged when it is answered').toBe('192.0.2.2,192.0.2.9');
+    answer();
+    await flushPromises();
+    expect(writer.stored?.metadata?.annotations?.[key]).toBe('192.0.2.2');
+    await stop();
+  });
+
+  it('an edit stored before its in-flight write is overwritten by that write: no second write', async () => {
+    const { writer, lease, puts, run } = split();
+    const stop = run();
+    lease.setRecord(['192.0.2.1']);
+    await flushPromises();
+    lease.echoed(echoOf(writer));
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => { open = resolve; });
+    const replace = writer.replace.bind(writer);
+    writer.replace = async (l) => { await gate; return replace(l); };
+    const before = puts();
+    lease.setRecord(['192.0.2.2']);
+    await flushPromises();
+    lease.echoed(edit(writer, '192.0.2.1,192.0.2.9'));
+    lease.setRecord(['192.0.2.2']);
+    open();
+    await flushPromises();
+    expect(writer.stored?.metadata?.annotations?.[key]).toBe('192.0.2.2');
+    lease.echoed(echoOf(writer));
+    lease.setRecord(['192.0.2.2']);
+    await flushPromises();
+    expect(puts() - before, 'its write (a 409 on the edit, then stored): nothing after').toBe(2);
+    await stop();
+  });
+});

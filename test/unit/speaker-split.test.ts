@@ -46,6 +46,8 @@ class Fakes {
   reapedCalls = 0;
   // every setRecord call and every touch, in order ('record:<ips>', 'touch')
   writes: string[] = [];
+  // versions of the Leases handed to membership.echoed
+  echoes: string[] = [];
   duties: StandbyDuties[] = [];
   members: ReadonlyMap<NodeName, string>[] = [];
   readonly announcer = {
@@ -54,7 +56,7 @@ class Fakes {
     defend: (): void => undefined,
   };
   aliveUntil: number | undefined = 10_000_000;
-  readonly membership = { aliveUntil: () => this.aliveUntil, setRecord: (ips: readonly string[]) => { this.writes.push(`record:${ips.join(',')}`); }, setAnnotation: () => undefined, touch: () => { this.touches += 1; this.writes.push('touch'); } };
+  readonly membership = { aliveUntil: () => this.aliveUntil, setRecord: (ips: readonly string[]) => { this.writes.push(`record:${ips.join(',')}`); }, setAnnotation: () => undefined, touch: () => { this.touches += 1; this.writes.push('touch'); }, echoed: (l: { version: string }) => { this.echoes.push(l.version); } };
   readonly standby: StandbyLoop = {
     observeHeartbeat: () => undefined,
     forgetHeartbeat: () => undefined,
@@ -187,6 +189,14 @@ describe('speaker loop, split liveness', () => {
     r.speaker.observeLease(lease(first, '2'));
     await r.clock.advance(20);
     expect(r.f.current, 'the IP stays where it went (the current owner keeps it), not hashed back').toEqual([ip]);
+    await r.stop();
+  });
+
+  it('hands its own Lease, as its watch delivers it, to the membership Lease (which writes a record another client changed again); peers\' Leases not', async () => {
+    const r = await rig(first, ['a', 'b', 'c'].map((x) => lease(x, '1')));
+    r.speaker.observeLease(lease(second, '2', { announcing: [ip] }));
+    r.speaker.observeLease(lease(first, '3', { announcing: [ip, '192.0.2.99'] }));
+    expect(r.f.echoes).toEqual(['1', '3']);
     await r.stop();
   });
 });
