@@ -78,6 +78,11 @@ export interface SpeakerClusterOptions {
    * also serves the API on a loaded machine held its speakers up. `output()` reads the file.
    */
   readonly logToFiles?: boolean;
+  /**
+   * Serve HTTPS (the speakers' kubeconfigs carry its CA), so that the real kubectl, which sends
+   * a token only over TLS, can act on the cluster as `api.kubeconfigPath`'s admin. Default HTTP.
+   */
+  readonly tls?: boolean;
 }
 
 export async function startSpeakerCluster(plan: LanPlan, speakerArgs: readonly string[] = [], options: SpeakerClusterOptions = {}): Promise<SpeakerCluster> {
@@ -92,11 +97,12 @@ export async function startSpeakerCluster(plan: LanPlan, speakerArgs: readonly s
     // One user per node, so a fault can hit one speaker only (a partition of that node).
     const tokens = new Map(lan.nodes.map((n) => [`token-${n.name}-${process.pid}`, `speaker-${n.name}`]));
     const statePath = join(dir, 'state.json');
-    api = await startTestApiServer({ host: lan.host.v4, tls: false, users: tokens, statePath });
+    api = await startTestApiServer({ host: lan.host.v4, tls: options.tls === true, users: tokens, statePath });
+    const cert = api.cert;
     const kubeconfigs = new Map<string, string>();
     for (const [token, user] of tokens) {
       const path = join(dir, `${user}.kubeconfig`);
-      await writeKubeconfig(path, api.url, token);
+      await writeKubeconfig(path, api.url, token, cert?.cert);
       kubeconfigs.set(user.slice('speaker-'.length), path);
     }
     const kc = api.kubeConfig();
@@ -228,7 +234,7 @@ export async function startSpeakerCluster(plan: LanPlan, speakerArgs: readonly s
         const { port, token } = { port: running.server.port, token: running.token };
         await running.close();
         await new Promise((r) => setTimeout(r, downMs));
-        running = await startTestApiServer({ host: lan.host.v4, port, token, tls: false, users: tokens, statePath });
+        running = await startTestApiServer({ host: lan.host.v4, port, token, tls: cert !== undefined, ...(cert === undefined ? {} : { cert }), users: tokens, statePath });
         api = running;
       },
       async close() {
