@@ -556,7 +556,7 @@ membership Leases (selector \`ironlb.io/lease!=heartbeat\`; at most ${String(max
 steady-state events are none) and the heartbeats of the nodes the speaker's own election gives it
 (its owners' and its standbys', 2 standbys per owner, 1,000 Services; every node; its events are not
 scaled; the mean watch-set size per N is in the bench log)). The split design's crash path is a LAN
-probe, which needs a LAN: its crash failover comes from real speakers in test/netns/speaker-split.test.ts,
+probe, which needs a LAN: its crash failover comes from real speakers in test/netns/speaker.test.ts,
 not from this suite. The client-observed figures come from real speakers (the \`scale-real\` suite). The machine is shared (see load average in the bench log): counts are
 robust, CPU figures are not.
 `;
