@@ -243,6 +243,14 @@ describe.skipIf(!canRunRootTests('speaker')).each(modes)('ironlb speaker: three 
     const failoverMs = Date.now() - started;
     console.log(`--liveness ${mode.liveness}: speaker failover after SIGKILL: ${String(failoverMs)} ms (neighbour entry ${victim} -> ${String(next)})`);
     const reaps = c.lan.nodes.filter((n) => n.name !== victim).flatMap((n) => linesOf(n.name, 'memberReaped').slice(reapsBefore.get(n.name)).map((l) => `${n.name}: ${l}`));
+    // Over budget: where the time went, for the CI log (each survivor's takeover lines, ms after the kill).
+    if (failoverMs >= mode.crashBudgetMs) {
+      const events = /"event":"(standbyDuties|ownerSilent|memberReaped|reapMoved|reapFailed|announceStarted|ipConflict|leaseRenewFailed)"/;
+      for (const n of c.lan.nodes.filter((x) => x.name !== victim)) {
+        const lines = c.speakers.get(n.name)!.output().split('\n').filter((l) => events.test(l) && (JSON.parse(l) as { time: number }).time >= started - 2000);
+        console.log(`== ${n.name}\n${lines.map((l) => `+${String((JSON.parse(l) as { time: number }).time - started)} ms ${l.slice(0, 240)}`).join('\n')}`);
+      }
+    }
     await answersOnly(ipCluster, next!);
     if (split) {
       expect(standbys, 'the new owner was a standby of the victim').toContain(next);
