@@ -58,6 +58,8 @@ export interface LeaseEcho {
   readonly version: string;
   /** The IPs its `recordAnnotation` holds. */
   readonly announcing: readonly string[];
+  /** `spec.holderIdentity`: peers read the record of a held Lease only. */
+  readonly holderIdentity: string | undefined;
 }
 
 /** How many delivered resourceVersions are kept to tell whether our latest write has come back (see `echoed`). */
@@ -98,7 +100,7 @@ export class NodeLease {
   // resourceVersions the watch delivered of this Lease, newest last (at most echoVersionsKept)
   private readonly echoVersions: string[] = [];
   // The latest echo; `judged` once the record was set after it came (the speaker elected with it in view).
-  private echo: { readonly version: string; readonly announcing: readonly string[]; judged: boolean } | undefined;
+  private echo: { readonly version: string; readonly announcing: readonly string[]; readonly held: boolean; judged: boolean } | undefined;
   // The resourceVersion of the last echo a rewrite was asked for (at most one per version, however often it is delivered).
   private rewrittenFor: string | undefined;
 
@@ -141,7 +143,7 @@ export class NodeLease {
     const before = this.echo;
     // The same record as the echo before: the speaker has no reason to elect again, so what it judged then holds.
     const judged = before !== undefined && before.judged && sameIps(before.announcing, echo.announcing);
-    this.echo = { version: echo.version, announcing: echo.announcing, judged };
+    this.echo = { version: echo.version, announcing: echo.announcing, held: echo.holderIdentity === this.deps.identity, judged };
     this.rewriteFalseRecord();
   }
 
@@ -157,11 +159,12 @@ export class NodeLease {
     this.alarm.ring();
   }
 
-  /** The latest echo, if the election judged it, no rewrite was asked for it yet, and it came after our latest write with none of ours pending. */
+  /** The latest echo, if held by this node, the election judged it, no rewrite was asked for it yet, and it came after our latest write with none of ours pending. */
   private echoToJudge(): { readonly version: string; readonly announcing: readonly string[] } | undefined {
     const echo = this.echo;
     const own = this.storedVersion();
-    if (echo === undefined || !echo.judged || echo.version === this.rewrittenFor || own === undefined || this.released) return undefined;
+    // Not held (reaped, released): peers ignore its record, and taking it back writes ours anyway.
+    if (echo === undefined || !echo.held || !echo.judged || echo.version === this.rewrittenFor || own === undefined || this.released) return undefined;
     // A write of ours pending, or the echo from before our latest write (that write's own echo will tell).
     if (this.writing || this.alarm.rung || !this.echoVersions.includes(own)) return undefined;
     return echo;

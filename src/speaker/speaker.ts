@@ -71,7 +71,7 @@ export interface MembershipPort {
    * This node's own Lease as the watch delivered it: a record written by another client (by hand,
    * an older speaker) is written again once the next election has judged it (k8s/node-lease.ts).
    */
-  echoed?(lease: { readonly version: string; readonly announcing: readonly string[] }): void;
+  echoed?(lease: { readonly version: string; readonly announcing: readonly string[]; readonly holderIdentity: string | undefined }): void;
 }
 
 export interface SpeakerOptions {

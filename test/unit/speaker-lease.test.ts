@@ -280,17 +280,17 @@ describe('NodeLease: a record another client wrote is written again (split liven
   }
 
   /** Another client (kubectl annotate, an older speaker) sets the record on the stored Lease; returns the echo the watch delivers. */
-  function edit(writer: FakeLeaseWriter, value: string): { version: string; announcing: string[] } {
+  function edit(writer: FakeLeaseWriter, value: string): { version: string; announcing: string[]; holderIdentity: string | undefined } {
     const stored = writer.stored;
     if (stored === undefined) throw new Error('nothing stored');
     writer.stored = { ...stored, metadata: { ...stored.metadata, annotations: { ...stored.metadata?.annotations, [key]: value } } };
     writer.bump();
-    return { version: writer.stored.metadata?.resourceVersion ?? '', announcing: value.split(',').filter((s) => s !== '') };
+    return { version: writer.stored.metadata?.resourceVersion ?? '', announcing: value.split(',').filter((s) => s !== ''), holderIdentity: writer.stored.spec?.holderIdentity };
   }
 
   /** The echo of what is stored now. */
-  function echoOf(writer: FakeLeaseWriter): { version: string; announcing: string[] } {
-    return { version: writer.stored?.metadata?.resourceVersion ?? '', announcing: (writer.stored?.metadata?.annotations?.[key] ?? '').split(',').filter((s) => s !== '') };
+  function echoOf(writer: FakeLeaseWriter): { version: string; announcing: string[]; holderIdentity: string | undefined } {
+    return { version: writer.stored?.metadata?.resourceVersion ?? '', announcing: (writer.stored?.metadata?.annotations?.[key] ?? '').split(',').filter((s) => s !== ''), holderIdentity: writer.stored?.spec?.holderIdentity };
   }
 
   it('writes its record again once the next election has judged an echo that claims an IP it does not announce; once, and not for the echo of that write', async () => {
@@ -430,6 +430,29 @@ describe('NodeLease: a record another client wrote is written again (split liven
     lease.setRecord(['192.0.2.2']);
     await flushPromises();
     expect(puts() - before, 'its write (a 409 on the edit, then stored): nothing after').toBe(2);
+    await stop();
+  });
+
+  it('a Lease without a holder (reaped, keeping the record) is not rewritten: peers ignore its record, and taking it back writes the record anyway', async () => {
+    const { clock, writer, lease, puts, run } = split();
+    const stop = run();
+    lease.setRecord(['192.0.2.1']);
+    await flushPromises();
+    lease.echoed(echoOf(writer));
+    const stored = writer.stored!;
+    writer.stored = { ...stored, spec: { ...stored.spec, holderIdentity: '' } };
+    writer.bump();
+    const before = puts();
+    lease.echoed(echoOf(writer));
+    // The write that takes it back fails (the API unreachable): retried after 1 s, not at once for the reaped echo.
+    writer.failNext = 1;
+    lease.setRecord([]);
+    await flushPromises();
+    lease.setRecord([]);
+    await flushPromises();
+    expect(puts() - before).toBe(1);
+    await clock.advance(1000);
+    expect(writer.stored.spec?.holderIdentity).toBe('a');
     await stop();
   });
 });
