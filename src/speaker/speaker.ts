@@ -15,7 +15,7 @@ import { macOwners as publishedMacOwners, reachOfLeases, type InterfacesRecord }
 import { recordedOwners, type SpeakerLeaseView } from './lease-view.js';
 import { membership, nextLivenessChange, peerTime, standing } from './membership.js';
 import { announcedSeries, type AnnouncedSeries, type SpeakerMetrics } from './metrics.js';
-import { defaultStandbyCount, standbyDuties } from './standby.js';
+import { defaultStandbyCount, standbyDuties, type StandbyDuties } from './standby.js';
 import type { StandbyLoop } from './standby-loop.js';
 
 /** A Service with ingress IPs as the speaker sees it, and the reference its Events go to. */
@@ -162,6 +162,8 @@ class SpeakerLoop implements Speaker {
   private readonly log: Logger;
   // Split liveness: this node's own membership as its watch shows it (see observeSelf).
   private readonly self = { sawHeld: false, reaped: false, settleAt: undefined as number | undefined };
+  // What the standby loop was last handed: its duties and the split members' Lease versions.
+  private handed: { readonly duties: StandbyDuties; readonly members: ReadonlyMap<NodeName, string> } | undefined;
   // The Lease watch's lostAt at the last election (to notice it coming back).
   private leaseViewLostAt: number | undefined;
   // wall-clock ms minus local ms, taken once: the conflicts record's `since` stays the same text
@@ -188,6 +190,21 @@ class SpeakerLoop implements Speaker {
     if ((previous === undefined || interfacesChanged) && lease.holderIdentity !== undefined && lease.holderIdentity !== '') this.logInterfaces(lease.node, lease.interfaces);
     // A plain renewal changes nothing election reads: skip the election (one per peer per second otherwise).
     if (before !== this.standing(lease.node, now) || previous?.announcing.join(',') !== lease.announcing.join(',') || interfacesChanged) this.changed();
+    else this.handMemberVersion(lease);
+  }
+
+  /**
+   * A split member's Lease written with nothing the election reads changed (its conflicts record,
+   * the settling write, the hourly re-assertion): the standby loop gets its new resourceVersion
+   * without an election. It reaps with the version it was handed, and one left stale meets a 409
+   * and waits for the next election: a crashed owner whose conflicts record had changed since was
+   * reaped only 19 s later, when something else made every speaker elect.
+   */
+  private handMemberVersion(lease: SpeakerLeaseView): void {
+    const handed = this.handed;
+    if (handed === undefined || !handed.members.has(lease.node) || handed.members.get(lease.node) === lease.version) return;
+    this.handed = { duties: handed.duties, members: new Map(handed.members).set(lease.node, lease.version) };
+    this.deps.standby?.update(this.handed.duties, this.handed.members);
   }
 
   /**
@@ -451,7 +468,8 @@ class SpeakerLoop implements Speaker {
       const version = this.leases.get(node)?.version;
       if (node !== this.deps.self && version !== undefined) members.set(node, version);
     }
-    standby.update(this.silenced ? { probe: new Map(), watch: [] } : standbyDuties(this.deps.self, elected.ips.values(), recorded, split), members);
+    this.handed = { duties: this.silenced ? { probe: new Map(), watch: [] } : standbyDuties(this.deps.self, elected.ips.values(), recorded, split), members };
+    standby.update(this.handed.duties, members);
   }
 
   /**

@@ -199,4 +199,16 @@ describe('speaker loop, split liveness', () => {
     expect(r.f.echoes).toEqual(['1', '3']);
     await r.stop();
   });
+
+  it('hands the standby loop a member\'s new Lease version when nothing the election reads changed (else its reap meets a 409 and waits for an election)', async () => {
+    const r = await rig(second, ['a', 'b', 'c'].map((x) => lease(x, '1', x === first ? { announcing: [ip] } : {})));
+    expect(r.f.members.at(-1)?.get(first)).toBe('1');
+    const duties = r.f.duties.at(-1);
+    // The owner's conflicts record changed: a new version, the same record, holder and times.
+    r.speaker.observeLease(lease(first, '2', { announcing: [ip] }));
+    expect(r.f.members.at(-1)?.get(first), 'at once, without an election').toBe('2');
+    expect(r.f.duties.at(-1)).toEqual(duties);
+    await r.stop();
+  });
 });
+
