@@ -236,6 +236,12 @@ describe.skipIf(!canRunRootTests('speaker')).each(modes)('ironlb speaker: three 
     // split: a crash is found by the owner's standbys; wait until one probes it (a node only just elected has none yet).
     const standbys = split ? await waitUntil(`standbys probing ${victim}`, () => Promise.resolve(standbysOf(victim, ipCluster)), (s) => s.length > 0) : [];
     await c.pinNeighbour(ipCluster, victim);
+    // Its Lease written once more with nothing the election reads changed (as its conflicts record
+    // or the settling write do): split standbys must reap with that version, not meet a 409 on the
+    // version of their last election and wait for the next one.
+    const touched = await runKubectl(c.api.kubeconfigPath, ['-n', ns, 'annotate', '--overwrite', 'lease', `ironlb-speaker-${victim}`, `test.ironlb.io/touched=${String(Date.now())}`]);
+    expect(touched.code, touched.stderr).toBe(0);
+    await new Promise((r) => setTimeout(r, 300));
     const reapsBefore = new Map(c.lan.nodes.map((n) => [n.name, linesOf(n.name, 'memberReaped').length]));
     const started = Date.now();
     c.speakers.get(victim)!.child.kill('SIGKILL');
