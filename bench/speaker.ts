@@ -4,6 +4,7 @@ import { inNetns } from '../test/helpers/lan-netns.js';
 import { startSpeakerCluster, uniquePlan, waitUntil, type SpeakerCluster, type SpeakerProcess } from '../test/netns/speaker-cluster.js';
 import { waitFor } from '../test/helpers/wait.js';
 import { defaultStandbyCount } from '../src/speaker/standby.js';
+import { speakerNodeFlags } from '../src/speaker/runtime.js';
 import type { BenchContext, BenchResult, BenchSuite } from './types.js';
 
 const rounds = 10;
@@ -201,9 +202,11 @@ small client (src/k8s/kube-rest.ts, docs/speaker.md "Memory"). The figure with c
 comparison, is this row as the bench recorded it before that change (git history of
 docs/benchmarks.json). The CLI loads only the
 running command's module, so a speaker carries no controller or sandbox code. The speaker is
-started as \`node --optimize-for-size --max-semi-space-size=1 bin/ironlb.js speaker\`
-(src/speaker/runtime.ts; the DaemonSet's command, the sandbox and these benchmarks alike). V8's
-lite mode saved memory too but starved Lease renewals with 10,000 Services (docs/speaker.md, "Memory"), so it is not used.
+started as \`node ${speakerNodeFlags.join(' ')} bin/ironlb.js speaker\`
+(src/speaker/runtime.ts; the DaemonSet's command, the sandbox and these benchmarks alike; rows
+recorded before 2026-12-05T04:00Z ran without \`--no-opt\`, which took ~10 MB off both rows).
+V8's lite mode (jitless) saved memory too but starved Lease renewals with 10,000 Services
+(docs/speaker.md, "Memory"), so it is not used.
 `;
 
 /** `npm run bench -- --only speaker` (root: namespaces and packet sockets). */

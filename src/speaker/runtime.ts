@@ -1,9 +1,14 @@
 /**
  * The Node.js flags the speaker runs with: the DaemonSet's `command`, the sandbox and the tests
  * start it as `node <flags> bin/ironlb.js speaker`. A speaker runs on every node, so its memory
- * counts N times: V8's size-over-speed mode and a 1 MiB young generation trade a little CPU for
- * RSS (docs/speaker.md, "Memory"). Given at process start, before the Kubernetes client loads:
- * set from inside the CLI they saved less. V8's lite mode saved ~20 MB more but slowed the
- * speaker so much with 10,000 Services that its Lease renewals slipped (bench `load`): refused.
+ * counts N times, and a memory limit must cover its peak, not its settled size (docs/speaker.md,
+ * "Memory"): V8's size-over-speed mode and a 1 MiB young generation trade a little CPU for RSS,
+ * and `--no-opt` leaves V8's optimizing compiler (TurboFan) off: its code pages in the node
+ * binary, its compile zones and its optimized code cost ~10 MB of both the start-up peak and the
+ * settled RSS with 1,000 Services (bench `speaker.rss`), while the baseline compiler (Sparkplug)
+ * still runs, and an election over 1,000 Services took ~1.5x as long (docs/speaker.md). Given at
+ * process start, before the Kubernetes client loads: set from inside the CLI they saved less.
+ * V8's lite mode (jitless: no baseline compiler either) slowed the speaker so much with 10,000
+ * Services that its Lease renewals slipped (bench `load`): refused.
  */
-export const speakerNodeFlags: readonly string[] = ['--optimize-for-size', '--max-semi-space-size=1'];
+export const speakerNodeFlags: readonly string[] = ['--optimize-for-size', '--max-semi-space-size=1', '--no-opt'];

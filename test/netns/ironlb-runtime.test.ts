@@ -15,6 +15,7 @@ import { runNamespaceControllers } from '../../src/sandbox/serviceaccounts/contr
 import { fetchServiceAccountVolume, serviceAccountMountPath, writeServiceAccountVolume } from '../../src/sandbox/serviceaccounts/volume.js';
 import { createJsonClient, type JsonClient } from '../../src/sandbox/workloads/json-client.js';
 import { createWorkloadAdmission } from '../../src/sandbox/workloads/admission.js';
+import { speakerNodeFlags } from '../../src/speaker/runtime.js';
 import { systemClock } from '../../src/sys/clock.js';
 import { startTestApiServer, type TestApiServer } from '../helpers/apiserver.js';
 import { repoRoot } from '../helpers/cli.js';
@@ -168,7 +169,7 @@ describe.skipIf(!canRunRootTests('ironlb runtime (netns)'))('ironlb runtime: the
     expect(status.CapBnd).toBe('0000000000002000');
     expect(status.CapAmb).toBe('0000000000000000');
     const cmdline = (await readFile(`/proc/${String(pid)}/cmdline`, 'utf8')).split('\0');
-    expect(cmdline.slice(0, 4)).toEqual([process.execPath, '--optimize-for-size', '--max-semi-space-size=1', join(repoRoot, 'bin', 'ironlb.js')]);
+    expect(cmdline.slice(0, speakerNodeFlags.length + 2)).toEqual([process.execPath, ...speakerNodeFlags, join(repoRoot, 'bin', 'ironlb.js')]);
     const exit = await c.stop(5000);
     expect(exit.signal === undefined ? exit.exitCode : 143).toBeOneOf([0, 143]);
   }, 60_000);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { JsonObject } from '../../src/sandbox/apiserver/object.js';
 import { loadManifests, logLineText, objectPath, overrideImage, parseKustomization, unreadyPodLines, wanted } from '../../src/sandbox/install.js';
+import { speakerNodeFlags } from '../../src/speaker/runtime.js';
 import { repoRoot } from '../helpers/cli.js';
 
 const version = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
@@ -24,9 +25,9 @@ describe('sandbox install: manifests/ as kubectl apply -k reads it, ironlb\'s im
     expect(imagesOf(m.documents)).toEqual({ 'Deployment/controller': [`localhost/ironlb:${version}`], 'DaemonSet/speaker': [`localhost/ironlb:${version}`] });
     // Nothing else changes: the speaker's command, env, probes and securityContext are the file's.
     const file = readFileSync(join(repoRoot, 'manifests', 'ironlb.yaml'), 'utf8');
-    expect(file).toContain('command: [node, --optimize-for-size, --max-semi-space-size=1, /app/bin/ironlb.js]');
+    expect(file).toContain('command: [node, --optimize-for-size, --max-semi-space-size=1, --no-opt, /app/bin/ironlb.js]');
     const ds = m.documents.find((d) => d.kind === 'DaemonSet') as { spec: { template: { spec: { containers: { command: string[]; securityContext: unknown }[] } } } };
-    expect(ds.spec.template.spec.containers[0]?.command).toEqual(['node', '--optimize-for-size', '--max-semi-space-size=1', '/app/bin/ironlb.js']);
+    expect(ds.spec.template.spec.containers[0]?.command).toEqual(['node', ...speakerNodeFlags, '/app/bin/ironlb.js']);
     expect(ds.spec.template.spec.containers[0]?.securityContext).toEqual({ runAsUser: 0, runAsNonRoot: false, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'], add: ['NET_RAW'] } });
     // Every document is a kind the sandbox serves.
     expect(m.documents.map((d) => objectPath(d)).filter((p) => !p.ok)).toEqual([]);
