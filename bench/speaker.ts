@@ -133,6 +133,28 @@ export function rssMb(pid: number): number {
   return statusMb(pid, 'VmRSS');
 }
 
+/** User and system CPU seconds a process has used so far (/proc/PID/stat utime + stime), two decimals. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  // utime and stime are fields 14 and 15 of proc(5), 12 and 13 after the command name; clock ticks of 1/100 s.
+  return Math.round(Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100;
+}
+
+/**
+ * The Node.js flags the RSS rows are measured with: the speaker's own (rows without a suffix)
+ * and the same without \`--no-opt\` (rows \`.turbofan\`), so the memory V8's optimizing compiler
+ * costs, and the start-up time and CPU it saves or costs, stay measured side by side.
+ */
+interface RssVariant {
+  readonly suffix: string;
+  readonly nodeFlags: readonly string[];
+}
+
+const rssVariants: readonly RssVariant[] = [
+  { suffix: '', nodeFlags: speakerNodeFlags },
+  { suffix: '.turbofan', nodeFlags: speakerNodeFlags.filter((f) => f !== '--no-opt') },
+];
+
 /** Seconds after every IP is recorded during which RSS is sampled once a second; the last third is the settled figure. */
 const settleSeconds = 30;
 
@@ -141,10 +163,11 @@ const settleSeconds = 30;
  * with the defaults (split liveness): settled (median of the samples 20-30 s after all 1,000 are
  * recorded) and the peak since start (VmHWM). The first seconds are the start-up burst (lists,
  * 1,000 probes and gratuitous bursts, 1,000 Events); V8 returns that memory over the next ~10 s.
+ * The speaker is started with `variant.nodeFlags`; rows carry `variant.suffix`.
  */
-async function measureRss(ctx: BenchContext): Promise<BenchResult[]> {
+async function measureRss(ctx: BenchContext, variant: RssVariant): Promise<BenchResult[]> {
   const plan = uniquePlan('ibr', 1);
-  const c = await startSpeakerCluster(plan);
+  const c = await startSpeakerCluster(plan, [], { nodeFlags: variant.nodeFlags });
   try {
     const node = c.lan.nodes[0];
     if (node === undefined) throw new Error('no node');
@@ -157,8 +180,10 @@ async function measureRss(ctx: BenchContext): Promise<BenchResult[]> {
     for (let i = 0; i < ips.length; i += 25) {
       await Promise.all(ips.slice(i, i + 25).map((ip, j) => c.createService(`svc-${i + j}`, ip, [node.name])));
     }
+    const started = performance.now();
     const speaker = await c.startSpeaker(node.name);
     await waitUntil('1,000 IPs announced', async () => (await c.records()).get(node.name)?.length ?? 0, (n) => n === 1000, 120_000);
+    const recordedMs = performance.now() - started;
     const pid = speaker.child.pid ?? 0;
     const samples: number[] = [];
     for (let s = 1; s <= settleSeconds; s++) {
@@ -167,10 +192,15 @@ async function measureRss(ctx: BenchContext): Promise<BenchResult[]> {
     }
     const settled = [...samples.slice(-10)].sort((a, b) => a - b)[5] ?? 0;
     const peak = statusMb(pid, 'VmHWM');
-    ctx.log(`speaker: RSS (MB) each second after 1,000 IPs were recorded: ${samples.join(' ')}; settled ${String(settled)}, peak ${String(peak)}`);
+    const cpu = cpuSeconds(pid);
+    // The targets are the speaker's as it runs; the comparison rows have none.
+    const target = variant.suffix === '' ? { target: '< 80' } : {};
+    ctx.log(`speaker${variant.suffix} (${variant.nodeFlags.join(' ')}): RSS (MB) each second after 1,000 IPs were recorded: ${samples.join(' ')}; settled ${String(settled)}, peak ${String(peak)}; 1,000 IPs recorded ${String(Math.round(recordedMs))} ms after start; CPU ${String(cpu)} s`);
     return [
-      { name: 'speaker.rss_mb', value: settled, unit: 'MB', target: '< 80' },
-      { name: 'speaker.rss_peak_mb', value: peak, unit: 'MB' },
+      { name: `speaker.rss_mb${variant.suffix}`, value: settled, unit: 'MB', ...target },
+      { name: `speaker.rss_peak_mb${variant.suffix}`, value: peak, unit: 'MB', ...target },
+      { name: `speaker.start_1000_ms${variant.suffix}`, value: Math.round(recordedMs), unit: 'ms' },
+      { name: `speaker.start_cpu_s${variant.suffix}`, value: cpu, unit: 's' },
     ];
   } finally {
     await c.close();
@@ -195,8 +225,12 @@ renewal, so its samples spread over ~2-3 s.
 settled: the median of the samples 20-30 s after all 1,000 IPs are recorded on its Lease (until
 2026-12-05 the row was one sample 5 s after, inside the start-up burst that V8 gives back over
 the next ~10 s). \`speaker.rss_peak_mb\` is the peak since start (VmHWM): lists, 1,000 probes,
-gratuitous bursts and Events at once; a memory limit must cover it. \`npm run bench -- --only
-speaker.rss\` measures these two rows alone. The speaker does not load \`@kubernetes/client-node\` (its KubeConfig alone pulls
+gratuitous bursts and Events at once; a memory limit must cover it, so it has the same target.
+\`speaker.start_1000_ms\` is the time from starting the process until all 1,000 IPs are recorded
+on its Lease, and \`speaker.start_cpu_s\` the CPU the speaker had used when sampling ended (~30 s
+after). Rows \`.turbofan\` are the same speaker started without \`--no-opt\` in the same run,
+the price of V8's optimizing compiler side by side. \`npm run bench -- --only speaker.rss\`
+measures these rows alone. The speaker does not load \`@kubernetes/client-node\` (its KubeConfig alone pulls
 in every generated model and API class, most of the speaker's memory before); it uses its own
 small client (src/k8s/kube-rest.ts, docs/speaker.md "Memory"). The figure with client-node, for
 comparison, is this row as the bench recorded it before that change (git history of
@@ -223,7 +257,9 @@ export const speakerSuite: BenchSuite & { readonly notes: string } = {
       if (!wants(`speaker.failover_crash_ms${mode.suffix}`) && !wants(`speaker.failover_graceful_ms${mode.suffix}`)) continue;
       results.push(...(await measureFailover(ctx, mode)));
     }
-    if (wants('speaker.rss')) results.push(...(await measureRss(ctx)));
+    for (const variant of rssVariants) {
+      if (wants(`speaker.rss_mb${variant.suffix}`) || wants(`speaker.rss_peak_mb${variant.suffix}`)) results.push(...(await measureRss(ctx, variant)));
+    }
     return results;
   },
 };

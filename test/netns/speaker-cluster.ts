@@ -83,6 +83,8 @@ export interface SpeakerClusterOptions {
    * a token only over TLS, can act on the cluster as `api.kubeconfigPath`'s admin. Default HTTP.
    */
   readonly tls?: boolean;
+  /** The Node.js flags each speaker starts with; default {@link speakerNodeFlags}, as the DaemonSet gives them. */
+  readonly nodeFlags?: readonly string[];
 }
 
 export async function startSpeakerCluster(plan: LanPlan, speakerArgs: readonly string[] = [], options: SpeakerClusterOptions = {}): Promise<SpeakerCluster> {
@@ -124,7 +126,7 @@ export async function startSpeakerCluster(plan: LanPlan, speakerArgs: readonly s
     const startSpeaker = async (node: string, extra: readonly string[] = []): Promise<SpeakerProcess> => {
       const host = lan.nodes.find((n) => n.name === node);
       if (host === undefined) throw new Error(`no node ${node}`);
-      const args = ['netns', 'exec', host.netns, process.execPath, ...speakerNodeFlags, bin, 'speaker', '--node-name', node, '--kubeconfig', kubeconfigs.get(node) ?? '', '--metrics-port', '0', ...speakerArgs, ...extra];
+      const args = ['netns', 'exec', host.netns, process.execPath, ...(options.nodeFlags ?? speakerNodeFlags), bin, 'speaker', '--node-name', node, '--kubeconfig', kubeconfigs.get(node) ?? '', '--metrics-port', '0', ...speakerArgs, ...extra];
       if (options.logToFiles === true) {
         const path = join(dir, `${node}-${String((started += 1))}.log`);
         const fd = openSync(path, 'a');
