@@ -1,4 +1,7 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { inNetns } from '../test/helpers/lan-netns.js';
 import { startSpeakerCluster, uniquePlan, waitUntil, type SpeakerCluster, type SpeakerProcess } from '../test/netns/speaker-cluster.js';
@@ -123,6 +126,58 @@ async function measureFailover(ctx: BenchContext, mode: (typeof modes)[number]):
   }
 }
 
+/**
+ * The child that times elections: the speaker's compiled election (dist/speaker/desired.js, as
+ * the speaker runs it) over \`services\` single-IP Services with an endpoint on every one of
+ * \`nodes\` alive, settled nodes (every node a candidate for every IP), standbys named. Prints
+ * the median of the last half of \`rounds\` elections, warm, as a takeover in a running
+ * speaker computes one.
+ */
+const electionChild = `
+const dist = process.argv.at(-1);
+const { desiredAnnouncements } = await import(dist + '/speaker/desired.js');
+const { defaultStandbyCount } = await import(dist + '/speaker/standby.js');
+const [services, n, rounds] = process.argv.slice(-4, -1).map(Number);
+const nodes = Array.from({ length: n }, (_, i) => 'node-' + i);
+const all = new Set(nodes);
+const input = {
+  self: nodes[0],
+  services: Array.from({ length: services }, (_, i) => ({ key: 'bench/s' + i, ips: ['10.' + (100 + Math.floor(i / 250)) + '.' + (Math.floor(i / 250) % 256) + '.' + (i % 250)], endpoints: [{ ready: true, serving: true, terminating: false }], trafficPolicy: 'Cluster' })),
+  nodes: nodes.map((name) => ({ name, labels: {}, conditions: {} })), alive: all, settled: all, currentOwners: new Map(), isLayer2: () => true, options: { ignoreExcludeLabel: false }, standbyCount: defaultStandbyCount,
+};
+const times = [];
+for (let i = 0; i < rounds; i++) { const t0 = performance.now(); desiredAnnouncements(input); times.push(performance.now() - t0); }
+const warm = times.slice(Math.floor(rounds / 2)).sort((a, b) => a - b);
+process.stdout.write(String(warm[Math.floor(warm.length / 2)]));
+`;
+
+/** Milliseconds of one warm election in a child started with \`nodeFlags\` (see {@link electionChild}). */
+async function electionMs(nodeFlags: readonly string[], services: number, nodes: number, rounds: number): Promise<number> {
+  const dist = fileURLToPath(new URL('../dist', import.meta.url));
+  const child = spawn(process.execPath, [...nodeFlags, '--input-type=module', '-e', electionChild, String(services), String(nodes), String(rounds), dist], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  if (code !== 0) throw new Error(`election child exited ${String(code)}`);
+  return Math.round(Number(out) * 10) / 10;
+}
+
+/**
+ * \`speaker.election_ms.sN\`: one warm election over N Services as the speaker computes it, in a
+ * child with the speaker's Node.js flags, and (\`.turbofan\`) without \`--no-opt\`.
+ */
+async function measureElections(ctx: BenchContext): Promise<BenchResult[]> {
+  const results: BenchResult[] = [];
+  for (const [services, nodes, rounds] of [[1000, 3, 40], [10_000, 10, 12]] as const) {
+    for (const variant of rssVariants) {
+      const ms = await electionMs(variant.nodeFlags, services, nodes, rounds);
+      ctx.log(`speaker${variant.suffix}: election over ${String(services)} Services, ${String(nodes)} nodes: ${String(ms)} ms`);
+      results.push({ name: `speaker.election_ms.s${String(services)}${variant.suffix}`, value: ms, unit: 'ms' });
+    }
+  }
+  return results;
+}
+
 /** VmRSS or VmHWM (the peak) of a process, in MB with one decimal. */
 function statusMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`)) ?? '';
@@ -238,9 +293,12 @@ docs/benchmarks.json). The CLI loads only the
 running command's module, so a speaker carries no controller or sandbox code. The speaker is
 started as \`node ${speakerNodeFlags.join(' ')} bin/ironlb.js speaker\`
 (src/speaker/runtime.ts; the DaemonSet's command, the sandbox and these benchmarks alike; rows
-recorded before 2026-12-05T04:00Z ran without \`--no-opt\`, which took ~10 MB off both rows).
+recorded before 2026-12-05T04:00Z ran without \`--no-opt\`; the \`.turbofan\` rows measure that difference).
 V8's lite mode (jitless) saved memory too but starved Lease renewals with 10,000 Services
-(docs/speaker.md, "Memory"), so it is not used.
+(docs/speaker.md, "Memory"), so it is not used. \`speaker.election_ms.sN\`: one warm election
+(the median of the later half of a run of them) over N single-IP Services with every node a
+candidate (3 nodes for 1,000, 10 for 10,000), the speaker's compiled election in a child started
+with its flags (\`.turbofan\`: without \`--no-opt\`), what a takeover in a running speaker computes.
 `;
 
 /** `npm run bench -- --only speaker` (root: namespaces and packet sockets). */
@@ -260,6 +318,7 @@ export const speakerSuite: BenchSuite & { readonly notes: string } = {
     for (const variant of rssVariants) {
       if (wants(`speaker.rss_mb${variant.suffix}`) || wants(`speaker.rss_peak_mb${variant.suffix}`)) results.push(...(await measureRss(ctx, variant)));
     }
+    if (wants('speaker.election_ms')) results.push(...(await measureElections(ctx)));
     return results;
   },
 };
