@@ -10,6 +10,22 @@ export interface Keyed {
 export interface RestListWatchOptions {
   readonly labelSelector?: string;
   readonly fieldSelector?: string;
+  /** Objects per list page (`limit`); default {@link listPageSize}. */
+  readonly pageSize?: number;
+}
+
+/**
+ * Objects per list page: client-go's reflector lists in pages of 500 (`pager.defaultPageSize`),
+ * so a list of every Node or EndpointSlice of a large cluster is never one body. Each page is
+ * parsed and projected before the next is asked for, so the raw text and the wire objects of one
+ * page at most are held at once, beside the projections (docs/speaker.md, "Memory").
+ */
+export const listPageSize = 500;
+
+/** One page of a list as the API server sends it. */
+interface ListPage<W> {
+  readonly items?: readonly W[] | null;
+  readonly metadata?: { readonly resourceVersion?: string; readonly continue?: string };
 }
 
 /**
@@ -47,8 +63,8 @@ export function withoutManagedFields<T extends Keyed>(o: T): T {
 }
 
 /**
- * List, then watch from the list's resourceVersion, as client-go's reflector and client-node's
- * ListWatch do: a cache by namespace/name; `add`/`update`/`delete` for what changed (a relist
+ * List (in pages, {@link listPageSize}), then watch from the list's resourceVersion, as
+ * client-go's reflector and client-node's ListWatch do: a cache by namespace/name; `add`/`update`/`delete` for what changed (a relist
  * reports the differences); a watch the server ends is resumed from the last resourceVersion
  * (BOOKMARKs advance it); `410 Gone` relists; any other failure is reported on `error` and
  * stops, for the informer to restart with backoff (src/k8s/informer.ts). Objects are the JSON
@@ -74,7 +90,10 @@ export function restListWatch<W extends Keyed, T extends Keyed>(rest: KubeRest, 
   };
 
   const upsert = (wire: W): void => {
-    const o = toCached(wire);
+    store(toCached(wire));
+  };
+  /** Caches an object already projected and reports it as added or updated. */
+  const store = (o: T): void => {
     const key = keyOf(o);
     const old = objects.get(key);
     objects.set(key, o);
@@ -89,14 +108,54 @@ export function restListWatch<W extends Keyed, T extends Keyed>(rest: KubeRest, 
     for (const h of handlers.delete) h(old);
   };
 
+  const pageSize = options.pageSize ?? listPageSize;
+  /** The query of the page after `page`, or undefined when it was the last (or the list was asked for whole). */
+  const nextPage = (page: ListPage<W>, query: Readonly<Record<string, string>>): Record<string, string> | undefined => {
+    const next = page.metadata?.continue ?? '';
+    return next === '' || query.limit === undefined ? undefined : { limit: String(pageSize), continue: next };
+  };
+  const getPage = async (query: Record<string, string>, signal: AbortSignal): Promise<ListPage<W>> => {
+    const text = new URLSearchParams({ ...selectors, ...query }).toString();
+    return rest.request<ListPage<W>>('GET', text === '' ? path : `${path}?${text}`, undefined, signal);
+  };
+
+  /**
+   * Every object, projected page by page: `limit`, then `continue` until the server gives no
+   * token. Every page comes from the first page's snapshot (kube-apiserver's continue token
+   * carries its resourceVersion), so the pages neither miss nor repeat an object. When that
+   * snapshot is compacted between two pages (410 Expired), the list is taken again whole, without
+   * `limit`, as client-go's ListPager does with `FullListIfExpired`: starting the pages over
+   * could expire again on a busy cluster.
+   */
+  const listAll = async (signal: AbortSignal): Promise<{ items: Map<string, T>; resourceVersion: string }> => {
+    const items = new Map<string, T>();
+    let query: Record<string, string> = pageSize > 0 ? { limit: String(pageSize) } : {};
+    for (;;) {
+      const page = await getPage(query, signal).catch((e: unknown) => {
+        if (query.continue === undefined || httpStatusOf(e) !== 410) throw e;
+        return undefined;
+      });
+      if (page === undefined) {
+        // The snapshot expired between pages: the whole list, in one.
+        items.clear();
+        query = {};
+        continue;
+      }
+      for (const wire of page.items ?? []) {
+        const o = toCached(wire);
+        items.set(keyOf(o), o);
+      }
+      const next = nextPage(page, query);
+      if (next === undefined) return { items, resourceVersion: page.metadata?.resourceVersion ?? '' };
+      query = next;
+    }
+  };
+
   const relist = async (signal: AbortSignal): Promise<void> => {
-    const query = new URLSearchParams(selectors).toString();
-    const list = await rest.request<{ items?: W[]; metadata?: { resourceVersion?: string } }>('GET', query === '' ? path : `${path}?${query}`, undefined, signal);
-    const items = list.items ?? [];
-    const fresh = new Set(items.map(keyOf));
-    for (const key of [...objects.keys()]) if (!fresh.has(key)) remove(key);
-    for (const o of items) upsert(o);
-    resourceVersion = list.metadata?.resourceVersion ?? '';
+    const list = await listAll(signal);
+    for (const key of [...objects.keys()]) if (!list.items.has(key)) remove(key);
+    for (const o of list.items.values()) store(o);
+    resourceVersion = list.resourceVersion;
   };
 
   const onEvent = (e: WatchEvent): void => {

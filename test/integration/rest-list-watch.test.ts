@@ -1,6 +1,6 @@
 import * as k8s from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createKubeRest, loadKubeEndpoint } from '../../src/k8s/kube-rest.js';
+import { createKubeRest, loadKubeEndpoint, type KubeRest } from '../../src/k8s/kube-rest.js';
 import { restLeaseWriter } from '../../src/k8s/lease-api.js';
 import { restListWatch } from '../../src/k8s/rest-list-watch.js';
 import { projectService } from '../../src/k8s/speaker-views.js';
@@ -91,6 +91,88 @@ describe('restListWatch caches objects without their managedFields', () => {
       ]);
     } finally {
       await services.stop();
+    }
+  });
+});
+
+/**
+ * A KubeRest that records the list requests it sends and runs `afterFirstPage` once, between the
+ * first page of a list and the next request: what the cluster does meanwhile.
+ */
+function recordingRest(inner: KubeRest, afterFirstPage: () => Promise<void>): { rest: KubeRest; lists: string[] } {
+  const lists: string[] = [];
+  let hooked = false;
+  const rest: KubeRest = {
+    async request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+      if (method === 'GET') lists.push(path);
+      const answer = await inner.request<T>(method, path, body, signal);
+      if (!hooked && method === 'GET') {
+        hooked = true;
+        await afterFirstPage();
+      }
+      return answer;
+    },
+    watch: (path, query, onEvent, signal) => inner.watch(path, query, onEvent, signal),
+  };
+  return { rest, lists };
+}
+
+const names = (cache: { list(): readonly k8s.V1ConfigMap[] }): string[] => cache.list().map((c) => c.metadata?.name ?? '').sort();
+
+/** Lists in pages (`limit`/`continue`, as client-go's reflector does), against the sandbox API server, which pages from one snapshot as kube-apiserver does. */
+describe('restListWatch lists in pages', () => {
+  let api: TestApiServer | undefined;
+  afterEach(async () => {
+    await api?.close();
+    api = undefined;
+  });
+
+  it('asks page by page, caches the snapshot the first page was cut from, and the watch brings what changed meanwhile', async () => {
+    api = await startTestApiServer({ tls: false });
+    const core = api.kubeConfig().makeApiClient(k8s.CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name: 'pages' } } });
+    const listed = Array.from({ length: 7 }, (_, i) => `c${String(i)}`);
+    for (const name of listed) await core.createNamespacedConfigMap({ namespace: 'pages', body: { metadata: { name } } });
+    // Between the first page and the second: one object added, one not yet listed deleted.
+    const { rest, lists } = recordingRest(createKubeRest(loadKubeEndpoint({ kubeconfigPath: api.kubeconfigPath, env: {} })), async () => {
+      await core.createNamespacedConfigMap({ namespace: 'pages', body: { metadata: { name: 'c9' } } });
+      await core.deleteNamespacedConfigMap({ name: 'c6', namespace: 'pages' });
+    });
+    const cms = restListWatch<k8s.V1ConfigMap>(rest, '/api/v1/namespaces/pages/configmaps', { pageSize: 3 });
+    try {
+      await cms.start();
+      const queries = lists.map((p) => new URLSearchParams(p.split('?')[1] ?? ''));
+      expect(queries.map((q) => q.get('limit'))).toEqual(['3', '3', '3']);
+      expect(queries.map((q) => q.has('continue'))).toEqual([false, true, true]);
+      // The list is the snapshot: c6 still there, c9 not yet.
+      expect(names(cms)).toEqual(listed);
+      // The watch from the list's resourceVersion brings both changes.
+      await waitUntilTrue('the changes watched', () => names(cms).join() === ['c0', 'c1', 'c2', 'c3', 'c4', 'c5', 'c9'].join(), { timeoutMs: 10_000, intervalMs: 20 });
+    } finally {
+      await cms.stop();
+    }
+  });
+
+  it('when the snapshot expires between pages (410 Expired), lists again whole, without limit, and caches everything', async () => {
+    api = await startTestApiServer({ tls: false, eventLogSize: 5 });
+    const core = api.kubeConfig().makeApiClient(k8s.CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name: 'expiry' } } });
+    for (const name of ['x1', 'x2', 'x3']) await core.createNamespacedConfigMap({ namespace: 'expiry', body: { metadata: { name } } });
+    const later = Array.from({ length: 12 }, (_, i) => `y${String(i).padStart(2, '0')}`);
+    const { rest, lists } = recordingRest(createKubeRest(loadKubeEndpoint({ kubeconfigPath: api.kubeconfigPath, env: {} })), async () => {
+      for (const name of later) await core.createNamespacedConfigMap({ namespace: 'expiry', body: { metadata: { name } } });
+    });
+    const cms = restListWatch<k8s.V1ConfigMap>(rest, '/api/v1/namespaces/expiry/configmaps', { pageSize: 1 });
+    const errors: unknown[] = [];
+    cms.onError((e) => errors.push(e));
+    try {
+      await cms.start();
+      expect(errors).toEqual([]);
+      const queries = lists.map((p) => new URLSearchParams(p.split('?')[1] ?? ''));
+      expect(queries.map((q) => [q.get('limit'), q.has('continue')])).toEqual([['1', false], ['1', true], [null, false]]);
+      expect(names(cms)).toEqual(['x1', 'x2', 'x3', ...later]);
+    } finally {
+      await cms.stop();
     }
   });
 });
