@@ -64,10 +64,10 @@ export function withoutManagedFields<T extends Keyed>(o: T): T {
 
 /**
  * List (in pages, {@link listPageSize}), then watch from the list's resourceVersion, as
- * client-go's reflector and client-node's ListWatch do: a cache by namespace/name; `add`/`update`/`delete` for what changed (a relist
- * reports the differences); a watch the server ends is resumed from the last resourceVersion
- * (BOOKMARKs advance it); `410 Gone` relists; any other failure is reported on `error` and
- * stops, for the informer to restart with backoff (src/k8s/informer.ts). Objects are the JSON
+ * client-go's reflector and client-node's ListWatch do: a cache by namespace/name;
+ * `add`/`update`/`delete` for what changed (a relist reports the differences); a watch the
+ * server ends is resumed from the last resourceVersion (BOOKMARKs advance it); `410 Gone`
+ * relists; any other failure is reported on `error` and stops, for the informer to restart with backoff (src/k8s/informer.ts). Objects are the JSON
  * the server sent, typed by the caller (no model classes: docs/speaker.md, "Memory"), without
  * their managedFields, or what `project` keeps of them.
  */
