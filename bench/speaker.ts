@@ -285,7 +285,7 @@ gratuitous bursts and Events at once; a memory limit must cover it, so it has th
 on its Lease, and \`speaker.start_cpu_s\` the CPU the speaker had used when sampling ended (~30 s
 after). Rows \`.turbofan\` are the same speaker started without \`--no-opt\` in the same run,
 the price of V8's optimizing compiler side by side. \`npm run bench -- --only speaker.rss\`
-measures these rows alone. The speaker does not load \`@kubernetes/client-node\` (its KubeConfig alone pulls
+measures the RSS rows alone (\`--only speaker\` records the start rows too). The speaker does not load \`@kubernetes/client-node\` (its KubeConfig alone pulls
 in every generated model and API class, most of the speaker's memory before); it uses its own
 small client (src/k8s/kube-rest.ts, docs/speaker.md "Memory"). The figure with client-node, for
 comparison, is this row as the bench recorded it before that change (git history of
