@@ -164,7 +164,7 @@ async function electionMs(nodeFlags: readonly string[], services: number, nodes:
 
 /**
  * \`speaker.election_ms.sN\`: one warm election over N Services as the speaker computes it, in a
- * child with the speaker's Node.js flags, and (\`.turbofan\`) without \`--no-opt\`.
+ * child with the speaker's Node.js flags, and (\`.turbofan\`) without \`--no-opt\` and \`--no-maglev\`.
  */
 async function measureElections(ctx: BenchContext): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
@@ -197,8 +197,9 @@ function cpuSeconds(pid: number): number {
 
 /**
  * The Node.js flags the RSS rows are measured with: the speaker's own (rows without a suffix)
- * and the same without \`--no-opt\` (rows \`.turbofan\`), so the memory V8's optimizing compiler
- * costs, and the start-up time and CPU it saves or costs, stay measured side by side.
+ * and the same without \`--no-opt\` and \`--no-maglev\` (rows \`.turbofan\`), so the memory V8's
+ * optimizing compilers cost, and the start-up time and CPU they save or cost, stay measured side
+ * by side.
  */
 interface RssVariant {
   readonly suffix: string;
@@ -207,7 +208,7 @@ interface RssVariant {
 
 const rssVariants: readonly RssVariant[] = [
   { suffix: '', nodeFlags: speakerNodeFlags },
-  { suffix: '.turbofan', nodeFlags: speakerNodeFlags.filter((f) => f !== '--no-opt') },
+  { suffix: '.turbofan', nodeFlags: speakerNodeFlags.filter((f) => f !== '--no-opt' && f !== '--no-maglev') },
 ];
 
 /** Seconds after every IP is recorded during which RSS is sampled once a second; the last third is the settled figure. */
@@ -283,8 +284,8 @@ the next ~10 s). \`speaker.rss_peak_mb\` is the peak since start (VmHWM): lists,
 gratuitous bursts and Events at once; a memory limit must cover it, so it has the same target.
 \`speaker.start_1000_ms\` is the time from starting the process until all 1,000 IPs are recorded
 on its Lease, and \`speaker.start_cpu_s\` the CPU the speaker had used when sampling ended (~30 s
-after). Rows \`.turbofan\` are the same speaker started without \`--no-opt\` in the same run,
-the price of V8's optimizing compiler side by side. \`npm run bench -- --only speaker.rss\`
+after). Rows \`.turbofan\` are the same speaker started without \`--no-opt\` and \`--no-maglev\`
+in the same run, the price of V8's optimizing compilers side by side. \`npm run bench -- --only speaker.rss\`
 measures the RSS rows alone (\`--only speaker\` records the start rows too). The speaker does not load \`@kubernetes/client-node\` (its KubeConfig alone pulls
 in every generated model and API class, most of the speaker's memory before); it uses its own
 small client (src/k8s/kube-rest.ts, docs/speaker.md "Memory"). The figure with client-node, for
@@ -298,7 +299,8 @@ V8's lite mode (jitless) saved memory too but starved Lease renewals with 10,000
 (docs/speaker.md, "Memory"), so it is not used. \`speaker.election_ms.sN\`: one warm election
 (the median of the later half of a run of them) over N single-IP Services with every node a
 candidate (3 nodes for 1,000, 10 for 10,000), the speaker's compiled election in a child started
-with its flags (\`.turbofan\`: without \`--no-opt\`), what a takeover in a running speaker computes.
+with its flags (\`.turbofan\`: without \`--no-opt\` and \`--no-maglev\`), what a takeover in a running
+speaker computes.
 `;
 
 /** `npm run bench -- --only speaker` (root: namespaces and packet sockets). */

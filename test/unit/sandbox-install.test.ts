@@ -25,7 +25,7 @@ describe('sandbox install: manifests/ as kubectl apply -k reads it, ironlb\'s im
     expect(imagesOf(m.documents)).toEqual({ 'Deployment/controller': [`localhost/ironlb:${version}`], 'DaemonSet/speaker': [`localhost/ironlb:${version}`] });
     // Nothing else changes: the speaker's command, env, probes and securityContext are the file's.
     const file = readFileSync(join(repoRoot, 'manifests', 'ironlb.yaml'), 'utf8');
-    expect(file).toContain('command: [node, --optimize-for-size, --max-semi-space-size=1, --no-opt, /app/bin/ironlb.js]');
+    expect(file).toContain('command: [node, --optimize-for-size, --max-semi-space-size=1, --no-opt, --no-maglev, /app/bin/ironlb.js]');
     const ds = m.documents.find((d) => d.kind === 'DaemonSet') as { spec: { template: { spec: { containers: { command: string[]; securityContext: unknown }[] } } } };
     expect(ds.spec.template.spec.containers[0]?.command).toEqual(['node', ...speakerNodeFlags, '/app/bin/ironlb.js']);
     expect(ds.spec.template.spec.containers[0]?.securityContext).toEqual({ runAsUser: 0, runAsNonRoot: false, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'], add: ['NET_RAW'] } });
