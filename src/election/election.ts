@@ -1,14 +1,8 @@
 import type { NodeName, ServiceKey } from '../shared/brand.js';
-import {
-  compareStrings,
-  knownNodes,
-  serviceEligibility,
-  type ClusterView,
-  type Ineligible,
-  type ServiceEligibility,
-} from './eligibility.js';
-import { groupReach, type NodeReach } from './reach.js';
-import { rendezvousOrder, rendezvousOwner, sha256Hex, type HashFn } from './rendezvous.js';
+import { compareStrings, judgeNodes, judgeService, type ClusterView, type Ineligible, type JudgedEligibility, type NodeJudgement } from './eligibility.js';
+import { groupIpsReach, indexReach, splitByReach, type NodeReach, type ReachIndex } from './reach.js';
+import type { RendezvousMemo } from './rendezvous-memo.js';
+import { sha256Hex, takeoverOrder, type HashFn } from './rendezvous.js';
 import type { ElectionService } from './views.js';
 
 /** Everything election reads: one consistent snapshot of API state plus local liveness. */
@@ -93,69 +87,161 @@ type GroupOutcome = (
  * keeps the group while it is a candidate, otherwise the settled candidate with the lowest
  * sha256(node + "#" + anchor) wins. Pure and order-independent: every speaker computes the
  * same map from the same state.
+ *
+ * Cost (docs/election.md, "Cost"): the node checks and the reach index are made once per
+ * election; Services that share a candidate set (every `Cluster` Service) share its reach split;
+ * the owner and standbys come from one pass over the candidates, or, with a `memo` (kept by the
+ * speaker across elections), from a walk of the remembered rendezvous order, so a warm election
+ * hashes nothing. The memo changes no answer; it must have been made with `hash`.
  */
-export function electOwners(input: ElectionInput, hash: HashFn = sha256Hex): ReadonlyMap<string, IpElection> {
+export function electOwners(input: ElectionInput, hash?: HashFn, memo?: RendezvousMemo): ReadonlyMap<string, IpElection> {
+  const nodes = judgeNodes(input.cluster);
+  memo?.sync(nodes.known);
+  const run: ElectionRun = { input, hash: hashOf(hash, memo), memo, nodes, reach: indexReach(input.cluster.alive, input.cluster.reach ?? noReach), splits: new Map(), usedAnchors: new Set() };
   const result = new Map<string, IpElection>();
-  const known = knownNodes(input.cluster);
   for (const group of groupIps(input.services)) {
-    const eligibility = new Map(group.services.map((s) => [s.key, serviceEligibility(s, input.cluster, known)]));
-    const outcome = electGroup(group, [...eligibility.values()], input, hash);
-    for (const ip of group.ips) {
-      const serviceKeys = group.services.filter((s) => s.ips.includes(ip)).map((s) => s.key);
-      // An IP whose own Services have no usable endpoint is not announced, even when its
-      // group (through a dual-stack partner or a sharing neighbour) has an owner.
-      const servable = serviceKeys.some((key) => eligibility.get(key)?.kind === 'judged');
-      const { fallback, ...own } = servable ? outcome : noEndpoints;
-      result.set(ip, { ip, anchor: group.anchor, serviceKeys, ...own, interfaceFallback: own.owner !== undefined && fallback.includes(ip) });
-    }
+    const eligibility = new Map(group.services.map((s) => [s.key, judgeService(s, nodes)]));
+    const outcome = electGroup(group, [...eligibility.values()], run);
+    for (const ip of group.ips) result.set(ip, ipElection(ip, group, eligibility, outcome));
   }
+  memo?.retain(run.usedAnchors);
   return result;
+}
+
+/** The hash an election uses: the one given, else the memo's, else sha256; a memo made with another is a bug. */
+function hashOf(hash: HashFn | undefined, memo: RendezvousMemo | undefined): HashFn {
+  const h = hash ?? memo?.hash ?? sha256Hex;
+  if (memo !== undefined && memo.hash !== h) throw new Error('bug: a rendezvous memo made with another hash');
+  return h;
+}
+
+function ipElection(ip: string, group: Group, eligibility: ReadonlyMap<ServiceKey, JudgedEligibility>, outcome: GroupOutcome): IpElection {
+  const serviceKeys = group.services.filter((s) => s.ips.includes(ip)).map((s) => s.key);
+  // An IP whose own Services have no usable endpoint is not announced, even when its
+  // group (through a dual-stack partner or a sharing neighbour) has an owner.
+  const servable = serviceKeys.some((key) => eligibility.get(key)?.kind === 'judged');
+  const { fallback, ...own } = servable ? outcome : noEndpoints;
+  return { ip, anchor: group.anchor, serviceKeys, ...own, interfaceFallback: own.owner !== undefined && fallback.includes(ip) };
+}
+
+/** What one election shares between its groups. */
+interface ElectionRun {
+  readonly input: ElectionInput;
+  readonly hash: HashFn;
+  readonly memo: RendezvousMemo | undefined;
+  readonly nodes: NodeJudgement;
+  readonly reach: ReachIndex;
+  /** candidates (by identity) -> IPs' reach signature -> the split: computed once for every `Cluster` group alike. */
+  readonly splits: Map<readonly NodeName[], Map<string, ReachSplit>>;
+  /** Anchors whose remembered order this election walked (the memo keeps only those). */
+  readonly usedAnchors: Set<string>;
+}
+
+/** Candidates split by reach, with what the owner choice needs of them. */
+interface ReachSplit {
+  readonly reaching: readonly NodeName[];
+  readonly reachingSet: ReadonlySet<NodeName>;
+  /** How many of `reaching` are settled. */
+  readonly settledCount: number;
+  /** Sorted. */
+  readonly noInterface: readonly NodeName[];
 }
 
 const noEndpoints: GroupOutcome = { owner: undefined, reason: 'noEndpoints', ineligible: [], noInterface: [], fallback: [] };
 const noReach: ReadonlyMap<NodeName, NodeReach> = new Map();
 
-function electGroup(group: Group, eligibility: readonly ServiceEligibility[], input: ElectionInput, hash: HashFn): GroupOutcome {
+function electGroup(group: Group, eligibility: readonly JudgedEligibility[], run: ElectionRun): GroupOutcome {
   const judged = eligibility.flatMap((e) => (e.kind === 'judged' ? [e] : []));
   if (judged.length === 0) return noEndpoints;
   const servable = judged.filter((e) => e.eligible.length > 0).map((e) => e.eligible);
-  const judgedOut = judged.flatMap((e) => e.ineligible);
+  const judgedOut = (): readonly Ineligible[] => judged.flatMap((e) => e.ineligible());
   if (servable.length === 0) {
-    return { owner: undefined, reason: 'noEligibleNode', ineligible: firstReasons(judgedOut), noInterface: [], fallback: [] };
+    return { owner: undefined, reason: 'noEligibleNode', ineligible: firstReasons(judgedOut()), noInterface: [], fallback: [] };
   }
-  const { reaching, noInterface, fallback } = groupReach(group.ips, candidateNodes(servable), input.cluster.alive, input.cluster.reach ?? noReach);
-  const reach = { noInterface: [...noInterface].sort(compareStrings), fallback };
-  if (reaching.length === 0) {
+  const ipsReach = groupIpsReach(group.ips, run.reach);
+  const split = reachSplit(candidateNodes(servable), ipsReach.signature, () => ipsReach, run);
+  const reach = { noInterface: split.noInterface, fallback: ipsReach.perIp.filter((r) => r.fallback).map((r) => r.ip) };
+  if (split.reaching.length === 0) {
     // Candidates exist but none has an interface on the subnet, while some other alive node does.
-    const out = [...noInterface.map((node): Ineligible => ({ node, reason: 'noInterface' })), ...judgedOut];
+    const out = [...split.noInterface.map((node): Ineligible => ({ node, reason: 'noInterface' })), ...judgedOut()];
     return { owner: undefined, reason: 'noEligibleNode', ineligible: firstReasons(out), ...reach };
   }
-  const candidates = new Set(reaching);
-  const standbys = (owner: NodeName): readonly NodeName[] => standbysOf(owner, reaching, input, group.anchor, hash);
-  const kept = group.ips.map((ip) => input.currentOwners.get(ip)).find((n) => n !== undefined && candidates.has(n));
-  if (kept !== undefined) return { owner: kept, choice: 'kept', standbys: standbys(kept), ...reach };
-  const settled = reaching.filter((n) => input.settled.has(n));
-  const owner = rendezvousOwner(settled.length > 0 ? settled : reaching, group.anchor, hash);
+  const count = Math.max(0, run.input.standbyCount ?? 0);
+  const kept = group.ips.map((ip) => run.input.currentOwners.get(ip)).find((n) => n !== undefined && split.reachingSet.has(n));
+  if (kept !== undefined && count === 0) return { owner: kept, choice: 'kept', standbys: [], ...reach };
+  // The owner (when hashed) and the standbys are the first of one order: docs/election.md "Anti-flap".
+  const order = takeover(split, count + 1, group.anchor, run);
+  const owner = kept ?? order[0];
   // reaching is never empty here.
   if (owner === undefined) throw new Error(`bug: no owner among candidates for ${group.anchor}`);
-  return { owner, choice: 'hashed', standbys: standbys(owner), ...reach };
+  const standbys = order.filter((n) => n !== owner).slice(0, count);
+  return { owner, choice: kept === undefined ? 'hashed' : 'kept', standbys, ...reach };
+}
+
+/** The split of `candidates` by reach, shared by every group with the same candidates and IP reach. */
+function reachSplit(candidates: readonly NodeName[], signature: string, ipsReach: () => ReturnType<typeof groupIpsReach>, run: ElectionRun): ReachSplit {
+  const bySignature = run.splits.get(candidates) ?? new Map<string, ReachSplit>();
+  run.splits.set(candidates, bySignature);
+  const known = bySignature.get(signature);
+  if (known !== undefined) return known;
+  const { reaching, noInterface } = splitByReach(ipsReach(), candidates, run.reach);
+  const split = { reaching, reachingSet: new Set(reaching), settledCount: reaching.filter((n) => run.input.settled.has(n)).length, noInterface };
+  bySignature.set(signature, split);
+  return split;
 }
 
 /**
- * The nodes that would own the group, in order, were `owner` gone: the same rule as the
- * election's (settled candidates first, all of them when none is settled), so the first standby
- * is the node that takes over after a reap. Without a sticky record among them, that is exact.
+ * The first `length` nodes of the takeover order over the reaching candidates: settled ones in
+ * rendezvous order, then unsettled ones (docs/election.md, "Anti-flap"; for standbys, the same
+ * order without the owner). With a memo and many candidates, walked from the remembered order
+ * of the anchor; otherwise (few candidates, or the remembered prefix ran out) one hash per
+ * candidate.
  */
-function standbysOf(owner: NodeName, reaching: readonly NodeName[], input: ElectionInput, anchor: string, hash: HashFn): readonly NodeName[] {
-  const count = input.standbyCount ?? 0;
-  if (count <= 0) return [];
-  const others = reaching.filter((n) => n !== owner);
-  const settled = others.filter((n) => input.settled.has(n));
-  const first = rendezvousOrder(settled.length > 0 ? settled : others, anchor, hash, count);
-  if (first.length >= count || settled.length === 0) return first;
-  // Fewer settled runner-ups than wanted: the unsettled ones follow (they win once the settled ones are gone too).
-  const rest = rendezvousOrder(others.filter((n) => !input.settled.has(n)), anchor, hash, count - first.length);
-  return [...first, ...rest];
+function takeover(split: ReachSplit, length: number, anchor: string, run: ElectionRun): readonly NodeName[] {
+  const settled = Math.min(split.settledCount, length);
+  const want = { settled, unsettled: Math.min(split.reaching.length - split.settledCount, length - settled) };
+  const isSettled = (node: NodeName): boolean => run.input.settled.has(node);
+  const memo = run.memo;
+  if (memo !== undefined && worthWalking(split.reaching.length, run.nodes.known.length, memo.keep)) {
+    run.usedAnchors.add(anchor);
+    const walked = walkPrefix(memo.prefix(anchor).nodes, split.reachingSet, isSettled, want);
+    if (walked !== undefined) return walked;
+  }
+  return takeoverOrder(split.reaching, isSettled, want, anchor, run.hash);
+}
+
+/**
+ * Whether the remembered order is likely to hold enough candidates: they are a quarter of the
+ * known nodes or more, and more than half a prefix. Otherwise hashing the candidates is cheaper
+ * than keeping a prefix that mostly holds other nodes. Either way the answer is the same.
+ */
+function worthWalking(candidates: number, known: number, keep: number): boolean {
+  return candidates * 4 >= known && candidates * 2 > keep;
+}
+
+/**
+ * The takeover order from an exact prefix of the rendezvous order over every known node: its
+ * first settled and unsettled candidates are the first overall. Undefined when the prefix ends
+ * before `want` is met (the caller hashes the candidates).
+ */
+function walkPrefix(
+  prefix: readonly NodeName[],
+  candidates: ReadonlySet<NodeName>,
+  isSettled: (node: NodeName) => boolean,
+  want: { readonly settled: number; readonly unsettled: number },
+): readonly NodeName[] | undefined {
+  const first: NodeName[] = [];
+  const then: NodeName[] = [];
+  for (const node of prefix) {
+    if (first.length === want.settled && then.length === want.unsettled) break;
+    if (!candidates.has(node)) continue;
+    if (isSettled(node)) {
+      if (first.length < want.settled) first.push(node);
+    } else if (then.length < want.unsettled) {
+      then.push(node);
+    }
+  }
+  return first.length === want.settled && then.length === want.unsettled ? [...first, ...then] : undefined;
 }
 
 /**
@@ -163,10 +249,13 @@ function standbysOf(owner: NodeName, reaching: readonly NodeName[], input: Elect
  * endpoints diverged for a moment), the union, so the IP stays announced from a node that
  * serves at least some of them.
  */
-function candidateNodes(eligibleSets: readonly (readonly NodeName[])[]): ReadonlySet<NodeName> {
+function candidateNodes(eligibleSets: readonly (readonly NodeName[])[]): readonly NodeName[] {
   const [first = [], ...rest] = eligibleSets;
-  const both = first.filter((n) => rest.every((set) => set.includes(n)));
-  return new Set(both.length > 0 ? both : eligibleSets.flat());
+  // Every `Cluster` Service's eligible list is the same array: its identity keys the shared reach split.
+  if (rest.every((set) => set === first)) return first;
+  const others = rest.map((set) => new Set(set));
+  const both = first.filter((n) => others.every((set) => set.has(n)));
+  return both.length > 0 ? both : [...new Set(eligibleSets.flat())];
 }
 
 function firstReasons(all: readonly Ineligible[]): readonly Ineligible[] {

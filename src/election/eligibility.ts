@@ -89,27 +89,71 @@ export function knownNodes(cluster: ClusterView): readonly NodeName[] {
 }
 
 /**
- * The nodes that may announce `service`'s IPs. `Cluster`: every node that passes the node
- * checks, once the Service has a usable endpoint anywhere. `Local`: those that also run a
- * usable endpoint themselves. `known` may be passed in when judging many Services at once.
+ * The node checks of one election, made once for every known node and shared by every Service
+ * (docs/election.md, "Cost"): what `serviceEligibility` would find for a node before the traffic
+ * policy is looked at.
  */
-export function serviceEligibility(
-  service: ElectionService,
-  cluster: ClusterView,
-  known: readonly NodeName[] = knownNodes(cluster),
-): ServiceEligibility {
+export interface NodeJudgement {
+  /** Every node election knows of ({@link knownNodes}), sorted. */
+  readonly known: readonly NodeName[];
+  /** Why `node` fails the node checks ({@link nodeIneligibility}); undefined: it passes. */
+  reasonOf(node: NodeName): IneligibleReason | undefined;
+  /** Known nodes that pass the node checks, sorted: a `Cluster` Service's eligible nodes. */
+  readonly passing: readonly NodeName[];
+  /** Known nodes that fail them and why, sorted: a `Cluster` Service's ineligible nodes. */
+  readonly failing: readonly Ineligible[];
+}
+
+/** Judges every known node once: O(nodes) per election, whatever the number of Services. */
+export function judgeNodes(cluster: ClusterView): NodeJudgement {
+  const known = knownNodes(cluster);
+  // node -> its reason, undefined when it passes
+  const reasons = new Map<NodeName, IneligibleReason | undefined>();
+  const passing: NodeName[] = [];
+  const failing: Ineligible[] = [];
+  for (const node of known) {
+    const reason = nodeIneligibility(node, cluster);
+    reasons.set(node, reason);
+    if (reason === undefined) passing.push(node);
+    else failing.push({ node, reason });
+  }
+  // An unknown node has no live speaker: nodeIneligibility says so without a lookup table.
+  return { known, reasonOf: (node) => (reasons.has(node) ? reasons.get(node) : nodeIneligibility(node, cluster)), passing, failing };
+}
+
+/**
+ * A Service's eligibility over judged nodes, with the ineligible list computed only when asked
+ * (it is read only when nobody may announce): `Cluster` shares the judgement's lists, `Local`
+ * looks only at the nodes of its usable endpoints.
+ */
+export type JudgedEligibility =
+  | { readonly kind: 'noEndpoints' }
+  | { readonly kind: 'judged'; readonly eligible: readonly NodeName[]; ineligible(): readonly Ineligible[] };
+
+/** {@link serviceEligibility} over a {@link NodeJudgement}: O(the Service's endpoints), not O(nodes). */
+export function judgeService(service: ElectionService, nodes: NodeJudgement): JudgedEligibility {
   const usable = usableEndpoints(service.endpoints);
   if (usable.length === 0) return { kind: 'noEndpoints' };
+  if (service.trafficPolicy !== 'Local') return { kind: 'judged', eligible: nodes.passing, ineligible: () => nodes.failing };
   const local = new Set(usable.flatMap((e) => (e.nodeName === undefined ? [] : [e.nodeName])));
-  const eligible: NodeName[] = [];
-  const ineligible: Ineligible[] = [];
-  for (const node of known) {
-    let reason = nodeIneligibility(node, cluster);
-    if (reason === undefined && service.trafficPolicy === 'Local' && !local.has(node)) reason = 'noLocalEndpoints';
-    if (reason === undefined) eligible.push(node);
-    else ineligible.push({ node, reason });
-  }
+  // A node passes the node checks only if its speaker is alive, so it is known.
+  const eligible = [...local].filter((node) => nodes.reasonOf(node) === undefined).sort(compareStrings);
+  const ineligible = (): readonly Ineligible[] =>
+    nodes.known.flatMap((node): Ineligible[] => {
+      const reason = nodes.reasonOf(node) ?? (local.has(node) ? undefined : 'noLocalEndpoints');
+      return reason === undefined ? [] : [{ node, reason }];
+    });
   return { kind: 'judged', eligible, ineligible };
+}
+
+/**
+ * The nodes that may announce `service`'s IPs. `Cluster`: every node that passes the node
+ * checks, once the Service has a usable endpoint anywhere. `Local`: those that also run a
+ * usable endpoint themselves. `nodes` may be passed in when judging many Services at once.
+ */
+export function serviceEligibility(service: ElectionService, cluster: ClusterView, nodes: NodeJudgement = judgeNodes(cluster)): ServiceEligibility {
+  const judged = judgeService(service, nodes);
+  return judged.kind === 'noEndpoints' ? judged : { kind: 'judged', eligible: judged.eligible, ineligible: judged.ineligible() };
 }
 
 /** Code-unit order, the same in every speaker whatever its locale. */

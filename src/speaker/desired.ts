@@ -2,6 +2,7 @@ import type { NodeName, ServiceKey } from '../shared/brand.js';
 import { compareStrings, type EligibilityOptions, type Ineligible } from '../election/eligibility.js';
 import { electOwners } from '../election/election.js';
 import type { NodeReach } from '../election/reach.js';
+import type { RendezvousMemo } from '../election/rendezvous-memo.js';
 import type { HashFn } from '../election/rendezvous.js';
 import type { ElectionService, NodeView } from '../election/views.js';
 import type { WithheldReason } from './conflicts.js';
@@ -66,9 +67,11 @@ export const noAnnouncements: DesiredAnnouncements = { ips: new Map(), owned: ne
 
 /**
  * Computes what this node should announce. IPs outside layer2 pools are left out of the
- * election (they neither announce nor anchor a group) and reported as `notLayer2`.
+ * election (they neither announce nor anchor a group) and reported as `notLayer2`. `memo`: the
+ * speaker's rendezvous memo, kept across elections (election.ts `electOwners`); it changes no
+ * answer, only what an election costs.
  */
-export function desiredAnnouncements(snapshot: SpeakerSnapshot, hash?: HashFn): DesiredAnnouncements {
+export function desiredAnnouncements(snapshot: SpeakerSnapshot, hash?: HashFn, memo?: RendezvousMemo): DesiredAnnouncements {
   const layer2Services = snapshot.services.map((s) => ({ ...s, ips: s.ips.filter((ip) => snapshot.isLayer2(ip)) }));
   const elected = electOwners(
     {
@@ -84,6 +87,7 @@ export function desiredAnnouncements(snapshot: SpeakerSnapshot, hash?: HashFn): 
       ...(snapshot.standbyCount === undefined ? {} : { standbyCount: snapshot.standbyCount }),
     },
     hash,
+    memo,
   );
   const decisions: IpDecision[] = [];
   for (const e of elected.values()) {
