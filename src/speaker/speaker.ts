@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { compareStrings } from '../election/eligibility.js';
 import { LivenessTracker, defaultExpiryGraceMs, defaultHoldDownMs, upTime } from '../election/liveness.js';
+import { createRendezvousMemo } from '../election/rendezvous-memo.js';
+import { sha256Hex } from '../election/rendezvous.js';
 import type { ElectionService, NodeView } from '../election/views.js';
 import type { NodeName, ServiceKey } from '../shared/brand.js';
 import { createAlarm, type Alarm } from '../shared/alarm.js';
@@ -145,6 +147,8 @@ class SpeakerLoop implements Speaker {
   // node -> latest Lease view
   private readonly leases = new Map<NodeName, SpeakerLeaseView>();
   private desired: DesiredAnnouncements = noAnnouncements;
+  // Rendezvous orders kept across elections: an election after a reap or a release hashes nothing (docs/election.md, "Cost").
+  private readonly rendezvous = createRendezvousMemo({ hash: sha256Hex });
   private readonly announced: AnnouncedSeries;
   // `${ip}|${mac}` -> local time of the last conflict line
   private readonly conflictLogged = new Map<string, number>();
@@ -406,7 +410,7 @@ class SpeakerLoop implements Speaker {
       isLayer2: this.isLayer2,
       options: { ignoreExcludeLabel: this.deps.options.ignoreExcludeLabel },
       ...this.standbyCount(alive),
-    });
+    }, undefined, this.rendezvous);
     const gated = gate(this.applyFinishedProbes(), { elected, recorded: currentOwners.keys(), now, timing: this.conflictTiming });
     this.address = gated.state;
     this.deps.metrics.evaluations.inc();
