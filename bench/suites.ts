@@ -1,5 +1,6 @@
 import { allocatorSuite } from './allocator.js';
 import { controllerSuite } from './controller.js';
+import { electionSuite } from './election.js';
 import { imageSuite } from './image.js';
 import { layer2Suite } from './layer2.js';
 import { loadSuite } from './load.js';
@@ -9,4 +10,4 @@ import { speakerSuite } from './speaker.js';
 import type { BenchSuite } from './types.js';
 
 /** Every benchmark suite `npm run bench` knows; each lives in its own file in bench/. */
-export const suites: readonly BenchSuite[] = [allocatorSuite, layer2Suite, controllerSuite, speakerSuite, probeSuite, loadSuite, imageSuite, scaleSuite, scaleRealSuite];
+export const suites: readonly BenchSuite[] = [allocatorSuite, layer2Suite, controllerSuite, speakerSuite, probeSuite, loadSuite, imageSuite, scaleSuite, scaleRealSuite, electionSuite];
