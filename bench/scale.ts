@@ -481,8 +481,15 @@ here; the \`election\` suite times today's election (the oracle) beside the new 
 
 The speakers log into files, not into pipes this process reads (it also serves the API): a speaker
 logs synchronously, and a takeover's burst of lines through a full pipe could wait on the bench. The
-\`n1000\` failover rows come from an earlier run whose speakers logged through pipes; in the latest run
-(its other \`n1000\` rows) every failover round timed out.
+\`n1000\` rows, failover included, come from one run after the election's cost stopped growing with
+nodes × Services (docs/election.md, "Cost"); in the runs before it the failover rounds mostly timed out.
+In that run's speaker logs a graceful round is: the victim stops answering and releases its Leases
+(0.05-0.5 s after it stopped), and the new owner starts announcing about 0.6 s after the release: the
+IP is no longer recorded by a live node, so the new owner first probes it for the RFC 5227 window
+(600 ms, src/layer2/probe.ts). A crash round is three unanswered 500 ms probe rounds, the reap, and
+0.1-0.6 s to the new owner's first announcement. In one crash round a restarted earlier victim, settled
+by then, elected itself for 363 IPs another node had taken 4 s before and announced them for about
+1 s (\`ipConflict\`): that node's record of them had not reached it yet.
 \`load_average_1m\`: /proc/loadavg just before the failover rounds (2 cores, shared with other
 work: the failover rows move with it). A failover row
 is left out when the client's neighbour entry did not move within 15 s (see the bench log;
