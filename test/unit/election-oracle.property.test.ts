@@ -105,6 +105,29 @@ describe('electOwners equals the oracle (today\'s election)', () => {
     expect(walked).toBeGreaterThan(50);
   });
 
+  it('over small clusters on two subnets, where the candidates often reach none of the IPs', () => {
+    // Every node publishes one of two LANs and the Services are mostly Local: the candidates are
+    // often all off the IP's subnet while another node is on it (noEligibleNode with noInterface).
+    const lanOnly = fc.constantFrom<NodeReach>({ kind: 'prefixes', prefixes: [cidr('192.0.2.0/24')] }, { kind: 'prefixes', prefixes: [cidr('198.51.100.0/24')] });
+    const smallWorld = fc.record({
+      nodes: fc.uniqueArray(fc.record({ name: fc.constantFrom(...names.slice(0, 5)), object: fc.constant(true), excluded: mostly(1), netDown: fc.constant(false), alive: mostly(9), settled: mostly(6), reach: lanOnly }), { selector: (x) => x.name, minLength: 2, maxLength: 5 }),
+      services: fc.uniqueArray(
+        fc.record({ name: fc.constantFrom('s1', 's2', 's3'), ips: fc.uniqueArray(fc.constantFrom('192.0.2.1', '198.51.100.7'), { minLength: 1, maxLength: 2 }), local: mostly(8), everywhere: fc.constant(false), endpoints: fc.array(arbEndpoint, { minLength: 1, maxLength: 2 }) }),
+        { selector: (x) => x.name, minLength: 1, maxLength: 3 },
+      ),
+      current: fc.dictionary(fc.constantFrom('192.0.2.1', '198.51.100.7'), fc.constantFrom(...names.slice(0, 5))),
+      standbyCount: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }),
+      withReach: fc.constant(true),
+    });
+    fc.assert(
+      fc.property(smallWorld, (w) => {
+        const input = build(w);
+        expect(entries(electOwners(input))).toEqual(entries(electOwnersOracle(input)));
+      }),
+      { numRuns: 400 },
+    );
+  });
+
   it('at 200 nodes and 300 Services, with churn between elections sharing one memo', () => {
     // A seeded cluster larger than the random ones: every Service Cluster but a few Local, most
     // nodes on one LAN, some on another, a few unknown; between elections nodes die, join and settle.
