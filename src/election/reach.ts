@@ -59,7 +59,7 @@ export function reachesIp(node: NodeName, ipReachOf: IpReach, reach: ReadonlyMap
 export interface GroupReach {
   /** Candidates that reach the most IPs of the group (at least one); empty when none reaches any. */
   readonly reaching: readonly NodeName[];
-  /** Candidates left out for lack of an interface (`noInterface`). */
+  /** Candidates left out for lack of an interface (`noInterface`), sorted. */
   readonly noInterface: readonly NodeName[];
   /** IPs of the group nobody alive published a prefix for (announced under the fallback). */
   readonly fallback: readonly string[];
@@ -69,7 +69,8 @@ export interface GroupReach {
  * Splits a group's candidates by reach. The owner announces every IP of the group, so the
  * candidates that reach all of them win; if none does (a dual-stack Service whose IPv4 and
  * IPv6 subnets live on different nodes), those that reach the most, so the group is not dark
- * for want of a perfect node.
+ * for want of a perfect node. (The election builds the index once and calls
+ * {@link splitByReach} per group; this is the same rule for one group.)
  */
 export function groupReach(
   ips: readonly string[],
@@ -77,14 +78,9 @@ export function groupReach(
   alive: ReadonlySet<NodeName>,
   reach: ReadonlyMap<NodeName, NodeReach>,
 ): GroupReach {
-  const perIp = ips.map((ip) => ipReach(ip, alive, reach));
-  const scored = [...candidates].map((node) => ({ node, score: perIp.filter((r) => reachesIp(node, r, reach)).length }));
-  const best = Math.max(0, ...scored.map((s) => s.score));
-  return {
-    reaching: best === 0 ? [] : scored.filter((s) => s.score === best).map((s) => s.node),
-    noInterface: scored.filter((s) => best === 0 || s.score < best).map((s) => s.node),
-    fallback: perIp.filter((r) => r.fallback).map((r) => r.ip),
-  };
+  const index = indexReach(alive, reach);
+  const ipsReach = groupIpsReach(ips, index);
+  return { ...splitByReach(ipsReach, candidates, index), fallback: ipsReach.perIp.filter((r) => r.fallback).map((r) => r.ip) };
 }
 
 /**
