@@ -484,9 +484,9 @@ logs synchronously, and a takeover's burst of lines through a full pipe could wa
 \`n1000\` rows, failover included, come from one run after the election's cost stopped growing with
 nodes × Services (docs/election.md, "Cost"); in the runs before it the failover rounds mostly timed out.
 In that run's speaker logs a graceful round is: the victim stops answering and releases its Leases
-(0.05-0.5 s after it stopped), and the new owner starts announcing 0.55-0.6 s after the release, about
-the RFC 5227 probe window a new owner waits out for an IP no live node records (600 ms,
-src/layer2/probe.ts; no log line confirms the probe ran). A crash round is three unanswered 500 ms probe rounds, the reap, and
+(0.05-0.5 s after it stopped), and the new owner starts announcing 0.55-0.6 s after the release (the
+logs do not say on what it waited; not a takeover probe: an IP a speaker has seen recorded is taken
+over without one). A crash round is three unanswered 500 ms probe rounds, the reap, and
 0.1-0.6 s to the new owner's first announcement. In one crash round a restarted earlier victim, settled
 by then, elected itself for 363 IPs another node had taken 4 s before and announced them for about
 1 s (\`ipConflict\`): that node's record of them had not reached it yet.
