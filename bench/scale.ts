@@ -489,7 +489,8 @@ logs do not say on what it waited; not a takeover probe: an IP a speaker has see
 over without one). A crash round is three unanswered 500 ms probe rounds, the reap, and
 0.1-0.6 s to the new owner's first announcement. In one crash round a restarted earlier victim, settled
 by then, elected itself for 363 IPs another node had taken 4 s before and announced them for about
-1 s (\`ipConflict\`): that node's record of them had not reached it yet.
+1 s (\`ipConflict\`), stopping with that node named as the recorded owner (by all signs its record of
+them had reached it late).
 \`load_average_1m\`: /proc/loadavg just before the failover rounds (2 cores, shared with other
 work: the failover rows move with it). A failover row
 is left out when the client's neighbour entry did not move within 15 s (see the bench log;
