@@ -325,6 +325,10 @@ export function createAnnouncer(deps: AnnouncerDeps): Announcer {
       }
       owned = next;
       reconcile();
+      // The first announcement of a newly owned IP goes out now, not when the loop next runs:
+      // a takeover's caller has more to do in the same turn (its logs, Events, the standby
+      // duties for 1,000 IPs), and clients keep sending to the old owner until the frame arrives.
+      if (ifaces !== undefined) sendDue(deps.clock.now());
       alarm.ring();
       return ok(undefined);
     },

@@ -36,6 +36,20 @@ describe('announcer over an in-memory PacketConn', () => {
     expect(arp.closed).toBe(true);
   });
 
+  it('sends the first gratuitous frame of a newly owned IP within setOwned, before its loop runs again', async () => {
+    const t = setup();
+    await flushPromises();
+    t.announcer.setOwned(['10.0.0.100']);
+    const arp = t.conns.find('eth0', 'arp');
+    // One announcement: a gratuitous request and reply (as the first test shows).
+    expect(announcedIps(arp.sent)).toEqual(['arp:10.0.0.100', 'arp:10.0.0.100']);
+    // IPs still owned are not announced again by a new set; the new one is.
+    t.announcer.setOwned(['10.0.0.100', '10.0.0.101']);
+    expect(announcedIps(arp.sent)).toEqual(['arp:10.0.0.100', 'arp:10.0.0.100', 'arp:10.0.0.101', 'arp:10.0.0.101']);
+    t.stop.abort();
+    await t.running;
+  });
+
   it('answers ARP for owned IPs only, and stops the moment ownership ends', async () => {
     const t = setup();
     await flushPromises();
