@@ -6,7 +6,7 @@ import * as k8s from '@kubernetes/client-node';
 import { startTestApiServer, type TestApiServer } from '../test/helpers/apiserver.js';
 import { inNetns } from '../test/helpers/lan-netns.js';
 import { startSpeakerCluster, uniquePlan, type SpeakerCluster } from '../test/netns/speaker-cluster.js';
-import { failover as clientFailover, keepingLogs, listEveryMs, rssMb } from './speaker.js';
+import { failover as clientFailover, keepingLogs, listEveryMs, roundsLine, rssMb, type FailoverRound } from './speaker.js';
 import { waitFor } from '../test/helpers/wait.js';
 import type { WorkerReply, WorkerRequest } from './scale-nodes.js';
 import type { BenchContext, BenchResult, BenchSuite } from './types.js';
@@ -425,10 +425,10 @@ async function runReal(ctx: BenchContext, run: RealRun): Promise<BenchResult[]> 
       // A failover that never shows at the client leaves its row out (logged) but keeps the rows above.
       results.push(
         ...(await guarded(ctx, `${label} ${signal}`, async () => {
-          const samples: number[] = [];
+          const samples: FailoverRound[] = [];
           for (let i = 0; i < failoverRounds; i += 1) samples.push(await clientFailover(c, webIp, signal, run.args.includes('lease') ? 0 : defaultStandbyCount));
-          ctx.log(`scale-real ${label}: ${signal}: ${samples.map((x) => Math.round(x)).join(', ')} ms`);
-          return [{ name: `${prefix}.${name}${tag}`, value: Math.round(median(samples)), unit: 'ms (client-observed)' }];
+          ctx.log(`scale-real ${label}: ${signal}: ${roundsLine(samples)}`);
+          return [{ name: `${prefix}.${name}${tag}`, value: Math.round(median(samples.map((x) => x.ms))), unit: 'ms (client-observed)' }];
         })),
       );
     }

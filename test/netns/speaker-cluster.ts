@@ -10,6 +10,7 @@ import { writeKubeconfig } from '../../src/sandbox/apiserver/kubeconfig.js';
 import { createLan, destroyLan, lanLayout, type LanLayout, type LanPlan } from '../../src/sandbox/lan.js';
 import { startTestApiServer, type TestApiServer } from '../helpers/apiserver.js';
 import { inNetns, macOf } from '../helpers/lan-netns.js';
+import { monitorNeighbours, type NeighbourMonitor } from '../helpers/neighbour-monitor.js';
 import { speakerNodeFlags } from '../../src/speaker/runtime.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -46,6 +47,12 @@ export interface SpeakerCluster {
   userOf(node: string): string;
   /** Sets the client's neighbour entry for `ip` to `node`'s MAC, STALE (as a client that talked to it has). */
   pinNeighbour(ip: string, node: string): Promise<void>;
+  /**
+   * Every change of the client's neighbour entry for `ip` since the cluster started, as the
+   * client's kernel announced it (test/helpers/neighbour-monitor.ts), with the node whose MAC it
+   * then held (undefined: no MAC, or a MAC of no node).
+   */
+  neighbourChanges(ip: string): readonly { readonly at: number; readonly node: string | undefined }[];
   /**
    * Stops the API server (every connection cut), waits `downMs`, and starts it again where the
    * speakers expect it: same address and port, same tokens, the state it had persisted.
@@ -95,6 +102,7 @@ export async function startSpeakerCluster(plan: LanPlan, speakerArgs: readonly s
   const dir = await mkdtemp(join(tmpdir(), 'ironlb-speakers-'));
   let api: TestApiServer | undefined;
   const speakers = new Map<string, SpeakerProcess>();
+  const monitor: NeighbourMonitor = monitorNeighbours(lan.client.netns, lan.lanInterface);
   try {
     // One user per node, so a fault can hit one speaker only (a partition of that node).
     const tokens = new Map(lan.nodes.map((n) => [`token-${n.name}-${process.pid}`, `speaker-${n.name}`]));
@@ -232,6 +240,9 @@ export async function startSpeakerCluster(plan: LanPlan, speakerArgs: readonly s
         const r = await inNetns(lan.client.netns, 'ip', ['neigh', 'replace', ip, 'lladdr', macs.get(node) ?? '', 'dev', lan.lanInterface, 'nud', 'stale']);
         if (r.code !== 0) throw new Error(`ip neigh replace ${ip} failed`);
       },
+      neighbourChanges(ip) {
+        return monitor.changes(ip).map((c) => ({ at: c.at, node: [...macs].find(([, m]) => m === c.mac)?.[0] }));
+      },
       async restartApi(downMs) {
         const { port, token } = { port: running.server.port, token: running.token };
         await running.close();
@@ -241,6 +252,7 @@ export async function startSpeakerCluster(plan: LanPlan, speakerArgs: readonly s
       },
       async close() {
         await stopAll(speakers);
+        await monitor.close();
         await running.close();
         await destroyLan(plan);
         await rm(dir, { recursive: true, force: true });
@@ -249,6 +261,7 @@ export async function startSpeakerCluster(plan: LanPlan, speakerArgs: readonly s
     return cluster;
   } catch (e: unknown) {
     await stopAll(speakers);
+    await monitor.close();
     await api?.close();
     await destroyLan(plan);
     await rm(dir, { recursive: true, force: true });
