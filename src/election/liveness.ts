@@ -152,6 +152,12 @@ export class LivenessTracker {
     return peer !== undefined && !peer.released && now >= peer.seenAt + peer.durationMs;
   }
 
+  /** Whether one peer is alive and past the hold-down at local time `now` ({@link settled} for one node). */
+  isSettled(node: NodeName, now: number, holdDownMs: number = defaultHoldDownMs): boolean {
+    const peer = this.peers.get(node);
+    return peer !== undefined && this.isPeerAlive(peer, now) && isSettled(peer.upMs, holdDownMs);
+  }
+
   /** Peers alive at local time `now`. */
   alive(now: number): ReadonlySet<NodeName> {
     const names = [...this.peers].filter(([, p]) => this.isPeerAlive(p, now)).map(([n]) => n);

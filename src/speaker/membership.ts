@@ -3,7 +3,7 @@ import type { NodeName } from '../shared/brand.js';
 import type { SpeakerLeaseView } from './lease-view.js';
 
 /** The tracker's judgements the speaker reads (no observation: this module only judges). */
-export type LivenessView = Pick<LivenessTracker, 'alive' | 'settled' | 'nextChange'>;
+export type LivenessView = Pick<LivenessTracker, 'alive' | 'settled' | 'isAlive' | 'isSettled' | 'nextChange'>;
 
 /** Alive and settled speakers, as one speaker sees them at one moment. */
 export interface Membership {
@@ -49,9 +49,13 @@ export function membership(m: MembershipInput): Membership {
   return { alive, settled };
 }
 
-/** The alive/settled standing of one node at `peersAt`, to tell a plain renewal from a change. */
+/**
+ * The alive/settled standing of one node at `peersAt`, to tell a plain renewal from a change.
+ * One lookup: it runs on every Lease event, and building the alive and settled sets of 1,000
+ * members for it took a second of a speaker's CPU at start-up (a CPU profile with 996 members).
+ */
 export function standing(tracker: LivenessView, node: NodeName, peersAt: number, holdDownMs: number): string {
-  return `${tracker.alive(peersAt).has(node)}/${tracker.settled(peersAt, holdDownMs).has(node)}`;
+  return `${String(tracker.isAlive(node, peersAt))}/${String(tracker.isSettled(node, peersAt, holdDownMs))}`;
 }
 
 /**

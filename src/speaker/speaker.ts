@@ -173,6 +173,12 @@ class SpeakerLoop implements Speaker {
   // wall-clock ms minus local ms, taken once: the conflicts record's `since` stays the same text
   // for the same sighting (a new value would cost a Lease write per election)
   private readonly wallOffset: number;
+  // MAC -> node from the published interfaces records; undefined once a record changed (see macOwners)
+  private macOwnerCache: ReadonlyMap<string, NodeName> | undefined;
+  // What the loop reads of a decision's noInterface list, worked out once per list: every IP of
+  // one reach split shares its list (election.ts), and at 1,000 members each lists up to 996
+  // nodes. Joined per IP and election, they took most of a speaker's election time.
+  private readonly noInterfaceFacts = new WeakMap<readonly NodeName[], { readonly key: string; readonly hasSelf: boolean }>();
 
   constructor(private readonly deps: SpeakerDeps) {
     this.wallOffset = deps.clock.wallTime().getTime() - deps.clock.now();
@@ -190,8 +196,7 @@ class SpeakerLoop implements Speaker {
     // Judged by its writer's rule: a split membership Lease by its holder, any other by its renewals.
     this.tracker.observe({ ...lease, observedAt: now, expires: lease.mode !== 'split' });
     this.observeSelf(lease, now);
-    const interfacesChanged = recordKey(previous?.interfaces) !== recordKey(lease.interfaces);
-    if ((previous === undefined || interfacesChanged) && lease.holderIdentity !== undefined && lease.holderIdentity !== '') this.logInterfaces(lease.node, lease.interfaces);
+    const interfacesChanged = this.interfacesSeen(previous, lease);
     // A plain renewal changes nothing election reads: skip the election (one per peer per second otherwise).
     if (before !== this.standing(lease.node, now) || previous?.announcing.join(',') !== lease.announcing.join(',') || interfacesChanged) this.changed();
     else this.handMemberVersion(lease);
@@ -252,6 +257,15 @@ class SpeakerLoop implements Speaker {
     this.changed();
   }
 
+  /** Whether a Lease brings a changed interfaces record; a new or changed one drops the MAC map and is logged when odd. */
+  private interfacesSeen(previous: SpeakerLeaseView | undefined, lease: SpeakerLeaseView): boolean {
+    const changed = recordKey(previous?.interfaces) !== recordKey(lease.interfaces);
+    if (previous !== undefined && !changed) return false;
+    this.macOwnerCache = undefined;
+    if (lease.holderIdentity !== undefined && lease.holderIdentity !== '') this.logInterfaces(lease.node, lease.interfaces);
+    return changed;
+  }
+
   /** One line when a speaker's interfaces record turns unknown or unreadable (ignored: it counts as reaching every IP). */
   private logInterfaces(node: NodeName, record: InterfacesRecord | undefined): void {
     if (record === undefined || record.kind === 'absent') {
@@ -263,6 +277,7 @@ class SpeakerLoop implements Speaker {
 
   forgetLease(node: NodeName): void {
     this.leases.delete(node);
+    this.macOwnerCache = undefined;
     this.tracker.remove(node);
     this.changed();
   }
@@ -300,9 +315,23 @@ class SpeakerLoop implements Speaker {
     return this.address;
   }
 
-  /** MAC (lower-case) -> the node whose speaker published it in its interfaces record (interfaces-record.ts). */
+  /**
+   * MAC (lower-case) -> the node whose speaker published it in its interfaces record
+   * (interfaces-record.ts). Kept until a record changes: every claim a responder hears reads it,
+   * and a walk over 1,000 members' records per claim took a second of CPU at start-up.
+   */
   private macOwners(): ReadonlyMap<string, NodeName> {
-    return publishedMacOwners(this.leases.values());
+    this.macOwnerCache ??= publishedMacOwners(this.leases.values());
+    return this.macOwnerCache;
+  }
+
+  private noInterfaceFactsOf(list: readonly NodeName[]): { readonly key: string; readonly hasSelf: boolean } {
+    let facts = this.noInterfaceFacts.get(list);
+    if (facts === undefined) {
+      facts = { key: list.join(' '), hasSelf: list.includes(this.deps.self) };
+      this.noInterfaceFacts.set(list, facts);
+    }
+    return facts;
   }
 
   /**
@@ -525,7 +554,7 @@ class SpeakerLoop implements Speaker {
     this.reportFallback(previous, next, refs);
     for (const decision of next.ips.values()) this.logDecision(previous.ips.get(decision.ip), decision);
     const decisions = [...next.ips.values()];
-    this.deps.metrics.noInterfaceIps.set(decisions.filter((d) => d.noInterface.includes(this.deps.self)).length);
+    this.deps.metrics.noInterfaceIps.set(decisions.filter((d) => this.noInterfaceFactsOf(d.noInterface).hasSelf).length);
     this.deps.metrics.interfaceFallbackIps.set(decisions.filter((d) => d.interfaceFallback).length);
   }
 
@@ -565,8 +594,9 @@ class SpeakerLoop implements Speaker {
 
   /** Info once per change for IPs nobody announces; debug for the rest. */
   private logDecision(before: IpDecision | undefined, now: IpDecision): void {
-    if (before?.reason === now.reason && before.owner === now.owner && before.noInterface.join(',') === now.noInterface.join(',')) return;
-    const fields = { ip: now.ip, services: now.serviceKeys, owner: now.owner, reason: now.reason, ...(now.noInterface.length === 0 ? {} : { noInterface: now.noInterface.join(' ') }) };
+    const noInterface = this.noInterfaceFactsOf(now.noInterface).key;
+    if (before?.reason === now.reason && before.owner === now.owner && this.noInterfaceFactsOf(before.noInterface).key === noInterface) return;
+    const fields = { ip: now.ip, services: now.serviceKeys, owner: now.owner, reason: now.reason, ...(noInterface === '' ? {} : { noInterface }) };
     if (now.reason === 'noEligibleNode') {
       this.log.info({ ...fields, event: 'noEligibleNode', ineligible: now.ineligible.map((i) => `${i.node}:${i.reason}`).join(' ') }, 'no node may announce this IP');
     } else if (now.reason === 'noEndpoints') {

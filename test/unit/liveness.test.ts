@@ -111,6 +111,9 @@ describe('LivenessTracker.settled (rejoin hold-down)', () => {
     const tracker = new LivenessTracker();
     tracker.observe(obs(0, { node: 'a', version: '1', ...lease }));
     expect([...tracker.settled(1, holdDownMs)]).toEqual(want);
+    // isSettled answers the same for one peer, and no for a peer never seen.
+    expect(tracker.isSettled(n('a'), 1, holdDownMs)).toBe(want.includes('a'));
+    expect(tracker.isSettled(n('b'), 1, holdDownMs)).toBe(false);
   });
 });
 
