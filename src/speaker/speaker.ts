@@ -166,6 +166,11 @@ class SpeakerLoop implements Speaker {
   private readonly log: Logger;
   // Split liveness: this node's own membership as its watch shows it (see observeSelf).
   private readonly self = { sawHeld: false, reaped: false, settleAt: undefined as number | undefined };
+  // Whether the Lease watch has shown this node's own Lease held by it. Until then this node is
+  // no candidate: its view may predate its peers (every speaker of a DaemonSet starts at once, and
+  // a list taken before the others wrote their Leases shows nobody), and the watch delivers in
+  // resourceVersion order, so once its own Lease is there every Lease written before it is too.
+  private ownLeaseSeen = false;
   // What the standby loop was last handed: its duties and the split members' Lease versions.
   private handed: { readonly duties: StandbyDuties; readonly members: ReadonlyMap<NodeName, string> } | undefined;
   // The Lease watch's lostAt at the last election (to notice it coming back).
@@ -193,6 +198,7 @@ class SpeakerLoop implements Speaker {
     const before = this.standing(lease.node, now);
     const previous = this.leases.get(lease.node);
     this.leases.set(lease.node, lease);
+    if (lease.node === this.deps.self && lease.holderIdentity === this.deps.self) this.ownLeaseSeen = true;
     // Judged by its writer's rule: a split membership Lease by its holder, any other by its renewals.
     this.tracker.observe({ ...lease, observedAt: now, expires: lease.mode !== 'split' });
     this.observeSelf(lease, now);
@@ -421,7 +427,7 @@ class SpeakerLoop implements Speaker {
       now,
       peersAt,
       tracker: this.tracker,
-      selfAliveUntil: this.self.reaped ? undefined : this.deps.membership.aliveUntil(),
+      selfAliveUntil: this.self.reaped || !this.ownLeaseSeen ? undefined : this.deps.membership.aliveUntil(),
       silenced: this.silenced,
       selfLease: this.leases.get(this.deps.self),
       holdDownMs: this.holdDownMs,

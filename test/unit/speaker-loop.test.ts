@@ -476,6 +476,28 @@ describe('speaker loop', () => {
   });
 });
 
+describe('speaker loop: joining once its own Lease is seen', () => {
+  const ip = '192.0.2.10';
+  it('takes nothing while its Lease watch has not shown its own Lease, however alone it looks', async () => {
+    // All speakers of a DaemonSet start at once: a list taken before the others (and this node)
+    // wrote their Leases shows nobody. Electing then, this node was the only candidate for every
+    // IP (and, with no Lease times of its own, counted itself settled), probed them all, and took
+    // over the IPs its peers announced meanwhile (1,000 members: two answers for hundreds of IPs).
+    const r = await rig('a', [record('web', [ip], [ready('a')])], { leases: [] });
+    expect(r.announcer.current).toEqual([]);
+    expect(r.announcer.probes).toEqual([]);
+    // Its own Lease comes, with the peers' written before it: it elects among them.
+    for (const x of ['b', 'c', 'a']) r.speaker.observeLease(lease(x, '1'));
+    await r.clock.advance(20);
+    expect(r.announcer.current).toEqual((await hashOwner(ip, ['a', 'b', 'c'])) === 'a' ? [ip] : []);
+    // A Lease of its own that another holds (released, reaped) is not this node joining.
+    const b = await rig('b', [record('web', [ip], [ready('a')])], { leases: [lease('b', '1', { holderIdentity: '' })] });
+    expect(b.announcer.current).toEqual([]);
+    await r.stop();
+    await b.stop();
+  });
+});
+
 describe('speaker loop: the MAC -> node map follows the published records', () => {
   const ip = '192.0.2.10';
   it('a MAC a peer publishes after an earlier claim was read is attributed to that peer', async () => {
