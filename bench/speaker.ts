@@ -45,7 +45,7 @@ export function keepingLogs(cluster: SpeakerCluster): { readonly cluster: Speake
 /**
  * How often the bench lists the speakers' Leases while it waits: the API server runs in this
  * process, and a list of 1,000 membership Leases every 100 ms (the \`n1000\` rows) starved it
- * and the speakers it serves. The failover itself is timed by the neighbour poll (100 ms).
+ * and the speakers it serves. The failover itself is timed by the client kernel's notifications ({@link failover}).
  */
 export const listEveryMs = 500;
 
@@ -289,7 +289,10 @@ const notes = `
 Failover figures are what a client on the LAN sees: its neighbour entry for the Service IP
 points at the owner (STALE, as after earlier traffic), the owner's speaker process gets the
 signal, and the time until the entry holds another node's MAC (switched by that node's
-gratuitous ARP) is one sample; median of ${rounds}, three speakers in node namespaces on one
+gratuitous ARP) is one sample, read from the client kernel's own notifications (\`ip -ts monitor
+neigh\` in the client namespace, a process apart from the bench's, which also serves the API
+server; the bench log gives beside each sample what its 100 ms poll of the entry saw, up to half a
+second later with 1,000 members); median of ${rounds}, three speakers in node namespaces on one
 bridge, one Service; after each sample the victim is started again and the next round fails
 over whichever node then owns the IP, in split mode once both its standbys probe it (their
 \`standbyDuties\` log line), as at steady state. Rows without a suffix run the speakers as a user who sets
