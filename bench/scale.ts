@@ -367,10 +367,14 @@ async function startSimulated(ctx: BenchContext, c: SpeakerCluster, count: numbe
   return workers;
 }
 
-/** Held membership Leases (the members every speaker elects among), as the API server has them. */
+/**
+ * Held speaker Leases (the members every speaker elects among), as the API server has them: the
+ * membership Leases of split speakers and the renewed Leases of \`--liveness lease\` ones
+ * (labelled \`renewed\`; heartbeats are left out).
+ */
 async function heldMembers(c: SpeakerCluster): Promise<number> {
-  const leases = await c.kc.makeApiClient(k8s.CoordinationV1Api).listNamespacedLease({ namespace: ns, labelSelector: 'ironlb.io/lease=membership' });
-  return leases.items.filter((l) => (l.spec?.holderIdentity ?? '') !== '').length;
+  const leases = await c.kc.makeApiClient(k8s.CoordinationV1Api).listNamespacedLease({ namespace: ns, labelSelector: 'ironlb.io/lease!=heartbeat' });
+  return leases.items.filter((l) => (l.metadata?.name ?? '').startsWith('ironlb-speaker-') && (l.spec?.holderIdentity ?? '') !== '').length;
 }
 
 /**
