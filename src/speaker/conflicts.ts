@@ -38,10 +38,23 @@ export interface AddressState {
   readonly defended: ReadonlyMap<string, number>;
   /** ip -> local time of the next self-check probe of an owned IP. */
   readonly nextCheckAt: ReadonlyMap<string, number>;
+  /**
+   * ip -> the cluster node a first probe heard answering for it, while this node is elected for
+   * it: that node still owns it in its own view, and ours is the one behind (a watch delivery
+   * late on a loaded node, a record not yet seen). Withheld and probed again every
+   * {@link nodeAnsweringReprobeMs} until nobody answers or the election moves the IP.
+   */
+  readonly answering: ReadonlyMap<string, { readonly node: NodeName; readonly nextProbeAt: number }>;
 }
 
 /** Nothing known yet. */
-export const noAddressState: AddressState = { announced: new Set(), conflicts: new Map(), probing: new Set(), defended: new Map(), nextCheckAt: new Map() };
+export const noAddressState: AddressState = { announced: new Set(), conflicts: new Map(), probing: new Set(), defended: new Map(), nextCheckAt: new Map(), answering: new Map() };
+
+/**
+ * How soon an IP a cluster node was heard answering is probed again: the node lets it go within a
+ * watch delivery or two once its view agrees, and a crashed one is silent at the next probe.
+ */
+export const nodeAnsweringReprobeMs = 1000;
 
 /** Timing of re-probes and self-checks. */
 export interface ConflictTiming {
@@ -102,11 +115,13 @@ export function gate(state: AddressState, inputs: GateInputs): Gated {
   const assigned = new Set(elected.ips.keys());
   const announced = new Set([...state.announced, ...inputs.recorded].filter((ip) => assigned.has(ip)));
   const conflicts = settledByElection(state.conflicts, elected.owned);
-  const current = { ...state, conflicts };
+  const answering = stillElected(state.answering, elected.owned);
+  const current = { ...state, conflicts, answering };
   const { owned, withheld, probe } = sortElected(current, elected.owned, timing.probeFirst === false ? new Set(elected.owned) : announced);
-  for (const c of conflicts.values()) if (c.nextProbeAt <= now && !state.probing.has(c.ip) && !probe.includes(c.ip)) probe.push(c.ip);
+  const due = [...[...conflicts.values()].map((c) => [c.ip, c.nextProbeAt] as const), ...[...answering].map(([ip, a]) => [ip, a.nextProbeAt] as const)];
+  for (const [ip, at] of due) if (at <= now && !state.probing.has(ip) && !probe.includes(ip)) probe.push(ip);
   const nextCheckAt = selfChecks(current, owned, now, timing.selfCheckMs, probe);
-  const times = [...[...conflicts.values()].map((c) => c.nextProbeAt), ...nextCheckAt.values()].filter((t) => t > now);
+  const times = [...due.map(([, at]) => at), ...nextCheckAt.values()].filter((t) => t > now);
   return {
     desired: withhold(elected, owned, withheld),
     probe: probe.sort(compareStrings),
@@ -127,6 +142,12 @@ function settledByElection(conflicts: ReadonlyMap<string, Conflict>, elected: Re
   return kept.length === conflicts.size ? conflicts : new Map(kept);
 }
 
+/** The entries for IPs this node is still elected for. */
+function stillElected<V>(byIp: ReadonlyMap<string, V>, elected: ReadonlySet<string>): ReadonlyMap<string, V> {
+  const kept = [...byIp].filter(([ip]) => elected.has(ip));
+  return kept.length === byIp.size ? byIp : new Map(kept);
+}
+
 /** Elected IPs into announced now, withheld (and why), and to probe first. */
 function sortElected(state: AddressState, elected: ReadonlySet<string>, announced: ReadonlySet<string>): { owned: Set<string>; withheld: Map<string, WithheldReason>; probe: string[] } {
   const owned = new Set<string>();
@@ -134,6 +155,7 @@ function sortElected(state: AddressState, elected: ReadonlySet<string>, announce
   const probe: string[] = [];
   for (const ip of elected) {
     if (withholds(state.conflicts.get(ip))) withheld.set(ip, 'addressConflict');
+    else if (state.answering.has(ip)) withheld.set(ip, 'probing');
     else if (announced.has(ip)) owned.add(ip);
     else {
       withheld.set(ip, 'probing');
@@ -181,12 +203,15 @@ export interface FinishedProbe {
  * announced from now on); a claimant records or refreshes the conflict, to be probed again in
  * `reprobeMs`.
  *
- * A probe before the first announcement that hears a cluster node's MAC heard the previous
- * owner (a node that announced the IP before this one's view recorded it, or is still letting
- * go): the address belongs to the cluster, so this is not a conflict with another host. The IP
- * counts as announced, and is taken over as any takeover is, without a report; if that node
- * keeps answering, its gratuitous announcements (claims) and the self-check report it by name.
- * Without this, such an IP was probed again and again and never announced.
+ * A probe before the first announcement that hears a cluster node's MAC heard a node that owns
+ * the IP in its own view: this node's view is behind (its peers' records and hold-downs reach it
+ * a watch delivery late; at 1,000 members and at start-up, seconds late). That is no conflict with
+ * another host and nothing is reported, but the IP is not taken either: taking it answered beside
+ * a live owner for seconds (the bench's start-up and restart churn). It waits in `answering`,
+ * probed again every {@link nodeAnsweringReprobeMs}, and is announced once a probe hears nobody
+ * (the node let it go, or died) or dropped once the election gives it to someone else. A crashed
+ * or silenced previous owner does not answer, so takeovers after a crash or a release are not
+ * slowed.
  */
 export function probeFinished(state: AddressState, ip: string, result: ProbeResult, now: number, reprobeMs: number, nodeOfMac: ReadonlyMap<string, NodeName>): AddressState {
   return probesFinished(state, [{ ip, result, at: now }], reprobeMs, nodeOfMac);
@@ -203,27 +228,33 @@ export function probesFinished(state: AddressState, finished: readonly FinishedP
   const probing = new Set(state.probing);
   const conflicts = new Map(state.conflicts);
   const announced = new Set(state.announced);
+  const answering = new Map(state.answering);
   for (const { ip, result, at } of finished) {
     // Judged against what was announced before this probe's result, as one result at a time would be.
     const wasAnnounced = announced.has(ip);
     probing.delete(ip);
+    const node = result.kind === 'clear' ? undefined : nodeOfMac.get(result.mac);
     if (result.kind === 'clear') {
       conflicts.delete(ip);
+      answering.delete(ip);
       announced.add(ip);
-    } else if (!wasAnnounced && nodeOfMac.has(result.mac)) {
-      announced.add(ip);
+    } else if (!wasAnnounced && node !== undefined) {
       // A conflict this probe did not settle waits its full interval, whatever answered: a
       // re-probe due at once would run back to back, for ever (an unassigned address never counts
       // as announced, so every re-probe of a quarantined one that hears a node lands here).
       const kept = conflicts.get(ip);
-      if (kept !== undefined) conflicts.set(ip, { ...kept, nextProbeAt: at + reprobeMs });
+      if (kept !== undefined) {
+        announced.add(ip);
+        conflicts.set(ip, { ...kept, nextProbeAt: at + reprobeMs });
+      } else answering.set(ip, { node, nextProbeAt: at + nodeAnsweringReprobeMs });
     } else {
+      answering.delete(ip);
       const before = conflicts.get(ip);
       const since = before?.mac === result.mac ? before.since : at;
       conflicts.set(ip, { ip, mac: result.mac, iface: result.iface, node: nodeOfMac.get(result.mac), since, nextProbeAt: at + reprobeMs });
     }
   }
-  return { ...state, probing, conflicts, announced };
+  return { ...state, probing, conflicts, announced, answering };
 }
 
 /** What to do about another MAC claiming an owned IP. */

@@ -357,7 +357,9 @@ class SpeakerLoop implements Speaker {
       this.finishedProbes.push({ ip, result, at: this.deps.clock.now() });
       this.changed();
     };
-    this.deps.announcer.probe(ip, this.runSignal, before === undefined ? undefined : { answersOnly: true }).then(
+    // A node heard answering is checked the same way: does it still answer?
+    const recheck = before !== undefined || this.address.answering.has(ip);
+    this.deps.announcer.probe(ip, this.runSignal, recheck ? { answersOnly: true } : undefined).then(
       // Nowhere to probe means nowhere to announce either: nothing stands in the way.
       (outcome) => { finish(outcome.kind === 'conflict' ? outcome : { kind: 'clear' }); },
       (e: unknown) => {

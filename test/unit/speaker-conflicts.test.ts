@@ -40,13 +40,36 @@ describe('speaker conflicts: handing an IP over', () => {
     expect(g.desired.ips.get(ip)?.reason).toBe('probing');
   });
 
-  it('a first probe that hears a known node (the previous owner) is no conflict: announced at once, nothing reported, no probe loop', () => {
+  it('a first probe that hears a known node waits for it, checking every second: no conflict reported, announced once nobody answers', () => {
     const probing = step(noAddressState, self, 0).state;
     const after = probeFinished(probing, ip, { kind: 'conflict', mac: peerMac, iface: 'eth0' }, 600, timing.reprobeMs, nodeOfMac);
     expect([...after.conflicts.keys()]).toEqual([]);
-    const g = step(after, self, 610);
+    expect(after.answering.get(ip)).toEqual({ node: peer, nextProbeAt: 1600 });
+    // Withheld while that node answers; probed again once a second has passed, not before.
+    const waiting = step(after, self, 610);
+    expect([...waiting.desired.owned]).toEqual([]);
+    expect(waiting.desired.ips.get(ip)?.reason).toBe('probing');
+    expect(waiting.probe).toEqual([]);
+    expect(waiting.nextAt).toBe(1600);
+    const due = step(waiting.state, self, 1600);
+    expect(due.probe).toEqual([ip]);
+    // Still answered: another second. Then silent: announced.
+    const again = probeFinished(due.state, ip, { kind: 'conflict', mac: peerMac, iface: 'eth0' }, 2200, timing.reprobeMs, nodeOfMac);
+    expect(again.answering.get(ip)?.nextProbeAt).toBe(3200);
+    const clear = probeFinished(step(again, self, 3200).state, ip, { kind: 'clear' }, 3800, timing.reprobeMs, nodeOfMac);
+    expect([...clear.answering.keys()]).toEqual([]);
+    const g = step(clear, self, 3810);
     expect([...g.desired.owned]).toEqual([ip]);
     expect(g.probe).toEqual([]);
+  });
+
+  it('a known node heard answering keeps the IP when the views agree: the wait is dropped, nothing probed again', () => {
+    const probing = step(noAddressState, self, 0).state;
+    const after = probeFinished(probing, ip, { kind: 'conflict', mac: peerMac, iface: 'eth0' }, 600, timing.reprobeMs, nodeOfMac);
+    // Our view catches up: the peer records it and the election gives it the IP.
+    const g = step(after, peer, 900, [ip]);
+    expect([...g.state.answering.keys()]).toEqual([]);
+    expect(step(g.state, peer, 5_000, [ip]).probe).toEqual([]);
   });
 
   it('a first probe that hears a MAC of no node is a conflict with another host: withheld, re-probed later', () => {

@@ -498,6 +498,33 @@ describe('speaker loop: joining once its own Lease is seen', () => {
   });
 });
 
+describe('speaker loop: a node heard answering an IP this node was elected for', () => {
+  const ip = '192.0.2.10';
+  it('is waited for (re-probed every second, answers only), not answered beside; taken once it is silent', async () => {
+    const owner = await hashOwner(ip, ['a', 'b', 'c']);
+    const other = ['a', 'b', 'c'].find((x) => x !== owner)!;
+    const otherMac = '02:00:00:00:00:0b';
+    // The other node announces the IP in its own view; ours has not seen its record yet.
+    const r = await rig(owner, [], { leases: ['a', 'b', 'c'].map((x) => lease(x, '1', x === other ? { interfaces: toInterfacesRecord(`eth0=${otherMac};192.0.2.0/24`) } : {})) });
+    r.announcer.rogues.set(ip, otherMac);
+    r.inputs.services = [record('web', [ip], [ready('a')])];
+    r.speaker.changed();
+    await r.clock.advance(700);
+    expect(r.announcer.probes).toEqual([ip]);
+    expect(r.announcer.current).toEqual([]);
+    await r.clock.advance(1000);
+    expect(r.announcer.probes).toEqual([ip, ip]);
+    expect(r.announcer.probeOptions.at(-1)).toEqual({ answersOnly: true });
+    expect(r.announcer.current).toEqual([]);
+    expect(r.events.emitted.filter((e) => e.includes('AddressConflict'))).toEqual([]);
+    // It lets the IP go: the next probe hears nobody, and this node announces.
+    r.announcer.rogues.delete(ip);
+    await r.clock.advance(1100);
+    expect(r.announcer.current).toEqual([ip]);
+    await r.stop();
+  });
+});
+
 describe('speaker loop: the MAC -> node map follows the published records', () => {
   const ip = '192.0.2.10';
   it('a MAC a peer publishes after an earlier claim was read is attributed to that peer', async () => {
