@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { NodeName, ServiceKey } from '../../src/shared/brand.js';
-import { claimSeen, conflictsRecord, gate, noAddressState, probeFinished, probesFinished, type AddressState, type ConflictTiming } from '../../src/speaker/conflicts.js';
+import { claimSeen, conflictsRecord, gate, noAddressState, probeFinished, probesFinished, takeoverTrustMs, type AddressState, type ConflictTiming } from '../../src/speaker/conflicts.js';
 import type { DesiredAnnouncements, IpDecision } from '../../src/speaker/desired.js';
 
 /**
@@ -31,6 +31,24 @@ describe('speaker conflicts: handing an IP over', () => {
     const g = step({ ...noAddressState, announced: new Set(announced) }, self, 0, recorded);
     expect(g.probe).toEqual([]);
     expect([...g.desired.owned]).toEqual([ip]);
+  });
+
+  it('a takeover within the trust window of the owner leaving is not probed; a later one is, then taken once clear', () => {
+    // At 0 the previous owner still records it; at 100 it is gone (crash, reap, release).
+    const before = step({ ...noAddressState, announced: new Set([ip]) }, peer, 0, [ip]).state;
+    const left = step(before, peer, 100).state;
+    expect(left.unrecordedSince.get(ip)).toBe(100);
+    // The node the election picks on that same watch event takes it at once...
+    const prompt = step(left, self, 100 + takeoverTrustMs);
+    expect([...prompt.desired.owned]).toEqual([ip]);
+    expect(prompt.probe).toEqual([]);
+    // ...a node that elects itself later (it passed its hold-down, its view caught up) probes first.
+    const late = step(left, self, 101 + takeoverTrustMs);
+    expect([...late.desired.owned]).toEqual([]);
+    expect(late.probe).toEqual([ip]);
+    const clear = probeFinished(late.state, ip, { kind: 'clear' }, 1500, timing.reprobeMs, nodeOfMac);
+    // Taken at the next election, however late it runs.
+    expect([...step(clear, self, 9_000).desired.owned]).toEqual([ip]);
   });
 
   it('an IP nobody announced since it was assigned is probed and withheld until the probe ends', () => {
@@ -83,10 +101,11 @@ describe('speaker conflicts: handing an IP over', () => {
   });
 
   it('a self-check of an owned IP that hears a known node reports that node and keeps announcing (split brain)', () => {
-    const owning = step({ ...noAddressState, announced: new Set([ip]) }, self, 0).state;
+    // The owner's own record counts among the recorded IPs (the speaker's withOwnRecord).
+    const owning = step({ ...noAddressState, announced: new Set([ip]) }, self, 0, [ip]).state;
     const after = probeFinished(owning, ip, { kind: 'conflict', mac: peerMac, iface: 'eth0' }, 60_000, timing.reprobeMs, nodeOfMac);
     expect(after.conflicts.get(ip)).toMatchObject({ mac: peerMac, node: peer });
-    const g = step(after, self, 60_010);
+    const g = step(after, self, 60_010, [ip]);
     expect([...g.desired.owned]).toEqual([ip]);
     expect([...g.state.conflicts.keys()]).toEqual([ip]);
   });
