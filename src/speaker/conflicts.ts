@@ -51,12 +51,10 @@ export interface AddressState {
    * for {@link takeoverTrustMs} after that (see {@link gate}).
    */
   readonly unrecordedSince: ReadonlyMap<string, number>;
-  /** IPs a probe found unanswered since they were last recorded: taken at the next election, however late it runs, trusted or not. */
-  readonly cleared: ReadonlySet<string>;
 }
 
 /** Nothing known yet. */
-export const noAddressState: AddressState = { announced: new Set(), conflicts: new Map(), probing: new Set(), defended: new Map(), nextCheckAt: new Map(), answering: new Map(), unrecordedSince: new Map(), cleared: new Set() };
+export const noAddressState: AddressState = { announced: new Set(), conflicts: new Map(), probing: new Set(), defended: new Map(), nextCheckAt: new Map(), answering: new Map(), unrecordedSince: new Map() };
 
 /**
  * How long after an IP's owner left (in this node's view) another node takes it over without a
@@ -68,15 +66,6 @@ export const noAddressState: AddressState = { announced: new Set(), conflicts: n
  * beside the node that had taken the IP, for 1.3-1.9 s in the bench's churn.
  */
 export const takeoverTrustMs = 750;
-
-/**
- * How long after a node has passed its hold-down it still probes every takeover: the node that
- * just joined or settled is the one whose view is most likely behind (its first elections are
- * the slowest, and what its peers wrote while it caught up reaches it last). In the bench's churn
- * a restarted node took a released IP 1 s after another node had, within its own trust window:
- * it had read the release 1 s late.
- */
-export const newcomerMs = 2000;
 
 /**
  * How soon an IP a cluster node was heard answering is probed again: the node lets it go within a
@@ -125,11 +114,6 @@ export interface GateInputs {
   readonly recorded: Iterable<string>;
   readonly now: number;
   readonly timing: ConflictTiming;
-  /**
-   * Whether this node's view is trusted for takeovers without a probe: false while it is new to
-   * the election (in its hold-down, or past it for less than {@link newcomerMs}). Default true.
-   */
-  readonly trusted?: boolean;
 }
 
 /** A conflict with a host outside the cluster stops this node announcing the IP; one with a node does not (the election settles it). */
@@ -149,12 +133,10 @@ export function gate(state: AddressState, inputs: GateInputs): Gated {
   const recorded = new Set(inputs.recorded);
   const announced = new Set([...state.announced, ...recorded].filter((ip) => assigned.has(ip)));
   const unrecordedSince = new Map([...announced].filter((ip) => !recorded.has(ip)).map((ip) => [ip, state.unrecordedSince.get(ip) ?? now]));
-  const trusted = inputs.trusted !== false;
-  const cleared = new Set([...state.cleared].filter((ip) => unrecordedSince.has(ip)));
-  const takeable = [...announced].filter((ip) => recorded.has(ip) || cleared.has(ip) || (trusted && now - (unrecordedSince.get(ip) ?? now) <= takeoverTrustMs));
+  const takeable = [...announced].filter((ip) => now - (unrecordedSince.get(ip) ?? now) <= takeoverTrustMs);
   const conflicts = settledByElection(state.conflicts, elected.owned);
   const answering = stillElected(state.answering, elected.owned);
-  const current = { ...state, conflicts, answering, unrecordedSince, cleared };
+  const current = { ...state, conflicts, answering, unrecordedSince };
   const { owned, withheld, probe } = sortElected(current, elected.owned, new Set(timing.probeFirst === false ? elected.owned : takeable));
   const due = [...[...conflicts.values()].map((c) => [c.ip, c.nextProbeAt] as const), ...[...answering].map(([ip, a]) => [ip, a.nextProbeAt] as const)];
   for (const [ip, at] of due) if (at <= now && !state.probing.has(ip) && !probe.includes(ip)) probe.push(ip);
@@ -268,7 +250,6 @@ export function probesFinished(state: AddressState, finished: readonly FinishedP
   const announced = new Set(state.announced);
   const answering = new Map(state.answering);
   const unrecordedSince = new Map(state.unrecordedSince);
-  const cleared = new Set(state.cleared);
   for (const { ip, result, at } of finished) {
     // Judged against what was announced before this probe's result, as one result at a time would be.
     const wasAnnounced = announced.has(ip);
@@ -280,7 +261,6 @@ export function probesFinished(state: AddressState, finished: readonly FinishedP
       announced.add(ip);
       // Nobody answers now: taken at the next election, however late it runs.
       unrecordedSince.delete(ip);
-      cleared.add(ip);
     } else if (!wasAnnounced && node !== undefined) {
       // A conflict this probe did not settle waits its full interval, whatever answered: a
       // re-probe due at once would run back to back, for ever (an unassigned address never counts
@@ -297,7 +277,7 @@ export function probesFinished(state: AddressState, finished: readonly FinishedP
       conflicts.set(ip, { ip, mac: result.mac, iface: result.iface, node: nodeOfMac.get(result.mac), since, nextProbeAt: at + reprobeMs });
     }
   }
-  return { ...state, probing, conflicts, announced, answering, unrecordedSince, cleared };
+  return { ...state, probing, conflicts, announced, answering, unrecordedSince };
 }
 
 /** What to do about another MAC claiming an owned IP. */

@@ -10,7 +10,7 @@ import { createAlarm, type Alarm } from '../shared/alarm.js';
 import type { Clock } from '../shared/clock.js';
 import type { EventSink, ObjectRef } from '../shared/event-sink.js';
 import type { Result } from '../shared/result.js';
-import { claimSeen, conflictMessage, conflictsAnnotation, conflictsRecord, defaultConflictTiming, gate, newcomerMs, noAddressState, probesFinished, type AddressState, type ConflictTiming, type FinishedProbe, type ProbeResult } from './conflicts.js';
+import { claimSeen, conflictMessage, conflictsAnnotation, conflictsRecord, defaultConflictTiming, gate, noAddressState, probesFinished, type AddressState, type ConflictTiming, type FinishedProbe, type ProbeResult } from './conflicts.js';
 import { desiredAnnouncements, diffAnnouncements, noAnnouncements, type DesiredAnnouncements, type IpDecision } from './desired.js';
 import { layer2Membership } from './layer2-pools.js';
 import { macOwners as publishedMacOwners, reachOfLeases, type InterfacesRecord } from './interfaces-record.js';
@@ -84,8 +84,6 @@ export interface SpeakerOptions {
   readonly debounceMs?: number;
   /** Re-probes of conflicts and self-checks of owned IPs (speaker/conflicts.ts). */
   readonly conflicts?: ConflictTiming;
-  /** How long past its hold-down this node still probes every takeover (conflicts.ts `newcomerMs`, the default). */
-  readonly newcomerMs?: number;
   /**
    * This node runs split liveness (docs/election.md, "1,000 nodes"): its membership Lease is
    * written on change, it judges itself by its heartbeat, and it rejoins when a standby reaps it.
@@ -168,8 +166,6 @@ class SpeakerLoop implements Speaker {
   private readonly log: Logger;
   // Split liveness: this node's own membership as its watch shows it (see observeSelf).
   private readonly self = { sawHeld: false, reaped: false, settleAt: undefined as number | undefined };
-  // Local time since which this node counts itself settled (alive, past its hold-down); undefined while it does not.
-  private settledSince: number | undefined;
   // Whether the Lease watch has shown this node's own Lease held by it. Until then this node is
   // no candidate: its view may predate its peers (every speaker of a DaemonSet starts at once, and
   // a list taken before the others wrote their Leases shows nobody), and the watch delivers in
@@ -452,9 +448,7 @@ class SpeakerLoop implements Speaker {
       options: { ignoreExcludeLabel: this.deps.options.ignoreExcludeLabel },
       ...this.standbyCount(alive),
     }, undefined, this.rendezvous);
-    this.settledSince = settled.has(this.deps.self) ? (this.settledSince ?? now) : undefined;
-    const trusted = this.settledSince !== undefined && now - this.settledSince >= (this.deps.options.newcomerMs ?? newcomerMs);
-    const gated = gate(this.applyFinishedProbes(), { elected, recorded: currentOwners.keys(), now, timing: this.conflictTiming, trusted });
+    const gated = gate(this.applyFinishedProbes(), { elected, recorded: currentOwners.keys(), now, timing: this.conflictTiming });
     this.address = gated.state;
     this.deps.metrics.evaluations.inc();
     this.deps.metrics.aliveSpeakers.set(alive.size);

@@ -51,16 +51,6 @@ describe('speaker conflicts: handing an IP over', () => {
     expect([...step(clear, self, 9_000).desired.owned]).toEqual([ip]);
   });
 
-  it('a node new to the election (not trusted) probes every takeover, even inside the window; its own recorded IPs stay', () => {
-    const before = step({ ...noAddressState, announced: new Set([ip]) }, peer, 0, [ip]).state;
-    const left = step(before, peer, 100).state;
-    const g = gate(left, { elected: elected(self), recorded: [], now: 200, timing, trusted: false });
-    expect([...g.desired.owned]).toEqual([]);
-    expect(g.probe).toEqual([ip]);
-    const mine = gate({ ...noAddressState, announced: new Set([ip]) }, { elected: elected(self), recorded: [ip], now: 200, timing, trusted: false });
-    expect([...mine.desired.owned]).toEqual([ip]);
-  });
-
   it('an IP nobody announced since it was assigned is probed and withheld until the probe ends', () => {
     const g = step(noAddressState, self, 0);
     expect(g.probe).toEqual([ip]);
