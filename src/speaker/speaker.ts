@@ -357,8 +357,11 @@ class SpeakerLoop implements Speaker {
       this.finishedProbes.push({ ip, result, at: this.deps.clock.now() });
       this.changed();
     };
-    // A node heard answering is checked the same way: does it still answer?
-    const recheck = before !== undefined || this.address.answering.has(ip);
+    // A node heard answering is checked the same way: does it still answer? So is a late takeover
+    // of an IP another node announced (conflicts.ts, takeoverTrustMs): a standby checking the
+    // leaving owner probes that IP too, and counted as a claim its probe held the takeover back.
+    const takeover = this.address.announced.has(ip) && !this.desired.owned.has(ip);
+    const recheck = before !== undefined || this.address.answering.has(ip) || takeover;
     this.deps.announcer.probe(ip, this.runSignal, recheck ? { answersOnly: true } : undefined).then(
       // Nowhere to probe means nowhere to announce either: nothing stands in the way.
       (outcome) => { finish(outcome.kind === 'conflict' ? outcome : { kind: 'clear' }); },

@@ -498,6 +498,33 @@ describe('speaker loop: joining once its own Lease is seen', () => {
   });
 });
 
+describe('speaker loop: a late takeover', () => {
+  const ip = '192.0.2.10';
+  it('probes first, counting answers only (not a standby\'s check of the leaving owner)', async () => {
+    const owner = await hashOwner(ip, ['a', 'b', 'c']);
+    const previous = ['a', 'b', 'c'].find((x) => x !== owner)!;
+    const excluded = { 'node.kubernetes.io/exclude-from-external-load-balancers': '' };
+    const r = await rig(owner, [record('web', [ip], [ready('a')])], { leases: ['a', 'b', 'c'].map((x) => lease(x, '1', x === previous ? { announcing: [ip] } : {})) });
+    // This node may not announce at first; the previous owner holds the IP, then releases it.
+    r.inputs.nodes = ['a', 'b', 'c'].map((x) => ({ name: n(x), labels: x === owner ? excluded : {}, conditions: {} }));
+    r.speaker.changed();
+    await r.clock.advance(20);
+    r.speaker.observeLease(lease(previous, '2', { holderIdentity: '' }));
+    await r.clock.advance(20);
+    expect(r.announcer.probes).toEqual([]);
+    // Eligible again a second later: the IP left its owner longer ago than a takeover is trusted.
+    await r.clock.advance(1000);
+    r.inputs.nodes = ['a', 'b', 'c'].map((x) => ({ name: n(x), labels: {}, conditions: {} }));
+    r.speaker.changed();
+    await r.clock.advance(20);
+    expect(r.announcer.probes).toEqual([ip]);
+    expect(r.announcer.probeOptions).toEqual([{ answersOnly: true }]);
+    await r.clock.advance(700);
+    expect(r.announcer.current).toEqual([ip]);
+    await r.stop();
+  });
+});
+
 describe('speaker loop: a node heard answering an IP this node was elected for', () => {
   const ip = '192.0.2.10';
   it('is waited for (re-probed every second, answers only), not answered beside; taken once it is silent', async () => {
