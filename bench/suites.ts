@@ -1,4 +1,5 @@
 import { allocatorSuite } from './allocator.js';
+import { announcerSuite } from './announcer.js';
 import { controllerSuite } from './controller.js';
 import { electionSuite } from './election.js';
 import { imageSuite } from './image.js';
@@ -10,4 +11,4 @@ import { speakerSuite } from './speaker.js';
 import type { BenchSuite } from './types.js';
 
 /** Every benchmark suite `npm run bench` knows; each lives in its own file in bench/. */
-export const suites: readonly BenchSuite[] = [allocatorSuite, layer2Suite, controllerSuite, speakerSuite, probeSuite, loadSuite, imageSuite, scaleSuite, scaleRealSuite, electionSuite];
+export const suites: readonly BenchSuite[] = [allocatorSuite, layer2Suite, announcerSuite, controllerSuite, speakerSuite, probeSuite, loadSuite, imageSuite, scaleSuite, scaleRealSuite, electionSuite];

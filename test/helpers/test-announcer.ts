@@ -4,7 +4,7 @@ import { createAnnouncer, type Announcer, type InterfaceSource } from '../../src
 import type { NetInterface } from '../../src/layer2/interfaces.js';
 import { createLayer2Metrics } from '../../src/layer2/metrics.js';
 import { FakeClock } from './fake-clock.js';
-import { MemoryConns } from './memory-conns.js';
+import { MemoryConns, type MemoryConnsOptions } from './memory-conns.js';
 
 /** A settable interface list: tests change `current` to make interfaces come and go. */
 export class FixedInterfaces implements InterfaceSource {
@@ -28,18 +28,19 @@ export interface TestAnnouncer<C extends FakeClock = FakeClock> {
 
 /**
  * Starts an announcer (fast path on, bursts at 0, 1 and 2 s, re-announcing every 60 s, polling
- * interfaces every 2 s) over `interfaces`, with in-memory conns and a fake clock (`clock`, or a new one).
+ * interfaces every 2 s) over `interfaces`, with in-memory conns (`conns`: with native fast paths
+ * or not) and a fake clock (`clock`, or a new one).
  */
-export function startTestAnnouncer<C extends FakeClock = FakeClock>(interfaces: readonly NetInterface[], given?: C): TestAnnouncer<C> {
+export function startTestAnnouncer<C extends FakeClock = FakeClock>(interfaces: readonly NetInterface[], given?: C, conns: MemoryConnsOptions = {}): TestAnnouncer<C> {
   const clock = given ?? (new FakeClock() as C);
-  const conns = new MemoryConns();
+  const memory = new MemoryConns(conns);
   const source = new FixedInterfaces(interfaces);
   const registry = new Registry();
   const announcer = createAnnouncer({
-    conns, interfaces: source, clock, logger: pino({ level: 'silent' }), metrics: createLayer2Metrics(registry),
+    conns: memory, interfaces: source, clock, logger: pino({ level: 'silent' }), metrics: createLayer2Metrics(registry),
     policy: { patterns: [], explicit: false }, timing: { burstOffsetsMs: [0, 1000, 2000], reannounceMs: 60_000, pollMs: 2000 }, fastPath: true,
   });
   const stop = new AbortController();
   const running = announcer.run(stop.signal);
-  return { clock, conns, source, registry, announcer, stop, running };
+  return { clock, conns: memory, source, registry, announcer, stop, running };
 }
