@@ -3,7 +3,7 @@ import { createAlarm } from '../shared/alarm.js';
 import type { Clock } from '../shared/clock.js';
 import { err, ok, type Result } from '../shared/result.js';
 import { parseIp, parseMac, type IpBytes } from './packet/address.js';
-import { chooseInterfaces, type InterfacePolicy, type NetInterface } from './interfaces.js';
+import { eligibleInterfaces, patternMatcher, pickInterfaces, sameInterfaces, type InterfacePolicy, type NetInterface } from './interfaces.js';
 import { InterfaceSession, type ConflictHandler, type SessionDeps } from './interface-session.js';
 import type { Layer2Metrics } from './metrics.js';
 import type { NeighborOffloadFactory } from './neighbor-offload.js';
@@ -130,19 +130,33 @@ export function createAnnouncer(deps: AnnouncerDeps): Announcer {
   // ip text -> (ip, probes in progress): their interfaces' sessions stay open while probing
   const probing = new Map<string, { readonly ip: IpBytes; count: number }>();
   let ifaces: readonly NetInterface[] | undefined;
+  // the interfaces of `ifaces` that may announce anything under the policy (patterns compiled once)
+  let eligible: readonly NetInterface[] = [];
+  const matches = patternMatcher(deps.policy.patterns);
+  // ip text -> interfaces chosen for it, for every owned or probed IP: kept while `ifaces` reads the same
+  let placement = new Map<string, readonly NetInterface[]>();
   // interface name -> session
   const sessions = new Map<string, InterfaceSession>();
   // interface name -> local time of the last probe on it (its session lingers {@link probeLingerMs} after)
   const probedAt = new Map<string, number>();
-  // `${interface}|${ip}` -> schedule
-  const due = new Map<string, Due>();
+  // interface name -> (ip text -> schedule)
+  const due = new Map<string, Map<string, Due>>();
   const alarm = createAlarm({ clock: deps.clock });
 
-  const desired = (list: readonly NetInterface[]): Map<string, { iface: NetInterface; ips: IpBytes[] }> => {
+  const placed = (ip: IpBytes): readonly NetInterface[] => placement.get(ip.text) ?? pickInterfaces(ip, eligible, deps.policy.explicit);
+
+  /** Per interface, the owned IPs it announces (and the interfaces probes need, owning nothing); refreshes `placement`. */
+  const desired = (): Map<string, { iface: NetInterface; ips: IpBytes[] }> => {
     const out = new Map<string, { iface: NetInterface; ips: IpBytes[] }>();
-    for (const { ip } of probing.values()) for (const iface of chooseInterfaces(ip, list, deps.policy)) out.set(iface.name, out.get(iface.name) ?? { iface, ips: [] });
+    const next = new Map<string, readonly NetInterface[]>();
+    for (const { ip } of probing.values()) {
+      const chosen = placed(ip);
+      next.set(ip.text, chosen);
+      for (const iface of chosen) out.set(iface.name, out.get(iface.name) ?? { iface, ips: [] });
+    }
     for (const ip of owned.values()) {
-      const chosen = chooseInterfaces(ip, list, deps.policy);
+      const chosen = placed(ip);
+      next.set(ip.text, chosen);
       if (chosen.length === 0) log.debug({ event: 'noInterface', ip: ip.text }, 'no usable interface for this address');
       for (const iface of chosen) {
         const entry = out.get(iface.name) ?? { iface, ips: [] };
@@ -150,14 +164,27 @@ export function createAnnouncer(deps: AnnouncerDeps): Announcer {
         out.set(iface.name, entry);
       }
     }
+    placement = next;
     return out;
+  };
+
+  /**
+   * Takes a fresh reading of the interfaces; returns whether it differs from the last one. The
+   * same reading keeps every choice made from the last (the poll reads them every `pollMs`).
+   */
+  const useInterfaces = (list: readonly NetInterface[]): boolean => {
+    if (ifaces !== undefined && sameInterfaces(ifaces, list)) return false;
+    ifaces = list;
+    eligible = eligibleInterfaces(list, matches);
+    placement = new Map();
+    return true;
   };
 
   const closeSession = (name: string): void => {
     sessions.get(name)?.close();
     sessions.delete(name);
     probedAt.delete(name);
-    for (const key of due.keys()) if (key.startsWith(`${name}|`)) due.delete(key);
+    due.delete(name);
     log.info({ event: 'interfaceReleased', interface: name }, 'stopped announcing on interface');
   };
 
@@ -171,17 +198,30 @@ export function createAnnouncer(deps: AnnouncerDeps): Announcer {
     return session;
   };
 
+  /**
+   * Makes every session announce what the owned set and the interfaces say, and opens the ones
+   * probes need: after an owned-set change or a new reading of the interfaces, never at a
+   * probe's end (see `settle`). Addresses that stay owned keep their schedules.
+   */
   const reconcile = (): void => {
     if (ifaces === undefined) return;
-    const want = desired(ifaces);
+    const want = desired();
     const now = deps.clock.now();
     dropUnwanted(want, ifaces, now);
+    let added = 0;
     for (const [name, { iface, ips }] of want) {
       const session = sessionFor(iface);
-      const keep = new Set(ips.map((ip) => `${name}|${ip.text}`));
-      for (const key of due.keys()) if (key.startsWith(`${name}|`) && !keep.has(key)) due.delete(key);
-      for (const ip of session.setIps(ips)) due.set(`${name}|${ip.text}`, { ip, since: now, nextAt: now, burst: 0 });
+      const schedules = due.get(name) ?? new Map<string, Due>();
+      const keep = new Set(ips.map((ip) => ip.text));
+      for (const text of schedules.keys()) if (!keep.has(text)) schedules.delete(text);
+      for (const ip of session.setIps(ips)) {
+        schedules.set(ip.text, { ip, since: now, nextAt: now, burst: 0 });
+        added += 1;
+      }
+      if (schedules.size > 0) due.set(name, schedules);
+      else due.delete(name);
     }
+    if (added > 0) alarm.ring();
   };
 
   /**
@@ -205,8 +245,28 @@ export function createAnnouncer(deps: AnnouncerDeps): Announcer {
       }
       // Kept open for the next probe, owning nothing: nothing is answered or announced on it.
       session.setIps([]);
-      for (const key of due.keys()) if (key.startsWith(`${name}|`)) due.delete(key);
+      due.delete(name);
     }
+  };
+
+  /**
+   * At a probe's end, the only sessions whose fate it can change are its own: each that owns
+   * nothing and runs no other probe closes unless it lingers. Nothing owned changed, so the rest
+   * stands: this costs the same however many addresses this node owns (a standby probes its
+   * owners every 500 ms; a speaker taking 1,000 addresses probes 1,000 at once).
+   */
+  const settle = (on: readonly InterfaceSession[]): void => {
+    const now = deps.clock.now();
+    for (const session of on) {
+      if (sessions.get(session.name) !== session || session.busy) continue;
+      if (!lingers(session.name, session, ifaces ?? [], now)) closeSession(session.name);
+    }
+  };
+
+  /** Closes the sessions that own nothing, run no probe and no longer linger (at each poll). */
+  const dropExpired = (): void => {
+    const now = deps.clock.now();
+    for (const [name, session] of [...sessions]) if (!session.busy && !lingers(name, session, ifaces ?? [], now)) closeSession(name);
   };
 
   /** Notes a probe on these sessions now (those still open), so they linger after it. */
@@ -216,24 +276,35 @@ export function createAnnouncer(deps: AnnouncerDeps): Announcer {
 
   const sendDue = (now: number): number => {
     let next = Number.POSITIVE_INFINITY;
-    for (const [key, d] of due) {
-      if (d.nextAt <= now) {
-        sessions.get(key.slice(0, key.indexOf('|')))?.announce(d.ip);
-        d.burst += 1;
-        const offset = deps.timing.burstOffsetsMs[d.burst];
-        d.nextAt = offset !== undefined ? d.since + offset : deps.timing.reannounceMs > 0 ? now + deps.timing.reannounceMs : Number.POSITIVE_INFINITY;
+    for (const [name, schedules] of due) {
+      const session = sessions.get(name);
+      for (const d of schedules.values()) {
+        if (d.nextAt <= now) {
+          session?.announce(d.ip);
+          d.burst += 1;
+          const offset = deps.timing.burstOffsetsMs[d.burst];
+          d.nextAt = offset !== undefined ? d.since + offset : deps.timing.reannounceMs > 0 ? now + deps.timing.reannounceMs : Number.POSITIVE_INFINITY;
+        }
+        next = Math.min(next, d.nextAt);
       }
-      next = Math.min(next, d.nextAt);
     }
     return next;
   };
 
-  const refresh = async (): Promise<void> => {
+  /** Reads the interfaces; returns whether they changed (the first reading always does). */
+  const refresh = async (): Promise<boolean> => {
     try {
-      ifaces = await deps.interfaces.list();
+      return useInterfaces(await deps.interfaces.list());
     } catch (e: unknown) {
       log.warn({ event: 'interfacesUnreadable', err: e }, 'could not read network interfaces; keeping the last known set');
+      return false;
     }
+  };
+
+  /** Re-reads the interfaces: a change re-places everything; the same reading only closes sessions whose lingering ran out. */
+  const poll = async (): Promise<void> => {
+    if (await refresh()) reconcile();
+    else dropExpired();
   };
 
   // Woken early by setOwned or by the stop signal.
@@ -279,8 +350,9 @@ export function createAnnouncer(deps: AnnouncerDeps): Announcer {
   const probe = async (text: string, signal?: AbortSignal, options?: ProbeOptions): Promise<ProbeOutcome> => {
     const ip = parseIp(text.trim());
     if (ip === undefined) return { kind: 'invalidIp', ip: text, message: `"${text}" is not an IPv4 or IPv6 address` };
-    if (ifaces === undefined) await refresh();
-    const chosen = chooseInterfaces(ip, ifaces ?? [], deps.policy);
+    // The first reading also places what is owned already (setOwned before any reading places nothing).
+    if (ifaces === undefined && (await refresh())) reconcile();
+    const chosen = placed(ip);
     if (chosen.length === 0) return { kind: 'noInterface' };
     const entry = probing.get(ip.text) ?? { ip, count: 0 };
     entry.count += 1;
@@ -302,7 +374,7 @@ export function createAnnouncer(deps: AnnouncerDeps): Announcer {
       markProbed(on);
       entry.count -= 1;
       if (entry.count === 0) probing.delete(ip.text);
-      reconcile();
+      settle(on);
     }
     return claim === undefined ? { kind: 'clear', interfaces: on.map((s) => s.name) } : { kind: 'conflict', ...claim };
   };
@@ -313,7 +385,10 @@ export function createAnnouncer(deps: AnnouncerDeps): Announcer {
     defend(text) {
       const ip = parseIp(text.trim());
       if (ip === undefined) return;
-      for (const [key, d] of due) if (d.ip.text === ip.text) sessions.get(key.slice(0, key.indexOf('|')))?.announce(d.ip);
+      for (const [name, schedules] of due) {
+        const d = schedules.get(ip.text);
+        if (d !== undefined) sessions.get(name)?.announce(d.ip);
+      }
     },
 
     setOwned(ips) {
@@ -335,10 +410,7 @@ export function createAnnouncer(deps: AnnouncerDeps): Announcer {
 
     announced() {
       const out = new Map<string, string[]>();
-      for (const key of due.keys()) {
-        const [name = '', ip = ''] = key.split('|');
-        out.set(ip, [...(out.get(ip) ?? []), name]);
-      }
+      for (const [name, schedules] of due) for (const ip of schedules.keys()) out.set(ip, [...(out.get(ip) ?? []), name]);
       return out;
     },
 
@@ -347,9 +419,8 @@ export function createAnnouncer(deps: AnnouncerDeps): Announcer {
       try {
         while (!signal.aborted) {
           if (deps.clock.now() >= nextPoll) {
-            await refresh();
+            await poll();
             nextPoll = deps.clock.now() + deps.timing.pollMs;
-            reconcile();
           }
           const next = sendDue(deps.clock.now());
           for (const session of sessions.values()) session.flushCounters();

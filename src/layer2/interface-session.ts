@@ -15,6 +15,9 @@ import { respondArp, respondNdp, type Decision, type ResponderView } from './res
  */
 export type ConflictHandler = (ip: string, mac: string, iface: string) => void;
 
+/** What a native fast path is told: off, or the owned table of this version (see `version4`). */
+type FastPathState = 'off' | number;
+
 /** What one interface session needs. */
 export interface SessionDeps {
   readonly conns: PacketConnFactory;
@@ -48,6 +51,11 @@ export class InterfaceSession implements ResponderView {
   private readonly probes = new Map<string, { readonly ip: IpBytes; readonly onClaim: (mac: string) => void; readonly answersOnly: boolean }>();
   // attached on the first owned IP; 'failed' after a refusal (AF_PACKET answers alone then)
   private offload: NeighborOffload | 'failed' | undefined;
+  // bumped on every change to v4 / v6: which owned table a fast path was last given
+  private version4 = 0;
+  private version6 = 0;
+  // family -> what its native fast path was last told (absent: nothing yet)
+  private readonly pushed = new Map<4 | 6, FastPathState>();
   private readonly debug: boolean;
 
   constructor(
@@ -68,15 +76,29 @@ export class InterfaceSession implements ResponderView {
     return this.v6.has(key);
   }
 
-  /** Makes `ips` the owned set on this interface; returns the ones that are new. */
+  /**
+   * Makes `ips` the owned set on this interface; returns the ones that are new. The datapath and
+   * fast-path tables are pushed only when the set changed: each push copies the whole table.
+   */
   setIps(ips: readonly IpBytes[]): readonly IpBytes[] {
     const wanted = new Set(ips.map((ip) => ip.text));
-    for (const ip of [...this.v4.values(), ...this.v6.values()]) if (!wanted.has(ip.text)) this.remove(ip);
+    let removed = 0;
+    for (const ip of [...this.v4.values(), ...this.v6.values()]) {
+      if (wanted.has(ip.text)) continue;
+      this.remove(ip);
+      removed += 1;
+    }
     const added = ips.filter((ip) => !(ip.family === 4 ? this.v4.has(ip.key) : this.v6.has(ip.key)));
     for (const ip of added) this.add(ip);
+    if (removed === 0 && added.length === 0) return added;
     this.syncOffload();
     this.syncFastPaths();
     return added;
+  }
+
+  /** Whether it owns an address or a probe runs on it: a session that is neither is kept only to linger. */
+  get busy(): boolean {
+    return this.v4.size + this.v6.size + this.probes.size > 0;
   }
 
   /** Sends the gratuitous announcement for `ip` (ARP request + reply, or an unsolicited NA). */
@@ -165,6 +187,7 @@ export class InterfaceSession implements ResponderView {
     this.ndp?.close();
     this.arp = undefined;
     this.ndp = undefined;
+    this.pushed.clear();
     this.v4.clear();
     this.v6.clear();
     this.groups.clear();
@@ -173,10 +196,12 @@ export class InterfaceSession implements ResponderView {
 
   private add(ip: IpBytes): void {
     if (ip.family === 4) {
+      this.version4 += 1;
       this.v4.set(ip.key, ip);
       this.arp ??= this.open('arp');
       return;
     }
+    this.version6 += 1;
     this.v6.set(ip.key, ip);
     this.ndp ??= this.open('ndp');
     this.joinSolicited(ip);
@@ -203,9 +228,11 @@ export class InterfaceSession implements ResponderView {
 
   private remove(ip: IpBytes): void {
     if (ip.family === 4) {
+      this.version4 += 1;
       this.v4.delete(ip.key);
       return;
     }
+    this.version6 += 1;
     this.v6.delete(ip.key);
     this.leaveSolicited(ip);
   }
@@ -214,22 +241,31 @@ export class InterfaceSession implements ResponderView {
    * Pushes the owned IPv4 and IPv6 tables into the native fast paths (read their counters
    * first). Behind an attached datapath responder the NDP fast path stays off: XDP answers NDP,
    * and the solicitations it leaves to userspace (longer than it parses) must be judged and
-   * counted by JS, which knows which frames XDP counted (`judged`).
+   * counted by JS, which knows which frames XDP counted (`judged`). A fast path already in the
+   * wanted state is left alone: a standby's probe (fast path on) starts and ends without copying
+   * the owned table, however many addresses this node owns.
    */
   private syncFastPaths(): void {
     if (!this.deps.fastPath) return;
+    const stale = this.fastPaths().filter(({ family, want }) => this.pushed.get(family) !== want);
+    if (stale.length === 0) return;
+    this.flushCounters(); // a push discards the table's counters
+    for (const { family, offload, want } of stale) {
+      if (want === 'off') offload.disable();
+      else offload.set(this.mac, [...(family === 4 ? this.v4 : this.v6).values()].map((ip) => ip.bytes), this.debug);
+      this.pushed.set(family, want);
+    }
+  }
+
+  /** The open sockets' fast paths and what each should be: off while a probe needs the requests it drops (NDP also behind XDP), else the current owned table. */
+  private fastPaths(): { readonly family: 4 | 6; readonly offload: ArpOffload | NdpOffload; readonly want: FastPathState }[] {
+    const probing = (family: 4 | 6): boolean => [...this.probes.values()].some((p) => p.ip.family === family && this.needsRequests(p));
+    const out: { readonly family: 4 | 6; readonly offload: ArpOffload | NdpOffload; readonly want: FastPathState }[] = [];
     const arp = this.arp?.arpOffload;
     const ndp = this.ndp?.ndpOffload;
-    if (arp === undefined && ndp === undefined) return;
-    this.flushCounters();
-    const probing = (family: 4 | 6): boolean => [...this.probes.values()].some((p) => p.ip.family === family && this.needsRequests(p));
-    const push = (offload: ArpOffload | NdpOffload | undefined, off: boolean, owned: Iterable<IpBytes>): void => {
-      if (offload === undefined) return;
-      if (off) offload.disable();
-      else offload.set(this.mac, [...owned].map((ip) => ip.bytes), this.debug);
-    };
-    push(arp, probing(4), this.v4.values());
-    push(ndp, probing(6) || typeof this.offload === 'object', this.v6.values());
+    if (arp !== undefined) out.push({ family: 4, offload: arp, want: probing(4) ? 'off' : this.version4 });
+    if (ndp !== undefined) out.push({ family: 6, offload: ndp, want: probing(6) || typeof this.offload === 'object' ? 'off' : this.version6 });
+    return out;
   }
 
   /**

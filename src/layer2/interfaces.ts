@@ -41,9 +41,20 @@ function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${body}$`);
 }
 
+/**
+ * A test for interface names against `patterns` (names or globs), each compiled once: build it
+ * once per policy, not once per address, since a speaker chooses interfaces for every address it
+ * owns or probes.
+ */
+export function patternMatcher(patterns: readonly string[]): (name: string) => boolean {
+  if (patterns.length === 0) return () => true;
+  const compiled = patterns.map(globToRegExp);
+  return (name) => compiled.some((re) => re.test(name));
+}
+
 /** Whether `name` matches one of the patterns (or there are none). */
 export function matchesPatterns(name: string, patterns: readonly string[]): boolean {
-  return patterns.length === 0 || patterns.some((p) => globToRegExp(p).test(name));
+  return patternMatcher(patterns)(name);
 }
 
 /** Up, ARP-capable, not loopback, not a bond/bridge member, with a MAC. */
@@ -62,14 +73,43 @@ export function prefixContains(prefix: InterfacePrefix, ip: IpBytes): boolean {
   return true;
 }
 
+/** The interfaces of `ifaces` that may announce anything: usable ones whose names pass `matches` ({@link patternMatcher}). */
+export function eligibleInterfaces(ifaces: readonly NetInterface[], matches: (name: string) => boolean): readonly NetInterface[] {
+  return ifaces.filter((i) => isUsable(i) && matches(i.name));
+}
+
+/**
+ * Among `eligible` ({@link eligibleInterfaces}), the ones that announce `ip`: all of them when
+ * `explicit`, else those whose prefixes contain it, else those with the default route of its family.
+ */
+export function pickInterfaces(ip: IpBytes, eligible: readonly NetInterface[], explicit: boolean): readonly NetInterface[] {
+  if (explicit) return eligible;
+  const onLink = eligible.filter((i) => i.prefixes.some((p) => prefixContains(p, ip)));
+  if (onLink.length > 0) return onLink;
+  return eligible.filter((i) => (ip.family === 4 ? i.defaultRoute4 : i.defaultRoute6));
+}
+
 /**
  * The interfaces that announce `ip`: usable ones matching the policy whose prefixes contain it,
  * else the usable default-route interfaces of its family (DESIGN.md "Election and announcement").
  */
 export function chooseInterfaces(ip: IpBytes, ifaces: readonly NetInterface[], policy: InterfacePolicy): readonly NetInterface[] {
-  const usable = ifaces.filter((i) => isUsable(i) && matchesPatterns(i.name, policy.patterns));
-  if (policy.explicit) return usable;
-  const onLink = usable.filter((i) => i.prefixes.some((p) => prefixContains(p, ip)));
-  if (onLink.length > 0) return onLink;
-  return usable.filter((i) => (ip.family === 4 ? i.defaultRoute4 : i.defaultRoute6));
+  return pickInterfaces(ip, eligibleInterfaces(ifaces, patternMatcher(policy.patterns)), policy.explicit);
+}
+
+const samePrefix = (a: InterfacePrefix, b: InterfacePrefix): boolean =>
+  a.family === b.family && a.length === b.length && a.bytes.length === b.bytes.length && a.bytes.every((x, i) => x === b.bytes[i]);
+
+const sameLink = (a: NetInterface, b: NetInterface): boolean =>
+  a.name === b.name && a.index === b.index && a.mac === b.mac && a.up === b.up && a.noArp === b.noArp && a.loopback === b.loopback && a.member === b.member;
+
+const sameRouting = (a: NetInterface, b: NetInterface): boolean =>
+  a.defaultRoute4 === b.defaultRoute4 && a.defaultRoute6 === b.defaultRoute6 && a.prefixes.length === b.prefixes.length && a.prefixes.every((p, i) => samePrefix(p, b.prefixes[i] ?? p));
+
+/**
+ * Whether two readings of the host's interfaces say the same, field by field and in the same
+ * order: when they do, every address keeps the interfaces chosen for it.
+ */
+export function sameInterfaces(a: readonly NetInterface[], b: readonly NetInterface[]): boolean {
+  return a.length === b.length && a.every((iface, i) => { const other = b[i]; return other !== undefined && sameLink(iface, other) && sameRouting(iface, other); });
 }
