@@ -8,7 +8,8 @@ import type { Clock } from '../src/shared/clock.js';
 import { MemoryConns } from '../test/helpers/memory-conns.js';
 import type { BenchContext, BenchResult, BenchSuite } from './types.js';
 
-// The announcer's own CPU per probe, without sockets or waiting: in-memory PacketConns whose
+// The announcer's own CPU per probe (process.cpuUsage: this machine is shared, and wall time
+// measures the neighbours too), without sockets or waiting: in-memory PacketConns whose
 // fast-path tables are packed as src/sys/af-packet.ts packs them for the addon (the addon's sort
 // of the table is not counted), a fixed interface list, and a clock whose sleeps end at the next
 // turn of the event loop, so a probe's three rounds and its window cost four turns, not 600 ms.
@@ -40,11 +41,14 @@ const interfaces: readonly NetInterface[] = [
 /** `count` LAN addresses from `first` on (10.0.x.y). */
 const lanIps = (count: number, first = 0): string[] => Array.from({ length: count }, (_, i) => `10.0.${String(Math.floor((first + i) / 250))}.${String(((first + i) % 250) + 1)}`);
 
-function announcer(): Announcer {
-  return createAnnouncer({
-    conns: new MemoryConns({ fastPath: true }), interfaces: { list: () => Promise.resolve(interfaces) }, clock: instantClock, logger: pino({ level: 'silent' }),
+/** An announcer over in-memory conns; `conns` to drop the frames they recorded between batches. */
+function announcer(): Announcer & { readonly conns: MemoryConns } {
+  const conns = new MemoryConns({ fastPath: true });
+  const a = createAnnouncer({
+    conns, interfaces: { list: () => Promise.resolve(interfaces) }, clock: instantClock, logger: pino({ level: 'silent' }),
     metrics: createLayer2Metrics(new Registry()), policy: { patterns: [], explicit: false }, timing: { burstOffsetsMs: [0, 1000, 2000], reannounceMs: 60_000, pollMs: 2000 }, fastPath: true,
   });
+  return Object.assign(a, { conns });
 }
 
 /** Closes every session (run with an aborted signal only tears down). */
@@ -57,29 +61,50 @@ async function close(a: Announcer): Promise<void> {
 const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
 const round = (v: number, digits: number): number => Math.round(v * 10 ** digits) / 10 ** digits;
 
-const steadyBatches = 7;
+const warmUpBatches = 5;
+const steadyBatches = 15;
 const probesPerBatch = 200;
+
+/** This process's CPU time (user and system) in microseconds: on a shared machine, wall time measures the neighbours too. */
+const cpuUs = (): number => {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+};
+
+/**
+ * CPU microseconds per probe: the mean of a batch of `probesPerBatch` sequential standby probes.
+ * The frames the in-memory conns recorded are dropped first: kept, they grow the heap batch by batch.
+ */
+async function batchUs(a: Announcer & { readonly conns: MemoryConns }): Promise<number> {
+  for (const conn of a.conns.opened) conn.sent.length = 0;
+  const start = cpuUs();
+  for (let i = 0; i < probesPerBatch; i++) await a.probe('10.0.250.1', undefined, { answersOnly: true });
+  return (cpuUs() - start) / probesPerBatch;
+}
 
 /**
  * Microseconds per standby probe (an answers-only probe of an address owned elsewhere on the
- * LAN, as docs/speaker.md "Split liveness" sends every 500 ms per owner) while owning `owned`
- * addresses: the mean of a batch of sequential probes, median of the batches after a warm-up one.
+ * LAN, as docs/speaker.md "Split liveness" sends every 500 ms per owner) for each owned-set size
+ * in `sizes`: one announcer per size, their batches interleaved, in turns (so load on this shared
+ * machine and the JIT's state fall on all alike), median of the batch means after warm-up batches.
  */
-async function steadyProbeUs(owned: number): Promise<number> {
-  const a = announcer();
+async function steadyProbeUs(sizes: readonly number[]): Promise<number[]> {
+  const announcers = sizes.map(() => announcer());
   try {
-    await a.probe('10.0.250.1', undefined, { answersOnly: true }); // reads the interfaces
-    const set = a.setOwned(lanIps(owned));
-    if (!set.ok) throw new Error(set.error.message);
-    const means: number[] = [];
-    for (let batch = 0; batch <= steadyBatches; batch++) {
-      const start = performance.now();
-      for (let i = 0; i < probesPerBatch; i++) await a.probe('10.0.250.1', undefined, { answersOnly: true });
-      if (batch > 0) means.push(((performance.now() - start) * 1000) / probesPerBatch);
+    for (const [i, a] of announcers.entries()) {
+      await a.probe('10.0.250.1', undefined, { answersOnly: true }); // reads the interfaces
+      if (!a.setOwned(lanIps(sizes[i] ?? 0)).ok) throw new Error('the owned set was refused');
     }
-    return median(means);
+    for (let batch = 0; batch < warmUpBatches; batch++) for (const a of announcers) await batchUs(a);
+    const means = sizes.map((): number[] => []);
+    for (let batch = 0; batch < steadyBatches; batch++) {
+      const order = [...announcers.entries()];
+      if (batch % 2 === 1) order.reverse();
+      for (const [i, a] of order) means[i]?.push(await batchUs(a));
+    }
+    return means.map(median);
   } finally {
-    await close(a);
+    for (const a of announcers) await close(a);
   }
 }
 
@@ -87,7 +112,7 @@ const burstRounds = 3;
 const burstIps = 1000;
 
 /**
- * Milliseconds for `burstIps` probes started at once while this node owns `owned` other
+ * CPU milliseconds for `burstIps` probes started at once while this node owns `owned` other
  * addresses, and then the owned set with all of them: a speaker that takes `burstIps` addresses
  * probes each before its first announcement (at start-up, `owned` is 0). Median of rounds.
  */
@@ -100,10 +125,10 @@ async function burstMs(owned: number): Promise<number> {
       const before = lanIps(owned, burstIps);
       if (!a.setOwned(before).ok) throw new Error('the owned set was refused');
       const ips = lanIps(burstIps);
-      const start = performance.now();
+      const start = cpuUs();
       const outcomes = await Promise.all(ips.map((ip) => a.probe(ip)));
       const set = a.setOwned([...before, ...ips]);
-      samples.push(performance.now() - start);
+      samples.push((cpuUs() - start) / 1000);
       if (!set.ok || outcomes.some((o) => o.kind !== 'clear')) throw new Error('a probe was not clear or the owned set was refused');
     } finally {
       await close(a);
@@ -113,17 +138,20 @@ async function burstMs(owned: number): Promise<number> {
 }
 
 const notes = `
-\`announcer.*\`: the announcer's own CPU (src/layer2/announcer.ts), no sockets and no waiting: in-memory
+\`announcer.*\`: the announcer's own CPU (src/layer2/announcer.ts; user and system time of the bench
+process, not wall time, since this machine is shared), no sockets and no waiting: in-memory
 PacketConns (test/helpers/memory-conns.ts) whose native fast-path tables are packed as
 src/sys/af-packet.ts packs them (the addon's sort of each table is not counted), four interfaces
 (the LAN, an uplink with the default route, loopback, a bond member), and a clock whose sleeps end
 at the next event-loop turn. \`probe_us.owning_N\`: one standby probe (answers only, of an address
 owned elsewhere, docs/speaker.md "Split liveness") while this node owns N addresses, mean of
-${String(probesPerBatch)} sequential probes, median of ${String(steadyBatches)} batches; \`ratio_1000_vs_10\` is owning_1000 over
+${String(probesPerBatch)} sequential probes, median of ${String(steadyBatches)} batches, the two sizes' batches interleaved; \`ratio_1000_vs_10\` is owning_1000 over
 owning_10, 1 when a probe costs the same whatever this node owns. \`probes_1000_ms.owning_N\`: ${String(burstIps)}
 probes started at once while this node owns N other addresses (a speaker that takes ${String(burstIps)}
 addresses probes each before its first announcement; at start-up N is 0), then the owned set
-with all of them, median of ${String(burstRounds)} rounds.
+with all of them, median of ${String(burstRounds)} rounds. The code before a probe's end stopped
+re-placing every owned address (docs/layer2.md, "Cost of a probe") was measured with the same
+command; \`git log -p docs/benchmarks.json\` keeps that run.
 `;
 
 /** `npm run bench -- --only announcer` (no root: nothing touches the network). */
@@ -134,8 +162,7 @@ export const announcerSuite: BenchSuite & { readonly notes: string } = {
   async run(ctx: BenchContext): Promise<readonly BenchResult[]> {
     const out: BenchResult[] = [];
     if (ctx.wants?.('announcer.probe_us') !== false) {
-      const small = await steadyProbeUs(10);
-      const large = await steadyProbeUs(1000);
+      const [small = 0, large = 0] = await steadyProbeUs([10, 1000]);
       ctx.log(`announcer: a standby probe costs ${small.toFixed(1)} us owning 10, ${large.toFixed(1)} us owning 1000`);
       out.push(
         { name: 'announcer.probe_us.owning_10', value: round(small, 1), unit: 'us' },
