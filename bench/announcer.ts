@@ -149,9 +149,9 @@ ${String(probesPerBatch)} sequential probes, median of ${String(steadyBatches)} 
 owning_10, 1 when a probe costs the same whatever this node owns. \`probes_1000_ms.owning_N\`: ${String(burstIps)}
 probes started at once while this node owns N other addresses (a speaker that takes ${String(burstIps)}
 addresses probes each before its first announcement; at start-up N is 0), then the owned set
-with all of them, median of ${String(burstRounds)} rounds. The code before a probe's end stopped
-re-placing every owned address (docs/layer2.md, "Cost of a probe") was measured with the same
-command; \`git log -p docs/benchmarks.json\` keeps that run.
+with all of them, median of ${String(burstRounds)} rounds. The code from before a probe's end
+stopped re-placing every owned address (docs/layer2.md, "Cost of a probe") was measured by this
+suite's first version (wall time, sizes not interleaved); \`git log -p docs/benchmarks.json\` keeps that run.
 `;
 
 /** `npm run bench -- --only announcer` (no root: nothing touches the network). */

@@ -259,13 +259,18 @@ export class InterfaceSession implements ResponderView {
 
   /** The open sockets' fast paths and what each should be: off while a probe needs the requests it drops (NDP also behind XDP), else the current owned table. */
   private fastPaths(): { readonly family: 4 | 6; readonly offload: ArpOffload | NdpOffload; readonly want: FastPathState }[] {
-    const probing = (family: 4 | 6): boolean => [...this.probes.values()].some((p) => p.ip.family === family && this.needsRequests(p));
     const out: { readonly family: 4 | 6; readonly offload: ArpOffload | NdpOffload; readonly want: FastPathState }[] = [];
     const arp = this.arp?.arpOffload;
     const ndp = this.ndp?.ndpOffload;
-    if (arp !== undefined) out.push({ family: 4, offload: arp, want: probing(4) ? 'off' : this.version4 });
-    if (ndp !== undefined) out.push({ family: 6, offload: ndp, want: probing(6) || typeof this.offload === 'object' ? 'off' : this.version6 });
+    if (arp !== undefined) out.push({ family: 4, offload: arp, want: this.probingNeedsRequests(4) ? 'off' : this.version4 });
+    if (ndp !== undefined) out.push({ family: 6, offload: ndp, want: this.probingNeedsRequests(6) || typeof this.offload === 'object' ? 'off' : this.version6 });
     return out;
+  }
+
+  /** Whether a probe of this family needs the requests the fast path drops; stops at the first (no copy of the probes: a speaker taking 1,000 addresses runs 1,000 at once). */
+  private probingNeedsRequests(family: 4 | 6): boolean {
+    for (const p of this.probes.values()) if (p.ip.family === family && this.needsRequests(p)) return true;
+    return false;
   }
 
   /**
