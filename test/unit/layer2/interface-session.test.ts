@@ -15,12 +15,16 @@ import { hex } from './fixtures.js';
 class FakeOffload implements ArpOffload {
   table: string[] = [];
   enabled = false;
+  /** Calls of set and disable: each copies or drops the whole table in the addon. */
+  pushes = 0;
   next: ArpOffloadCounters = { answered: new Map(), notOwned: 0, sendErrors: 0 };
   set(_mac: Uint8Array, ipv4: readonly Uint8Array[]): void {
+    this.pushes += 1;
     this.enabled = true;
     this.table = ipv4.map((ip) => formatIpv4(ip));
   }
   disable(): void {
+    this.pushes += 1;
     this.enabled = false;
   }
   /** The counts since the previous take; the session reads them through the conn. */
@@ -116,6 +120,22 @@ describe('InterfaceSession with a native ARP offload', () => {
     expect(claims).toEqual(['02:00:00:00:00:09']);
   });
 
+  it('pushes the table only when it or the fast path\'s state changes: not for the same owned set, nor for a standby\'s probe', () => {
+    const { conns, s } = session(true);
+    s.setIps(ips('10.0.0.100', '10.0.0.101'));
+    const pushed = conns.offload.pushes;
+    expect(s.setIps(ips('10.0.0.101', '10.0.0.100'))).toEqual([]);
+    s.startProbe(parseIp('10.0.0.9')!, () => undefined, true)();
+    expect(conns.offload.pushes).toBe(pushed);
+    // A probe before a first announcement turns the fast path off and, when it stops, back on with the table.
+    const stop = s.startProbe(parseIp('10.0.0.9')!, () => undefined, false);
+    expect(conns.offload).toMatchObject({ enabled: false, pushes: pushed + 1 });
+    s.setIps(ips('10.0.0.100', '10.0.0.101', '10.0.0.102'));
+    expect(conns.offload.pushes).toBe(pushed + 1); // off while the probe runs: nothing to push
+    stop();
+    expect(conns.offload).toMatchObject({ enabled: true, pushes: pushed + 2, table: ['10.0.0.100', '10.0.0.101', '10.0.0.102'] });
+  });
+
   it('leaves the offload alone when the fast path is off (--js-arp)', () => {
     const { conns, s } = session(false);
     s.setIps(ips('10.0.0.100'));
@@ -199,6 +219,8 @@ describe('InterfaceSession with a native NDP offload', () => {
 class FakeDatapath implements NeighborOffloadFactory {
   attached = 0;
   closed = 0;
+  /** Calls of set: each rewrites the program's maps. */
+  sets = 0;
   owned: string[] = [];
   answered = new Map<string, number>();
   drops = new Map<DropReason, number>();
@@ -210,6 +232,7 @@ class FakeDatapath implements NeighborOffloadFactory {
     this.attached += 1;
     return ok({
       set: (_mac, owned) => {
+        this.sets += 1;
         this.owned = owned.map((ip) => ip.text);
       },
       take: () => {
@@ -243,6 +266,9 @@ describe('InterfaceSession with a datapath (XDP) responder', () => {
     expect(offloads.owned).toEqual(['10.0.0.100', 'fd00::1']);
     s.setIps(ips('fd00::1'));
     expect(offloads.owned).toEqual(['fd00::1']);
+    const sets = offloads.sets;
+    s.setIps(ips('fd00::1'));
+    expect(offloads.sets).toBe(sets); // the same set: the maps stay as they are
     s.setIps([]);
     expect(offloads.owned).toEqual([]);
     expect(offloads.attached).toBe(1);
