@@ -249,24 +249,27 @@ export function createAnnouncer(deps: AnnouncerDeps): Announcer {
     }
   };
 
+  /** Closes `session` (if still the interface's) when it owns nothing, runs no probe and no longer lingers. */
+  const closeIfIdle = (session: InterfaceSession, now: number): void => {
+    if (sessions.get(session.name) !== session || session.busy) return;
+    if (!lingers(session.name, session, ifaces ?? [], now)) closeSession(session.name);
+  };
+
   /**
-   * At a probe's end, the only sessions whose fate it can change are its own: each that owns
-   * nothing and runs no other probe closes unless it lingers. Nothing owned changed, so the rest
-   * stands: this costs the same however many addresses this node owns (a standby probes its
-   * owners every 500 ms; a speaker taking 1,000 addresses probes 1,000 at once).
+   * At a probe's end, the only sessions whose fate it can change are its own (see `closeIfIdle`).
+   * Nothing owned changed, so the rest stands: this costs the same however many addresses this
+   * node owns (a standby probes its owners every 500 ms; a speaker taking 1,000 addresses probes
+   * 1,000 at once). Other sessions whose lingering ran out close at the next poll.
    */
   const settle = (on: readonly InterfaceSession[]): void => {
     const now = deps.clock.now();
-    for (const session of on) {
-      if (sessions.get(session.name) !== session || session.busy) continue;
-      if (!lingers(session.name, session, ifaces ?? [], now)) closeSession(session.name);
-    }
+    for (const session of on) closeIfIdle(session, now);
   };
 
-  /** Closes the sessions that own nothing, run no probe and no longer linger (at each poll). */
+  /** At each poll that reads the same interfaces: closes every idle session whose lingering ran out. */
   const dropExpired = (): void => {
     const now = deps.clock.now();
-    for (const [name, session] of [...sessions]) if (!session.busy && !lingers(name, session, ifaces ?? [], now)) closeSession(name);
+    for (const session of [...sessions.values()]) closeIfIdle(session, now);
   };
 
   /** Notes a probe on these sessions now (those still open), so they linger after it. */
