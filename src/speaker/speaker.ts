@@ -165,7 +165,7 @@ class SpeakerLoop implements Speaker {
   private isLayer2: (ip: string) => boolean = () => false;
   private readonly log: Logger;
   // Split liveness: this node's own membership as its watch shows it (see observeSelf).
-  private readonly self = { sawHeld: false, reaped: false, settleAt: undefined as number | undefined };
+  private readonly self = { reaped: false, settleAt: undefined as number | undefined };
   // Whether the Lease watch has shown this node's own Lease held by it. Until then this node is
   // no candidate: its view may predate its peers (every speaker of a DaemonSet starts at once, and
   // a list taken before the others wrote their Leases shows nobody), and the watch delivers in
@@ -234,13 +234,12 @@ class SpeakerLoop implements Speaker {
     if (this.deps.options.split === undefined || lease.node !== this.deps.self) return;
     this.deps.membership.echoed?.(lease);
     if (lease.holderIdentity === this.deps.self) {
-      this.self.sawHeld = true;
       this.self.reaped = false;
       const up = upTime(lease.acquireTime, lease.renewTime);
       this.self.settleAt = up !== undefined && up < this.holdDownMs ? now + this.holdDownMs - up + settleMarginMs : undefined;
       return;
     }
-    if (this.self.sawHeld && !this.silenced && !this.self.reaped) this.reapedAlive();
+    if (this.ownLeaseSeen && !this.silenced && !this.self.reaped) this.reapedAlive();
   }
 
   /**

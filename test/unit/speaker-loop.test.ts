@@ -557,29 +557,17 @@ describe('speaker loop: the MAC -> node map follows the published records', () =
   it('a MAC a peer publishes after an earlier claim was read is attributed to that peer', async () => {
     const owner = await hashOwner(ip, ['a', 'b', 'c']);
     const other = ['a', 'b', 'c'].find((x) => x !== owner)!;
-    const clock = new FakeClock(0);
-    const announcer = new FakeAnnouncer();
-    const events = new RecordingEvents();
-    const speaker = createSpeaker({
-      self: n(owner),
-      inputs: { services: () => [record('web', [ip], [ready('a')])], nodes: () => ['a', 'b', 'c'].map((x) => ({ name: n(x), labels: {}, conditions: {} })), config, leaseViewLostAt: () => undefined },
-      announcer, membership: new FakeMembership(), events, metrics: createSpeakerMetrics(new Registry()), clock, logger: pino({ level: 'silent' }),
-      options: { ignoreExcludeLabel: false, holdDownMs: 0, debounceMs: 10 },
-    });
-    for (const x of ['a', 'b', 'c']) speaker.observeLease(lease(x, '1'));
-    const ac = new AbortController();
-    const running = speaker.run(ac.signal, Promise.resolve());
-    await clock.advance(50);
+    const r = await rig(owner, [record('web', [ip], [ready('a')])]);
+    expect(r.announcer.current).toEqual([ip]);
     // A first claim reads the map while nobody publishes the MAC: defended once, nothing more.
-    speaker.conflict(ip, '02:00:00:00:00:0b', 'eth0');
-    await clock.advance(20);
+    r.speaker.conflict(ip, '02:00:00:00:00:0b', 'eth0');
+    await r.clock.advance(20);
     // The peer's record with the MAC arrives; the next claims name it.
-    speaker.observeLease(lease(other, '2', { interfaces: toInterfacesRecord('eth0=02:00:00:00:00:0b;192.0.2.0/24') }));
-    speaker.conflict(ip, '02:00:00:00:00:0b', 'eth0');
-    await clock.advance(20);
-    expect(events.emitted.at(-1)).toContain(`AddressConflict: IP ${ip} is also answered by node ${other}`);
-    ac.abort();
-    await running;
+    r.speaker.observeLease(lease(other, '2', { interfaces: toInterfacesRecord('eth0=02:00:00:00:00:0b;192.0.2.0/24') }));
+    r.speaker.conflict(ip, '02:00:00:00:00:0b', 'eth0');
+    await r.clock.advance(20);
+    expect(r.events.emitted.at(-1)).toContain(`AddressConflict: IP ${ip} is also answered by node ${other}`);
+    await r.stop();
   });
 });
 
